@@ -1,0 +1,202 @@
+//! Event structs and constants shared by the eBPF programs and the agent.
+//!
+//! Every struct here is `#[repr(C)]` and is the one definition both sides
+//! compile against, so the kernel and user views of an event cannot drift.
+#![no_std]
+
+/// Payload bytes carried by one data event. A syscall larger than this is
+/// sent as several events. Power of two: the eBPF side masks lengths with it.
+pub const CHUNK_SIZE: usize = 16 * 1024;
+/// Default bytes captured per syscall; the rest is reported as missed.
+pub const DEFAULT_CAPTURE_LIMIT: u32 = 64 * 1024;
+/// Upper bound for the configurable capture limit (bounded loop in eBPF).
+pub const MAX_CAPTURE_LIMIT: u32 = 256 * 1024;
+/// Events (chunks plus iovec steps) one syscall may produce.
+pub const MAX_LOOP_STEPS: u32 = MAX_CAPTURE_LIMIT / CHUNK_SIZE as u32 + MAX_IOVECS as u32;
+/// iovec entries inspected per readv/writev/sendmsg/recvmsg.
+pub const MAX_IOVECS: usize = 16;
+/// Default ring buffer size in bytes (power of two, multiple of the page size).
+pub const DEFAULT_RING_BYTES: u32 = 16 * 1024 * 1024;
+/// Connections (pid, fd) the kernel tracks at once (LRU).
+pub const MAX_TRACKED_FDS: u32 = 65536;
+
+/// Event kinds (`EventHeader::kind`).
+pub const EVENT_DATA: u8 = 1;
+pub const EVENT_OPEN: u8 = 2;
+pub const EVENT_CLOSE: u8 = 3;
+pub const EVENT_PROCESS_EXIT: u8 = 4;
+
+/// Directions (`EventHeader::direction`), from the observed process.
+pub const DIR_INGRESS: u8 = 0;
+pub const DIR_EGRESS: u8 = 1;
+
+/// Roles (`EventHeader::role`).
+pub const ROLE_UNKNOWN: u8 = 0;
+pub const ROLE_SERVER: u8 = 1;
+pub const ROLE_CLIENT: u8 = 2;
+
+/// `EventHeader::flags`: the connection was not seen being opened (it
+/// predates the sensor, or its fd came from elsewhere); the agent resolves
+/// it from /proc.
+pub const FLAG_DISCOVERED: u8 = 1;
+
+/// Per-fd capture state kept in the kernel (`ConnState::state`).
+pub const STATE_SNIFFING: u8 = 0;
+pub const STATE_CAPTURING: u8 = 1;
+pub const STATE_IGNORED: u8 = 2;
+
+/// Address families as the kernel spells them.
+pub const AF_INET: u16 = 2;
+pub const AF_INET6: u16 = 10;
+
+/// Indices into the `COUNTERS` per-CPU array.
+pub mod counter {
+    /// Events the ring buffer had no room for.
+    pub const RINGBUF_FULL: u32 = 0;
+    /// Bytes lost with those events.
+    pub const RINGBUF_FULL_BYTES: u32 = 1;
+    /// Syscalls that moved more than the capture limit.
+    pub const TRUNCATED_SYSCALLS: u32 = 2;
+    /// Bytes beyond the capture limit (or beyond `MAX_IOVECS`) not captured.
+    pub const TRUNCATED_BYTES: u32 = 3;
+    /// bpf_probe_read_user failures (unmapped or paged-out buffers).
+    pub const READ_FAULTS: u32 = 4;
+    /// Connections the kernel could not insert into its fd table.
+    pub const CONN_TABLE_FULL: u32 = 5;
+    /// Syscall entries whose arguments could not be stashed for the exit.
+    pub const PENDING_TABLE_FULL: u32 = 6;
+    /// Data events sent.
+    pub const EVENTS_SENT: u32 = 7;
+    /// Payload bytes sent.
+    pub const BYTES_SENT: u32 = 8;
+    /// Bytes moved by sendfile on captured connections (never captured).
+    pub const SENDFILE_BYTES: u32 = 9;
+    /// Connections whose first bytes were not HTTP.
+    pub const NOT_HTTP: u32 = 10;
+    /// Number of counters.
+    pub const COUNT: u32 = 11;
+    /// Names, in index order, as the agent reports them.
+    pub const NAMES: [&str; COUNT as usize] = [
+        "ringbuf_full_events",
+        "ringbuf_full_bytes",
+        "truncated_syscalls",
+        "truncated_bytes",
+        "read_faults",
+        "conn_table_full",
+        "pending_table_full",
+        "events_sent",
+        "bytes_sent",
+        "sendfile_bytes",
+        "not_http_connections",
+    ];
+}
+
+/// Common prefix of every event in the ring buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct EventHeader {
+    pub kind: u8,
+    pub direction: u8,
+    pub role: u8,
+    pub flags: u8,
+    /// Process id (thread group id).
+    pub pid: u32,
+    pub fd: i32,
+    pub _pad: u32,
+    /// CLOCK_MONOTONIC nanoseconds.
+    pub ts_ns: u64,
+    /// When the kernel started tracking this (pid, fd): tells apart
+    /// successive connections that reuse an fd number.
+    pub generation: u64,
+    pub comm: [u8; 16],
+}
+
+/// A chunk of a read or write on a captured connection. Only
+/// `DATA_HEADER_LEN + chunk_len` bytes are sent through the ring buffer.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct DataEvent {
+    pub header: EventHeader,
+    /// Offset of `data[0]` in this direction's byte stream.
+    pub stream_offset: u64,
+    /// Offset of the syscall's first byte in the stream.
+    pub syscall_offset: u64,
+    /// Bytes the syscall really moved (its return value).
+    pub syscall_len: u32,
+    /// Bytes of `data` that are valid.
+    pub chunk_len: u32,
+    pub data: [u8; CHUNK_SIZE],
+}
+
+/// Bytes of a `DataEvent` before its payload.
+pub const DATA_HEADER_LEN: usize = core::mem::size_of::<DataEvent>() - CHUNK_SIZE;
+
+/// A connection starts being captured: its role and the peer address the
+/// kernel saw at accept/connect (family 0 when it saw none).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct OpenEvent {
+    pub header: EventHeader,
+    pub family: u16,
+    /// Port in host byte order.
+    pub port: u16,
+    pub _pad: u32,
+    /// IPv4 in the first four bytes, or IPv6.
+    pub addr: [u8; 16],
+}
+
+/// A captured connection was closed, or (kind `EVENT_PROCESS_EXIT`) a
+/// process exited and all its connections with it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CloseEvent {
+    pub header: EventHeader,
+}
+
+/// Per-(pid, fd) state in the kernel's connection table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ConnState {
+    pub generation: u64,
+    /// Next stream offset per direction (ingress, egress).
+    pub offsets: [u64; 2],
+    pub role: u8,
+    pub state: u8,
+    pub flags: u8,
+    pub _pad: u8,
+    pub family: u16,
+    pub port: u16,
+    pub addr: [u8; 16],
+}
+
+/// Key of the kernel's connection table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnKey {
+    pub pid: u32,
+    pub fd: i32,
+}
+
+/// Capture settings written by the agent before attaching the programs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Bytes captured per syscall (at most `MAX_CAPTURE_LIMIT`).
+    pub capture_limit: u32,
+    /// The agent's own pid: its I/O is never captured.
+    pub self_pid: u32,
+    /// Non-zero: only pids in `PID_FILTER` are captured.
+    pub pid_filter: u8,
+    /// Non-zero: only process names in `COMM_FILTER` are captured.
+    pub comm_filter: u8,
+    pub _pad: [u8; 6],
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: plain-old-data `#[repr(C)]` structs with explicit padding
+    // fields; every bit pattern is a valid value.
+    unsafe impl aya::Pod for super::ConnState {}
+    unsafe impl aya::Pod for super::ConnKey {}
+    unsafe impl aya::Pod for super::Settings {}
+}

@@ -1,0 +1,32 @@
+//! eBPF programs of the sensor: syscall tracepoints that follow socket
+//! file descriptors and copy the bytes of HTTP connections into a ring
+//! buffer. Each hook is thin; the shared logic lives in `conn` (per-fd
+//! state and HTTP sniffing) and `capture` (chunked payload copy).
+#![cfg_attr(target_arch = "bpf", no_std)]
+#![cfg_attr(target_arch = "bpf", no_main)]
+
+#[cfg(target_arch = "bpf")]
+mod capture;
+#[cfg(target_arch = "bpf")]
+mod conn;
+#[cfg(target_arch = "bpf")]
+mod maps;
+#[cfg(target_arch = "bpf")]
+mod syscalls;
+
+#[cfg(target_arch = "bpf")]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // SAFETY: eBPF programs cannot unwind; the verifier rejects any path
+    // that reaches here, so it is never executed.
+    unsafe { core::hint::unreachable_unchecked() }
+}
+
+/// Lets `cargo check --workspace` build this crate on the host.
+#[cfg(not(target_arch = "bpf"))]
+fn main() {}
+
+#[cfg(target_arch = "bpf")]
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,93 @@
+//! Every map the programs share with each other and with the agent.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
+};
+use sensor_common::{
+    counter, ConnKey, ConnState, DataEvent, Settings, DEFAULT_RING_BYTES, MAX_TRACKED_FDS,
+};
+
+/// Events to the agent. The agent may resize it at load time.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
+
+/// Per-(pid, fd) capture state. LRU so that fds whose close we never saw
+/// (process exit) age out instead of filling the table.
+#[map]
+pub static CONNS: LruHashMap<ConnKey, ConnState> = LruHashMap::with_max_entries(MAX_TRACKED_FDS, 0);
+
+/// Arguments of an I/O syscall in flight, keyed by pid_tgid, kept from
+/// sys_enter to sys_exit (the data is only there at exit for reads).
+#[map]
+pub static PENDING_IO: HashMap<u64, PendingIo> = HashMap::with_max_entries(16384, 0);
+
+/// Arguments of accept/connect in flight, keyed by pid_tgid.
+#[map]
+pub static PENDING_CONN: HashMap<u64, PendingConn> = HashMap::with_max_entries(16384, 0);
+
+/// One event-sized scratch buffer per CPU: too big for the 512-byte stack.
+#[map]
+pub static SCRATCH: PerCpuArray<DataEvent> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU progress of the capture walk (see `capture::step`).
+#[map]
+pub static WALK: PerCpuArray<crate::capture::Walk> = PerCpuArray::with_max_entries(1, 0);
+
+/// Drop and activity counters, summed over CPUs by the agent.
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// Written by the agent before it attaches the programs.
+#[map]
+pub static SETTINGS: Array<Settings> = Array::with_max_entries(1, 0);
+
+/// Pids to capture when `Settings::pid_filter` is set.
+#[map]
+pub static PID_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(1024, 0);
+
+/// Process names to capture when `Settings::comm_filter` is set.
+#[map]
+pub static COMM_FILTER: HashMap<[u8; 16], u8> = HashMap::with_max_entries(256, 0);
+
+/// How the buffer argument of an I/O syscall is laid out.
+pub const BUF_PLAIN: u8 = 0;
+pub const BUF_IOVEC: u8 = 1;
+pub const BUF_MSGHDR: u8 = 2;
+pub const BUF_NONE: u8 = 3;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PendingIo {
+    pub fd: i32,
+    pub layout: u8,
+    pub direction: u8,
+    pub _pad: u16,
+    /// User pointer: the buffer, the iovec array, or the msghdr.
+    pub buf: u64,
+    /// iovec count for `BUF_IOVEC`.
+    pub iovcnt: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PendingConn {
+    pub fd: i32,
+    pub role: u8,
+    pub _pad: [u8; 3],
+    /// User pointer to the sockaddr (may be null for accept).
+    pub addr: u64,
+}
+
+#[inline(always)]
+pub fn count(index: u32, by: u64) {
+    if let Some(slot) = COUNTERS.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, no other writer on this CPU while we run.
+        unsafe { *slot += by };
+    }
+}
+
+#[inline(always)]
+pub fn settings() -> Option<&'static Settings> {
+    SETTINGS.get(0)
+}

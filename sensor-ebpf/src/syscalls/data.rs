@@ -1,0 +1,159 @@
+//! Reads and writes: read/write, readv/writev, recvfrom/sendto,
+//! recvmsg/sendmsg, and sendfile (counted, never copied).
+
+use aya_ebpf::{
+    helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
+};
+use sensor_common::{counter, ConnKey, DIR_EGRESS, DIR_INGRESS, STATE_CAPTURING};
+
+use super::{arg, ret};
+use crate::capture::{self, Source};
+use crate::conn;
+use crate::maps::{self, PendingIo, BUF_IOVEC, BUF_MSGHDR, BUF_NONE, BUF_PLAIN, CONNS, PENDING_IO};
+
+#[inline(always)]
+fn enter(ctx: &TracePointContext, direction: u8, layout: u8) {
+    let id = bpf_get_current_pid_tgid();
+    if !conn::process_wanted((id >> 32) as u32) {
+        return;
+    }
+    let pending = PendingIo {
+        fd: arg(ctx, 0) as i32,
+        layout,
+        direction,
+        _pad: 0,
+        buf: arg(ctx, 1),
+        iovcnt: arg(ctx, 2),
+    };
+    if PENDING_IO.insert(&id, &pending, 0).is_err() {
+        maps::count(counter::PENDING_TABLE_FULL, 1);
+    }
+}
+
+#[inline(always)]
+fn exit(ctx: &TracePointContext) {
+    let id = bpf_get_current_pid_tgid();
+    // SAFETY: copy out of the map value before removing it.
+    let Some(pending) = (unsafe { PENDING_IO.get(&id) }).copied() else {
+        return;
+    };
+    let _ = PENDING_IO.remove(&id);
+    let moved = ret(ctx);
+    if moved <= 0 {
+        return;
+    }
+    let key = ConnKey {
+        pid: (id >> 32) as u32,
+        fd: pending.fd,
+    };
+    let source = match pending.layout {
+        BUF_PLAIN => Source::Buffer(pending.buf),
+        BUF_IOVEC => Source::Iovec(pending.buf, pending.iovcnt),
+        BUF_MSGHDR => msghdr_iovec(pending.buf),
+        _ => Source::Uncopyable,
+    };
+    if pending.layout == BUF_NONE {
+        // sendfile: the bytes come from a file; only a capturing
+        // connection needs to know they went by.
+        let Some(state) = CONNS.get_ptr_mut(&key) else {
+            return;
+        };
+        // SAFETY: map value pointer valid for this run.
+        if unsafe { (*state).state } != STATE_CAPTURING {
+            return;
+        }
+        maps::count(counter::SENDFILE_BYTES, moved as u64);
+        capture::capture(&key, state, pending.direction, source, moved as u64);
+        return;
+    }
+    let first = capture::first_bytes(source);
+    let Some(state) = conn::capturing_state(&key, pending.direction, &first, moved as u64) else {
+        return;
+    };
+    capture::capture(&key, state, pending.direction, source, moved as u64);
+}
+
+/// `struct user_msghdr`: msg_iov at offset 16, msg_iovlen at offset 24.
+#[inline(always)]
+fn msghdr_iovec(msg: u64) -> Source {
+    // SAFETY: user pointers read through the fault-safe helper.
+    let iov = unsafe { aya_ebpf::helpers::bpf_probe_read_user((msg + 16) as *const u64) };
+    let len = unsafe { aya_ebpf::helpers::bpf_probe_read_user((msg + 24) as *const u64) };
+    match (iov, len) {
+        (Ok(iov), Ok(len)) => Source::Iovec(iov, len),
+        _ => Source::Uncopyable,
+    }
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_read")]
+pub fn sys_enter_read(ctx: TracePointContext) {
+    enter(&ctx, DIR_INGRESS, BUF_PLAIN)
+}
+#[tracepoint(category = "syscalls", name = "sys_exit_read")]
+pub fn sys_exit_read(ctx: TracePointContext) {
+    exit(&ctx)
+}
+#[tracepoint(category = "syscalls", name = "sys_enter_write")]
+pub fn sys_enter_write(ctx: TracePointContext) {
+    enter(&ctx, DIR_EGRESS, BUF_PLAIN)
+}
+#[tracepoint(category = "syscalls", name = "sys_exit_write")]
+pub fn sys_exit_write(ctx: TracePointContext) {
+    exit(&ctx)
+}
+#[tracepoint(category = "syscalls", name = "sys_enter_readv")]
+pub fn sys_enter_readv(ctx: TracePointContext) {
+    enter(&ctx, DIR_INGRESS, BUF_IOVEC)
+}
+#[tracepoint(category = "syscalls", name = "sys_exit_readv")]
+pub fn sys_exit_readv(ctx: TracePointContext) {
+    exit(&ctx)
+}
+#[tracepoint(category = "syscalls", name = "sys_enter_writev")]
+pub fn sys_enter_writev(ctx: TracePointContext) {
+    enter(&ctx, DIR_EGRESS, BUF_IOVEC)
+}
+#[tracepoint(category = "syscalls", name = "sys_exit_writev")]
+pub fn sys_exit_writev(ctx: TracePointContext) {
+    exit(&ctx)
+}
+#[tracepoint(category = "syscalls", name = "sys_enter_recvfrom")]
+pub fn sys_enter_recvfrom(ctx: TracePointContext) {
+    enter(&ctx, DIR_INGRESS, BUF_PLAIN)
+}
+#[tracepoint(category = "syscalls", name = "sys_exit_recvfrom")]
+pub fn sys_exit_recvfrom(ctx: TracePointContext) {
+    exit(&ctx)
+}
+#[tracepoint(category = "syscalls", name = "sys_enter_sendto")]
+pub fn sys_enter_sendto(ctx: TracePointContext) {
+    enter(&ctx, DIR_EGRESS, BUF_PLAIN)
+}
+#[tracepoint(category = "syscalls", name = "sys_exit_sendto")]
+pub fn sys_exit_sendto(ctx: TracePointContext) {
+    exit(&ctx)
+}
+#[tracepoint(category = "syscalls", name = "sys_enter_recvmsg")]
+pub fn sys_enter_recvmsg(ctx: TracePointContext) {
+    enter(&ctx, DIR_INGRESS, BUF_MSGHDR)
+}
+#[tracepoint(category = "syscalls", name = "sys_exit_recvmsg")]
+pub fn sys_exit_recvmsg(ctx: TracePointContext) {
+    exit(&ctx)
+}
+#[tracepoint(category = "syscalls", name = "sys_enter_sendmsg")]
+pub fn sys_enter_sendmsg(ctx: TracePointContext) {
+    enter(&ctx, DIR_EGRESS, BUF_MSGHDR)
+}
+#[tracepoint(category = "syscalls", name = "sys_exit_sendmsg")]
+pub fn sys_exit_sendmsg(ctx: TracePointContext) {
+    exit(&ctx)
+}
+#[tracepoint(category = "syscalls", name = "sys_enter_sendfile64")]
+pub fn sys_enter_sendfile64(ctx: TracePointContext) {
+    enter(&ctx, DIR_EGRESS, BUF_NONE)
+}
+#[tracepoint(category = "syscalls", name = "sys_exit_sendfile64")]
+pub fn sys_exit_sendfile64(ctx: TracePointContext) {
+    exit(&ctx)
+}

@@ -1,0 +1,267 @@
+//! Live capture: loads the eBPF programs, configures them, attaches every
+//! tracepoint and reads the ring buffer without blocking the runtime.
+
+use std::os::fd::AsRawFd;
+
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::TracePoint;
+use aya::{Ebpf, EbpfLoader};
+use sensor_common::{counter, ConnKey, ConnState, Settings, MAX_CAPTURE_LIMIT, STATE_IGNORED};
+use tokio::io::{unix::AsyncFd, Interest};
+
+use super::event::{decode, CaptureEvent};
+
+/// The eBPF object built by sensor/build.rs.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
+
+/// Tracepoints attached, as (category, program and event name).
+const TRACEPOINTS: &[(&str, &str)] = &[
+    ("sched", "sched_process_exit"),
+    ("syscalls", "sys_enter_close"),
+    ("syscalls", "sys_enter_accept"),
+    ("syscalls", "sys_exit_accept"),
+    ("syscalls", "sys_enter_accept4"),
+    ("syscalls", "sys_exit_accept4"),
+    ("syscalls", "sys_enter_connect"),
+    ("syscalls", "sys_exit_connect"),
+    ("syscalls", "sys_enter_read"),
+    ("syscalls", "sys_exit_read"),
+    ("syscalls", "sys_enter_write"),
+    ("syscalls", "sys_exit_write"),
+    ("syscalls", "sys_enter_readv"),
+    ("syscalls", "sys_exit_readv"),
+    ("syscalls", "sys_enter_writev"),
+    ("syscalls", "sys_exit_writev"),
+    ("syscalls", "sys_enter_recvfrom"),
+    ("syscalls", "sys_exit_recvfrom"),
+    ("syscalls", "sys_enter_sendto"),
+    ("syscalls", "sys_exit_sendto"),
+    ("syscalls", "sys_enter_recvmsg"),
+    ("syscalls", "sys_exit_recvmsg"),
+    ("syscalls", "sys_enter_sendmsg"),
+    ("syscalls", "sys_exit_sendmsg"),
+    ("syscalls", "sys_enter_sendfile64"),
+    ("syscalls", "sys_exit_sendfile64"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("this binary was built with AYA_BUILD_SKIP=1 and carries no eBPF programs; rebuild with `cargo xtask build`")]
+    NoObject,
+    #[error(
+        "loading the eBPF programs failed (run as root, or with CAP_BPF and CAP_PERFMON): {0}"
+    )]
+    Load(#[from] aya::EbpfError),
+    #[error("eBPF program or map `{0}` is missing from the object")]
+    Missing(&'static str),
+    #[error("eBPF program `{name}` could not be loaded or attached: {source}")]
+    Program {
+        name: &'static str,
+        source: aya::programs::ProgramError,
+    },
+    #[error("eBPF map `{name}`: {source}")]
+    Map {
+        name: &'static str,
+        source: aya::maps::MapError,
+    },
+    #[error("ring buffer polling failed: {0}")]
+    Poll(#[from] std::io::Error),
+}
+
+/// What the kernel side is told before it starts.
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    pub capture_limit: u32,
+    pub ring_bytes: u32,
+    /// Capture only these pids (empty: all).
+    pub pids: Vec<u32>,
+    /// Capture only these process names (empty: all).
+    pub comms: Vec<String>,
+}
+
+pub struct LiveCapture {
+    // Dropping the Ebpf detaches every program: keep it for our lifetime.
+    _ebpf: Ebpf,
+    ring: AsyncFd<RingBuf<MapData>>,
+    counters: PerCpuArray<MapData, u64>,
+    conns: BpfHashMap<MapData, ConnKey, ConnState>,
+    /// Records that did not decode (never expected; counted, not fatal).
+    pub decode_errors: u64,
+}
+
+impl LiveCapture {
+    /// Loads, configures and attaches everything. When this returns, capture
+    /// is live.
+    pub fn start(options: &LiveOptions) -> Result<Self, LiveError> {
+        if EBPF_OBJECT.is_empty() {
+            return Err(LiveError::NoObject);
+        }
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries("EVENTS", options.ring_bytes)
+            .load(EBPF_OBJECT)?;
+        configure(&mut ebpf, options)?;
+        for &(category, name) in TRACEPOINTS {
+            let program: &mut TracePoint = ebpf
+                .program_mut(name)
+                .ok_or(LiveError::Missing(name))?
+                .try_into()
+                .map_err(|source| LiveError::Program { name, source })?;
+            program
+                .load()
+                .map_err(|source| LiveError::Program { name, source })?;
+            program
+                .attach(category, name)
+                .map_err(|source| LiveError::Program { name, source })?;
+        }
+        let ring =
+            RingBuf::try_from(take_map(&mut ebpf, "EVENTS")?).map_err(|source| LiveError::Map {
+                name: "EVENTS",
+                source,
+            })?;
+        let counters =
+            PerCpuArray::try_from(take_map(&mut ebpf, "COUNTERS")?).map_err(|source| {
+                LiveError::Map {
+                    name: "COUNTERS",
+                    source,
+                }
+            })?;
+        let conns = BpfHashMap::try_from(take_map(&mut ebpf, "CONNS")?).map_err(|source| {
+            LiveError::Map {
+                name: "CONNS",
+                source,
+            }
+        })?;
+        // SAFETY: the AsyncFd owns the ring buffer, so its fd stays open
+        // for as long as it is registered.
+        let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(|err| LiveError::Poll(err.into()))?;
+        Ok(Self {
+            _ebpf: ebpf,
+            ring,
+            counters,
+            conns,
+            decode_errors: 0,
+        })
+    }
+
+    /// Waits until the ring buffer has records, then decodes up to `max` of
+    /// them into `out`.
+    pub async fn next_batch(
+        &mut self,
+        out: &mut Vec<CaptureEvent>,
+        max: usize,
+    ) -> Result<(), LiveError> {
+        let mut guard = self.ring.readable_mut().await?;
+        let ring = guard.get_inner_mut();
+        let mut drained = 0;
+        while drained < max {
+            let Some(record) = ring.next() else { break };
+            drained += 1;
+            match decode(&record) {
+                Ok(event) => out.push(event),
+                Err(err) => {
+                    self.decode_errors += 1;
+                    tracing::debug!("skipping a ring buffer record: {err}");
+                }
+            }
+        }
+        if drained < max {
+            guard.clear_ready();
+        }
+        Ok(())
+    }
+
+    /// Decodes whatever is already in the ring buffer, without waiting.
+    pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>) {
+        let ring = self.ring.get_mut();
+        while let Some(record) = ring.next() {
+            match decode(&record) {
+                Ok(event) => out.push(event),
+                Err(_) => self.decode_errors += 1,
+            }
+        }
+    }
+
+    /// Kernel counters summed over CPUs, in `counter::NAMES` order.
+    pub fn kernel_counters(&self) -> [u64; counter::COUNT as usize] {
+        let mut out = [0u64; counter::COUNT as usize];
+        for (index, slot) in out.iter_mut().enumerate() {
+            if let Ok(values) = self.counters.get(&(index as u32), 0) {
+                *slot = values.iter().sum();
+            }
+        }
+        out
+    }
+
+    /// Tells the kernel to stop sending a connection (filtered out, or not a
+    /// TCP socket after all).
+    pub fn ignore(&mut self, pid: u32, fd: i32) {
+        let key = ConnKey { pid, fd };
+        if let Ok(mut state) = self.conns.get(&key, 0) {
+            state.state = STATE_IGNORED;
+            let _ = self.conns.insert(key, state, 0);
+        }
+    }
+
+    pub fn ring_fd(&self) -> i32 {
+        self.ring.get_ref().as_raw_fd()
+    }
+}
+
+fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError> {
+    ebpf.take_map(name).ok_or(LiveError::Missing(name))
+}
+
+fn configure(ebpf: &mut Ebpf, options: &LiveOptions) -> Result<(), LiveError> {
+    let mut comm_keys = Vec::new();
+    for comm in &options.comms {
+        let mut key = [0u8; 16];
+        let bytes = comm.as_bytes();
+        // The kernel keeps 15 bytes of a process name plus a NUL.
+        let n = bytes.len().min(15);
+        key[..n].copy_from_slice(&bytes[..n]);
+        comm_keys.push(key);
+    }
+    let settings = Settings {
+        capture_limit: options.capture_limit.min(MAX_CAPTURE_LIMIT),
+        self_pid: std::process::id(),
+        pid_filter: u8::from(!options.pids.is_empty()),
+        comm_filter: u8::from(!comm_keys.is_empty()),
+        _pad: [0; 6],
+    };
+    let map = |source| LiveError::Map {
+        name: "SETTINGS",
+        source,
+    };
+    let mut array: Array<_, Settings> = Array::try_from(
+        ebpf.map_mut("SETTINGS")
+            .ok_or(LiveError::Missing("SETTINGS"))?,
+    )
+    .map_err(map)?;
+    array.set(0, settings, 0).map_err(map)?;
+    let map = |source| LiveError::Map {
+        name: "PID_FILTER",
+        source,
+    };
+    let mut pids: BpfHashMap<_, u32, u8> = BpfHashMap::try_from(
+        ebpf.map_mut("PID_FILTER")
+            .ok_or(LiveError::Missing("PID_FILTER"))?,
+    )
+    .map_err(map)?;
+    for pid in &options.pids {
+        pids.insert(pid, 1, 0).map_err(map)?;
+    }
+    let map = |source| LiveError::Map {
+        name: "COMM_FILTER",
+        source,
+    };
+    let mut comms: BpfHashMap<_, [u8; 16], u8> = BpfHashMap::try_from(
+        ebpf.map_mut("COMM_FILTER")
+            .ok_or(LiveError::Missing("COMM_FILTER"))?,
+    )
+    .map_err(map)?;
+    for key in &comm_keys {
+        comms.insert(key, 1, 0).map_err(map)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Capture: turns what the kernel saw into `CaptureEvent`s. The live
+//! source reads the eBPF ring buffer; a replay source (pcap) yields the same
+//! events, so every later stage is the same for both.
+
+pub mod event;
+pub mod live;
+
+pub use event::{CaptureEvent, ConnId, DecodeError, Direction};

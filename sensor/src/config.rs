@@ -1,0 +1,208 @@
+//! The sensor's configuration: one TOML file, every field optional with a
+//! default that works, validated before anything starts.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Top level of `sensor.toml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub capture: CaptureConfig,
+    pub limits: LimitsConfig,
+    pub output: OutputConfig,
+}
+
+/// What the kernel side captures.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Bytes copied per read/write syscall; the rest is counted as missed.
+    /// At most 262144.
+    pub capture_limit_bytes: u32,
+    /// Size of the kernel-to-agent ring buffer: a power of two, at least
+    /// 65536 bytes.
+    pub ring_buffer_bytes: u32,
+    /// Only capture these process ids (empty: every process).
+    pub pids: Vec<u32>,
+    /// Only capture processes with these names (empty: every process).
+    /// Names are matched on their first 15 bytes, as the kernel keeps them.
+    pub process_names: Vec<String>,
+    /// Only keep connections with one of these local or remote ports
+    /// (empty: every port).
+    pub ports: Vec<u16>,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        Self {
+            capture_limit_bytes: sensor_common::DEFAULT_CAPTURE_LIMIT,
+            ring_buffer_bytes: sensor_common::DEFAULT_RING_BYTES,
+            pids: Vec::new(),
+            process_names: Vec::new(),
+            ports: Vec::new(),
+        }
+    }
+}
+
+/// Bounds on everything a peer controls.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request or response head (start line plus headers).
+    pub max_header_bytes: usize,
+    /// Body bytes kept per message for inspection; the rest is counted.
+    pub max_body_kept_bytes: usize,
+    /// Largest decoded (gzip, deflate, br) body kept for inspection.
+    pub max_decoded_bytes: usize,
+    /// Requests waiting for their response on one connection.
+    pub max_pending_requests: usize,
+    /// Bytes buffered per direction of one connection while a message is
+    /// incomplete.
+    pub max_buffered_bytes_per_direction: usize,
+    /// Connections tracked at once; past it the least recently active is
+    /// dropped (and counted).
+    pub max_connections: usize,
+    /// A connection idle this long is closed and forgotten.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 64 * 1024,
+            max_body_kept_bytes: 256 * 1024,
+            max_decoded_bytes: 1024 * 1024,
+            max_pending_requests: 64,
+            max_buffered_bytes_per_direction: 128 * 1024,
+            max_connections: 8192,
+            idle_timeout_secs: 300,
+        }
+    }
+}
+
+/// Where results go. Command-line flags override these.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Alerts, one JSON object per line; `-` is stdout.
+    pub alerts: PathBuf,
+    /// Every HTTP exchange (metadata only), one JSON object per line;
+    /// unset: not written.
+    pub exchanges: Option<PathBuf>,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            alerts: PathBuf::from("alerts.jsonl"),
+            exchanges: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|err| ConfigError::Parse {
+            path: path.to_owned(),
+            message: err.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        let c = &self.capture;
+        if c.capture_limit_bytes == 0 || c.capture_limit_bytes > sensor_common::MAX_CAPTURE_LIMIT {
+            return invalid(
+                "capture.capture_limit_bytes",
+                "must be between 1 and 262144",
+            );
+        }
+        if !c.ring_buffer_bytes.is_power_of_two() || c.ring_buffer_bytes < 65536 {
+            return invalid(
+                "capture.ring_buffer_bytes",
+                "must be a power of two of at least 65536",
+            );
+        }
+        if c.process_names.iter().any(|n| n.is_empty()) {
+            return invalid("capture.process_names", "names must not be empty");
+        }
+        let l = &self.limits;
+        for (key, value) in [
+            ("limits.max_header_bytes", l.max_header_bytes),
+            ("limits.max_pending_requests", l.max_pending_requests),
+            (
+                "limits.max_buffered_bytes_per_direction",
+                l.max_buffered_bytes_per_direction,
+            ),
+            ("limits.max_connections", l.max_connections),
+        ] {
+            if value == 0 {
+                return invalid(key, "must be greater than 0");
+            }
+        }
+        if l.max_buffered_bytes_per_direction < l.max_header_bytes {
+            return invalid(
+                "limits.max_buffered_bytes_per_direction",
+                "must be at least limits.max_header_bytes, or no head of that size could be parsed",
+            );
+        }
+        if l.idle_timeout_secs == 0 {
+            return invalid("limits.idle_timeout_secs", "must be greater than 0");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config: Config = toml::from_str("").unwrap();
+        assert_eq!(config, Config::default());
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn shipped_example_parses() {
+        let text = include_str!("../../sensor.example.toml");
+        let config: Config = toml::from_str(text).unwrap();
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let err = toml::from_str::<Config>("[capture]\ncapture_limt_bytes = 5\n").unwrap_err();
+        assert!(err.to_string().contains("capture_limt_bytes"), "{err}");
+        let config: Config = toml::from_str("[capture]\nring_buffer_bytes = 1000\n").unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("capture.ring_buffer_bytes"), "{err}");
+    }
+}

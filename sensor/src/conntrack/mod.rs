@@ -1,0 +1,74 @@
+//! Connection context: which process a captured fd belongs to, the socket's
+//! local and remote addresses, and the side (server or client) the process
+//! plays. Resolved once, when the kernel starts capturing a connection.
+
+mod socket;
+
+use std::net::SocketAddr;
+
+use crate::exchange::{ConnectionInfo, Role};
+
+pub use socket::{peer_and_local, SocketError};
+
+/// What the kernel told us about a connection as capture started.
+#[derive(Debug, Clone)]
+pub struct OpenFacts {
+    pub pid: u32,
+    pub fd: i32,
+    pub generation: u64,
+    pub comm: String,
+    /// Known when the kernel saw accept (server) or connect (client).
+    pub role: Option<Role>,
+    /// The kernel's guess from the first bytes, for connections it did not
+    /// see being opened.
+    pub guessed_role: Option<Role>,
+    /// The address accept/connect returned, when there was one.
+    pub remote: Option<SocketAddr>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ResolveError {
+    #[error("pid {pid} fd {fd} is not a TCP socket")]
+    NotTcp { pid: u32, fd: i32 },
+}
+
+/// Builds the context of a connection. Addresses come from the socket
+/// itself when it is still open, which also proves a connection found
+/// mid-stream is a TCP socket; a connection that closed before we looked
+/// keeps what the kernel saw at accept/connect.
+pub fn resolve(facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
+    let looked_up = peer_and_local(facts.pid, facts.fd);
+    let (local, remote) = match looked_up {
+        Ok(addrs) => {
+            // The fd may already belong to a newer connection: only trust
+            // the lookup when it agrees with what the kernel saw.
+            match facts.remote {
+                Some(remote) if remote != addrs.remote => (None, Some(remote)),
+                _ => (Some(addrs.local), Some(addrs.remote)),
+            }
+        }
+        Err(SocketError::NotTcp) => {
+            return Err(ResolveError::NotTcp {
+                pid: facts.pid,
+                fd: facts.fd,
+            });
+        }
+        Err(SocketError::Gone) if facts.role.is_none() => {
+            // Found mid-stream and already gone: nothing proves it was TCP,
+            // but the bytes were HTTP; keep it without addresses.
+            (None, None)
+        }
+        Err(SocketError::Gone) => (None, facts.remote),
+    };
+    let role = facts.role.or(facts.guessed_role).unwrap_or(Role::Server);
+    Ok(ConnectionInfo {
+        pid: facts.pid,
+        comm: facts.comm.clone(),
+        fd: facts.fd,
+        generation: facts.generation,
+        role,
+        local,
+        remote,
+        tls: false,
+    })
+}

@@ -1,0 +1,140 @@
+//! `HttpExchange`: one completed request/response pair with its connection
+//! context. It is the one value every later stage (detectors, outputs)
+//! consumes, so it carries everything they need and nothing they must look up.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// Which end of the connection the observed process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The process accepted the connection (or received the requests).
+    Server,
+    /// The process opened the connection (or sent the requests).
+    Client,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Client => "client",
+        }
+    }
+}
+
+/// The process and socket an exchange was seen on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub pid: u32,
+    pub comm: String,
+    pub fd: i32,
+    /// Distinguishes successive connections that reuse one fd number.
+    pub generation: u64,
+    pub role: Role,
+    pub local: Option<SocketAddr>,
+    pub remote: Option<SocketAddr>,
+    /// True when the plaintext came from a TLS library rather than the socket.
+    pub tls: bool,
+}
+
+/// A header as it appeared on the wire (name case preserved, value raw bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: Bytes,
+}
+
+/// A message body: a bounded prefix kept for inspection, plus the true size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Body {
+    /// Body bytes as sent (after de-chunking, before content decoding),
+    /// at most the configured prefix.
+    pub raw: Bytes,
+    /// `raw` decoded from gzip/deflate/br when the message declared one of
+    /// those encodings and decoding succeeded (bounded by the decode cap).
+    pub decoded: Option<Bytes>,
+    /// Every body byte the message carried on the wire after de-chunking,
+    /// whether it was kept, skipped past a capture gap, or dropped at a limit.
+    pub wire_len: u64,
+    /// True when `raw` is not the whole body: a limit cut it, or capture
+    /// missed some of its bytes.
+    pub truncated: bool,
+}
+
+impl Body {
+    /// The bytes detectors should read: decoded when available, else raw.
+    pub fn content(&self) -> &Bytes {
+        self.decoded.as_ref().unwrap_or(&self.raw)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    /// The request target as sent: path plus query string.
+    pub target: String,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    pub headers: Vec<Header>,
+    pub trailers: Vec<Header>,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub reason: String,
+    pub version: u8,
+    pub headers: Vec<Header>,
+    pub trailers: Vec<Header>,
+    pub body: Body,
+}
+
+/// Monotonic timestamps (nanoseconds, capture clock) of the exchange.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    pub request_start_ns: u64,
+    pub request_end_ns: u64,
+    pub response_start_ns: u64,
+    pub response_end_ns: u64,
+}
+
+/// A request matched with its response, as the HTTP stage produces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessagePair {
+    pub request: HttpRequest,
+    pub response: HttpResponse,
+    pub timings: Timings,
+    /// True when the connection switched protocols after this exchange.
+    pub upgraded: bool,
+}
+
+/// One HTTP exchange with its process and connection context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpExchange {
+    pub connection: Arc<ConnectionInfo>,
+    pub request: HttpRequest,
+    pub response: HttpResponse,
+    pub timings: Timings,
+    pub upgraded: bool,
+    /// Wall-clock time (Unix nanoseconds) the response completed.
+    pub completed_unix_ns: i128,
+}
+
+impl HttpExchange {
+    /// True when either body is not complete in this exchange.
+    pub fn truncated(&self) -> bool {
+        self.request.body.truncated || self.response.body.truncated
+    }
+}
+
+/// Looks up a header case-insensitively; the first occurrence wins.
+pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_ref())
+}

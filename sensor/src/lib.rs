@@ -1,0 +1,13 @@
+//! The sensor's userspace pipeline:
+//! capture → conntrack → reassembly → http → (detect → alert) → sink.
+
+pub mod capture;
+pub mod config;
+pub mod conntrack;
+pub mod exchange;
+pub mod http;
+pub mod pipeline;
+pub mod reassembly;
+pub mod run;
+pub mod sink;
+pub mod stats;

@@ -1,0 +1,379 @@
+//! The synchronous heart of the agent: capture events in, HTTP exchanges
+//! out. It owns the per-connection state of conntrack, reassembly and http
+//! and enforces the limits on connections and buffered bytes. No kernel, no
+//! runtime, no clock of its own: the same code runs live and in tests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::capture::{CaptureEvent, ConnId, Direction};
+use crate::config::{CaptureConfig, LimitsConfig};
+use crate::conntrack::{self, OpenFacts};
+use crate::exchange::{ConnectionInfo, HttpExchange, MessagePair, Role};
+use crate::http::{self, HttpConnectionParser, HttpCounters, HttpLimits};
+use crate::reassembly::{Chunk, StreamReassembler};
+
+/// Everything the pipeline dropped or did, for metrics and the exit summary.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PipelineCounters {
+    pub events: u64,
+    pub payload_bytes: u64,
+    pub connections_opened: u64,
+    pub connections_closed: u64,
+    pub connections_not_tcp: u64,
+    pub connections_filtered: u64,
+    pub connections_evicted_limit: u64,
+    pub connections_evicted_memory: u64,
+    pub connections_idle_expired: u64,
+    pub data_without_open: u64,
+    pub exchanges: u64,
+}
+
+struct Connection {
+    info: Arc<ConnectionInfo>,
+    request_direction: Direction,
+    ingress: StreamReassembler,
+    egress: StreamReassembler,
+    parser: HttpConnectionParser,
+    last_active_ns: u64,
+    buffered: usize,
+}
+
+pub struct Pipeline {
+    conns: HashMap<ConnId, Connection>,
+    limits: LimitsConfig,
+    http_limits: HttpLimits,
+    ports: Vec<u16>,
+    buffered_total: usize,
+    max_buffered_total: usize,
+    /// Unix time minus capture clock, to stamp exchanges with wall time.
+    unix_offset_ns: i128,
+    /// Connections the kernel should stop sending; drained by the caller.
+    ignored: Vec<(u32, i32)>,
+    pairs: Vec<MessagePair>,
+    pub counters: PipelineCounters,
+    pub http_counters: HttpCounters,
+}
+
+impl Pipeline {
+    pub fn new(capture: &CaptureConfig, limits: &LimitsConfig, unix_offset_ns: i128) -> Self {
+        let http_limits = HttpLimits {
+            max_header_bytes: limits.max_header_bytes,
+            max_body_kept: limits.max_body_kept_bytes,
+            max_decoded_bytes: limits.max_decoded_bytes,
+            max_pending_requests: limits.max_pending_requests,
+            max_buffered_bytes: limits.max_buffered_bytes_per_direction,
+        };
+        Self {
+            conns: HashMap::new(),
+            limits: limits.clone(),
+            http_limits,
+            ports: capture.ports.clone(),
+            buffered_total: 0,
+            // Enough for every connection to hold a full head in flight at
+            // the same time is far more than needed; a quarter of the
+            // worst case is the budget, and the heaviest connection goes first.
+            max_buffered_total: (limits.max_connections * limits.max_buffered_bytes_per_direction
+                / 4)
+            .clamp(16 << 20, 256 << 20),
+            unix_offset_ns,
+            ignored: Vec::new(),
+            pairs: Vec::new(),
+            counters: PipelineCounters::default(),
+            http_counters: HttpCounters::default(),
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// (pid, fd) pairs the kernel should stop capturing.
+    pub fn take_ignored(&mut self) -> Vec<(u32, i32)> {
+        std::mem::take(&mut self.ignored)
+    }
+
+    pub fn handle(&mut self, event: CaptureEvent, out: &mut Vec<HttpExchange>) {
+        self.counters.events += 1;
+        match event {
+            CaptureEvent::Open {
+                conn,
+                ts_ns,
+                comm,
+                role,
+                guessed_role,
+                remote,
+            } => {
+                let facts = OpenFacts {
+                    pid: conn.pid,
+                    fd: conn.fd,
+                    generation: conn.generation,
+                    comm,
+                    role,
+                    guessed_role,
+                    remote,
+                };
+                self.open(conn, &facts, ts_ns, out);
+            }
+            CaptureEvent::Data {
+                conn,
+                ts_ns,
+                direction,
+                stream_offset,
+                syscall_offset,
+                syscall_len,
+                data,
+            } => {
+                self.counters.payload_bytes += data.len() as u64;
+                if !self.conns.contains_key(&conn) {
+                    // The open event was lost (ring buffer full): rebuild
+                    // what we can from the process and the bytes themselves.
+                    self.counters.data_without_open += 1;
+                    let guessed_role = match (http::looks_like_request_start(&data), direction) {
+                        (true, Direction::Ingress) => Some(Role::Server),
+                        (true, Direction::Egress) => Some(Role::Client),
+                        (false, Direction::Ingress) => Some(Role::Client),
+                        (false, Direction::Egress) => Some(Role::Server),
+                    };
+                    let facts = OpenFacts {
+                        pid: conn.pid,
+                        fd: conn.fd,
+                        generation: conn.generation,
+                        comm: process_name(conn.pid),
+                        role: None,
+                        guessed_role,
+                        remote: None,
+                    };
+                    if !self.open(conn, &facts, ts_ns, out) {
+                        return;
+                    }
+                }
+                let chunk = Chunk {
+                    stream_offset,
+                    data: &data,
+                    syscall_offset,
+                    syscall_len: u64::from(syscall_len),
+                };
+                self.data(conn, ts_ns, direction, chunk, out);
+            }
+            CaptureEvent::Close { conn, ts_ns } => {
+                if let Some(c) = self.conns.remove(&conn) {
+                    self.counters.connections_closed += 1;
+                    self.finish_connection(c, ts_ns, out);
+                }
+            }
+            CaptureEvent::ProcessExit { pid, ts_ns } => {
+                let gone: Vec<ConnId> = self
+                    .conns
+                    .keys()
+                    .filter(|c| c.pid == pid)
+                    .copied()
+                    .collect();
+                for id in gone {
+                    if let Some(c) = self.conns.remove(&id) {
+                        self.counters.connections_closed += 1;
+                        self.finish_connection(c, ts_ns, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes connections idle since before `now_ns - idle_timeout`.
+    pub fn expire_idle(&mut self, now_ns: u64, out: &mut Vec<HttpExchange>) {
+        let cutoff = now_ns.saturating_sub(self.limits.idle_timeout_secs * 1_000_000_000);
+        let idle: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.last_active_ns < cutoff)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            if let Some(c) = self.conns.remove(&id) {
+                self.counters.connections_idle_expired += 1;
+                self.finish_connection(c, now_ns, out);
+            }
+        }
+    }
+
+    /// Completes every connection (shutdown).
+    pub fn finish(&mut self, now_ns: u64, out: &mut Vec<HttpExchange>) {
+        let all: Vec<ConnId> = self.conns.keys().copied().collect();
+        for id in all {
+            if let Some(c) = self.conns.remove(&id) {
+                self.finish_connection(c, now_ns, out);
+            }
+        }
+    }
+
+    fn open(
+        &mut self,
+        id: ConnId,
+        facts: &OpenFacts,
+        ts_ns: u64,
+        out: &mut Vec<HttpExchange>,
+    ) -> bool {
+        let info = match conntrack::resolve(facts) {
+            Ok(info) => info,
+            Err(err) => {
+                tracing::debug!("not capturing: {err}");
+                self.counters.connections_not_tcp += 1;
+                self.ignored.push((id.pid, id.fd));
+                return false;
+            }
+        };
+        if !self.port_wanted(&info) {
+            self.counters.connections_filtered += 1;
+            self.ignored.push((id.pid, id.fd));
+            return false;
+        }
+        // A new generation on the same (pid, fd) means we missed the close.
+        let stale: Vec<ConnId> = self
+            .conns
+            .keys()
+            .filter(|c| c.pid == id.pid && c.fd == id.fd && **c != id)
+            .copied()
+            .collect();
+        for old in stale {
+            if let Some(c) = self.conns.remove(&old) {
+                self.counters.connections_closed += 1;
+                self.finish_connection(c, ts_ns, out);
+            }
+        }
+        if self.conns.len() >= self.limits.max_connections {
+            if let Some(oldest) = self
+                .conns
+                .iter()
+                .min_by_key(|(_, c)| c.last_active_ns)
+                .map(|(id, _)| *id)
+            {
+                if let Some(c) = self.conns.remove(&oldest) {
+                    self.counters.connections_evicted_limit += 1;
+                    self.finish_connection(c, ts_ns, out);
+                }
+            }
+        }
+        let request_direction = match info.role {
+            Role::Server => Direction::Ingress,
+            Role::Client => Direction::Egress,
+        };
+        self.counters.connections_opened += 1;
+        self.conns.insert(
+            id,
+            Connection {
+                info: Arc::new(info),
+                request_direction,
+                ingress: StreamReassembler::new(),
+                egress: StreamReassembler::new(),
+                parser: HttpConnectionParser::new(self.http_limits.clone()),
+                last_active_ns: ts_ns,
+                buffered: 0,
+            },
+        );
+        true
+    }
+
+    fn port_wanted(&self, info: &ConnectionInfo) -> bool {
+        if self.ports.is_empty() {
+            return true;
+        }
+        [info.local, info.remote]
+            .iter()
+            .flatten()
+            .any(|a| self.ports.contains(&a.port()))
+    }
+
+    fn data(
+        &mut self,
+        id: ConnId,
+        ts_ns: u64,
+        direction: Direction,
+        chunk: Chunk<'_>,
+        out: &mut Vec<HttpExchange>,
+    ) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        conn.last_active_ns = ts_ns;
+        let is_request = direction == conn.request_direction;
+        let stream = match direction {
+            Direction::Ingress => &mut conn.ingress,
+            Direction::Egress => &mut conn.egress,
+        };
+        let parser = &mut conn.parser;
+        let counters = &mut self.http_counters;
+        let pairs = &mut self.pairs;
+        stream.push(chunk, &mut |segment| {
+            if is_request {
+                parser.request_segment(ts_ns, segment, counters, pairs);
+            } else {
+                parser.response_segment(ts_ns, segment, counters, pairs);
+            }
+        });
+        let buffered = parser.buffered_bytes();
+        self.buffered_total = self.buffered_total - conn.buffered + buffered;
+        conn.buffered = buffered;
+        let info = Arc::clone(&conn.info);
+        self.emit(&info, out);
+        if self.buffered_total > self.max_buffered_total {
+            self.shed_memory(ts_ns, out);
+        }
+    }
+
+    /// Drops the connections holding the most buffered bytes until the
+    /// total is back under budget.
+    fn shed_memory(&mut self, ts_ns: u64, out: &mut Vec<HttpExchange>) {
+        while self.buffered_total > self.max_buffered_total {
+            let Some(heaviest) = self
+                .conns
+                .iter()
+                .max_by_key(|(_, c)| c.buffered)
+                .map(|(id, _)| *id)
+            else {
+                break;
+            };
+            let Some(c) = self.conns.remove(&heaviest) else {
+                break;
+            };
+            self.counters.connections_evicted_memory += 1;
+            self.finish_connection(c, ts_ns, out);
+        }
+    }
+
+    fn finish_connection(&mut self, mut conn: Connection, ts_ns: u64, out: &mut Vec<HttpExchange>) {
+        let (request_stream, response_stream) = match conn.request_direction {
+            Direction::Ingress => (&mut conn.ingress, &mut conn.egress),
+            Direction::Egress => (&mut conn.egress, &mut conn.ingress),
+        };
+        let parser = &mut conn.parser;
+        let counters = &mut self.http_counters;
+        let pairs = &mut self.pairs;
+        request_stream
+            .flush_tail(&mut |segment| parser.request_segment(ts_ns, segment, counters, pairs));
+        response_stream
+            .flush_tail(&mut |segment| parser.response_segment(ts_ns, segment, counters, pairs));
+        parser.close(ts_ns, counters, pairs);
+        self.buffered_total -= conn.buffered;
+        self.emit(&conn.info, out);
+    }
+
+    fn emit(&mut self, info: &Arc<ConnectionInfo>, out: &mut Vec<HttpExchange>) {
+        for pair in self.pairs.drain(..) {
+            self.counters.exchanges += 1;
+            out.push(HttpExchange {
+                connection: Arc::clone(info),
+                completed_unix_ns: self.unix_offset_ns + i128::from(pair.timings.response_end_ns),
+                request: pair.request,
+                response: pair.response,
+                timings: pair.timings,
+                upgraded: pair.upgraded,
+            });
+        }
+    }
+}
+
+fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim_end().to_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,98 @@
+//! The `--exchanges` record: metadata of one exchange, never its bodies.
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::exchange::{header, HttpExchange, Role};
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ExchangeRecord {
+    pub ts: String,
+    pub duration_ms: f64,
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    pub status: u16,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    pub truncated: bool,
+    pub pid: u32,
+    pub comm: String,
+    pub role: &'static str,
+    pub local: Option<String>,
+    pub remote: Option<String>,
+}
+
+impl ExchangeRecord {
+    pub fn new(exchange: &HttpExchange) -> Self {
+        let conn = &exchange.connection;
+        let t = &exchange.timings;
+        let duration_ns = t.response_end_ns.saturating_sub(t.request_start_ns);
+        let ts = OffsetDateTime::from_unix_timestamp_nanos(exchange.completed_unix_ns)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default();
+        Self {
+            ts,
+            duration_ms: (duration_ns as f64 / 1e6 * 1000.0).round() / 1000.0,
+            method: exchange.request.method.clone(),
+            host: host(exchange),
+            path: path_of(&exchange.request.target).to_owned(),
+            status: exchange.response.status,
+            request_bytes: exchange.request.body.wire_len,
+            response_bytes: exchange.response.body.wire_len,
+            truncated: exchange.truncated(),
+            pid: conn.pid,
+            comm: conn.comm.clone(),
+            role: conn.role.as_str(),
+            local: conn.local.map(|a| a.to_string()),
+            remote: conn.remote.map(|a| a.to_string()),
+        }
+    }
+}
+
+/// The Host header, else the server's address.
+fn host(exchange: &HttpExchange) -> String {
+    if let Some(value) = header(&exchange.request.headers, "host") {
+        return String::from_utf8_lossy(value).into_owned();
+    }
+    let conn = &exchange.connection;
+    let server = match conn.role {
+        Role::Server => conn.local,
+        Role::Client => conn.remote,
+    };
+    server.map(|a| a.to_string()).unwrap_or_default()
+}
+
+/// The path of a request target: no query string, no fragment, and no
+/// scheme or authority for absolute-form targets (proxy requests).
+pub fn path_of(target: &str) -> &str {
+    let mut rest = target;
+    if let Some(scheme_end) = rest.find("://") {
+        let after = &rest[scheme_end + 3..];
+        rest = after.find('/').map_or("/", |i| &after[i..]);
+    }
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_of;
+
+    #[test]
+    fn paths() {
+        for (target, path) in [
+            ("/", "/"),
+            ("/a/b?x=1", "/a/b"),
+            ("/a#frag", "/a"),
+            ("http://example.com/x/y?q", "/x/y"),
+            ("http://example.com", "/"),
+            ("*", "*"),
+            ("/?", "/"),
+        ] {
+            assert_eq!(path_of(target), path, "{target}");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The sensor's counters in one place: kernel drops, pipeline and HTTP.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::http::HttpCounters;
+use crate::pipeline::{Pipeline, PipelineCounters};
+
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    pub kernel: BTreeMap<&'static str, u64>,
+    pub ring_decode_errors: u64,
+    /// Connections still tracked when shutdown began (0 once every peer
+    /// closed: nothing leaked).
+    pub open_connections_at_shutdown: usize,
+    pub pipeline: PipelineCounters,
+    pub http: HttpCounters,
+}
+
+impl Stats {
+    pub fn new(
+        kernel: &[u64],
+        decode_errors: u64,
+        open_connections: usize,
+        pipeline: &Pipeline,
+    ) -> Self {
+        Self {
+            open_connections_at_shutdown: open_connections,
+            kernel: sensor_common::counter::NAMES
+                .iter()
+                .copied()
+                .zip(kernel.iter().copied())
+                .collect(),
+            ring_decode_errors: decode_errors,
+            pipeline: pipeline.counters.clone(),
+            http: pipeline.http_counters.clone(),
+        }
+    }
+
+    /// One line for the log.
+    pub fn summary(&self) -> String {
+        let k = |name| self.kernel.get(name).copied().unwrap_or(0);
+        format!(
+            "{} exchanges from {} connections; kernel sent {} events ({} bytes), dropped {} (ring buffer full), truncated {} syscalls ({} bytes)",
+            self.pipeline.exchanges,
+            self.pipeline.connections_opened,
+            k("events_sent"),
+            k("bytes_sent"),
+            k("ringbuf_full_events"),
+            k("truncated_syscalls"),
+            k("truncated_bytes"),
+        )
+    }
+}

@@ -1,0 +1,254 @@
+//! Harness for the end-to-end tests: starts the real sensor binary (which
+//! loads the real eBPF programs), real servers and real clients, and reads
+//! back what the sensor wrote, as a user would.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn sensor_bin() -> PathBuf {
+    std::env::var_os("SENSOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/release/sensor"))
+}
+
+/// A fresh directory under target/e2e for one test.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = workspace_root().join("target/e2e").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub struct Sensor {
+    child: Child,
+    pub dir: PathBuf,
+}
+
+/// What the sensor left behind once stopped.
+pub struct SensorOutput {
+    pub exchanges: Vec<Value>,
+    pub stats: Value,
+    pub log: String,
+    pub alerts_file: PathBuf,
+}
+
+impl Sensor {
+    /// Starts `sensor run` and waits for its `ready` line. Fails the test,
+    /// with the sensor's own words, when it cannot start (not root, no BPF).
+    pub fn start(dir: &Path, extra: &[&str]) -> Sensor {
+        assert!(
+            // SAFETY: geteuid has no preconditions.
+            unsafe { libc::geteuid() } == 0,
+            "end-to-end tests load eBPF programs: run them as root (cargo xtask test)"
+        );
+        let bin = sensor_bin();
+        assert!(
+            bin.exists(),
+            "{} is missing: run `cargo xtask test`, which builds it",
+            bin.display()
+        );
+        let log = std::fs::File::create(dir.join("sensor.log")).unwrap();
+        let mut child = Command::new(&bin)
+            .arg("run")
+            .arg("--alerts")
+            .arg(dir.join("alerts.jsonl"))
+            .arg("--exchanges")
+            .arg(dir.join("exchanges.jsonl"))
+            .arg("--stats")
+            .arg(dir.join("stats.json"))
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting the sensor");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = std::fs::read_to_string(dir.join("sensor.log")).unwrap_or_default();
+            if log.contains("ready") {
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the sensor exited with {status} before it was ready; its log:\n{log}");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the sensor was not ready after 30 s; its log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sensor {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Exchanges written so far.
+    pub fn exchanges(&self) -> Vec<Value> {
+        read_jsonl(&self.dir.join("exchanges.jsonl"))
+    }
+
+    /// Waits until `pred` holds for the exchanges written so far.
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let exchanges = self.exchanges();
+            if pred(&exchanges) {
+                return exchanges;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; exchanges so far:\n{}",
+                    dump(&exchanges)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM, then what the sensor wrote. Asserts it exited cleanly.
+    pub fn stop(mut self) -> SensorOutput {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        let log = std::fs::read_to_string(self.dir.join("sensor.log")).unwrap_or_default();
+        assert!(
+            status.success(),
+            "the sensor exited with {status}; its log:\n{log}"
+        );
+        assert!(!log.contains("panicked"), "the sensor panicked:\n{log}");
+        let stats = std::fs::read_to_string(self.dir.join("stats.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null);
+        SensorOutput {
+            exchanges: read_jsonl(&self.dir.join("exchanges.jsonl")),
+            stats,
+            log,
+            alerts_file: self.dir.join("alerts.jsonl"),
+        }
+    }
+}
+
+impl Drop for Sensor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| l.ends_with('}'))
+        .map(|l| serde_json::from_str(&l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+pub fn dump(values: &[Value]) -> String {
+    values
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The Python test server (tests/servers/http_server.py).
+pub struct PyServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl PyServer {
+    pub fn start(bind: &str) -> PyServer {
+        let port = free_port();
+        let mut child = Command::new("python3")
+            .arg(workspace_root().join("tests/servers/http_server.py"))
+            .args(["--port", &port.to_string(), "--bind", bind])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "listening", "test server did not start");
+        PyServer { child, port }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs curl with `args`, asserting it succeeds; returns its stdout.
+pub fn curl(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("curl")
+        .arg("-sS")
+        .args(args)
+        .output()
+        .expect("running curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Exchanges seen from the side of process `pid`.
+pub fn of_pid(exchanges: &[Value], pid: u32) -> Vec<Value> {
+    exchanges
+        .iter()
+        .filter(|e| e["pid"] == pid)
+        .cloned()
+        .collect()
+}
+
+/// Exchanges whose local or remote port is `port`.
+pub fn on_port(exchanges: &[Value], port: u16) -> Vec<Value> {
+    let suffix = format!(":{port}");
+    exchanges
+        .iter()
+        .filter(|e| {
+            e["local"].as_str().is_some_and(|a| a.ends_with(&suffix))
+                || e["remote"].as_str().is_some_and(|a| a.ends_with(&suffix))
+        })
+        .cloned()
+        .collect()
+}

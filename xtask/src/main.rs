@@ -1,0 +1,136 @@
+//! `cargo xtask`: set-up, build, run, test and bench, so that a fresh
+//! machine needs only the README's commands.
+
+mod bench;
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install the toolchain pieces and system packages (idempotent).
+    Setup,
+    /// Set up, then build the release binary (eBPF included).
+    Build,
+    /// Set up, build, and run the sensor live with its defaults (root).
+    Run {
+        /// Arguments passed to `sensor run`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Set up, build, and run every test, end-to-end ones included (root).
+    Test {
+        /// Only run tests whose name contains this.
+        filter: Option<String>,
+    },
+    /// Measure the sensor under load: nginx + wrk with and without it.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Task::Setup => setup::setup(),
+        Task::Build => {
+            setup::setup()?;
+            build()
+        }
+        Task::Run { args } => {
+            setup::setup()?;
+            build()?;
+            let status = Command::new(sensor_binary())
+                .arg("run")
+                .args(args)
+                .status()
+                .context("starting target/release/sensor")?;
+            if !status.success() {
+                bail!("sensor exited with {status}");
+            }
+            Ok(())
+        }
+        Task::Test { filter } => {
+            setup::setup()?;
+            build()?;
+            test(filter.as_deref())
+        }
+        Task::Bench(args) => {
+            setup::setup()?;
+            build()?;
+            bench::bench(&args)
+        }
+    }
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+pub fn sensor_binary() -> PathBuf {
+    root().join("target/release/sensor")
+}
+
+/// Runs a command in the workspace root, failing with its name.
+pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("starting {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.env("PATH", setup::path_with_cargo_bin());
+    cmd
+}
+
+fn build() -> anyhow::Result<()> {
+    run(cargo().args(["build", "--release", "-p", "sensor"]))
+}
+
+fn test(filter: Option<&str>) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!(
+            "the end-to-end tests load eBPF programs and must run as root (or with CAP_BPF, \
+             CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH); re-run `cargo xtask test` as root"
+        );
+    }
+    let mut unit = cargo();
+    unit.args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "sensor-ebpf",
+        "--exclude",
+        "sensor-e2e",
+    ]);
+    if let Some(f) = filter {
+        unit.args(["--", f]);
+    }
+    run(&mut unit)?;
+    let mut e2e = cargo();
+    e2e.args(["test", "-p", "sensor-e2e", "--", "--test-threads=1"]);
+    if let Some(f) = filter {
+        e2e.arg(f);
+    }
+    e2e.env("SENSOR_BIN", sensor_binary());
+    run(&mut e2e)
+}

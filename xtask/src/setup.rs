@@ -1,0 +1,176 @@
+//! Idempotent set-up: each step checks before it installs, so a machine
+//! that already has everything pays a few milliseconds.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context as _};
+
+use crate::run;
+
+const BPF_LINKER_VERSION: &str = "0.13.0";
+/// Debian packages the tests and the bench drive, keyed by a command each provides.
+const PACKAGES: &[(&str, &str)] = &[
+    ("curl", "curl"),
+    ("nginx", "nginx"),
+    ("wrk", "wrk"),
+    ("tshark", "tshark"),
+    ("tcpdump", "tcpdump"),
+    ("capsh", "libcap2-bin"),
+    ("python3", "python3"),
+];
+
+pub fn setup() -> anyhow::Result<()> {
+    nightly()?;
+    bpf_linker()?;
+    packages()
+}
+
+fn home() -> PathBuf {
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+}
+
+pub fn path_with_cargo_bin() -> String {
+    let cargo_bin = home().join(".cargo/bin");
+    match std::env::var("PATH") {
+        Ok(path)
+            if path
+                .split(':')
+                .any(|p| p == cargo_bin.to_str().unwrap_or_default()) =>
+        {
+            path
+        }
+        Ok(path) => format!("{}:{path}", cargo_bin.display()),
+        Err(_) => cargo_bin.display().to_string(),
+    }
+}
+
+fn succeeds(cmd: &mut Command) -> bool {
+    cmd.output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+fn output(cmd: &mut Command) -> String {
+    cmd.output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn nightly() -> anyhow::Result<()> {
+    if !succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"])) {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))
+        .context("installing the nightly toolchain (the eBPF crate needs it)")?;
+    }
+    let installed = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--toolchain",
+        "nightly",
+        "--installed",
+    ]));
+    if !installed.lines().any(|l| l.starts_with("rust-src")) {
+        run(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ]))?;
+    }
+    Ok(())
+}
+
+fn nightly_lib_dir() -> anyhow::Result<PathBuf> {
+    let sysroot =
+        output(Command::new("rustup").args(["run", "nightly", "rustc", "--print", "sysroot"]));
+    let lib = PathBuf::from(sysroot.trim()).join("lib");
+    if !lib.is_dir() {
+        bail!(
+            "cannot find the nightly toolchain's lib directory (got {})",
+            lib.display()
+        );
+    }
+    Ok(lib)
+}
+
+fn bpf_linker() -> anyhow::Result<()> {
+    let bin = home().join(".cargo/bin/bpf-linker");
+    let version = output(Command::new(&bin).arg("--version"));
+    if version.contains(BPF_LINKER_VERSION) {
+        return Ok(());
+    }
+    // bpf-linker links against the nightly's own LLVM: point LLVM_PREFIX at
+    // a directory whose lib/libLLVM.so is that library.
+    let lib = nightly_lib_dir()?;
+    let llvm = std::fs::read_dir(&lib)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libLLVM.so."))
+        })
+        .with_context(|| format!("no libLLVM.so.* in {}", lib.display()))?;
+    let prefix = crate::root().join("target/llvm-prefix");
+    std::fs::create_dir_all(prefix.join("lib"))?;
+    let link = prefix.join("lib/libLLVM.so");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&llvm, &link)?;
+    let major = llvm
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("libLLVM.so."))
+        .and_then(|v| v.split('.').next())
+        .context("reading the LLVM version from the library name")?
+        .to_owned();
+    run(Command::new("cargo")
+        .env("LLVM_PREFIX", &prefix)
+        .env("PATH", path_with_cargo_bin())
+        .args([
+            "+nightly",
+            "install",
+            "bpf-linker",
+            "--version",
+            BPF_LINKER_VERSION,
+            "--locked",
+            "--force",
+        ])
+        .args([
+            "--no-default-features",
+            "--features",
+            &format!("llvm-{major}"),
+        ]))
+    .context("installing bpf-linker")
+}
+
+fn packages() -> anyhow::Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(command, _)| {
+            !succeeds(Command::new("sh").args(["-c", &format!("command -v {command}")]))
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing Debian packages: {}", missing.join(" "));
+    let install = |cmd: &mut Command| {
+        cmd.env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing);
+        succeeds(cmd)
+    };
+    if !install(&mut Command::new("apt-get")) {
+        run(Command::new("apt-get").arg("update"))?;
+        if !install(&mut Command::new("apt-get")) {
+            bail!("apt-get install {} failed", missing.join(" "));
+        }
+    }
+    Ok(())
+}
