@@ -64,6 +64,8 @@ pub enum LiveError {
         name: &'static str,
         source: aya::maps::MapError,
     },
+    #[error("tracefs is not mounted at /sys/kernel/tracing and mounting it failed ({0}); mount it with `mount -t tracefs nodev /sys/kernel/tracing`")]
+    Tracefs(std::io::Error),
     #[error("ring buffer polling failed: {0}")]
     Poll(#[from] std::io::Error),
 }
@@ -96,6 +98,7 @@ impl LiveCapture {
         if EBPF_OBJECT.is_empty() {
             return Err(LiveError::NoObject);
         }
+        ensure_tracefs()?;
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("EVENTS", options.ring_bytes)
             .load(EBPF_OBJECT)?;
@@ -206,6 +209,32 @@ impl LiveCapture {
     pub fn ring_fd(&self) -> i32 {
         self.ring.get_ref().as_raw_fd()
     }
+}
+
+/// Tracepoints are attached through tracefs. Hosts and containers do not
+/// always mount it; the sensor runs as root (or with CAP_SYS_ADMIN), so it
+/// mounts it where the kernel expects it.
+fn ensure_tracefs() -> Result<(), LiveError> {
+    for dir in ["/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"] {
+        if std::path::Path::new(dir).is_dir() {
+            return Ok(());
+        }
+    }
+    // SAFETY: the strings are NUL-terminated literals; no data argument.
+    let rc = unsafe {
+        libc::mount(
+            c"nodev".as_ptr(),
+            c"/sys/kernel/tracing".as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(LiveError::Tracefs(std::io::Error::last_os_error()));
+    }
+    tracing::info!("mounted tracefs at /sys/kernel/tracing");
+    Ok(())
 }
 
 fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError> {

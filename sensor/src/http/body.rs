@@ -178,7 +178,11 @@ mod tests {
     #[test]
     fn request_framing_table() {
         use Framing::*;
-        let cases: &[(&[(&str, &str)], Result<Framing, HttpError>)] = &[
+        type Case = (
+            &'static [(&'static str, &'static str)],
+            Result<Framing, HttpError>,
+        );
+        let cases: &[Case] = &[
             (&[], Ok(Length(0))),
             (&[("Content-Length", "42")], Ok(Length(42))),
             (&[("content-length", " 7 ")], Ok(Length(7))),
@@ -221,7 +225,13 @@ mod tests {
         use Framing::*;
         let cl = &[("Content-Length", "10")][..];
         let te = &[("Transfer-Encoding", "chunked")][..];
-        let cases: &[(u16, &str, &[(&str, &str)], Result<Framing, HttpError>)] = &[
+        type Case<'a> = (
+            u16,
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            Result<Framing, HttpError>,
+        );
+        let cases: &[Case] = &[
             (200, "GET", cl, Ok(Length(10))),
             (200, "HEAD", cl, Ok(Length(0))),
             (204, "GET", cl, Ok(Length(0))),
@@ -252,7 +262,14 @@ mod tests {
     #[test]
     fn accumulator_keeps_prefix_and_counts_all() {
         // (limit, pieces (None = gap of 3), raw, wire_len, truncated)
-        let cases: &[(usize, &[Option<&str>], &str, u64, bool)] = &[
+        type Case = (
+            usize,
+            &'static [Option<&'static str>],
+            &'static str,
+            u64,
+            bool,
+        );
+        let cases: &[Case] = &[
             (10, &[Some("abc"), Some("def")], "abcdef", 6, false),
             (4, &[Some("abc"), Some("def")], "abcd", 6, true),
             (0, &[Some("abc")], "", 3, true),

@@ -225,7 +225,11 @@ mod tests {
 
     #[test]
     fn decode_table() {
-        let cases: &[(&str, Result<(&str, &[&str]), HttpError>)] = &[
+        type Case = (
+            &'static str,
+            Result<(&'static str, &'static [&'static str]), HttpError>,
+        );
+        let cases: &[Case] = &[
             ("0\r\n\r\n", Ok(("", &[]))),
             ("3\r\nabc\r\n0\r\n\r\n", Ok(("abc", &[]))),
             ("3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", Ok(("abcde", &[]))),

@@ -180,7 +180,8 @@ mod tests {
         let text = b"hello hello hello".to_vec();
         let gz = gzip(&text);
         // (encoding, raw, truncated, cap, decoded, decode_errors, decode_capped)
-        let cases: Vec<(&str, Vec<u8>, bool, usize, Option<&[u8]>, u64, u64)> = vec![
+        type Case<'a> = (&'a str, Vec<u8>, bool, usize, Option<&'a [u8]>, u64, u64);
+        let cases: Vec<Case> = vec![
             ("gzip", gz.clone(), false, 100, Some(&text), 0, 0),
             ("x-gzip", gz.clone(), false, 100, Some(&text), 0, 0),
             ("GZIP ", gz.clone(), false, 100, Some(&text), 0, 0),

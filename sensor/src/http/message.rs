@@ -170,7 +170,11 @@ mod tests {
 
     #[test]
     fn parse_request_table() {
-        let cases: &[(&str, Result<(&str, &str, u8, usize), ()>)] = &[
+        type Case = (
+            &'static str,
+            Result<(&'static str, &'static str, u8, usize), ()>,
+        );
+        let cases: &[Case] = &[
             (
                 "GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n",
                 Ok(("GET", "/a?b=1", 1, 1)),

@@ -24,12 +24,14 @@ mod chunked;
 mod decode;
 mod message;
 mod parser;
+mod start;
 mod stream;
 
 #[cfg(test)]
 mod tests;
 
 pub use parser::HttpConnectionParser;
+use start::{request_start, response_start, StartMatch};
 
 /// Limits for one connection's parser; every one bounds memory or work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,51 +134,6 @@ pub enum HttpError {
     /// A capture gap fell where framing cannot survive it.
     #[error("capture gap broke the message framing")]
     Gap,
-}
-
-const METHODS: [&[u8]; 9] = [
-    b"GET ",
-    b"POST ",
-    b"PUT ",
-    b"DELETE ",
-    b"HEAD ",
-    b"OPTIONS ",
-    b"PATCH ",
-    b"TRACE ",
-    b"CONNECT ",
-];
-const RESPONSE_START: &[u8] = b"HTTP/1.";
-
-/// Answer of a start check on a possibly short prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StartMatch {
-    Yes,
-    No,
-    /// `b` is a proper prefix of a start: more bytes decide.
-    NeedMore,
-}
-
-fn match_any(b: &[u8], starts: &[&[u8]]) -> StartMatch {
-    let mut need_more = false;
-    for s in starts {
-        if b.starts_with(s) {
-            return StartMatch::Yes;
-        }
-        need_more |= s.starts_with(b);
-    }
-    if need_more {
-        StartMatch::NeedMore
-    } else {
-        StartMatch::No
-    }
-}
-
-pub(crate) fn request_start(b: &[u8]) -> StartMatch {
-    match_any(b, &METHODS)
-}
-
-pub(crate) fn response_start(b: &[u8]) -> StartMatch {
-    match_any(b, &[RESPONSE_START])
 }
 
 /// True when `b` begins with a common method token and a space.

@@ -259,7 +259,7 @@ impl Pairing {
                     Action::Continue
                 }
             }
-            Event::Lost(_) => {
+            Event::Lost => {
                 let in_progress = self.request_in_progress.take();
                 match in_progress.and_then(|id| self.pending.iter_mut().rev().find(|p| p.id == id))
                 {
@@ -373,7 +373,7 @@ impl Pairing {
                 self.settle(c, out);
                 Action::Continue
             }
-            Event::Lost(_) => {
+            Event::Lost => {
                 let answers = match self.response_in_progress.take() {
                     Some(r) if r.interim => return Action::Continue,
                     Some(r) => r.answers,

@@ -13,8 +13,15 @@
 use super::body::{BodyAcc, Framing};
 use super::chunked::{ChunkStep, ChunkedDecoder};
 use super::message::{find_head_end, parse_request, parse_response, Head};
-use super::{request_start, response_start, HttpCounters, HttpError, HttpLimits, StartMatch};
+use super::start::{
+    plausible_start, request_line_start, request_start, response_start, status_line_start,
+    StartMatch,
+};
+use super::{HttpCounters, HttpError, HttpLimits};
 use crate::exchange::Header;
+
+/// Steps in a row without consuming input before the stream is forced on.
+const MAX_STALLS: u32 = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -32,7 +39,7 @@ pub(crate) enum Event {
     Complete(Done),
     /// The message in progress, or the one whose first bytes were just
     /// lost, is gone; the direction is resynchronising.
-    Lost(HttpError),
+    Lost,
 }
 
 #[derive(Debug)]
@@ -100,6 +107,9 @@ pub(crate) struct HalfStream {
     head_start_ns: Option<u64>,
     /// The next byte begins a line (stream start, after a newline or a gap).
     line_start: bool,
+    /// The next byte failed to start a message: the search begins after it,
+    /// so the same bytes are never tried twice.
+    skip_first: bool,
     /// Input was dropped while paused: resume by resynchronising.
     lost_while_paused: bool,
 }
@@ -116,6 +126,7 @@ impl HalfStream {
             scanned: 0,
             head_start_ns: None,
             line_start: true,
+            skip_first: false,
             lost_while_paused: false,
         }
     }
@@ -140,14 +151,23 @@ impl HalfStream {
         }
         let data: &[u8] = if from_held { &held } else { input };
         let mut pos = 0;
+        let mut stalls = 0;
         loop {
             let rest = &data[pos..];
-            let (n, event) = match self.step(rest, ts, c) {
+            let (n, mut event) = match self.step(rest, ts, c) {
                 Step::NeedMore => break,
                 Step::Consumed(n) => (n, None),
                 Step::Event(n, e) => (n, Some(e)),
             };
             pos += n.min(rest.len());
+            // Every state change without input leads to one that consumes
+            // within a few steps; should that ever fail, peer bytes must
+            // not spin the sensor, so drop them instead.
+            stalls = if n == 0 { stalls + 1 } else { 0 };
+            if stalls > MAX_STALLS && event.is_none() {
+                stalls = 0;
+                event = Some(self.lose(HttpError::Head(httparse::Error::Token), c));
+            }
             if let Some(event) = event {
                 let action = handle(event, c);
                 self.apply(action, c);
@@ -204,6 +224,7 @@ impl HalfStream {
                 c.resync_skipped_bytes += self.buf.len() as u64;
                 self.buf.clear();
                 self.line_start = true;
+                self.skip_first = false;
                 return;
             }
             State::Body(BodyFraming::Close, body) => {
@@ -232,6 +253,9 @@ impl HalfStream {
             }
             State::Head | State::AwaitFraming => {}
         }
+        // Bytes held from before the gap cannot join those after it.
+        c.resync_skipped_bytes += self.buf.len() as u64;
+        self.buf.clear();
         let event = self.lose(HttpError::Gap, c);
         handle(event, c);
     }
@@ -249,6 +273,7 @@ impl HalfStream {
             c.resyncs += 1;
             self.state = State::Resync;
             self.line_start = true;
+            self.skip_first = false;
         }
         self.feed(ts, &[], c, handle);
     }
@@ -300,6 +325,7 @@ impl HalfStream {
                 let _ = self.lose(e, c);
                 // The head was consumed through its blank line.
                 self.line_start = true;
+                self.skip_first = false;
             }
             Action::Pause => {
                 if matches!(self.state, State::Head) {
@@ -354,7 +380,12 @@ impl HalfStream {
     /// like one, or (since a lost body is rarely followed by a newline) a
     /// stricter pattern anywhere after a non-alphanumeric byte.
     fn resync(&mut self, input: &[u8], c: &mut HttpCounters) -> Step {
-        for i in 0..input.len() {
+        let from = usize::from(self.skip_first);
+        if input.len() <= from {
+            return Step::NeedMore;
+        }
+        self.skip_first = false;
+        for i in from..input.len() {
             let line = if i == 0 {
                 self.line_start
             } else {
@@ -388,13 +419,8 @@ impl HalfStream {
             }
         }
         c.resync_skipped_bytes += input.len() as u64;
-        match input.last() {
-            None => Step::NeedMore,
-            Some(&last) => {
-                self.line_start = last == b'\n';
-                Step::Consumed(input.len())
-            }
-        }
+        self.line_start = input.last() == Some(&b'\n');
+        Step::Consumed(input.len())
     }
 
     fn head(&mut self, input: &[u8], ts: u64, c: &mut HttpCounters) -> Step {
@@ -468,62 +494,7 @@ impl HalfStream {
         // the search starts on the next line, so the same bytes are never
         // tried twice.
         self.line_start = e == HttpError::Gap;
-        Event::Lost(e)
-    }
-}
-
-/// A request start in the middle of a line: a common method, a space and
-/// an origin-form target ("GET /").
-fn request_line_start(b: &[u8]) -> StartMatch {
-    match request_start(b) {
-        StartMatch::Yes => {
-            let method = b.iter().position(|&x| x == b' ').unwrap_or(0);
-            match b.get(method + 1) {
-                None => StartMatch::NeedMore,
-                Some(b'/') => StartMatch::Yes,
-                Some(_) => StartMatch::No,
-            }
-        }
-        other => other,
-    }
-}
-
-/// A status line in the middle of a line: "HTTP/1.x NNN".
-fn status_line_start(b: &[u8]) -> StartMatch {
-    const PATTERN: &[u8] = b"HTTP/1.x 000";
-    for (i, &p) in PATTERN.iter().enumerate() {
-        let Some(&x) = b.get(i) else {
-            return StartMatch::NeedMore;
-        };
-        let ok = match p {
-            b'x' => x == b'0' || x == b'1',
-            b'0' => x.is_ascii_digit(),
-            _ => x == p,
-        };
-        if !ok {
-            return StartMatch::No;
-        }
-    }
-    StartMatch::Yes
-}
-
-/// False when `b` (a prefix of a head) cannot begin a message of `side`:
-/// a response must start with "HTTP/1.", a request with a method token
-/// (any token, not only the common ones, so extension methods parse).
-fn plausible_start(side: Side, b: &[u8]) -> bool {
-    match side {
-        Side::Response => response_start(b) != StartMatch::No,
-        Side::Request => {
-            const MAX_METHOD: usize = 24;
-            let token = b
-                .iter()
-                .take(MAX_METHOD + 1)
-                .take_while(|&&x| x != b' ')
-                .count();
-            let all_token = b[..token]
-                .iter()
-                .all(|&x| x.is_ascii_alphanumeric() || x == b'-' || x == b'_');
-            token > 0 && all_token && (token <= MAX_METHOD)
-        }
+        self.skip_first = !self.line_start;
+        Event::Lost
     }
 }
