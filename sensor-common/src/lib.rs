@@ -192,6 +192,29 @@ pub struct Settings {
     pub _pad: [u8; 6],
 }
 
+/// How the buffer argument of an I/O syscall is laid out.
+pub const BUF_PLAIN: u8 = 0;
+pub const BUF_IOVEC: u8 = 1;
+pub const BUF_MSGHDR: u8 = 2;
+pub const BUF_NONE: u8 = 3;
+
+/// Arguments of an I/O syscall in flight, kept from sys_enter to sys_exit
+/// (a read's data only exists at exit). The agent also writes these for
+/// syscalls that were already blocked when the programs were attached.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PendingIo {
+    pub fd: i32,
+    /// One of the `BUF_*` layouts.
+    pub layout: u8,
+    pub direction: u8,
+    pub _pad: u16,
+    /// User pointer: the buffer, the iovec array, or the msghdr.
+    pub buf: u64,
+    /// iovec count for `BUF_IOVEC`.
+    pub iovcnt: u64,
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: plain-old-data `#[repr(C)]` structs with explicit padding
@@ -199,4 +222,5 @@ mod pod {
     unsafe impl aya::Pod for super::ConnState {}
     unsafe impl aya::Pod for super::ConnKey {}
     unsafe impl aya::Pod for super::Settings {}
+    unsafe impl aya::Pod for super::PendingIo {}
 }

@@ -5,7 +5,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    counter, ConnKey, ConnState, DataEvent, Settings, DEFAULT_RING_BYTES, MAX_TRACKED_FDS,
+    counter, ConnKey, ConnState, DataEvent, PendingIo, Settings, DEFAULT_RING_BYTES,
+    MAX_TRACKED_FDS,
 };
 
 /// Events to the agent. The agent may resize it at load time.
@@ -49,25 +50,6 @@ pub static PID_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(1024, 0);
 /// Process names to capture when `Settings::comm_filter` is set.
 #[map]
 pub static COMM_FILTER: HashMap<[u8; 16], u8> = HashMap::with_max_entries(256, 0);
-
-/// How the buffer argument of an I/O syscall is laid out.
-pub const BUF_PLAIN: u8 = 0;
-pub const BUF_IOVEC: u8 = 1;
-pub const BUF_MSGHDR: u8 = 2;
-pub const BUF_NONE: u8 = 3;
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct PendingIo {
-    pub fd: i32,
-    pub layout: u8,
-    pub direction: u8,
-    pub _pad: u16,
-    /// User pointer: the buffer, the iovec array, or the msghdr.
-    pub buf: u64,
-    /// iovec count for `BUF_IOVEC`.
-    pub iovcnt: u64,
-}
 
 #[repr(C)]
 #[derive(Clone, Copy)]

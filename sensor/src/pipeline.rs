@@ -11,7 +11,7 @@ use crate::config::{CaptureConfig, LimitsConfig};
 use crate::conntrack::{self, OpenFacts};
 use crate::exchange::{ConnectionInfo, HttpExchange, MessagePair, Role};
 use crate::http::{self, HttpConnectionParser, HttpCounters, HttpLimits};
-use crate::reassembly::{Chunk, StreamReassembler};
+use crate::reassembly::{Chunk, ReassemblyCounters, StreamReassembler};
 
 /// Everything the pipeline dropped or did, for metrics and the exit summary.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -53,6 +53,8 @@ pub struct Pipeline {
     pairs: Vec<MessagePair>,
     pub counters: PipelineCounters,
     pub http_counters: HttpCounters,
+    /// Both directions of every finished connection, summed.
+    pub reassembly_counters: ReassemblyCounters,
 }
 
 impl Pipeline {
@@ -81,6 +83,7 @@ impl Pipeline {
             pairs: Vec::new(),
             counters: PipelineCounters::default(),
             http_counters: HttpCounters::default(),
+            reassembly_counters: ReassemblyCounters::default(),
         }
     }
 
@@ -353,6 +356,8 @@ impl Pipeline {
         response_stream
             .flush_tail(&mut |segment| parser.response_segment(ts_ns, segment, counters, pairs));
         parser.close(ts_ns, counters, pairs);
+        self.reassembly_counters.add(conn.ingress.counters());
+        self.reassembly_counters.add(conn.egress.counters());
         self.buffered_total -= conn.buffered;
         self.emit(&conn.info, out);
     }

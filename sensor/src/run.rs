@@ -39,6 +39,12 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         comms: config.capture.process_names.clone(),
     };
     let mut capture = LiveCapture::start(&options)?;
+    if capture.resumed > 0 {
+        tracing::info!(
+            "{} socket syscalls were already blocked at start; their data will be captured",
+            capture.resumed
+        );
+    }
     let mut pipeline = Pipeline::new(&config.capture, &config.limits, unix_minus_monotonic_ns());
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -85,12 +91,13 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     }
     let kernel = capture.kernel_counters();
     let decode_errors = capture.decode_errors;
+    let resumed = capture.resumed;
     drop(capture);
     let open_connections = pipeline.connections();
     pipeline.finish(monotonic_ns(), &mut done);
     write_exchanges(&mut exchanges, &mut done)?;
     flush(&mut alerts, &mut exchanges)?;
-    let stats = Stats::new(&kernel, decode_errors, open_connections, &pipeline);
+    let stats = Stats::new(&kernel, decode_errors, resumed, open_connections, &pipeline);
     tracing::info!("sensor stopped: {}", stats.summary());
     if let Some(path) = stats_path {
         std::fs::write(&path, serde_json::to_vec_pretty(&stats)?)

@@ -6,22 +6,28 @@ use serde::Serialize;
 
 use crate::http::HttpCounters;
 use crate::pipeline::{Pipeline, PipelineCounters};
+use crate::reassembly::ReassemblyCounters;
 
 #[derive(Debug, Serialize)]
 pub struct Stats {
     pub kernel: BTreeMap<&'static str, u64>,
     pub ring_decode_errors: u64,
+    /// Socket syscalls already blocked when the sensor started, handed to
+    /// the kernel so their data is captured.
+    pub resumed_syscalls: u64,
     /// Connections still tracked when shutdown began (0 once every peer
     /// closed: nothing leaked).
     pub open_connections_at_shutdown: usize,
     pub pipeline: PipelineCounters,
     pub http: HttpCounters,
+    pub reassembly: ReassemblyCounters,
 }
 
 impl Stats {
     pub fn new(
         kernel: &[u64],
         decode_errors: u64,
+        resumed_syscalls: u64,
         open_connections: usize,
         pipeline: &Pipeline,
     ) -> Self {
@@ -33,8 +39,10 @@ impl Stats {
                 .zip(kernel.iter().copied())
                 .collect(),
             ring_decode_errors: decode_errors,
+            resumed_syscalls,
             pipeline: pipeline.counters.clone(),
             http: pipeline.http_counters.clone(),
+            reassembly: pipeline.reassembly_counters.clone(),
         }
     }
 

@@ -214,8 +214,9 @@ fn connection_opened_before_the_sensor_started() {
     let dir = scratch_dir("preexisting");
     let server = PyServer::start("127.0.0.1");
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    let request = format!("GET /item/before HTTP/1.1\r\nHost: x\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
+    stream
+        .write_all(b"GET /item/before HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     read_one_response(&mut stream);
     let sensor = Sensor::start(&dir, &[]);
     stream

@@ -6,6 +6,7 @@ mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
@@ -125,12 +126,44 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
     if let Some(f) = filter {
         unit.args(["--", f]);
     }
-    run(&mut unit)?;
+    // Unit tests never load the programs: skip building them a second time
+    // for the debug profile.
+    unit.env("AYA_BUILD_SKIP", "1");
+    run_with_deadline(&mut unit, Duration::from_secs(15 * 60))?;
     let mut e2e = cargo();
     e2e.args(["test", "-p", "sensor-e2e", "--", "--test-threads=1"]);
     if let Some(f) = filter {
         e2e.arg(f);
     }
     e2e.env("SENSOR_BIN", sensor_binary());
-    run(&mut e2e)
+    run_with_deadline(&mut e2e, Duration::from_secs(20 * 60))
+}
+
+/// Like `run`, but kills the command and everything it started once the
+/// deadline passes, so a hung test fails CI with a message instead of
+/// eating its whole time budget.
+fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .current_dir(root())
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {shown}"))?;
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                bail!("{shown} failed with {status}");
+            }
+            return Ok(());
+        }
+        if started.elapsed() > deadline {
+            // SAFETY: signals the process group we created for the child.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            bail!("{shown} was still running after {deadline:?} and was killed: a test hangs");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

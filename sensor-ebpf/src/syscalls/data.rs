@@ -4,12 +4,15 @@
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
 };
-use sensor_common::{counter, ConnKey, DIR_EGRESS, DIR_INGRESS, STATE_CAPTURING};
+use sensor_common::{
+    counter, ConnKey, PendingIo, BUF_IOVEC, BUF_MSGHDR, BUF_NONE, BUF_PLAIN, DIR_EGRESS,
+    DIR_INGRESS, STATE_CAPTURING,
+};
 
 use super::{arg, ret};
 use crate::capture::{self, Source};
 use crate::conn;
-use crate::maps::{self, PendingIo, BUF_IOVEC, BUF_MSGHDR, BUF_NONE, BUF_PLAIN, CONNS, PENDING_IO};
+use crate::maps::{self, CONNS, PENDING_IO};
 
 #[inline(always)]
 fn enter(ctx: &TracePointContext, direction: u8, layout: u8) {

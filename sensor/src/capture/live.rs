@@ -6,10 +6,13 @@ use std::os::fd::AsRawFd;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::TracePoint;
 use aya::{Ebpf, EbpfLoader};
-use sensor_common::{counter, ConnKey, ConnState, Settings, MAX_CAPTURE_LIMIT, STATE_IGNORED};
+use sensor_common::{
+    counter, ConnKey, ConnState, PendingIo, Settings, MAX_CAPTURE_LIMIT, STATE_IGNORED,
+};
 use tokio::io::{unix::AsyncFd, Interest};
 
 use super::event::{decode, CaptureEvent};
+use super::inflight;
 
 /// The eBPF object built by sensor/build.rs.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
@@ -89,6 +92,8 @@ pub struct LiveCapture {
     conns: BpfHashMap<MapData, ConnKey, ConnState>,
     /// Records that did not decode (never expected; counted, not fatal).
     pub decode_errors: u64,
+    /// Socket syscalls already blocked at start whose exit will be captured.
+    pub resumed: u64,
 }
 
 impl LiveCapture {
@@ -116,6 +121,7 @@ impl LiveCapture {
                 .attach(category, name)
                 .map_err(|source| LiveError::Program { name, source })?;
         }
+        let resumed = seed_in_flight(&mut ebpf, options)?;
         let ring =
             RingBuf::try_from(take_map(&mut ebpf, "EVENTS")?).map_err(|source| LiveError::Map {
                 name: "EVENTS",
@@ -144,6 +150,7 @@ impl LiveCapture {
             counters,
             conns,
             decode_errors: 0,
+            resumed,
         })
     }
 
@@ -215,7 +222,10 @@ impl LiveCapture {
 /// always mount it; the sensor runs as root (or with CAP_SYS_ADMIN), so it
 /// mounts it where the kernel expects it.
 fn ensure_tracefs() -> Result<(), LiveError> {
-    for dir in ["/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"] {
+    for dir in [
+        "/sys/kernel/tracing/events",
+        "/sys/kernel/debug/tracing/events",
+    ] {
         if std::path::Path::new(dir).is_dir() {
             return Ok(());
         }
@@ -235,6 +245,41 @@ fn ensure_tracefs() -> Result<(), LiveError> {
     }
     tracing::info!("mounted tracefs at /sys/kernel/tracing");
     Ok(())
+}
+
+/// Hands the kernel the arguments of socket syscalls that were blocked
+/// before the programs existed (see `inflight`). Runs after attaching, so a
+/// syscall that starts now is seen by its own enter.
+fn seed_in_flight(ebpf: &mut Ebpf, options: &LiveOptions) -> Result<u64, LiveError> {
+    let map = |source| LiveError::Map {
+        name: "PENDING_IO",
+        source,
+    };
+    let mut pending: BpfHashMap<_, u64, PendingIo> = BpfHashMap::try_from(
+        ebpf.map_mut("PENDING_IO")
+            .ok_or(LiveError::Missing("PENDING_IO"))?,
+    )
+    .map_err(map)?;
+    let me = std::process::id();
+    let blocked = inflight::scan(std::path::Path::new("/proc"), |pid, comm| {
+        pid != me
+            && (options.pids.is_empty() || options.pids.contains(&pid))
+            && (options.comms.is_empty() || options.comms.iter().any(|c| comm_matches(c, comm)))
+    });
+    let mut seeded = 0;
+    for thread in blocked {
+        // BPF_NOEXIST: an entry there already came from a real enter.
+        if pending.insert(thread.pid_tgid, thread.pending, 1).is_ok() {
+            seeded += 1;
+        }
+    }
+    Ok(seeded)
+}
+
+/// The kernel keeps 15 bytes of a process name.
+fn comm_matches(configured: &str, comm: &str) -> bool {
+    let n = configured.len().min(15);
+    configured.as_bytes()[..n] == *comm.as_bytes()
 }
 
 fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError> {

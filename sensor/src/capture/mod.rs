@@ -3,6 +3,7 @@
 //! events, so every later stage is the same for both.
 
 pub mod event;
+pub mod inflight;
 pub mod live;
 
 pub use event::{CaptureEvent, ConnId, DecodeError, Direction};

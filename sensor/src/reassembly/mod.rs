@@ -59,6 +59,18 @@ pub struct ReassemblyCounters {
     pub overlap_bytes: u64,
 }
 
+impl ReassemblyCounters {
+    /// Adds a finished stream's counters to a running total.
+    pub fn add(&mut self, other: &Self) {
+        self.chunks += other.chunks;
+        self.data_bytes += other.data_bytes;
+        self.gaps += other.gaps;
+        self.gap_bytes += other.gap_bytes;
+        self.late_chunks += other.late_chunks;
+        self.overlap_bytes += other.overlap_bytes;
+    }
+}
+
 /// Orders the chunks of one direction of one connection.
 #[derive(Debug, Default)]
 pub struct StreamReassembler {
