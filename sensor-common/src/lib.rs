@@ -185,11 +185,14 @@ pub struct Settings {
     pub capture_limit: u32,
     /// The agent's own pid: its I/O is never captured.
     pub self_pid: u32,
+    /// Bytes queued in the ring buffer before the agent is woken; below it
+    /// records wait for the agent's next timed poll.
+    pub wakeup_bytes: u32,
     /// Non-zero: only pids in `PID_FILTER` are captured.
     pub pid_filter: u8,
     /// Non-zero: only process names in `COMM_FILTER` are captured.
     pub comm_filter: u8,
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 2],
 }
 
 /// How the buffer argument of an I/O syscall is laid out.

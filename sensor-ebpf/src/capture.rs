@@ -216,7 +216,7 @@ fn send_chunk(event: &mut DataEvent, src: u64, len: u64, stream_offset: u64) -> 
     // (header written above, payload copied).
     let bytes =
         unsafe { core::slice::from_raw_parts((event as *const DataEvent).cast::<u8>(), total) };
-    if EVENTS.output::<[u8]>(bytes, 0).is_err() {
+    if EVENTS.output::<[u8]>(bytes, maps::ring_flags()).is_err() {
         maps::count(counter::RINGBUF_FULL, 1);
         maps::count(counter::RINGBUF_FULL_BYTES, len as u64);
         return false;

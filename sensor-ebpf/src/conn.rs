@@ -2,6 +2,7 @@
 //! stream offsets of each direction. An fd becomes `CAPTURING` when its
 //! first bytes look like HTTP/1.x; anything else costs one map lookup.
 
+use aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP;
 use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns};
 use sensor_common::{
     counter, CloseEvent, ConnKey, ConnState, EventHeader, OpenEvent, DIR_EGRESS, DIR_INGRESS,
@@ -181,7 +182,10 @@ pub fn untrack(key: &ConnKey) {
         let event = CloseEvent {
             header: header(EVENT_CLOSE, key, &state, DIR_INGRESS),
         };
-        if EVENTS.output::<CloseEvent>(&event, 0).is_err() {
+        if EVENTS
+            .output::<CloseEvent>(&event, maps::ring_flags())
+            .is_err()
+        {
             maps::count(counter::RINGBUF_FULL, 1);
         }
     }
@@ -196,7 +200,10 @@ fn emit_open(key: &ConnKey, state: &ConnState, direction: u8) {
         _pad: 0,
         addr: state.addr,
     };
-    if EVENTS.output::<OpenEvent>(&event, 0).is_err() {
+    // Always wake the agent: it reads the socket's addresses through the
+    // process's fd table, which only works while the connection is open.
+    let wake = u64::from(BPF_RB_FORCE_WAKEUP);
+    if EVENTS.output::<OpenEvent>(&event, wake).is_err() {
         maps::count(counter::RINGBUF_FULL, 1);
     }
 }

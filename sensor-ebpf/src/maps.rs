@@ -1,6 +1,7 @@
 //! Every map the programs share with each other and with the agent.
 
 use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
@@ -66,6 +67,20 @@ pub fn count(index: u32, by: u64) {
     if let Some(slot) = COUNTERS.get_ptr_mut(index) {
         // SAFETY: per-CPU slot, no other writer on this CPU while we run.
         unsafe { *slot += by };
+    }
+}
+
+/// Submit flags for the ring buffer. Waking the agent for every record
+/// costs the traced process a wake-up per syscall and the agent a context
+/// switch per record; the agent polls on a short timer, so it is only woken
+/// once enough is queued that waiting for the timer could risk the ring.
+#[inline(always)]
+pub fn ring_flags() -> u64 {
+    let threshold = settings().map(|s| s.wakeup_bytes).unwrap_or(0);
+    if EVENTS.query(u64::from(BPF_RB_AVAIL_DATA)) >= u64::from(threshold) {
+        u64::from(BPF_RB_FORCE_WAKEUP)
+    } else {
+        u64::from(BPF_RB_NO_WAKEUP)
     }
 }
 

@@ -17,6 +17,9 @@ use crate::stats::Stats;
 /// Ring buffer records handled per wake-up before outputs get a turn.
 const BATCH: usize = 4096;
 
+/// How often the ring buffer is drained when the kernel did not wake us.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
 pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<()> {
     config.validate()?;
     let mut alerts = JsonLines::open(&config.output.alerts).with_context(|| {
@@ -49,6 +52,10 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
+    // The kernel wakes us only when the ring is filling up (see
+    // `Settings::wakeup_bytes`); everything else is collected here.
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(
         "sensor ready: capturing HTTP on this host; alerts to {}{}",
         config.output.alerts.display(),
@@ -66,12 +73,12 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         tokio::select! {
             batch = capture.next_batch(&mut events, BATCH) => {
                 batch?;
-                for event in events.drain(..) {
-                    pipeline.handle(event, &mut done);
-                }
-                for (pid, fd) in pipeline.take_ignored() {
-                    capture.ignore(pid, fd);
-                }
+                process(&mut capture, &mut pipeline, &mut events, &mut done);
+                write_exchanges(&mut exchanges, &mut done)?;
+            }
+            _ = poll.tick() => {
+                capture.drain_now(&mut events);
+                process(&mut capture, &mut pipeline, &mut events, &mut done);
                 write_exchanges(&mut exchanges, &mut done)?;
             }
             _ = tick.tick() => {
@@ -104,6 +111,22 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
             .with_context(|| format!("writing stats to {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Runs captured events through the pipeline and tells the kernel which
+/// connections to stop sending.
+fn process(
+    capture: &mut LiveCapture,
+    pipeline: &mut Pipeline,
+    events: &mut Vec<CaptureEvent>,
+    done: &mut Vec<HttpExchange>,
+) {
+    for event in events.drain(..) {
+        pipeline.handle(event, done);
+    }
+    for (pid, fd) in pipeline.take_ignored() {
+        capture.ignore(pid, fd);
+    }
 }
 
 fn write_exchanges(

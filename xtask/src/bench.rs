@@ -19,6 +19,9 @@ pub struct BenchArgs {
     /// wrk connections.
     #[arg(long, default_value_t = 16)]
     connections: u32,
+    /// Request rate of the paced run (the design point).
+    #[arg(long, default_value_t = 10_000)]
+    rate: u32,
     /// Port nginx listens on (loopback only).
     #[arg(long, default_value_t = 18080)]
     port: u16,
@@ -47,24 +50,73 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         .spawn()
         .context("starting nginx")?;
     let result = measure(args, &dir);
-    let _ = nginx.kill();
+    // SIGTERM, not kill(): the master then stops its workers too.
+    // SAFETY: signalling a child we own.
+    unsafe { libc::kill(nginx.id() as i32, libc::SIGTERM) };
     let _ = nginx.wait();
     result
+}
+
+/// One load shape, measured without and then with the sensor.
+struct Scenario {
+    name: String,
+    connections: u32,
+    /// Milliseconds each connection waits before its next request (wrk's
+    /// `delay` hook): caps the rate at connections * 1000 / delay.
+    delay_ms: Option<u32>,
 }
 
 fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     let url = format!("http://127.0.0.1:{}/data.json", args.port);
     wait_for_http(&url)?;
     // Warm-up so both runs start from the same state.
-    wrk(&url, 2, args.connections)?;
-    let baseline = wrk(&url, args.duration, args.connections)?;
+    wrk(&url, 2, args.connections, None, dir)?;
+    let paced_delay_ms = 2;
+    let scenarios = [
+        Scenario {
+            name: format!("saturation, wrk {} connections", args.connections),
+            connections: args.connections,
+            delay_ms: None,
+        },
+        Scenario {
+            name: format!("paced at up to {} requests/s", args.rate),
+            connections: (args.rate * paced_delay_ms / 1000).max(1),
+            delay_ms: Some(paced_delay_ms),
+        },
+    ];
+    println!(
+        "nginx 1 KiB JSON on loopback, {} s per run, sensor writing every exchange",
+        args.duration
+    );
+    for scenario in &scenarios {
+        measure_scenario(args, dir, &url, scenario)?;
+    }
+    Ok(())
+}
+
+fn measure_scenario(
+    args: &BenchArgs,
+    dir: &Path,
+    url: &str,
+    scenario: &Scenario,
+) -> anyhow::Result<()> {
+    let load = |dir| {
+        wrk(
+            url,
+            args.duration,
+            scenario.connections,
+            scenario.delay_ms,
+            dir,
+        )
+    };
+    let baseline = load(dir)?;
 
     let exchanges = dir.join("exchanges.jsonl");
     let stats = dir.join("stats.json");
     let _ = std::fs::remove_file(&exchanges);
     let mut sensor = start_sensor(dir, &exchanges, &stats)?;
     let cpu_before = cpu_seconds(sensor.id())?;
-    let with = wrk(&url, args.duration, args.connections)?;
+    let with = load(dir)?;
     let cpu = cpu_seconds(sensor.id())? - cpu_before;
     let peak_rss_kib = peak_rss_kib(sensor.id())?;
     stop(&mut sensor)?;
@@ -77,10 +129,7 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     let stats_text = std::fs::read_to_string(&stats).unwrap_or_default();
     let stats: serde_json::Value = serde_json::from_str(&stats_text).unwrap_or_default();
 
-    println!(
-        "nginx 1 KiB JSON on loopback, wrk {} connections, {} s per run",
-        args.connections, args.duration
-    );
+    println!("{}", scenario.name);
     println!(
         "  without sensor: {:>10.0} req/s  p99 {:>7.3} ms",
         baseline.rps, baseline.p99_ms
@@ -104,11 +153,14 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         cpu * 10_000.0 / with.requests as f64
     );
     println!("  sensor peak RSS: {:.1} MiB", peak_rss_kib as f64 / 1024.0);
+    // wrk does not count the requests still in flight when it stops
+    // (at most one per connection), which nginx did answer.
     println!(
-        "  completeness: {} server-side exchanges / {} requests completed by wrk = {:.4}",
+        "  completeness: {} server-side exchanges / {} requests completed by wrk = {:.4} (up to {} more were in flight when wrk stopped)",
         server_side,
         with.requests,
-        server_side as f64 / with.requests as f64
+        server_side as f64 / with.requests as f64,
+        scenario.connections
     );
     println!("  kernel counters: {}", stats["kernel"]);
     println!("  pipeline counters: {}", stats["pipeline"]);
@@ -161,17 +213,26 @@ fn wait_for_http(url: &str) -> anyhow::Result<()> {
     bail!("nginx did not answer on {url}")
 }
 
-fn wrk(url: &str, seconds: u32, connections: u32) -> anyhow::Result<WrkResult> {
-    let out = Command::new("wrk")
-        .args([
-            "-t1",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--latency",
-            url,
-        ])
-        .output()
-        .context("running wrk")?;
+fn wrk(
+    url: &str,
+    seconds: u32,
+    connections: u32,
+    delay_ms: Option<u32>,
+    dir: &Path,
+) -> anyhow::Result<WrkResult> {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t1",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+    ]);
+    if let Some(ms) = delay_ms {
+        let script = dir.join("paced.lua");
+        std::fs::write(&script, format!("function delay()\n  return {ms}\nend\n"))?;
+        cmd.arg("-s").arg(script);
+    }
+    let out = cmd.arg(url).output().context("running wrk")?;
     let text = String::from_utf8_lossy(&out.stdout);
     let requests = text
         .lines()

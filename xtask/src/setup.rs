@@ -99,8 +99,14 @@ fn nightly_lib_dir() -> anyhow::Result<PathBuf> {
 }
 
 fn bpf_linker() -> anyhow::Result<()> {
-    let bin = home().join(".cargo/bin/bpf-linker");
-    let version = output(Command::new(&bin).arg("--version"));
+    // Through `rustup run nightly`, which puts the nightly's libLLVM on the
+    // loader path: run bare, the linker cannot start and would be rebuilt
+    // on every call.
+    let version = output(
+        Command::new("rustup")
+            .env("PATH", path_with_cargo_bin())
+            .args(["run", "nightly", "bpf-linker", "--version"]),
+    );
     if version.contains(BPF_LINKER_VERSION) {
         return Ok(());
     }

@@ -154,7 +154,10 @@ pub fn sched_process_exit(_ctx: TracePointContext) {
     let event = CloseEvent {
         header: conn::header(EVENT_PROCESS_EXIT, &key, &state, DIR_INGRESS),
     };
-    if EVENTS.output::<CloseEvent>(&event, 0).is_err() {
+    if EVENTS
+        .output::<CloseEvent>(&event, maps::ring_flags())
+        .is_err()
+    {
         maps::count(counter::RINGBUF_FULL, 1);
     }
 }

@@ -299,9 +299,12 @@ fn configure(ebpf: &mut Ebpf, options: &LiveOptions) -> Result<(), LiveError> {
     let settings = Settings {
         capture_limit: options.capture_limit.min(MAX_CAPTURE_LIMIT),
         self_pid: std::process::id(),
+        // An eighth of the ring: the agent's timed poll empties it long
+        // before it fills, and a burst still wakes the agent early.
+        wakeup_bytes: options.ring_bytes / 8,
         pid_filter: u8::from(!options.pids.is_empty()),
         comm_filter: u8::from(!comm_keys.is_empty()),
-        _pad: [0; 6],
+        _pad: [0; 2],
     };
     let map = |source| LiveError::Map {
         name: "SETTINGS",
