@@ -80,7 +80,9 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         },
         Scenario {
             name: format!("paced at up to {} requests/s", args.rate),
-            connections: (args.rate * paced_delay_ms / 1000).max(1),
+            // wrk's timer and the response time add about a millisecond
+            // to each connection's cycle.
+            connections: (args.rate * (paced_delay_ms + 1) / 1000).max(1),
             delay_ms: Some(paced_delay_ms),
         },
     ];

@@ -2,6 +2,7 @@
 //! machine needs only the README's commands.
 
 mod bench;
+mod fuzz;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ enum Task {
     },
     /// Measure the sensor under load: nginx + wrk with and without it.
     Bench(bench::BenchArgs),
+    /// Run a fuzz target from fuzz/ (installs cargo-fuzz when missing).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,6 +66,10 @@ fn main() -> anyhow::Result<()> {
             setup::setup()?;
             build()?;
             test(filter.as_deref())
+        }
+        Task::Fuzz(args) => {
+            setup::setup()?;
+            fuzz::fuzz(&args)
         }
         Task::Bench(args) => {
             setup::setup()?;
