@@ -48,6 +48,12 @@ impl Sensor {
     /// Starts `sensor run` and waits for its `ready` line. Fails the test,
     /// with the sensor's own words, when it cannot start (not root, no BPF).
     pub fn start(dir: &Path, extra: &[&str]) -> Sensor {
+        Self::start_with(dir, extra, &[])
+    }
+
+    /// Like `start`, with the sensor launched through `launcher` (for
+    /// example `setpriv` with reduced privileges).
+    pub fn start_with(dir: &Path, extra: &[&str], launcher: &[String]) -> Sensor {
         assert!(
             // SAFETY: geteuid has no preconditions.
             unsafe { libc::geteuid() } == 0,
@@ -60,7 +66,15 @@ impl Sensor {
             bin.display()
         );
         let log = std::fs::File::create(dir.join("sensor.log")).unwrap();
-        let mut child = Command::new(&bin)
+        let mut command = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
+        let mut child = command
             .arg("run")
             .arg("--alerts")
             .arg(dir.join("alerts.jsonl"))

@@ -17,6 +17,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("tshark", "tshark"),
     ("tcpdump", "tcpdump"),
     ("capsh", "libcap2-bin"),
+    ("systemd-analyze", "systemd"),
     ("python3", "python3"),
 ];
 

@@ -1,0 +1,120 @@
+//! The systemd unit's claims, tested: the unit verifies, and the sensor
+//! captures for real as an unprivileged user holding only the capabilities
+//! the unit grants.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
+use std::process::Command;
+
+use sensor_e2e::*;
+
+fn unit_path() -> PathBuf {
+    workspace_root().join("deploy/systemd/sensor.service")
+}
+
+/// The capabilities of `AmbientCapabilities=` in the shipped unit.
+fn unit_capabilities() -> Vec<String> {
+    let unit = std::fs::read_to_string(unit_path()).unwrap();
+    let caps: Vec<String> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("AmbientCapabilities="))
+        .flat_map(|l| l.split_whitespace())
+        .map(str::to_owned)
+        .collect();
+    assert!(!caps.is_empty(), "the unit grants no ambient capabilities");
+    caps
+}
+
+#[test]
+fn systemd_unit_verifies() {
+    let sensor = std::env::var("SENSOR_BIN").unwrap_or_else(|_| {
+        workspace_root()
+            .join("target/release/sensor")
+            .display()
+            .to_string()
+    });
+    // systemd-analyze checks that ExecStart exists: point it at the build.
+    let unit = std::fs::read_to_string(unit_path())
+        .unwrap()
+        .replace("/usr/bin/sensor", &sensor);
+    let dir = scratch_dir("systemd_unit");
+    let copy = dir.join("sensor.service");
+    std::fs::write(&copy, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .expect("systemd-analyze (Debian's systemd package) must be installed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let own: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("sensor.service"))
+        .collect();
+    assert!(
+        out.status.success() && own.is_empty(),
+        "systemd-analyze verify: {}\n{stderr}",
+        out.status
+    );
+}
+
+#[test]
+fn captures_as_unprivileged_user_with_the_unit_capabilities() {
+    ensure_tracefs_mounted();
+    let dir = scratch_dir("unprivileged");
+    // The sensor writes its outputs as `nobody`.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let caps: Vec<String> = unit_capabilities()
+        .iter()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+        .collect();
+    let caps = caps.join(",");
+    let launcher: Vec<String> = [
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        &format!("--inh-caps=-all,{caps}"),
+        &format!("--ambient-caps=-all,{caps}"),
+        &format!("--bounding-set=-all,{caps}"),
+        "--no-new-privs",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let server = PyServer::start("127.0.0.1");
+    let sensor = Sensor::start_with(&dir, &[], &launcher);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", sensor.pid())).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        uid_line.split_whitespace().skip(1).all(|id| id == "65534"),
+        "the sensor should run as nobody: {uid_line}"
+    );
+    let url = format!("http://127.0.0.1:{}/item/unprivileged", server.port);
+    curl(&["-o", "/dev/null", &url]);
+    sensor.wait_for("both sides of the request", |e| {
+        on_port(e, server.port).len() >= 2
+    });
+    let out = sensor.stop();
+    let server_seen = of_pid(&out.exchanges, server.pid());
+    assert_eq!(server_seen.len(), 1, "{}", dump(&out.exchanges));
+    assert_eq!(server_seen[0]["path"], "/item/unprivileged");
+    // Addresses come from the socket itself (pidfd_getfd), which needs
+    // CAP_SYS_PTRACE: they prove that capability is enough.
+    assert_eq!(
+        server_seen[0]["local"],
+        format!("127.0.0.1:{}", server.port)
+    );
+}
+
+/// A systemd host mounts tracefs (sys-kernel-tracing.mount); a fresh CI
+/// container may not, and the unprivileged sensor cannot mount it itself.
+fn ensure_tracefs_mounted() {
+    if std::path::Path::new("/sys/kernel/tracing/events").is_dir() {
+        return;
+    }
+    let status = Command::new("mount")
+        .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "mounting tracefs failed: {status}");
+}
