@@ -11,3 +11,4 @@ pub mod reassembly;
 pub mod run;
 pub mod sink;
 pub mod stats;
+pub mod tail;

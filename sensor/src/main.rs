@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Capture HTTP on this host until SIGINT or SIGTERM.
     Run(RunArgs),
+    /// Follow an alerts file and print one readable line per alert.
+    Tail(TailArgs),
     /// Validate a configuration file and exit.
     CheckConfig {
         /// The TOML file to check.
@@ -43,6 +45,33 @@ struct RunArgs {
     /// On exit, write the sensor's counters here as one JSON object.
     #[arg(long)]
     stats: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct TailArgs {
+    /// Alerts file [default: the configured alerts output].
+    file: Option<PathBuf>,
+    /// Configuration file naming the alerts output.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Lowest severity shown.
+    #[arg(long, value_parser = sensor::tail::SEVERITIES)]
+    severity: Option<String>,
+    /// Only these categories (repeatable).
+    #[arg(long)]
+    category: Vec<String>,
+    /// Print the JSON lines unchanged (filters still apply).
+    #[arg(long)]
+    json: bool,
+    /// Alerts already in the file shown first.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    lines: usize,
+    /// Colour by severity: auto (when stdout is a terminal), always, never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    color: String,
+    /// Print what is in the file and exit instead of following it.
+    #[arg(long)]
+    once: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -81,6 +110,37 @@ fn real_main() -> anyhow::Result<()> {
                 .build()
                 .context("starting the async runtime")?;
             runtime.block_on(sensor::run::run(config, args.stats))
+        }
+        Command::Tail(args) => {
+            let path = match args.file {
+                Some(path) => path,
+                None => match &args.config {
+                    Some(config) => Config::load(config)?.output.alerts,
+                    None => Config::default().output.alerts,
+                },
+            };
+            use std::io::IsTerminal as _;
+            let color = match args.color.as_str() {
+                "always" => true,
+                "never" => false,
+                _ => std::io::stdout().is_terminal(),
+            };
+            let options = sensor::tail::TailOptions {
+                path,
+                filter: sensor::tail::Filter {
+                    min_severity: args
+                        .severity
+                        .as_deref()
+                        .and_then(sensor::tail::severity_rank)
+                        .unwrap_or(0),
+                    categories: args.category,
+                },
+                json: args.json,
+                color,
+                last: args.lines,
+                once: args.once,
+            };
+            sensor::tail::tail(&options, &mut std::io::stdout().lock())
         }
         Command::CheckConfig { file } => {
             Config::load(&file)?;

@@ -1,0 +1,119 @@
+//! One alert line as a person reads it, and the filters `sensor tail`
+//! applies. Works on the JSON as written, so lines from older or newer
+//! sensors (extra or missing fields) still print.
+
+use serde_json::Value;
+
+/// Severities in increasing order, as alerts spell them.
+pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// Which alerts to show.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Lowest severity shown (index into `SEVERITIES`).
+    pub min_severity: usize,
+    /// Categories shown (empty: all).
+    pub categories: Vec<String>,
+}
+
+impl Filter {
+    pub fn accepts(&self, alert: &Value) -> bool {
+        let rank = alert["severity"]
+            .as_str()
+            .and_then(severity_rank)
+            .unwrap_or(0);
+        if rank < self.min_severity {
+            return false;
+        }
+        self.categories.is_empty()
+            || alert["category"]
+                .as_str()
+                .is_some_and(|c| self.categories.iter().any(|want| want == c))
+    }
+}
+
+pub fn severity_rank(name: &str) -> Option<usize> {
+    SEVERITIES.iter().position(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// `time  SEVERITY  rule  METHOD host/path  comm[pid]  summary`, coloured
+/// by severity when `color` is set.
+pub fn render(alert: &Value, color: bool) -> String {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let severity = text(&alert["severity"]);
+    let endpoint = &alert["endpoint"];
+    let process = &alert["process"];
+    let pid = process["pid"]
+        .as_u64()
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "-".into());
+    let count = match alert["count"].as_u64() {
+        Some(n) if n > 1 => format!(" (x{n})"),
+        _ => String::new(),
+    };
+    let label = format!("{:<8}", severity.to_uppercase());
+    let label = if color {
+        format!("{}{label}\x1b[0m", severity_color(&severity))
+    } else {
+        label
+    };
+    format!(
+        "{}  {label}  {}  {} {}{}  {}[{pid}]  {}{count}",
+        text(&alert["ts"]),
+        text(&alert["rule"]),
+        text(&endpoint["method"]),
+        endpoint["host"].as_str().unwrap_or(""),
+        text(&endpoint["path"]),
+        text(&process["comm"]),
+        text(&alert["summary"]),
+    )
+}
+
+fn severity_color(severity: &str) -> &'static str {
+    match severity {
+        "critical" => "\x1b[1;31m",
+        "high" => "\x1b[31m",
+        "medium" => "\x1b[33m",
+        _ => "\x1b[36m",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alert(severity: &str, category: &str) -> Value {
+        json!({
+            "ts": "2026-11-23T08:00:00Z", "rule": "secret.github_token", "category": category,
+            "severity": severity, "summary": "A GitHub token in a response body.",
+            "endpoint": {"method": "GET", "host": "api.local", "path": "/v1/users"},
+            "process": {"pid": 42, "comm": "python3"}, "count": 3
+        })
+    }
+
+    #[test]
+    fn renders_one_readable_line() {
+        assert_eq!(
+            render(&alert("high", "secret"), false),
+            "2026-11-23T08:00:00Z  HIGH      secret.github_token  GET api.local/v1/users  python3[42]  A GitHub token in a response body. (x3)"
+        );
+        let colored = render(&alert("critical", "secret"), true);
+        assert!(colored.contains("\x1b[1;31mCRITICAL"), "{colored}");
+        // Missing fields print as "-", never panic.
+        assert_eq!(render(&json!({}), false), "-  -         -  - -  -[-]  -");
+    }
+
+    #[test]
+    fn filters_by_severity_and_category() {
+        let filter = Filter {
+            min_severity: severity_rank("medium").unwrap(),
+            categories: vec!["secret".into()],
+        };
+        assert!(filter.accepts(&alert("high", "secret")));
+        assert!(filter.accepts(&alert("medium", "secret")));
+        assert!(!filter.accepts(&alert("low", "secret")));
+        assert!(!filter.accepts(&alert("critical", "verbose_error")));
+        assert!(Filter::default().accepts(&alert("low", "anything")));
+    }
+}
