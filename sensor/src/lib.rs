@@ -6,6 +6,7 @@ pub mod config;
 pub mod conntrack;
 pub mod exchange;
 pub mod http;
+pub mod metrics;
 pub mod pipeline;
 pub mod reassembly;
 pub mod run;
