@@ -12,6 +12,7 @@ pub struct Config {
     pub capture: CaptureConfig,
     pub limits: LimitsConfig,
     pub output: OutputConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// What the kernel side captures.
@@ -91,6 +92,10 @@ pub struct OutputConfig {
     /// Every HTTP exchange (metadata only), one JSON object per line;
     /// unset: not written.
     pub exchanges: Option<PathBuf>,
+    /// Output files rotate once they would grow past this (0: never).
+    pub rotate_bytes: u64,
+    /// Rotated files kept (`alerts.jsonl.1` ... `.N`).
+    pub keep_files: usize,
 }
 
 impl Default for OutputConfig {
@@ -98,6 +103,26 @@ impl Default for OutputConfig {
         Self {
             alerts: PathBuf::from("alerts.jsonl"),
             exchanges: None,
+            rotate_bytes: 100 * 1024 * 1024,
+            keep_files: 5,
+        }
+    }
+}
+
+/// Prometheus metrics and health endpoints.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// `ip:port` to listen on.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:9464".to_owned(),
         }
     }
 }
@@ -151,6 +176,9 @@ impl Config {
         }
         if c.process_names.iter().any(|n| n.is_empty()) {
             return invalid("capture.process_names", "names must not be empty");
+        }
+        if self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("metrics.listen", "must be an ip:port address");
         }
         let l = &self.limits;
         for (key, value) in [

@@ -106,6 +106,59 @@ fn captures_as_unprivileged_user_with_the_unit_capabilities() {
     );
 }
 
+#[test]
+fn kubernetes_manifests_validate() {
+    let dir = workspace_root().join("deploy/kubernetes");
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    manifests.sort();
+    assert!(manifests.len() >= 4, "{manifests:?}");
+    let out = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .args(&manifests)
+        .output()
+        .expect("running python3");
+    assert!(
+        out.status.success(),
+        "kubernetes-validate (installed by cargo xtask setup) rejected the manifests:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The ConfigMap carries a config the sensor accepts.
+    let configmap = std::fs::read_to_string(dir.join("configmap.yaml")).unwrap();
+    let toml: String = configmap
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("sensor.toml: |"))
+        .skip(1)
+        .map(|l| l.strip_prefix("    ").unwrap_or(l.trim()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(toml.contains("[metrics]"), "{toml}");
+    let scratch = scratch_dir("kubernetes_config");
+    let file = scratch.join("sensor.toml");
+    std::fs::write(&file, toml).unwrap();
+    let sensor = std::env::var("SENSOR_BIN").unwrap_or_else(|_| {
+        workspace_root()
+            .join("target/release/sensor")
+            .display()
+            .to_string()
+    });
+    let check = Command::new(sensor)
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
 /// A systemd host mounts tracefs (sys-kernel-tracing.mount); a fresh CI
 /// container may not, and the unprivileged sensor cannot mount it itself.
 fn ensure_tracefs_mounted() {

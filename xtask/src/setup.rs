@@ -24,7 +24,19 @@ const PACKAGES: &[(&str, &str)] = &[
 pub fn setup() -> anyhow::Result<()> {
     nightly()?;
     bpf_linker()?;
-    packages()
+    packages()?;
+    python_tools()
+}
+
+/// The Kubernetes schema validator the deployment tests use (PyPI).
+const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+
+fn python_tools() -> anyhow::Result<()> {
+    if succeeds(Command::new("python3").args(["-m", "kubernetes_validate", "--version"])) {
+        return Ok(());
+    }
+    run(Command::new("python3").args(["-m", "pip", "install", "--quiet", KUBERNETES_VALIDATE]))
+        .context("installing kubernetes-validate")
 }
 
 fn home() -> PathBuf {
