@@ -9,6 +9,7 @@ pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod reassembly;
+pub mod replay;
 pub mod run;
 pub mod sink;
 pub mod stats;

@@ -24,6 +24,8 @@ enum Command {
     Run(RunArgs),
     /// Follow an alerts file and print one readable line per alert.
     Tail(TailArgs),
+    /// Run a pcap or pcapng capture through the pipeline (no root needed).
+    Replay(ReplayArgs),
     /// Validate a configuration file and exit.
     CheckConfig {
         /// The TOML file to check.
@@ -45,6 +47,14 @@ struct RunArgs {
     /// On exit, write the sensor's counters here as one JSON object.
     #[arg(long)]
     stats: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The capture: pcap or pcapng, as tcpdump or tshark write it.
+    file: PathBuf,
+    #[command(flatten)]
+    outputs: RunArgs,
 }
 
 #[derive(clap::Args)]
@@ -95,21 +105,18 @@ fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {
-            let mut config = match &args.config {
-                Some(path) => Config::load(path)?,
-                None => Config::default(),
-            };
-            if let Some(alerts) = args.alerts {
-                config.output.alerts = alerts;
-            }
-            if args.exchanges.is_some() {
-                config.output.exchanges = args.exchanges;
-            }
+            let stats = args.stats.clone();
+            let config = run_config(args)?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            runtime.block_on(sensor::run::run(config, args.stats))
+            runtime.block_on(sensor::run::run(config, stats))
+        }
+        Command::Replay(args) => {
+            let stats = args.outputs.stats.clone();
+            let config = run_config(args.outputs)?;
+            sensor::replay::replay(config, &args.file, stats)
         }
         Command::Tail(args) => {
             let path = match args.file {
@@ -148,4 +155,19 @@ fn real_main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The configuration file with the command line's outputs on top.
+fn run_config(args: RunArgs) -> anyhow::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(alerts) = args.alerts {
+        config.output.alerts = alerts;
+    }
+    if args.exchanges.is_some() {
+        config.output.exchanges = args.exchanges;
+    }
+    Ok(config)
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::capture::{CaptureEvent, ConnId, Direction};
 use crate::config::{CaptureConfig, LimitsConfig};
-use crate::conntrack::{self, OpenFacts};
+use crate::conntrack::{self, OpenFacts, Resolver};
 use crate::exchange::{ConnectionInfo, HttpExchange, MessagePair, Role};
 use crate::http::{self, HttpConnectionParser, HttpCounters, HttpLimits};
 use crate::reassembly::{Chunk, ReassemblyCounters, StreamReassembler};
@@ -41,6 +41,7 @@ struct Connection {
 
 pub struct Pipeline {
     conns: HashMap<ConnId, Connection>,
+    resolver: Resolver,
     limits: LimitsConfig,
     http_limits: HttpLimits,
     ports: Vec<u16>,
@@ -68,6 +69,7 @@ impl Pipeline {
         };
         Self {
             conns: HashMap::new(),
+            resolver: Box::new(conntrack::resolve),
             limits: limits.clone(),
             http_limits,
             ports: capture.ports.clone(),
@@ -85,6 +87,13 @@ impl Pipeline {
             http_counters: HttpCounters::default(),
             reassembly_counters: ReassemblyCounters::default(),
         }
+    }
+
+    /// Replaces how connections get their context (addresses, role); the
+    /// default looks at the live socket in /proc.
+    pub fn with_resolver(mut self, resolver: Resolver) -> Self {
+        self.resolver = resolver;
+        self
     }
 
     pub fn connections(&self) -> usize {
@@ -216,7 +225,7 @@ impl Pipeline {
         ts_ns: u64,
         out: &mut Vec<HttpExchange>,
     ) -> bool {
-        let info = match conntrack::resolve(facts) {
+        let info = match (self.resolver)(facts) {
             Ok(info) => info,
             Err(err) => {
                 tracing::debug!("not capturing: {err}");

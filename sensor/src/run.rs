@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::capture::live::{LiveCapture, LiveOptions};
@@ -11,7 +10,7 @@ use crate::capture::CaptureEvent;
 use crate::config::Config;
 use crate::exchange::HttpExchange;
 use crate::pipeline::Pipeline;
-use crate::sink::{ExchangeRecord, JsonLines};
+use crate::sink::{write_stats, Outputs};
 use crate::stats::Stats;
 
 /// Ring buffer records handled per wake-up before outputs get a turn.
@@ -22,19 +21,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<()> {
     config.validate()?;
-    let mut alerts = JsonLines::open(&config.output.alerts).with_context(|| {
-        format!(
-            "opening the alerts output {}",
-            config.output.alerts.display()
-        )
-    })?;
-    let mut exchanges = match &config.output.exchanges {
-        Some(path) => Some(
-            JsonLines::open(path)
-                .with_context(|| format!("opening the exchanges output {}", path.display()))?,
-        ),
-        None => None,
-    };
+    let mut outputs = Outputs::open(&config.output)?;
     let options = LiveOptions {
         capture_limit: config.capture.capture_limit_bytes,
         ring_bytes: config.capture.ring_buffer_bytes,
@@ -74,17 +61,17 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
             batch = capture.next_batch(&mut events, BATCH) => {
                 batch?;
                 process(&mut capture, &mut pipeline, &mut events, &mut done);
-                write_exchanges(&mut exchanges, &mut done)?;
+                outputs.deliver(&mut done)?;
             }
             _ = poll.tick() => {
                 capture.drain_now(&mut events);
                 process(&mut capture, &mut pipeline, &mut events, &mut done);
-                write_exchanges(&mut exchanges, &mut done)?;
+                outputs.deliver(&mut done)?;
             }
             _ = tick.tick() => {
                 pipeline.expire_idle(monotonic_ns(), &mut done);
-                write_exchanges(&mut exchanges, &mut done)?;
-                flush(&mut alerts, &mut exchanges)?;
+                outputs.deliver(&mut done)?;
+                outputs.flush()?;
             }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
@@ -102,13 +89,12 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     drop(capture);
     let open_connections = pipeline.connections();
     pipeline.finish(monotonic_ns(), &mut done);
-    write_exchanges(&mut exchanges, &mut done)?;
-    flush(&mut alerts, &mut exchanges)?;
+    outputs.deliver(&mut done)?;
+    outputs.flush()?;
     let stats = Stats::new(&kernel, decode_errors, resumed, open_connections, &pipeline);
     tracing::info!("sensor stopped: {}", stats.summary());
     if let Some(path) = stats_path {
-        std::fs::write(&path, serde_json::to_vec_pretty(&stats)?)
-            .with_context(|| format!("writing stats to {}", path.display()))?;
+        write_stats(&path, &stats)?;
     }
     Ok(())
 }
@@ -127,32 +113,6 @@ fn process(
     for (pid, fd) in pipeline.take_ignored() {
         capture.ignore(pid, fd);
     }
-}
-
-fn write_exchanges(
-    out: &mut Option<JsonLines>,
-    done: &mut Vec<HttpExchange>,
-) -> anyhow::Result<()> {
-    if let Some(out) = out {
-        for exchange in done.iter() {
-            out.write(&ExchangeRecord::new(exchange))
-                .with_context(|| format!("writing to {}", out.path().display()))?;
-        }
-    }
-    // Detectors take these exchanges once they exist; until then they end here.
-    done.clear();
-    Ok(())
-}
-
-fn flush(alerts: &mut JsonLines, exchanges: &mut Option<JsonLines>) -> anyhow::Result<()> {
-    alerts
-        .flush()
-        .with_context(|| format!("writing to {}", alerts.path().display()))?;
-    if let Some(out) = exchanges {
-        out.flush()
-            .with_context(|| format!("writing to {}", out.path().display()))?;
-    }
-    Ok(())
 }
 
 fn clock_ns(clock: libc::clockid_t) -> i128 {

@@ -5,5 +5,6 @@
 pub mod event;
 pub mod inflight;
 pub mod live;
+pub mod replay;
 
 pub use event::{CaptureEvent, ConnId, DecodeError, Direction};

@@ -2,6 +2,7 @@
 //! local and remote addresses, and the side (server or client) the process
 //! plays. Resolved once, when the kernel starts capturing a connection.
 
+pub mod process;
 mod socket;
 
 use std::net::SocketAddr;
@@ -31,6 +32,11 @@ pub enum ResolveError {
     #[error("pid {pid} fd {fd} is not a TCP socket")]
     NotTcp { pid: u32, fd: i32 },
 }
+
+/// Builds a connection's context from what the kernel saw. The pipeline
+/// calls it once per connection; `resolve` (the live default) asks /proc,
+/// a replay supplies the addresses it read from the packets instead.
+pub type Resolver = Box<dyn FnMut(&OpenFacts) -> Result<ConnectionInfo, ResolveError> + Send>;
 
 /// Builds the context of a connection. Addresses come from the socket
 /// itself when it is still open, which also proves a connection found

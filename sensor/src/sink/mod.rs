@@ -3,6 +3,15 @@
 
 pub mod exchange_record;
 pub mod jsonl;
+pub mod outputs;
+pub mod spool;
+pub mod syslog;
+pub mod webhook;
+pub mod worker;
 
 pub use exchange_record::ExchangeRecord;
 pub use jsonl::JsonLines;
+pub use outputs::{write_stats, OutputError, Outputs};
+
+#[cfg(test)]
+mod delivery_tests;

@@ -1,0 +1,104 @@
+//! The sensor's outputs, shared by `sensor run` and `sensor replay`: the
+//! alerts file, the optional exchanges file and the stats file. Both
+//! commands hand every finished `HttpExchange` to `Outputs::deliver`, so what
+//! a replay writes is exactly what a live run would have written.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::OutputConfig;
+use crate::exchange::HttpExchange;
+use crate::sink::{ExchangeRecord, JsonLines};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// An output file could not be created or opened.
+    #[error("opening the {what} output {}: {source}", path.display())]
+    Open {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// Writing or flushing an output failed (disk full, closed pipe).
+    #[error("writing to {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// The open output files.
+pub struct Outputs {
+    alerts: JsonLines,
+    exchanges: Option<JsonLines>,
+}
+
+impl Outputs {
+    pub fn open(config: &OutputConfig) -> Result<Self, OutputError> {
+        let open = |what, path: &Path| {
+            JsonLines::open(path).map_err(|source| OutputError::Open {
+                what,
+                path: path.to_owned(),
+                source,
+            })
+        };
+        Ok(Self {
+            alerts: open("alerts", &config.alerts)?,
+            exchanges: config
+                .exchanges
+                .as_deref()
+                .map(|path| open("exchanges", path))
+                .transpose()?,
+        })
+    }
+
+    /// Writes what the sensor has to say about each finished exchange and
+    /// empties `done`.
+    pub fn deliver(&mut self, done: &mut Vec<HttpExchange>) -> Result<(), OutputError> {
+        if let Some(out) = &mut self.exchanges {
+            for exchange in done.iter() {
+                out.write(&ExchangeRecord::new(exchange))
+                    .map_err(|source| write_error(out, source))?;
+            }
+        }
+        // Detectors plug in here: each exchange goes through them and their
+        // alerts are written to `self.alerts`. Until then exchanges end here.
+        done.clear();
+        Ok(())
+    }
+
+    /// Makes everything written so far visible to readers (`tail -f`).
+    pub fn flush(&mut self) -> Result<(), OutputError> {
+        self.alerts
+            .flush()
+            .map_err(|source| write_error(&self.alerts, source))?;
+        if let Some(out) = &mut self.exchanges {
+            out.flush().map_err(|source| write_error(out, source))?;
+        }
+        Ok(())
+    }
+
+    pub fn alerts_written(&self) -> u64 {
+        self.alerts.written()
+    }
+
+    pub fn exchanges_written(&self) -> u64 {
+        self.exchanges.as_ref().map_or(0, JsonLines::written)
+    }
+}
+
+fn write_error(out: &JsonLines, source: io::Error) -> OutputError {
+    OutputError::Write {
+        path: out.path().to_owned(),
+        source,
+    }
+}
+
+/// Writes the counters of a finished run or replay as one JSON object.
+pub fn write_stats(path: &Path, stats: &impl Serialize) -> Result<(), OutputError> {
+    let error = |source| OutputError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let text = serde_json::to_vec_pretty(stats).map_err(|err| error(io::Error::other(err)))?;
+    std::fs::write(path, text).map_err(error)
+}

@@ -1,0 +1,210 @@
+//! Syslog sink for SIEMs: each alert as one RFC 5424 message, its JSON as
+//! the message text, over UDP, TCP (octet-counting framing, RFC 6587) or a
+//! local unix datagram socket. TCP reconnects with backoff; an alert that
+//! cannot be sent is retried until it is, while the queue in front of the
+//! sink absorbs (and counts) what arrives meanwhile.
+
+use std::io::Write as _;
+use std::net::{TcpStream, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::worker::{AlertLine, SinkCounters, SinkQueue};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyslogTransport {
+    Udp(String),
+    Tcp(String),
+    Unix(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct SyslogSettings {
+    pub transport: SyslogTransport,
+    /// Syslog facility number (16 = local0).
+    pub facility: u8,
+    pub hostname: String,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// At shutdown, how long an unsendable alert is retried.
+    pub drain_timeout: Duration,
+}
+
+/// RFC 5424 severity for an alert severity (low, medium, high, critical).
+fn syslog_severity(rank: usize) -> u8 {
+    match rank {
+        3 => 2, // critical
+        2 => 3, // error
+        1 => 4, // warning
+        _ => 5, // notice
+    }
+}
+
+/// `<PRI>1 TIMESTAMP HOSTNAME sensor PROCID MSGID - MSG`.
+pub fn format_message(line: &AlertLine, facility: u8, hostname: &str, timestamp: &str) -> String {
+    let pri = u16::from(facility) * 8 + u16::from(syslog_severity(line.severity));
+    // MSGID: printable ASCII, at most 32 characters.
+    let msgid: String = line
+        .rule
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(32)
+        .collect();
+    let msgid = if msgid.is_empty() {
+        "-".to_owned()
+    } else {
+        msgid
+    };
+    format!(
+        "<{pri}>1 {timestamp} {hostname} sensor {} {msgid} - {}",
+        std::process::id(),
+        line.json
+    )
+}
+
+enum Connection {
+    Udp(UdpSocket),
+    Tcp(TcpStream),
+    Unix(UnixDatagram),
+}
+
+impl Connection {
+    fn open(transport: &SyslogTransport) -> std::io::Result<Self> {
+        Ok(match transport {
+            SyslogTransport::Udp(addr) => {
+                let socket = UdpSocket::bind(if addr.starts_with('[') {
+                    "[::]:0"
+                } else {
+                    "0.0.0.0:0"
+                })?;
+                socket.connect(addr)?;
+                Connection::Udp(socket)
+            }
+            SyslogTransport::Tcp(addr) => {
+                let stream = TcpStream::connect(addr)?;
+                stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+                Connection::Tcp(stream)
+            }
+            SyslogTransport::Unix(path) => {
+                let socket = UnixDatagram::unbound()?;
+                socket.connect(path)?;
+                Connection::Unix(socket)
+            }
+        })
+    }
+
+    fn send(&mut self, message: &str) -> std::io::Result<()> {
+        match self {
+            Connection::Udp(socket) => socket.send(message.as_bytes()).map(|_| ()),
+            Connection::Unix(socket) => socket.send(message.as_bytes()).map(|_| ()),
+            Connection::Tcp(stream) => {
+                stream.write_all(format!("{} {message}", message.len()).as_bytes())
+            }
+        }
+    }
+}
+
+/// The sink thread's body.
+pub fn run(settings: SyslogSettings, queue: SinkQueue) {
+    let counters = queue.counters();
+    let mut connection: Option<Connection> = None;
+    let mut backoff = settings.retry_initial;
+    let mut failing = false;
+    let mut closing_since: Option<Instant> = None;
+    let mut pending: Option<String> = None;
+    loop {
+        if pending.is_none() {
+            match queue.next(Duration::from_millis(200)) {
+                Ok(Some(line)) => {
+                    let now = time::OffsetDateTime::now_utc()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_else(|_| "-".into());
+                    pending = Some(format_message(
+                        &line,
+                        settings.facility,
+                        &settings.hostname,
+                        &now,
+                    ));
+                }
+                Ok(None) => continue,
+                Err(_) => return,
+            }
+        }
+        let Some(message) = &pending else { continue };
+        let sent = match &mut connection {
+            Some(conn) => conn.send(message),
+            None => Connection::open(&settings.transport).and_then(|mut conn| {
+                let result = conn.send(message);
+                connection = Some(conn);
+                result
+            }),
+        };
+        match sent {
+            Ok(()) => {
+                SinkCounters::add(&counters.delivered, 1);
+                pending = None;
+                backoff = settings.retry_initial;
+                if failing {
+                    tracing::info!("syslog {:?}: receiver is back", settings.transport);
+                    failing = false;
+                }
+            }
+            Err(err) => {
+                connection = None;
+                SinkCounters::add(&counters.failures, 1);
+                SinkCounters::add(&counters.retries, 1);
+                if !failing {
+                    tracing::warn!(
+                        "syslog {:?}: send failed ({}); retrying with backoff",
+                        settings.transport,
+                        err.kind()
+                    );
+                    failing = true;
+                }
+                // Shutting down: give up on the receiver after a while.
+                if queue.closing() {
+                    let since = *closing_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > settings.drain_timeout {
+                        let mut lost = 1;
+                        while let Ok(line) = queue.next(Duration::ZERO) {
+                            lost += u64::from(line.is_some());
+                        }
+                        SinkCounters::add(&counters.dropped, lost);
+                        tracing::warn!(
+                            "syslog {:?}: receiver unreachable at shutdown, {lost} alerts not sent",
+                            settings.transport
+                        );
+                        return;
+                    }
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(settings.retry_max);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn rfc5424_message() {
+        let line = AlertLine {
+            json: Arc::from("{\"rule\":\"secret.aws\"}"),
+            severity: 3,
+            category: Arc::from("secret"),
+            rule: Arc::from("secret.aws key"),
+        };
+        let message = format_message(&line, 16, "host1", "2026-11-23T08:00:00Z");
+        assert_eq!(
+            message,
+            format!(
+                "<130>1 2026-11-23T08:00:00Z host1 sensor {} secret.awskey - {{\"rule\":\"secret.aws\"}}",
+                std::process::id()
+            )
+        );
+    }
+}
