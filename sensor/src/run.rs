@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::capture::live::{LiveCapture, LiveOptions};
 use crate::capture::CaptureEvent;
 use crate::config::Config;
 use crate::exchange::HttpExchange;
+use crate::metrics::{self, MetricsState};
 use crate::pipeline::Pipeline;
 use crate::sink::{write_stats, Outputs};
 use crate::stats::Stats;
@@ -36,6 +38,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         );
     }
     let mut pipeline = Pipeline::new(&config.capture, &config.limits, unix_minus_monotonic_ns());
+    let metrics = start_metrics(&config).await?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -53,6 +56,10 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
             .map(|p| format!(", exchanges to {}", p.display()))
             .unwrap_or_default()
     );
+
+    if let Some(metrics) = &metrics {
+        metrics.set_ready();
+    }
 
     let mut events: Vec<CaptureEvent> = Vec::with_capacity(BATCH);
     let mut done: Vec<HttpExchange> = Vec::new();
@@ -72,6 +79,9 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
                 pipeline.expire_idle(monotonic_ns(), &mut done);
                 outputs.deliver(&mut done)?;
                 outputs.flush()?;
+                if let Some(metrics) = &metrics {
+                    metrics.publish(metrics_page(&capture, &pipeline));
+                }
             }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
@@ -97,6 +107,45 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         write_stats(&path, &stats)?;
     }
     Ok(())
+}
+
+/// Binds the metrics listener (a taken port fails start-up) and serves it
+/// on this runtime.
+async fn start_metrics(config: &Config) -> anyhow::Result<Option<MetricsState>> {
+    if !config.metrics.enabled {
+        return Ok(None);
+    }
+    let listener = metrics::bind(&config.metrics.listen)
+        .await
+        .with_context(|| format!("metrics: listening on {}", config.metrics.listen))?;
+    let state = MetricsState::default();
+    tokio::spawn(metrics::serve(listener, state.clone()));
+    tracing::info!("metrics on http://{}/metrics", config.metrics.listen);
+    Ok(Some(state))
+}
+
+fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline) -> String {
+    let stats = Stats::new(
+        &capture.kernel_counters(),
+        capture.decode_errors,
+        capture.resumed,
+        pipeline.connections(),
+        pipeline,
+    );
+    let mut counters = serde_json::to_value(&stats).unwrap_or_default();
+    // Gauges, not counters: exported below under their own names.
+    if let Some(map) = counters.as_object_mut() {
+        map.remove("open_connections_at_shutdown");
+    }
+    metrics::render(
+        &counters,
+        &[(
+            "connections_tracked",
+            "HTTP connections the agent is tracking now.",
+            pipeline.connections() as f64,
+        )],
+        &[],
+    )
 }
 
 /// Runs captured events through the pipeline and tells the kernel which

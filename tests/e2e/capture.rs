@@ -386,3 +386,46 @@ fn set_linger_zero(s: &TcpStream) {
         );
     }
 }
+
+#[test]
+fn metrics_and_health_endpoints() {
+    let dir = scratch_dir("metrics");
+    let server = PyServer::start("127.0.0.1");
+    let sensor = Sensor::start(&dir, &[]);
+    for endpoint in ["healthz", "readyz"] {
+        let body = curl(&["-sf", &format!("http://127.0.0.1:9464/{endpoint}")]);
+        assert!(!body.is_empty(), "{endpoint}");
+    }
+    for i in 0..3 {
+        curl(&[
+            "-o",
+            "/dev/null",
+            &format!("http://127.0.0.1:{}/item/{i}", server.port),
+        ]);
+    }
+    sensor.wait_for("six exchanges", |e| on_port(e, server.port).len() >= 6);
+    // The page is refreshed on the sensor's 200 ms tick.
+    let mut page = String::new();
+    for _ in 0..50 {
+        page = String::from_utf8(curl(&["-sf", "http://127.0.0.1:9464/metrics"])).unwrap();
+        let exchanges = page
+            .lines()
+            .find_map(|l| l.strip_prefix("sensor_pipeline_exchanges_total "))
+            .and_then(|v| v.parse::<u64>().ok());
+        if exchanges.is_some_and(|n| n >= 6) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sensor.stop();
+    for metric in [
+        "sensor_kernel_ringbuf_full_events_total 0",
+        "sensor_kernel_events_sent_total ",
+        "sensor_connections_tracked ",
+    ] {
+        assert!(
+            page.lines().any(|l| l.starts_with(metric)),
+            "no {metric:?} in\n{page}"
+        );
+    }
+}

@@ -35,11 +35,13 @@ pub struct Outputs {
 impl Outputs {
     pub fn open(config: &OutputConfig) -> Result<Self, OutputError> {
         let open = |what, path: &Path| {
-            JsonLines::open(path).map_err(|source| OutputError::Open {
-                what,
-                path: path.to_owned(),
-                source,
-            })
+            JsonLines::open(path)
+                .map(|out| out.rotate_at(config.rotate_bytes, config.keep_files))
+                .map_err(|source| OutputError::Open {
+                    what,
+                    path: path.to_owned(),
+                    source,
+                })
         };
         Ok(Self {
             alerts: open("alerts", &config.alerts)?,
