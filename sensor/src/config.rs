@@ -13,6 +13,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub output: OutputConfig,
     pub metrics: MetricsConfig,
+    pub sinks: crate::sink::config::SinksConfig,
 }
 
 /// What the kernel side captures.
@@ -96,6 +97,8 @@ pub struct OutputConfig {
     pub rotate_bytes: u64,
     /// Rotated files kept (`alerts.jsonl.1` ... `.N`).
     pub keep_files: usize,
+    /// Where the sensor keeps state across restarts (sink spools).
+    pub state_dir: PathBuf,
 }
 
 impl Default for OutputConfig {
@@ -105,6 +108,7 @@ impl Default for OutputConfig {
             exchanges: None,
             rotate_bytes: 100 * 1024 * 1024,
             keep_files: 5,
+            state_dir: PathBuf::from("/var/lib/sensor"),
         }
     }
 }
@@ -138,6 +142,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("config key `{key}`: {message}")]
     Invalid { key: &'static str, message: String },
+    #[error(transparent)]
+    Sink(#[from] crate::sink::config::SinkConfigError),
 }
 
 impl Config {
@@ -177,6 +183,7 @@ impl Config {
         if c.process_names.iter().any(|n| n.is_empty()) {
             return invalid("capture.process_names", "names must not be empty");
         }
+        self.sinks.validate()?;
         if self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("metrics.listen", "must be an ip:port address");
         }

@@ -10,8 +10,9 @@ use crate::capture::live::{LiveCapture, LiveOptions};
 use crate::capture::CaptureEvent;
 use crate::config::Config;
 use crate::exchange::HttpExchange;
-use crate::metrics::{self, MetricsState};
+use crate::metrics::{self, Labelled, MetricsState};
 use crate::pipeline::Pipeline;
+use crate::sink::worker::SinkSnapshot;
 use crate::sink::{write_stats, Outputs};
 use crate::stats::Stats;
 
@@ -23,7 +24,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<()> {
     config.validate()?;
-    let mut outputs = Outputs::open(&config.output)?;
+    let sinks = config.sinks.start(&config.output.state_dir)?;
+    let mut outputs = Outputs::open(&config.output)?.with_sinks(sinks);
     let options = LiveOptions {
         capture_limit: config.capture.capture_limit_bytes,
         ring_bytes: config.capture.ring_buffer_bytes,
@@ -80,7 +82,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
                 outputs.deliver(&mut done)?;
                 outputs.flush()?;
                 if let Some(metrics) = &metrics {
-                    metrics.publish(metrics_page(&capture, &pipeline));
+                    metrics.publish(metrics_page(&capture, &pipeline, &outputs.sink_snapshots()));
                 }
             }
             _ = sigint.recv() => break,
@@ -101,7 +103,8 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     pipeline.finish(monotonic_ns(), &mut done);
     outputs.deliver(&mut done)?;
     outputs.flush()?;
-    let stats = Stats::new(&kernel, decode_errors, resumed, open_connections, &pipeline);
+    let mut stats = Stats::new(&kernel, decode_errors, resumed, open_connections, &pipeline);
+    stats.sinks = outputs.close_sinks();
     tracing::info!("sensor stopped: {}", stats.summary());
     if let Some(path) = stats_path {
         write_stats(&path, &stats)?;
@@ -124,7 +127,7 @@ async fn start_metrics(config: &Config) -> anyhow::Result<Option<MetricsState>> 
     Ok(Some(state))
 }
 
-fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline) -> String {
+fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline, sinks: &[SinkSnapshot]) -> String {
     let stats = Stats::new(
         &capture.kernel_counters(),
         capture.decode_errors,
@@ -144,8 +147,61 @@ fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline) -> String {
             "HTTP connections the agent is tracking now.",
             pipeline.connections() as f64,
         )],
-        &[],
+        &sink_families(sinks),
     )
+}
+
+fn sink_families(sinks: &[SinkSnapshot]) -> Vec<Labelled> {
+    let family = |name: &str, help: &str, kind, value: fn(&SinkSnapshot) -> u64| Labelled {
+        name: name.to_owned(),
+        help: help.to_owned(),
+        kind,
+        samples: sinks
+            .iter()
+            .map(|s| (vec![("sink".to_owned(), s.name.clone())], value(s) as f64))
+            .collect(),
+    };
+    vec![
+        family(
+            "sink_queue_depth",
+            "Alerts waiting in a sink's queue.",
+            "gauge",
+            |s| s.queued,
+        ),
+        family(
+            "sink_delivered_total",
+            "Alerts a sink delivered.",
+            "counter",
+            |s| s.delivered,
+        ),
+        family(
+            "sink_queue_overflow_total",
+            "Alerts refused because a sink's queue was full.",
+            "counter",
+            |s| s.queue_overflow,
+        ),
+        family(
+            "sink_failures_total",
+            "Failed delivery attempts.",
+            "counter",
+            |s| s.failures,
+        ),
+        family("sink_retries_total", "Delivery retries.", "counter", |s| {
+            s.retries
+        }),
+        family(
+            "sink_dropped_total",
+            "Alerts a sink lost for good (spool full, receiver gone at shutdown).",
+            "counter",
+            |s| s.dropped,
+        ),
+        family(
+            "sink_spooled_batches",
+            "Batches on disk waiting for the receiver.",
+            "gauge",
+            |s| s.spooled_batches,
+        ),
+    ]
 }
 
 /// Runs captured events through the pipeline and tells the kernel which

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::http::HttpCounters;
 use crate::pipeline::{Pipeline, PipelineCounters};
 use crate::reassembly::ReassemblyCounters;
+use crate::sink::worker::SinkSnapshot;
 
 #[derive(Debug, Serialize)]
 pub struct Stats {
@@ -21,6 +22,8 @@ pub struct Stats {
     pub pipeline: PipelineCounters,
     pub http: HttpCounters,
     pub reassembly: ReassemblyCounters,
+    /// Remote alert sinks, as they stood when they closed.
+    pub sinks: Vec<SinkSnapshot>,
 }
 
 impl Stats {
@@ -43,6 +46,7 @@ impl Stats {
             pipeline: pipeline.counters.clone(),
             http: pipeline.http_counters.clone(),
             reassembly: pipeline.reassembly_counters.clone(),
+            sinks: Vec::new(),
         }
     }
 

@@ -60,6 +60,11 @@ impl JsonLines {
         self.line.clear();
         serde_json::to_writer(&mut self.line, value).map_err(io::Error::other)?;
         self.line.push(b'\n');
+        self.write_line()
+    }
+
+    /// Writes `self.line`, rotating first when it would not fit.
+    fn write_line(&mut self) -> io::Result<()> {
         if let Some(rotation) = self.rotation {
             let len = self.line.len() as u64;
             if self.size > 0 && self.size + len > rotation.max_bytes {
@@ -70,6 +75,15 @@ impl JsonLines {
         self.size += self.line.len() as u64;
         self.written += 1;
         Ok(())
+    }
+
+    /// Writes one line that is already JSON (an alert serialised once and
+    /// shared with the remote sinks).
+    pub fn write_raw(&mut self, json: &[u8]) -> io::Result<()> {
+        self.line.clear();
+        self.line.extend_from_slice(json);
+        self.line.push(b'\n');
+        self.write_line()
     }
 
     fn rotate(&mut self, rotation: Rotation) -> io::Result<()> {

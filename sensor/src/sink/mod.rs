@@ -1,6 +1,7 @@
 //! Where results leave the sensor. Every writer here is bounded by the
 //! process's own buffers and never blocks capture for longer than a write.
 
+pub mod config;
 pub mod exchange_record;
 pub mod jsonl;
 pub mod outputs;

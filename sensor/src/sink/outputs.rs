@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::config::OutputConfig;
 use crate::exchange::HttpExchange;
+use crate::sink::worker::{AlertLine, SinkHandle, SinkSnapshot};
 use crate::sink::{ExchangeRecord, JsonLines};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub enum OutputError {
 pub struct Outputs {
     alerts: JsonLines,
     exchanges: Option<JsonLines>,
+    /// Remote sinks, each on its own thread behind a bounded queue.
+    sinks: Vec<SinkHandle>,
 }
 
 impl Outputs {
@@ -50,7 +53,34 @@ impl Outputs {
                 .as_deref()
                 .map(|path| open("exchanges", path))
                 .transpose()?,
+            sinks: Vec::new(),
         })
+    }
+
+    /// Adds the remote sinks every alert is also offered to.
+    pub fn with_sinks(mut self, sinks: Vec<SinkHandle>) -> Self {
+        self.sinks = sinks;
+        self
+    }
+
+    /// Writes one alert to the alerts file and offers it to every sink.
+    pub fn emit_alert(&mut self, line: AlertLine) -> Result<(), OutputError> {
+        self.alerts
+            .write_raw(line.json.as_bytes())
+            .map_err(|source| write_error(&self.alerts, source))?;
+        for sink in &self.sinks {
+            sink.offer(&line);
+        }
+        Ok(())
+    }
+
+    pub fn sink_snapshots(&self) -> Vec<SinkSnapshot> {
+        self.sinks.iter().map(SinkHandle::snapshot).collect()
+    }
+
+    /// Closes every sink, letting each deliver or spool what it holds.
+    pub fn close_sinks(&mut self) -> Vec<SinkSnapshot> {
+        self.sinks.drain(..).map(SinkHandle::close).collect()
     }
 
     /// Writes what the sensor has to say about each finished exchange and
