@@ -14,6 +14,9 @@ use sensor::config::Config;
     about = "Host traffic sensor that catches API data leakage"
 )]
 struct Cli {
+    /// Log format on stderr: `text` for people, `json` for log pipelines.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,14 +88,19 @@ struct TailArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    match real_main() {
+        );
+    if cli.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    match real_main(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
@@ -101,8 +109,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn real_main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn real_main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
             let stats = args.stats.clone();

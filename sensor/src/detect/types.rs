@@ -1,0 +1,120 @@
+//! The values detectors produce: categories, severities, where a finding
+//! was seen, and the finding itself. None of them holds a raw sensitive
+//! value, so deriving `Debug` and `Serialize` is safe.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    SensitiveData,
+    Secret,
+    VerboseError,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::SensitiveData => "sensitive_data",
+            Category::Secret => "secret",
+            Category::VerboseError => "verbose_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Which message of the exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Message {
+    Request,
+    Response,
+}
+
+/// Which part of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The request line (method and target, path segments included).
+    RequestLine,
+    Header,
+    /// A query-string parameter; `name` is the parameter.
+    Query,
+    /// The body; `name` is a JSON path (`$.users[3].ssn`), a form field,
+    /// or absent for text bodies.
+    Body,
+}
+
+/// Where a finding was seen.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Location {
+    pub message: Message,
+    pub part: Part,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let message = match self.message {
+            Message::Request => "request",
+            Message::Response => "response",
+        };
+        let part = match self.part {
+            Part::RequestLine => "request line",
+            Part::Header => "header",
+            Part::Query => "query parameter",
+            Part::Body => "body",
+        };
+        write!(f, "{message} {part}")?;
+        if let Some(name) = &self.name {
+            write!(f, " {name}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One rule firing on one exchange: already redacted, ready for an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub location: Location,
+    /// The value masked so it identifies its kind, never the value.
+    pub evidence: String,
+    /// Keyed hash (HMAC-SHA256, 128 bits, hex) of the normalised value of
+    /// the first occurrence.
+    pub fingerprint: String,
+    /// Occurrences of this rule at this location in the exchange.
+    pub count: u32,
+    pub summary: String,
+}
+
+/// A built-in rule as `sensor rules` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleInfo {
+    pub id: &'static str,
+    pub category: Category,
+    pub severity: Severity,
+    pub description: &'static str,
+}

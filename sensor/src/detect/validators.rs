@@ -1,0 +1,433 @@
+//! Checks that turn a pattern match into a finding: checksums, issuer
+//! ranges, reserved number blocks. Each takes the matched bytes and is
+//! linear in them.
+
+/// Digits of `s`, ignoring spaces and dashes; `None` if anything else.
+fn digits(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    for &b in s {
+        match b {
+            b'0'..=b'9' => out.push(b - b'0'),
+            b' ' | b'-' => {}
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+pub fn luhn(d: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, &x) in d.iter().rev().enumerate() {
+        let mut v = u32::from(x);
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum % 10 == 0
+}
+
+/// A payment card number: issuer prefix, a length that issuer uses, and
+/// the Luhn check. Separators must be used consistently (all spaces or
+/// all dashes, or none).
+pub fn card(s: &[u8]) -> bool {
+    let has_space = s.contains(&b' ');
+    let has_dash = s.contains(&b'-');
+    if has_space && has_dash {
+        return false;
+    }
+    let Some(d) = digits(s) else { return false };
+    let n = d.len();
+    if !(12..=19).contains(&n) || !luhn(&d) {
+        return false;
+    }
+    // A run of one digit passes Luhn for some lengths and is never a card.
+    if d.iter().all(|&x| x == d[0]) {
+        return false;
+    }
+    let prefix = |k: usize| d[..k].iter().fold(0u32, |acc, &x| acc * 10 + u32::from(x));
+    let (p1, p2, p3, p4, p6) = (prefix(1), prefix(2), prefix(3), prefix(4), prefix(6));
+    match () {
+        // Visa
+        _ if p1 == 4 => matches!(n, 13 | 16 | 19),
+        // Mastercard, old and 2-series ranges
+        _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => n == 16,
+        // American Express
+        _ if p2 == 34 || p2 == 37 => n == 15,
+        // Discover
+        _ if p4 == 6011 || p2 == 65 || (644..=649).contains(&p3) || (622126..=622925).contains(&p6) => {
+            (16..=19).contains(&n)
+        }
+        // JCB
+        _ if (3528..=3589).contains(&p4) => (16..=19).contains(&n),
+        // Diners Club
+        _ if (300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39 || p3 == 309 => {
+            (14..=19).contains(&n)
+        }
+        // UnionPay
+        _ if p2 == 62 => (16..=19).contains(&n),
+        // Maestro
+        _ if matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763) => {
+            (12..=19).contains(&n)
+        }
+        _ => false,
+    }
+}
+
+/// Card numbers that payment providers publish for testing.
+pub fn is_test_card(s: &[u8]) -> bool {
+    const TEST: &[&str] = &[
+        "4111111111111111",
+        "4242424242424242",
+        "4012888888881881",
+        "4000056655665556",
+        "4222222222222",
+        "5555555555554444",
+        "5105105105105100",
+        "5200828282828210",
+        "2223003122003222",
+        "378282246310005",
+        "371449635398431",
+        "378734493671000",
+        "6011111111111117",
+        "6011000990139424",
+        "3530111333300000",
+        "3566002020360505",
+        "30569309025904",
+        "38520000023237",
+        "6200000000000005",
+    ];
+    let d: String = s.iter().filter(|b| b.is_ascii_digit()).map(|&b| b as char).collect();
+    TEST.contains(&d.as_str())
+}
+
+/// A US social security number in `AAA-GG-SSSS` or `AAA GG SSSS` form
+/// with the SSA's validity rules and the numbers known to be fake.
+pub fn ssn(s: &[u8]) -> bool {
+    let Some(d) = digits(s) else { return false };
+    if d.len() != 9 {
+        return false;
+    }
+    let area = u32::from(d[0]) * 100 + u32::from(d[1]) * 10 + u32::from(d[2]);
+    let group = u32::from(d[3]) * 10 + u32::from(d[4]);
+    let serial = d[5..].iter().fold(0u32, |acc, &x| acc * 10 + u32::from(x));
+    if area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0 {
+        return false;
+    }
+    // Woolworth's wallet card, the 1962 SSA pamphlet, and the number every
+    // form example uses.
+    let n = area * 1_000_000 + group * 10_000 + serial;
+    !matches!(n, 78_05_1120 | 219_09_9999 | 123_45_6789)
+}
+
+/// A phone number: international `+CC ...` with 8 to 15 digits, or a North
+/// American number `(NPA) NXX-XXXX` with valid area and exchange codes.
+/// The fictional 555-01xx block is rejected.
+pub fn phone(s: &[u8]) -> bool {
+    let d: Vec<u8> = s
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect();
+    let separators = s.iter().filter(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b')')).count();
+    if s.first() == Some(&b'+') {
+        if !(8..=15).contains(&d.len()) || d[0] == 0 {
+            return false;
+        }
+        if d[0] == 1 {
+            return d.len() == 11 && nanp(&d[1..]);
+        }
+        return true;
+    }
+    // Without a country code, formatting is what tells a phone number from
+    // an id: at least two separators.
+    if separators < 2 {
+        return false;
+    }
+    match d.len() {
+        10 => nanp(&d),
+        11 if d[0] == 1 => nanp(&d[1..]),
+        _ => false,
+    }
+}
+
+fn nanp(d: &[u8]) -> bool {
+    if d.len() != 10 || d[0] < 2 || d[3] < 2 {
+        return false;
+    }
+    // N11 area codes are service codes; 555-0100..0199 is fictional.
+    if d[1] == 1 && d[2] == 1 {
+        return false;
+    }
+    !(d[3..6] == [5, 5, 5] && d[6] == 0 && d[7] == 1)
+}
+
+/// IBAN: country code, check digits, a length that country uses, mod 97.
+pub fn iban(s: &[u8]) -> bool {
+    let compact: Vec<u8> = s.iter().copied().filter(|&b| b != b' ').collect();
+    if compact.len() < 15 || compact.len() > 34 {
+        return false;
+    }
+    let country = &compact[..2];
+    if let Some(len) = iban_length(country) {
+        if compact.len() != len {
+            return false;
+        }
+    } else {
+        return false;
+    }
+    let mut rem = 0u32;
+    for &b in compact[4..].iter().chain(&compact[..4]) {
+        let v = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return false,
+        };
+        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+    }
+    rem == 1
+}
+
+fn iban_length(country: &[u8]) -> Option<usize> {
+    const LENGTHS: &[(&[u8; 2], usize)] = &[
+        (b"AD", 24), (b"AE", 23), (b"AT", 20), (b"BE", 16), (b"BG", 22), (b"BH", 22),
+        (b"BR", 29), (b"CH", 21), (b"CY", 28), (b"CZ", 24), (b"DE", 22), (b"DK", 18),
+        (b"EE", 20), (b"ES", 24), (b"FI", 18), (b"FR", 27), (b"GB", 22), (b"GR", 27),
+        (b"HR", 21), (b"HU", 28), (b"IE", 22), (b"IL", 23), (b"IS", 26), (b"IT", 27),
+        (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21), (b"MC", 27), (b"MT", 31),
+        (b"NL", 18), (b"NO", 15), (b"PL", 28), (b"PT", 25), (b"RO", 24), (b"SA", 24),
+        (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27), (b"TR", 26), (b"UA", 29),
+    ];
+    LENGTHS.iter().find(|(c, _)| c[..] == *country).map(|&(_, n)| n)
+}
+
+/// IBANs that appear in every banking API's documentation.
+pub fn is_example_iban(s: &[u8]) -> bool {
+    let compact: Vec<u8> = s.iter().copied().filter(|&b| b != b' ').collect();
+    matches!(
+        &compact[..],
+        b"GB82WEST12345698765432" | b"DE89370400440532013000" | b"FR1420041010050500013M02606"
+    )
+}
+
+/// An email address whose domain is not reserved for documentation
+/// (RFC 2606/6761) and whose TLD is alphabetic.
+pub fn email(s: &[u8]) -> bool {
+    let Some(at) = s.iter().rposition(|&b| b == b'@') else {
+        return false;
+    };
+    let domain = s[at + 1..].to_ascii_lowercase();
+    let Some(dot) = domain.iter().rposition(|&b| b == b'.') else {
+        return false;
+    };
+    let tld = &domain[dot + 1..];
+    if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    // File names such as `logo@2x.png` match the shape.
+    if matches!(tld, b"png" | b"jpg" | b"jpeg" | b"gif" | b"svg" | b"webp" | b"js" | b"css") {
+        return false;
+    }
+    let reserved = [&b"example.com"[..], b"example.org", b"example.net"];
+    if reserved.iter().any(|r| domain == *r || domain.ends_with(&[b".", *r].concat()))
+        || [&b".example"[..], b".test", b".invalid", b".localhost"]
+            .iter()
+            .any(|t| domain.ends_with(t))
+    {
+        return false;
+    }
+    true
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// CRC32 of `data` in base62, left-padded to six characters: the checksum
+/// GitHub and npm tokens end with.
+pub fn base62_crc32(data: &[u8]) -> [u8; 6] {
+    let mut n = crc32fast::hash(data);
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    out
+}
+
+/// A GitHub token (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`) or npm token
+/// (`npm_`): 30 random base62 characters then their CRC32 in base62.
+pub fn crc_token(s: &[u8]) -> bool {
+    let Some(pos) = s.iter().position(|&b| b == b'_') else {
+        return false;
+    };
+    let body = &s[pos + 1..];
+    body.len() == 36 && base62_crc32(&body[..30]) == body[30..]
+}
+
+/// A private, loopback, link-local or carrier-grade NAT IPv4 address.
+pub fn private_ipv4(s: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(s) else {
+        return false;
+    };
+    let Ok(ip) = text.parse::<std::net::Ipv4Addr>() else {
+        return false;
+    };
+    let o = ip.octets();
+    ip.is_private() || ip.is_link_local() || (o[0] == 100 && (64..128).contains(&o[1]))
+}
+
+/// Values that stand in for a secret in documentation and templates.
+pub fn is_placeholder(s: &[u8]) -> bool {
+    let lower = s.to_ascii_lowercase();
+    const WORDS: &[&[u8]] = &[
+        b"example", b"sample", b"dummy", b"placeholder", b"changeme", b"your_", b"your-",
+        b"xxxxxxxx", b"********", b"<", b"${", b"{{", b"redacted",
+    ];
+    if WORDS.iter().any(|w| memchr::memmem::find(&lower, w).is_some()) {
+        return true;
+    }
+    // Eight or more of one character in a row: 0000..., aaaa....
+    let mut run = 1;
+    for pair in s.windows(2) {
+        run = if pair[0] == pair[1] { run + 1 } else { 1 };
+        if run >= 8 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Enough different characters to be a generated secret rather than a word.
+pub fn high_entropy(s: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    let mut distinct = 0;
+    for &b in s {
+        if !seen[usize::from(b)] {
+            seen[usize::from(b)] = true;
+            distinct += 1;
+        }
+    }
+    let has_digit = s.iter().any(u8::is_ascii_digit);
+    let has_alpha = s.iter().any(u8::is_ascii_alphabetic);
+    distinct >= s.len().min(40) / 3 && has_digit && has_alpha
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! table {
+        ($name:ident, $f:expr, $( $input:expr => $want:expr ),+ $(,)?) => {
+            #[test]
+            fn $name() {
+                $( assert_eq!($f($input.as_bytes()), $want, "{:?}", $input); )+
+            }
+        };
+    }
+
+    table!(cards, card,
+        "4539578763621486" => true,
+        "4539 5787 6362 1486" => true,
+        "4539-5787-6362-1486" => true,
+        "4539-5787 6362-1486" => false,
+        "4539578763621487" => false,
+        "5425233430109903" => true,
+        "2223000048410010" => true,
+        "374245455400126" => true,
+        "37424545540012" => false,
+        "6011000991300009" => true,
+        "3566000020000410" => true,
+        "1234567812345670" => false,
+        "0000000000000000" => false,
+        "9999999999999995" => false,
+    );
+
+    table!(ssns, ssn,
+        "536-22-8726" => true,
+        "536 22 8726" => true,
+        "000-22-8726" => false,
+        "666-22-8726" => false,
+        "912-22-8726" => false,
+        "536-00-8726" => false,
+        "536-22-0000" => false,
+        "078-05-1120" => false,
+        "219-09-9999" => false,
+        "123-45-6789" => false,
+        "536-22-872" => false,
+    );
+
+    table!(phones, phone,
+        "+1 415 867 2309" => true,
+        "+14158672309" => true,
+        "(415) 867-2309" => true,
+        "415-867-2309" => true,
+        "415.867.2309" => true,
+        "4158672309" => false,
+        "415-555-0142" => false,
+        "+1 115 867 2309" => false,
+        "+44 20 7946 0958" => true,
+        "+49 30 901820" => true,
+        "2024-01-1512" => false,
+        "+1 23" => false,
+    );
+
+    table!(ibans, iban,
+        "DE44500105175407324931" => true,
+        "DE44 5001 0517 5407 3249 31" => true,
+        "DE44500105175407324932" => false,
+        "GB33BUKB20201555555555" => true,
+        "NL91ABNA0417164300" => true,
+        "XX91ABNA0417164300" => false,
+        "NL91ABNA041716430" => false,
+    );
+
+    table!(emails, email,
+        "jane.doe@acme-corp.io" => true,
+        "j@mail.co.uk" => true,
+        "someone@example.com" => false,
+        "a@sub.example.org" => false,
+        "user@host.test" => false,
+        "logo@2x.png" => false,
+        "a@b.c1" => false,
+    );
+
+    table!(private_ips, private_ipv4,
+        "10.1.2.3" => true,
+        "172.16.0.9" => true,
+        "172.32.0.9" => false,
+        "192.168.10.1" => true,
+        "169.254.169.254" => true,
+        "100.64.1.1" => true,
+        "8.8.8.8" => false,
+        "10.1.2" => false,
+        "10.1.2.300" => false,
+    );
+
+    table!(placeholders, is_placeholder,
+        "AKIAIOSFODNN7EXAMPLE" => true,
+        "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx" => true,
+        "${DB_PASSWORD}" => true,
+        "s3cr3t-Pa55" => false,
+    );
+
+    #[test]
+    fn crc_tokens() {
+        let body = b"abcdefghijABCDEFGHIJ0123456789";
+        let token = [&b"ghp_"[..], body, &base62_crc32(body)].concat();
+        assert!(crc_token(&token));
+        let mut bad = token.clone();
+        bad[5] = b'X';
+        assert!(!crc_token(&bad));
+        assert!(!crc_token(b"ghp_short"));
+    }
+
+    #[test]
+    fn luhn_table() {
+        for (digits, want) in [("79927398713", true), ("79927398710", false), ("0", true)] {
+            let d: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
+            assert_eq!(luhn(&d), want, "{digits}");
+        }
+    }
+}
