@@ -1,1 +1,150 @@
-fn main() {}
+//! Detector throughput on response bodies: clean JSON API responses (the
+//! common case the prefilter must make cheap), a clean HTML page, and a
+//! JSON response full of findings. Run: `cargo bench -p sensor --bench detectors`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sensor::detect::{ContentDetector, DetectConfig, FingerprintKey};
+use sensor::exchange::{
+    Body, ConnectionInfo, Header, HttpExchange, HttpRequest, HttpResponse, Role, Timings,
+};
+
+fn exchange(content_type: &str, body: String) -> HttpExchange {
+    HttpExchange {
+        connection: Arc::new(ConnectionInfo {
+            pid: 1,
+            comm: "bench".into(),
+            fd: 3,
+            generation: 1,
+            role: Role::Server,
+            local: None,
+            remote: None,
+            tls: false,
+        }),
+        request: HttpRequest {
+            method: "GET".into(),
+            target: "/api/v2/orders?page=3&per_page=100".into(),
+            version: 1,
+            headers: vec![
+                Header {
+                    name: "Host".into(),
+                    value: Bytes::from_static(b"shop.internal"),
+                },
+                Header {
+                    name: "Accept".into(),
+                    value: Bytes::from_static(b"application/json"),
+                },
+            ],
+            trailers: Vec::new(),
+            body: Body::default(),
+        },
+        response: HttpResponse {
+            status: 200,
+            reason: "OK".into(),
+            version: 1,
+            headers: vec![
+                Header {
+                    name: "Content-Type".into(),
+                    value: Bytes::copy_from_slice(content_type.as_bytes()),
+                },
+                Header {
+                    name: "Server".into(),
+                    value: Bytes::from_static(b"envoy"),
+                },
+            ],
+            trailers: Vec::new(),
+            body: Body {
+                wire_len: body.len() as u64,
+                raw: Bytes::from(body),
+                decoded: None,
+                truncated: false,
+            },
+        },
+        timings: Timings::default(),
+        upgraded: false,
+        completed_unix_ns: 0,
+    }
+}
+
+/// An order-list response as e-commerce APIs send it: ids, UUIDs, prices,
+/// ISO timestamps, statuses, nested line items. No finding.
+fn clean_orders(n: usize) -> String {
+    let mut out = String::from("{\"data\":[");
+    for i in 0..n {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            "{{\"id\":\"ord_{i:08}\",\"uuid\":\"3f2c{i:04x}-9b1e-4c7a-8d2f-6e5a4b3c2d1e\",\"status\":\"shipped\",\
+             \"currency\":\"EUR\",\"total\":{}.{:02},\"created_at\":\"2024-05-{:02}T08:{:02}:00Z\",\
+             \"customer\":{{\"id\":{},\"tier\":\"gold\",\"country\":\"DE\"}},\
+             \"items\":[{{\"product\":\"Desk lamp, brushed steel\",\"qty\":2,\"unit_price\":34.90}},\
+             {{\"product\":\"Cable organiser\",\"qty\":1,\"unit_price\":12.50}}],\
+             \"shipping\":{{\"carrier\":\"DHL\",\"service\":\"express\",\"eta_days\":2}},\
+             \"notes\":\"Leave at the front desk if nobody answers.\"}}",
+            100 + i % 900,
+            i % 100,
+            1 + i % 28,
+            i % 60,
+            10_000 + i,
+        ));
+    }
+    out.push_str("],\"page\":3,\"per_page\":100,\"total_pages\":12}");
+    out
+}
+
+fn clean_html(n: usize) -> String {
+    let mut out =
+        String::from("<!doctype html><html><head><title>Catalogue</title></head><body><main>");
+    for i in 0..n {
+        out.push_str(&format!(
+            "<article class=\"card\"><h2>Product {i}</h2><p>Handmade ceramic mug, dishwasher safe, \
+             holds 350 ml. Ships within two days.</p><span class=\"price\">{}.99 EUR</span>\
+             <a href=\"/products/{i}\">Details</a></article>\n",
+            10 + i % 40
+        ));
+    }
+    out.push_str("</main></body></html>");
+    out
+}
+
+fn leaky_users(n: usize) -> String {
+    let mut out = String::from("{\"users\":[");
+    for i in 0..n {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            "{{\"id\":{i},\"email\":\"user{i}@corpmail.net\",\"ssn\":\"536-22-{:04}\",\"password_hash\":\"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW\",\"phone\":\"+1 415 867 {:04}\"}}",
+            1000 + i, 2000 + i
+        ));
+    }
+    out.push_str("]}");
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let detector = ContentDetector::with_key(
+        &DetectConfig::default(),
+        FingerprintKey::from_bytes([1; 32]),
+    )
+    .unwrap();
+    let mut group = c.benchmark_group("detectors");
+    for (name, content_type, body) in [
+        ("clean_json_256k", "application/json", clean_orders(480)),
+        ("clean_html_256k", "text/html", clean_html(900)),
+        ("leaky_json_64k", "application/json", leaky_users(280)),
+    ] {
+        let x = exchange(content_type, body);
+        group.throughput(Throughput::Bytes(x.response.body.raw.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| std::hint::black_box(detector.inspect(&x)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

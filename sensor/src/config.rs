@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::detect::config::{AllowConfig, CustomRuleConfig, DetectConfig};
+
 /// Top level of `sensor.toml`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -14,6 +16,8 @@ pub struct Config {
     pub output: OutputConfig,
     pub metrics: MetricsConfig,
     pub sinks: crate::sink::config::SinksConfig,
+    /// Content detectors: rules, severities, allowlists, custom rules.
+    pub detect: DetectConfig,
 }
 
 /// What the kernel side captures.
@@ -144,9 +148,25 @@ pub enum ConfigError {
     Invalid { key: &'static str, message: String },
     #[error(transparent)]
     Sink(#[from] crate::sink::config::SinkConfigError),
+    #[error(transparent)]
+    Rules(#[from] crate::detect::RuleError),
 }
 
 impl Config {
+    /// The content detectors this config asks for, with the fingerprint key
+    /// from `detect.fingerprint_key_file` or `<output.state_dir>`.
+    pub fn content_detector(&self) -> anyhow::Result<crate::detect::ContentDetector> {
+        use anyhow::Context as _;
+        let path = self.detect.key_path(&self.output.state_dir);
+        let key = crate::detect::FingerprintKey::load_or_create(&path).with_context(|| {
+            format!(
+                "fingerprint key {} (set output.state_dir or detect.fingerprint_key_file)",
+                path.display()
+            )
+        })?;
+        Ok(crate::detect::ContentDetector::with_key(&self.detect, key)?)
+    }
+
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -184,6 +204,7 @@ impl Config {
             return invalid("capture.process_names", "names must not be empty");
         }
         self.sinks.validate()?;
+        crate::detect::ContentDetector::validate(&self.detect)?;
         if self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("metrics.listen", "must be an ip:port address");
         }

@@ -1,9 +1,11 @@
 //! The sensor's userspace pipeline:
 //! capture → conntrack → reassembly → http → (detect → alert) → sink.
 
+pub mod alert;
 pub mod capture;
 pub mod config;
 pub mod conntrack;
+pub mod detect;
 pub mod exchange;
 pub mod http;
 pub mod metrics;

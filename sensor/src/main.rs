@@ -29,6 +29,12 @@ enum Command {
     Tail(TailArgs),
     /// Run a pcap or pcapng capture through the pipeline (no root needed).
     Replay(ReplayArgs),
+    /// List the built-in detection rules (id, category, severity, description).
+    Rules {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         /// The TOML file to check.
@@ -156,6 +162,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             };
             sensor::tail::tail(&options, &mut std::io::stdout().lock())
         }
+        Command::Rules { json } => print_rules(json),
         Command::CheckConfig { file } => {
             Config::load(&file)?;
             println!("{}: ok", file.display());
@@ -177,4 +184,25 @@ fn run_config(args: RunArgs) -> anyhow::Result<Config> {
         config.output.exchanges = args.exchanges;
     }
     Ok(config)
+}
+
+/// `sensor rules`: the built-in rules, one per line.
+fn print_rules(json: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for rule in sensor::detect::builtin_rules() {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&rule)?)?;
+        } else {
+            writeln!(
+                out,
+                "{:<40} {:<15} {:<9} {}",
+                rule.id,
+                rule.category.as_str(),
+                rule.severity.as_str(),
+                rule.description
+            )?;
+        }
+    }
+    Ok(())
 }

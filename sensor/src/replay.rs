@@ -74,7 +74,8 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
     let input = File::open(file).with_context(|| format!("opening the capture {shown}"))?;
     let mut reader = CaptureReader::new(BufReader::with_capacity(1 << 20, input))
         .map_err(|err| anyhow!("{shown}: {err}"))?;
-    let mut outputs = Outputs::open(&config.output)?;
+    let detector = config.content_detector()?;
+    let mut outputs = Outputs::open(&config.output)?.with_detector(detector);
     let comm = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -25,7 +25,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<()> {
     config.validate()?;
     let sinks = config.sinks.start(&config.output.state_dir)?;
-    let mut outputs = Outputs::open(&config.output)?.with_sinks(sinks);
+    let detector = config.content_detector()?;
+    let mut outputs = Outputs::open(&config.output)?
+        .with_sinks(sinks)
+        .with_detector(detector);
     let options = LiveOptions {
         capture_limit: config.capture.capture_limit_bytes,
         ring_bytes: config.capture.ring_buffer_bytes,
@@ -82,7 +85,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
                 outputs.deliver(&mut done)?;
                 outputs.flush()?;
                 if let Some(metrics) = &metrics {
-                    metrics.publish(metrics_page(&capture, &pipeline, &outputs.sink_snapshots()));
+                    metrics.publish(metrics_page(&capture, &pipeline, &outputs));
                 }
             }
             _ = sigint.recv() => break,
@@ -127,7 +130,7 @@ async fn start_metrics(config: &Config) -> anyhow::Result<Option<MetricsState>> 
     Ok(Some(state))
 }
 
-fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline, sinks: &[SinkSnapshot]) -> String {
+fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline, outputs: &Outputs) -> String {
     let stats = Stats::new(
         &capture.kernel_counters(),
         capture.decode_errors,
@@ -147,8 +150,33 @@ fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline, sinks: &[SinkSnapsho
             "HTTP connections the agent is tracking now.",
             pipeline.connections() as f64,
         )],
-        &sink_families(sinks),
+        &[
+            vec![alert_family(outputs)],
+            sink_families(&outputs.sink_snapshots()),
+        ]
+        .concat(),
     )
+}
+
+fn alert_family(outputs: &Outputs) -> Labelled {
+    Labelled {
+        name: "alerts_total".to_owned(),
+        help: "Alerts written, by rule and severity.".to_owned(),
+        kind: "counter",
+        samples: outputs
+            .alert_counts()
+            .iter()
+            .map(|((rule, severity), n)| {
+                (
+                    vec![
+                        ("rule".to_owned(), rule.clone()),
+                        ("severity".to_owned(), (*severity).to_owned()),
+                    ],
+                    *n as f64,
+                )
+            })
+            .collect(),
+    }
 }
 
 fn sink_families(sinks: &[SinkSnapshot]) -> Vec<Labelled> {

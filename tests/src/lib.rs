@@ -74,8 +74,22 @@ impl Sensor {
             }
             None => Command::new(&bin),
         };
+        // State (fingerprint key, spools) stays in the test's directory.
+        let config_args: Vec<String> = if extra.contains(&"--config") {
+            Vec::new()
+        } else {
+            let config = dir.join("sensor.toml");
+            let state = dir.join("state");
+            std::fs::write(
+                &config,
+                format!("[output]\nstate_dir = {:?}\n", state.display().to_string()),
+            )
+            .unwrap();
+            vec!["--config".into(), config.display().to_string()]
+        };
         let mut child = command
             .arg("run")
+            .args(&config_args)
             .arg("--alerts")
             .arg(dir.join("alerts.jsonl"))
             .arg("--exchanges")
@@ -203,10 +217,16 @@ pub struct PyServer {
 
 impl PyServer {
     pub fn start(bind: &str) -> PyServer {
+        Self::script("http_server.py", &["--bind", bind])
+    }
+
+    /// Starts `tests/servers/<name>` with `--port` and `args`.
+    pub fn script(name: &str, args: &[&str]) -> PyServer {
         let port = free_port();
         let mut child = Command::new("python3")
-            .arg(workspace_root().join("tests/servers/http_server.py"))
-            .args(["--port", &port.to_string(), "--bind", bind])
+            .arg(workspace_root().join("tests/servers").join(name))
+            .args(["--port", &port.to_string()])
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("starting python3");

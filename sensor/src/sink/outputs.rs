@@ -3,15 +3,19 @@
 //! commands hand every finished `HttpExchange` to `Outputs::deliver`, so what
 //! a replay writes is exactly what a live run would have written.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::alert::Alert;
 use crate::config::OutputConfig;
+use crate::detect::ContentDetector;
 use crate::exchange::HttpExchange;
 use crate::sink::worker::{AlertLine, SinkHandle, SinkSnapshot};
 use crate::sink::{ExchangeRecord, JsonLines};
+use crate::tail::severity_rank;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -33,6 +37,9 @@ pub struct Outputs {
     exchanges: Option<JsonLines>,
     /// Remote sinks, each on its own thread behind a bounded queue.
     sinks: Vec<SinkHandle>,
+    detector: Option<ContentDetector>,
+    /// Alerts written, by (rule, severity), for the metrics.
+    alert_counts: BTreeMap<(String, &'static str), u64>,
 }
 
 impl Outputs {
@@ -54,13 +61,50 @@ impl Outputs {
                 .map(|path| open("exchanges", path))
                 .transpose()?,
             sinks: Vec::new(),
+            detector: None,
+            alert_counts: BTreeMap::new(),
         })
+    }
+
+    /// Runs every delivered exchange through the content detectors.
+    pub fn with_detector(mut self, detector: ContentDetector) -> Self {
+        self.detector = Some(detector);
+        self
+    }
+
+    /// Alerts written so far, by rule and severity.
+    pub fn alert_counts(&self) -> &BTreeMap<(String, &'static str), u64> {
+        &self.alert_counts
     }
 
     /// Adds the remote sinks every alert is also offered to.
     pub fn with_sinks(mut self, sinks: Vec<SinkHandle>) -> Self {
         self.sinks = sinks;
         self
+    }
+
+    fn alert_on(
+        &mut self,
+        detector: &ContentDetector,
+        exchange: &HttpExchange,
+    ) -> Result<(), OutputError> {
+        for finding in detector.inspect(exchange) {
+            let alert = Alert::from_finding(&finding, exchange, exchange.completed_unix_ns);
+            let json = serde_json::to_string(&alert)
+                .map_err(|err| write_error(&self.alerts, io::Error::other(err)))?;
+            let severity = alert.severity.as_str();
+            *self
+                .alert_counts
+                .entry((alert.rule.clone(), severity))
+                .or_default() += 1;
+            self.emit_alert(AlertLine {
+                json: json.into(),
+                severity: severity_rank(severity).unwrap_or(0),
+                category: alert.category.as_str().into(),
+                rule: alert.rule.as_str().into(),
+            })?;
+        }
+        Ok(())
     }
 
     /// Writes one alert to the alerts file and offers it to every sink.
@@ -92,8 +136,13 @@ impl Outputs {
                     .map_err(|source| write_error(out, source))?;
             }
         }
-        // Detectors plug in here: each exchange goes through them and their
-        // alerts are written to `self.alerts`. Until then exchanges end here.
+        if let Some(detector) = self.detector.take() {
+            let result = done
+                .iter()
+                .try_for_each(|exchange| self.alert_on(&detector, exchange));
+            self.detector = Some(detector);
+            result?;
+        }
         done.clear();
         Ok(())
     }

@@ -1,0 +1,132 @@
+//! `Alert`: what every sink sends, one per finding. Built from a `Finding`
+//! (already redacted) and its exchange's metadata, so it can hold no raw
+//! value either.
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::detect::{Category, Finding, Location, Severity};
+use crate::exchange::{header, HttpExchange, Role};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub method: String,
+    pub host: String,
+    /// Without the query string (queries can carry the very values
+    /// alerts must not repeat).
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Process {
+    pub pid: u32,
+    pub comm: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Connection {
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    pub role: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// When the response completed, RFC 3339.
+    pub ts: String,
+    /// Unique per alert.
+    pub id: String,
+    pub rule: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub summary: String,
+    pub endpoint: Endpoint,
+    pub status: u16,
+    pub location: Location,
+    pub evidence: String,
+    pub fingerprint: String,
+    pub count: u32,
+    pub process: Process,
+    pub connection: Connection,
+    /// The plaintext came from a TLS library (not visible on the wire).
+    pub tls: bool,
+}
+
+impl Alert {
+    pub fn from_finding(finding: &Finding, exchange: &HttpExchange, ts_unix_ns: i128) -> Alert {
+        let conn = &exchange.connection;
+        let ts = OffsetDateTime::from_unix_timestamp_nanos(ts_unix_ns)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default();
+        Alert {
+            ts,
+            id: alert_id(ts_unix_ns),
+            rule: finding.rule.clone(),
+            category: finding.category,
+            severity: finding.severity,
+            summary: finding.summary.clone(),
+            endpoint: Endpoint {
+                method: exchange.request.method.clone(),
+                host: host(exchange),
+                path: crate::sink::exchange_record::path_of(&exchange.request.target).to_owned(),
+            },
+            status: exchange.response.status,
+            location: finding.location.clone(),
+            evidence: finding.evidence.clone(),
+            fingerprint: finding.fingerprint.clone(),
+            count: finding.count,
+            process: Process {
+                pid: conn.pid,
+                comm: conn.comm.clone(),
+            },
+            connection: Connection {
+                local: conn.local.map(|a| a.to_string()),
+                remote: conn.remote.map(|a| a.to_string()),
+                role: conn.role.as_str(),
+            },
+            tls: conn.tls,
+        }
+    }
+}
+
+/// The Host header (without any userinfo), else the server's address.
+fn host(exchange: &HttpExchange) -> String {
+    if let Some(value) = header(&exchange.request.headers, "host") {
+        let text = String::from_utf8_lossy(value);
+        let text = text.rsplit_once('@').map_or(&*text, |(_, h)| h);
+        return text.trim().to_owned();
+    }
+    let conn = &exchange.connection;
+    let server = match conn.role {
+        Role::Server => conn.local,
+        Role::Client => conn.remote,
+    };
+    server.map(|a| a.to_string()).unwrap_or_default()
+}
+
+/// Time, process-wide counter and a per-process random salt: unique
+/// without coordination, and sortable by time within one sensor.
+fn alert_id(ts_unix_ns: i128) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SALT: OnceLock<u32> = OnceLock::new();
+    let salt = *SALT.get_or_init(|| {
+        let mut bytes = [0u8; 4];
+        let read = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+        if read.is_err() {
+            // No randomness: the pid still separates sensors on one host.
+            bytes = std::process::id().to_le_bytes();
+        }
+        u32::from_le_bytes(bytes)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let ms = (ts_unix_ns / 1_000_000) as u64;
+    format!("{ms:012x}-{salt:08x}-{n:012x}")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+use crate::detect::tests::{detector, exchange, github_token};
+use crate::detect::DetectConfig;
+
+use super::Alert;
+
+#[test]
+fn alert_has_the_issue_fields_and_no_raw_values() {
+    let token = github_token("ghp_");
+    let raw = [
+        "4539 5787 6362 1486",
+        "536-22-8726",
+        "ann.lee@acme-mail.io",
+        "hunter2-Secret",
+        token.as_str(),
+        "Zq8vT3xK",
+        "YWxpY2U6czNjcjN0",
+        "+1 415 867 2309",
+    ];
+    let body = format!(
+        r#"{{"card":"{}","ssn":"{}","email":"{}","password":"{}","gh":"{}","db":"postgres://app:{}@db.internal:5432/x","phone":"{}"}}"#,
+        raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[7]
+    );
+    let target = format!("/api/users?token={token}");
+    let x = exchange(
+        "GET",
+        &target,
+        &[
+            ("Host", "api.acme.io"),
+            ("Authorization", &format!("Basic {}", raw[6])),
+        ],
+        "",
+        &[("Content-Type", "application/json")],
+        &body,
+    );
+    let findings = detector(&DetectConfig::default()).inspect(&x);
+    assert!(findings.len() >= 8, "{findings:?}");
+    let mut ids = std::collections::HashSet::new();
+    for f in &findings {
+        let alert = Alert::from_finding(f, &x, x.completed_unix_ns);
+        let json = serde_json::to_string(&alert).unwrap();
+        let debug = format!("{alert:?} {f:?}");
+        for value in raw {
+            assert!(!json.contains(value), "{value} in {json}");
+            assert!(!debug.contains(value), "{value} in {debug}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for key in [
+            "ts",
+            "id",
+            "rule",
+            "category",
+            "severity",
+            "summary",
+            "endpoint",
+            "status",
+            "location",
+            "evidence",
+            "fingerprint",
+            "count",
+            "process",
+            "connection",
+            "tls",
+        ] {
+            assert!(v.get(key).is_some(), "{key} missing in {json}");
+        }
+        assert_eq!(v["endpoint"]["path"], "/api/users");
+        assert_eq!(v["endpoint"]["host"], "api.acme.io");
+        assert_eq!(v["ts"], "2023-11-14T22:13:20Z");
+        assert_eq!(v["connection"]["role"], "server");
+        assert_eq!(v["process"]["comm"], "api");
+        assert!(ids.insert(alert.id.clone()));
+    }
+}

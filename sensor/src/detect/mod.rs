@@ -1,0 +1,184 @@
+//! Content detectors: sensitive data, secrets and verbose errors in one
+//! `HttpExchange`.
+//!
+//! Guarantees:
+//! - Pure: an exchange in, findings out; no I/O after construction.
+//! - No raw value leaves: a `Finding` holds masked evidence and a keyed
+//!   fingerprint only, and nothing here logs.
+//! - Cheap on clean traffic: one prefilter pass (Aho-Corasick over every
+//!   rule's keywords, plus a digit-run scan) per part; rules only run on
+//!   parts that triggered them, validators only on pattern matches.
+//! - Linear: every pattern is a `regex` (finite automata, no
+//!   backtracking), the JSON walker is one pass with bounded depth.
+//!
+//! Layout: `pii`, `secrets`, `jwt`, `errors` and `headers` hold the rule
+//! tables; `rules` and `custom` compile them; `prefilter`, `body`,
+//! `json_walk` and `scan` are the engine; `validators`, `checks`,
+//! `redact` and `fingerprint` the per-value work.
+
+mod body;
+mod checks;
+pub mod config;
+mod custom;
+mod errors;
+mod fingerprint;
+mod glob;
+mod headers;
+mod json_walk;
+pub mod jwt;
+mod pii;
+mod prefilter;
+pub mod redact;
+mod rules;
+mod scan;
+mod secrets;
+mod types;
+pub mod validators;
+
+use std::collections::HashMap;
+
+use crate::exchange::HttpExchange;
+
+pub use config::DetectConfig;
+pub use custom::RuleError;
+pub use fingerprint::{FingerprintKey, KeyError};
+pub use rules::builtin_rules;
+pub use types::{Category, Finding, Location, Message, Part, RuleInfo, Severity};
+
+use prefilter::Prefilter;
+use rules::{builtin_specs, Rule};
+
+/// State directory whose `fingerprint.key` `ContentDetector::new` uses
+/// when no `fingerprint_key_file` is configured.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/sensor";
+
+/// Runs every enabled rule on exchanges. Build once, share by reference:
+/// `inspect` takes `&self` and keeps no state between calls.
+pub struct ContentDetector {
+    rules: Vec<Rule>,
+    by_id: HashMap<String, usize>,
+    prefilter: Prefilter,
+    key: FingerprintKey,
+    allow: Vec<Allow>,
+    basic_rule: Option<usize>,
+    banner_rule: Option<usize>,
+    pii_in_requests: bool,
+    report_examples: bool,
+    jwt_max_lifetime_secs: u64,
+    max_inspect_bytes: usize,
+}
+
+impl std::fmt::Debug for ContentDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentDetector")
+            .field("rules", &self.rules.len())
+            .field("enabled", &self.rules.iter().filter(|r| r.enabled).count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContentDetector {
+    /// Compiles the rules and loads (or creates) the fingerprint key from
+    /// `fingerprint_key_file`, else `/var/lib/sensor/fingerprint.key`.
+    /// Callers with a state directory should use
+    /// `with_key(config, FingerprintKey::load_or_create(&config.key_path(state_dir))?)`.
+    pub fn new(config: &DetectConfig) -> Result<ContentDetector, RuleError> {
+        let path = config.key_path(std::path::Path::new(DEFAULT_STATE_DIR));
+        let key = FingerprintKey::load_or_create(&path)?;
+        Self::with_key(config, key)
+    }
+
+    /// Compiles the rules with an explicit fingerprint key (tests, or a key
+    /// loaded by the caller).
+    pub fn with_key(
+        config: &DetectConfig,
+        key: FingerprintKey,
+    ) -> Result<ContentDetector, RuleError> {
+        let mut rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
+        custom::apply(config, &mut rules)?;
+        let by_id: HashMap<String, usize> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        let enabled = |id: &str| by_id.get(id).copied().filter(|&i| rules[i].enabled);
+        let basic_rule = enabled(headers::BASIC_AUTH);
+        let banner_rule = enabled(headers::VERSION_BANNER);
+        let prefilter = Prefilter::new(&rules);
+        let allow = config.allow.iter().map(Allow::new).collect();
+        Ok(ContentDetector {
+            by_id,
+            prefilter,
+            key,
+            allow,
+            basic_rule,
+            banner_rule,
+            pii_in_requests: config.pii_in_requests,
+            report_examples: config.report_example_values,
+            jwt_max_lifetime_secs: config.jwt_max_lifetime_secs,
+            max_inspect_bytes: config.max_inspect_bytes,
+            rules,
+        })
+    }
+
+    /// Checks the rules of `config` (custom rules, disables, severities,
+    /// allowlists) without a key: what `check-config` and start-up run.
+    pub fn validate(config: &DetectConfig) -> Result<(), RuleError> {
+        let mut rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
+        custom::apply(config, &mut rules)
+    }
+
+    /// Every finding in one exchange, merged by rule and location.
+    pub fn inspect(&self, exchange: &HttpExchange) -> Vec<Finding> {
+        scan::Scan::new(self, exchange).run(exchange)
+    }
+}
+
+/// A compiled allowlist entry.
+struct Allow {
+    rules: Vec<String>,
+    /// (method, path glob); no method: any.
+    endpoints: Vec<(Option<String>, String)>,
+    fingerprints: Vec<String>,
+}
+
+impl Allow {
+    fn new(c: &config::AllowConfig) -> Allow {
+        Allow {
+            rules: c.rules.clone(),
+            endpoints: c
+                .endpoints
+                .iter()
+                .map(|e| match e.split_once(char::is_whitespace) {
+                    Some((m, p)) => (Some(m.to_ascii_uppercase()), p.trim().to_owned()),
+                    None => (None, e.trim().to_owned()),
+                })
+                .collect(),
+            fingerprints: c
+                .fingerprints
+                .iter()
+                .map(|f| f.to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    fn endpoint_matches(&self, method: &str, path: &str) -> bool {
+        self.endpoints.is_empty()
+            || self.endpoints.iter().any(|(m, p)| {
+                m.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+                    && glob::matches(p.as_bytes(), path.as_bytes())
+            })
+    }
+
+    fn drops(&self, rule: &str, fingerprint: &str) -> bool {
+        (self.rules.is_empty()
+            || self
+                .rules
+                .iter()
+                .any(|r| glob::matches(r.as_bytes(), rule.as_bytes())))
+            && (self.fingerprints.is_empty() || self.fingerprints.iter().any(|f| f == fingerprint))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

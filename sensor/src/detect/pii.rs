@@ -1,0 +1,122 @@
+//! Sensitive data: PII recognised by validated patterns (email, phone,
+//! SSN, card, IBAN), by field name (dates of birth, government ids), and
+//! excessive data exposure: sensitive field names carrying values in
+//! responses.
+
+use super::redact::Mask;
+use super::rules::{Check, Scope, Spec};
+use super::types::{Category::SensitiveData, Severity::*};
+
+const PII: Spec = Spec {
+    category: SensitiveData,
+    severity: Medium,
+    scope: Scope::Pii,
+    ..Spec::BASE
+};
+
+pub const SPECS: &[Spec] = &[
+    Spec {
+        id: "pii.email",
+        description: "Email address (documentation domains excluded)",
+        keywords: &["@", "%40"],
+        regex: Some(r"(?:^|[^A-Za-z0-9._%+:/-]|mailto:)([A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8})"),
+        check: Check::Email,
+        mask: Mask::Email,
+        ..PII
+    },
+    Spec {
+        id: "pii.phone",
+        description: "Phone number: international or formatted North American, validated",
+        digits: true,
+        regex: Some(r"(?:^|[^0-9A-Za-z+.-])(\+[1-9][0-9]{0,2}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,4}(?:[ .-]?[0-9]{1,4}){1,4}|\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4})(?:$|[^0-9A-Za-z.-])"),
+        check: Check::Phone,
+        mask: Mask::Phone,
+        ..PII
+    },
+    Spec {
+        id: "pii.ssn",
+        severity: High,
+        description: "US social security number (area, group and serial rules; known fakes excluded)",
+        digits: true,
+        regex: Some(r"(?:^|[^0-9-])([0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4})(?:$|[^0-9-])"),
+        check: Check::Ssn,
+        mask: Mask::Ssn,
+        ..PII
+    },
+    Spec {
+        id: "pii.card",
+        severity: Critical,
+        description: "Payment card number (issuer prefix, length and Luhn; test cards excluded)",
+        digits: true,
+        regex: Some(r"(?:^|[^0-9.])([0-9]{4}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}|[0-9]{4}[ -]?[0-9]{6}[ -]?[0-9]{4,5})(?:$|[^0-9.])"),
+        check: Check::Card,
+        mask: Mask::Card,
+        ..PII
+    },
+    Spec {
+        id: "pii.iban",
+        severity: High,
+        description: "IBAN (country length and mod-97 check; documentation examples excluded)",
+        digits: true,
+        regex: Some(r"\b([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b"),
+        check: Check::Iban,
+        mask: Mask::Iban,
+        ..PII
+    },
+    Spec {
+        id: "pii.date_of_birth",
+        description: "Date of birth in a field named for it",
+        keywords: &["dob", "birth"],
+        fields: &["dob", "dateofbirth", "birthdate", "birthday", "birthdt", "dobdate"],
+        check: Check::Date,
+        mask: Mask::Hidden,
+        ..PII
+    },
+    Spec {
+        id: "pii.government_id",
+        severity: High,
+        description: "Government identifier (passport, national id, driver's licence, tax id) in a field named for it",
+        keywords: &["passport", "national", "licen", "tax", "tin", "nin", "sin", "aadhaar", "cpf", "dni", "nif", "idnumber", "id_number", "idcard", "id_card"],
+        fields: &[
+            "passport", "passportnumber", "passportno", "nationalid", "nationalidnumber",
+            "nationalidentifier", "nationalinsurancenumber", "driverslicense", "driverlicense",
+            "driverslicensenumber", "driverlicensenumber", "drivinglicence", "drivinglicencenumber",
+            "taxid", "taxidentificationnumber", "tin", "nin", "nino", "sin",
+            "socialinsurancenumber", "aadhaar", "aadhaarnumber", "cpf", "dni", "nif",
+            "idnumber", "idcardnumber", "nationalidcard",
+        ],
+        check: Check::GovId,
+        mask: Mask::Hidden,
+        ..PII
+    },
+    Spec {
+        id: "pii.private_ip",
+        severity: Low,
+        description: "Private, loopback-adjacent or link-local IPv4 address in a response body",
+        keywords: &["10.", "172.", "192.168.", "169.254.", "100."],
+        regex: Some(r"(?:^|[^0-9.])((?:10|172|192|169|100)\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})(?:$|[^0-9.]|\.(?:$|[^0-9]))"),
+        check: Check::PrivateIp,
+        mask: Mask::Ip,
+        scope: Scope::ResponseBody,
+        ..PII
+    },
+    Spec {
+        id: "pii.sensitive_field",
+        severity: High,
+        description: "Field named password, secret, salt, ssn, cvv, pin, private_key, api_key, token (and spellings) with a value in a response",
+        keywords: &["pass", "pwd", "secret", "salt", "ssn", "social", "cvv", "cvc", "security", "\"pin", "pin=", "private", "api_key", "apikey", "api-key", "token"],
+        fields: &[
+            "password", "passwd", "pwd", "pass", "passwordhash", "hashedpassword", "passwordsalt",
+            "passworddigest", "encryptedpassword", "userpassword", "secret", "clientsecret",
+            "secretkey", "apisecret", "appsecret", "salt", "ssn", "socialsecuritynumber", "cvv",
+            "cvv2", "cvc", "cvc2", "cardsecuritycode", "securitycode", "pin", "pincode",
+            "privatekey", "apikey", "accesstoken", "refreshtoken", "token", "authtoken",
+            "sessiontoken", "idtoken", "securityanswer", "secretanswer", "otpsecret",
+            "totpsecret", "mfasecret",
+        ],
+        check: Check::NonEmpty,
+        mask: Mask::Hidden,
+        scope: Scope::ResponseBody,
+        ..PII
+    },
+];

@@ -1,0 +1,217 @@
+//! Rules as data: a `Spec` describes a built-in rule; `Rule` is a built-in
+//! or custom rule compiled for matching. Detectors (pii, secrets, errors)
+//! only contribute specs; the engine in `scan.rs` runs them all alike.
+
+use regex::bytes::{Regex, RegexBuilder};
+
+use super::redact::Mask;
+use super::types::{Category, RuleInfo, Severity};
+
+/// What a match must pass before it is a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    None,
+    Card,
+    /// The digits pass the Luhn check (custom rules).
+    Luhn,
+    Ssn,
+    Phone,
+    Iban,
+    Email,
+    /// GitHub/npm token CRC32; fine-grained GitHub tokens pass on format.
+    CrcToken,
+    PrivateIp,
+    /// Not a placeholder, and enough distinct characters.
+    Secret,
+    /// Not a placeholder.
+    NotPlaceholder,
+    /// Stripe: mixed case (a lowercase-only key is Picatic's format).
+    Stripe,
+    /// The password in `scheme://user:password@host` is real.
+    UriPassword,
+    /// A non-empty value that is not a mask or placeholder.
+    NonEmpty,
+    /// A date-like value (at least four digits).
+    Date,
+    /// At least five letters or digits, one of them a digit.
+    GovId,
+    /// A JWT: decoded, and problems become findings of the `jwt` rules.
+    Jwt,
+    /// A server path at least three levels deep.
+    FsPath,
+    /// A Java trace accompanies the match in the same value.
+    JavaTrace,
+}
+
+/// Which parts of an exchange a rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Request line, query, headers and bodies of both messages.
+    Anywhere,
+    /// Response bodies; request bodies and queries too with
+    /// `pii_in_requests`.
+    Pii,
+    /// Response bodies only.
+    ResponseBody,
+    /// Handled by dedicated code (headers); never by the engine.
+    Special,
+    /// Custom rules limited to one message: every part of it.
+    Request,
+    Response,
+}
+
+/// A built-in rule as written in the detector tables.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub id: &'static str,
+    pub category: Category,
+    pub severity: Severity,
+    pub description: &'static str,
+    /// Case-insensitive literals, one of which must occur for the rule to
+    /// run on a part (the prefilter).
+    pub keywords: &'static [&'static str],
+    /// Runs when the part holds a long run of digits.
+    pub digits: bool,
+    /// Pattern over text; capture group 1, when present, is the value.
+    pub regex: Option<&'static str>,
+    /// Normalised field names (lowercase, letters and digits only) whose
+    /// values are checked whole.
+    pub fields: &'static [&'static str],
+    pub check: Check,
+    pub mask: Mask,
+    pub scope: Scope,
+    /// Listed by `sensor rules` (false for internal carriers).
+    pub listed: bool,
+}
+
+impl Spec {
+    pub const BASE: Spec = Spec {
+        id: "",
+        category: Category::Secret,
+        severity: Severity::High,
+        description: "",
+        keywords: &[],
+        digits: false,
+        regex: None,
+        fields: &[],
+        check: Check::None,
+        mask: Mask::Prefix(4),
+        scope: Scope::Anywhere,
+        listed: true,
+    };
+}
+
+/// Matches a field name.
+#[derive(Debug, Clone)]
+pub enum FieldPattern {
+    Exact(String),
+    /// `*` matches any run of characters.
+    Glob(String),
+}
+
+impl FieldPattern {
+    pub fn matches(&self, normalised: &str) -> bool {
+        match self {
+            FieldPattern::Exact(name) => name == normalised,
+            FieldPattern::Glob(glob) => {
+                super::glob::matches(glob.as_bytes(), normalised.as_bytes())
+            }
+        }
+    }
+}
+
+/// A rule ready to run.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub description: String,
+    pub keywords: Vec<String>,
+    pub digits: bool,
+    /// Runs on every part of its scope (no literal to prefilter on).
+    pub always: bool,
+    pub regex: Option<Regex>,
+    pub fields: Vec<FieldPattern>,
+    /// Custom rules: a field value must match this as well.
+    pub field_regex: Option<Regex>,
+    pub check: Check,
+    pub mask: Mask,
+    pub scope: Scope,
+    /// Reported only when no other rule fired on the same value.
+    pub fallback: bool,
+    pub enabled: bool,
+}
+
+/// Byte regexes without Unicode classes (`\d`, `\w` and `\b` are ASCII),
+/// with a bounded compiled size so no rule can exhaust memory.
+pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(4 << 20)
+        .dfa_size_limit(8 << 20)
+        .build()
+}
+
+impl Rule {
+    pub fn from_spec(spec: &Spec) -> Rule {
+        Rule {
+            id: spec.id.to_owned(),
+            category: spec.category,
+            severity: spec.severity,
+            description: spec.description.to_owned(),
+            keywords: spec.keywords.iter().map(|k| (*k).to_owned()).collect(),
+            digits: spec.digits,
+            always: false,
+            regex: spec
+                .regex
+                .map(|p| compile(p).unwrap_or_else(|e| panic!("built-in rule {}: {e}", spec.id))),
+            fields: spec
+                .fields
+                .iter()
+                .map(|f| FieldPattern::Exact((*f).to_owned()))
+                .collect(),
+            field_regex: None,
+            check: spec.check,
+            mask: spec.mask,
+            scope: spec.scope,
+            fallback: spec.check == Check::NonEmpty,
+            enabled: true,
+        }
+    }
+}
+
+/// Every built-in rule, in the order detectors run.
+pub fn builtin_specs() -> Vec<Spec> {
+    let mut specs = Vec::new();
+    specs.extend_from_slice(super::secrets::SPECS);
+    specs.extend_from_slice(super::jwt::SPECS);
+    specs.extend_from_slice(super::pii::SPECS);
+    specs.extend_from_slice(super::errors::SPECS);
+    specs.extend_from_slice(super::headers::SPECS);
+    specs
+}
+
+/// The built-in rules as `sensor rules` lists them.
+pub fn builtin_rules() -> Vec<RuleInfo> {
+    builtin_specs()
+        .iter()
+        .filter(|s| s.listed)
+        .map(|s| RuleInfo {
+            id: s.id,
+            category: s.category,
+            severity: s.severity,
+            description: s.description,
+        })
+        .collect()
+}
+
+/// Lowercase letters and digits only: `Password_Hash` and `passwordHash`
+/// both become `passwordhash`.
+pub fn normalise_field(name: &[u8]) -> String {
+    name.iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .take(128)
+        .map(|b| b.to_ascii_lowercase() as char)
+        .collect()
+}

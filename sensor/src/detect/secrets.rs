@@ -1,0 +1,391 @@
+//! Secrets: provider credentials in their real formats (with the checksum
+//! where the format has one), private keys, password hashes, and URIs
+//! carrying passwords. Documented example values are placeholders and
+//! never match (`Check::Secret` / `Check::NotPlaceholder`).
+
+use super::redact::Mask;
+use super::rules::{Check, Spec};
+use super::types::Severity::*;
+
+pub const SPECS: &[Spec] = &[
+    Spec {
+        id: "secret.aws_access_key_id",
+        severity: Critical,
+        description: "AWS access key id (AKIA long-term, ASIA temporary)",
+        keywords: &["akia", "asia"],
+        regex: Some(r"\b((?:AKIA|ASIA)[A-Z2-7]{16})\b"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(4),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.aws_secret_key",
+        severity: Critical,
+        description: "AWS secret access key next to its name",
+        keywords: &[
+            "secret_access_key",
+            "secretaccesskey",
+            "aws_secret",
+            "secret-access-key",
+        ],
+        regex: Some(
+            r#"(?i)secret[_-]?access[_-]?key["']?\s{0,4}[:=]\s{0,4}["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|$)"#,
+        ),
+        fields: &["awssecretaccesskey", "secretaccesskey", "awssecretkey"],
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.aws_session_token",
+        severity: High,
+        description: "AWS session token (STS) next to its name",
+        keywords: &[
+            "session_token",
+            "sessiontoken",
+            "security-token",
+            "securitytoken",
+            "security_token",
+        ],
+        regex: Some(
+            r#"(?i)(?:aws_?session_?token|x-amz-security-token)["']?\s{0,4}[:=]\s{0,4}["']?([A-Za-z0-9/+=]{100,2048})"#,
+        ),
+        fields: &[
+            "awssessiontoken",
+            "xamzsecuritytoken",
+            "sessiontoken",
+            "securitytoken",
+        ],
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.google_api_key",
+        description: "Google API key (AIza...)",
+        keywords: &["aiza"],
+        regex: Some(r"\b(AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(4),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.google_oauth_client_secret",
+        severity: Critical,
+        description: "Google OAuth client secret (GOCSPX-...)",
+        keywords: &["gocspx-"],
+        regex: Some(r"\b(GOCSPX-[0-9A-Za-z_-]{28})(?:[^0-9A-Za-z_-]|$)"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(7),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.google_oauth_access_token",
+        description: "Google OAuth access token (ya29....)",
+        keywords: &["ya29."],
+        regex: Some(r"\b(ya29\.[0-9A-Za-z_-]{30,2048})"),
+        check: Check::Secret,
+        mask: Mask::Prefix(5),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.stripe_key",
+        severity: Critical,
+        description: "Stripe live secret or restricted key",
+        keywords: &["sk_live_", "rk_live_"],
+        regex: Some(r"\b((?:sk|rk)_live_[0-9A-Za-z]{24,247})\b"),
+        check: Check::Stripe,
+        mask: Mask::Prefix(8),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.picatic_key",
+        description: "Picatic API key (sk_live_ and 32 lowercase characters)",
+        keywords: &["sk_live_"],
+        regex: Some(r"\b(sk_live_[0-9a-z]{32})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(8),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.square_token",
+        severity: Critical,
+        description: "Square access token or OAuth secret",
+        keywords: &["sq0atp-", "sq0csp-"],
+        regex: Some(r"\b(sq0atp-[0-9A-Za-z_-]{22}|sq0csp-[0-9A-Za-z_-]{43})(?:[^0-9A-Za-z_-]|$)"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(7),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.braintree_token",
+        severity: Critical,
+        description: "PayPal Braintree production access token",
+        keywords: &["access_token$production$"],
+        regex: Some(r"(access_token\$production\$[0-9a-z]{16}\$[0-9a-f]{32})"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(24),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.amazon_mws_token",
+        description: "Amazon MWS auth token",
+        keywords: &["amzn.mws."],
+        regex: Some(r"(amzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"),
+        mask: Mask::Prefix(9),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.twilio_api_key",
+        description: "Twilio API key (SK and 32 hex digits)",
+        keywords: &["sk"],
+        regex: Some(r"\b(SK[0-9a-f]{32})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(2),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.sendgrid_key",
+        severity: Critical,
+        description: "SendGrid API key (SG.xxx.yyy)",
+        keywords: &["sg."],
+        regex: Some(r"\b(SG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43})(?:[^0-9A-Za-z_-]|$)"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(3),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.mailgun_key",
+        description: "Mailgun API key (key- and 32 characters)",
+        keywords: &["key-"],
+        regex: Some(r"\b(key-[0-9a-z]{32})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(4),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.mailchimp_key",
+        description: "Mailchimp API key (32 hex digits and a datacenter)",
+        keywords: &["-us"],
+        regex: Some(r"\b([0-9a-f]{32}-us[0-9]{1,2})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.slack_token",
+        severity: Critical,
+        description: "Slack bot, user, app or refresh token (xox?-, xapp-)",
+        keywords: &["xox", "xapp-"],
+        regex: Some(
+            r"\b(xox[abposre]-[0-9A-Za-z-]{10,250}|xapp-[0-9]-[A-Z0-9]{6,32}-[0-9]{6,20}-[a-f0-9]{32,80})\b",
+        ),
+        check: Check::Secret,
+        mask: Mask::Prefix(5),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.slack_webhook",
+        description: "Slack incoming webhook URL",
+        keywords: &["hooks.slack.com"],
+        regex: Some(
+            r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{8,12}/[A-Z0-9]{8,12}/[A-Za-z0-9]{24})",
+        ),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(24),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.github_token",
+        severity: Critical,
+        description: "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_ with CRC32 check; github_pat_)",
+        keywords: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        regex: Some(
+            r"\b((?:ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{36}|github_pat_[0-9A-Za-z]{22}_[0-9A-Za-z]{59})\b",
+        ),
+        check: Check::CrcToken,
+        mask: Mask::Prefix(11),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.gitlab_token",
+        severity: Critical,
+        description: "GitLab personal, deploy, pipeline-trigger or runner token",
+        keywords: &["glpat-", "gldt-", "glptt-", "glrt-", "gr1348941"],
+        regex: Some(
+            r"\b(glpat-[0-9A-Za-z_-]{20,80}|gldt-[0-9A-Za-z_-]{20,80}|glptt-[0-9a-f]{40}|glrt-[0-9A-Za-z_-]{20,80}|GR1348941[0-9A-Za-z_-]{20})(?:[^0-9A-Za-z_-]|$)",
+        ),
+        check: Check::Secret,
+        mask: Mask::Prefix(9),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.npm_token",
+        severity: Critical,
+        description: "npm access token (npm_ with CRC32 check)",
+        keywords: &["npm_"],
+        regex: Some(r"\b(npm_[0-9A-Za-z]{36})\b"),
+        check: Check::CrcToken,
+        mask: Mask::Prefix(4),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.nuget_key",
+        description: "NuGet API key (oy2 and 43 characters)",
+        keywords: &["oy2"],
+        regex: Some(r"\b(oy2[a-z0-9]{43})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(3),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.sonarqube_token",
+        description: "SonarQube token (sqp_, squ_, sqa_)",
+        keywords: &["sqp_", "squ_", "sqa_"],
+        regex: Some(r"\b(sq[pua]_[0-9a-f]{40})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(4),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.sauce_access_key",
+        description: "Sauce Labs access key next to its name",
+        keywords: &["sauce"],
+        regex: Some(
+            r#"(?i)sauce[_-]?access[_-]?key["']?\s{0,4}[:=]\s{0,4}["']?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"#,
+        ),
+        fields: &["sauceaccesskey", "saucekey"],
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.hockeyapp_token",
+        severity: Medium,
+        description: "HockeyApp API token next to its name",
+        keywords: &["hockey"],
+        regex: Some(
+            r#"(?i)hockey[_-]?app[_-]?(?:api[_-]?)?(?:token|key)["']?\s{0,4}[:=]\s{0,4}["']?([0-9a-f]{32})\b"#,
+        ),
+        fields: &[
+            "hockeyapptoken",
+            "hockeyappkey",
+            "hockeyappapitoken",
+            "hockeytoken",
+        ],
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.stackhawk_key",
+        description: "StackHawk API key (hawk.xxx.yyy)",
+        keywords: &["hawk."],
+        regex: Some(r"\b(hawk\.[0-9A-Za-z_-]{20}\.[0-9A-Za-z_-]{20})(?:[^0-9A-Za-z_-]|$)"),
+        check: Check::Secret,
+        mask: Mask::Prefix(5),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.facebook_access_token",
+        description: "Facebook (Meta) access token (EAA...)",
+        keywords: &["eaa"],
+        regex: Some(r"\b(EAA[0-9A-Za-z]{90,400})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(3),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.openai_key",
+        severity: Critical,
+        description:
+            "OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin- with the T3BlbkFJ marker)",
+        keywords: &["t3blbkfj"],
+        regex: Some(
+            r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,200}T3BlbkFJ[A-Za-z0-9_-]{16,200})(?:[^A-Za-z0-9_-]|$)",
+        ),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(14),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.anthropic_key",
+        severity: Critical,
+        description: "Anthropic API or admin key (sk-ant-api03-, sk-ant-admin01-)",
+        keywords: &["sk-ant-"],
+        regex: Some(r"\b(sk-ant-(?:api03|admin01)-[A-Za-z0-9_-]{80,100}AA)(?:[^A-Za-z0-9_-]|$)"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(16),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.private_key",
+        severity: Critical,
+        description:
+            "PEM or PGP private key (RSA, EC, DSA, OpenSSH, PKCS#8, PGP) with key material",
+        keywords: &["-----begin"],
+        regex: Some(
+            r"(-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----\s*(?:[A-Za-z-]{1,32}: [^\r\n]{0,200}\r?\n\s*)*[A-Za-z0-9+/=]{40})",
+        ),
+        check: Check::NotPlaceholder,
+        mask: Mask::Pem,
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.password_hash",
+        description: "Password hash (bcrypt, argon2, scrypt, sha-crypt, PBKDF2)",
+        keywords: &[
+            "$2a$", "$2b$", "$2y$", "$2x$", "$argon2", "$scrypt$", "$7$", "$5$", "$6$", "pbkdf2",
+        ],
+        regex: Some(
+            r"(\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,8},t=[0-9]{1,4},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$scrypt\$ln=[0-9]{1,2},r=[0-9]{1,3},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$7\$[./A-Za-z0-9]{14,64}\$[./A-Za-z0-9]{43}|\$[56]\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}|pbkdf2_sha(?:1|256|512)\$[0-9]{1,9}\$[A-Za-z0-9+/=]{1,128}\$[A-Za-z0-9+/=]{20,256}|\$pbkdf2(?:-sha(?:1|256|512))?\$[0-9]{1,9}\$[./A-Za-z0-9+=]{1,128}\$[./A-Za-z0-9+=]{20,256})",
+        ),
+        check: Check::None,
+        mask: Mask::Prefix(15),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.database_uri",
+        severity: Critical,
+        description: "Database or message-broker URI with an embedded password",
+        keywords: &[
+            "postgres",
+            "mysql://",
+            "mariadb://",
+            "mongodb",
+            "redis://",
+            "rediss://",
+            "amqp",
+            "mssql://",
+            "sqlserver://",
+            "oracle://",
+            "kafka://",
+            "nats://",
+            "mqtt",
+            "couchdb://",
+            "clickhouse://",
+            "cassandra://",
+            "jdbc:",
+        ],
+        regex: Some(
+            r#"(?i)\b((?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle|kafka|nats|mqtts?|couchdb|clickhouse|cassandra|jdbc:[a-z]{2,12})://[^\s:/@"'<>]{0,64}:([^\s@/"'<>]{1,128})@[A-Za-z0-9._-]{1,253}(?::[0-9]{1,5})?)"#,
+        ),
+        check: Check::UriPassword,
+        mask: Mask::Uri,
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.url_credentials",
+        description: "user:password embedded in an HTTP or FTP URL",
+        keywords: &["http://", "https://", "ftp://", "ftps://"],
+        regex: Some(
+            r#"(?i)\b((?:https?|ftps?)://[^\s:/@"'<>]{1,64}:([^\s@/"'<>]{1,128})@[A-Za-z0-9._-]{1,253}(?::[0-9]{1,5})?)"#,
+        ),
+        check: Check::UriPassword,
+        mask: Mask::Uri,
+        ..Spec::BASE
+    },
+];
+
+#[cfg(test)]
+mod tests;

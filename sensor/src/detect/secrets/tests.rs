@@ -1,0 +1,97 @@
+//! One line per provider format: a synthetic, format-valid value must be
+//! found and masked; a near miss must not.
+
+use super::super::tests::{detector, exchange, github_token};
+use crate::detect::{validators::base62_crc32, DetectConfig};
+
+fn crc_token(prefix: &str, body: &str) -> String {
+    format!(
+        "{prefix}{body}{}",
+        String::from_utf8_lossy(&base62_crc32(body.as_bytes()))
+    )
+}
+
+fn found(text: &str) -> Vec<(String, String)> {
+    let d = detector(&DetectConfig::default());
+    let body = format!("config dump:\n{text}\n");
+    d.inspect(&exchange(
+        "GET",
+        "/",
+        &[],
+        "",
+        &[("Content-Type", "text/plain")],
+        &body,
+    ))
+    .into_iter()
+    .map(|f| (f.rule, f.evidence))
+    .collect()
+}
+
+#[test]
+fn providers() {
+    let hex32 = "9f2c4e7a1b3d5f60718293a4b5c6d7e8";
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("AKIAZ3MHQX7KDPLR4WTN".into(), "secret.aws_access_key_id", "AKIA****"),
+        ("aws_secret_access_key = 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".into(), "secret.aws_secret_key", "****"),
+        ("AIzaSyD4mK9pQ2rT7vX1zB3cF6hJ8kL0nP5sW2y".into(), "secret.google_api_key", "AIza****"),
+        ("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".into(), "secret.google_oauth_client_secret", "GOCSPX-****"),
+        ("ya29.a0AfH6SMBx7Kq2pR9tV4wY1zC3eG5iK8mO0qS2uW4y".into(), "secret.google_oauth_access_token", "ya29.****"),
+        ("sk_live_4eC39HqLyjWDarjtT1zdp7dcQ2".into(), "secret.stripe_key", "sk_live_****"),
+        ("sk_live_4ec39hqlyjwdarjtt1zdp7dcq2ab9x8w".into(), "secret.picatic_key", "sk_live_****"),
+        ("sq0atp-4kP9qR2sT7vW1xZ3bC6dF8".into(), "secret.square_token", "sq0atp-****"),
+        (format!("access_token$production$a1b2c3d4e5f6g7h8${hex32}"), "secret.braintree_token", "access_token$production$****"),
+        ("amzn.mws.4f2a9c1e-7b3d-4e5f-8a6b-9c0d1e2f3a4b".into(), "secret.amazon_mws_token", "amzn.mws.****"),
+        (format!("SK{hex32}"), "secret.twilio_api_key", "SK****"),
+        ("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".into(), "secret.sendgrid_key", "SG.****"),
+        ("key-3ax6xnjp29jd6fds4gc373sgvjxteol0".into(), "secret.mailgun_key", "key-****"),
+        (format!("{hex32}-us14"), "secret.mailchimp_key", "****"),
+        ("xoxb-2817364950-4417306912853-Kq7vP2xR9sT4uW6yZ8aB1cD3".into(), "secret.slack_token", "xoxb-****"),
+        ("https://hooks.slack.com/services/T024BE7LD/B01ABCDEF12/Kq7vP2xR9sT4uW6yZ8aB1cD3".into(), "secret.slack_webhook", "https://hooks.slack.com/****"),
+        (github_token("ghp_"), "secret.github_token", "ghp_****"),
+        (github_token("ghs_"), "secret.github_token", "ghs_****"),
+        ("github_pat_11ABCDEFG0123456789abc_Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6tU8vW0xY2zA4bC6dE".into(), "secret.github_token", "github_pat_****"),
+        ("glpat-Kq7vP2xR9sT4uW6yZ8aB".into(), "secret.gitlab_token", "glpat-****"),
+        (crc_token("npm_", "Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7"), "secret.npm_token", "npm_****"),
+        ("oy2kq7vp2xr9st4uw6yz8ab1cd3ef5gh7jk9mn2pq4rs6t".into(), "secret.nuget_key", "oy2****"),
+        ("sqp_9f2c4e7a1b3d5f60718293a4b5c6d7e8f9a0b1c2".into(), "secret.sonarqube_token", "sqp_****"),
+        ("SAUCE_ACCESS_KEY=4f2a9c1e-7b3d-4e5f-8a6b-9c0d1e2f3a4b".into(), "secret.sauce_access_key", "****"),
+        (format!("HOCKEYAPP_TOKEN={hex32}"), "secret.hockeyapp_token", "****"),
+        ("hawk.Kq7vP2xR9sT4uW6yZ8aB.Cq7vP2xR9sT4uW6yZ8aB".into(), "secret.stackhawk_key", "hawk.****"),
+        (format!("EAACEdEose0cBA{}", "Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6tU8vW0xY2zA4bC6dE8fG1hJ3kL5mN7pQ9rS2tU4vW6xY8zA0bC2dE4"), "secret.facebook_access_token", "EAA****"),
+        ("sk-proj-Kq7vP2xR9sT4uW6yZ8aB1cD3T3BlbkFJeF5gH7jK9mN2pQ4rS6tU8".into(), "secret.openai_key", "sk-proj-****"),
+        (format!("sk-ant-api03-{}AA", "Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6tU8vW0xY2zA4bC6dE8fG1hJ3kL5mN7pQ9rS2tU4vW6xY8zA0b"), "secret.anthropic_key", "sk-ant-api03-****"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n".into(), "secret.private_key", "-----BEGIN OPENSSH PRIVATE KEY-----"),
+        ("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObG".into(), "secret.password_hash", "$argon2id$v=19$****"),
+        ("pbkdf2_sha256$600000$Kq7vP2xR9sT4$Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6t=".into(), "secret.password_hash", "pbkdf2_sha256$****"),
+        ("mongodb+srv://svc:Zq8vT3xK@cluster0.mongo.internal/db".into(), "secret.database_uri", "mongodb+srv://****:****@cluster0.mongo.internal"),
+        ("https://deploy:Zq8vT3xK@git.internal.io/repo.git".into(), "secret.url_credentials", "https://****:****@git.internal.io"),
+    ];
+    for (text, rule, evidence) in &cases {
+        let got = found(text);
+        assert!(
+            got.iter().any(|(r, e)| r == rule && e == evidence),
+            "{rule}: {text} {got:?}"
+        );
+        for (_, e) in &got {
+            assert!(!e.contains(&text[text.len() - 8..]), "{rule} leaks: {e}");
+        }
+    }
+}
+
+#[test]
+fn near_misses() {
+    let mut bad_crc = github_token("ghp_");
+    bad_crc.replace_range(6..7, if &bad_crc[6..7] == "A" { "B" } else { "A" });
+    for text in [
+        bad_crc.as_str(),
+        "AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx",
+        "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
+        "postgres://user:password@localhost/db",
+        "https://example.org/a:b@c",
+        "sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    ] {
+        assert_eq!(found(text), vec![], "{text}");
+    }
+}

@@ -1,0 +1,223 @@
+//! Content detection end to end: a real server leaking planted values of
+//! every category, real curl, the real sensor on the real kernel, and the
+//! alerts file as a security engineer reads it. The raw values must not
+//! appear in anything the sensor wrote.
+
+use sensor_e2e::*;
+use serde_json::{json, Value};
+
+/// Synthetic, format-valid values: the checksums hold, none is real.
+fn planted() -> Value {
+    json!({
+        "email": "maria.gonzalez@fastmail.com",
+        "ssn": "536-22-8461",
+        "card": luhn_complete("453914880343646"),
+        "bcrypt": "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        "aws_key_id": "AKIAZ7QW3RTLXJ5N4KPV",
+        "aws_secret": "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",
+        "github_token": github_token("Zq8Wm3Rt9Xv2Lp8Ns4Kd1Jf6Hg0Bc5"),
+        "private_key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n-----END RSA PRIVATE KEY-----",
+    })
+}
+
+fn luhn_complete(prefix: &str) -> String {
+    let sum: u32 = prefix
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = c.to_digit(10).unwrap();
+            if i % 2 == 0 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{prefix}{}", (10 - sum % 10) % 10)
+}
+
+/// `ghp_` + 30 characters + the base62 CRC32 of those 30, as GitHub mints them.
+fn github_token(body: &str) -> String {
+    let mut crc = !0u32;
+    for &byte in body.as_bytes() {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    let mut n = !crc;
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut digits = Vec::new();
+    while n > 0 {
+        digits.push(BASE62[(n % 62) as usize]);
+        n /= 62;
+    }
+    while digits.len() < 6 {
+        digits.push(b'0');
+    }
+    digits.reverse();
+    format!("ghp_{body}{}", String::from_utf8(digits).unwrap())
+}
+
+#[test]
+fn planted_leaks_are_alerted_and_never_repeated() {
+    let dir = scratch_dir("detect");
+    let values = planted();
+    let values_file = dir.join("values.json");
+    std::fs::write(&values_file, values.to_string()).unwrap();
+    let server = PyServer::script(
+        "leaky_server.py",
+        &["--values", values_file.to_str().unwrap()],
+    );
+    let sensor = Sensor::start(&dir, &[]);
+    for path in [
+        "/api/users",
+        "/api/config",
+        "/api/crash",
+        "/api/search",
+        "/health",
+    ] {
+        let url = format!("http://127.0.0.1:{}{path}", server.port);
+        // `-s` without `-f`: the 500s are part of the test.
+        curl(&["-o", "/dev/null", &url]);
+    }
+    sensor.wait_for("both sides of five requests", |e| {
+        on_port(e, server.port).len() >= 10
+    });
+    let out = sensor.stop();
+    let alerts = read_jsonl(&out.alerts_file);
+    assert!(!alerts.is_empty(), "no alerts; log:\n{}", out.log);
+
+    for alert in &alerts {
+        for field in [
+            "ts",
+            "id",
+            "rule",
+            "category",
+            "severity",
+            "summary",
+            "endpoint",
+            "status",
+            "location",
+            "evidence",
+            "fingerprint",
+            "process",
+            "connection",
+        ] {
+            assert!(!alert[field].is_null(), "alert without `{field}`: {alert}");
+        }
+        for field in ["method", "host", "path"] {
+            assert!(alert["endpoint"][field].is_string(), "{alert}");
+        }
+        assert!(alert["process"]["pid"].is_u64(), "{alert}");
+        assert!(["server", "client"].contains(&alert["connection"]["role"].as_str().unwrap()));
+        assert!(
+            ["low", "medium", "high", "critical"].contains(&alert["severity"].as_str().unwrap()),
+            "{alert}"
+        );
+    }
+    let on = |path: &str, category: &str| {
+        alerts
+            .iter()
+            .filter(|a| a["endpoint"]["path"] == path && a["category"] == category)
+            .count()
+    };
+    assert!(on("/api/users", "sensitive_data") > 0, "{}", dump(&alerts));
+    assert!(on("/api/config", "secret") > 0, "{}", dump(&alerts));
+    assert!(on("/api/crash", "verbose_error") > 0, "{}", dump(&alerts));
+    assert!(on("/api/search", "verbose_error") > 0, "{}", dump(&alerts));
+    let rules: std::collections::BTreeSet<(&str, &str)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a["endpoint"]["path"].as_str().unwrap(),
+                a["rule"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for want in [
+        ("/api/users", "pii.email"),
+        ("/api/users", "pii.ssn"),
+        ("/api/users", "pii.card"),
+        ("/api/users", "secret.password_hash"),
+        ("/api/config", "secret.aws_access_key_id"),
+        ("/api/config", "secret.github_token"),
+        ("/api/config", "secret.private_key"),
+        ("/api/crash", "error.stack_trace.python"),
+        ("/api/crash", "error.version_banner"),
+        ("/api/search", "error.sql.mysql"),
+    ] {
+        assert!(rules.contains(&want), "no {want:?} in {rules:?}");
+    }
+    let card = values["card"].as_str().unwrap();
+    assert!(alerts.iter().any(|a| a["rule"] == "pii.card"
+        && a["evidence"]
+            .as_str()
+            .unwrap()
+            .ends_with(&card[card.len() - 4..])));
+    assert!(
+        alerts.iter().all(|a| a["endpoint"]["path"] != "/health"),
+        "a clean endpoint alerted: {}",
+        dump(&alerts)
+    );
+
+    // Both sides of the same response carry the same fingerprint per value.
+    let users_card: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["endpoint"]["path"] == "/api/users" && a["category"] == "sensitive_data")
+        .collect();
+    let server_side: Vec<&&Value> = users_card
+        .iter()
+        .filter(|a| a["connection"]["role"] == "server")
+        .collect();
+    let client_side: Vec<&&Value> = users_card
+        .iter()
+        .filter(|a| a["connection"]["role"] == "client")
+        .collect();
+    assert!(
+        !server_side.is_empty() && !client_side.is_empty(),
+        "{}",
+        dump(&alerts)
+    );
+    let prints = |side: &[&&Value]| {
+        let mut p: Vec<String> = side.iter().map(|a| a["fingerprint"].to_string()).collect();
+        p.sort();
+        p
+    };
+    assert_eq!(prints(&server_side), prints(&client_side));
+
+    // The sensor must never become the leak.
+    let written = [
+        std::fs::read_to_string(&out.alerts_file).unwrap(),
+        std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap(),
+        out.log.clone(),
+        out.stats.to_string(),
+    ];
+    for (name, raw) in values.as_object().unwrap() {
+        let raw = raw.as_str().unwrap();
+        // Long enough pieces that a match cannot be chance.
+        let needles: Vec<&str> = if name == "private_key" {
+            vec!["MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"]
+        } else {
+            vec![raw]
+        };
+        for needle in needles {
+            for text in &written {
+                assert!(
+                    !text.contains(needle),
+                    "the raw {name} appears in the sensor's output"
+                );
+            }
+        }
+    }
+}
