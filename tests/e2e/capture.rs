@@ -393,7 +393,10 @@ fn metrics_and_health_endpoints() {
     let server = PyServer::start("127.0.0.1");
     let sensor = Sensor::start(&dir, &[]);
     for endpoint in ["healthz", "readyz"] {
-        let body = curl(&["-sf", &format!("http://127.0.0.1:9464/{endpoint}")]);
+        let body = curl(&[
+            "-sf",
+            &format!("http://127.0.0.1:{}/{endpoint}", sensor.metrics_port),
+        ]);
         assert!(!body.is_empty(), "{endpoint}");
     }
     for i in 0..3 {
@@ -407,7 +410,8 @@ fn metrics_and_health_endpoints() {
     // The page is refreshed on the sensor's 200 ms tick.
     let mut page = String::new();
     for _ in 0..50 {
-        page = String::from_utf8(curl(&["-sf", "http://127.0.0.1:9464/metrics"])).unwrap();
+        let url = format!("http://127.0.0.1:{}/metrics", sensor.metrics_port);
+        page = String::from_utf8(curl(&["-sf", &url])).unwrap();
         let exchanges = page
             .lines()
             .find_map(|l| l.strip_prefix("sensor_pipeline_exchanges_total "))

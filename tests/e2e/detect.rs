@@ -221,3 +221,86 @@ fn planted_leaks_are_alerted_and_never_repeated() {
         }
     }
 }
+
+#[test]
+fn every_alert_reaches_the_webhook_and_syslog() {
+    let dir = scratch_dir("sinks");
+    let values = planted();
+    let values_file = dir.join("values.json");
+    std::fs::write(&values_file, values.to_string()).unwrap();
+    let server = PyServer::script(
+        "leaky_server.py",
+        &["--values", values_file.to_str().unwrap()],
+    );
+    let received = dir.join("webhook.jsonl");
+    let receiver = PyServer::script(
+        "webhook_receiver.py",
+        &["--out", received.to_str().unwrap()],
+    );
+    let syslog = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    syslog
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, "Bearer test-token\n").unwrap();
+    let config = dir.join("sinks.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nstate_dir = {state:?}\n\n[metrics]\nenabled = false\n\n\
+             [[sinks.webhook]]\nurl = \"http://127.0.0.1:{port}/alerts\"\n\
+             headers_from_file = {{ Authorization = {token:?} }}\nbatch_wait_ms = 100\n\n\
+             [[sinks.syslog]]\ntransport = \"udp\"\naddress = \"{syslog}\"\n",
+            state = dir.join("state").display().to_string(),
+            port = receiver.port,
+            token = token.display().to_string(),
+            syslog = syslog.local_addr().unwrap(),
+        ),
+    )
+    .unwrap();
+    let sensor = Sensor::start(&dir, &["--config", config.to_str().unwrap()]);
+    for path in ["/api/users", "/api/config", "/api/crash"] {
+        curl(&[
+            "-o",
+            "/dev/null",
+            &format!("http://127.0.0.1:{}{path}", server.port),
+        ]);
+    }
+    sensor.wait_for("both sides of three requests", |e| {
+        on_port(e, server.port).len() >= 6
+    });
+    let out = sensor.stop();
+    let written: Vec<String> = read_jsonl(&out.alerts_file)
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        written.len() >= 10,
+        "{}",
+        dump(&read_jsonl(&out.alerts_file))
+    );
+
+    // The sensor flushed its sinks before exiting: everything has arrived.
+    let mut by_webhook: Vec<String> = std::fs::read_to_string(&received)
+        .unwrap_or_default()
+        .lines()
+        .flat_map(|batch| serde_json::from_str::<Vec<Value>>(batch).unwrap())
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut by_syslog = Vec::new();
+    let mut buf = [0u8; 65536];
+    while let Ok(n) = syslog.recv(&mut buf) {
+        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let json = &message[message.find(" - {").expect("RFC 5424 message") + 3..];
+        let alert: Value = serde_json::from_str(json).unwrap();
+        by_syslog.push(alert["id"].as_str().unwrap().to_owned());
+    }
+    let mut expected = written.clone();
+    expected.sort();
+    by_webhook.sort();
+    by_syslog.sort();
+    assert_eq!(by_webhook, expected, "webhook");
+    assert_eq!(by_syslog, expected, "syslog");
+    assert_eq!(out.stats["sinks"][0]["delivered"], written.len());
+    assert_eq!(out.stats["sinks"][0]["dropped"], 0);
+}

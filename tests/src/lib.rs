@@ -34,6 +34,8 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 pub struct Sensor {
     child: Child,
     pub dir: PathBuf,
+    /// Where the metrics listen, unless the test passed its own config.
+    pub metrics_port: u16,
 }
 
 /// What the sensor left behind once stopped.
@@ -75,6 +77,8 @@ impl Sensor {
             None => Command::new(&bin),
         };
         // State (fingerprint key, spools) stays in the test's directory.
+        // Metrics on a port of its own, so tests can run side by side.
+        let metrics_port = free_port();
         let config_args: Vec<String> = if extra.contains(&"--config") {
             Vec::new()
         } else {
@@ -82,7 +86,10 @@ impl Sensor {
             let state = dir.join("state");
             std::fs::write(
                 &config,
-                format!("[output]\nstate_dir = {:?}\n", state.display().to_string()),
+                format!(
+                    "[output]\nstate_dir = {:?}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n",
+                    state.display().to_string()
+                ),
             )
             .unwrap();
             vec!["--config".into(), config.display().to_string()]
@@ -105,7 +112,7 @@ impl Sensor {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let log = std::fs::read_to_string(dir.join("sensor.log")).unwrap_or_default();
-            if log.contains("ready") {
+            if log.contains("sensor ready") {
                 break;
             }
             if let Some(status) = child.try_wait().unwrap() {
@@ -120,6 +127,7 @@ impl Sensor {
         Sensor {
             child,
             dir: dir.to_owned(),
+            metrics_port,
         }
     }
 
