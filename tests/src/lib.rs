@@ -288,8 +288,11 @@ pub fn on_port(exchanges: &[Value], port: u16) -> Vec<Value> {
     exchanges
         .iter()
         .filter(|e| {
+            // The Host header too: a connection that closed before the
+            // sensor read its socket has no local address (see README).
             e["local"].as_str().is_some_and(|a| a.ends_with(&suffix))
                 || e["remote"].as_str().is_some_and(|a| a.ends_with(&suffix))
+                || e["host"].as_str().is_some_and(|h| h.ends_with(&suffix))
         })
         .cloned()
         .collect()

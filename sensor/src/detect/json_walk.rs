@@ -78,9 +78,12 @@ impl JsonPath<'_> {
     }
 }
 
+/// Receives each value: its path, its bytes, its raw span in the body.
+pub type ValueFn<'f> = dyn FnMut(&JsonPath<'_>, &[u8], (usize, usize)) + 'f;
+
 /// Calls `f(path, value, span)` for each string (unescaped) and number;
 /// `span` is the value's raw byte range in `body`.
-pub fn walk(body: &[u8], f: &mut dyn FnMut(&JsonPath<'_>, &[u8], (usize, usize))) {
+pub fn walk(body: &[u8], f: &mut ValueFn<'_>) {
     let mut frames: Vec<Frame> = Vec::with_capacity(16);
     let mut overflow = 0usize;
     let mut scratch = Vec::new();

@@ -27,7 +27,7 @@ pub fn luhn(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A payment card number: issuer prefix, a length that issuer uses, and
@@ -132,7 +132,7 @@ pub fn ssn(s: &[u8]) -> bool {
     // Woolworth's wallet card, the 1962 SSA pamphlet, and the number every
     // form example uses.
     let n = area * 1_000_000 + group * 10_000 + serial;
-    !matches!(n, 78_05_1120 | 219_09_9999 | 123_45_6789)
+    !matches!(n, 78_051_120 | 219_099_999 | 123_456_789)
 }
 
 /// A phone number: international `+CC ...` with 8 to 15 digits, or a North
