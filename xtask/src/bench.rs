@@ -116,6 +116,7 @@ fn measure_scenario(
     let exchanges = dir.join("exchanges.jsonl");
     let stats = dir.join("stats.json");
     let _ = std::fs::remove_file(&exchanges);
+    let _ = std::fs::remove_file(dir.join("alerts.jsonl"));
     let mut sensor = start_sensor(dir, &exchanges, &stats)?;
     let cpu_before = cpu_seconds(sensor.id())?;
     let with = load(dir)?;
@@ -193,7 +194,9 @@ fn nginx_conf(dir: &Path, port: u16) -> String {
     format!(
         "worker_processes 1;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\n\
          events {{ worker_connections 1024; }}\n\
-         http {{\n  access_log off;\n  # API servers write their bodies; sendfile would hide them from any socket-level sensor.\n  sendfile off;\n  keepalive_requests 1000000;\n  \
+         http {{\n  access_log off;\n  # API servers write their bodies; sendfile would hide them from any socket-level sensor.\n  sendfile off;\n  \
+         # Clean traffic: with its version in `Server`, every response would be an alert.\n  \
+         server_tokens off;\n  keepalive_requests 1000000;\n  \
          client_body_temp_path {dir}/tmp;\n  proxy_temp_path {dir}/tmp;\n  fastcgi_temp_path {dir}/tmp;\n  uwsgi_temp_path {dir}/tmp;\n  scgi_temp_path {dir}/tmp;\n  \
          default_type application/json;\n  server {{\n    listen 127.0.0.1:{port};\n    root {dir}/www;\n  }}\n}}\n",
         dir = dir.display()
