@@ -69,9 +69,8 @@ fn github_token(body: &str) -> String {
     format!("ghp_{body}{}", String::from_utf8(digits).unwrap())
 }
 
-#[test]
-fn planted_leaks_are_alerted_and_never_repeated() {
-    let dir = scratch_dir("detect");
+/// The leaky server, serving the planted values it returns.
+fn leaky_server(dir: &std::path::Path) -> (Value, PyServer) {
     let values = planted();
     let values_file = dir.join("values.json");
     std::fs::write(&values_file, values.to_string()).unwrap();
@@ -79,6 +78,13 @@ fn planted_leaks_are_alerted_and_never_repeated() {
         "leaky_server.py",
         &["--values", values_file.to_str().unwrap()],
     );
+    (values, server)
+}
+
+#[test]
+fn planted_leaks_are_alerted_and_never_repeated() {
+    let dir = scratch_dir("detect");
+    let (values, server) = leaky_server(&dir);
     let sensor = Sensor::start(&dir, &[]);
     for path in [
         "/api/users",
@@ -225,13 +231,7 @@ fn planted_leaks_are_alerted_and_never_repeated() {
 #[test]
 fn every_alert_reaches_the_webhook_and_syslog() {
     let dir = scratch_dir("sinks");
-    let values = planted();
-    let values_file = dir.join("values.json");
-    std::fs::write(&values_file, values.to_string()).unwrap();
-    let server = PyServer::script(
-        "leaky_server.py",
-        &["--values", values_file.to_str().unwrap()],
-    );
+    let (_, server) = leaky_server(&dir);
     let received = dir.join("webhook.jsonl");
     let receiver = PyServer::script(
         "webhook_receiver.py",

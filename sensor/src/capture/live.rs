@@ -278,8 +278,15 @@ fn seed_in_flight(ebpf: &mut Ebpf, options: &LiveOptions) -> Result<u64, LiveErr
 
 /// The kernel keeps 15 bytes of a process name.
 fn comm_matches(configured: &str, comm: &str) -> bool {
-    let n = configured.len().min(15);
-    configured.as_bytes()[..n] == *comm.as_bytes()
+    comm_key(configured) == comm_key(comm)
+}
+
+/// A process name as the kernel keeps it: 15 bytes and a NUL.
+fn comm_key(name: &str) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    let n = name.len().min(15);
+    key[..n].copy_from_slice(&name.as_bytes()[..n]);
+    key
 }
 
 fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveError> {
@@ -287,15 +294,7 @@ fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveE
 }
 
 fn configure(ebpf: &mut Ebpf, options: &LiveOptions) -> Result<(), LiveError> {
-    let mut comm_keys = Vec::new();
-    for comm in &options.comms {
-        let mut key = [0u8; 16];
-        let bytes = comm.as_bytes();
-        // The kernel keeps 15 bytes of a process name plus a NUL.
-        let n = bytes.len().min(15);
-        key[..n].copy_from_slice(&bytes[..n]);
-        comm_keys.push(key);
-    }
+    let comm_keys: Vec<[u8; 16]> = options.comms.iter().map(|c| comm_key(c)).collect();
     let settings = Settings {
         capture_limit: options.capture_limit.min(MAX_CAPTURE_LIMIT),
         self_pid: std::process::id(),
