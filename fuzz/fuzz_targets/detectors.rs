@@ -71,6 +71,7 @@ fuzz_target!(|input: &[u8]| {
             local: None,
             remote: None,
             tls: selector & 0x80 != 0,
+            process: Default::default(),
         }),
         request: HttpRequest {
             method: "POST".into(),

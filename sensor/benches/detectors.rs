@@ -22,6 +22,7 @@ fn exchange(content_type: &str, body: String) -> HttpExchange {
             local: None,
             remote: None,
             tls: false,
+            process: Default::default(),
         }),
         request: HttpRequest {
             method: "GET".into(),

@@ -18,6 +18,8 @@ pub struct Config {
     pub sinks: crate::sink::config::SinksConfig,
     /// Content detectors: rules, severities, allowlists, custom rules.
     pub detect: DetectConfig,
+    /// Deduplication, rate limits and the alerts file's minimum severity.
+    pub alerts: crate::alert::AlertsConfig,
 }
 
 /// What the kernel side captures.
@@ -204,6 +206,9 @@ impl Config {
             return invalid("capture.process_names", "names must not be empty");
         }
         self.sinks.validate()?;
+        if let Err((key, message)) = self.alerts.validate() {
+            return invalid(key, &message);
+        }
         crate::detect::ContentDetector::validate(&self.detect)?;
         if self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("metrics.listen", "must be an ip:port address");

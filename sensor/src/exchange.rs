@@ -38,6 +38,8 @@ pub struct ConnectionInfo {
     pub remote: Option<SocketAddr>,
     /// True when the plaintext came from a TLS library rather than the socket.
     pub tls: bool,
+    /// Executable, user and container of the process.
+    pub process: crate::conntrack::ProcessInfo,
 }
 
 /// A header as it appeared on the wire (name case preserved, value raw bytes).

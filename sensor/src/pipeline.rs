@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::capture::{CaptureEvent, ConnId, Direction};
 use crate::config::{CaptureConfig, LimitsConfig};
-use crate::conntrack::{self, OpenFacts, Resolver};
+use crate::conntrack::{LiveResolver, OpenFacts, Resolver};
 use crate::exchange::{ConnectionInfo, HttpExchange, MessagePair, Role};
 use crate::http::{self, HttpConnectionParser, HttpCounters, HttpLimits};
 use crate::reassembly::{Chunk, ReassemblyCounters, StreamReassembler};
@@ -69,7 +69,7 @@ impl Pipeline {
         };
         Self {
             conns: HashMap::new(),
-            resolver: Box::new(conntrack::resolve),
+            resolver: Box::new(LiveResolver::new()),
             limits: limits.clone(),
             http_limits,
             ports: capture.ports.clone(),
@@ -175,6 +175,7 @@ impl Pipeline {
                 }
             }
             CaptureEvent::ProcessExit { pid, ts_ns } => {
+                self.resolver.process_exited(pid);
                 let gone: Vec<ConnId> = self
                     .conns
                     .keys()
@@ -225,7 +226,7 @@ impl Pipeline {
         ts_ns: u64,
         out: &mut Vec<HttpExchange>,
     ) -> bool {
-        let info = match (self.resolver)(facts) {
+        let info = match self.resolver.resolve(facts) {
             Ok(info) => info,
             Err(err) => {
                 tracing::debug!("not capturing: {err}");

@@ -75,7 +75,9 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
     let mut reader = CaptureReader::new(BufReader::with_capacity(1 << 20, input))
         .map_err(|err| anyhow!("{shown}: {err}"))?;
     let detector = config.content_detector()?;
-    let mut outputs = Outputs::open(&config.output)?.with_detector(detector);
+    let mut outputs = Outputs::open(&config.output)?
+        .with_detector(detector)
+        .with_alert_policy(&config.alerts);
     let comm = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -137,6 +139,7 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
     handle(&mut pipeline, &mut flows, &mut events, &mut done);
     pipeline.finish(last_ts_ns, &mut done);
     outputs.deliver(&mut done)?;
+    outputs.close_all_windows()?;
     outputs.flush()?;
     let stats = ReplayStats {
         file: shown.to_string(),

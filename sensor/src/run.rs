@@ -28,7 +28,8 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let detector = config.content_detector()?;
     let mut outputs = Outputs::open(&config.output)?
         .with_sinks(sinks)
-        .with_detector(detector);
+        .with_detector(detector)
+        .with_alert_policy(&config.alerts);
     let options = LiveOptions {
         capture_limit: config.capture.capture_limit_bytes,
         ring_bytes: config.capture.ring_buffer_bytes,
@@ -83,6 +84,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
             _ = tick.tick() => {
                 pipeline.expire_idle(monotonic_ns(), &mut done);
                 outputs.deliver(&mut done)?;
+                outputs.close_windows(clock_ns(libc::CLOCK_REALTIME))?;
                 outputs.flush()?;
                 if let Some(metrics) = &metrics {
                     metrics.publish(metrics_page(&capture, &pipeline, &outputs));
@@ -105,6 +107,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let open_connections = pipeline.connections();
     pipeline.finish(monotonic_ns(), &mut done);
     outputs.deliver(&mut done)?;
+    outputs.close_all_windows()?;
     outputs.flush()?;
     let mut stats = Stats::new(&kernel, decode_errors, resumed, open_connections, &pipeline);
     stats.sinks = outputs.close_sinks();
@@ -142,6 +145,16 @@ fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline, outputs: &Outputs) -
     // Gauges, not counters: exported below under their own names.
     if let Some(map) = counters.as_object_mut() {
         map.remove("open_connections_at_shutdown");
+        let aggregate = outputs.aggregate_counters();
+        map.insert(
+            "alerts".to_owned(),
+            serde_json::json!({
+                "folded": aggregate.folded,
+                "summaries": aggregate.summaries,
+                "dedup_evicted": aggregate.evicted,
+                "below_min_severity": outputs.below_file_min_severity(),
+            }),
+        );
     }
     metrics::render(
         &counters,
@@ -151,7 +164,7 @@ fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline, outputs: &Outputs) -
             pipeline.connections() as f64,
         )],
         &[
-            vec![alert_family(outputs)],
+            vec![alert_family(outputs), rate_limited_family(outputs)],
             sink_families(&outputs.sink_snapshots()),
         ]
         .concat(),
@@ -175,6 +188,20 @@ fn alert_family(outputs: &Outputs) -> Labelled {
                     *n as f64,
                 )
             })
+            .collect(),
+    }
+}
+
+fn rate_limited_family(outputs: &Outputs) -> Labelled {
+    Labelled {
+        name: "alerts_rate_limited_total".to_owned(),
+        help: "New alerts dropped by alerts.max_per_rule_per_minute, by rule.".to_owned(),
+        kind: "counter",
+        samples: outputs
+            .aggregate_counters()
+            .rate_limited
+            .iter()
+            .map(|(rule, n)| (vec![("rule".to_owned(), rule.clone())], *n as f64))
             .collect(),
     }
 }

@@ -66,6 +66,7 @@ fn exchange(case: &Case) -> HttpExchange {
             local: Some("127.0.0.1:8080".parse().unwrap()),
             remote: Some("127.0.0.1:40000".parse().unwrap()),
             tls: case.tls,
+            process: Default::default(),
         }),
         request: HttpRequest {
             method: if request_side { "POST" } else { "GET" }.into(),

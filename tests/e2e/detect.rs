@@ -117,6 +117,10 @@ fn planted_leaks_are_alerted_and_never_repeated() {
             "location",
             "evidence",
             "fingerprint",
+            "occurrences",
+            "count",
+            "first_seen",
+            "last_seen",
             "process",
             "connection",
         ] {
@@ -177,30 +181,50 @@ fn planted_leaks_are_alerted_and_never_repeated() {
         dump(&alerts)
     );
 
-    // Both sides of the same response carry the same fingerprint per value.
-    let users_card: Vec<&Value> = alerts
+    // Both sides of one response are one leak: the first side seen raises
+    // the alert, the other is folded into it, and the summary written when
+    // the window closes (here, at shutdown) counts both.
+    let users: Vec<&Value> = alerts
         .iter()
         .filter(|a| a["endpoint"]["path"] == "/api/users" && a["category"] == "sensitive_data")
         .collect();
-    let server_side: Vec<&&Value> = users_card
-        .iter()
-        .filter(|a| a["connection"]["role"] == "server")
-        .collect();
-    let client_side: Vec<&&Value> = users_card
-        .iter()
-        .filter(|a| a["connection"]["role"] == "client")
-        .collect();
-    assert!(
-        !server_side.is_empty() && !client_side.is_empty(),
-        "{}",
+    let firsts: Vec<&&Value> = users.iter().filter(|a| a["count"] == 1).collect();
+    assert!(!firsts.is_empty(), "{}", dump(&alerts));
+    for first in &firsts {
+        let summaries: Vec<&&Value> = users
+            .iter()
+            .filter(|a| {
+                a["rule"] == first["rule"]
+                    && a["fingerprint"] == first["fingerprint"]
+                    && a["count"] == 2
+            })
+            .collect();
+        assert_eq!(summaries.len(), 1, "{first}\n{}", dump(&alerts));
+        let summary = summaries[0];
+        let mut roles = [
+            first["connection"]["role"].as_str().unwrap(),
+            summary["connection"]["role"].as_str().unwrap(),
+        ];
+        roles.sort();
+        assert_eq!(roles, ["client", "server"], "{first}\n{summary}");
+        assert_eq!(first["first_seen"], summary["first_seen"]);
+        assert!(summary["last_seen"].as_str() >= summary["first_seen"].as_str());
+    }
+    assert_eq!(
+        users.len(),
+        2 * firsts.len(),
+        "one summary per alert: {}",
         dump(&alerts)
     );
-    let prints = |side: &[&&Value]| {
-        let mut p: Vec<String> = side.iter().map(|a| a["fingerprint"].to_string()).collect();
-        p.sort();
-        p
-    };
-    assert_eq!(prints(&server_side), prints(&client_side));
+    // Process context: the executable and user of each side.
+    for alert in &users {
+        let exe = alert["process"]["exe"].as_str().unwrap_or_default();
+        assert!(
+            exe.contains("python") || exe.contains("curl"),
+            "{alert}"
+        );
+        assert_eq!(alert["process"]["uid"], 0, "{alert}");
+    }
 
     // The sensor must never become the leak.
     let written = [

@@ -2,6 +2,13 @@
 //! (already redacted) and its exchange's metadata, so it can hold no raw
 //! value either.
 
+mod aggregate;
+pub mod config;
+mod rate_limit;
+
+pub use aggregate::{AggregateCounters, Aggregator};
+pub use config::AlertsConfig;
+
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -22,6 +29,11 @@ pub struct Endpoint {
 pub struct Process {
     pub pid: u32,
     pub comm: String,
+    /// Executable path, when /proc could tell.
+    pub exe: Option<String>,
+    pub uid: Option<u32>,
+    /// From the process's cgroup, when it runs in a container.
+    pub container_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,7 +58,14 @@ pub struct Alert {
     pub location: Location,
     pub evidence: String,
     pub fingerprint: String,
-    pub count: u32,
+    /// Times the rule matched at this location in the exchange.
+    pub occurrences: u32,
+    /// Exchanges this alert stands for: 1, or in the summary written when a
+    /// deduplication window closes, every repeat between `first_seen` and
+    /// `last_seen`.
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
     pub process: Process,
     pub connection: Connection,
     /// The plaintext came from a TLS library (not visible on the wire).
@@ -56,11 +75,10 @@ pub struct Alert {
 impl Alert {
     pub fn from_finding(finding: &Finding, exchange: &HttpExchange, ts_unix_ns: i128) -> Alert {
         let conn = &exchange.connection;
-        let ts = OffsetDateTime::from_unix_timestamp_nanos(ts_unix_ns)
-            .ok()
-            .and_then(|t| t.format(&Rfc3339).ok())
-            .unwrap_or_default();
+        let ts = rfc3339(ts_unix_ns);
         Alert {
+            first_seen: ts.clone(),
+            last_seen: ts.clone(),
             ts,
             id: alert_id(ts_unix_ns),
             rule: finding.rule.clone(),
@@ -76,10 +94,14 @@ impl Alert {
             location: finding.location.clone(),
             evidence: finding.evidence.clone(),
             fingerprint: finding.fingerprint.clone(),
-            count: finding.count,
+            occurrences: finding.count,
+            count: 1,
             process: Process {
                 pid: conn.pid,
                 comm: conn.comm.clone(),
+                exe: conn.process.exe.clone(),
+                uid: conn.process.uid,
+                container_id: conn.process.container_id.clone(),
             },
             connection: Connection {
                 local: conn.local.map(|a| a.to_string()),
@@ -106,6 +128,14 @@ fn host(exchange: &HttpExchange) -> String {
     server.map(|a| a.to_string()).unwrap_or_default()
 }
 
+/// Unix nanoseconds as RFC 3339 (empty when out of range).
+fn rfc3339(ts_unix_ns: i128) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(ts_unix_ns)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
 /// Time, process-wide counter and a per-process random salt: unique
 /// without coordination, and sortable by time within one sensor.
 fn alert_id(ts_unix_ns: i128) -> String {
@@ -130,3 +160,6 @@ fn alert_id(ts_unix_ns: i128) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod aggregate_tests;

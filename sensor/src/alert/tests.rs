@@ -56,7 +56,10 @@ fn alert_has_the_issue_fields_and_no_raw_values() {
             "location",
             "evidence",
             "fingerprint",
+            "occurrences",
             "count",
+            "first_seen",
+            "last_seen",
             "process",
             "connection",
             "tls",
@@ -68,6 +71,9 @@ fn alert_has_the_issue_fields_and_no_raw_values() {
         assert_eq!(v["ts"], "2023-11-14T22:13:20Z");
         assert_eq!(v["connection"]["role"], "server");
         assert_eq!(v["process"]["comm"], "api");
+        assert_eq!(v["count"], 1);
+        assert_eq!(v["first_seen"], v["ts"]);
+        assert_eq!(v["last_seen"], v["ts"]);
         assert!(ids.insert(alert.id.clone()));
     }
 }

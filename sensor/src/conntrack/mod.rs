@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 
 use crate::exchange::{ConnectionInfo, Role};
 
+pub use process::ProcessInfo;
+
 pub use socket::{peer_and_local, SocketError};
 
 /// What the kernel told us about a connection as capture started.
@@ -34,9 +36,61 @@ pub enum ResolveError {
 }
 
 /// Builds a connection's context from what the kernel saw. The pipeline
-/// calls it once per connection; `resolve` (the live default) asks /proc,
-/// a replay supplies the addresses it read from the packets instead.
-pub type Resolver = Box<dyn FnMut(&OpenFacts) -> Result<ConnectionInfo, ResolveError> + Send>;
+/// calls it once per connection; `LiveResolver` (the live default) asks
+/// /proc, a replay supplies the addresses it read from the packets instead.
+pub trait ResolveConnection: Send {
+    fn resolve(&mut self, facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError>;
+
+    /// The process is gone: what was learnt of its pid no longer holds.
+    fn process_exited(&mut self, _pid: u32) {}
+}
+
+impl<F> ResolveConnection for F
+where
+    F: FnMut(&OpenFacts) -> Result<ConnectionInfo, ResolveError> + Send,
+{
+    fn resolve(&mut self, facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
+        self(facts)
+    }
+}
+
+pub type Resolver = Box<dyn ResolveConnection>;
+
+/// Processes whose facts are remembered at once; far more than the
+/// processes a host runs with open HTTP connections.
+const PROCESS_CACHE_CAPACITY: usize = 4096;
+
+/// The live resolver: the socket from /proc for addresses, and the
+/// process's executable, user and container, read once per process.
+pub struct LiveResolver {
+    processes: process::ProcessCache,
+}
+
+impl LiveResolver {
+    pub fn new() -> Self {
+        Self {
+            processes: process::ProcessCache::new("/proc", PROCESS_CACHE_CAPACITY),
+        }
+    }
+}
+
+impl Default for LiveResolver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResolveConnection for LiveResolver {
+    fn resolve(&mut self, facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
+        let mut info = resolve(facts)?;
+        info.process = self.processes.get(facts.pid);
+        Ok(info)
+    }
+
+    fn process_exited(&mut self, pid: u32) {
+        self.processes.forget(pid);
+    }
+}
 
 /// Builds the context of a connection. Addresses come from the socket
 /// itself when it is still open, which also proves a connection found
@@ -76,5 +130,6 @@ pub fn resolve(facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
         local,
         remote,
         tls: false,
+        process: ProcessInfo::default(),
     })
 }

@@ -40,6 +40,7 @@ pub(crate) fn exchange(
             local: Some("10.0.0.5:8080".parse().unwrap()),
             remote: Some("10.0.0.9:50000".parse().unwrap()),
             tls: false,
+            process: Default::default(),
         }),
         request: HttpRequest {
             method: method.into(),

@@ -19,9 +19,14 @@ pub struct ExchangeRecord {
     pub truncated: bool,
     pub pid: u32,
     pub comm: String,
+    pub exe: Option<String>,
+    pub uid: Option<u32>,
+    pub container_id: Option<String>,
     pub role: &'static str,
     pub local: Option<String>,
     pub remote: Option<String>,
+    /// The plaintext came from a TLS library (not visible on the wire).
+    pub tls: bool,
 }
 
 impl ExchangeRecord {
@@ -45,9 +50,13 @@ impl ExchangeRecord {
             truncated: exchange.truncated(),
             pid: conn.pid,
             comm: conn.comm.clone(),
+            exe: conn.process.exe.clone(),
+            uid: conn.process.uid,
+            container_id: conn.process.container_id.clone(),
             role: conn.role.as_str(),
             local: conn.local.map(|a| a.to_string()),
             remote: conn.remote.map(|a| a.to_string()),
+            tls: conn.tls,
         }
     }
 }

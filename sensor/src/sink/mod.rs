@@ -16,3 +16,5 @@ pub use outputs::{write_stats, OutputError, Outputs};
 
 #[cfg(test)]
 mod delivery_tests;
+#[cfg(test)]
+mod outputs_tests;

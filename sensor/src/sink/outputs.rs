@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::alert::Alert;
+use crate::alert::{AggregateCounters, Aggregator, Alert, AlertsConfig};
 use crate::config::OutputConfig;
 use crate::detect::ContentDetector;
 use crate::exchange::HttpExchange;
@@ -38,8 +38,17 @@ pub struct Outputs {
     /// Remote sinks, each on its own thread behind a bounded queue.
     sinks: Vec<SinkHandle>,
     detector: Option<ContentDetector>,
+    /// Folds repeats and applies the per-rule rate limit.
+    aggregator: Aggregator,
+    /// Lowest severity rank the alerts file keeps.
+    file_min_severity: usize,
+    /// Alerts below `file_min_severity`, kept from the file (sinks may
+    /// still take them).
+    below_file_min_severity: u64,
     /// Alerts written, by (rule, severity), for the metrics.
     alert_counts: BTreeMap<(String, &'static str), u64>,
+    /// Scratch for what the aggregator lets through.
+    ready: Vec<Alert>,
 }
 
 impl Outputs {
@@ -62,8 +71,30 @@ impl Outputs {
                 .transpose()?,
             sinks: Vec::new(),
             detector: None,
+            aggregator: Aggregator::new(&AlertsConfig::default()),
+            file_min_severity: 0,
+            below_file_min_severity: 0,
             alert_counts: BTreeMap::new(),
+            ready: Vec::new(),
         })
+    }
+
+    /// Deduplication, rate limit and the alerts file's minimum severity.
+    /// The config was validated, so its severity is known.
+    pub fn with_alert_policy(mut self, config: &AlertsConfig) -> Self {
+        self.aggregator = Aggregator::new(config);
+        self.file_min_severity = config.min_severity_rank().unwrap_or(0);
+        self
+    }
+
+    /// What deduplication and rate limiting did.
+    pub fn aggregate_counters(&self) -> &AggregateCounters {
+        &self.aggregator.counters
+    }
+
+    /// Alerts kept from the alerts file by its minimum severity.
+    pub fn below_file_min_severity(&self) -> u64 {
+        self.below_file_min_severity
     }
 
     /// Runs every delivered exchange through the content detectors.
@@ -88,8 +119,38 @@ impl Outputs {
         detector: &ContentDetector,
         exchange: &HttpExchange,
     ) -> Result<(), OutputError> {
+        let ts = exchange.completed_unix_ns;
+        let mut ready = std::mem::take(&mut self.ready);
         for finding in detector.inspect(exchange) {
-            let alert = Alert::from_finding(&finding, exchange, exchange.completed_unix_ns);
+            let alert = Alert::from_finding(&finding, exchange, ts);
+            self.aggregator.admit(alert, ts, &mut ready);
+        }
+        let written = self.write_alerts(&mut ready);
+        self.ready = ready;
+        written
+    }
+
+    /// Writes the summaries of deduplication windows that closed by
+    /// `now_unix_ns` (wall clock live; the last capture time in a replay).
+    pub fn close_windows(&mut self, now_unix_ns: i128) -> Result<(), OutputError> {
+        let mut ready = std::mem::take(&mut self.ready);
+        self.aggregator.close_due(now_unix_ns, &mut ready);
+        let written = self.write_alerts(&mut ready);
+        self.ready = ready;
+        written
+    }
+
+    /// Writes every pending summary (shutdown, end of a replay).
+    pub fn close_all_windows(&mut self) -> Result<(), OutputError> {
+        let mut ready = std::mem::take(&mut self.ready);
+        self.aggregator.close_all(&mut ready);
+        let written = self.write_alerts(&mut ready);
+        self.ready = ready;
+        written
+    }
+
+    fn write_alerts(&mut self, ready: &mut Vec<Alert>) -> Result<(), OutputError> {
+        for alert in ready.drain(..) {
             let json = serde_json::to_string(&alert)
                 .map_err(|err| write_error(&self.alerts, io::Error::other(err)))?;
             let severity = alert.severity.as_str();
@@ -107,11 +168,16 @@ impl Outputs {
         Ok(())
     }
 
-    /// Writes one alert to the alerts file and offers it to every sink.
+    /// Writes one alert to the alerts file (unless below its minimum
+    /// severity) and offers it to every sink.
     pub fn emit_alert(&mut self, line: AlertLine) -> Result<(), OutputError> {
-        self.alerts
-            .write_raw(line.json.as_bytes())
-            .map_err(|source| write_error(&self.alerts, source))?;
+        if line.severity >= self.file_min_severity {
+            self.alerts
+                .write_raw(line.json.as_bytes())
+                .map_err(|source| write_error(&self.alerts, source))?;
+        } else {
+            self.below_file_min_severity += 1;
+        }
         for sink in &self.sinks {
             sink.offer(&line);
         }

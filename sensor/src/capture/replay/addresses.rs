@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::capture::ConnId;
-use crate::conntrack::Resolver;
+use crate::conntrack::{OpenFacts, Resolver};
 use crate::exchange::{ConnectionInfo, Role};
 
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +41,7 @@ impl FlowAddresses {
     /// server side, named `comm`.
     pub fn resolver(&self, comm: String) -> Resolver {
         let addresses = self.clone();
-        Box::new(move |facts| {
+        Box::new(move |facts: &OpenFacts| {
             let conn = ConnId {
                 pid: facts.pid,
                 fd: facts.fd,
@@ -57,6 +57,7 @@ impl FlowAddresses {
                 local: found.map(|e| e.server),
                 remote: found.map(|e| e.client).or(facts.remote),
                 tls: false,
+                process: Default::default(),
             })
         })
     }

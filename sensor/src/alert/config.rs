@@ -1,0 +1,52 @@
+//! `[alerts]`: how repeated findings fold into one alert, how many alerts a
+//! rule may raise, and the lowest severity the alerts file keeps.
+
+use serde::Deserialize;
+
+use crate::tail::severity_rank;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Repeats of one rule on one endpoint with one fingerprint within this
+    /// many seconds of the first become one alert with a count (0: every
+    /// repeat is its own alert).
+    pub dedup_window_secs: u64,
+    /// New alerts one rule may raise per minute (0: no limit); the rest are
+    /// dropped and counted.
+    pub max_per_rule_per_minute: u32,
+    /// Lowest severity written to the alerts file: low, medium, high or
+    /// critical. Sinks have their own `min_severity`.
+    pub min_severity: String,
+    /// Distinct alerts remembered for deduplication; past it the oldest is
+    /// summarised early and forgotten (counted).
+    pub max_tracked: usize,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            dedup_window_secs: 300,
+            max_per_rule_per_minute: 120,
+            min_severity: "low".to_owned(),
+            max_tracked: 20_000,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The rank of `min_severity`, or the error `check-config` reports.
+    pub fn min_severity_rank(&self) -> Result<usize, String> {
+        severity_rank(&self.min_severity)
+            .ok_or_else(|| "must be one of low, medium, high, critical".to_owned())
+    }
+
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.min_severity_rank()
+            .map_err(|message| ("alerts.min_severity", message))?;
+        if self.max_tracked == 0 {
+            return Err(("alerts.max_tracked", "must be greater than 0".to_owned()));
+        }
+        Ok(())
+    }
+}
