@@ -182,6 +182,31 @@ impl Sensor {
     }
 }
 
+impl Sensor {
+    /// SIGKILL: the sensor gets no chance to flush or hand anything over.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `pred` every 100 ms until it holds; fails the test with `what`
+/// and `detail()` after `secs` seconds.
+pub fn wait_until(
+    what: &str,
+    secs: u64,
+    mut pred: impl FnMut() -> bool,
+    detail: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !pred() {
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}:\n{}", detail());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 impl Drop for Sensor {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -230,7 +255,12 @@ impl PyServer {
 
     /// Starts `tests/servers/<name>` with `--port` and `args`.
     pub fn script(name: &str, args: &[&str]) -> PyServer {
-        let port = free_port();
+        Self::script_on(name, free_port(), args)
+    }
+
+    /// Like `script`, on a given port (a server restarted where its
+    /// clients expect it).
+    pub fn script_on(name: &str, port: u16, args: &[&str]) -> PyServer {
         let mut child = Command::new("python3")
             .arg(workspace_root().join("tests/servers").join(name))
             .args(["--port", &port.to_string()])

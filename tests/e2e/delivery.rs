@@ -1,0 +1,196 @@
+//! Alert delivery through the sensor binary: a webhook receiver that goes
+//! away in the middle of a run and comes back, and a sensor killed with
+//! alerts spooled for a receiver that is down. Nothing may be lost.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use sensor_e2e::*;
+use serde_json::Value;
+
+/// An API whose errors leak (stack traces, SQL errors); it needs no values.
+fn erroring_server(dir: &Path) -> PyServer {
+    let values = dir.join("values.json");
+    std::fs::write(&values, "{}").unwrap();
+    PyServer::script("leaky_server.py", &["--values", values.to_str().unwrap()])
+}
+
+/// A config with one webhook sink to `port`, deduplication off so every
+/// request raises alerts, and metrics on `metrics_port`.
+fn webhook_config(dir: &Path, port: u16, metrics_port: u16) -> PathBuf {
+    let config = dir.join("delivery.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nstate_dir = {state:?}\n\n[alerts]\ndedup_window_secs = 0\n\n\
+             [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n\
+             [[sinks.webhook]]\nname = \"hook\"\nurl = \"http://127.0.0.1:{port}/alerts\"\n\
+             headers = {{ Authorization = \"Bearer test-token\" }}\n\
+             batch_wait_ms = 100\nretry_max_secs = 1\n",
+            state = dir.join("state").display().to_string(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn leak(server: &PyServer, path: &str) {
+    curl(&[
+        "-o",
+        "/dev/null",
+        &format!("http://127.0.0.1:{}{path}", server.port),
+    ]);
+}
+
+fn alert_ids(alerts_file: &Path) -> BTreeSet<String> {
+    read_jsonl(alerts_file)
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every alert id the receiver got, and how many deliveries in all (a
+/// duplicate delivery shows as more deliveries than ids).
+fn received(file: &Path) -> (BTreeSet<String>, usize) {
+    let ids: Vec<String> = std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .flat_map(|batch| serde_json::from_str::<Vec<Value>>(batch).unwrap())
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    let n = ids.len();
+    (ids.into_iter().collect(), n)
+}
+
+/// One sample of the sensor's Prometheus page, or 0.
+fn metric(metrics_port: u16, sample: &str) -> f64 {
+    let page = std::process::Command::new("curl")
+        .args(["-sS", &format!("http://127.0.0.1:{metrics_port}/metrics")])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    page.lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_webhook_outage_in_the_middle_of_a_run_loses_nothing() {
+    let dir = scratch_dir("webhook-outage");
+    let server = erroring_server(&dir);
+    let out_file = dir.join("received.jsonl");
+    let out = out_file.to_str().unwrap().to_owned();
+    let receiver = PyServer::script("webhook_receiver.py", &["--out", &out]);
+    let port = receiver.port;
+    let metrics_port = free_port();
+    let config = webhook_config(&dir, port, metrics_port);
+    let sensor = Sensor::start(&dir, &["--config", config.to_str().unwrap()]);
+    let alerts_file = dir.join("alerts.jsonl");
+
+    leak(&server, "/api/crash");
+    wait_until(
+        "the first alerts at the receiver",
+        20,
+        || !received(&out_file).0.is_empty(),
+        || std::fs::read_to_string(dir.join("sensor.log")).unwrap_or_default(),
+    );
+
+    // The receiver goes away; alerts keep coming.
+    drop(receiver);
+    let before = alert_ids(&alerts_file).len();
+    leak(&server, "/api/search");
+    leak(&server, "/api/crash");
+    wait_until(
+        "delivery failures while the receiver is down",
+        20,
+        || metric(metrics_port, "sensor_sink_failures_total{sink=\"hook\"}") >= 1.0,
+        || std::fs::read_to_string(dir.join("sensor.log")).unwrap_or_default(),
+    );
+    assert!(alert_ids(&alerts_file).len() > before);
+
+    // It comes back on the same port; more alerts on top.
+    let _receiver = PyServer::script_on("webhook_receiver.py", port, &["--out", &out]);
+    leak(&server, "/api/search");
+    wait_until(
+        "every alert at the receiver",
+        30,
+        || {
+            let written = alert_ids(&alerts_file);
+            written.len() > before && received(&out_file).0 == written
+        },
+        || {
+            format!(
+                "written {:?}\nreceived {:?}",
+                alert_ids(&alerts_file),
+                received(&out_file).0
+            )
+        },
+    );
+    let output = sensor.stop();
+    let written = alert_ids(&output.alerts_file);
+    let (ids, deliveries) = received(&out_file);
+    assert_eq!(ids, written);
+    assert_eq!(deliveries, written.len(), "an alert was delivered twice");
+    assert!(output.stats["sinks"][0]["failures"].as_u64().unwrap() >= 1);
+    assert_eq!(output.stats["sinks"][0]["dropped"], 0);
+}
+
+#[test]
+fn alerts_spooled_when_the_sensor_is_killed_are_sent_after_a_restart() {
+    let dir = scratch_dir("webhook-restart");
+    let server = erroring_server(&dir);
+    let out_file = dir.join("received.jsonl");
+    let out = out_file.to_str().unwrap().to_owned();
+    // The receiver's port, with nothing listening on it yet.
+    let port = free_port();
+    let metrics_port = free_port();
+    let config = webhook_config(&dir, port, metrics_port);
+    let alerts_file = dir.join("alerts.jsonl");
+
+    let sensor = Sensor::start(&dir, &["--config", config.to_str().unwrap()]);
+    leak(&server, "/api/crash");
+    leak(&server, "/api/search");
+    // Wait until the sink has spooled what it was given and is failing to
+    // send it; then kill the sensor without a chance to flush anything.
+    let spooled = "sensor_sink_spooled_batches{sink=\"hook\"}";
+    wait_until(
+        "alerts spooled for the dead receiver",
+        20,
+        || {
+            metric(metrics_port, spooled) >= 1.0
+                && metric(metrics_port, "sensor_sink_queue_depth{sink=\"hook\"}") == 0.0
+                && metric(metrics_port, "sensor_sink_failures_total{sink=\"hook\"}") >= 1.0
+                && !alert_ids(&alerts_file).is_empty()
+        },
+        || std::fs::read_to_string(dir.join("sensor.log")).unwrap_or_default(),
+    );
+    let before_kill = alert_ids(&alerts_file);
+    sensor.kill();
+    assert!(!before_kill.is_empty());
+    assert!(
+        received(&out_file).0.is_empty(),
+        "nothing can have been received"
+    );
+
+    // The receiver is up now; a new sensor with the same state directory
+    // sends what the killed one spooled.
+    let _receiver = PyServer::script_on("webhook_receiver.py", port, &["--out", &out]);
+    let sensor = Sensor::start(&dir, &["--config", config.to_str().unwrap()]);
+    wait_until(
+        "the spooled alerts at the receiver",
+        30,
+        || before_kill.is_subset(&received(&out_file).0),
+        || {
+            format!(
+                "spooled {before_kill:?}\nreceived {:?}\nlog:\n{}",
+                received(&out_file).0,
+                std::fs::read_to_string(dir.join("sensor.log")).unwrap_or_default()
+            )
+        },
+    );
+    let output = sensor.stop();
+    assert_eq!(output.stats["sinks"][0]["dropped"], 0);
+    let (ids, deliveries) = received(&out_file);
+    assert!(before_kill.is_subset(&ids));
+    assert_eq!(deliveries, ids.len(), "an alert was delivered twice");
+}
