@@ -219,10 +219,7 @@ fn planted_leaks_are_alerted_and_never_repeated() {
     // Process context: the executable and user of each side.
     for alert in &users {
         let exe = alert["process"]["exe"].as_str().unwrap_or_default();
-        assert!(
-            exe.contains("python") || exe.contains("curl"),
-            "{alert}"
-        );
+        assert!(exe.contains("python") || exe.contains("curl"), "{alert}");
         assert_eq!(alert["process"]["uid"], 0, "{alert}");
     }
 

@@ -50,8 +50,14 @@ fn repeats_in_a_window_become_one_alert_and_one_summary() {
             aggregator.admit(alert.clone(), START + i * SECOND / 10, &mut out);
         }
     }
-    assert_eq!(out.len(), template.len(), "only the first occurrence: {out:?}");
-    assert!(out.iter().all(|a| a.count == 1 && a.first_seen == a.last_seen));
+    assert_eq!(
+        out.len(),
+        template.len(),
+        "only the first occurrence: {out:?}"
+    );
+    assert!(out
+        .iter()
+        .all(|a| a.count == 1 && a.first_seen == a.last_seen));
     out.clear();
     aggregator.close_due(START + 299 * SECOND, &mut out);
     assert!(out.is_empty(), "window still open");

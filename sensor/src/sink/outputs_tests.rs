@@ -64,7 +64,10 @@ fn the_alerts_file_keeps_its_minimum_severity() {
         .map(|a| severity_rank(a["severity"].as_str().unwrap()).unwrap())
         .collect();
     // The exchange must raise alerts on both sides of the cut.
-    assert!(ranks.iter().any(|&r| r < 2) && ranks.iter().any(|&r| r >= 2), "{all:?}");
+    assert!(
+        ranks.iter().any(|&r| r < 2) && ranks.iter().any(|&r| r >= 2),
+        "{all:?}"
+    );
 
     std::fs::remove_file(dir.join("alerts.jsonl")).unwrap();
     let policy = AlertsConfig {
@@ -76,7 +79,9 @@ fn the_alerts_file_keeps_its_minimum_severity() {
     out.flush().unwrap();
     let kept = written(&dir);
     assert_eq!(kept.len(), ranks.iter().filter(|&&r| r >= 2).count());
-    assert!(kept.iter().all(|a| a["severity"] == "high" || a["severity"] == "critical"));
+    assert!(kept
+        .iter()
+        .all(|a| a["severity"] == "high" || a["severity"] == "critical"));
     assert_eq!(
         out.below_file_min_severity(),
         ranks.iter().filter(|&&r| r < 2).count() as u64
