@@ -25,6 +25,7 @@ pub const EVENT_DATA: u8 = 1;
 pub const EVENT_OPEN: u8 = 2;
 pub const EVENT_CLOSE: u8 = 3;
 pub const EVENT_PROCESS_EXIT: u8 = 4;
+pub const EVENT_EXEC: u8 = 5;
 
 /// Directions (`EventHeader::direction`), from the observed process.
 pub const DIR_INGRESS: u8 = 0;
@@ -39,6 +40,10 @@ pub const ROLE_CLIENT: u8 = 2;
 /// predates the sensor, or its fd came from elsewhere); the agent resolves
 /// it from /proc.
 pub const FLAG_DISCOVERED: u8 = 1;
+/// `EventHeader::flags`: the connection's bytes are the plaintext a TLS
+/// library (OpenSSL, GnuTLS) handled; the socket itself carries ciphertext,
+/// which is never captured.
+pub const FLAG_TLS: u8 = 2;
 
 /// Per-fd capture state kept in the kernel (`ConnState::state`).
 pub const STATE_SNIFFING: u8 = 0;
@@ -73,8 +78,15 @@ pub mod counter {
     pub const SENDFILE_BYTES: u32 = 9;
     /// Connections whose first bytes were not HTTP.
     pub const NOT_HTTP: u32 = 10;
+    /// TLS library reads and writes that moved plaintext.
+    pub const TLS_CALLS: u32 = 11;
+    /// Of those, calls whose socket was never seen (no syscall inside the
+    /// call and none earlier on the same session): their bytes are lost.
+    pub const TLS_CALLS_WITHOUT_FD: u32 = 12;
+    /// Plaintext bytes lost with them.
+    pub const TLS_BYTES_WITHOUT_FD: u32 = 13;
     /// Number of counters.
-    pub const COUNT: u32 = 11;
+    pub const COUNT: u32 = 14;
     /// Names, in index order, as the agent reports them.
     pub const NAMES: [&str; COUNT as usize] = [
         "ringbuf_full_events",
@@ -88,6 +100,9 @@ pub mod counter {
         "bytes_sent",
         "sendfile_bytes",
         "not_http_connections",
+        "tls_calls",
+        "tls_calls_without_fd",
+        "tls_bytes_without_fd",
     ];
 }
 
@@ -153,6 +168,13 @@ pub struct CloseEvent {
     pub header: EventHeader,
 }
 
+/// A process called execve: the agent looks for TLS libraries it maps.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExecEvent {
+    pub header: EventHeader,
+}
+
 /// Per-(pid, fd) state in the kernel's connection table.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -192,7 +214,44 @@ pub struct Settings {
     pub pid_filter: u8,
     /// Non-zero: only process names in `COMM_FILTER` are captured.
     pub comm_filter: u8,
-    pub _pad: [u8; 2],
+    /// Non-zero: TLS library probes are attached, so the syscall hooks
+    /// check whether a syscall runs inside a TLS library call.
+    pub tls: u8,
+    pub _pad: u8,
+}
+
+/// What the TLS library probes need to know about the function they are
+/// attached to, passed as the attachment's cookie: one entry and one return
+/// program serve every hooked function.
+pub mod tls {
+    /// The function reads plaintext (`SSL_read`, `gnutls_record_recv`):
+    /// the same value as the direction its bytes move in.
+    pub const OP_READ: u8 = super::DIR_INGRESS;
+    /// The function writes plaintext (`SSL_write`, `gnutls_record_send`).
+    pub const OP_WRITE: u8 = super::DIR_EGRESS;
+    /// The function runs the handshake: no plaintext, but its syscalls show
+    /// which socket the session uses before any data moves.
+    pub const OP_HANDSHAKE: u8 = 2;
+
+    /// Returns an `int`: the bytes moved, or <= 0 (`SSL_read`).
+    pub const RET_INT: u8 = 0;
+    /// Returns an `ssize_t`: the bytes moved, or < 0 (`gnutls_record_recv`).
+    pub const RET_SSIZE: u8 = 1;
+    /// Returns 1 on success and writes the bytes moved through its fourth
+    /// argument, a `size_t *` (`SSL_read_ex`).
+    pub const RET_EX: u8 = 2;
+
+    pub const fn cookie(op: u8, ret: u8) -> u64 {
+        op as u64 | (ret as u64) << 8
+    }
+
+    pub const fn op(cookie: u64) -> u8 {
+        cookie as u8
+    }
+
+    pub const fn ret(cookie: u64) -> u8 {
+        (cookie >> 8) as u8
+    }
 }
 
 /// How the buffer argument of an I/O syscall is laid out.

@@ -124,8 +124,20 @@ pub fn capturing_state(
         emit_open(key, s, direction);
         return Some(state);
     }
-    // Never saw it opened: a connection that predates us, or not a socket at
-    // all. Only HTTP-looking bytes earn it an entry; the agent checks /proc.
+    discover(key, direction, first, len, 0)
+}
+
+/// Starts capturing an fd never seen opened: a connection that predates
+/// us, or not a socket at all. Only HTTP-looking bytes earn it an entry;
+/// the agent checks /proc. `flags` are added to `FLAG_DISCOVERED`.
+#[inline(always)]
+pub fn discover(
+    key: &ConnKey,
+    direction: u8,
+    first: &[u8; 8],
+    len: u64,
+    flags: u8,
+) -> Option<*mut ConnState> {
     let role = match (sniff(first, len), direction) {
         (Sniff::Other, _) => return None,
         (Sniff::Request, DIR_INGRESS) | (Sniff::Response, DIR_EGRESS) => ROLE_SERVER,
@@ -136,7 +148,7 @@ pub fn capturing_state(
         offsets: [0, 0],
         role,
         state: STATE_CAPTURING,
-        flags: FLAG_DISCOVERED,
+        flags: FLAG_DISCOVERED | flags,
         _pad: 0,
         family: 0,
         port: 0,
@@ -192,7 +204,7 @@ pub fn untrack(key: &ConnKey) {
 }
 
 #[inline(always)]
-fn emit_open(key: &ConnKey, state: &ConnState, direction: u8) {
+pub fn emit_open(key: &ConnKey, state: &ConnState, direction: u8) {
     let event = OpenEvent {
         header: header(EVENT_OPEN, key, state, direction),
         family: state.family,

@@ -1,6 +1,7 @@
 //! eBPF programs of the sensor: syscall tracepoints that follow socket
 //! file descriptors and copy the bytes of HTTP connections into a ring
-//! buffer. Each hook is thin; the shared logic lives in `conn` (per-fd
+//! buffer, and uprobes on TLS libraries that copy the plaintext of HTTPS
+//! (`tls`). Each hook is thin; the shared logic lives in `conn` (per-fd
 //! state and HTTP sniffing) and `capture` (chunked payload copy).
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
@@ -13,6 +14,8 @@ mod conn;
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod syscalls;
+#[cfg(target_arch = "bpf")]
+mod tls;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

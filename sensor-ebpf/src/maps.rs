@@ -52,6 +52,19 @@ pub static PID_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(1024, 0);
 #[map]
 pub static COMM_FILTER: HashMap<[u8; 16], u8> = HashMap::with_max_entries(256, 0);
 
+/// TLS library calls in flight, keyed by pid_tgid, kept from the function's
+/// entry to its return (a read's plaintext only exists at return). The
+/// syscalls the call makes on this thread record its socket here. LRU: a
+/// return the kernel never reported (the thread died in the call) ages out.
+#[map]
+pub static TLS_CALLS: LruHashMap<u64, TlsCall> = LruHashMap::with_max_entries(16384, 0);
+
+/// The socket under each TLS session, as last seen: a read the library
+/// serves from its own buffer makes no syscall.
+#[map]
+pub static TLS_SESSIONS: LruHashMap<TlsSessionKey, i32> =
+    LruHashMap::with_max_entries(MAX_TRACKED_FDS, 0);
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct PendingConn {
@@ -60,6 +73,36 @@ pub struct PendingConn {
     pub _pad: [u8; 3],
     /// User pointer to the sockaddr (may be null for accept).
     pub addr: u64,
+}
+
+/// A TLS library call in flight (see `tls::calls`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TlsCall {
+    /// The library's session object (`SSL *`, `gnutls_session_t`).
+    pub session: u64,
+    /// The caller's plaintext buffer.
+    pub buf: u64,
+    /// The `size_t *` the `_ex` functions write the byte count through.
+    pub out_len: u64,
+    /// Stack pointer at entry: tells the return of this call from the
+    /// returns of hooked functions it calls itself.
+    pub sp: u64,
+    /// Socket fd of the last syscall made inside the call; -1 before one.
+    pub fd: i32,
+    /// `sensor_common::tls::OP_*` and `RET_*`.
+    pub op: u8,
+    pub ret_kind: u8,
+    pub _pad: u16,
+}
+
+/// A TLS session of one process.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TlsSessionKey {
+    pub pid: u32,
+    pub _pad: u32,
+    pub session: u64,
 }
 
 #[inline(always)]

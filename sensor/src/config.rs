@@ -20,6 +20,14 @@ pub struct Config {
     pub detect: DetectConfig,
     /// Deduplication, rate limits and the alerts file's minimum severity.
     pub alerts: crate::alert::AlertsConfig,
+    /// Behavioural detectors: rate spikes, bulk responses, enumeration,
+    /// brute force, error surges, unauthenticated access.
+    pub behaviour: crate::behaviour::BehaviourConfig,
+    /// The catalogue of endpoints seen, and shadow/zombie API detection
+    /// against a reference OpenAPI spec.
+    pub inventory: crate::inventory::InventoryConfig,
+    /// Pod names for containerised processes, from the API server.
+    pub kubernetes: crate::conntrack::kubernetes::KubernetesConfig,
 }
 
 /// What the kernel side captures.
@@ -40,6 +48,8 @@ pub struct CaptureConfig {
     /// Only keep connections with one of these local or remote ports
     /// (empty: every port).
     pub ports: Vec<u16>,
+    /// HTTPS plaintext from TLS libraries (`[capture.tls]`).
+    pub tls: crate::capture::tls::TlsConfig,
 }
 
 impl Default for CaptureConfig {
@@ -50,6 +60,7 @@ impl Default for CaptureConfig {
             pids: Vec::new(),
             process_names: Vec::new(),
             ports: Vec::new(),
+            tls: crate::capture::tls::TlsConfig::default(),
         }
     }
 }
@@ -155,18 +166,17 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// The content detectors this config asks for, with the fingerprint key
-    /// from `detect.fingerprint_key_file` or `<output.state_dir>`.
-    pub fn content_detector(&self) -> anyhow::Result<crate::detect::ContentDetector> {
+    /// The fingerprint key from `detect.fingerprint_key_file` or
+    /// `<output.state_dir>`, created on first use.
+    pub fn fingerprint_key(&self) -> anyhow::Result<crate::detect::FingerprintKey> {
         use anyhow::Context as _;
         let path = self.detect.key_path(&self.output.state_dir);
-        let key = crate::detect::FingerprintKey::load_or_create(&path).with_context(|| {
+        crate::detect::FingerprintKey::load_or_create(&path).with_context(|| {
             format!(
                 "fingerprint key {} (set output.state_dir or detect.fingerprint_key_file)",
                 path.display()
             )
-        })?;
-        Ok(crate::detect::ContentDetector::with_key(&self.detect, key)?)
+        })
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -205,9 +215,21 @@ impl Config {
         if c.process_names.iter().any(|n| n.is_empty()) {
             return invalid("capture.process_names", "names must not be empty");
         }
+        if let Err((key, message)) = c.tls.validate() {
+            return invalid(key, &message);
+        }
         self.sinks.validate()?;
         if let Err((key, message)) = self.alerts.validate() {
             return invalid(key, &message);
+        }
+        if let Err((key, message)) = self.behaviour.validate() {
+            return invalid(key, &message);
+        }
+        if let Err((key, message)) = self.inventory.validate() {
+            return invalid(key, &message);
+        }
+        if let Err(err) = self.kubernetes.validate() {
+            return invalid(err.key, &err.message);
         }
         crate::detect::ContentDetector::validate(&self.detect)?;
         if self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -256,6 +278,19 @@ mod tests {
         let text = include_str!("../../sensor.example.toml");
         let config: Config = toml::from_str(text).unwrap();
         config.validate().unwrap();
+        // The example documents the defaults: it must not drift from them.
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn tls_section_is_checked_like_the_rest() {
+        let err = toml::from_str::<Config>("[capture.tls]\nenable = false\n").unwrap_err();
+        assert!(err.to_string().contains("enable"), "{err}");
+        let config: Config = toml::from_str("[capture.tls]\nenabled = false\n").unwrap();
+        assert!(!config.capture.tls.enabled);
+        let config: Config = toml::from_str("[capture.tls]\nexclude = [\"\"]\n").unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("capture.tls.exclude"), "{err}");
     }
 
     #[test]

@@ -35,6 +35,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the catalogue of API endpoints seen (kept in the state directory).
+    Inventory(InventoryArgs),
     /// Validate a configuration file and exit.
     CheckConfig {
         /// The TOML file to check.
@@ -64,6 +66,19 @@ struct ReplayArgs {
     file: PathBuf,
     #[command(flatten)]
     outputs: RunArgs,
+}
+
+#[derive(clap::Args)]
+struct InventoryArgs {
+    /// Configuration file naming the state directory.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// State directory holding inventory.json [default: output.state_dir].
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// table for people, json as stored, openapi for an OpenAPI 3 document.
+    #[arg(long, value_enum, default_value = "table")]
+    format: sensor::inventory::InventoryFormat,
 }
 
 #[derive(clap::Args)]
@@ -163,6 +178,14 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             sensor::tail::tail(&options, &mut std::io::stdout().lock())
         }
         Command::Rules { json } => print_rules(json),
+        Command::Inventory(args) => {
+            let state_dir = match (args.state_dir, &args.config) {
+                (Some(dir), _) => dir,
+                (None, Some(config)) => Config::load(config)?.output.state_dir,
+                (None, None) => Config::default().output.state_dir,
+            };
+            sensor::inventory::print(&state_dir, args.format, &mut std::io::stdout().lock())
+        }
         Command::CheckConfig { file } => {
             Config::load(&file)?;
             println!("{}: ok", file.display());
@@ -190,7 +213,8 @@ fn run_config(args: RunArgs) -> anyhow::Result<Config> {
 fn print_rules(json: bool) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    for rule in sensor::detect::builtin_rules() {
+    let behaviour = sensor::behaviour::RULES.iter().cloned();
+    for rule in sensor::detect::builtin_rules().into_iter().chain(behaviour) {
         if json {
             writeln!(out, "{}", serde_json::to_string(&rule)?)?;
         } else {

@@ -115,6 +115,7 @@ impl Pipeline {
                 role,
                 guessed_role,
                 remote,
+                tls,
             } => {
                 let facts = OpenFacts {
                     pid: conn.pid,
@@ -124,6 +125,7 @@ impl Pipeline {
                     role,
                     guessed_role,
                     remote,
+                    tls,
                 };
                 self.open(conn, &facts, ts_ns, out);
             }
@@ -135,6 +137,7 @@ impl Pipeline {
                 syscall_offset,
                 syscall_len,
                 data,
+                tls,
             } => {
                 self.counters.payload_bytes += data.len() as u64;
                 if !self.conns.contains_key(&conn) {
@@ -155,6 +158,7 @@ impl Pipeline {
                         role: None,
                         guessed_role,
                         remote: None,
+                        tls,
                     };
                     if !self.open(conn, &facts, ts_ns, out) {
                         return;

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use serde::Serialize;
 
+use crate::analysis::Analysis;
 use crate::capture::replay::{
     decode, CaptureReader, FlowAddresses, FlowLimits, FlowTable, ReplayCounters, Skip,
 };
@@ -74,9 +75,9 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
     let input = File::open(file).with_context(|| format!("opening the capture {shown}"))?;
     let mut reader = CaptureReader::new(BufReader::with_capacity(1 << 20, input))
         .map_err(|err| anyhow!("{shown}: {err}"))?;
-    let detector = config.content_detector()?;
+    let analysis = Analysis::from_config(&config)?;
     let mut outputs = Outputs::open(&config.output)?
-        .with_detector(detector)
+        .with_analysis(analysis)
         .with_alert_policy(&config.alerts);
     let comm = file
         .file_name()
@@ -139,7 +140,7 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
     handle(&mut pipeline, &mut flows, &mut events, &mut done);
     pipeline.finish(last_ts_ns, &mut done);
     outputs.deliver(&mut done)?;
-    outputs.close_all_windows()?;
+    outputs.finish()?;
     outputs.flush()?;
     let stats = ReplayStats {
         file: shown.to_string(),

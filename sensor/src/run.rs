@@ -6,9 +6,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::analysis::Analysis;
 use crate::capture::live::{LiveCapture, LiveOptions};
 use crate::capture::CaptureEvent;
 use crate::config::Config;
+use crate::conntrack::kubernetes::PodIndex;
+use crate::conntrack::LiveResolver;
 use crate::exchange::HttpExchange;
 use crate::metrics::{self, Labelled, MetricsState};
 use crate::pipeline::Pipeline;
@@ -25,16 +28,17 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<()> {
     config.validate()?;
     let sinks = config.sinks.start(&config.output.state_dir)?;
-    let detector = config.content_detector()?;
+    let analysis = Analysis::from_config(&config)?;
     let mut outputs = Outputs::open(&config.output)?
         .with_sinks(sinks)
-        .with_detector(detector)
+        .with_analysis(analysis)
         .with_alert_policy(&config.alerts);
     let options = LiveOptions {
         capture_limit: config.capture.capture_limit_bytes,
         ring_bytes: config.capture.ring_buffer_bytes,
         pids: config.capture.pids.clone(),
         comms: config.capture.process_names.clone(),
+        tls: config.capture.tls.clone(),
     };
     let mut capture = LiveCapture::start(&options)?;
     if capture.resumed > 0 {
@@ -43,7 +47,9 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
             capture.resumed
         );
     }
-    let mut pipeline = Pipeline::new(&config.capture, &config.limits, unix_minus_monotonic_ns());
+    let pods = PodIndex::from_environment(&config.kubernetes);
+    let mut pipeline = Pipeline::new(&config.capture, &config.limits, unix_minus_monotonic_ns())
+        .with_resolver(Box::new(LiveResolver::new().with_pods(pods.clone())));
     let metrics = start_metrics(&config).await?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -84,10 +90,10 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
             _ = tick.tick() => {
                 pipeline.expire_idle(monotonic_ns(), &mut done);
                 outputs.deliver(&mut done)?;
-                outputs.close_windows(clock_ns(libc::CLOCK_REALTIME))?;
+                outputs.tick(clock_ns(libc::CLOCK_REALTIME))?;
                 outputs.flush()?;
                 if let Some(metrics) = &metrics {
-                    metrics.publish(metrics_page(&capture, &pipeline, &outputs));
+                    metrics.publish(metrics_page(&capture, &pipeline, &outputs, pods.as_ref()));
                 }
             }
             _ = sigint.recv() => break,
@@ -103,14 +109,16 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let kernel = capture.kernel_counters();
     let decode_errors = capture.decode_errors;
     let resumed = capture.resumed;
+    let tls = capture.tls_stats();
     drop(capture);
     let open_connections = pipeline.connections();
     pipeline.finish(monotonic_ns(), &mut done);
     outputs.deliver(&mut done)?;
-    outputs.close_all_windows()?;
+    outputs.finish()?;
     outputs.flush()?;
     let mut stats = Stats::new(&kernel, decode_errors, resumed, open_connections, &pipeline);
     stats.sinks = outputs.close_sinks();
+    stats.tls = tls;
     tracing::info!("sensor stopped: {}", stats.summary());
     if let Some(path) = stats_path {
         write_stats(&path, &stats)?;
@@ -133,14 +141,20 @@ async fn start_metrics(config: &Config) -> anyhow::Result<Option<MetricsState>> 
     Ok(Some(state))
 }
 
-fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline, outputs: &Outputs) -> String {
-    let stats = Stats::new(
+fn metrics_page(
+    capture: &LiveCapture,
+    pipeline: &Pipeline,
+    outputs: &Outputs,
+    pods: Option<&PodIndex>,
+) -> String {
+    let mut stats = Stats::new(
         &capture.kernel_counters(),
         capture.decode_errors,
         capture.resumed,
         pipeline.connections(),
         pipeline,
     );
+    stats.tls = capture.tls_stats();
     let mut counters = serde_json::to_value(&stats).unwrap_or_default();
     // Gauges, not counters: exported below under their own names.
     if let Some(map) = counters.as_object_mut() {
@@ -155,14 +169,79 @@ fn metrics_page(capture: &LiveCapture, pipeline: &Pipeline, outputs: &Outputs) -
                 "below_min_severity": outputs.below_file_min_severity(),
             }),
         );
+        let analysis = outputs
+            .analysis()
+            .map(Analysis::counters)
+            .unwrap_or_default();
+        if let Some(b) = &analysis.behaviour {
+            map.insert(
+                "behaviour".to_owned(),
+                serde_json::json!({
+                    "exchanges": b.exchanges,
+                    "findings": b.findings,
+                    "suppressed": b.suppressed,
+                    "endpoint_evictions": b.endpoint_evictions,
+                    "client_evictions": b.client_evictions,
+                    "id_tracker_evictions": b.id_tracker_evictions,
+                    "episode_evictions": b.episode_evictions,
+                }),
+            );
+        }
+        if let Some(pods) = pods {
+            let k = pods.counters();
+            map.insert(
+                "kubernetes".to_owned(),
+                serde_json::json!({
+                    "refreshes": k.refreshes,
+                    "miss_refreshes": k.miss_refreshes,
+                    "refresh_failures": k.refresh_failures,
+                    "pods_over_cap": k.pods_over_cap,
+                    "lookup_hits": k.lookup_hits,
+                    "lookup_misses": k.lookup_misses,
+                }),
+            );
+        }
+        if let Some(i) = &analysis.inventory {
+            map.insert(
+                "inventory".to_owned(),
+                serde_json::json!({
+                    "evicted": i.evicted,
+                    "saves": i.saves,
+                    "save_errors": i.save_errors,
+                    "files_set_aside": i.files_set_aside,
+                }),
+            );
+        }
     }
+    let analysis = outputs
+        .analysis()
+        .map(Analysis::counters)
+        .unwrap_or_default();
+    let behaviour = analysis.behaviour.unwrap_or_default();
     metrics::render(
         &counters,
-        &[(
-            "connections_tracked",
-            "HTTP connections the agent is tracking now.",
-            pipeline.connections() as f64,
-        )],
+        &[
+            (
+                "connections_tracked",
+                "HTTP connections the agent is tracking now.",
+                pipeline.connections() as f64,
+            ),
+            (
+                "behaviour_endpoints_tracked",
+                "Endpoints the behavioural detectors keep a baseline for.",
+                behaviour.endpoints_tracked as f64,
+            ),
+            (
+                "behaviour_clients_tracked",
+                "Clients the behavioural detectors keep a baseline for.",
+                behaviour.clients_tracked as f64,
+            ),
+            (
+                "inventory_endpoints",
+                "Endpoints in the inventory.",
+                analysis.inventory.map_or(0, |i| i.endpoints) as f64,
+            ),
+        ],
         &[
             vec![alert_family(outputs), rate_limited_family(outputs)],
             sink_families(&outputs.sink_snapshots()),

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::capture::tls::TlsStats;
 use crate::http::HttpCounters;
 use crate::pipeline::{Pipeline, PipelineCounters};
 use crate::reassembly::ReassemblyCounters;
@@ -24,6 +25,8 @@ pub struct Stats {
     pub reassembly: ReassemblyCounters,
     /// Remote alert sinks, as they stood when they closed.
     pub sinks: Vec<SinkSnapshot>,
+    /// TLS library probes: files attached, new programs looked at.
+    pub tls: TlsStats,
 }
 
 impl Stats {
@@ -47,6 +50,7 @@ impl Stats {
             http: pipeline.http_counters.clone(),
             reassembly: pipeline.reassembly_counters.clone(),
             sinks: Vec::new(),
+            tls: TlsStats::default(),
         }
     }
 

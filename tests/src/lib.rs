@@ -17,7 +17,7 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-fn sensor_bin() -> PathBuf {
+pub fn sensor_bin() -> PathBuf {
     std::env::var_os("SENSOR_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target/release/sensor"))

@@ -2,6 +2,7 @@
 //! machine needs only the README's commands.
 
 mod bench;
+mod dist;
 mod fuzz;
 mod setup;
 
@@ -40,6 +41,9 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Run a fuzz target from fuzz/ (installs cargo-fuzz when missing).
     Fuzz(fuzz::FuzzArgs),
+    /// Set up, build, and package: a .deb and a tarball in target/dist/
+    /// (installs cargo-deb when missing).
+    Dist,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -76,6 +80,11 @@ fn main() -> anyhow::Result<()> {
             build()?;
             bench::bench(&args)
         }
+        Task::Dist => {
+            setup::setup()?;
+            build()?;
+            dist::dist().map(|_| ())
+        }
     }
 }
 
@@ -86,8 +95,17 @@ pub fn root() -> PathBuf {
         .to_owned()
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set (relative to
+/// the workspace root, where every cargo command here runs), else target/.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
+}
+
 pub fn sensor_binary() -> PathBuf {
-    root().join("target/release/sensor")
+    target_dir().join("release/sensor")
 }
 
 /// Runs a command in the workspace root, failing with its name.
@@ -137,12 +155,16 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
     // for the debug profile.
     unit.env("AYA_BUILD_SKIP", "1");
     run_with_deadline(&mut unit, Duration::from_secs(15 * 60))?;
+    // The packages, for tests/e2e/dist.rs.
+    let packages = dist::dist()?;
     let mut e2e = cargo();
     e2e.args(["test", "-p", "sensor-e2e", "--", "--test-threads=1"]);
     if let Some(f) = filter {
         e2e.arg(f);
     }
     e2e.env("SENSOR_BIN", sensor_binary());
+    e2e.env("SENSOR_DEB", &packages.deb);
+    e2e.env("SENSOR_TARBALL", &packages.tarball);
     run_with_deadline(&mut e2e, Duration::from_secs(20 * 60))
 }
 

@@ -19,6 +19,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("capsh", "libcap2-bin"),
     ("systemd-analyze", "systemd"),
     ("python3", "python3"),
+    // HTTPS tests and bench: certificates and OpenSSL's client, GnuTLS's client.
+    ("openssl", "openssl"),
+    ("gnutls-cli", "gnutls-bin"),
 ];
 
 pub fn setup() -> anyhow::Result<()> {
@@ -28,15 +31,23 @@ pub fn setup() -> anyhow::Result<()> {
     python_tools()
 }
 
-/// The Kubernetes schema validator the deployment tests use (PyPI).
-const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+/// Validators the tests run (PyPI), each with the module it provides: the
+/// Kubernetes schemas for the deployment tests, and OpenAPI for the
+/// inventory's `--format openapi` output.
+const PYTHON_TOOLS: &[(&str, &str)] = &[
+    ("kubernetes_validate", "kubernetes-validate==1.37.0"),
+    ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
+];
 
 fn python_tools() -> anyhow::Result<()> {
-    if succeeds(Command::new("python3").args(["-m", "kubernetes_validate", "--version"])) {
-        return Ok(());
+    for (module, package) in PYTHON_TOOLS {
+        if succeeds(Command::new("python3").args(["-c", &format!("import {module}")])) {
+            continue;
+        }
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", package]))
+            .with_context(|| format!("installing {package}"))?;
     }
-    run(Command::new("python3").args(["-m", "pip", "install", "--quiet", KUBERNETES_VALIDATE]))
-        .context("installing kubernetes-validate")
+    Ok(())
 }
 
 fn home() -> PathBuf {

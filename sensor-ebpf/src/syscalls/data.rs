@@ -6,13 +6,14 @@ use aya_ebpf::{
 };
 use sensor_common::{
     counter, ConnKey, PendingIo, BUF_IOVEC, BUF_MSGHDR, BUF_NONE, BUF_PLAIN, DIR_EGRESS,
-    DIR_INGRESS, STATE_CAPTURING,
+    DIR_INGRESS, FLAG_TLS, STATE_CAPTURING,
 };
 
 use super::{arg, ret};
 use crate::capture::{self, Source};
 use crate::conn;
 use crate::maps::{self, CONNS, PENDING_IO};
+use crate::tls;
 
 #[inline(always)]
 fn enter(ctx: &TracePointContext, direction: u8, layout: u8) {
@@ -41,6 +42,12 @@ fn exit(ctx: &TracePointContext) {
         return;
     };
     let _ = PENDING_IO.remove(&id);
+    // Inside SSL_read/SSL_write and the like the socket carries ciphertext:
+    // the library's probes capture the plaintext, this only tells them
+    // which fd the session uses.
+    if tls::calls::note_syscall_fd(id, pending.fd) {
+        return;
+    }
     let moved = ret(ctx);
     if moved <= 0 {
         return;
@@ -62,7 +69,8 @@ fn exit(ctx: &TracePointContext) {
             return;
         };
         // SAFETY: map value pointer valid for this run.
-        if unsafe { (*state).state } != STATE_CAPTURING {
+        let (state_now, flags) = unsafe { ((*state).state, (*state).flags) };
+        if state_now != STATE_CAPTURING || flags & FLAG_TLS != 0 {
             return;
         }
         maps::count(counter::SENDFILE_BYTES, moved as u64);
@@ -73,6 +81,12 @@ fn exit(ctx: &TracePointContext) {
     let Some(state) = conn::capturing_state(&key, pending.direction, &first, moved as u64) else {
         return;
     };
+    // A TLS connection's socket bytes (handshake, alerts) are ciphertext;
+    // its plaintext comes from the library's probes.
+    // SAFETY: map value pointer valid for this run.
+    if unsafe { (*state).flags } & FLAG_TLS != 0 {
+        return;
+    }
     capture::capture(&key, state, pending.direction, source, moved as u64);
 }
 

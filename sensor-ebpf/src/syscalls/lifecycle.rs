@@ -14,6 +14,7 @@ use sensor_common::{
 use super::{arg, ret};
 use crate::conn;
 use crate::maps::{self, PendingConn, EVENTS, PENDING_CONN};
+use crate::tls;
 
 const EINPROGRESS: i64 = 115;
 
@@ -128,11 +129,14 @@ pub fn sys_enter_close(ctx: TracePointContext) {
     });
 }
 
-/// The whole process is gone (its main thread exits last in the common
-/// case): the agent closes every connection of that pid.
+/// A thread exits. When it is the whole process (its main thread exits
+/// last in the common case), the agent closes every connection of that pid.
 #[tracepoint(category = "sched", name = "sched_process_exit")]
 pub fn sched_process_exit(_ctx: TracePointContext) {
     let id = bpf_get_current_pid_tgid();
+    // Fires for every thread: one that dies inside a TLS library call
+    // never returns from it.
+    tls::calls::forget_thread(id);
     if (id >> 32) as u32 != id as u32 {
         return;
     }

@@ -6,6 +6,12 @@ use crate::detect::{ContentDetector, DetectConfig};
 
 use super::{Aggregator, Alert, AlertsConfig};
 
+/// Paths that stay distinct endpoints (`/cards/1` and `/cards/2` are one).
+const NAMES: [&str; 20] = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
+    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+];
+
 const SECOND: i128 = 1_000_000_000;
 const START: i128 = 1_700_000_000 * SECOND;
 
@@ -126,7 +132,7 @@ fn the_rate_limit_counts_what_it_drops_per_rule() {
     let mut out = Vec::new();
     // 20 distinct cards on 20 paths in one second: 20 new alerts per rule.
     for i in 0..20 {
-        for alert in card_alerts(&format!("/cards/{i}"), "4539 5787 6362 1486") {
+        for alert in card_alerts(&format!("/{}", NAMES[i as usize]), "4539 5787 6362 1486") {
             aggregator.admit(alert, START + i, &mut out);
         }
     }
@@ -145,7 +151,7 @@ fn the_cap_on_tracked_alerts_summarises_the_oldest_early() {
     });
     let mut out = Vec::new();
     let alerts: Vec<Alert> = (0..10)
-        .map(|i| card_alerts(&format!("/cards/{i}"), "4539 5787 6362 1486").remove(0))
+        .map(|i| card_alerts(&format!("/{}", NAMES[i]), "4539 5787 6362 1486").remove(0))
         .collect();
     for (i, alert) in alerts.iter().enumerate() {
         // Each seen twice, so each evicted window has a summary to write.

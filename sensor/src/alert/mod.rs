@@ -20,8 +20,9 @@ use crate::exchange::{header, HttpExchange, Role};
 pub struct Endpoint {
     pub method: String,
     pub host: String,
-    /// Without the query string (queries can carry the very values
-    /// alerts must not repeat).
+    /// The path template (`/users/{id}`): no query string, and no ids,
+    /// emails or tokens from the path, which can be the very values alerts
+    /// must not repeat.
     pub path: String,
 }
 
@@ -34,6 +35,8 @@ pub struct Process {
     pub uid: Option<u32>,
     /// From the process's cgroup, when it runs in a container.
     pub container_id: Option<String>,
+    /// Pod, namespace and container name, in Kubernetes.
+    pub kubernetes: Option<crate::conntrack::kubernetes::PodMeta>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,7 +91,7 @@ impl Alert {
             endpoint: Endpoint {
                 method: exchange.request.method.clone(),
                 host: host(exchange),
-                path: crate::sink::exchange_record::path_of(&exchange.request.target).to_owned(),
+                path: crate::endpoint::path_template(&exchange.request.target),
             },
             status: exchange.response.status,
             location: finding.location.clone(),
@@ -102,6 +105,7 @@ impl Alert {
                 exe: conn.process.exe.clone(),
                 uid: conn.process.uid,
                 container_id: conn.process.container_id.clone(),
+                kubernetes: conn.process.pod.clone(),
             },
             connection: Connection {
                 local: conn.local.map(|a| a.to_string()),

@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use bytes::Bytes;
 use sensor_common::{
     CloseEvent, DataEvent, EventHeader, OpenEvent, AF_INET, AF_INET6, DATA_HEADER_LEN, DIR_EGRESS,
-    EVENT_CLOSE, EVENT_DATA, EVENT_OPEN, EVENT_PROCESS_EXIT, FLAG_DISCOVERED, ROLE_CLIENT,
-    ROLE_SERVER,
+    EVENT_CLOSE, EVENT_DATA, EVENT_EXEC, EVENT_OPEN, EVENT_PROCESS_EXIT, FLAG_DISCOVERED, FLAG_TLS,
+    ROLE_CLIENT, ROLE_SERVER,
 };
 
 use crate::exchange::Role;
@@ -41,8 +41,10 @@ pub enum CaptureEvent {
         guessed_role: Option<Role>,
         /// The peer address seen at accept/connect, when there was one.
         remote: Option<SocketAddr>,
+        /// The bytes are a TLS library's plaintext.
+        tls: bool,
     },
-    /// Bytes of one syscall (or a chunk of them).
+    /// Bytes of one syscall or TLS library call (or a chunk of them).
     Data {
         conn: ConnId,
         ts_ns: u64,
@@ -51,6 +53,8 @@ pub enum CaptureEvent {
         syscall_offset: u64,
         syscall_len: u32,
         data: Bytes,
+        /// The bytes are a TLS library's plaintext.
+        tls: bool,
     },
     Close {
         conn: ConnId,
@@ -159,6 +163,7 @@ pub fn decode(record: &[u8]) -> Result<CaptureEvent, DecodeError> {
                 syscall_offset,
                 syscall_len,
                 data: Bytes::copy_from_slice(&payload[..chunk_len]),
+                tls: header.flags & FLAG_TLS != 0,
             })
         }
         EVENT_OPEN => {
@@ -171,6 +176,7 @@ pub fn decode(record: &[u8]) -> Result<CaptureEvent, DecodeError> {
                 role: if discovered { None } else { role(header.role) },
                 guessed_role: role(header.role),
                 remote: socket_addr(open.family, open.port, &open.addr),
+                tls: header.flags & FLAG_TLS != 0,
             })
         }
         EVENT_CLOSE => {
@@ -183,6 +189,13 @@ pub fn decode(record: &[u8]) -> Result<CaptureEvent, DecodeError> {
         }),
         other => Err(DecodeError::UnknownKind(other)),
     }
+}
+
+/// The pid of an exec record (a process started a new program), which the
+/// live capture handles itself; None for every other record.
+pub fn exec_pid(record: &[u8]) -> Option<u32> {
+    let header: EventHeader = read(record).ok()?;
+    (header.kind == EVENT_EXEC).then_some(header.pid)
 }
 
 const fn offset_of_stream() -> usize {
@@ -250,6 +263,29 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn tls_flag_and_exec_records() {
+        let conn = ConnId {
+            pid: 7,
+            fd: 5,
+            generation: 99,
+        };
+        let mut rec = encode_data(conn, DIR_EGRESS, 0, 0, 4, b"GET ");
+        assert!(matches!(
+            decode(&rec),
+            Ok(CaptureEvent::Data { tls: false, .. })
+        ));
+        assert_eq!(exec_pid(&rec), None);
+        rec[3] = FLAG_TLS;
+        assert!(matches!(
+            decode(&rec),
+            Ok(CaptureEvent::Data { tls: true, .. })
+        ));
+        rec[0] = EVENT_EXEC;
+        assert_eq!(exec_pid(&rec), Some(7));
+        assert_eq!(exec_pid(&rec[..8]), None);
     }
 
     #[test]

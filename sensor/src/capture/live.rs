@@ -1,7 +1,9 @@
 //! Live capture: loads the eBPF programs, configures them, attaches every
-//! tracepoint and reads the ring buffer without blocking the runtime.
+//! tracepoint and the TLS library probes, and reads the ring buffer without
+//! blocking the runtime.
 
 use std::os::fd::AsRawFd;
+use std::time::Instant;
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::TracePoint;
@@ -11,8 +13,9 @@ use sensor_common::{
 };
 use tokio::io::{unix::AsyncFd, Interest};
 
-use super::event::{decode, CaptureEvent};
+use super::event::{decode, exec_pid, CaptureEvent};
 use super::inflight;
+use super::tls::{TlsConfig, TlsProbes, TlsStats};
 
 /// The eBPF object built by sensor/build.rs.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
@@ -71,6 +74,8 @@ pub enum LiveError {
     Tracefs(std::io::Error),
     #[error("ring buffer polling failed: {0}")]
     Poll(#[from] std::io::Error),
+    #[error("TLS library probes: {0}")]
+    Tls(#[from] super::tls::AttachError),
 }
 
 /// What the kernel side is told before it starts.
@@ -82,11 +87,15 @@ pub struct LiveOptions {
     pub pids: Vec<u32>,
     /// Capture only these process names (empty: all).
     pub comms: Vec<String>,
+    /// Which TLS libraries get probes.
+    pub tls: TlsConfig,
 }
 
 pub struct LiveCapture {
     // Dropping the Ebpf detaches every program: keep it for our lifetime.
-    _ebpf: Ebpf,
+    // New TLS libraries are attached through it as programs start.
+    ebpf: Ebpf,
+    tls: Option<TlsProbes>,
     ring: AsyncFd<RingBuf<MapData>>,
     counters: PerCpuArray<MapData, u64>,
     conns: BpfHashMap<MapData, ConnKey, ConnState>,
@@ -121,6 +130,11 @@ impl LiveCapture {
                 .attach(category, name)
                 .map_err(|source| LiveError::Program { name, source })?;
         }
+        let tls = if options.tls.enabled {
+            Some(TlsProbes::start(&mut ebpf, &options.tls)?)
+        } else {
+            None
+        };
         let resumed = seed_in_flight(&mut ebpf, options)?;
         let ring =
             RingBuf::try_from(take_map(&mut ebpf, "EVENTS")?).map_err(|source| LiveError::Map {
@@ -145,7 +159,8 @@ impl LiveCapture {
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(|err| LiveError::Poll(err.into()))?;
         Ok(Self {
-            _ebpf: ebpf,
+            ebpf,
+            tls,
             ring,
             counters,
             conns,
@@ -164,9 +179,13 @@ impl LiveCapture {
         let mut guard = self.ring.readable_mut().await?;
         let ring = guard.get_inner_mut();
         let mut drained = 0;
+        let now = Instant::now();
         while drained < max {
             let Some(record) = ring.next() else { break };
             drained += 1;
+            if hand_exec_to_tls(&mut self.tls, &record, now) {
+                continue;
+            }
             match decode(&record) {
                 Ok(event) => out.push(event),
                 Err(err) => {
@@ -178,18 +197,37 @@ impl LiveCapture {
         if drained < max {
             guard.clear_ready();
         }
+        drop(guard);
+        self.attach_new_libraries();
         Ok(())
+    }
+
+    /// Attaches the TLS libraries found in processes started lately.
+    fn attach_new_libraries(&mut self) {
+        if let Some(tls) = &mut self.tls {
+            tls.attach_found(&mut self.ebpf);
+        }
+    }
+
+    /// What the TLS library probes did (all zero when they are off).
+    pub fn tls_stats(&self) -> TlsStats {
+        self.tls.as_ref().map(TlsProbes::stats).unwrap_or_default()
     }
 
     /// Decodes whatever is already in the ring buffer, without waiting.
     pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>) {
+        let now = Instant::now();
         let ring = self.ring.get_mut();
         while let Some(record) = ring.next() {
+            if hand_exec_to_tls(&mut self.tls, &record, now) {
+                continue;
+            }
             match decode(&record) {
                 Ok(event) => out.push(event),
                 Err(_) => self.decode_errors += 1,
             }
         }
+        self.attach_new_libraries();
     }
 
     /// Kernel counters summed over CPUs, in `counter::NAMES` order.
@@ -216,6 +254,19 @@ impl LiveCapture {
     pub fn ring_fd(&self) -> i32 {
         self.ring.get_ref().as_raw_fd()
     }
+}
+
+/// Exec records are for the TLS probes (a new program may map a TLS
+/// library not attached yet), not for the pipeline. True when `record`
+/// was one.
+fn hand_exec_to_tls(tls: &mut Option<TlsProbes>, record: &[u8], now: Instant) -> bool {
+    let Some(pid) = exec_pid(record) else {
+        return false;
+    };
+    if let Some(tls) = tls {
+        tls.process_started(pid, now);
+    }
+    true
 }
 
 /// Tracepoints are attached through tracefs. Hosts and containers do not
@@ -303,7 +354,8 @@ fn configure(ebpf: &mut Ebpf, options: &LiveOptions) -> Result<(), LiveError> {
         wakeup_bytes: options.ring_bytes / 8,
         pid_filter: u8::from(!options.pids.is_empty()),
         comm_filter: u8::from(!comm_keys.is_empty()),
-        _pad: [0; 2],
+        tls: u8::from(options.tls.enabled),
+        _pad: 0,
     };
     let map = |source| LiveError::Map {
         name: "SETTINGS",

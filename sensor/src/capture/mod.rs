@@ -6,5 +6,6 @@ pub mod event;
 pub mod inflight;
 pub mod live;
 pub mod replay;
+pub mod tls;
 
 pub use event::{CaptureEvent, ConnId, DecodeError, Direction};

@@ -2,6 +2,7 @@
 //! local and remote addresses, and the side (server or client) the process
 //! plays. Resolved once, when the kernel starts capturing a connection.
 
+pub mod kubernetes;
 pub mod process;
 mod socket;
 
@@ -27,6 +28,8 @@ pub struct OpenFacts {
     pub guessed_role: Option<Role>,
     /// The address accept/connect returned, when there was one.
     pub remote: Option<SocketAddr>,
+    /// The bytes are a TLS library's plaintext, not the socket's.
+    pub tls: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -60,17 +63,26 @@ pub type Resolver = Box<dyn ResolveConnection>;
 /// processes a host runs with open HTTP connections.
 const PROCESS_CACHE_CAPACITY: usize = 4096;
 
-/// The live resolver: the socket from /proc for addresses, and the
-/// process's executable, user and container, read once per process.
+/// The live resolver: the socket from /proc for addresses, the process's
+/// executable, user and container, read once per process, and in
+/// Kubernetes the container's pod.
 pub struct LiveResolver {
     processes: process::ProcessCache,
+    pods: Option<kubernetes::PodIndex>,
 }
 
 impl LiveResolver {
     pub fn new() -> Self {
         Self {
             processes: process::ProcessCache::new("/proc", PROCESS_CACHE_CAPACITY),
+            pods: None,
         }
+    }
+
+    /// Names the pod of every containerised process from `pods`.
+    pub fn with_pods(mut self, pods: Option<kubernetes::PodIndex>) -> Self {
+        self.pods = pods;
+        self
     }
 }
 
@@ -84,6 +96,9 @@ impl ResolveConnection for LiveResolver {
     fn resolve(&mut self, facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
         let mut info = resolve(facts)?;
         info.process = self.processes.get(facts.pid);
+        if let (Some(pods), Some(id)) = (&self.pods, &info.process.container_id) {
+            info.process.pod = pods.lookup(id);
+        }
         Ok(info)
     }
 
@@ -129,7 +144,7 @@ pub fn resolve(facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
         role,
         local,
         remote,
-        tls: false,
+        tls: facts.tls,
         process: ProcessInfo::default(),
     })
 }

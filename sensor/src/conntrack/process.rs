@@ -14,6 +14,10 @@ pub struct ProcessInfo {
     /// Container id (64 hex digits) when the process runs in a container
     /// managed by Docker, containerd, CRI-O or Podman.
     pub container_id: Option<String>,
+    /// The Kubernetes pod of that container, when the API server knows it.
+    /// Looked up per connection, not cached with the rest: a new pod's
+    /// first connections may come before the sensor's next pod listing.
+    pub pod: Option<super::kubernetes::PodMeta>,
 }
 
 impl ProcessInfo {
@@ -32,6 +36,7 @@ impl ProcessInfo {
             exe,
             uid,
             container_id,
+            pod: None,
         }
     }
 }

@@ -10,6 +10,14 @@ pub enum Category {
     SensitiveData,
     Secret,
     VerboseError,
+    /// Traffic volume far from an endpoint's or client's learned baseline
+    /// (rate spikes, bulk responses, enumeration, error surges).
+    AbnormalVolume,
+    /// Authentication problems: brute force, credential stuffing,
+    /// unauthenticated access to sensitive data, credentials in URLs.
+    Auth,
+    /// Endpoint inventory events (new, undocumented or changed endpoints).
+    Inventory,
 }
 
 impl Category {
@@ -18,6 +26,9 @@ impl Category {
             Category::SensitiveData => "sensitive_data",
             Category::Secret => "secret",
             Category::VerboseError => "verbose_error",
+            Category::AbnormalVolume => "abnormal_volume",
+            Category::Auth => "auth",
+            Category::Inventory => "inventory",
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct ExchangeRecord {
     pub exe: Option<String>,
     pub uid: Option<u32>,
     pub container_id: Option<String>,
+    /// Pod, namespace and container name, in Kubernetes.
+    pub kubernetes: Option<crate::conntrack::kubernetes::PodMeta>,
     pub role: &'static str,
     pub local: Option<String>,
     pub remote: Option<String>,
@@ -53,6 +55,7 @@ impl ExchangeRecord {
             exe: conn.process.exe.clone(),
             uid: conn.process.uid,
             container_id: conn.process.container_id.clone(),
+            kubernetes: conn.process.pod.clone(),
             role: conn.role.as_str(),
             local: conn.local.map(|a| a.to_string()),
             remote: conn.remote.map(|a| a.to_string()),
@@ -78,7 +81,9 @@ fn host(exchange: &HttpExchange) -> String {
 /// scheme or authority for absolute-form targets (proxy requests).
 pub fn path_of(target: &str) -> &str {
     let mut rest = target;
-    if let Some(scheme_end) = rest.find("://") {
+    // Absolute form only when the target does not start with a path: a
+    // `://` in an origin-form target belongs to its query.
+    if let Some(scheme_end) = rest.find("://").filter(|_| !rest.starts_with('/')) {
         let after = &rest[scheme_end + 3..];
         rest = after.find('/').map_or("/", |i| &after[i..]);
     }
@@ -100,6 +105,7 @@ mod tests {
             ("http://example.com", "/"),
             ("*", "*"),
             ("/?", "/"),
+            ("/r?to=http://x/y", "/r"),
         ] {
             assert_eq!(path_of(target), path, "{target}");
         }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::alert::{AggregateCounters, Aggregator, Alert, AlertsConfig};
+use crate::analysis::Analysis;
 use crate::config::OutputConfig;
 use crate::detect::ContentDetector;
 use crate::exchange::HttpExchange;
@@ -37,7 +38,7 @@ pub struct Outputs {
     exchanges: Option<JsonLines>,
     /// Remote sinks, each on its own thread behind a bounded queue.
     sinks: Vec<SinkHandle>,
-    detector: Option<ContentDetector>,
+    analysis: Option<Analysis>,
     /// Folds repeats and applies the per-rule rate limit.
     aggregator: Aggregator,
     /// Lowest severity rank the alerts file keeps.
@@ -70,7 +71,7 @@ impl Outputs {
                 .map(|path| open("exchanges", path))
                 .transpose()?,
             sinks: Vec::new(),
-            detector: None,
+            analysis: None,
             aggregator: Aggregator::new(&AlertsConfig::default()),
             file_min_severity: 0,
             below_file_min_severity: 0,
@@ -97,10 +98,19 @@ impl Outputs {
         self.below_file_min_severity
     }
 
-    /// Runs every delivered exchange through the content detectors.
-    pub fn with_detector(mut self, detector: ContentDetector) -> Self {
-        self.detector = Some(detector);
+    /// Runs every delivered exchange through the content detectors only.
+    pub fn with_detector(self, detector: ContentDetector) -> Self {
+        self.with_analysis(Analysis::new(detector))
+    }
+
+    /// Runs every delivered exchange through `analysis`.
+    pub fn with_analysis(mut self, analysis: Analysis) -> Self {
+        self.analysis = Some(analysis);
         self
+    }
+
+    pub fn analysis(&self) -> Option<&Analysis> {
+        self.analysis.as_ref()
     }
 
     /// Alerts written so far, by rule and severity.
@@ -116,12 +126,12 @@ impl Outputs {
 
     fn alert_on(
         &mut self,
-        detector: &ContentDetector,
+        analysis: &mut Analysis,
         exchange: &HttpExchange,
     ) -> Result<(), OutputError> {
         let ts = exchange.completed_unix_ns;
         let mut ready = std::mem::take(&mut self.ready);
-        for finding in detector.inspect(exchange) {
+        for finding in analysis.inspect(exchange) {
             let alert = Alert::from_finding(&finding, exchange, ts);
             self.aggregator.admit(alert, ts, &mut ready);
         }
@@ -130,9 +140,12 @@ impl Outputs {
         written
     }
 
-    /// Writes the summaries of deduplication windows that closed by
-    /// `now_unix_ns` (wall clock live; the last capture time in a replay).
-    pub fn close_windows(&mut self, now_unix_ns: i128) -> Result<(), OutputError> {
+    /// Periodic work at `now_unix_ns` (wall clock): writes the summaries of
+    /// deduplication windows that have closed, saves the inventory when due.
+    pub fn tick(&mut self, now_unix_ns: i128) -> Result<(), OutputError> {
+        if let Some(analysis) = &mut self.analysis {
+            analysis.tick(now_unix_ns);
+        }
         let mut ready = std::mem::take(&mut self.ready);
         self.aggregator.close_due(now_unix_ns, &mut ready);
         let written = self.write_alerts(&mut ready);
@@ -140,8 +153,12 @@ impl Outputs {
         written
     }
 
-    /// Writes every pending summary (shutdown, end of a replay).
-    pub fn close_all_windows(&mut self) -> Result<(), OutputError> {
+    /// Writes every pending summary and saves the inventory (shutdown, end
+    /// of a replay).
+    pub fn finish(&mut self) -> Result<(), OutputError> {
+        if let Some(analysis) = &mut self.analysis {
+            analysis.finish();
+        }
         let mut ready = std::mem::take(&mut self.ready);
         self.aggregator.close_all(&mut ready);
         let written = self.write_alerts(&mut ready);
@@ -202,11 +219,11 @@ impl Outputs {
                     .map_err(|source| write_error(out, source))?;
             }
         }
-        if let Some(detector) = self.detector.take() {
+        if let Some(mut analysis) = self.analysis.take() {
             let result = done
                 .iter()
-                .try_for_each(|exchange| self.alert_on(&detector, exchange));
-            self.detector = Some(detector);
+                .try_for_each(|exchange| self.alert_on(&mut analysis, exchange));
+            self.analysis = Some(analysis);
             result?;
         }
         done.clear();

@@ -104,7 +104,7 @@ fn repeats_are_folded_and_summarised_when_the_window_closes() {
     assert!(!firsts.is_empty());
     assert!(firsts.iter().all(|a| a["count"] == 1));
     // Five minutes after the first: each window closes with its summary.
-    out.close_windows(start + 300 * second).unwrap();
+    out.tick(start + 300 * second).unwrap();
     out.flush().unwrap();
     let all = written(&dir);
     assert_eq!(all.len(), 2 * firsts.len());

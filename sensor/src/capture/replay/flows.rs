@@ -276,6 +276,8 @@ impl FlowTable {
             role: seg.flags.syn.then_some(Role::Server),
             guessed_role: Some(Role::Server),
             remote: Some(client),
+            // A capture file holds what the wire carried: TLS stays opaque.
+            tls: false,
         });
         self.flows.insert(
             key,
@@ -345,5 +347,6 @@ fn data_event(conn: ConnId, ts_ns: u64, direction: Direction, chunk: Chunk) -> C
         // reassembler learns the rest from the next chunk's offset.
         syscall_len: u32::try_from(chunk.len).unwrap_or(u32::MAX),
         data: chunk.data,
+        tls: false,
     }
 }

@@ -1,0 +1,170 @@
+//! The probes on the library functions. One entry and one return program
+//! serve every hooked function: the attachment's cookie says whether it
+//! reads, writes or handshakes and how it reports the bytes it moved.
+//!
+//! A hooked function may call another hooked one on the same thread
+//! (GnuTLS's OpenSSL compatibility layer, a tail call): only the outermost
+//! call is reported. The stack pointer tells them apart, since a nested
+//! call runs deeper in the stack and returns before the outer one.
+
+use aya_ebpf::{
+    bindings::pt_regs,
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user, generated::bpf_get_attach_cookie},
+    macros::{uprobe, uretprobe},
+    programs::{ProbeContext, RetProbeContext},
+    EbpfContext,
+};
+use sensor_common::{counter, tls, ConnKey};
+
+use super::stream;
+use crate::capture::{self, Source};
+use crate::conn;
+use crate::maps::{self, TlsCall, TlsSessionKey, TLS_CALLS, TLS_SESSIONS};
+
+/// Bytes the return address takes on the stack at entry: x86-64 pushes it,
+/// arm64 keeps it in a register. At the return, the stack pointer of the
+/// call that returned is at least its entry value plus this.
+#[cfg(bpf_target_arch = "x86_64")]
+const RETURN_ADDRESS_BYTES: u64 = 8;
+#[cfg(bpf_target_arch = "aarch64")]
+const RETURN_ADDRESS_BYTES: u64 = 0;
+
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn stack_pointer(regs: *mut pt_regs) -> u64 {
+    // SAFETY: `regs` is the program's context, readable for its whole run.
+    unsafe { (*regs).rsp }
+}
+
+#[cfg(bpf_target_arch = "aarch64")]
+#[inline(always)]
+fn stack_pointer(regs: *mut pt_regs) -> u64 {
+    // SAFETY: on arm64 the context starts with `user_pt_regs`.
+    unsafe { (*(regs as *const aya_ebpf::bindings::user_pt_regs)).sp }
+}
+
+#[uprobe]
+pub fn tls_enter(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    if !conn::process_wanted((id >> 32) as u32) {
+        return;
+    }
+    // SAFETY: the helper reads the cookie of the attachment that fired.
+    let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    let session: u64 = ctx.arg(0).unwrap_or(0);
+    let sp = stack_pointer(ctx.regs);
+    // SAFETY: read-only look at the map value.
+    if let Some(outer) = unsafe { TLS_CALLS.get(&id) } {
+        // Deeper in the stack: a call nested in the outer one. At the same
+        // depth on the same session: a tail call, or the same function
+        // reached through a second attachment. Otherwise the entry is a
+        // leftover whose return never came, and this call replaces it.
+        if outer.sp > sp || (outer.sp == sp && outer.session == session) {
+            return;
+        }
+    }
+    let ret_kind = tls::ret(cookie);
+    let call = TlsCall {
+        session,
+        buf: ctx.arg(1).unwrap_or(0),
+        out_len: if ret_kind == tls::RET_EX {
+            ctx.arg(3).unwrap_or(0)
+        } else {
+            0
+        },
+        sp,
+        fd: -1,
+        op: tls::op(cookie),
+        ret_kind,
+        _pad: 0,
+    };
+    // LRU: never full, the oldest entry (a lost return) makes room.
+    let _ = TLS_CALLS.insert(&id, &call, 0);
+}
+
+#[uretprobe]
+pub fn tls_return(ctx: RetProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    // SAFETY: copy out of the map value before removing it.
+    let Some(call) = (unsafe { TLS_CALLS.get(&id) }).copied() else {
+        return;
+    };
+    if stack_pointer(ctx.regs) < call.sp + RETURN_ADDRESS_BYTES {
+        // A nested hooked call returned; the outer one is still running.
+        return;
+    }
+    let _ = TLS_CALLS.remove(&id);
+    let pid = (id >> 32) as u32;
+    let session = TlsSessionKey {
+        pid,
+        _pad: 0,
+        session: call.session,
+    };
+    let fd = if call.fd >= 0 {
+        let _ = TLS_SESSIONS.insert(&session, &call.fd, 0);
+        call.fd
+    } else {
+        // SAFETY: read-only look at the map value.
+        unsafe { TLS_SESSIONS.get(&session) }.copied().unwrap_or(-1)
+    };
+    if call.op == tls::OP_HANDSHAKE {
+        return;
+    }
+    let moved = bytes_moved(&ctx, &call);
+    if moved <= 0 {
+        return;
+    }
+    maps::count(counter::TLS_CALLS, 1);
+    if fd < 0 {
+        maps::count(counter::TLS_CALLS_WITHOUT_FD, 1);
+        maps::count(counter::TLS_BYTES_WITHOUT_FD, moved as u64);
+        return;
+    }
+    let key = ConnKey { pid, fd };
+    let source = Source::Buffer(call.buf);
+    let first = capture::first_bytes(source);
+    let Some(state) = stream::plaintext_state(&key, call.op, &first, moved as u64) else {
+        return;
+    };
+    capture::capture(&key, state, call.op, source, moved as u64);
+}
+
+/// The plaintext bytes the call moved, as its kind of function reports them.
+#[inline(always)]
+fn bytes_moved(ctx: &RetProbeContext, call: &TlsCall) -> i64 {
+    match call.ret_kind {
+        // `int`: only the low 32 bits of the register are the value.
+        tls::RET_INT => i64::from(ctx.ret::<i32>()),
+        tls::RET_SSIZE => ctx.ret::<i64>(),
+        tls::RET_EX if ctx.ret::<i32>() == 1 => {
+            // SAFETY: user pointer read through the fault-safe helper.
+            match unsafe { bpf_probe_read_user(call.out_len as *const u64) } {
+                Ok(n) if n <= i64::MAX as u64 => n as i64,
+                _ => 0,
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// Called by the syscall hooks at every read/write exit: when the thread is
+/// inside a TLS library call, records the syscall's fd as the session's
+/// socket and returns true (its bytes are ciphertext, not to be captured).
+#[inline(always)]
+pub fn note_syscall_fd(pid_tgid: u64, fd: i32) -> bool {
+    if !maps::settings().is_some_and(|s| s.tls != 0) {
+        return false;
+    }
+    let Some(call) = TLS_CALLS.get_ptr_mut(&pid_tgid) else {
+        return false;
+    };
+    // SAFETY: pointer into the map value, valid for this program run.
+    unsafe { (*call).fd = fd };
+    true
+}
+
+/// A thread exited: a call it was inside of will never return.
+#[inline(always)]
+pub fn forget_thread(pid_tgid: u64) {
+    let _ = TLS_CALLS.remove(&pid_tgid);
+}

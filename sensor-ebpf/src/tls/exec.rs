@@ -1,0 +1,37 @@
+//! New programs: the agent attaches the TLS libraries a process maps when
+//! it has not seen those files before (a library already attached is
+//! covered in every process that maps it).
+
+use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use sensor_common::{counter, ConnKey, ConnState, ExecEvent, DIR_INGRESS, EVENT_EXEC};
+
+use crate::conn;
+use crate::maps::{self, EVENTS};
+
+#[tracepoint(category = "sched", name = "sched_process_exec")]
+pub fn sched_process_exec(_ctx: TracePointContext) {
+    let pid = conn::current_pid();
+    if !conn::process_wanted(pid) {
+        return;
+    }
+    let state = ConnState {
+        generation: 0,
+        offsets: [0, 0],
+        role: 0,
+        state: 0,
+        flags: 0,
+        _pad: 0,
+        family: 0,
+        port: 0,
+        addr: [0; 16],
+    };
+    let event = ExecEvent {
+        header: conn::header(EVENT_EXEC, &ConnKey { pid, fd: -1 }, &state, DIR_INGRESS),
+    };
+    if EVENTS
+        .output::<ExecEvent>(&event, maps::ring_flags())
+        .is_err()
+    {
+        maps::count(counter::RINGBUF_FULL, 1);
+    }
+}

@@ -1,0 +1,10 @@
+//! TLS plaintext: uprobes on the read and write functions of OpenSSL
+//! (and BoringSSL) and GnuTLS see the bytes before encryption and after
+//! decryption. The syscalls a library call makes on its thread tell which
+//! socket the session uses, so the plaintext joins that (pid, fd)'s
+//! connection, marked TLS, and the socket's own ciphertext is skipped.
+//! `exec` tells the agent about new processes, whose libraries it attaches.
+
+pub mod calls;
+mod exec;
+mod stream;

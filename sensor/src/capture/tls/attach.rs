@@ -1,0 +1,85 @@
+//! Loads the two TLS programs and attaches them to the functions of one
+//! file: the entry program at each function's start, the return program
+//! at its return, each attachment carrying the function's cookie. The
+//! kernel places the probes on the file's inode, so every process mapping
+//! it, now or later, is covered.
+
+use std::path::Path;
+
+use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLink, UProbeScope};
+use aya::programs::{ProgramError, UProbe};
+use aya::Ebpf;
+
+use super::symbols::FoundHook;
+
+/// The uprobe at a function's start: records the call.
+pub const ENTRY_PROGRAM: &str = "tls_enter";
+/// The uretprobe at its return: captures the plaintext.
+pub const RETURN_PROGRAM: &str = "tls_return";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("eBPF program `{0}` is missing from the object")]
+    Missing(&'static str),
+    #[error("eBPF program `{program}`: {source}")]
+    Program {
+        program: &'static str,
+        source: ProgramError,
+    },
+    #[error("attaching `{program}` to {symbol}: {source}")]
+    Attach {
+        program: &'static str,
+        symbol: &'static str,
+        source: ProgramError,
+    },
+    #[error("starting the thread that finds TLS libraries: {0}")]
+    Thread(std::io::Error),
+}
+
+fn uprobe<'a>(ebpf: &'a mut Ebpf, program: &'static str) -> Result<&'a mut UProbe, AttachError> {
+    ebpf.program_mut(program)
+        .ok_or(AttachError::Missing(program))?
+        .try_into()
+        .map_err(|source| AttachError::Program { program, source })
+}
+
+/// Loads the programs into the kernel (once, before any attachment).
+pub fn load(ebpf: &mut Ebpf) -> Result<(), AttachError> {
+    for program in [ENTRY_PROGRAM, RETURN_PROGRAM] {
+        uprobe(ebpf, program)?
+            .load()
+            .map_err(|source| AttachError::Program { program, source })?;
+    }
+    Ok(())
+}
+
+/// Attaches both programs to every function in `hooks` of the file at
+/// `path`, and returns the links: dropping one detaches it. All or
+/// nothing: on a failure what was attached is detached again, so no call
+/// is seen entering without being seen returning.
+pub fn attach_file(
+    ebpf: &mut Ebpf,
+    path: &Path,
+    hooks: &[FoundHook],
+) -> Result<Vec<UProbeLink>, AttachError> {
+    let mut links = Vec::with_capacity(hooks.len() * 2);
+    for found in hooks {
+        for program in [ENTRY_PROGRAM, RETURN_PROGRAM] {
+            let point = UProbeAttachPoint {
+                location: UProbeAttachLocation::AbsoluteOffset(found.offset),
+                cookie: Some(found.hook.cookie()),
+            };
+            let attach_error = |source| AttachError::Attach {
+                program,
+                symbol: found.hook.symbol,
+                source,
+            };
+            let probe = uprobe(ebpf, program)?;
+            let id = probe
+                .attach(point, path, UProbeScope::AllProcesses)
+                .map_err(attach_error)?;
+            links.push(probe.take_link(id).map_err(attach_error)?);
+        }
+    }
+    Ok(links)
+}

@@ -1,0 +1,122 @@
+//! `[capture.tls]`: which TLS libraries get probes.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::exclude;
+
+/// HTTPS plaintext through uprobes on TLS libraries.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Capture the plaintext of OpenSSL 1.1 and 3 (and BoringSSL) and
+    /// GnuTLS in every process that maps them, found at start-up and as
+    /// programs start. The library's files are attached once, whatever the
+    /// number of processes using them.
+    pub enabled: bool,
+    /// Libraries or binaries (absolute paths) attached at start-up besides
+    /// the ones found: for example a server linking OpenSSL statically
+    /// that starts later. Each must exist.
+    pub include: Vec<PathBuf>,
+    /// Files never attached: globs (`*` matches any characters, `/`
+    /// included) against the path a process maps the file from, such as
+    /// `*/libgnutls.so*` or `/opt/vendor/*`. Wins over `include`.
+    pub exclude: Vec<String>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+impl TlsConfig {
+    /// Checks the config; the error names the key.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        for path in &self.include {
+            if !path.is_absolute() {
+                return Err((
+                    "capture.tls.include",
+                    format!("{} is not an absolute path", path.display()),
+                ));
+            }
+            if let Err(err) = std::fs::File::open(path) {
+                return Err((
+                    "capture.tls.include",
+                    format!("cannot read {}: {err}", path.display()),
+                ));
+            }
+        }
+        if self.exclude.iter().any(|p| p.is_empty()) {
+            return Err((
+                "capture.tls.exclude",
+                "patterns must not be empty".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when `path` matches one of the `exclude` patterns.
+    pub fn excludes(&self, path: &std::path::Path) -> bool {
+        let path = path.as_os_str().as_encoded_bytes();
+        self.exclude
+            .iter()
+            .any(|pattern| exclude::matches(pattern.as_bytes(), path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_must_be_an_absolute_readable_file() {
+        for (include, key_error) in [
+            ("lib/libssl.so.3", "not an absolute path"),
+            ("/nonexistent/libssl.so.3", "cannot read"),
+        ] {
+            let config = TlsConfig {
+                include: vec![PathBuf::from(include)],
+                ..TlsConfig::default()
+            };
+            let (key, message) = config.validate().unwrap_err();
+            assert_eq!(key, "capture.tls.include");
+            assert!(message.contains(key_error), "{message}");
+        }
+        let config = TlsConfig {
+            include: vec![std::env::current_exe().unwrap()],
+            ..TlsConfig::default()
+        };
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn empty_exclude_pattern_is_named() {
+        let config = TlsConfig {
+            exclude: vec![String::new()],
+            ..TlsConfig::default()
+        };
+        assert_eq!(config.validate().unwrap_err().0, "capture.tls.exclude");
+    }
+
+    #[test]
+    fn exclude_patterns_match_the_whole_path() {
+        let config = TlsConfig {
+            exclude: vec!["*/libgnutls.so*".to_owned(), "/opt/vendor/*".to_owned()],
+            ..TlsConfig::default()
+        };
+        for (path, excluded) in [
+            ("/usr/lib/x86_64-linux-gnu/libgnutls.so.30", true),
+            ("/opt/vendor/bin/server", true),
+            ("/usr/lib/x86_64-linux-gnu/libssl.so.3", false),
+            ("/opt/vendorx/server", false),
+        ] {
+            assert_eq!(config.excludes(path.as_ref()), excluded, "{path}");
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The library functions the probes hook, and what the kernel side needs
+//! to know about each (passed as the attachment's cookie).
+
+use sensor_common::tls::{cookie, OP_HANDSHAKE, OP_READ, OP_WRITE, RET_EX, RET_INT, RET_SSIZE};
+
+/// One hooked function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hook {
+    pub symbol: &'static str,
+    /// `sensor_common::tls::OP_*`.
+    pub op: u8,
+    /// `sensor_common::tls::RET_*`.
+    pub ret: u8,
+}
+
+impl Hook {
+    pub fn cookie(&self) -> u64 {
+        cookie(self.op, self.ret)
+    }
+
+    /// True for the functions that move plaintext (not the handshake).
+    pub fn moves_data(&self) -> bool {
+        self.op != OP_HANDSHAKE
+    }
+}
+
+const fn hook(symbol: &'static str, op: u8, ret: u8) -> Hook {
+    Hook { symbol, op, ret }
+}
+
+/// OpenSSL 1.1 and 3 (BoringSSL exports the same names), then GnuTLS.
+/// The handshake functions carry no data; their syscalls show the session's
+/// socket before the first read, which the library may then serve from
+/// its buffer without a syscall. `gnutls_record_send` jumps to
+/// `gnutls_record_send2`; programs may call either, and the kernel side
+/// reports a call nested in another hooked call once.
+pub const HOOKS: &[Hook] = &[
+    hook("SSL_read", OP_READ, RET_INT),
+    hook("SSL_write", OP_WRITE, RET_INT),
+    hook("SSL_read_ex", OP_READ, RET_EX),
+    hook("SSL_write_ex", OP_WRITE, RET_EX),
+    hook("SSL_do_handshake", OP_HANDSHAKE, RET_INT),
+    hook("gnutls_record_recv", OP_READ, RET_SSIZE),
+    hook("gnutls_record_send", OP_WRITE, RET_SSIZE),
+    hook("gnutls_record_send2", OP_WRITE, RET_SSIZE),
+    hook("gnutls_handshake", OP_HANDSHAKE, RET_INT),
+];
+
+/// The hook named `symbol`, if it is one.
+pub fn by_symbol(symbol: &[u8]) -> Option<&'static Hook> {
+    HOOKS.iter().find(|h| h.symbol.as_bytes() == symbol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_data_hook_has_a_known_return_kind_and_a_unique_name() {
+        for (i, h) in HOOKS.iter().enumerate() {
+            assert!([RET_INT, RET_SSIZE, RET_EX].contains(&h.ret), "{h:?}");
+            assert!(HOOKS[i + 1..].iter().all(|o| o.symbol != h.symbol), "{h:?}");
+            let c = h.cookie();
+            assert_eq!(
+                (sensor_common::tls::op(c), sensor_common::tls::ret(c)),
+                (h.op, h.ret)
+            );
+        }
+        assert_eq!(by_symbol(b"SSL_read_ex").unwrap().ret, RET_EX);
+        assert!(by_symbol(b"SSL_readx").is_none());
+    }
+}

@@ -1,0 +1,174 @@
+//! HTTPS plaintext: finds the files that define the TLS library functions
+//! (OpenSSL 1.1 and 3, BoringSSL, GnuTLS; shared or linked statically into
+//! a binary) and attaches the uprobes of `sensor-ebpf/src/tls` to each file
+//! once. Files are found at start-up (every process's mappings, the system
+//! library directories, `capture.tls.include`) and after every exec (the
+//! new program's mappings, looked at a few times while it loads).
+//!
+//! Two halves: `discovery` examines files (ELF headers and string tables,
+//! each file once, identified by device and inode) on its own thread after
+//! start-up; `TlsProbes`, on the capture side, attaches what it hands over,
+//! since the loaded programs live there. The channels between them are
+//! bounded, and what does not fit is counted.
+
+mod attach;
+mod candidates;
+pub mod config;
+mod discovery;
+mod exclude;
+mod hooks;
+mod proc_maps;
+mod rescan;
+mod symbols;
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use aya::programs::uprobe::UProbeLink;
+use aya::programs::TracePoint;
+use aya::Ebpf;
+use serde::Serialize;
+
+pub use attach::AttachError;
+pub use config::TlsConfig;
+
+use discovery::{Discovery, DiscoveryCounters, Found};
+
+/// Exec events waiting for the discovery thread.
+const EXEC_QUEUE: usize = 4096;
+/// Files found and waiting to be attached.
+const FOUND_QUEUE: usize = 64;
+
+/// The exec tracepoint that reports new programs.
+const EXEC_TRACEPOINT: (&str, &str) = ("sched", "sched_process_exec");
+
+/// What the TLS probes did, for the stats and metrics.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TlsStats {
+    /// Library or binary files the probes are attached to.
+    pub files_attached: u64,
+    /// Files whose attachment failed (each is logged).
+    pub attach_failures: u64,
+    /// Files with TLS functions left alone because `capture.tls.exclude`
+    /// matches them.
+    pub files_excluded: u64,
+    /// Files with TLS functions not attached because the limit was reached.
+    pub files_over_limit: u64,
+    /// Programs started (exec) handed to discovery.
+    pub execs_seen: u64,
+    /// Execs not looked at because a queue of new processes was full.
+    pub execs_dropped: u64,
+}
+
+pub struct TlsProbes {
+    /// Every attachment; dropping them detaches the probes (the kernel
+    /// takes about a tenth of a second per probe, one after the other).
+    links: Vec<UProbeLink>,
+    execs: SyncSender<(u32, Instant)>,
+    found: Receiver<Found>,
+    counters: Arc<DiscoveryCounters>,
+    stats: TlsStats,
+}
+
+impl TlsProbes {
+    /// Loads the programs, attaches the exec tracepoint and every TLS
+    /// library found now, then leaves discovery to its thread. When this
+    /// returns, processes already running are covered.
+    pub fn start(ebpf: &mut Ebpf, config: &TlsConfig) -> Result<Self, AttachError> {
+        attach::load(ebpf)?;
+        attach_exec_tracepoint(ebpf)?;
+        let counters = Arc::new(DiscoveryCounters::default());
+        let mut discovery = Discovery::new(config, Arc::clone(&counters));
+        let (execs_tx, execs_rx) = mpsc::sync_channel(EXEC_QUEUE);
+        let (found_tx, found_rx) = mpsc::sync_channel(FOUND_QUEUE);
+        let mut probes = Self {
+            links: Vec::new(),
+            execs: execs_tx,
+            found: found_rx,
+            counters,
+            stats: TlsStats::default(),
+        };
+        for found in discovery.at_start() {
+            probes.attach(ebpf, &found);
+        }
+        std::thread::Builder::new()
+            .name("tls-discovery".to_owned())
+            .spawn(move || discovery.run(execs_rx, found_tx))
+            .map_err(AttachError::Thread)?;
+        tracing::info!(
+            "TLS probes attached to {} libraries or binaries",
+            probes.stats.files_attached
+        );
+        Ok(probes)
+    }
+
+    /// Process `pid` started a new program (an exec event).
+    pub fn process_started(&mut self, pid: u32, now: Instant) {
+        self.stats.execs_seen += 1;
+        match self.execs.try_send((pid, now)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.stats.execs_dropped += 1,
+            // Discovery stopped (its thread panicked): nothing new is
+            // attached, what is attached keeps working.
+            Err(TrySendError::Disconnected(_)) => self.stats.execs_dropped += 1,
+        }
+    }
+
+    /// Attaches what discovery found since the last call. Never waits.
+    pub fn attach_found(&mut self, ebpf: &mut Ebpf) {
+        while let Ok(found) = self.found.try_recv() {
+            self.attach(ebpf, &found);
+        }
+    }
+
+    pub fn stats(&self) -> TlsStats {
+        let counted = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        TlsStats {
+            files_excluded: counted(&self.counters.files_excluded),
+            files_over_limit: counted(&self.counters.files_over_limit),
+            execs_dropped: self.stats.execs_dropped + counted(&self.counters.rescans_dropped),
+            ..self.stats.clone()
+        }
+    }
+
+    fn attach(&mut self, ebpf: &mut Ebpf, found: &Found) {
+        let path = &found.candidate.path;
+        match attach::attach_file(ebpf, &found.candidate.open_path, &found.hooks) {
+            Ok(links) => {
+                self.links.extend(links);
+                let names: Vec<&str> = found.hooks.iter().map(|h| h.hook.symbol).collect();
+                tracing::info!(
+                    "TLS probes attached to {} ({})",
+                    path.display(),
+                    names.join(", ")
+                );
+                self.stats.files_attached += 1;
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "HTTPS through {} will not be captured: {err}",
+                    path.display()
+                );
+                self.stats.attach_failures += 1;
+            }
+        }
+    }
+}
+
+fn attach_exec_tracepoint(ebpf: &mut Ebpf) -> Result<(), AttachError> {
+    let (category, name) = EXEC_TRACEPOINT;
+    let program_error = |source| AttachError::Program {
+        program: name,
+        source,
+    };
+    let program: &mut TracePoint = ebpf
+        .program_mut(name)
+        .ok_or(AttachError::Missing(name))?
+        .try_into()
+        .map_err(program_error)?;
+    program.load().map_err(program_error)?;
+    program.attach(category, name).map_err(program_error)?;
+    Ok(())
+}

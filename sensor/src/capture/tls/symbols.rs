@@ -1,0 +1,200 @@
+//! Finds the hooked functions in an ELF file (its dynamic symbols, and its
+//! symbol table when it has one: OpenSSL linked statically) and the file
+//! offsets the kernel places uprobes at. Reads only the headers and the
+//! string tables, and the symbols only of a table whose strings name a
+//! hooked function: most files are libraries with nothing to do with TLS,
+//! some with hundreds of thousands of symbols.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+use object::read::{ReadCache, ReadRef};
+use object::{Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _, SymbolKind};
+
+use super::hooks::{self, Hook};
+
+/// A hooked function defined in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundHook {
+    pub hook: &'static Hook,
+    /// Where the function starts in the file.
+    pub offset: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SymbolError {
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not an ELF file this sensor reads: {source}")]
+    Parse {
+        path: PathBuf,
+        source: object::Error,
+    },
+}
+
+/// The hooked functions `path` defines, each once.
+pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
+    let file = File::open(path).map_err(|source| SymbolError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let cache = ReadCache::new(file);
+    let elf = object::File::parse(&cache).map_err(|source| SymbolError::Parse {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut found: Vec<FoundHook> = Vec::new();
+    let dynamic = names_a_hook(&elf, ".dynstr").then(|| elf.dynamic_symbols());
+    let table = names_a_hook(&elf, ".strtab").then(|| elf.symbols());
+    for symbol in dynamic
+        .into_iter()
+        .flatten()
+        .chain(table.into_iter().flatten())
+    {
+        if !symbol.is_definition() || symbol.kind() != SymbolKind::Text {
+            continue;
+        }
+        let Ok(name) = symbol.name_bytes() else {
+            continue;
+        };
+        let Some(hook) = hooks::by_symbol(unversioned(name)) else {
+            continue;
+        };
+        if found.iter().any(|f| f.hook.symbol == hook.symbol) {
+            continue;
+        }
+        if let Some(offset) = file_offset(&elf, &symbol) {
+            found.push(FoundHook { hook, offset });
+        }
+    }
+    Ok(found)
+}
+
+/// The hooked names as a string table holds them: NUL before, and NUL or
+/// a symbol version (`@`) after.
+static HOOK_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let patterns = hooks::HOOKS
+        .iter()
+        .flat_map(|h| [format!("\0{}\0", h.symbol), format!("\0{}@", h.symbol)]);
+    AhoCorasick::new(patterns).expect("a few literal patterns")
+});
+
+/// True when the string table `section` names a hooked function (which
+/// may still be an import, not a definition).
+fn names_a_hook<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, section: &str) -> bool {
+    elf.section_by_name(section)
+        .and_then(|s| s.data().ok())
+        .is_some_and(|strings| HOOK_NAMES.is_match(strings))
+}
+
+/// Symbol tables of static builds may spell versioned names `name@@VER`.
+fn unversioned(name: &[u8]) -> &[u8] {
+    name.split(|&b| b == b'@').next().unwrap_or(name)
+}
+
+/// A function's offset in the file: uprobes are placed by file offset,
+/// symbols give virtual addresses (as aya itself translates them).
+fn file_offset<'data, R: ReadRef<'data>>(
+    elf: &object::File<'data, R>,
+    symbol: &object::Symbol<'data, '_, R>,
+) -> Option<u64> {
+    if !matches!(elf.kind(), ObjectKind::Dynamic | ObjectKind::Executable) {
+        // Relocatable objects are never mapped by a process.
+        return None;
+    }
+    let section = elf.section_by_index(symbol.section_index()?).ok()?;
+    let (section_offset, _) = section.file_range()?;
+    symbol
+        .address()
+        .checked_sub(section.address())?
+        .checked_add(section_offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioned_names_are_stripped() {
+        assert_eq!(unversioned(b"SSL_read@@OPENSSL_3.0.0"), b"SSL_read");
+        assert_eq!(unversioned(b"SSL_read"), b"SSL_read");
+    }
+
+    #[test]
+    fn string_tables_are_searched_for_whole_hooked_names() {
+        for (strings, names_one) in [
+            (&b"\0SSL_read\0"[..], true),
+            (b"\0SSL_read@@OPENSSL_3.0.0\0", true),
+            (b"\0gnutls_record_send2\0", true),
+            (b"\0SSL_read_early_data\0", false),
+            (b"\0my_SSL_read\0", false),
+            (b"\0SSL_readv\0", false),
+        ] {
+            assert_eq!(
+                HOOK_NAMES.is_match(strings),
+                names_one,
+                "{}",
+                String::from_utf8_lossy(strings)
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_without_tls_functions_has_no_hooks() {
+        // The test binary itself: an ELF file that links no TLS library.
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(find_hooks(&exe).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn a_non_elf_file_is_an_error_naming_it() {
+        let path = std::env::temp_dir().join(format!("sensor-not-elf-{}", std::process::id()));
+        std::fs::write(&path, b"#!/bin/sh\necho not an ELF file\n").unwrap();
+        let err = find_hooks(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.contains("sensor-not-elf"), "{err}");
+    }
+
+    /// Debian's OpenSSL and GnuTLS, when installed: every hook the table
+    /// names for them is found at a distinct offset inside the file.
+    #[test]
+    fn system_tls_libraries_export_the_hooked_functions() {
+        for (library, wanted) in [
+            (
+                "libssl.so.3",
+                &["SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex"][..],
+            ),
+            (
+                "libgnutls.so.30",
+                &["gnutls_record_recv", "gnutls_record_send"][..],
+            ),
+        ] {
+            let Some(path) = super::super::candidates::standard_library_dirs()
+                .into_iter()
+                .map(|dir| dir.join(library))
+                .find(|p| p.exists())
+            else {
+                continue;
+            };
+            let found = find_hooks(&path).unwrap();
+            let len = std::fs::metadata(&path).unwrap().len();
+            for symbol in wanted {
+                let hook = found.iter().find(|f| f.hook.symbol == *symbol);
+                assert!(
+                    hook.is_some_and(|h| h.offset > 0 && h.offset < len),
+                    "{symbol} in {}",
+                    path.display()
+                );
+            }
+            let mut offsets: Vec<u64> = found.iter().map(|f| f.offset).collect();
+            offsets.sort_unstable();
+            offsets.dedup();
+            assert_eq!(offsets.len(), found.len());
+        }
+    }
+}

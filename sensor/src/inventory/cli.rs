@@ -1,0 +1,98 @@
+//! `sensor inventory`: prints the catalogue a running (or stopped) sensor
+//! saved in its state directory, as a table, as JSON, or as an OpenAPI 3.0
+//! document of the observed API. It only reads: an unusable file is
+//! reported, never moved or rewritten.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::record::EndpointRecord;
+use super::{openapi, store, table};
+use crate::endpoint::EndpointKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InventoryFormat {
+    /// One line per endpoint, for people.
+    Table,
+    /// Every field of every endpoint, times as RFC 3339.
+    Json,
+    /// An OpenAPI 3.0 document of the observed API.
+    Openapi,
+}
+
+/// Writes the inventory saved in `state_dir` to `out` in `format`.
+pub fn print(
+    state_dir: &Path,
+    format: InventoryFormat,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let path = state_dir.join(store::FILE_NAME);
+    let snapshot = store::read(&path)?.with_context(|| {
+        format!(
+            "no inventory at {} yet: a sensor with this state directory writes it \
+             every [inventory] save_interval_secs while it sees traffic, and at shutdown",
+            path.display()
+        )
+    })?;
+    let mut endpoints: Vec<(&EndpointKey, &EndpointRecord)> =
+        snapshot.endpoints.iter().map(|(k, r)| (k, r)).collect();
+    endpoints.sort_by(|a, b| a.0.cmp(b.0));
+    match format {
+        InventoryFormat::Table => table::write(&endpoints, snapshot.evicted, out)?,
+        InventoryFormat::Json => {
+            let report = JsonReport {
+                evicted: snapshot.evicted,
+                endpoints: endpoints
+                    .iter()
+                    .map(|(key, record)| JsonEndpoint {
+                        host: &key.host,
+                        method: &key.method,
+                        template: &key.template,
+                        first_seen: rfc3339(record.first_seen_unix_ns),
+                        last_seen: rfc3339(record.last_seen_unix_ns),
+                        record,
+                    })
+                    .collect(),
+            };
+            serde_json::to_writer_pretty(&mut *out, &report)?;
+            writeln!(out)?;
+        }
+        InventoryFormat::Openapi => {
+            serde_json::to_writer_pretty(&mut *out, &openapi::document(&endpoints))?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    /// Endpoints forgotten at the cap over the catalogue's lifetime.
+    evicted: u64,
+    endpoints: Vec<JsonEndpoint<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonEndpoint<'a> {
+    host: &'a str,
+    method: &'a str,
+    template: &'a str,
+    first_seen: String,
+    last_seen: String,
+    #[serde(flatten)]
+    record: &'a EndpointRecord,
+}
+
+/// Unix nanoseconds as RFC 3339 (empty when out of range).
+pub(super) fn rfc3339(unix_ns: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ns))
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}

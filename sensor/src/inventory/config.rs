@@ -1,0 +1,109 @@
+//! `[inventory]`: the endpoint catalogue, where it is kept, how big it may
+//! grow, and the reference spec shadow and zombie APIs are judged against.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InventoryConfig {
+    /// Keep the catalogue of endpoints (`inventory.json` in
+    /// `output.state_dir`) and report shadow and zombie APIs.
+    pub enabled: bool,
+    /// Reference OpenAPI document (3.x or Swagger 2.0, JSON or YAML).
+    /// Endpoints it does not list are shadow APIs; operations it marks
+    /// `deprecated`, and old versions (`/v1/...`) of resources it or the
+    /// traffic also shows under a newer version, are zombie APIs. Unset:
+    /// no shadow APIs, and zombies only from versions seen in traffic.
+    pub spec: Option<PathBuf>,
+    /// Endpoints tracked at once; past it the least recently seen is
+    /// forgotten (and counted).
+    pub max_endpoints: usize,
+    /// The catalogue is written to disk at most this often while it changes
+    /// (and always at shutdown).
+    pub save_interval_secs: u64,
+    /// A shadow or zombie API is reported once; it is reported again only
+    /// when it comes back after this many seconds without traffic (0: on
+    /// every exchange).
+    pub realert_after_secs: u64,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            spec: None,
+            max_endpoints: 10_000,
+            save_interval_secs: 30,
+            realert_after_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+impl InventoryConfig {
+    /// The offending key and what is wrong with it, as `check-config`
+    /// reports it. Reads and checks the reference spec.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.max_endpoints == 0 {
+            return Err((
+                "inventory.max_endpoints",
+                "must be greater than 0".to_owned(),
+            ));
+        }
+        if self.save_interval_secs == 0 {
+            return Err((
+                "inventory.save_interval_secs",
+                "must be greater than 0".to_owned(),
+            ));
+        }
+        if let Some(path) = &self.spec {
+            super::spec::ReferenceSpec::load(path)
+                .map_err(|err| ("inventory.spec", err.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_section_gives_defaults_and_unknown_keys_are_named() {
+        let config: InventoryConfig = toml::from_str("").unwrap();
+        assert_eq!(config, InventoryConfig::default());
+        config.validate().unwrap();
+        let err = toml::from_str::<InventoryConfig>("max_endpoint = 5\n").unwrap_err();
+        assert!(err.to_string().contains("max_endpoint"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_and_bad_specs_are_named() {
+        let zero = InventoryConfig {
+            max_endpoints: 0,
+            ..Default::default()
+        };
+        assert_eq!(zero.validate().unwrap_err().0, "inventory.max_endpoints");
+
+        let missing = InventoryConfig {
+            spec: Some("/nonexistent/openapi.json".into()),
+            ..Default::default()
+        };
+        let (key, message) = missing.validate().unwrap_err();
+        assert_eq!(key, "inventory.spec");
+        assert!(message.contains("/nonexistent/openapi.json"), "{message}");
+
+        let dir = crate::inventory::tests::temp_dir("config-spec");
+        let path = dir.join("openapi.json");
+        std::fs::write(&path, r#"{"info": {"title": "not a spec"}}"#).unwrap();
+        let not_openapi = InventoryConfig {
+            spec: Some(path.clone()),
+            ..Default::default()
+        };
+        let (_, message) = not_openapi.validate().unwrap_err();
+        assert!(message.contains(&*path.to_string_lossy()), "{message}");
+        assert!(message.contains("openapi"), "{message}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

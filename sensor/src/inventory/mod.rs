@@ -1,0 +1,282 @@
+//! The API inventory: a catalogue of the endpoints the sensor has seen
+//! (host, method, path template), what each carries and lacks, and the
+//! shadow and zombie APIs among them.
+//!
+//! Guarantees:
+//! - Time is what the caller says it is (`now_unix_ns`); nothing here reads
+//!   the clock, so a replay builds the catalogue a live run would.
+//! - Bounded: at most `max_endpoints` endpoints (the least recently seen
+//!   goes, counted) and capped sets per endpoint.
+//! - No raw value: paths are kept as templates, credentials and cookies by
+//!   name, detector findings by rule.
+//! - Survives restarts: saved atomically to `inventory.json` in the state
+//!   directory; a file that cannot be used is set aside, not overwritten.
+//!
+//! Layout: `record` is one endpoint, `catalogue` the bounded map, `store`
+//! the file; `credentials`, `media_type` and `security_headers` read one
+//! exchange; `spec`, `path_match`, `versions` and `drift` judge shadow and
+//! zombie APIs; `openapi`, `table` and `cli` print the catalogue.
+
+mod catalogue;
+pub mod cli;
+pub mod config;
+mod credentials;
+mod drift;
+mod media_type;
+mod openapi;
+mod path_match;
+mod record;
+mod security_headers;
+mod spec;
+mod store;
+mod table;
+mod versions;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::detect::{Finding, FingerprintKey};
+use crate::endpoint::EndpointKey;
+use crate::exchange::HttpExchange;
+
+use catalogue::Catalogue;
+use spec::ReferenceSpec;
+use versions::VersionIndex;
+
+pub use cli::{print, InventoryFormat};
+pub use config::InventoryConfig;
+pub use credentials::{Credential, CredentialKind};
+pub use drift::{SHADOW_API, ZOMBIE_API};
+pub use record::{EndpointRecord, ProcessSeen, StatusSeen};
+pub use security_headers::HeaderIssue;
+pub use spec::SpecError;
+pub use store::{StoreError, FILE_NAME};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the inventory did, for `--stats` and the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct InventoryCounters {
+    /// Endpoints tracked now.
+    pub endpoints: u64,
+    /// Endpoints forgotten at the cap, since the catalogue was created.
+    pub evicted: u64,
+    /// Successful writes of the catalogue file.
+    pub saves: u64,
+    /// Failed writes (the previous file stays in place).
+    pub save_errors: u64,
+    /// Unusable catalogue files set aside at start-up.
+    pub files_set_aside: u64,
+}
+
+pub struct Inventory {
+    enabled: bool,
+    path: PathBuf,
+    catalogue: Catalogue,
+    spec: Option<ReferenceSpec>,
+    versions: VersionIndex,
+    fingerprint_key: FingerprintKey,
+    save_interval_ns: i128,
+    realert_after_ns: i64,
+    /// Changed since the last successful save.
+    dirty: bool,
+    last_save_attempt_ns: Option<i128>,
+    saves: u64,
+    save_errors: u64,
+    files_set_aside: u64,
+}
+
+impl std::fmt::Debug for Inventory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inventory")
+            .field("path", &self.path)
+            .field("endpoints", &self.catalogue.len())
+            .field("spec", &self.spec.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inventory {
+    /// The catalogue in `state_dir` (empty when there is none yet), and the
+    /// reference spec from the config. An unusable catalogue file is moved
+    /// aside (`inventory.json.corrupt`) with an error in the log, and the
+    /// inventory starts empty; an unreadable one, or a bad spec, is an
+    /// error. `fingerprint_key` is the content detectors' key, so the
+    /// inventory's findings are fingerprinted like theirs.
+    pub fn load_or_new(
+        config: &InventoryConfig,
+        state_dir: &Path,
+        fingerprint_key: FingerprintKey,
+    ) -> Result<Inventory, InventoryError> {
+        let mut inventory = Inventory {
+            enabled: config.enabled,
+            path: state_dir.join(FILE_NAME),
+            catalogue: Catalogue::new(config.max_endpoints),
+            spec: None,
+            versions: VersionIndex::default(),
+            fingerprint_key,
+            save_interval_ns: i128::from(config.save_interval_secs) * 1_000_000_000,
+            realert_after_ns: i64::try_from(config.realert_after_secs)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000_000),
+            dirty: false,
+            last_save_attempt_ns: None,
+            saves: 0,
+            save_errors: 0,
+            files_set_aside: 0,
+        };
+        if !config.enabled {
+            return Ok(inventory);
+        }
+        inventory.spec = config
+            .spec
+            .as_deref()
+            .map(ReferenceSpec::load)
+            .transpose()?;
+        store::remove_stale_temp(&inventory.path)?;
+        match store::read(&inventory.path) {
+            Ok(Some(snapshot)) => {
+                inventory.catalogue.evicted = snapshot.evicted;
+                for (key, record) in snapshot.endpoints {
+                    inventory.versions.insert(&key.host, &key.template);
+                    if let Some(gone) = inventory.catalogue.insert_loaded(key, record) {
+                        inventory.versions.remove(&gone.host, &gone.template);
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(err) if err.is_unusable_content() => {
+                let aside = store::set_aside(&inventory.path)?;
+                tracing::error!(
+                    "{err}; moved it to {} and starting an empty inventory (inspect or delete the copy)",
+                    aside.display()
+                );
+                inventory.files_set_aside += 1;
+            }
+            Err(err) => return Err(err.into()),
+        }
+        Ok(inventory)
+    }
+
+    /// Adds one exchange, with the content detectors' findings for it, and
+    /// returns the shadow or zombie API finding when this endpoint is one
+    /// and has not been reported since it was last quiet for
+    /// `realert_after_secs`.
+    pub fn observe(
+        &mut self,
+        exchange: &HttpExchange,
+        findings: &[Finding],
+        now_unix_ns: i128,
+    ) -> Vec<Finding> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let now = now_unix_ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        let key = EndpointKey::of(exchange);
+        let touched = self.catalogue.touch(key.clone(), now);
+        if let Some(gone) = &touched.evicted {
+            self.versions.remove(&gone.host, &gone.template);
+        }
+        let record = touched.record;
+        match touched.previous_last_seen {
+            None => self.versions.insert(&key.host, &key.template),
+            Some(previous) if now.saturating_sub(previous) >= self.realert_after_ns => {
+                record.reported.clear();
+            }
+            Some(_) => {}
+        }
+        record.observe(exchange, findings);
+        self.dirty = true;
+
+        let drift = drift::classify(
+            self.spec.as_ref(),
+            &self.versions,
+            &key,
+            exchange.connection.role,
+            &mut record.spec_lookup,
+        );
+        match drift {
+            Some(drift) if record.reported.insert(drift.rule().to_owned()) => {
+                vec![drift::finding(drift, &key, &self.fingerprint_key)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Saves when something changed and `save_interval_secs` passed since
+    /// the last attempt. A failed save is counted and returned; the previous
+    /// file stays, and the next attempt comes an interval later.
+    pub fn save_if_due(&mut self, now_unix_ns: i128) -> Result<(), InventoryError> {
+        if !self.enabled || !self.dirty {
+            return Ok(());
+        }
+        if self
+            .last_save_attempt_ns
+            .is_some_and(|last| now_unix_ns - last < self.save_interval_ns)
+        {
+            return Ok(());
+        }
+        self.last_save_attempt_ns = Some(now_unix_ns);
+        self.write().map_err(InventoryError::from)
+    }
+
+    /// Saves now if anything changed (shutdown); a failure is logged and
+    /// counted.
+    pub fn save(&mut self) {
+        if !self.enabled || !self.dirty {
+            return;
+        }
+        if let Err(err) = self.write() {
+            tracing::error!("{err}; the inventory file keeps its previous contents");
+        }
+    }
+
+    pub fn counters(&self) -> InventoryCounters {
+        InventoryCounters {
+            endpoints: self.catalogue.len() as u64,
+            evicted: self.catalogue.evicted,
+            saves: self.saves,
+            save_errors: self.save_errors,
+            files_set_aside: self.files_set_aside,
+        }
+    }
+
+    /// Every endpoint, sorted by host, method and template.
+    pub fn endpoints(&self) -> Vec<(&EndpointKey, &EndpointRecord)> {
+        self.catalogue.sorted()
+    }
+
+    fn write(&mut self) -> Result<(), StoreError> {
+        let bytes = store::encode(self.catalogue.evicted, &self.catalogue.sorted());
+        match store::write_atomic(&self.path, &bytes) {
+            Ok(()) => {
+                self.saves += 1;
+                self.dirty = false;
+                Ok(())
+            }
+            Err(err) => {
+                self.save_errors += 1;
+                Err(err)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+#[cfg(test)]
+mod drift_tests;
+
+#[cfg(test)]
+mod output_tests;
+
+#[cfg(test)]
+mod store_tests;

@@ -1,0 +1,464 @@
+//! HTTPS end to end: the sensor's uprobes on OpenSSL and GnuTLS, real TLS
+//! clients (curl and openssl s_client with OpenSSL, gnutls-cli with GnuTLS)
+//! started before and after the sensor, and a Python HTTPS server whose
+//! `ssl` module links OpenSSL, all on loopback with a self-signed
+//! certificate. What is checked is what a user reads: the exchanges and
+//! alerts files, marked `"tls": true`, and the stats.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sensor_e2e::*;
+use serde_json::{json, Value};
+
+/// A self-signed certificate for 127.0.0.1, made with openssl.
+fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("running openssl (cargo xtask setup installs it)");
+    assert!(
+        out.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// tests/servers/tls_server.py: the plain test server's API over HTTPS, or
+/// the leaky API when `values` is given.
+fn https_server(dir: &Path, values: Option<&Path>) -> PyServer {
+    let (cert, key) = certificate(dir);
+    let mut args = vec![
+        "--cert".to_owned(),
+        cert.display().to_string(),
+        "--key".to_owned(),
+        key.display().to_string(),
+    ];
+    if let Some(values) = values {
+        args.extend(["--values".to_owned(), values.display().to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    PyServer::script("tls_server.py", &args)
+}
+
+/// A TLS client that connects when started and sends what the test writes
+/// to its stdin: gnutls-cli or openssl s_client.
+struct InteractiveClient {
+    child: Child,
+    stdin: ChildStdin,
+    /// Everything the client printed on stdout: its own messages and the
+    /// server's responses.
+    output: Arc<Mutex<Vec<u8>>>,
+    /// How far into `output` responses have been read.
+    read_up_to: usize,
+    port: u16,
+}
+
+impl InteractiveClient {
+    fn gnutls(port: u16) -> Self {
+        let mut command = Command::new("gnutls-cli");
+        command.args(["--insecure", "-p", &port.to_string(), "127.0.0.1"]);
+        Self::start(command, port, "- Simple Client Mode:")
+    }
+
+    fn openssl(port: u16) -> Self {
+        let mut command = Command::new("openssl");
+        command.args(["s_client", "-connect", &format!("127.0.0.1:{port}")]);
+        Self::start(command, port, "Verify return code")
+    }
+
+    /// Starts the client and waits until it printed `handshake_done`.
+    fn start(mut command: Command, port: u16, handshake_done: &str) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting a TLS client (cargo xtask setup installs gnutls-bin and openssl)");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16384];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let client = Self {
+            child,
+            stdin,
+            output,
+            read_up_to: 0,
+            port,
+        };
+        client.wait_for("the TLS handshake", |out| {
+            find(out, handshake_done.as_bytes()).is_some()
+        });
+        client
+    }
+
+    fn wait_for(&self, what: &str, done: impl Fn(&[u8]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = self.output.lock().unwrap().clone();
+            if done(&out[self.read_up_to..]) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the client printed:\n{}",
+                String::from_utf8_lossy(&out)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `GET path` and waits for the whole response; returns its
+    /// status and body length.
+    fn get(&mut self, path: &str) -> (u16, usize) {
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            self.port
+        );
+        self.stdin.write_all(request.as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+        self.wait_for("a response", |out| complete_response(out).is_some());
+        let out = self.output.lock().unwrap().clone();
+        let (status, body, end) = complete_response(&out[self.read_up_to..]).unwrap();
+        self.read_up_to += end;
+        (status, body)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for InteractiveClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The first complete HTTP/1.1 response (with Content-Length) in `out`:
+/// its status, body length, and where it ends.
+fn complete_response(out: &[u8]) -> Option<(u16, usize, usize)> {
+    let start = find(out, b"HTTP/1.1 ")?;
+    let head_len = find(&out[start..], b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&out[start..start + head_len]).into_owned();
+    let status = head.get(9..12)?.parse().ok()?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(str::to_owned)
+        })?
+        .trim()
+        .parse()
+        .ok()?;
+    let end = start + head_len + length;
+    (out.len() >= end).then_some((status, length, end))
+}
+
+/// The exchange whose path is `path`, seen from process `pid`.
+fn seen_by<'a>(exchanges: &'a [Value], pid: u32, path: &str) -> &'a Value {
+    let found: Vec<&Value> = exchanges
+        .iter()
+        .filter(|e| e["pid"] == pid && e["path"] == path)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{path} from pid {pid}:\n{}",
+        dump(exchanges)
+    );
+    found[0]
+}
+
+/// How long a client keeps its connection open.
+#[derive(Clone, Copy, PartialEq)]
+enum Connection {
+    /// Open until the end of the test: the sensor reads both addresses
+    /// from the live socket.
+    Lasting,
+    /// Closed right after its response (curl): the local address may be
+    /// gone before the sensor reads it (see README, "Not done yet").
+    Brief,
+}
+
+/// Checks one HTTPS exchange as both of its sides recorded it.
+fn assert_both_sides(
+    exchanges: &[Value],
+    server: &PyServer,
+    (client_pid, comm, connection): (u32, &str, Connection),
+    (method, path, request_bytes, response_bytes): (&str, &str, u64, u64),
+) {
+    let server_address = format!("127.0.0.1:{}", server.port);
+    let client = seen_by(exchanges, client_pid, path);
+    let served = seen_by(exchanges, server.pid(), path);
+    for (side, e) in [("client", client), ("server", served)] {
+        assert_eq!(e["tls"], true, "{e}");
+        assert_eq!(e["role"], side, "{e}");
+        assert_eq!(e["method"], method, "{e}");
+        assert_eq!(e["status"], 200, "{e}");
+        assert_eq!(e["request_bytes"], request_bytes, "{e}");
+        assert_eq!(e["response_bytes"], response_bytes, "{e}");
+        assert_eq!(e["truncated"], false, "{e}");
+    }
+    assert_eq!(client["comm"], comm, "{client}");
+    assert_eq!(client["remote"], server_address, "{client}");
+    assert!(served["remote"].is_string(), "{served}");
+    if connection == Connection::Lasting || !served["local"].is_null() {
+        assert_eq!(served["local"], server_address, "{served}");
+    }
+    if connection == Connection::Lasting || !client["local"].is_null() {
+        // Both sides name the same connection.
+        assert_eq!(client["local"], served["remote"], "{client}\n{served}");
+    }
+}
+
+#[test]
+fn https_from_openssl_and_gnutls_clients_started_before_and_after_the_sensor() {
+    let dir = scratch_dir("tls_clients");
+    let server = https_server(&dir, None);
+    // Connected, handshake done, before the sensor exists.
+    let mut gnutls_before = InteractiveClient::gnutls(server.port);
+    let mut openssl_before = InteractiveClient::openssl(server.port);
+
+    let sensor = Sensor::start(&dir, &[]);
+    // The server's threads for these two connections were already waiting
+    // inside SSL_read when the sensor started: that first read is not seen
+    // (its call began before the probes existed), the later ones are.
+    assert_eq!(gnutls_before.get("/bytes/1234"), (200, 1234));
+    assert_eq!(openssl_before.get("/bytes/2345"), (200, 2345));
+    assert_eq!(gnutls_before.get("/bytes/1235"), (200, 1235));
+    assert_eq!(openssl_before.get("/bytes/2346"), (200, 2346));
+    // Started after the sensor.
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", server.port);
+    // Larger than a TLS record: the library reads it in several calls.
+    let body = curl(&["-k", &url("/bytes/100000")]);
+    assert_eq!(body.len(), 100_000);
+    let upload = dir.join("upload.bin");
+    std::fs::write(&upload, vec![b'u'; 30_000]).unwrap();
+    let reply = curl(&[
+        "-k",
+        "--data-binary",
+        &format!("@{}", upload.display()),
+        &url("/upload"),
+    ]);
+    assert_eq!(reply, b"{\"received\": 30000}");
+    let mut gnutls_after = InteractiveClient::gnutls(server.port);
+    assert_eq!(gnutls_after.get("/bytes/4321"), (200, 4321));
+
+    // Seven requests, both sides of each but the two first reads above.
+    sensor.wait_for("twelve sides of seven HTTPS requests", |e| {
+        on_port(e, server.port).len() >= 12
+    });
+    let out = sensor.stop();
+    let seen = on_port(&out.exchanges, server.port);
+    assert_eq!(seen.len(), 12, "{}", dump(&seen));
+    for (pid, path, response_bytes) in [
+        (gnutls_before.pid(), "/bytes/1234", 1234),
+        (openssl_before.pid(), "/bytes/2345", 2345),
+    ] {
+        let client = seen_by(&seen, pid, path);
+        assert_eq!(
+            (&client["role"], &client["response_bytes"], &client["tls"]),
+            (&json!("client"), &json!(response_bytes), &json!(true)),
+            "{client}"
+        );
+    }
+    // The ciphertext on the same sockets was never parsed as HTTP.
+    assert!(seen.iter().all(|e| e["tls"] == true), "{}", dump(&seen));
+
+    let curl_of = |path: &str| {
+        seen.iter()
+            .find(|e| e["comm"] == "curl" && e["path"] == path)
+            .and_then(|e| e["pid"].as_u64())
+            .unwrap_or_else(|| panic!("no curl exchange for {path}: {}", dump(&seen)))
+            as u32
+    };
+    use Connection::{Brief, Lasting};
+    for (client, exchange) in [
+        (
+            (gnutls_before.pid(), "gnutls-cli", Lasting),
+            ("GET", "/bytes/1235", 0, 1235),
+        ),
+        (
+            (openssl_before.pid(), "openssl", Lasting),
+            ("GET", "/bytes/2346", 0, 2346),
+        ),
+        (
+            (curl_of("/bytes/100000"), "curl", Brief),
+            ("GET", "/bytes/100000", 0, 100_000),
+        ),
+        (
+            (curl_of("/upload"), "curl", Brief),
+            ("POST", "/upload", 30_000, 19),
+        ),
+        (
+            (gnutls_after.pid(), "gnutls-cli", Lasting),
+            ("GET", "/bytes/4321", 0, 4321),
+        ),
+    ] {
+        assert_both_sides(&seen, &server, client, exchange);
+    }
+
+    // Every library call found its socket; the libraries were attached
+    // once per file, not per process.
+    let stats = &out.stats;
+    assert!(
+        stats["kernel"]["tls_calls"].as_u64().unwrap() >= 20,
+        "{stats}"
+    );
+    assert_eq!(stats["kernel"]["tls_calls_without_fd"], 0, "{stats}");
+    let attached = stats["tls"]["files_attached"].as_u64().unwrap();
+    assert!((2..=16).contains(&attached), "{stats}");
+    assert!(
+        out.log.contains("libssl.so") && out.log.contains("libgnutls.so"),
+        "{}",
+        out.log
+    );
+}
+
+#[test]
+fn a_secret_in_an_https_response_is_alerted_with_tls() {
+    let dir = scratch_dir("tls_detect");
+    let values = json!({
+        "email": "li.wei.tls@proton.me",
+        "ssn": "536-22-8461",
+        "card": "4539148803436467",
+        "bcrypt": "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        "aws_key_id": "AKIAZ7QW3RTLXJ5N4KTL",
+        "aws_secret": "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",
+        "github_token": "not-a-token",
+        "private_key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----",
+    });
+    let values_file = dir.join("values.json");
+    std::fs::write(&values_file, values.to_string()).unwrap();
+    let server = https_server(&dir, Some(&values_file));
+    let sensor = Sensor::start(&dir, &[]);
+    for path in ["/api/config", "/api/users"] {
+        let url = format!("https://127.0.0.1:{}{path}", server.port);
+        curl(&["-k", "-o", "/dev/null", &url]);
+    }
+    sensor.wait_for("both sides of two HTTPS requests", |e| {
+        on_port(e, server.port).len() >= 4
+    });
+    let out = sensor.stop();
+    let alerts = read_jsonl(&out.alerts_file);
+    assert!(alerts.iter().all(|a| a["tls"] == true), "{}", dump(&alerts));
+    for (path, rule) in [
+        ("/api/config", "secret.aws_access_key_id"),
+        ("/api/config", "secret.private_key"),
+        ("/api/users", "pii.ssn"),
+        ("/api/users", "pii.card"),
+    ] {
+        let of_rule: Vec<&Value> = alerts
+            .iter()
+            .filter(|a| a["endpoint"]["path"] == path && a["rule"] == rule)
+            .collect();
+        // The first side seen raises the alert; the other side of the same
+        // response is folded into the summary written at shutdown.
+        let mut roles: Vec<&str> = of_rule
+            .iter()
+            .map(|a| a["connection"]["role"].as_str().unwrap())
+            .collect();
+        roles.sort_unstable();
+        assert_eq!(roles, ["client", "server"], "{rule}: {}", dump(&alerts));
+        assert!(
+            of_rule.iter().any(|a| a["count"] == 2),
+            "{rule}: {}",
+            dump(&alerts)
+        );
+    }
+    let written = [
+        std::fs::read_to_string(&out.alerts_file).unwrap(),
+        std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap(),
+        out.log.clone(),
+    ];
+    for raw in ["AKIAZ7QW3RTLXJ5N4KTL", "536-22-8461", "4539148803436467"] {
+        for text in &written {
+            assert!(!text.contains(raw), "{raw} appears in the sensor's output");
+        }
+    }
+}
+
+#[test]
+fn excluded_tls_libraries_are_not_attached() {
+    let dir = scratch_dir("tls_exclude");
+    let server = https_server(&dir, None);
+    let config = dir.join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n\n\
+             [capture.tls]\nexclude = [\"*/libgnutls.so*\"]\n",
+            dir.join("state").display().to_string()
+        ),
+    )
+    .unwrap();
+    let sensor = Sensor::start(&dir, &["--config", config.to_str().unwrap()]);
+    let mut gnutls = InteractiveClient::gnutls(server.port);
+    assert_eq!(gnutls.get("/bytes/777"), (200, 777));
+    curl(&[
+        "-k",
+        "-o",
+        "/dev/null",
+        &format!("https://127.0.0.1:{}/bytes/888", server.port),
+    ]);
+    sensor.wait_for("both sides of curl's request", |e| {
+        on_port(e, server.port).len() >= 2
+    });
+    // Give gnutls-cli's exchange, were it captured, the time to show up.
+    std::thread::sleep(Duration::from_secs(1));
+    let out = sensor.stop();
+    let seen = on_port(&out.exchanges, server.port);
+    let paths: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|e| (e["comm"].as_str().unwrap(), e["path"].as_str().unwrap()))
+        .collect();
+    // The server (OpenSSL) still sees gnutls-cli's request; gnutls-cli's
+    // own side is not captured.
+    assert!(paths.contains(&("curl", "/bytes/888")), "{paths:?}");
+    assert!(
+        seen.iter()
+            .filter(|e| e["path"] == "/bytes/777")
+            .all(|e| e["pid"] == server.pid()),
+        "{}",
+        dump(&seen)
+    );
+    assert_eq!(seen.len(), 3, "{}", dump(&seen));
+    assert!(out.stats["tls"]["files_excluded"].as_u64().unwrap() >= 1);
+    assert!(
+        out.log.contains("capture.tls.exclude matches it"),
+        "{}",
+        out.log
+    );
+}
