@@ -1,4 +1,5 @@
-//! `*` wildcards for field names, endpoint paths and rule ids. Greedy with
+//! `*` wildcards for field names, endpoint paths, rule ids and the TLS
+//! library paths of `capture.tls.exclude`. Greedy with
 //! one backtrack point, so matching is O(pattern × text) at worst.
 
 pub fn matches(pattern: &[u8], text: &[u8]) -> bool {
@@ -38,6 +39,13 @@ mod tests {
             ("exact", "exact", true),
             ("", "", true),
             ("*", "", true),
+            ("*libssl*", "/usr/lib/libssl.so.3", true),
+            ("/usr/lib/*", "/usr/lib/x86_64-linux-gnu/libssl.so.3", true),
+            ("/usr/lib/*", "/usr/local/lib/libssl.so.3", false),
+            ("*/libssl.so.?", "/usr/lib/libssl.so.3", false),
+            ("*.so.3*", "/lib/libgnutls.so.30", true),
+            ("*.so.*3", "/lib/libgnutls.so.30", false),
+            ("/bin/curl", "/bin/curl2", false),
         ] {
             assert_eq!(super::matches(p.as_bytes(), t.as_bytes()), want, "{p} {t}");
         }

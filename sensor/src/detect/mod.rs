@@ -22,7 +22,7 @@ pub mod config;
 mod custom;
 mod errors;
 mod fingerprint;
-mod glob;
+pub(crate) mod glob;
 mod headers;
 mod json_walk;
 pub mod jwt;

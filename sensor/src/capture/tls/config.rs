@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::exclude;
-
 /// HTTPS plaintext through uprobes on TLS libraries.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -66,7 +64,7 @@ impl TlsConfig {
         let path = path.as_os_str().as_encoded_bytes();
         self.exclude
             .iter()
-            .any(|pattern| exclude::matches(pattern.as_bytes(), path))
+            .any(|pattern| crate::detect::glob::matches(pattern.as_bytes(), path))
     }
 }
 

@@ -15,7 +15,6 @@ mod attach;
 mod candidates;
 pub mod config;
 mod discovery;
-mod exclude;
 mod hooks;
 mod proc_maps;
 mod rescan;
