@@ -17,8 +17,21 @@ impl Running {
     /// Starts `sensor run` and waits for its `ready` line.
     pub fn start(dir: &Path, exchanges: &Path, stats: &Path) -> anyhow::Result<Self> {
         let log = std::fs::File::create(dir.join("sensor.log"))?;
+        // One exchanges file however long the run (completeness is counted
+        // from it), and the sensor's state kept with the bench's files.
+        let config = dir.join("bench.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[output]\nrotate_bytes = 0\nstate_dir = {:?}\n",
+                dir.join("state").display().to_string()
+            ),
+        )?;
         let mut child = Command::new(sensor_binary())
-            .args(["run", "--alerts"])
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .arg("--alerts")
             .arg(dir.join("alerts.jsonl"))
             .arg("--exchanges")
             .arg(exchanges)
