@@ -65,11 +65,16 @@ impl ParamKind {
 pub fn path_template(target: &str) -> String {
     let path = path_only(target);
     if !path.starts_with('/') {
-        // `*` (OPTIONS *) or a malformed target: nothing to generalise.
-        return path.to_owned();
+        // `*` (OPTIONS *), or a malformed target that could be anything.
+        return if path == "*" { "*" } else { "{token}" }.to_owned();
     }
-    let mut template = String::with_capacity(path.len());
-    for segment in path[1..].split('/') {
+    let mut template = String::with_capacity(path.len().min(1024));
+    for (i, segment) in path[1..].split('/').enumerate() {
+        if i == MAX_SEGMENTS {
+            // A peer picks the path: its template's size stays bounded.
+            template.push_str("/{rest}");
+            break;
+        }
         template.push('/');
         match classify_segment(segment) {
             Some(param) => {
@@ -150,6 +155,14 @@ fn host_of(exchange: &HttpExchange) -> String {
 /// `api.acme.io`; `api.acme.io:8443` stays).
 pub fn normalise_host(authority: &str) -> String {
     let authority = authority.trim();
+    // A peer writes the Host header: only a plausible authority is kept.
+    let plausible = authority.len() <= 261
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:[]@".contains(&b));
+    if !plausible {
+        return "{invalid-host}".to_owned();
+    }
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = strip_default_port(authority);
     match host.rsplit_once(':') {
@@ -221,27 +234,45 @@ const FILE_EXTENSIONS: &[&str] = &[
     "exe", "dmg", "deb", "rpm", "jar", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
 ];
 
+/// Path segments kept in a template; the rest become one `/{rest}`.
+const MAX_SEGMENTS: usize = 32;
+
+/// Literal segments longer than this become `{token}`: words people put
+/// in paths are shorter, secrets are not.
+const MAX_LITERAL_SEGMENT: usize = 40;
+
 fn classify_segment(segment: &str) -> Option<Param> {
     if segment.is_empty() {
         return None;
     }
-    if let Some(kind) = classify_whole(segment) {
-        return Some(Param {
-            kind,
-            start: 0,
-            end: segment.len(),
-        });
-    }
-    // A file name: only its stem can be the identifier (`4711.png`).
-    let (stem, ext) = segment.rsplit_once('.')?;
-    if stem.is_empty() || !FILE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext)) {
-        return None;
-    }
-    classify_whole(stem).map(|kind| Param {
+    let whole = |kind| Param {
         kind,
         start: 0,
-        end: stem.len(),
-    })
+        end: segment.len(),
+    };
+    if let Some(kind) = classify_whole(segment) {
+        return Some(whole(kind));
+    }
+    // A file name: only its stem can be the identifier (`4711.png`).
+    if let Some((stem, ext)) = segment.rsplit_once('.') {
+        if !stem.is_empty() && FILE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext)) {
+            if let Some(kind) = classify_whole(stem) {
+                return Some(Param {
+                    kind,
+                    start: 0,
+                    end: stem.len(),
+                });
+            }
+            return None;
+        }
+    }
+    // Templates reach alerts and the inventory, so what is not plainly a
+    // word fails closed: percent-encoding (an encoded email or token),
+    // matrix parameters (`;jsessionid=...`) and long runs become `{token}`.
+    let plain = segment
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'));
+    (!plain || segment.len() > MAX_LITERAL_SEGMENT).then(|| whole(ParamKind::Token))
 }
 
 fn classify_whole(s: &str) -> Option<ParamKind> {

@@ -48,7 +48,10 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         );
     }
     let pods = PodIndex::from_environment(&config.kubernetes);
-    let mut pipeline = Pipeline::new(&config.capture, &config.limits, unix_minus_monotonic_ns())
+    // Exchanges are stamped with capture time; deduplication windows close
+    // on the same clock, whatever NTP does to the wall clock meanwhile.
+    let unix_offset_ns = unix_minus_monotonic_ns();
+    let mut pipeline = Pipeline::new(&config.capture, &config.limits, unix_offset_ns)
         .with_resolver(Box::new(LiveResolver::new().with_pods(pods.clone())));
     let metrics = start_metrics(&config).await?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -90,7 +93,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
             _ = tick.tick() => {
                 pipeline.expire_idle(monotonic_ns(), &mut done);
                 outputs.deliver(&mut done)?;
-                outputs.tick(clock_ns(libc::CLOCK_REALTIME))?;
+                outputs.tick(i128::from(monotonic_ns()) + unix_offset_ns)?;
                 outputs.flush()?;
                 if let Some(metrics) = &metrics {
                     metrics.publish(metrics_page(&capture, &pipeline, &outputs, pods.as_ref()));
@@ -253,7 +256,7 @@ fn metrics_page(
 fn alert_family(outputs: &Outputs) -> Labelled {
     Labelled {
         name: "alerts_total".to_owned(),
-        help: "Alerts written, by rule and severity.".to_owned(),
+        help: "Alerts raised after deduplication and rate limiting, by rule and severity (alerts.min_severity may keep some from the file).".to_owned(),
         kind: "counter",
         samples: outputs
             .alert_counts()

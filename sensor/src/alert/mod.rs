@@ -61,7 +61,9 @@ pub struct Alert {
     pub location: Location,
     pub evidence: String,
     pub fingerprint: String,
-    /// Times the rule matched at this location in the exchange.
+    /// Content rules: times the rule matched at this location in the
+    /// exchange. Behavioural rules: the quantity observed (distinct ids,
+    /// failed logins, requests in the minute, records or bytes).
     pub occurrences: u32,
     /// Exchanges this alert stands for: 1, or in the summary written when a
     /// deduplication window closes, every repeat between `first_seen` and

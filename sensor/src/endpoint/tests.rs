@@ -261,7 +261,7 @@ const PATHS: &[(&str, &str)] = &[
         "/api/v1/users/{id}/sessions/latest",
     ),
     ("/shop/cart#checkout", "/shop/cart"),
-    ("/search/hello%20world", "/search/hello%20world"),
+    ("/search/hello%20world", "/search/{token}"),
     ("/api/v1/users/me", "/api/v1/users/me"),
     ("/api/v1/users/self/avatar", "/api/v1/users/self/avatar"),
     ("/admin/users/new", "/admin/users/new"),
@@ -340,4 +340,42 @@ fn client_role_uses_the_remote_address() {
     conn.role = Role::Client;
     x.connection = std::sync::Arc::new(conn);
     assert_eq!(EndpointKey::of(&x).host, "10.0.0.9:50000");
+}
+
+#[test]
+fn segments_that_are_not_plain_words_fail_closed() {
+    for (target, want) in [
+        (
+            "/app/login;jsessionid=1A2B3C4D5E6F7A8B9C0D1E2F",
+            "/app/{token}",
+        ),
+        (
+            "/verify/dGhpcyBpcyBh%2Bc2VjcmV0dG9rZW4%3D",
+            "/verify/{token}",
+        ),
+        ("/users/john.doe%2540example.com", "/users/{token}"),
+        ("/files/a:b", "/files/{token}"),
+        (
+            "/x/abcdefghijklmnopqrstuvwxyzabcdefghijklmnop",
+            "/x/{token}",
+        ),
+        ("/static/app.js", "/static/app.js"),
+        ("/api/v2/users/latest", "/api/v2/users/latest"),
+        ("/wp-admin/admin-ajax.php", "/wp-admin/admin-ajax.php"),
+    ] {
+        assert_eq!(path_template(target), want, "{target}");
+    }
+}
+
+#[test]
+fn what_a_peer_controls_stays_bounded() {
+    let deep = "/a".repeat(1000);
+    let template = path_template(&deep);
+    assert_eq!(template, format!("{}/{{rest}}", "/a".repeat(32)));
+    assert_eq!(path_template("garbage-target"), "{token}");
+    assert_eq!(path_template("*"), "*");
+    let long_host = "h".repeat(5000);
+    assert_eq!(normalise_host(&long_host), "{invalid-host}");
+    assert_eq!(normalise_host("evil\x1b[2J.example"), "{invalid-host}");
+    assert_eq!(normalise_host("api.acme.io:8443"), "api.acme.io:8443");
 }
