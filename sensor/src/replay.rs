@@ -46,6 +46,10 @@ pub struct ReplayStats {
     pub reassembly: ReassemblyCounters,
     pub exchanges_written: u64,
     pub alerts_written: u64,
+    /// Deduplication and rate limiting of alerts.
+    pub alerts: crate::alert::AggregateCounters,
+    /// Behavioural detectors and the inventory.
+    pub analysis: Option<crate::analysis::AnalysisCounters>,
 }
 
 impl ReplayStats {
@@ -150,6 +154,8 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
         reassembly: pipeline.reassembly_counters.clone(),
         exchanges_written: outputs.exchanges_written(),
         alerts_written: outputs.alerts_written(),
+        alerts: outputs.aggregate_counters().clone(),
+        analysis: outputs.analysis().map(Analysis::counters),
     };
     eprintln!("{}", stats.summary());
     if let Some(path) = stats_path {

@@ -121,6 +121,8 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     outputs.flush()?;
     let mut stats = Stats::new(&kernel, decode_errors, resumed, open_connections, &pipeline);
     stats.sinks = outputs.close_sinks();
+    stats.alerts = Some(outputs.aggregate_counters().clone());
+    stats.analysis = outputs.analysis().map(Analysis::counters);
     stats.tls = tls;
     tracing::info!("sensor stopped: {}", stats.summary());
     if let Some(path) = stats_path {
@@ -158,6 +160,10 @@ fn metrics_page(
         pipeline,
     );
     stats.tls = capture.tls_stats();
+    let analysis = outputs
+        .analysis()
+        .map(Analysis::counters)
+        .unwrap_or_default();
     let mut counters = serde_json::to_value(&stats).unwrap_or_default();
     // Gauges, not counters: exported below under their own names.
     if let Some(map) = counters.as_object_mut() {
@@ -172,10 +178,6 @@ fn metrics_page(
                 "below_min_severity": outputs.below_file_min_severity(),
             }),
         );
-        let analysis = outputs
-            .analysis()
-            .map(Analysis::counters)
-            .unwrap_or_default();
         if let Some(b) = &analysis.behaviour {
             map.insert(
                 "behaviour".to_owned(),
@@ -216,11 +218,7 @@ fn metrics_page(
             );
         }
     }
-    let analysis = outputs
-        .analysis()
-        .map(Analysis::counters)
-        .unwrap_or_default();
-    let behaviour = analysis.behaviour.unwrap_or_default();
+    let behaviour = analysis.behaviour.clone().unwrap_or_default();
     metrics::render(
         &counters,
         &[

@@ -27,6 +27,10 @@ pub struct Stats {
     pub sinks: Vec<SinkSnapshot>,
     /// TLS library probes: files attached, new programs looked at.
     pub tls: TlsStats,
+    /// Deduplication and rate limiting of alerts.
+    pub alerts: Option<crate::alert::AggregateCounters>,
+    /// Behavioural detectors and the inventory.
+    pub analysis: Option<crate::analysis::AnalysisCounters>,
 }
 
 impl Stats {
@@ -51,6 +55,8 @@ impl Stats {
             reassembly: pipeline.reassembly_counters.clone(),
             sinks: Vec::new(),
             tls: TlsStats::default(),
+            alerts: None,
+            analysis: None,
         }
     }
 

@@ -13,6 +13,9 @@ pub struct ExchangeRecord {
     pub method: String,
     pub host: String,
     pub path: String,
+    /// The endpoint's path template (`/users/{id}`), as alerts and the
+    /// inventory name it.
+    pub template: String,
     pub status: u16,
     pub request_bytes: u64,
     pub response_bytes: u64,
@@ -46,6 +49,7 @@ impl ExchangeRecord {
             method: exchange.request.method.clone(),
             host: host(exchange),
             path: path_of(&exchange.request.target).to_owned(),
+            template: crate::endpoint::path_template(&exchange.request.target),
             status: exchange.response.status,
             request_bytes: exchange.request.body.wire_len,
             response_bytes: exchange.response.body.wire_len,
