@@ -103,7 +103,12 @@ fuzz_target!(|input: &[u8]| {
         assert!(finding.count >= 1);
         assert_eq!(finding.fingerprint.len(), 32);
         assert!(!finding.summary.is_empty());
-        let alert = sensor::alert::Alert::from_finding(&finding, &exchange, 0);
+        let alert = sensor::alert::Alert::from_finding(
+            &finding,
+            &exchange,
+            &sensor::endpoint::EndpointKey::of(&exchange),
+            0,
+        );
         serde_json::to_string(&alert).unwrap();
     }
 });

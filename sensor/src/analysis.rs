@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::behaviour::{BehaviourCounters, BehaviourDetector};
 use crate::config::Config;
 use crate::detect::{ContentDetector, Finding};
+use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::inventory::{Inventory, InventoryCounters};
 
@@ -59,17 +60,18 @@ impl Analysis {
         })
     }
 
-    /// All findings on one exchange, content findings first.
-    pub fn inspect(&mut self, exchange: &HttpExchange) -> Vec<Finding> {
+    /// All findings on one exchange, content findings first. `endpoint`
+    /// is the exchange's.
+    pub fn inspect(&mut self, exchange: &HttpExchange, endpoint: &EndpointKey) -> Vec<Finding> {
         let mut findings = self.content.inspect(exchange);
         let ts = exchange.completed_unix_ns;
         let content = findings.len();
         if let Some(behaviour) = &mut self.behaviour {
-            let more = behaviour.observe(exchange, &findings[..content], ts);
+            let more = behaviour.observe_at(exchange, endpoint, &findings[..content], ts);
             findings.extend(more);
         }
         if let Some(inventory) = &mut self.inventory {
-            let more = inventory.observe(exchange, &findings[..content], ts);
+            let more = inventory.observe_at(exchange, endpoint, &findings[..content], ts);
             findings.extend(more);
         }
         findings

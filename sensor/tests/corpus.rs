@@ -145,9 +145,13 @@ fn precision_and_recall_per_category() {
             .iter()
             .filter(|f| category(&f.rule) != "verbose_error")
         {
-            let json =
-                serde_json::to_string(&Alert::from_finding(finding, &x, x.completed_unix_ns))
-                    .unwrap();
+            let json = serde_json::to_string(&Alert::from_finding(
+                finding,
+                &x,
+                &sensor::endpoint::EndpointKey::of(&x),
+                x.completed_unix_ns,
+            ))
+            .unwrap();
             for value in long_values(&case.body).into_iter().chain(
                 case.headers
                     .iter()

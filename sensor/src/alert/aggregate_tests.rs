@@ -3,6 +3,7 @@
 
 use crate::detect::tests::{detector, exchange};
 use crate::detect::{ContentDetector, DetectConfig};
+use crate::endpoint::EndpointKey;
 
 use super::{Aggregator, Alert, AlertsConfig};
 
@@ -33,7 +34,7 @@ fn card_alerts(path: &str, card: &str) -> Vec<Alert> {
     assert!(!findings.is_empty());
     findings
         .iter()
-        .map(|f| Alert::from_finding(f, &x, x.completed_unix_ns))
+        .map(|f| Alert::from_finding(f, &x, &EndpointKey::of(&x), x.completed_unix_ns))
         .collect()
 }
 

@@ -14,7 +14,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::detect::{Category, Finding, Location, Severity};
-use crate::exchange::{header, HttpExchange, Role};
+use crate::endpoint::EndpointKey;
+use crate::exchange::HttpExchange;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
@@ -78,7 +79,13 @@ pub struct Alert {
 }
 
 impl Alert {
-    pub fn from_finding(finding: &Finding, exchange: &HttpExchange, ts_unix_ns: i128) -> Alert {
+    /// `endpoint` is the exchange's, worked out once for every stage.
+    pub fn from_finding(
+        finding: &Finding,
+        exchange: &HttpExchange,
+        endpoint: &EndpointKey,
+        ts_unix_ns: i128,
+    ) -> Alert {
         let conn = &exchange.connection;
         let ts = rfc3339(ts_unix_ns);
         Alert {
@@ -91,9 +98,9 @@ impl Alert {
             severity: finding.severity,
             summary: finding.summary.clone(),
             endpoint: Endpoint {
-                method: exchange.request.method.clone(),
-                host: host(exchange),
-                path: crate::endpoint::path_template(&exchange.request.target),
+                method: endpoint.method.clone(),
+                host: endpoint.host.clone(),
+                path: endpoint.template.clone(),
             },
             status: exchange.response.status,
             location: finding.location.clone(),
@@ -117,21 +124,6 @@ impl Alert {
             tls: conn.tls,
         }
     }
-}
-
-/// The Host header (without any userinfo), else the server's address.
-fn host(exchange: &HttpExchange) -> String {
-    if let Some(value) = header(&exchange.request.headers, "host") {
-        let text = String::from_utf8_lossy(value);
-        let text = text.rsplit_once('@').map_or(&*text, |(_, h)| h);
-        return text.trim().to_owned();
-    }
-    let conn = &exchange.connection;
-    let server = match conn.role {
-        Role::Server => conn.local,
-        Role::Client => conn.remote,
-    };
-    server.map(|a| a.to_string()).unwrap_or_default()
 }
 
 /// Unix nanoseconds as RFC 3339 (empty when out of range).

@@ -1,5 +1,6 @@
 use crate::detect::tests::{detector, exchange, github_token};
 use crate::detect::DetectConfig;
+use crate::endpoint::EndpointKey;
 
 use super::Alert;
 
@@ -36,7 +37,7 @@ fn alert_has_the_issue_fields_and_no_raw_values() {
     assert!(findings.len() >= 8, "{findings:?}");
     let mut ids = std::collections::HashSet::new();
     for f in &findings {
-        let alert = Alert::from_finding(f, &x, x.completed_unix_ns);
+        let alert = Alert::from_finding(f, &x, &EndpointKey::of(&x), x.completed_unix_ns);
         let json = serde_json::to_string(&alert).unwrap();
         let debug = format!("{alert:?} {f:?}");
         for value in raw {

@@ -70,6 +70,7 @@ mod unauthenticated;
 use serde::Serialize;
 
 use crate::detect::{Finding, FingerprintKey};
+use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 
 pub use config::BehaviourConfig;
@@ -195,12 +196,24 @@ impl BehaviourDetector {
         findings: &[Finding],
         now_unix_ns: i128,
     ) -> Vec<Finding> {
+        self.observe_at(exchange, &EndpointKey::of(exchange), findings, now_unix_ns)
+    }
+
+    /// `observe` with the exchange's endpoint already worked out (the
+    /// caller shares it with the inventory and the alerts).
+    pub fn observe_at(
+        &mut self,
+        exchange: &HttpExchange,
+        endpoint: &EndpointKey,
+        findings: &[Finding],
+        now_unix_ns: i128,
+    ) -> Vec<Finding> {
         let mut out = Vec::new();
         if !self.config.enabled {
             return out;
         }
         self.exchanges += 1;
-        let obs = Observation::new(exchange, &self.keys, now_unix_ns);
+        let obs = Observation::new(exchange, endpoint.clone(), &self.keys, now_unix_ns);
         let (endpoint_spike, surge, bulk) = self.observe_endpoint(&obs);
         let (client_spike, failures, stuffing) = self.observe_client(&obs);
         let walk = self.observe_ids(&obs);

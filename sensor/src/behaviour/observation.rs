@@ -19,8 +19,12 @@ pub(crate) struct Observation<'a> {
 }
 
 impl<'a> Observation<'a> {
-    pub(crate) fn new(exchange: &'a HttpExchange, keys: &Keys, now_unix_ns: i128) -> Self {
-        let endpoint = EndpointKey::of(exchange);
+    pub(crate) fn new(
+        exchange: &'a HttpExchange,
+        endpoint: EndpointKey,
+        keys: &Keys,
+        now_unix_ns: i128,
+    ) -> Self {
         let client = ClientKey::of(exchange);
         Self {
             endpoint_id: keys.hash(&endpoint),

@@ -175,11 +175,22 @@ impl Inventory {
         findings: &[Finding],
         now_unix_ns: i128,
     ) -> Vec<Finding> {
+        self.observe_at(exchange, &EndpointKey::of(exchange), findings, now_unix_ns)
+    }
+
+    /// `observe` with the exchange's endpoint already worked out (the
+    /// caller shares it with the behavioural detectors and the alerts).
+    pub fn observe_at(
+        &mut self,
+        exchange: &HttpExchange,
+        key: &EndpointKey,
+        findings: &[Finding],
+        now_unix_ns: i128,
+    ) -> Vec<Finding> {
         if !self.enabled {
             return Vec::new();
         }
         let now = now_unix_ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-        let key = EndpointKey::of(exchange);
         let touched = self.catalogue.touch(key.clone(), now);
         if let Some(gone) = &touched.evicted {
             self.versions.remove(&gone.host, &gone.template);
@@ -198,13 +209,13 @@ impl Inventory {
         let drift = drift::classify(
             self.spec.as_ref(),
             &self.versions,
-            &key,
+            key,
             exchange.connection.role,
             &mut record.spec_lookup,
         );
         match drift {
             Some(drift) if record.reported.insert(drift.rule().to_owned()) => {
-                vec![drift::finding(drift, &key, &self.fingerprint_key)]
+                vec![drift::finding(drift, key, &self.fingerprint_key)]
             }
             _ => Vec::new(),
         }

@@ -4,7 +4,8 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::exchange::{header, HttpExchange, Role};
+use crate::endpoint::EndpointKey;
+use crate::exchange::HttpExchange;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct ExchangeRecord {
@@ -35,7 +36,8 @@ pub struct ExchangeRecord {
 }
 
 impl ExchangeRecord {
-    pub fn new(exchange: &HttpExchange) -> Self {
+    /// `endpoint` is the exchange's, worked out once for every stage.
+    pub fn new(exchange: &HttpExchange, endpoint: &EndpointKey) -> Self {
         let conn = &exchange.connection;
         let t = &exchange.timings;
         let duration_ns = t.response_end_ns.saturating_sub(t.request_start_ns);
@@ -47,9 +49,9 @@ impl ExchangeRecord {
             ts,
             duration_ms: (duration_ns as f64 / 1e6 * 1000.0).round() / 1000.0,
             method: exchange.request.method.clone(),
-            host: host(exchange),
+            host: endpoint.host.clone(),
             path: path_of(&exchange.request.target).to_owned(),
-            template: crate::endpoint::path_template(&exchange.request.target),
+            template: endpoint.template.clone(),
             status: exchange.response.status,
             request_bytes: exchange.request.body.wire_len,
             response_bytes: exchange.response.body.wire_len,
@@ -66,19 +68,6 @@ impl ExchangeRecord {
             tls: conn.tls,
         }
     }
-}
-
-/// The Host header, else the server's address.
-fn host(exchange: &HttpExchange) -> String {
-    if let Some(value) = header(&exchange.request.headers, "host") {
-        return String::from_utf8_lossy(value).into_owned();
-    }
-    let conn = &exchange.connection;
-    let server = match conn.role {
-        Role::Server => conn.local,
-        Role::Client => conn.remote,
-    };
-    server.map(|a| a.to_string()).unwrap_or_default()
 }
 
 /// The path of a request target: no query string, no fragment, and no

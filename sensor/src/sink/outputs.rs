@@ -13,6 +13,7 @@ use crate::alert::{AggregateCounters, Aggregator, Alert, AlertsConfig};
 use crate::analysis::Analysis;
 use crate::config::OutputConfig;
 use crate::detect::ContentDetector;
+use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::sink::worker::{AlertLine, SinkHandle, SinkSnapshot};
 use crate::sink::{ExchangeRecord, JsonLines};
@@ -128,11 +129,12 @@ impl Outputs {
         &mut self,
         analysis: &mut Analysis,
         exchange: &HttpExchange,
+        endpoint: &EndpointKey,
     ) -> Result<(), OutputError> {
         let ts = exchange.completed_unix_ns;
         let mut ready = std::mem::take(&mut self.ready);
-        for finding in analysis.inspect(exchange) {
-            let alert = Alert::from_finding(&finding, exchange, ts);
+        for finding in analysis.inspect(exchange, endpoint) {
+            let alert = Alert::from_finding(&finding, exchange, endpoint, ts);
             self.aggregator.admit(alert, ts, &mut ready);
         }
         let written = self.write_alerts(&mut ready);
@@ -140,7 +142,8 @@ impl Outputs {
         written
     }
 
-    /// Periodic work at `now_unix_ns` (wall clock): writes the summaries of
+    /// Periodic work at `now_unix_ns` (the capture clock, as alerts are
+    /// stamped): writes the summaries of
     /// deduplication windows that have closed, saves the inventory when due.
     pub fn tick(&mut self, now_unix_ns: i128) -> Result<(), OutputError> {
         if let Some(analysis) = &mut self.analysis {
@@ -213,21 +216,22 @@ impl Outputs {
     /// Writes what the sensor has to say about each finished exchange and
     /// empties `done`.
     pub fn deliver(&mut self, done: &mut Vec<HttpExchange>) -> Result<(), OutputError> {
-        if let Some(out) = &mut self.exchanges {
-            for exchange in done.iter() {
-                out.write(&ExchangeRecord::new(exchange))
+        let mut analysis = self.analysis.take();
+        let result = done.iter().try_for_each(|exchange| {
+            // Every stage names the endpoint the same way, worked out once.
+            let endpoint = EndpointKey::of(exchange);
+            if let Some(out) = &mut self.exchanges {
+                out.write(&ExchangeRecord::new(exchange, &endpoint))
                     .map_err(|source| write_error(out, source))?;
             }
-        }
-        if let Some(mut analysis) = self.analysis.take() {
-            let result = done
-                .iter()
-                .try_for_each(|exchange| self.alert_on(&mut analysis, exchange));
-            self.analysis = Some(analysis);
-            result?;
-        }
+            match &mut analysis {
+                Some(analysis) => self.alert_on(analysis, exchange, &endpoint),
+                None => Ok(()),
+            }
+        });
+        self.analysis = analysis;
         done.clear();
-        Ok(())
+        result
     }
 
     /// Makes everything written so far visible to readers (`tail -f`).
