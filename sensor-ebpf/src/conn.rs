@@ -81,6 +81,7 @@ pub fn sniff(b: &[u8; 8], len: u64) -> Sniff {
         b"OPTI" => next == b'O',
         b"TRAC" => next == b'E',
         b"CONN" => next == b'E',
+        b"PRI " => next == b'*', // the HTTP/2 client preface
         b"HTTP" => {
             return if next == b'/' && b[5] == b'1' && b[6] == b'.' {
                 Sniff::Response
