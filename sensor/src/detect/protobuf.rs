@@ -47,7 +47,7 @@ fn field(b: &[u8]) -> Option<(u32, Value<'_>, usize)> {
     let (tag, n) = varint(b)?;
     let number = u32::try_from(tag >> 3)
         .ok()
-        .filter(|&f| f >= 1 && f < 1 << 29)?;
+        .filter(|f| (1..1 << 29).contains(f))?;
     let rest = &b[n..];
     match tag & 7 {
         0 => varint(rest).map(|(_, m)| (number, Value::Varint, n + m)),

@@ -62,7 +62,7 @@ impl<'d> Scan<'d> {
         self.headers(Message::Request, &exchange.request.headers, tls);
         self.headers(Message::Response, &exchange.response.headers, tls);
         self.headers(Message::Response, &exchange.response.trailers, tls);
-        if grpc::is_grpc(&exchange.request.headers) {
+        if grpc::is_grpc(&exchange.request.headers) || grpc::is_grpc(&exchange.response.headers) {
             let method = String::from_utf8_lossy(path).into_owned();
             let q = &exchange.request;
             self.grpc(Message::Request, &method, &q.headers, &q.body);
@@ -184,7 +184,11 @@ impl<'d> Scan<'d> {
         let cap = self.det.max_inspect_bytes;
         grpc::strings(headers, content, cap, &mut |path, text| {
             if self.prefilter(text) {
-                let name = format!("{method} {}", path.render());
+                let name = if method.is_empty() {
+                    path.render()
+                } else {
+                    format!("{method} {}", path.render())
+                };
                 self.value(message, Part::Body, None, text, &|_| Location {
                     message,
                     part: Part::Body,
