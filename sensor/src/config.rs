@@ -77,8 +77,8 @@ pub struct LimitsConfig {
     pub max_decoded_bytes: usize,
     /// Requests waiting for their response on one connection.
     pub max_pending_requests: usize,
-    /// HTTP/2 streams followed at once on one connection; streams opened
-    /// beyond it are skipped (and counted).
+    /// HTTP/2 streams followed at once on one connection; when another
+    /// opens, the oldest is dropped (and counted).
     pub max_streams_per_connection: usize,
     /// Bytes buffered per direction of one connection while a message is
     /// incomplete.

@@ -60,16 +60,34 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     measure_h2(args, &dir)
 }
 
-/// nghttpd over h2c, h2load without and then with the sensor.
+/// nghttpd over h2c, h2load without and then with the sensor: at
+/// saturation, then paced at `--rate` requests/s in all.
 fn measure_h2(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     let _server = h2::Nghttpd::start(dir, args.h2_port)?;
     let url = format!("http://127.0.0.1:{}/data.json", args.h2_port);
-    let load = || h2::run(&url, args.duration, args.h2_clients, args.h2_streams);
     println!(
         "\nHTTP/2 (h2c): nghttpd 1 KiB JSON, h2load {} connections x {} streams, {} s per run",
         args.h2_clients, args.h2_streams, args.duration
     );
-    h2::run(&url, 2, args.h2_clients, args.h2_streams)?;
+    h2::run(&url, 2, args.h2_clients, args.h2_streams, None)?;
+    let paced = (args.rate / args.h2_clients.max(1)).max(1);
+    for (name, rps) in [("saturation", None), ("paced", Some(paced))] {
+        match rps {
+            None => println!("HTTP/2, {name}"),
+            Some(r) => println!("HTTP/2, {name} at {} requests/s", r * args.h2_clients),
+        }
+        measure_h2_scenario(args, dir, &url, rps)?;
+    }
+    Ok(())
+}
+
+fn measure_h2_scenario(
+    args: &BenchArgs,
+    dir: &Path,
+    url: &str,
+    rps: Option<u32>,
+) -> anyhow::Result<()> {
+    let load = || h2::run(url, args.duration, args.h2_clients, args.h2_streams, rps);
     let baseline = load()?;
     let exchanges = dir.join("exchanges.jsonl");
     let stats = dir.join("stats.json");
@@ -81,17 +99,19 @@ fn measure_h2(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     let cpu = running.cpu_seconds()? - cpu_before;
     let peak_rss_mib = running.peak_rss_kib()? as f64 / 1024.0;
     running.stop()?;
-    // h2load's side: it speaks first, so its connections are the ones the
-    // kernel recognises by the preface.
+    // Both sides are captured: h2load's (it sends the preface) and
+    // nghttpd's (it sends its SETTINGS first).
     let text = std::fs::read_to_string(&exchanges).unwrap_or_default();
-    let recorded = text
-        .lines()
-        .filter(|l| {
-            l.contains("\"comm\":\"h2load\"")
-                && l.contains("\"path\":\"/data.json\"")
-                && l.contains("\"http_version\":\"2\"")
-        })
-        .count();
+    let count = |comm: &str| {
+        text.lines()
+            .filter(|l| {
+                l.contains(&format!("\"comm\":\"{comm}\""))
+                    && l.contains("\"path\":\"/data.json\"")
+                    && l.contains("\"http_version\":\"2\"")
+            })
+            .count()
+    };
+    let (client, server) = (count("h2load"), count("nghttpd"));
     let stats_text =
         std::fs::read_to_string(&stats).with_context(|| format!("reading {}", stats.display()))?;
     let stats: serde_json::Value = serde_json::from_str(&stats_text).unwrap_or_default();
@@ -113,10 +133,12 @@ fn measure_h2(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         peak_rss_mib
     );
     println!(
-        "  completeness: {} client-side HTTP/2 exchanges / {} requests h2load completed = {:.4}",
-        recorded,
+        "  completeness: h2load's side {} and nghttpd's side {} HTTP/2 exchanges / {} requests h2load completed = {:.4} and {:.4}",
+        client,
+        server,
         with.requests,
-        recorded as f64 / with.requests.max(1) as f64
+        client as f64 / with.requests.max(1) as f64,
+        server as f64 / with.requests.max(1) as f64
     );
     println!("  http.h2 counters: {}", stats["http"]["h2"]);
     println!("  kernel counters: {}", stats["kernel"]);

@@ -49,15 +49,26 @@ pub struct H2loadResult {
     pub mean_ms: f64,
 }
 
-/// h2load for `seconds` with `clients` connections of `streams` streams each.
-pub fn run(url: &str, seconds: u32, clients: u32, streams: u32) -> anyhow::Result<H2loadResult> {
-    let out = Command::new("h2load")
-        .args([
-            &format!("--duration={seconds}"),
-            &format!("--clients={clients}"),
-            &format!("--max-concurrent-streams={streams}"),
-            url,
-        ])
+/// h2load for `seconds` with `clients` connections of `streams` streams
+/// each, at most `rps` requests/s per connection when given.
+pub fn run(
+    url: &str,
+    seconds: u32,
+    clients: u32,
+    streams: u32,
+    rps: Option<u32>,
+) -> anyhow::Result<H2loadResult> {
+    let mut cmd = Command::new("h2load");
+    cmd.args([
+        &format!("--duration={seconds}"),
+        &format!("--clients={clients}"),
+        &format!("--max-concurrent-streams={streams}"),
+    ]);
+    if let Some(rps) = rps {
+        cmd.arg(format!("--rps={rps}"));
+    }
+    let out = cmd
+        .arg(url)
         .output()
         .context("running h2load (cargo xtask setup installs nghttp2-client)")?;
     let text = String::from_utf8_lossy(&out.stdout);

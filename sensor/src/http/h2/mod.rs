@@ -51,7 +51,8 @@ pub struct H2Counters {
     pub streams: u64,
     /// Streams announced by PUSH_PROMISE.
     pub pushed_streams: u64,
-    /// Streams ignored because `max_streams_per_connection` were open.
+    /// Streams dropped unfinished because `max_streams_per_connection`
+    /// were open when another began (the oldest goes).
     pub streams_over_limit: u64,
     /// Streams reset (RST_STREAM) before both heads arrived: no exchange.
     pub streams_reset: u64,
@@ -479,13 +480,16 @@ impl H2ConnectionParser {
         }
     }
 
-    /// The stream `id`, opened on its first request head; `None` when the
-    /// limit is reached (counted).
+    /// The stream `id`, opened on its first request head. At the limit the
+    /// oldest stream (lowest id) goes, counted: after a capture gap a
+    /// stream may never see its end, and new streams are the live ones.
     fn open_stream(&mut self, id: u32, ts: u64, c: &mut HttpCounters) -> Option<&mut H2Stream> {
         if !self.streams.contains_key(&id) {
             if self.streams.len() >= self.max_streams {
+                if let Some(&oldest) = self.streams.keys().min() {
+                    self.streams.remove(&oldest);
+                }
                 c.h2.streams_over_limit += 1;
-                return None;
             }
             c.h2.streams += 1;
             self.streams

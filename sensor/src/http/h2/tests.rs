@@ -364,8 +364,12 @@ fn streams_over_the_limit_are_counted_not_followed() {
         server.extend(data(1 + 2 * i, b"ok", true));
     }
     conn.server(&server);
+    // The two oldest gave way; their responses find no stream.
+    let first = conn.out.first().map(|p| p.request.target.clone());
     assert_eq!(conn.out.len(), 8);
+    assert_eq!(first.as_deref(), Some("/2"));
     assert_eq!(conn.counters.h2.streams_over_limit, 2);
+    assert_eq!(conn.counters.h2.frames_without_stream, 4);
     // The skipped streams' blocks were still decoded: later ones are fine.
     assert_eq!(conn.counters.h2.header_blocks_undecodable, 0);
 }
