@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod analysis;
 pub mod capture;
+pub mod clock;
 pub mod config;
 pub mod conntrack;
 pub mod endpoint;
@@ -15,6 +16,7 @@ pub mod pipeline;
 pub mod reassembly;
 pub mod replay;
 pub mod run;
+pub mod session;
 pub mod sink;
 pub mod stats;
 pub mod tail;

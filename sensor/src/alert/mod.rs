@@ -3,6 +3,7 @@
 //! value either.
 
 pub mod config;
+pub mod render;
 
 pub use crate::analysis::{AggregateCounters, Aggregator};
 pub use config::AlertsConfig;

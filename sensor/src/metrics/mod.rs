@@ -6,6 +6,7 @@
 //! regular tick; the server only hands out the latest page, so a slow or
 //! hostile scraper never touches capture.
 
+mod page;
 mod render;
 
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
+pub use page::Page;
 pub use render::{render, Labelled};
 
 /// The capture loop is considered stuck after this long without a publish.

@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::endpoint::EndpointKey;
+use crate::endpoint::{path_of, EndpointKey};
 use crate::exchange::HttpExchange;
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -68,20 +68,6 @@ impl ExchangeRecord {
             tls: conn.tls,
         }
     }
-}
-
-/// The path of a request target: no query string, no fragment, and no
-/// scheme or authority for absolute-form targets (proxy requests).
-pub fn path_of(target: &str) -> &str {
-    let mut rest = target;
-    // Absolute form only when the target does not start with a path: a
-    // `://` in an origin-form target belongs to its query.
-    if let Some(scheme_end) = rest.find("://").filter(|_| !rest.starts_with('/')) {
-        let after = &rest[scheme_end + 3..];
-        rest = after.find('/').map_or("/", |i| &after[i..]);
-    }
-    let end = rest.find(['?', '#']).unwrap_or(rest.len());
-    &rest[..end]
 }
 
 #[cfg(test)]
