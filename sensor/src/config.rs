@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::detect::config::{AllowConfig, CustomRuleConfig, DetectConfig};
+pub use crate::analysis::detect::config::{AllowConfig, CustomRuleConfig, DetectConfig};
 
 /// Top level of `sensor.toml`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -19,15 +19,15 @@ pub struct Config {
     /// Content detectors: rules, severities, allowlists, custom rules.
     pub detect: DetectConfig,
     /// Deduplication, rate limits and the alerts file's minimum severity.
-    pub alerts: crate::alert::AlertsConfig,
+    pub alerts: crate::alert::config::AlertsConfig,
     /// Behavioural detectors: rate spikes, bulk responses, enumeration,
     /// brute force, error surges, unauthenticated access.
-    pub behaviour: crate::behaviour::BehaviourConfig,
+    pub behaviour: crate::analysis::behaviour::config::BehaviourConfig,
     /// The catalogue of endpoints seen, and shadow/zombie API detection
     /// against a reference OpenAPI spec.
-    pub inventory: crate::inventory::InventoryConfig,
+    pub inventory: crate::analysis::inventory::config::InventoryConfig,
     /// Pod names for containerised processes, from the API server.
-    pub kubernetes: crate::conntrack::kubernetes::KubernetesConfig,
+    pub kubernetes: crate::conntrack::kubernetes::config::KubernetesConfig,
 }
 
 /// What the kernel side captures.
@@ -49,7 +49,7 @@ pub struct CaptureConfig {
     /// (empty: every port).
     pub ports: Vec<u16>,
     /// HTTPS plaintext from TLS libraries (`[capture.tls]`).
-    pub tls: crate::capture::tls::TlsConfig,
+    pub tls: crate::capture::tls::config::TlsConfig,
 }
 
 impl Default for CaptureConfig {
@@ -60,7 +60,7 @@ impl Default for CaptureConfig {
             pids: Vec::new(),
             process_names: Vec::new(),
             ports: Vec::new(),
-            tls: crate::capture::tls::TlsConfig::default(),
+            tls: crate::capture::tls::config::TlsConfig::default(),
         }
     }
 }
@@ -162,23 +162,10 @@ pub enum ConfigError {
     #[error(transparent)]
     Sink(#[from] crate::sink::config::SinkConfigError),
     #[error(transparent)]
-    Rules(#[from] crate::detect::RuleError),
+    Rules(#[from] crate::analysis::detect::config::RuleError),
 }
 
 impl Config {
-    /// The fingerprint key from `detect.fingerprint_key_file` or
-    /// `<output.state_dir>`, created on first use.
-    pub fn fingerprint_key(&self) -> anyhow::Result<crate::detect::FingerprintKey> {
-        use anyhow::Context as _;
-        let path = self.detect.key_path(&self.output.state_dir);
-        crate::detect::FingerprintKey::load_or_create(&path).with_context(|| {
-            format!(
-                "fingerprint key {} (set output.state_dir or detect.fingerprint_key_file)",
-                path.display()
-            )
-        })
-    }
-
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -231,7 +218,7 @@ impl Config {
         if let Err(err) = self.kubernetes.validate() {
             return invalid(err.key, &err.message);
         }
-        crate::detect::ContentDetector::validate(&self.detect)?;
+        self.detect.validate()?;
         if self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("metrics.listen", "must be an ip:port address");
         }

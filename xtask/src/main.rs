@@ -4,6 +4,7 @@
 mod bench;
 mod dist;
 mod fuzz;
+mod layers;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,8 @@ enum Task {
     },
     /// Measure the sensor under load: nginx + wrk with and without it.
     Bench(bench::BenchArgs),
+    /// Check that no import in sensor/src runs back up the pipeline.
+    Layers,
     /// Run a fuzz target from fuzz/ (installs cargo-fuzz when missing).
     Fuzz(fuzz::FuzzArgs),
     /// Set up, build, and package: a .deb and a tarball in target/dist/
@@ -71,6 +74,7 @@ fn main() -> anyhow::Result<()> {
             build()?;
             test(filter.as_deref())
         }
+        Task::Layers => layers::layers(),
         Task::Fuzz(args) => {
             setup::setup()?;
             fuzz::fuzz(&args)

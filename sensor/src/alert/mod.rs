@@ -5,16 +5,15 @@
 pub mod config;
 pub mod render;
 
-pub use crate::analysis::{AggregateCounters, Aggregator};
 pub use config::AlertsConfig;
 
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::detect::{Category, Finding, Location, Severity};
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
+use crate::finding::{Category, Finding, Location, Severity};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Endpoint {

@@ -70,7 +70,7 @@ impl Analysis {
     /// Every detector the config asks for, the inventory loaded from
     /// `output.state_dir`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let key = config.fingerprint_key()?;
+        let key = fingerprint_key(config)?;
         let content = ContentDetector::with_key(&config.detect, key.clone())?;
         let behaviour = config
             .behaviour
@@ -178,6 +178,19 @@ impl Analysis {
             inventory: self.inventory.as_ref().map(Inventory::counters),
         }
     }
+}
+
+/// The fingerprint key from `detect.fingerprint_key_file` or
+/// `<output.state_dir>`, created on first use.
+fn fingerprint_key(config: &Config) -> anyhow::Result<detect::FingerprintKey> {
+    use anyhow::Context as _;
+    let path = config.detect.key_path(&config.output.state_dir);
+    detect::FingerprintKey::load_or_create(&path).with_context(|| {
+        format!(
+            "fingerprint key {} (set output.state_dir or detect.fingerprint_key_file)",
+            path.display()
+        )
+    })
 }
 
 #[cfg(test)]
