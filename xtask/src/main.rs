@@ -33,7 +33,8 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Set up, build, and run every test, end-to-end ones included (root).
+    /// Set up, build, check formatting, clippy and import layers, then run
+    /// every test, end-to-end ones included (root).
     Test {
         /// Only run tests whose name contains this.
         filter: Option<String>,
@@ -143,6 +144,7 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
              CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH); re-run `cargo xtask test` as root"
         );
     }
+    lint()?;
     let mut unit = cargo();
     unit.args([
         "test",
@@ -173,6 +175,28 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
         e2e.env("SENSOR_TARBALL", &packages.tarball);
     }
     run_with_deadline(&mut e2e, Duration::from_secs(20 * 60))
+}
+
+/// The checks that need no kernel, first: formatting, clippy (every
+/// warning an error, the workspace lints included) and the import layers.
+fn lint() -> anyhow::Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))
+        .context("formatting differs: run `cargo fmt --all`")?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--exclude",
+        "sensor-ebpf",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    // Clippy never loads the programs; the release build has them.
+    clippy.env("AYA_BUILD_SKIP", "1");
+    run(&mut clippy)?;
+    layers::layers()
 }
 
 /// Like `run`, but kills the command and everything it started once the
