@@ -22,3 +22,4 @@ pub mod session;
 pub mod sink;
 pub mod stats;
 pub mod tail;
+pub mod timestamp;

@@ -19,7 +19,10 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // What every stage may speak: findings and severities, the config
     // schema (each stage's own section lives in its `config` module), the
     // metrics page every component renders into, glob patterns.
-    ("vocabulary", &["finding", "config", "metrics", "glob"]),
+    (
+        "vocabulary",
+        &["finding", "config", "metrics", "glob", "timestamp"],
+    ),
     ("capture", &["capture"]),
     ("conntrack", &["conntrack"]),
     ("reassembly", &["reassembly"]),
