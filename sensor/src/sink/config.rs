@@ -107,18 +107,10 @@ fn default_facility() -> String {
 }
 
 /// A sink config that cannot work, with the key that says why.
-#[derive(Debug, thiserror::Error)]
-#[error("config key `{key}`: {message}")]
-pub struct SinkConfigError {
-    pub key: String,
-    pub message: String,
-}
+pub type SinkConfigError = crate::config::InvalidKey;
 
 fn error(key: String, message: impl Into<String>) -> SinkConfigError {
-    SinkConfigError {
-        key,
-        message: message.into(),
-    }
+    SinkConfigError::new(key, message)
 }
 
 impl SinksConfig {
