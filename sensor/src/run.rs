@@ -13,7 +13,7 @@ use crate::clock::{monotonic_ns, unix_minus_monotonic_ns};
 use crate::config::Config;
 use crate::conntrack::kubernetes::PodIndex;
 use crate::conntrack::LiveResolver;
-use crate::metrics::{self, MetricsState, Page};
+use crate::metrics::{self, Page};
 use crate::session::Session;
 use crate::sink::write_stats;
 use crate::stats::SourceStats;
@@ -44,7 +44,9 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
             capture.resumed
         );
     }
-    let metrics = start_metrics(&config).await?;
+    let metrics = metrics::start(&config.metrics)
+        .await
+        .with_context(|| format!("metrics: listening on {}", config.metrics.listen))?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -98,21 +100,6 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         write_stats(&path, &stats)?;
     }
     Ok(())
-}
-
-/// Binds the metrics listener (a taken port fails start-up) and serves it
-/// on this runtime.
-async fn start_metrics(config: &Config) -> anyhow::Result<Option<MetricsState>> {
-    if !config.metrics.enabled {
-        return Ok(None);
-    }
-    let listener = metrics::bind(&config.metrics.listen)
-        .await
-        .with_context(|| format!("metrics: listening on {}", config.metrics.listen))?;
-    let state = MetricsState::default();
-    tokio::spawn(metrics::serve(listener, state.clone()));
-    tracing::info!("metrics on http://{}/metrics", config.metrics.listen);
-    Ok(Some(state))
 }
 
 fn source_stats(capture: &LiveCapture, open_connections: usize) -> SourceStats {

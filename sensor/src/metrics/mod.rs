@@ -56,6 +56,19 @@ impl MetricsState {
     }
 }
 
+/// Binds the listener (a taken port fails start-up) and serves it on this
+/// runtime; None when metrics are off.
+pub async fn start(config: &crate::config::MetricsConfig) -> std::io::Result<Option<MetricsState>> {
+    if !config.enabled {
+        return Ok(None);
+    }
+    let listener = bind(&config.listen).await?;
+    let state = MetricsState::default();
+    tokio::spawn(serve(listener, state.clone()));
+    tracing::info!("metrics on http://{}/metrics", config.listen);
+    Ok(Some(state))
+}
+
 /// Binds the listener (so a taken port fails start-up, not later).
 pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
