@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sensor::detect::grpc;
+use sensor::analysis::detect::grpc;
 use sensor::http::{ConnectionParser, HttpCounters, HttpLimits};
 use sensor::reassembly::Segment;
 
