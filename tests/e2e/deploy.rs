@@ -1,12 +1,13 @@
 //! The systemd unit's claims, tested: the unit verifies, and the sensor
-//! captures for real as an unprivileged user holding only the capabilities
-//! the unit grants.
+//! captures for real, plain HTTP and HTTPS, as an unprivileged user holding
+//! only the capabilities the unit grants.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::Command;
 
 use sensor_e2e::*;
+use serde_json::{json, Value};
 
 fn unit_path() -> PathBuf {
     workspace_root().join("deploy/systemd/sensor.service")
@@ -57,18 +58,16 @@ fn systemd_unit_verifies() {
     );
 }
 
-#[test]
-fn captures_as_unprivileged_user_with_the_unit_capabilities() {
-    ensure_tracefs_mounted();
-    let dir = scratch_dir("unprivileged");
-    // The sensor writes its outputs as `nobody`.
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+/// setpriv as the unit applies its capabilities: as `nobody`, with only
+/// the unit's capabilities ambient, inheritable and in the bounding set,
+/// and no new privileges.
+fn unit_launcher() -> Vec<String> {
     let caps: Vec<String> = unit_capabilities()
         .iter()
         .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
         .collect();
     let caps = caps.join(",");
-    let launcher: Vec<String> = [
+    [
         "setpriv",
         "--reuid=nobody",
         "--regid=nogroup",
@@ -80,7 +79,21 @@ fn captures_as_unprivileged_user_with_the_unit_capabilities() {
     ]
     .iter()
     .map(|s| s.to_string())
-    .collect();
+    .collect()
+}
+
+/// A scratch directory the sensor, running as `nobody`, can write to.
+fn scratch_dir_for_nobody(name: &str) -> PathBuf {
+    let dir = scratch_dir(name);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+#[test]
+fn captures_as_unprivileged_user_with_the_unit_capabilities() {
+    ensure_tracefs_mounted();
+    let dir = scratch_dir_for_nobody("unprivileged");
+    let launcher = unit_launcher();
     let server = PyServer::start("127.0.0.1");
     let sensor = Sensor::start_with(&dir, &[], &launcher);
     let status = std::fs::read_to_string(format!("/proc/{}/status", sensor.pid())).unwrap();
@@ -103,6 +116,62 @@ fn captures_as_unprivileged_user_with_the_unit_capabilities() {
     assert_eq!(
         server_seen[0]["local"],
         format!("127.0.0.1:{}", server.port)
+    );
+}
+
+#[test]
+fn captures_https_as_unprivileged_user_with_the_unit_capabilities() {
+    ensure_tracefs_mounted();
+    let dir = scratch_dir_for_nobody("unprivileged_https");
+    let values = json!({
+        "email": "unit.caps@proton.me",
+        "ssn": "536-22-8461",
+        "card": "4539148803436467",
+        "bcrypt": "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        "aws_key_id": "AKIAZ7QW3RTLXJ5NUNIT",
+        "aws_secret": "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",
+        "github_token": "not-a-token",
+        "private_key": "none",
+    });
+    let values_file = dir.join("values.json");
+    std::fs::write(&values_file, values.to_string()).unwrap();
+    let server = leaky_https_server(&dir, &values_file);
+    let sensor = Sensor::start_with(&dir, &[], &unit_launcher());
+    let url = format!("https://127.0.0.1:{}/api/config", server.port);
+    curl(&["-k", "-o", "/dev/null", &url]);
+    sensor.wait_for("both sides of the HTTPS request", |e| {
+        on_port(e, server.port).len() >= 2
+    });
+    let out = sensor.stop();
+    assert!(
+        !out.log.contains("will not be captured"),
+        "a TLS library was not attached with the unit's capabilities:\n{}",
+        out.log
+    );
+    let seen = on_port(&out.exchanges, server.port);
+    assert_eq!(seen.len(), 2, "{}", dump(&out.exchanges));
+    for exchange in &seen {
+        assert_eq!(exchange["tls"], true, "{}", dump(&seen));
+        assert_eq!(exchange["path"], "/api/config", "{}", dump(&seen));
+        assert_eq!(exchange["status"], 200, "{}", dump(&seen));
+    }
+    let alerts = read_jsonl(&out.alerts_file);
+    let key_alerts: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "secret.aws_access_key_id")
+        .collect();
+    assert!(!key_alerts.is_empty(), "{}", dump(&alerts));
+    assert!(
+        key_alerts.iter().all(|a| a["tls"] == true),
+        "{}",
+        dump(&alerts)
+    );
+    let written = std::fs::read_to_string(&out.alerts_file).unwrap()
+        + &std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap()
+        + &out.log;
+    assert!(
+        !written.contains("AKIAZ7QW3RTLXJ5NUNIT"),
+        "the planted key appears in the sensor's output"
     );
 }
 

@@ -327,3 +327,42 @@ pub fn on_port(exchanges: &[Value], port: u16) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// A self-signed certificate and key for 127.0.0.1 in `dir`, made with
+/// openssl.
+pub fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("running openssl (cargo xtask setup installs it)");
+    assert!(
+        out.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// tests/servers/tls_server.py serving the leaky API with the planted
+/// `values` (a JSON file) over HTTPS; its `ssl` module links OpenSSL.
+pub fn leaky_https_server(dir: &Path, values: &Path) -> PyServer {
+    let (cert, key) = self_signed_certificate(dir);
+    let args = [
+        "--cert".to_owned(),
+        cert.display().to_string(),
+        "--key".to_owned(),
+        key.display().to_string(),
+        "--values".to_owned(),
+        values.display().to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    PyServer::script("tls_server.py", &args)
+}
