@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::capture::live::{LiveCapture, LiveOptions};
+use crate::capture::tls::TlsStats;
 use crate::capture::CaptureEvent;
 use crate::clock::{monotonic_ns, unix_minus_monotonic_ns};
 use crate::config::Config;
@@ -56,12 +57,18 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let exchanges = config.output.exchanges.as_ref();
     let exchanges = exchanges.map(|p| format!(", exchanges to {}", p.display()));
+    let degraded = https_refused(&capture.tls_stats());
+    let https_note = degraded.as_ref().map(|what| format!(" (degraded: {what})"));
     tracing::info!(
-        "sensor ready: capturing HTTP on this host; alerts to {}{}",
+        "sensor ready: capturing HTTP on this host{}; alerts to {}{}",
+        https_note.unwrap_or_default(),
         config.output.alerts.display(),
         exchanges.unwrap_or_default()
     );
     if let Some(metrics) = &metrics {
+        if let Some(what) = degraded {
+            metrics.set_degraded(what, config.capture.tls.required);
+        }
         metrics.set_ready();
     }
 
@@ -77,6 +84,11 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
                 session.flush()?;
                 if let Some(metrics) = &metrics {
                     metrics.publish(metrics_page(&capture, &session, pods.as_ref()));
+                    // A library refused after start-up (a new program
+                    // bringing its own) degrades readiness too.
+                    if let Some(what) = https_refused(&capture.tls_stats()) {
+                        metrics.set_degraded(what, config.capture.tls.required);
+                    }
                 }
             }
             _ = sigint.recv() => break,
@@ -100,6 +112,19 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         write_stats(&path, &stats)?;
     }
     Ok(())
+}
+
+/// What the ready line and `/readyz` say when the kernel refused the TLS
+/// uprobes for want of privilege: HTTPS through those files is not
+/// captured.
+fn https_refused(tls: &TlsStats) -> Option<String> {
+    let refused = tls.files_not_attached.permission;
+    (refused > 0).then(|| {
+        format!(
+            "HTTPS not captured: the kernel refused the TLS uprobes on {refused} \
+             libraries for want of CAP_SYS_ADMIN"
+        )
+    })
 }
 
 fn source_stats(capture: &LiveCapture, open_connections: usize) -> SourceStats {

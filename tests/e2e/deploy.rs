@@ -62,7 +62,12 @@ fn systemd_unit_verifies() {
 /// the unit's capabilities ambient, inheritable and in the bounding set,
 /// and no new privileges.
 fn unit_launcher() -> Vec<String> {
-    let caps: Vec<String> = unit_capabilities()
+    launcher_with(&unit_capabilities())
+}
+
+/// setpriv as `nobody` with exactly `capabilities` (`CAP_*` names).
+fn launcher_with(capabilities: &[String]) -> Vec<String> {
+    let caps: Vec<String> = capabilities
         .iter()
         .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
         .collect();
@@ -173,6 +178,73 @@ fn captures_https_as_unprivileged_user_with_the_unit_capabilities() {
         !written.contains("AKIAZ7QW3RTLXJ5NUNIT"),
         "the planted key appears in the sensor's output"
     );
+}
+
+/// Without CAP_SYS_ADMIN the kernel refuses the TLS uprobes: the sensor
+/// still runs and captures plain HTTP, and says HTTPS is not captured in
+/// its ready line, on `/readyz` (200 by default, 503 with
+/// `[capture.tls] required = true`) and in a metric.
+#[test]
+fn without_cap_sys_admin_https_is_reported_degraded() {
+    ensure_tracefs_mounted();
+    let caps: Vec<String> = unit_capabilities()
+        .into_iter()
+        .filter(|c| c != "CAP_SYS_ADMIN")
+        .collect();
+    for required in [false, true] {
+        let dir = scratch_dir_for_nobody(&format!("degraded_https_{required}"));
+        let port = free_port();
+        let config = dir.join("sensor.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[output]\nstate_dir = {:?}\n\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n\
+                 [capture.tls]\nrequired = {required}\n",
+                dir.join("state").display().to_string()
+            ),
+        )
+        .unwrap();
+        let config = config.display().to_string();
+        let sensor = Sensor::start_with(&dir, &["--config", &config], &launcher_with(&caps));
+        let readyz = curl(&[
+            "-w",
+            " %{http_code}",
+            &format!("http://127.0.0.1:{port}/readyz"),
+        ]);
+        let readyz = String::from_utf8_lossy(&readyz).into_owned();
+        let metrics = curl(&[&format!("http://127.0.0.1:{port}/metrics")]);
+        let metrics = String::from_utf8_lossy(&metrics).into_owned();
+        let out = sensor.stop();
+        let ready_line = out
+            .log
+            .lines()
+            .find(|l| l.contains("sensor ready"))
+            .unwrap();
+        assert!(
+            ready_line.contains("degraded: HTTPS not captured")
+                && ready_line.contains("CAP_SYS_ADMIN"),
+            "{ready_line}"
+        );
+        assert!(
+            out.log
+                .contains("since Linux 6.16 uprobes need CAP_SYS_ADMIN"),
+            "{}",
+            out.log
+        );
+        assert!(
+            readyz.starts_with("degraded: HTTPS not captured"),
+            "{readyz}"
+        );
+        let status = if required { "503" } else { "200" };
+        assert!(readyz.ends_with(status), "required = {required}: {readyz}");
+        let refused: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("sensor_tls_files_not_attached_permission_total "))
+            .unwrap_or_else(|| panic!("no refused-files metric in\n{metrics}"))
+            .parse()
+            .unwrap();
+        assert!(refused >= 1, "{metrics}");
+    }
 }
 
 #[test]

@@ -2,6 +2,11 @@
 //! `GET /metrics` (text exposition), `GET /healthz` (the capture loop is
 //! turning) and `GET /readyz` (every probe is attached).
 //!
+//! `/readyz` answers `503 starting` until the sensor is ready, then
+//! `200 ready`; or, when part of the capture is not possible (HTTPS without
+//! the privilege to attach uprobes), `200 degraded: <what>`, or
+//! `503 degraded: <what>` when the config makes that part required.
+//!
 //! The capture loop publishes a rendered page into `MetricsState` on its
 //! regular tick; the server only hands out the latest page, so a slow or
 //! hostile scraper never touches capture.
@@ -30,6 +35,14 @@ struct Published {
     page: String,
     at: Option<Instant>,
     ready: bool,
+    /// What is not captured, and whether that fails readiness.
+    degraded: Option<Degraded>,
+}
+
+#[derive(Debug, Clone)]
+struct Degraded {
+    what: String,
+    fails_readiness: bool,
 }
 
 /// Shared between the capture loop (writer) and the server (reader).
@@ -49,11 +62,34 @@ impl MetricsState {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).ready = true;
     }
 
-    fn snapshot(&self) -> (String, bool, bool) {
+    /// Part of the capture is not possible: `what` says which, in a few
+    /// words; `fails_readiness` turns `/readyz` into a 503.
+    pub fn set_degraded(&self, what: String, fails_readiness: bool) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .degraded = Some(Degraded {
+            what,
+            fails_readiness,
+        });
+    }
+
+    fn snapshot(&self) -> (String, bool, Readiness) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let live = inner.at.is_some_and(|at| at.elapsed() < STALE_AFTER);
-        (inner.page.clone(), live, inner.ready)
+        let readiness = match (&inner.degraded, inner.ready) {
+            (_, false) => Readiness::Starting,
+            (None, true) => Readiness::Ready,
+            (Some(degraded), true) => Readiness::Degraded(degraded.clone()),
+        };
+        (inner.page.clone(), live, readiness)
     }
+}
+
+enum Readiness {
+    Starting,
+    Ready,
+    Degraded(Degraded),
 }
 
 /// Binds the listener (a taken port fails start-up) and serves it on this
@@ -123,7 +159,7 @@ async fn answer(mut stream: TcpStream, state: &MetricsState) -> std::io::Result<
     if method != "GET" && method != "HEAD" {
         return respond(&mut stream, "405 Method Not Allowed", "text/plain", "").await;
     }
-    let (page, live, ready) = state.snapshot();
+    let (page, live, readiness) = state.snapshot();
     let (status, kind, body) = match target {
         "/metrics" => ("200 OK", "text/plain; version=0.0.4", page),
         "/healthz" if live => ("200 OK", "text/plain", "ok\n".to_owned()),
@@ -132,12 +168,23 @@ async fn answer(mut stream: TcpStream, state: &MetricsState) -> std::io::Result<
             "text/plain",
             "capture loop stalled\n".to_owned(),
         ),
-        "/readyz" if ready => ("200 OK", "text/plain", "ready\n".to_owned()),
-        "/readyz" => (
-            "503 Service Unavailable",
-            "text/plain",
-            "starting\n".to_owned(),
-        ),
+        "/readyz" => match readiness {
+            Readiness::Ready => ("200 OK", "text/plain", "ready\n".to_owned()),
+            Readiness::Starting => (
+                "503 Service Unavailable",
+                "text/plain",
+                "starting\n".to_owned(),
+            ),
+            Readiness::Degraded(degraded) => (
+                if degraded.fails_readiness {
+                    "503 Service Unavailable"
+                } else {
+                    "200 OK"
+                },
+                "text/plain",
+                format!("degraded: {}\n", degraded.what),
+            ),
+        },
         _ => ("404 Not Found", "text/plain", String::new()),
     };
     let body = if method == "HEAD" {
@@ -211,5 +258,26 @@ mod tests {
             .starts_with("HTTP/1.1 405"));
         let huge = format!("GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(8000));
         assert!(get(port, &huge).await.starts_with("HTTP/1.1 431"));
+    }
+
+    #[tokio::test]
+    async fn degraded_readiness_is_200_unless_required() {
+        for (fails_readiness, status) in [(false, "HTTP/1.1 200"), (true, "HTTP/1.1 503")] {
+            let listener = bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let state = MetricsState::default();
+            tokio::spawn(serve(listener, state.clone()));
+            state.set_degraded("https not captured".into(), fails_readiness);
+            let request = "GET /readyz HTTP/1.1\r\n\r\n";
+            // Not ready yet: starting, whatever is degraded.
+            assert!(get(port, request).await.ends_with("starting\n"));
+            state.set_ready();
+            let answer = get(port, request).await;
+            assert!(answer.starts_with(status), "{answer}");
+            assert!(
+                answer.ends_with("\r\n\r\ndegraded: https not captured\n"),
+                "{answer}"
+            );
+        }
     }
 }

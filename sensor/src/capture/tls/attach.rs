@@ -36,6 +36,24 @@ pub enum AttachError {
     Thread(std::io::Error),
 }
 
+impl AttachError {
+    /// The kernel refused the uprobe for want of privilege (EACCES or
+    /// EPERM from `perf_event_open`): since Linux 6.16 a uprobe needs
+    /// CAP_SYS_ADMIN, CAP_PERFMON no longer suffices.
+    pub fn is_permission_denied(&self) -> bool {
+        match self {
+            Self::Attach {
+                source: ProgramError::SyscallError(error),
+                ..
+            } => matches!(
+                error.io_error.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM)
+            ),
+            _ => false,
+        }
+    }
+}
+
 fn uprobe<'a>(ebpf: &'a mut Ebpf, program: &'static str) -> Result<&'a mut UProbe, AttachError> {
     ebpf.program_mut(program)
         .ok_or(AttachError::Missing(program))?

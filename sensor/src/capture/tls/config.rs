@@ -21,6 +21,12 @@ pub struct TlsConfig {
     /// included) against the path a process maps the file from, such as
     /// `*/libgnutls.so*` or `/opt/vendor/*`. Wins over `include`.
     pub exclude: Vec<String>,
+    /// When the kernel refuses the TLS uprobes for want of privilege (the
+    /// sensor lacks CAP_SYS_ADMIN), the sensor captures plain HTTP only and
+    /// reports itself degraded: `/readyz` answers 200 `degraded: ...` by
+    /// default, or 503 when this is true, for deployments where HTTPS
+    /// capture is a must.
+    pub required: bool,
 }
 
 impl Default for TlsConfig {
@@ -29,6 +35,7 @@ impl Default for TlsConfig {
             enabled: true,
             include: Vec::new(),
             exclude: Vec::new(),
+            required: false,
         }
     }
 }

@@ -48,8 +48,10 @@ const EXEC_TRACEPOINT: (&str, &str) = ("sched", "sched_process_exec");
 pub struct TlsStats {
     /// Library or binary files the probes are attached to.
     pub files_attached: u64,
-    /// Files whose attachment failed (each is logged).
+    /// Files whose attachment failed (each is logged), all reasons.
     pub attach_failures: u64,
+    /// Files not attached, by reason.
+    pub files_not_attached: NotAttached,
     /// Files with TLS functions left alone because `capture.tls.exclude`
     /// matches them.
     pub files_excluded: u64,
@@ -59,6 +61,17 @@ pub struct TlsStats {
     pub execs_seen: u64,
     /// Execs not looked at because a queue of new processes was full.
     pub execs_dropped: u64,
+}
+
+/// Why files with TLS functions were not attached (metrics
+/// `sensor_tls_files_not_attached_<reason>_total`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct NotAttached {
+    /// The kernel refused the uprobe for want of privilege: the sensor
+    /// lacks CAP_SYS_ADMIN.
+    pub permission: u64,
+    /// Any other attachment error.
+    pub other: u64,
 }
 
 pub struct TlsProbes {
@@ -145,12 +158,23 @@ impl TlsProbes {
                 );
                 self.stats.files_attached += 1;
             }
+            Err(err) if err.is_permission_denied() => {
+                tracing::warn!(
+                    "HTTPS through {} will not be captured: the kernel refused the uprobe \
+                     ({err}, permission denied); since Linux 6.16 uprobes need CAP_SYS_ADMIN: \
+                     grant it to capture HTTPS (see README, Deploying it)",
+                    path.display()
+                );
+                self.stats.attach_failures += 1;
+                self.stats.files_not_attached.permission += 1;
+            }
             Err(err) => {
                 tracing::warn!(
                     "HTTPS through {} will not be captured: {err}",
                     path.display()
                 );
                 self.stats.attach_failures += 1;
+                self.stats.files_not_attached.other += 1;
             }
         }
     }
