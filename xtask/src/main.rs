@@ -4,6 +4,7 @@
 mod bench;
 mod dist;
 mod fuzz;
+mod quality;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,10 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Run a fuzz target from fuzz/ (installs cargo-fuzz when missing).
     Fuzz(fuzz::FuzzArgs),
+    /// Recall and precision of the content detectors on public secret and
+    /// PII test suites (fetched beforehand), next to detect-secrets; long,
+    /// not part of CI.
+    Quality(quality::QualityArgs),
     /// Set up, build, and package: a .deb and a tarball in target/dist/
     /// (installs cargo-deb when missing).
     Dist,
@@ -79,6 +84,11 @@ fn main() -> anyhow::Result<()> {
             setup::setup()?;
             build()?;
             bench::bench(&args)
+        }
+        Task::Quality(args) => {
+            setup::setup()?;
+            build()?;
+            quality::quality(&args)
         }
         Task::Dist => {
             setup::setup()?;
