@@ -86,8 +86,10 @@ fn main() -> anyhow::Result<()> {
             bench::bench(&args)
         }
         Task::Quality(args) => {
-            setup::setup()?;
-            build()?;
+            if !args.no_build {
+                setup::setup()?;
+                build()?;
+            }
             quality::quality(&args)
         }
         Task::Dist => {

@@ -41,6 +41,13 @@ pub struct QualityArgs {
     /// `repo/` or `.git/` inside).
     #[arg(long, default_value = "/work/.mirror")]
     sources: PathBuf,
+    /// Use target/release/sensor as it is (no `cargo build` first).
+    #[arg(long)]
+    pub no_build: bool,
+    /// Run with `[detect] report_example_values = true`: published test
+    /// cards, documentation IBANs and the like are reported too.
+    #[arg(long)]
+    pub report_examples: bool,
     /// Also write the table as Markdown here.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -80,7 +87,7 @@ pub fn quality(args: &QualityArgs) -> anyhow::Result<()> {
         .map(|v| serde_json::to_vec(&v).expect("JSON values serialise"))
         .collect();
 
-    let ours = run_sensor(&work, &bodies)?;
+    let ours = run_sensor(&work, &bodies, args.report_examples)?;
     let theirs = run_detect_secrets(&work, &detect_secrets, &cases, &bodies)?;
     let commits: Vec<(String, String)> = SOURCES
         .iter()
@@ -88,7 +95,10 @@ pub fn quality(args: &QualityArgs) -> anyhow::Result<()> {
         .map(|((name, _), dir)| Ok((name.to_string(), git(dir, &["rev-parse", "HEAD"])?)))
         .collect::<anyhow::Result<_>>()?;
     let report = score::Report::new(&cases, &ours, &theirs);
-    let text = report.render(&commits, &exclusions);
+    let mut text = report.render(&commits, &exclusions);
+    if args.report_examples {
+        text.insert_str(0, "(with `report_example_values = true`)\n\n");
+    }
     println!("{text}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
@@ -194,7 +204,11 @@ fn extract(dirs: &[PathBuf]) -> anyhow::Result<(Vec<Case>, String)> {
 }
 
 /// Replays the exchanges; for each, the rules of its content alerts.
-fn run_sensor(work: &Path, bodies: &[Vec<u8>]) -> anyhow::Result<Vec<Vec<String>>> {
+fn run_sensor(
+    work: &Path,
+    bodies: &[Vec<u8>],
+    report_examples: bool,
+) -> anyhow::Result<Vec<Vec<String>>> {
     let capture = work.join("corpus.pcap");
     let mut writer = pcap::Writer::new(std::io::BufWriter::new(std::fs::File::create(&capture)?))?;
     for (n, body) in bodies.iter().enumerate() {
@@ -211,7 +225,7 @@ fn run_sensor(work: &Path, bodies: &[Vec<u8>]) -> anyhow::Result<Vec<Vec<String>
         format!(
             "[output]\nstate_dir = {state:?}\n[alerts]\ndedup_window_secs = 0\n\
              max_per_rule_per_minute = 0\n[metrics]\nenabled = false\n\
-             [behaviour]\nenabled = false\n"
+             [behaviour]\nenabled = false\n[detect]\nreport_example_values = {report_examples}\n"
         ),
     )?;
     let alerts = work.join("alerts.jsonl");

@@ -58,7 +58,7 @@ pub const SPECS: &[Spec] = &[
         severity: High,
         description: "IBAN (country length and mod-97 check; documentation examples excluded)",
         digits: true,
-        regex: Some(r"\b([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b"),
+        regex: Some(r"\b([A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?)\b"),
         check: Check::Iban,
         mask: Mask::Iban,
         ..PII
@@ -108,7 +108,7 @@ pub const SPECS: &[Spec] = &[
         fields: &[
             "password", "passwd", "pwd", "pass", "passwordhash", "hashedpassword", "passwordsalt",
             "passworddigest", "encryptedpassword", "userpassword", "secret", "clientsecret",
-            "secretkey", "apisecret", "appsecret", "salt", "ssn", "socialsecuritynumber", "cvv",
+            "secretkey", "apisecret", "appsecret", "salt", "cvv",
             "cvv2", "cvc", "cvc2", "cardsecuritycode", "securitycode", "pin", "pincode",
             "privatekey", "apikey", "accesstoken", "refreshtoken", "token", "authtoken",
             "sessiontoken", "idtoken", "securityanswer", "secretanswer", "otpsecret",

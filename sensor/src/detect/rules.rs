@@ -25,6 +25,9 @@ pub enum Check {
     Secret,
     /// Not a placeholder.
     NotPlaceholder,
+    /// A value assigned to a credential-named variable: long enough,
+    /// letters and digits, high entropy, not a placeholder.
+    GenericSecret,
     /// Stripe: mixed case (a lowercase-only key is Picatic's format).
     Stripe,
     /// The password in `scheme://user:password@host` is real.
@@ -175,7 +178,7 @@ impl Rule {
             check: spec.check,
             mask: spec.mask,
             scope: spec.scope,
-            fallback: spec.check == Check::NonEmpty,
+            fallback: matches!(spec.check, Check::NonEmpty | Check::GenericSecret),
             enabled: true,
         }
     }

@@ -385,6 +385,55 @@ pub const SPECS: &[Spec] = &[
         mask: Mask::Uri,
         ..Spec::BASE
     },
+    Spec {
+        id: "secret.age_secret_key",
+        severity: Critical,
+        description: "age encryption secret key (AGE-SECRET-KEY-1 and 58 bech32 characters)",
+        keywords: &["age-secret-key-1"],
+        regex: Some(r"\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b"),
+        check: Check::None,
+        mask: Mask::Prefix(16),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.huggingface_token",
+        description: "Hugging Face access or organisation token (hf_, api_org_)",
+        keywords: &["hf_", "api_org_"],
+        regex: Some(r"\b((?:hf_|api_org_)[A-Za-z]{34})\b"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(3),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.sentry_token",
+        description: "Sentry organisation or user auth token (sntrys_, sntryu_)",
+        keywords: &["sntrys_", "sntryu_"],
+        regex: Some(r"\b(sntrys_eyJpYXQiO[A-Za-z0-9+/=]{10,400}_[A-Za-z0-9+/]{43}|sntryu_[a-f0-9]{64})(?:[^A-Za-z0-9+/]|$)"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(7),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.openshift_token",
+        description: "OpenShift user token (sha256~ and 43 characters)",
+        keywords: &["sha256~"],
+        regex: Some(r"\b(sha256~[A-Za-z0-9_-]{43})(?:[^A-Za-z0-9_-]|$)"),
+        check: Check::Secret,
+        mask: Mask::Prefix(7),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.generic_credential",
+        severity: Medium,
+        description: "Generated-looking value assigned to a credential-named variable in config or code text (key, token, secret, password = ...)",
+        keywords: &["token", "secret", "passw", "api_key", "apikey", "api-key", "access_key", "accesskey", "auth", "credential", "_key", "key="],
+        regex: Some(
+            r#"(?i)[0-9a-z_.-]{0,40}(?:access|auth|api|credential|creds|key|passw(?:or)?d|secret|token)[ \t0-9a-z_.-]{0,20}[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[`'"\s=]{0,5}([0-9a-z_.=+/~:\\^!@#$%&*?|-]{10,400})(?:[`'"\s;<,)]|\\[nr]|$)"#,
+        ),
+        check: Check::GenericSecret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
 ];
 
 #[cfg(test)]

@@ -181,8 +181,25 @@ fn nanp(d: &[u8]) -> bool {
 }
 
 /// IBAN: country code, check digits, a length that country uses, mod 97.
+/// Groups may be separated by spaces or dashes. A last group of one to
+/// three characters after a separator may be the next word (`... 8741 ALL
+/// CAPS`): without it the rest is tried too.
 pub fn iban(s: &[u8]) -> bool {
-    let compact: Vec<u8> = s.iter().copied().filter(|&b| b != b' ').collect();
+    if iban_compact(s) {
+        return true;
+    }
+    match s.iter().rposition(|&b| b == b' ' || b == b'-') {
+        Some(cut) if s.len() - cut <= 4 => iban_compact(&s[..cut]),
+        _ => false,
+    }
+}
+
+fn iban_compact(s: &[u8]) -> bool {
+    let compact: Vec<u8> = s
+        .iter()
+        .copied()
+        .filter(|&b| b != b' ' && b != b'-')
+        .collect();
     if compact.len() < 15 || compact.len() > 34 {
         return false;
     }
@@ -211,49 +228,98 @@ pub fn iban(s: &[u8]) -> bool {
 }
 
 fn iban_length(country: &[u8]) -> Option<usize> {
+    // Every country of the SWIFT IBAN registry (release 99, 2025) and its
+    // IBAN length.
     const LENGTHS: &[(&[u8; 2], usize)] = &[
         (b"AD", 24),
         (b"AE", 23),
+        (b"AL", 28),
         (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
         (b"BE", 16),
         (b"BG", 22),
         (b"BH", 22),
+        (b"BI", 27),
         (b"BR", 29),
+        (b"BY", 28),
         (b"CH", 21),
+        (b"CR", 22),
         (b"CY", 28),
         (b"CZ", 24),
         (b"DE", 22),
+        (b"DJ", 27),
         (b"DK", 18),
+        (b"DO", 28),
         (b"EE", 20),
+        (b"EG", 29),
         (b"ES", 24),
         (b"FI", 18),
+        (b"FK", 18),
+        (b"FO", 18),
         (b"FR", 27),
         (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
         (b"GR", 27),
+        (b"GT", 28),
+        (b"HN", 28),
         (b"HR", 21),
         (b"HU", 28),
         (b"IE", 22),
         (b"IL", 23),
+        (b"IQ", 23),
         (b"IS", 26),
         (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
         (b"LI", 21),
         (b"LT", 20),
         (b"LU", 20),
         (b"LV", 21),
+        (b"LY", 25),
         (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MN", 20),
+        (b"MR", 27),
         (b"MT", 31),
+        (b"MU", 30),
+        (b"NI", 28),
         (b"NL", 18),
         (b"NO", 15),
+        (b"OM", 23),
+        (b"PK", 24),
         (b"PL", 28),
+        (b"PS", 29),
         (b"PT", 25),
+        (b"QA", 29),
         (b"RO", 24),
+        (b"RS", 22),
+        (b"RU", 33),
         (b"SA", 24),
+        (b"SC", 31),
+        (b"SD", 18),
         (b"SE", 24),
         (b"SI", 19),
         (b"SK", 24),
         (b"SM", 27),
+        (b"SO", 23),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
         (b"TR", 26),
         (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
+        (b"YE", 30),
     ];
     LENGTHS
         .iter()
@@ -281,7 +347,10 @@ pub fn email(s: &[u8]) -> bool {
         return false;
     };
     let tld = &domain[dot + 1..];
-    if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) {
+    // Internationalised TLDs travel in punycode (`xn--p1ai`).
+    let punycode =
+        tld.len() > 4 && tld.starts_with(b"xn--") && tld[4..].iter().all(u8::is_ascii_alphanumeric);
+    if tld.len() < 2 || !(punycode || tld.iter().all(u8::is_ascii_alphabetic)) {
         return false;
     }
     // File names such as `logo@2x.png` match the shape.
@@ -342,6 +411,23 @@ pub fn private_ipv4(s: &[u8]) -> bool {
 
 /// Values that stand in for a secret in documentation and templates.
 pub fn is_placeholder(s: &[u8]) -> bool {
+    if is_placeholder_word(s) {
+        return true;
+    }
+    // Eight or more of one character in a row: 0000..., aaaa....
+    let mut run = 1;
+    for pair in s.windows(2) {
+        run = if pair[0] == pair[1] { run + 1 } else { 1 };
+        if run >= 8 {
+            return true;
+        }
+    }
+    false
+}
+
+/// The documented placeholder shapes: words and template markers that
+/// say "put your value here".
+pub fn is_placeholder_word(s: &[u8]) -> bool {
     let lower = s.to_ascii_lowercase();
     const WORDS: &[&[u8]] = &[
         b"example",
@@ -358,21 +444,49 @@ pub fn is_placeholder(s: &[u8]) -> bool {
         b"{{",
         b"redacted",
     ];
-    if WORDS
+    WORDS
         .iter()
         .any(|w| memchr::memmem::find(&lower, w).is_some())
-    {
-        return true;
+}
+
+/// Shannon entropy of `s` in bits per character.
+pub fn shannon_entropy(s: &[u8]) -> f64 {
+    if s.is_empty() {
+        return 0.0;
     }
-    // Eight or more of one character in a row: 0000..., aaaa....
-    let mut run = 1;
-    for pair in s.windows(2) {
-        run = if pair[0] == pair[1] { run + 1 } else { 1 };
-        if run >= 8 {
-            return true;
-        }
+    let mut counts = [0u32; 256];
+    for &b in s {
+        counts[usize::from(b)] += 1;
     }
-    false
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A value assigned to a credential-named variable that looks generated:
+/// at least 10 characters, a letter and a digit, 3 bits of entropy per
+/// character or more, and not a placeholder shape.
+/// Long runs of one character are allowed (Twitter bearer tokens start
+/// with 22 `A`s): entropy is the guard. Letters only must be long, mixed
+/// case and very random; digits only must be long (ids such as Discord's).
+pub fn generic_secret(s: &[u8]) -> bool {
+    let digit = s.iter().any(u8::is_ascii_digit);
+    let alpha = s.iter().any(u8::is_ascii_alphabetic);
+    let mixed_case = s.iter().any(u8::is_ascii_uppercase) && s.iter().any(u8::is_ascii_lowercase);
+    let entropy = shannon_entropy(s);
+    let shape = match (digit, alpha) {
+        (true, true) => s.len() >= 10 && entropy >= 3.0,
+        (false, true) => s.len() >= 24 && mixed_case && entropy >= 4.0,
+        (true, false) => s.iter().filter(|b| b.is_ascii_digit()).count() >= 16 && entropy >= 2.3,
+        (false, false) => false,
+    };
+    shape && !is_placeholder_word(s)
 }
 
 /// Enough different characters to be a generated secret rather than a word.
