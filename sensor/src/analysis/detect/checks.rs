@@ -60,7 +60,8 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
             d.len() >= 2 && v::luhn(&d)
         }
         Check::Ssn => v::ssn(value),
-        Check::Phone => v::phone(value),
+        Check::Phone => v::phone(value) && not_example(v::is_fictional_phone(value)),
+        Check::NationalPhone => v::national_phone(value),
         Check::Iban => v::iban(value) && not_example(v::is_example_iban(value)),
         Check::Email => v::email(value),
         // Fine-grained tokens carry no checksum: the value must look generated.
@@ -136,7 +137,12 @@ pub fn uri_password(uri: &[u8]) -> Option<&[u8]> {
 /// is written several ways (cards, phones, SSNs, IBANs).
 pub fn normalise(check: Check, value: &[u8]) -> Vec<u8> {
     match check {
-        Check::Card | Check::Luhn | Check::Phone | Check::Ssn | Check::Iban => value
+        Check::Card
+        | Check::Luhn
+        | Check::Phone
+        | Check::NationalPhone
+        | Check::Ssn
+        | Check::Iban => value
             .iter()
             .filter(|b| b.is_ascii_alphanumeric())
             .map(u8::to_ascii_uppercase)

@@ -34,6 +34,15 @@ pub const SPECS: &[Spec] = &[
         ..PII
     },
     Spec {
+        id: "pii.phone_national",
+        description: "Phone number in national format (trunk prefix 0, or a Chinese mobile) where a field name or the text says phone",
+        keywords: &["phone", "mobile", "tel", "cell", "fax", "whatsapp"],
+        regex: Some(r"(?:^|[^0-9A-Za-z+.-])(0[1-9][0-9]{0,3}[ .-][0-9]{2,4}(?:[ .-]?[0-9]{2,4}){1,2}|1[3-9][0-9]{9})(?:$|[^0-9A-Za-z.-])"),
+        check: Check::NationalPhone,
+        mask: Mask::Phone,
+        ..PII
+    },
+    Spec {
         id: "pii.ssn",
         severity: High,
         description: "US social security number (area, group and serial rules; known fakes excluded)",

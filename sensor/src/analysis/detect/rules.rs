@@ -16,6 +16,9 @@ pub enum Check {
     Luhn,
     Ssn,
     Phone,
+    /// A national phone number without country code (the rule's keywords
+    /// are the phone context).
+    NationalPhone,
     Iban,
     Email,
     /// GitHub/npm token CRC32; fine-grained GitHub tokens pass on format.

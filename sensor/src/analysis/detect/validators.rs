@@ -73,6 +73,12 @@ pub fn card(s: &[u8]) -> bool {
         }
         // UnionPay
         _ if p2 == 62 => (16..=19).contains(&n),
+        // Mir
+        _ if (2200..=2204).contains(&p4) => (16..=19).contains(&n),
+        // Dankort (and Visa/Dankort co-brands start with 4)
+        _ if p4 == 5019 => n == 16,
+        // UATP (airline cards)
+        _ if p1 == 1 => n == 15,
         // Maestro
         _ if matches!(
             p4,
@@ -137,7 +143,7 @@ pub fn ssn(s: &[u8]) -> bool {
 
 /// A phone number: international `+CC ...` with 8 to 15 digits, or a North
 /// American number `(NPA) NXX-XXXX` with valid area and exchange codes.
-/// The fictional 555-01xx block is rejected.
+/// (The fictional 555-01xx block is an example value: `is_fictional_phone`.)
 pub fn phone(s: &[u8]) -> bool {
     let d: Vec<u8> = s
         .iter()
@@ -173,11 +179,40 @@ fn nanp(d: &[u8]) -> bool {
     if d.len() != 10 || d[0] < 2 || d[3] < 2 {
         return false;
     }
-    // N11 area codes are service codes; 555-0100..0199 is fictional.
-    if d[1] == 1 && d[2] == 1 {
-        return false;
-    }
-    !(d[3..6] == [5, 5, 5] && d[6] == 0 && d[7] == 1)
+    // N11 area codes are service codes.
+    !(d[1] == 1 && d[2] == 1)
+}
+
+/// A North American number in the 555-0100..0199 block, reserved for
+/// fiction and documentation (an example value).
+pub fn is_fictional_phone(s: &[u8]) -> bool {
+    let d: Vec<u8> = s
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect();
+    let local = match d.len() {
+        10 => &d[..],
+        11 if d[0] == 1 => &d[1..],
+        _ => return false,
+    };
+    local[3..6] == [5, 5, 5] && local[6] == 0 && local[7] == 1
+}
+
+/// A national phone number without a country code, for values a phone
+/// keyword (in the field name or the text) vouches for: a trunk-prefixed
+/// number (`09-7625400`, `090-1234-5678`, `020 7946 0018`) of 9 to 12
+/// digits with a separator, or a Chinese mobile (`13812345678`).
+pub fn national_phone(s: &[u8]) -> bool {
+    let d: Vec<u8> = s
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect();
+    let separated = s.iter().any(|b| matches!(b, b' ' | b'-' | b'.'));
+    let trunk = d.first() == Some(&0) && d.get(1) != Some(&0);
+    let cn_mobile = d.len() == 11 && d[0] == 1 && (3..=9).contains(&d[1]) && !separated;
+    (trunk && separated && (9..=12).contains(&d.len())) || cn_mobile
 }
 
 /// IBAN: country code, check digits, a length that country uses, mod 97.
@@ -482,7 +517,15 @@ pub fn generic_secret(s: &[u8]) -> bool {
     let entropy = shannon_entropy(s);
     let shape = match (digit, alpha) {
         (true, true) => s.len() >= 10 && entropy >= 3.0,
-        (false, true) => s.len() >= 24 && mixed_case && entropy >= 4.0,
+        // Random letters put capitals next to each other often; CamelCase
+        // words rarely do.
+        (false, true) => {
+            let upper_pairs = s
+                .windows(2)
+                .filter(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
+                .count();
+            s.len() >= 24 && mixed_case && entropy >= 4.0 && upper_pairs >= s.len() / 8
+        }
         (true, false) => s.iter().filter(|b| b.is_ascii_digit()).count() >= 16 && entropy >= 2.3,
         (false, false) => false,
     };
@@ -532,6 +575,41 @@ mod tests {
         "1234567812345670" => false,
         "0000000000000000" => false,
         "9999999999999995" => false,
+        // UATP, Dankort, Mir
+        "122000000000003" => true,
+        "5019717010103742" => true,
+        "2200000000000004" => true,
+        "122000000000004" => false,
+    );
+
+    table!(fictional_phones, is_fictional_phone,
+        "415-555-0142" => true,
+        "+1 415 555 0199" => true,
+        "415-555-0200" => false,
+        "415-867-2309" => false,
+    );
+
+    table!(national_phones, national_phone,
+        "09-7625400" => true,
+        "090-1234-5678" => true,
+        "020 7946 0018" => true,
+        "13812345678" => true,
+        "0097625400" => false,
+        "12345678901" => false,
+        "0-12" => false,
+    );
+
+    table!(generic_secrets, generic_secret,
+        "a3f9c2e7b1d04e6f8a2c" => true,
+        "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" => true,
+        "034070904539555375" => true,
+        "AAAAAAAAAAAAAAAAAAAAAMx7Qp2Lr9Vt4Kw8Zs1Nd6Fh3Jb5Gc0YxRe2Tu7Wi4Op9" => true,
+        "changeme" => false,
+        "hunter2" => false,
+        "your_api_key_here_123" => false,
+        "2023-10-16" => false,
+        "ThisIsJustAWordInCamelCase" => false,
+        "1700000000000000" => false,
     );
 
     table!(ssns, ssn,
@@ -555,7 +633,7 @@ mod tests {
         "415-867-2309" => true,
         "415.867.2309" => true,
         "4158672309" => false,
-        "415-555-0142" => false,
+        "415-555-0142" => true,
         "+1 115 867 2309" => false,
         "+44 20 7946 0958" => true,
         "+49 30 901820" => true,
@@ -571,6 +649,13 @@ mod tests {
         "NL91ABNA0417164300" => true,
         "XX91ABNA0417164300" => false,
         "NL91ABNA041716430" => false,
+        // Registry countries beyond the EU, dashes, a trailing word.
+        "AL47212110090000000235698741" => true,
+        "AL47-2121-1009-0000-0002-3569-8741" => true,
+        "AL47 2121 1009 0000 0002 3569 8741 ALL" => true,
+        "VG96VPVG0000012345678901" => true,
+        "BY13NBRB3600900000002Z00AB00" => true,
+        "AL47 2121 1009 0000 0002 3569 8740" => false,
     );
 
     table!(emails, email,
@@ -581,6 +666,8 @@ mod tests {
         "user@host.test" => false,
         "logo@2x.png" => false,
         "a@b.c1" => false,
+        "a@xn--d1acufc.xn--p1ai" => true,
+        "a@b.xn--" => false,
     );
 
     table!(private_ips, private_ipv4,
