@@ -216,7 +216,12 @@ fn print_rules(json: bool) -> anyhow::Result<()> {
     let behaviour = sensor::behaviour::RULES.iter().cloned();
     for rule in sensor::detect::builtin_rules().into_iter().chain(behaviour) {
         if json {
-            writeln!(out, "{}", serde_json::to_string(&rule)?)?;
+            let mut value = serde_json::to_value(&rule)?;
+            let gitleaks = sensor::detect::gitleaks_ids(rule.id);
+            if !gitleaks.is_empty() {
+                value["gitleaks"] = serde_json::json!(gitleaks);
+            }
+            writeln!(out, "{value}")?;
         } else {
             writeln!(
                 out,

@@ -72,6 +72,13 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
         Check::PrivateIp => v::private_ipv4(value),
         Check::Secret => not_example(v::is_placeholder(value)) && v::high_entropy(value),
         Check::NotPlaceholder => not_example(v::is_placeholder(value)),
+        Check::Slack => {
+            if value.starts_with(b"xapp-") {
+                not_example(v::is_placeholder(value))
+            } else {
+                report_examples || v::slack_token(value)
+            }
+        }
         // A JWT is the JWT rules' to judge (the jwt.io example is not a
         // finding).
         Check::GenericSecret => {

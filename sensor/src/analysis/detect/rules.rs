@@ -31,6 +31,8 @@ pub enum Check {
     /// A value assigned to a credential-named variable: long enough,
     /// letters and digits, high entropy, not a placeholder.
     GenericSecret,
+    /// Slack: the token has Slack's structure, not a stand-in's.
+    Slack,
     /// Stripe: mixed case (a lowercase-only key is Picatic's format).
     Stripe,
     /// The password in `scheme://user:password@host` is real.
@@ -88,6 +90,9 @@ pub struct Spec {
     pub scope: Scope,
     /// Listed by `sensor rules` (false for internal carriers).
     pub listed: bool,
+    /// The gitleaks default rule ids this rule covers (`sensor rules
+    /// --json` shows them), for comparing coverage.
+    pub gitleaks: &'static [&'static str],
 }
 
 impl Spec {
@@ -104,6 +109,7 @@ impl Spec {
         mask: Mask::Prefix(4),
         scope: Scope::Anywhere,
         listed: true,
+        gitleaks: &[],
     };
 }
 
@@ -210,6 +216,14 @@ pub fn builtin_rules() -> Vec<RuleInfo> {
             description: s.description,
         })
         .collect()
+}
+
+/// The gitleaks rule ids a built-in rule covers (empty for none).
+pub fn gitleaks_ids(id: &str) -> &'static [&'static str] {
+    builtin_specs()
+        .iter()
+        .find(|s| s.id == id)
+        .map_or(&[], |s| s.gitleaks)
 }
 
 /// Lowercase letters and digits only: `Password_Hash` and `passwordHash`

@@ -484,6 +484,30 @@ pub fn is_placeholder_word(s: &[u8]) -> bool {
         .any(|w| memchr::memmem::find(&lower, w).is_some())
 }
 
+/// A Slack token with Slack's structure rather than a documentation
+/// stand-in (`xoxb-12345-abcd234`, `xoxp-1234567890`): after the prefix,
+/// either two or more numeric ids of 8+ digits and a final secret part,
+/// a long generated part (configuration tokens), or for legacy workspace
+/// tokens (`xoxa-`, `xoxr-`) one generated part of letters and digits.
+pub fn slack_token(s: &[u8]) -> bool {
+    let Some(rest) = s.get(5..) else {
+        return false;
+    };
+    if is_placeholder(s) {
+        return false;
+    }
+    let parts: Vec<&[u8]> = rest.split(|&b| b == b'-').collect();
+    let last = parts.last().copied().unwrap_or_default();
+    let numeric_ids = parts[..parts.len() - 1]
+        .iter()
+        .filter(|p| p.len() >= 8 && p.iter().all(u8::is_ascii_digit))
+        .count();
+    let generated = |p: &[u8]| p.len() >= 8 && high_entropy(p) && !is_placeholder_word(p);
+    (numeric_ids >= 2 && last.len() >= 8 && !is_placeholder_word(last))
+        || parts.iter().any(|p| p.len() >= 100 && generated(p))
+        || (matches!(&s[..4], b"xoxa" | b"xoxr") && generated(last))
+}
+
 /// Shannon entropy of `s` in bits per character.
 pub fn shannon_entropy(s: &[u8]) -> f64 {
     if s.is_empty() {
@@ -668,6 +692,17 @@ mod tests {
         "a@b.c1" => false,
         "a@xn--d1acufc.xn--p1ai" => true,
         "a@b.xn--" => false,
+    );
+
+    table!(slack_tokens, slack_token,
+        "xoxb-2401839273-4892017354-Qm7Zr2Kx9Lp4Vt8Wn3Yb6Hc1" => true,
+        "xoxp-2401839273-4892017354-5920183746-3fa9c2e7b1d04e6f8a2cd5e9b7f1a3c4" => true,
+        "xoxa-2-4016327183-5018273645-aZ3kQ9mP7vX2" => true,
+        "xoxb-12345-abcd234" => false,
+        "xoxp-1234567890" => false,
+        "xoxp-1234-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d" => false,
+        "xoxp-2401839273-4892017354-5920183746-" => false,
+        "xoxp-1-RANDOMSTRINGHERE" => false,
     );
 
     table!(private_ips, private_ipv4,
