@@ -224,7 +224,7 @@ fn print_rules(json: bool) -> anyhow::Result<()> {
     {
         if json {
             let mut value = serde_json::to_value(&rule)?;
-            let gitleaks = sensor::detect::gitleaks_ids(rule.id);
+            let gitleaks = sensor::analysis::detect::gitleaks_ids(rule.id);
             if !gitleaks.is_empty() {
                 value["gitleaks"] = serde_json::json!(gitleaks);
             }
