@@ -223,12 +223,17 @@ fn print_rules(json: bool) -> anyhow::Result<()> {
         .chain(behaviour)
     {
         if json {
-            let mut value = serde_json::to_value(&rule)?;
+            // The rule's own fields in their order, then the gitleaks ids.
+            let mut line = serde_json::to_string(&rule)?;
             let gitleaks = sensor::analysis::detect::gitleaks_ids(rule.id);
             if !gitleaks.is_empty() {
-                value["gitleaks"] = serde_json::json!(gitleaks);
+                line.pop();
+                line.push_str(&format!(
+                    ",\"gitleaks\":{}}}",
+                    serde_json::to_string(gitleaks)?
+                ));
             }
-            writeln!(out, "{value}")?;
+            writeln!(out, "{line}")?;
         } else {
             writeln!(
                 out,
