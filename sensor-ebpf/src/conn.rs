@@ -4,6 +4,7 @@
 
 use aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP;
 use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns};
+use sensor_common::sniff::Verdict;
 use sensor_common::{
     counter, CloseEvent, ConnKey, ConnState, EventHeader, OpenEvent, DIR_EGRESS, DIR_INGRESS,
     EVENT_CLOSE, EVENT_OPEN, FLAG_DISCOVERED, ROLE_CLIENT, ROLE_SERVER, STATE_CAPTURING,
@@ -64,36 +65,16 @@ pub enum Sniff {
     Other,
 }
 
-/// Classifies the first bytes of a stream: an HTTP/1.x method followed by a
-/// space, or `HTTP/1.`.
+/// Classifies the first bytes of one syscall (see `sensor_common::sniff`).
+/// The syscall path judges each syscall on its own: a start split across
+/// syscalls is not HTTP here (socket mode keeps the bytes across sends).
 #[inline(always)]
 pub fn sniff(b: &[u8; 8], len: u64) -> Sniff {
-    if len < 4 {
-        return Sniff::Other;
-    }
-    let head = [b[0], b[1], b[2], b[3]];
-    let next = b[4];
-    let request = match &head {
-        b"GET " | b"PUT " => true,
-        b"POST" | b"HEAD" => next == b' ',
-        b"DELE" => next == b'T' && b[5] == b'E' && b[6] == b' ',
-        b"PATC" => next == b'H',
-        b"OPTI" => next == b'O',
-        b"TRAC" => next == b'E',
-        b"CONN" => next == b'E',
-        b"HTTP" => {
-            return if next == b'/' && b[5] == b'1' && b[6] == b'.' {
-                Sniff::Response
-            } else {
-                Sniff::Other
-            };
-        }
-        _ => false,
-    };
-    if request {
-        Sniff::Request
-    } else {
-        Sniff::Other
+    let n = if len < 8 { len as usize } else { 8 };
+    match sensor_common::sniff::judge(b, n) {
+        Verdict::Request => Sniff::Request,
+        Verdict::Response => Sniff::Response,
+        _ => Sniff::Other,
     }
 }
 
@@ -209,8 +190,11 @@ pub fn emit_open(key: &ConnKey, state: &ConnState, direction: u8) {
         header: header(EVENT_OPEN, key, state, direction),
         family: state.family,
         port: state.port,
+        local_port: 0,
+        local_known: 0,
         _pad: 0,
         addr: state.addr,
+        local_addr: [0; 16],
     };
     // Always wake the agent: it reads the socket's addresses through the
     // process's fd table, which only works while the connection is open.

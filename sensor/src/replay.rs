@@ -194,9 +194,9 @@ fn handle(
             }
         }
         pipeline.handle(event, done);
-        for (_, fd) in pipeline.take_ignored() {
-            flows.mute(fd);
-            refused.push(fd);
+        for conn in pipeline.take_ignored() {
+            flows.mute(conn.fd);
+            refused.push(conn.fd);
         }
     }
 }

@@ -39,6 +39,8 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         pids: config.capture.pids.clone(),
         comms: config.capture.process_names.clone(),
         tls: config.capture.tls.clone(),
+        ports: config.capture.ports.clone(),
+        mode: config.capture.mode,
     };
     let mut capture = LiveCapture::start(&options)?;
     if capture.resumed > 0 {
@@ -62,7 +64,8 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(
-        "sensor ready: capturing HTTP on this host; alerts to {}{}",
+        "sensor ready: capturing HTTP on this host ({} mode); alerts to {}{}",
+        capture.mode,
         config.output.alerts.display(),
         config
             .output
@@ -112,6 +115,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let kernel = capture.kernel_counters();
     let decode_errors = capture.decode_errors;
     let resumed = capture.resumed;
+    let mode = capture.mode;
     let tls = capture.tls_stats();
     drop(capture);
     let open_connections = pipeline.connections();
@@ -124,6 +128,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     stats.alerts = Some(outputs.aggregate_counters().clone());
     stats.analysis = outputs.analysis().map(Analysis::counters);
     stats.tls = tls;
+    stats.capture_mode = Some(mode);
     tracing::info!("sensor stopped: {}", stats.summary());
     if let Some(path) = stats_path {
         write_stats(&path, &stats)?;
@@ -160,6 +165,7 @@ fn metrics_page(
         pipeline,
     );
     stats.tls = capture.tls_stats();
+    stats.capture_mode = Some(capture.mode);
     let analysis = outputs
         .analysis()
         .map(Analysis::counters)
@@ -244,11 +250,24 @@ fn metrics_page(
             ),
         ],
         &[
-            vec![alert_family(outputs), rate_limited_family(outputs)],
+            vec![
+                mode_family(capture.mode),
+                alert_family(outputs),
+                rate_limited_family(outputs),
+            ],
             sink_families(&outputs.sink_snapshots()),
         ]
         .concat(),
     )
+}
+
+fn mode_family(mode: crate::capture::Mode) -> Labelled {
+    Labelled {
+        name: "capture_mode".to_owned(),
+        help: "The kernel hooks capturing: socket (socket-layer tracepoints) or syscalls (syscall tracepoints).".to_owned(),
+        kind: "gauge",
+        samples: vec![(vec![("mode".to_owned(), mode.name().to_owned())], 1.0)],
+    }
 }
 
 fn alert_family(outputs: &Outputs) -> Labelled {
@@ -350,8 +369,8 @@ fn process(
     for event in events.drain(..) {
         pipeline.handle(event, done);
     }
-    for (pid, fd) in pipeline.take_ignored() {
-        capture.ignore(pid, fd);
+    for conn in pipeline.take_ignored() {
+        capture.ignore(conn);
     }
 }
 

@@ -12,6 +12,9 @@ use crate::sink::worker::SinkSnapshot;
 
 #[derive(Debug, Serialize)]
 pub struct Stats {
+    /// The kernel hooks that captured (live runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_mode: Option<crate::capture::Mode>,
     pub kernel: BTreeMap<&'static str, u64>,
     pub ring_decode_errors: u64,
     /// Socket syscalls already blocked when the sensor started, handed to
@@ -42,6 +45,7 @@ impl Stats {
         pipeline: &Pipeline,
     ) -> Self {
         Self {
+            capture_mode: None,
             open_connections_at_shutdown: open_connections,
             kernel: sensor_common::counter::NAMES
                 .iter()

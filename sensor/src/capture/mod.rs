@@ -5,7 +5,10 @@
 pub mod event;
 pub mod inflight;
 pub mod live;
+pub mod mode;
 pub mod replay;
+pub mod socket;
 pub mod tls;
 
 pub use event::{CaptureEvent, ConnId, DecodeError, Direction};
+pub use mode::{CaptureMode, Mode};
