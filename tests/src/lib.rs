@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod nginx;
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -38,7 +40,9 @@ pub const CAPTURE_MODE_VAR: &str = "SENSOR_E2E_CAPTURE_MODE";
 
 /// The `[capture] mode` the tests run in, when forced.
 pub fn forced_capture_mode() -> Option<String> {
-    std::env::var(CAPTURE_MODE_VAR).ok().filter(|m| !m.is_empty())
+    std::env::var(CAPTURE_MODE_VAR)
+        .ok()
+        .filter(|m| !m.is_empty())
 }
 
 /// The `[capture]` section of the harness's config (empty unless forced).

@@ -181,14 +181,22 @@ impl LiveCapture {
                 }
             })?;
         let conns = match mode {
-            Mode::Socket => ConnTable::Socket(
-                BpfHashMap::try_from(take_map(&mut ebpf, "SOCKS")?)
-                    .map_err(|source| LiveError::Map { name: "SOCKS", source })?,
-            ),
-            Mode::Syscalls => ConnTable::Syscalls(
-                BpfHashMap::try_from(take_map(&mut ebpf, "CONNS")?)
-                    .map_err(|source| LiveError::Map { name: "CONNS", source })?,
-            ),
+            Mode::Socket => {
+                ConnTable::Socket(BpfHashMap::try_from(take_map(&mut ebpf, "SOCKS")?).map_err(
+                    |source| LiveError::Map {
+                        name: "SOCKS",
+                        source,
+                    },
+                )?)
+            }
+            Mode::Syscalls => {
+                ConnTable::Syscalls(BpfHashMap::try_from(take_map(&mut ebpf, "CONNS")?).map_err(
+                    |source| LiveError::Map {
+                        name: "CONNS",
+                        source,
+                    },
+                )?)
+            }
         };
         // SAFETY: the AsyncFd owns the ring buffer, so its fd stays open
         // for as long as it is registered.
@@ -357,7 +365,10 @@ fn choose_mode(wanted: CaptureMode) -> Result<(Mode, Option<Btf>, SockLayout), L
     }
 }
 
-fn attach_tracepoints(ebpf: &mut Ebpf, list: &[(&'static str, &'static str)]) -> Result<(), LiveError> {
+fn attach_tracepoints(
+    ebpf: &mut Ebpf,
+    list: &[(&'static str, &'static str)],
+) -> Result<(), LiveError> {
     for &(category, name) in list {
         let program: &mut TracePoint = ebpf
             .program_mut(name)

@@ -101,7 +101,7 @@ impl Btf {
             let kind_flag = info >> 31 == 1;
             let mut members = Vec::new();
             let extra = match kind {
-                1 => 4,                            // int
+                1 => 4, // int
                 2 | 7..=13 | 16 | 18 => {
                     // ptr, fwd, typedef, volatile, const, restrict, func,
                     // func_proto (params below), float, type_tag
@@ -111,7 +111,7 @@ impl Btf {
                         0
                     }
                 }
-                3 => 12,                           // array
+                3 => 12, // array
                 KIND_STRUCT | KIND_UNION => {
                     for m in 0..vlen {
                         let base = at + m * 12;
@@ -130,11 +130,11 @@ impl Btf {
                     }
                     vlen * 12
                 }
-                6 => vlen * 8,                     // enum
-                14 => 4,                           // var
-                15 => vlen * 12,                   // datasec
-                17 => 4,                           // decl_tag
-                19 => vlen * 12,                   // enum64
+                6 => vlen * 8,   // enum
+                14 => 4,         // var
+                15 => vlen * 12, // datasec
+                17 => 4,         // decl_tag
+                19 => vlen * 12, // enum64
                 other => return Err(BtfError::UnknownKind(other)),
             };
             at += extra;
@@ -251,7 +251,13 @@ mod tests {
         let mut out = Vec::new();
         out.extend_from_slice(&MAGIC.to_le_bytes());
         out.extend_from_slice(&[1, 0]);
-        for w in [24u32, 0, types.len() as u32, types.len() as u32, strings.len() as u32] {
+        for w in [
+            24u32,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strings.len() as u32,
+        ] {
             out.extend_from_slice(&w.to_le_bytes());
         }
         out.extend_from_slice(&types);

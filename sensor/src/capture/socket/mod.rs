@@ -44,7 +44,9 @@ pub fn layout(btf: &btf::Btf) -> Result<SockLayout, BtfError> {
 /// exist (Linux 6.3 and later) and the layout is readable.
 pub fn unavailable(btf: &aya::Btf) -> Option<String> {
     if !cfg!(target_arch = "x86_64") {
-        return Some("socket mode reads x86-64 syscall registers; this is another architecture".into());
+        return Some(
+            "socket mode reads x86-64 syscall registers; this is another architecture".into(),
+        );
     }
     for (_, tracepoint) in PROGRAMS {
         let name = format!("btf_trace_{tracepoint}");
