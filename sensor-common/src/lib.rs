@@ -209,6 +209,9 @@ pub struct ConnState {
     pub family: u16,
     pub port: u16,
     pub addr: [u8; 16],
+    /// The start of the stream while it is judged.
+    pub sniff: SniffStart,
+    pub _pad2: u32,
 }
 
 /// Socket mode: per-socket state, keyed by the socket cookie (unique for
@@ -229,20 +232,30 @@ pub struct SockState {
     pub role: u8,
     pub state: u8,
     pub flags: u8,
-    /// Direction of the bytes in `sniff`.
-    pub sniff_dir: u8,
-    /// Bytes in `sniff`: the start of the stream, kept across sends until
-    /// they say whether it is HTTP.
-    pub sniff_len: u8,
-    /// Sniffs that said "not HTTP" on a socket found mid-stream.
-    pub attempts: u8,
+    pub _pad: u8,
     pub family: u16,
     pub local_port: u16,
     pub remote_port: u16,
-    pub sniff: [u8; 8],
+    pub _pad2: u16,
+    /// The start of the stream while it is judged.
+    pub sniff: SniffStart,
     pub local_addr: [u8; 16],
     pub remote_addr: [u8; 16],
-    pub _pad: u32,
+}
+
+/// The first bytes of a stream, kept across sends until they say whether
+/// it is HTTP (`sniff::judge`): a request may start with `GET` alone.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SniffStart {
+    pub bytes: [u8; 8],
+    /// Bytes kept, all of the stream since the last judgement.
+    pub len: u8,
+    /// Their direction.
+    pub dir: u8,
+    /// Judgements that said "not HTTP" on a connection found mid-stream.
+    pub attempts: u8,
+    pub _pad: u8,
 }
 
 /// Socket mode: where the fields the programs read are in the running
@@ -396,20 +409,21 @@ pub mod sniff {
 
     /// Stream starts, each decided once all of its bytes are there. The
     /// HTTP/2 preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`) is judged on
-    /// its first eight bytes. Fixed-size arrays, not slices: eBPF cannot
-    /// follow pointers stored in read-only data.
-    const PATTERNS: [([u8; SNIFF_BYTES], usize, Verdict); 11] = [
-        (*b"GET     ", 4, Verdict::Request),
-        (*b"PUT     ", 4, Verdict::Request),
-        (*b"POST    ", 5, Verdict::Request),
-        (*b"HEAD    ", 5, Verdict::Request),
-        (*b"PATCH   ", 6, Verdict::Request),
-        (*b"TRACE   ", 6, Verdict::Request),
-        (*b"DELETE  ", 7, Verdict::Request),
-        (*b"OPTIONS ", 8, Verdict::Request),
-        (*b"CONNECT ", 8, Verdict::Request),
-        (*b"PRI * HT", 8, Verdict::Request),
-        (*b"HTTP/1. ", 7, Verdict::Response),
+    /// its first eight bytes. Each is eight bytes as a little-endian word
+    /// and its length: a comparison is one masked XOR, which keeps the
+    /// eBPF verifier's path count small.
+    const PATTERNS: [(u64, usize, Verdict); 11] = [
+        (u64::from_le_bytes(*b"GET     "), 4, Verdict::Request),
+        (u64::from_le_bytes(*b"PUT     "), 4, Verdict::Request),
+        (u64::from_le_bytes(*b"POST    "), 5, Verdict::Request),
+        (u64::from_le_bytes(*b"HEAD    "), 5, Verdict::Request),
+        (u64::from_le_bytes(*b"PATCH   "), 6, Verdict::Request),
+        (u64::from_le_bytes(*b"TRACE   "), 6, Verdict::Request),
+        (u64::from_le_bytes(*b"DELETE  "), 7, Verdict::Request),
+        (u64::from_le_bytes(*b"OPTIONS "), 8, Verdict::Request),
+        (u64::from_le_bytes(*b"CONNECT "), 8, Verdict::Request),
+        (u64::from_le_bytes(*b"PRI * HT"), 8, Verdict::Request),
+        (u64::from_le_bytes(*b"HTTP/1. "), 7, Verdict::Response),
     ];
 
     /// Judges the first `len` bytes of `bytes` (at most `SNIFF_BYTES`).
@@ -418,19 +432,19 @@ pub mod sniff {
         if len == 0 {
             return Verdict::NeedMore;
         }
+        let len = if len > SNIFF_BYTES { SNIFF_BYTES } else { len };
+        let value = u64::from_le_bytes(*bytes);
         let mut need_more = false;
         let mut p = 0;
         while p < PATTERNS.len() {
             let (pattern, pattern_len, verdict) = PATTERNS[p];
-            let mut i = 0;
-            let mut matches = true;
-            while i < SNIFF_BYTES {
-                if i < pattern_len && i < len && bytes[i] != pattern[i] {
-                    matches = false;
-                }
-                i += 1;
-            }
-            if matches {
+            let n = if len < pattern_len { len } else { pattern_len };
+            let mask = if n >= SNIFF_BYTES {
+                u64::MAX
+            } else {
+                (1u64 << (n * 8)) - 1
+            };
+            if (value ^ pattern) & mask == 0 {
                 if len >= pattern_len {
                     return verdict;
                 }

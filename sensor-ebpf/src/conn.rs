@@ -7,11 +7,13 @@ use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktim
 use sensor_common::sniff::Verdict;
 use sensor_common::{
     counter, CloseEvent, ConnKey, ConnState, EventHeader, OpenEvent, DIR_EGRESS, DIR_INGRESS,
-    EVENT_CLOSE, EVENT_OPEN, FLAG_DISCOVERED, ROLE_CLIENT, ROLE_SERVER, STATE_CAPTURING,
-    STATE_IGNORED, STATE_SNIFFING,
+    EVENT_CLOSE, EVENT_DATA, EVENT_OPEN, FLAG_DISCOVERED, ROLE_CLIENT, ROLE_SERVER,
+    STATE_CAPTURING, STATE_IGNORED, STATE_SNIFFING,
 };
 
+use crate::capture::{self, Source};
 use crate::maps::{self, COMM_FILTER, CONNS, EVENTS, PID_FILTER};
+use crate::sniff::Outcome;
 
 /// True when the current process is one the agent wants captured.
 #[inline(always)]
@@ -78,13 +80,16 @@ pub fn sniff(b: &[u8; 8], len: u64) -> Sniff {
     }
 }
 
-/// Looks at the state of `key` and, for fds not yet capturing, at the first
-/// bytes moved, and returns the state to capture with (or None to ignore).
+/// Looks at the state of `key` and, for fds not yet capturing, at the bytes
+/// moved, and returns the state to capture with (or None to ignore). An fd
+/// seen opened by accept/connect keeps its stream's first bytes across
+/// syscalls until they are judged (`crate::sniff`); once HTTP, the bytes
+/// kept are sent before this syscall's.
 #[inline(always)]
 pub fn capturing_state(
     key: &ConnKey,
     direction: u8,
-    first: &[u8; 8],
+    source: Source,
     len: u64,
 ) -> Option<*mut ConnState> {
     if let Some(state) = CONNS.get_ptr_mut(key) {
@@ -96,16 +101,32 @@ pub fn capturing_state(
             _ => {}
         }
         // STATE_SNIFFING: opened by accept/connect, first bytes decide.
-        if sniff(first, len) == Sniff::Other {
-            s.state = STATE_IGNORED;
-            maps::count(counter::NOT_HTTP, 1);
-            return None;
+        let dir = (direction & 1) as usize;
+        match crate::sniff::step(&mut s.sniff, direction, source, len) {
+            Outcome::Undecided => {
+                s.offsets[dir] += len;
+                return None;
+            }
+            Outcome::NotHttp => {
+                s.state = STATE_IGNORED;
+                maps::count(counter::NOT_HTTP, 1);
+                return None;
+            }
+            Outcome::Http { kept, .. } => {
+                s.state = STATE_CAPTURING;
+                emit_open(key, s, direction);
+                if kept > 0 {
+                    let at = s.offsets[dir] - kept;
+                    let header = header(EVENT_DATA, key, s, direction);
+                    capture::send_kept(header, direction, &s.sniff.bytes, kept, at);
+                }
+                s.sniff.len = 0;
+                return Some(state);
+            }
         }
-        s.state = STATE_CAPTURING;
-        emit_open(key, s, direction);
-        return Some(state);
     }
-    discover(key, direction, first, len, 0)
+    let first = capture::first_bytes(source);
+    discover(key, direction, &first, len, 0)
 }
 
 /// Starts capturing an fd never seen opened: a connection that predates
@@ -134,6 +155,8 @@ pub fn discover(
         family: 0,
         port: 0,
         addr: [0; 16],
+        sniff: sensor_common::SniffStart::default(),
+        _pad2: 0,
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);
@@ -157,6 +180,8 @@ pub fn track(key: &ConnKey, role: u8, family: u16, port: u16, addr: [u8; 16]) {
         family,
         port,
         addr,
+        sniff: sensor_common::SniffStart::default(),
+        _pad2: 0,
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);

@@ -24,6 +24,13 @@ pub static CONNS: LruHashMap<ConnKey, ConnState> = LruHashMap::with_max_entries(
 #[map]
 pub static SOCKS: LruHashMap<u64, SockState> = LruHashMap::with_max_entries(MAX_TRACKED_FDS, 0);
 
+/// Socket mode: captured sockets that just closed, by cookie. A socket
+/// reset while its owner is in a send sees its close before that send's
+/// tracepoint fires: the send's bytes still belong to the connection.
+/// LRU: entries no late send claims age out.
+#[map]
+pub static CLOSED: LruHashMap<u64, SockState> = LruHashMap::with_max_entries(4096, 0);
+
 /// Socket mode: the role of TCP sockets seen opening (`ROLE_*`), by cookie,
 /// until their first send or receive moves it into `SOCKS`.
 #[map]

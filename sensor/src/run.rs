@@ -108,7 +108,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     }
 
     // What the kernel already queued still counts; then detach.
-    capture.drain_now(&mut events);
+    capture.drain_final(&mut events);
     for event in events.drain(..) {
         pipeline.handle(event, &mut done);
     }

@@ -249,12 +249,6 @@ fn sendfile_body_is_a_gap_of_its_exact_size() {
 /// exchanges are captured on the server's side.
 #[test]
 fn request_starts_split_across_sends_are_captured() {
-    if forced_capture_mode().as_deref() == Some("syscalls") {
-        // The syscall fallback judges each syscall on its own (README,
-        // Not done yet): a start split across sends is not seen there.
-        eprintln!("skipped in syscalls mode: it does not keep a stream's first bytes across sends");
-        return;
-    }
     let dir = scratch_dir("dribble");
     let server = PyServer::start("127.0.0.1");
     let sensor = Sensor::start(&dir, &[]);

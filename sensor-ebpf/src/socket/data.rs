@@ -69,6 +69,9 @@ fn on_io(ctx: &BtfTracePointContext, direction: u8) {
     }
     let call = syscall::current(direction, moved, layout.task_flags);
     let in_tls = tls::calls::in_call(id);
+    if known.is_none() && !in_tls && state::late(cookie, direction, call.source, moved) {
+        return;
+    }
     let ptr = match known {
         Some(s) => s,
         None => match state::create(sk, cookie, family, pid, call.fd, &layout) {

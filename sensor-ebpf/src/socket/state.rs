@@ -6,18 +6,19 @@
 use core::ffi::c_void;
 
 use aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP;
-use aya_ebpf::helpers::{bpf_get_current_comm, bpf_ktime_get_ns, bpf_probe_read_user};
-use sensor_common::sniff::{self, Verdict, SNIFF_BYTES};
+use aya_ebpf::helpers::{bpf_get_current_comm, bpf_ktime_get_ns};
+use sensor_common::sniff::Verdict;
 use sensor_common::{
-    counter, CloseEvent, EventHeader, OpenEvent, SockLayout, SockState, AF_INET, AF_INET6,
-    DIR_EGRESS, DIR_INGRESS, EVENT_CLOSE, EVENT_DATA, EVENT_OPEN, FLAG_DISCOVERED, FLAG_TLS,
-    ROLE_CLIENT, ROLE_SERVER, ROLE_UNKNOWN, STATE_CAPTURING, STATE_IGNORED, STATE_SNIFFING,
-    TLS_GENERATION_BIT,
+    counter, CloseEvent, EventHeader, OpenEvent, SniffStart, SockLayout, SockState, AF_INET,
+    AF_INET6, DIR_EGRESS, DIR_INGRESS, EVENT_CLOSE, EVENT_DATA, EVENT_OPEN, FLAG_DISCOVERED,
+    FLAG_TLS, ROLE_CLIENT, ROLE_SERVER, ROLE_UNKNOWN, STATE_CAPTURING, STATE_IGNORED,
+    STATE_SNIFFING, TLS_GENERATION_BIT,
 };
 
 use super::kernel_read;
 use crate::capture::{self, Source};
-use crate::maps::{self, EVENTS, PORT_FILTER, ROLES, SOCKS};
+use crate::maps::{self, CLOSED, EVENTS, PORT_FILTER, ROLES, SOCKS};
+use crate::sniff::Outcome;
 
 /// Kernel-only flag: the port filter left this socket out, so a TLS
 /// library's plaintext does not revive it either.
@@ -64,16 +65,14 @@ pub fn create(
         role: ROLE_UNKNOWN,
         state: STATE_SNIFFING,
         flags: 0,
-        sniff_dir: 0,
-        sniff_len: 0,
-        attempts: 0,
+        _pad: 0,
         family,
         local_port: kernel_read(sk, layout.num).unwrap_or(0),
         remote_port: u16::from_be(kernel_read(sk, layout.dport).unwrap_or(0)),
-        sniff: [0; SNIFF_BYTES],
+        _pad2: 0,
+        sniff: SniffStart::default(),
         local_addr: [0; 16],
         remote_addr: [0; 16],
-        _pad: 0,
     };
     if family == AF_INET {
         let local: [u8; 4] = kernel_read(sk, layout.rcv_saddr).unwrap_or([0; 4]);
@@ -138,62 +137,18 @@ pub fn step(state: *mut SockState, direction: u8, source: Source, moved: u64) {
     }
 }
 
-/// Adds this send's first bytes to those kept, and decides when they say
-/// enough. Every byte of the stream since the last judgement is kept
-/// while undecided (a verdict needs at most `SNIFF_BYTES`), so when the
-/// stream turns out to be HTTP the kept bytes go out first, at their own
-/// offsets, and the agent sees the stream from its first byte.
+/// Judges the start of the stream with this send (see `crate::sniff`);
+/// once it is HTTP, sends the bytes kept so far and this send's.
 #[inline(always)]
 fn sniff_step(s: &mut SockState, direction: u8, source: Source, moved: u64) {
     let dir = (direction & 1) as usize;
-    if s.sniff_len > 0 && s.sniff_dir != direction {
-        // HTTP starts with a whole request before any reply.
-        not_http(s);
-        if s.state != STATE_SNIFFING {
-            s.offsets[dir] += moved;
-            return;
-        }
-    }
-    let kept = (s.sniff_len as usize) & (SNIFF_BYTES - 1);
-    let room = (SNIFF_BYTES - kept) as u64;
-    let (ptr, available) = match source {
-        Source::Buffer(ptr) => (ptr, moved),
-        Source::Iovec(iov, count) if count > 0 => {
-            // SAFETY: user pointer read through the fault-safe helper.
-            match unsafe { bpf_probe_read_user(iov as *const [u64; 2]) } {
-                Ok([base, len]) => (base, if len < moved { len } else { moved }),
-                Err(_) => (0, 0),
-            }
-        }
-        _ => (0, 0),
-    };
-    let wanted = if available < room { available } else { room };
-    let mut fresh = [0u8; SNIFF_BYTES];
-    if wanted == 0 || !read_start(&mut fresh, ptr, wanted) {
-        // Not in a buffer we can read: nothing to judge the start by.
-        not_http(s);
-        s.offsets[dir] += moved;
-        return;
-    }
-    // Shifts, not indexing: the verifier refuses the pointer arithmetic
-    // a variable index into a stack array compiles to.
-    let old = if kept == 0 {
-        0
-    } else {
-        u64::from_le_bytes(s.sniff) & (u64::MAX >> (64 - kept * 8))
-    };
-    let bytes = (old | (u64::from_le_bytes(fresh) << (kept * 8))).to_le_bytes();
-    let total = kept + wanted as usize;
-    let verdict = sniff::judge(&bytes, total);
-    let whole = wanted == moved;
-    match verdict {
-        Verdict::NeedMore if whole => {
-            s.sniff = bytes;
-            s.sniff_len = total as u8;
-            s.sniff_dir = direction;
+    match crate::sniff::step(&mut s.sniff, direction, source, moved) {
+        Outcome::Undecided => s.offsets[dir] += moved,
+        Outcome::NotHttp => {
+            not_http(s);
             s.offsets[dir] += moved;
         }
-        Verdict::Request | Verdict::Response => {
+        Outcome::Http { verdict, kept } => {
             if s.role == ROLE_UNKNOWN {
                 s.flags |= FLAG_DISCOVERED;
                 s.role = match (verdict, direction) {
@@ -206,40 +161,14 @@ fn sniff_step(s: &mut SockState, direction: u8, source: Source, moved: u64) {
             s.state = STATE_CAPTURING;
             emit_open(s, direction);
             if kept > 0 {
-                let at = s.offsets[dir] - kept as u64;
-                capture::send_kept(
-                    header(EVENT_DATA, s, direction),
-                    direction,
-                    &s.sniff,
-                    kept as u64,
-                    at,
-                );
+                let at = s.offsets[dir] - kept;
+                let header = header(EVENT_DATA, s, direction);
+                capture::send_kept(header, direction, &s.sniff.bytes, kept, at);
             }
-            s.sniff_len = 0;
+            s.sniff.len = 0;
             let header = header(EVENT_DATA, s, direction);
             capture::capture(header, &mut s.offsets, direction, source, moved);
         }
-        _ => {
-            not_http(s);
-            s.offsets[dir] += moved;
-        }
-    }
-}
-
-/// Reads `len` (1..=8) bytes at user address `ptr` into `out`.
-#[inline(always)]
-fn read_start(out: &mut [u8; SNIFF_BYTES], ptr: u64, len: u64) -> bool {
-    let len = (len as u32) & 0xf;
-    if len == 0 || len > SNIFF_BYTES as u32 {
-        return false;
-    }
-    // SAFETY: `len` <= size of `out`; user memory read fault-safely.
-    unsafe {
-        aya_ebpf::helpers::generated::bpf_probe_read_user(
-            out.as_mut_ptr().cast(),
-            len,
-            ptr as *const c_void,
-        ) == 0
     }
 }
 
@@ -247,13 +176,29 @@ fn read_start(out: &mut [u8; SNIFF_BYTES], ptr: u64, len: u64) -> bool {
 /// more tries at later sends; any other is ignored for good.
 #[inline(always)]
 fn not_http(s: &mut SockState) {
-    s.sniff_len = 0;
-    if s.role == ROLE_UNKNOWN && s.attempts < MAX_ATTEMPTS {
-        s.attempts += 1;
+    s.sniff.len = 0;
+    if s.role == ROLE_UNKNOWN && s.sniff.attempts < MAX_ATTEMPTS {
+        s.sniff.attempts += 1;
         return;
     }
     s.state = STATE_IGNORED;
     maps::count(counter::NOT_HTTP, 1);
+}
+
+/// Bytes of the send or receive during which the socket closed (see
+/// `maps::CLOSED`): captured with the state it had, then forgotten. True
+/// when `cookie` was such a socket.
+#[inline(always)]
+pub fn late(cookie: u64, direction: u8, source: Source, moved: u64) -> bool {
+    let Some(ptr) = CLOSED.get_ptr_mut(&cookie) else {
+        return false;
+    };
+    // SAFETY: pointer into the map value, valid for this run.
+    if unsafe { (*ptr).flags } & FLAG_TLS == 0 {
+        step(ptr, direction, source, moved);
+    }
+    let _ = CLOSED.remove(&cookie);
+    true
 }
 
 /// The plaintext a TLS library moved on the socket `cookie`: the state to
@@ -273,8 +218,7 @@ pub fn plaintext_state(cookie: u64) -> Option<*mut SockState> {
         s.generation |= TLS_GENERATION_BIT;
         s.offsets = [0, 0];
         s.state = STATE_SNIFFING;
-        s.sniff_len = 0;
-        s.attempts = 0;
+        s.sniff = SniffStart::default();
     }
     Some(ptr)
 }
@@ -312,6 +256,7 @@ pub fn closed(cookie: u64) {
     };
     let _ = SOCKS.remove(&cookie);
     if state.state == STATE_CAPTURING {
+        let _ = CLOSED.insert(&cookie, &state, 0);
         let event = CloseEvent {
             header: header(EVENT_CLOSE, &state, DIR_INGRESS),
         };

@@ -77,8 +77,7 @@ fn exit(ctx: &TracePointContext) {
         capture_conn(&key, state, pending.direction, source, moved as u64);
         return;
     }
-    let first = capture::first_bytes(source);
-    let Some(state) = conn::capturing_state(&key, pending.direction, &first, moved as u64) else {
+    let Some(state) = conn::capturing_state(&key, pending.direction, source, moved as u64) else {
         return;
     };
     // A TLS connection's socket bytes (handshake, alerts) are ciphertext;

@@ -122,6 +122,8 @@ pub struct LiveCapture {
     conns: ConnTable,
     /// The mode running.
     pub mode: Mode,
+    /// Socket mode: closes held back for a late send (`close_hold`).
+    closes: Option<socket::close_hold::CloseHold>,
     /// Records that did not decode (never expected; counted, not fatal).
     pub decode_errors: u64,
     /// Socket syscalls already blocked at start whose exit will be captured.
@@ -209,6 +211,7 @@ impl LiveCapture {
             counters,
             conns,
             mode,
+            closes: (mode == Mode::Socket).then(Default::default),
             decode_errors: 0,
             resumed,
         })
@@ -232,12 +235,15 @@ impl LiveCapture {
                 continue;
             }
             match decode(&record) {
-                Ok(event) => out.push(event),
+                Ok(event) => route(&mut self.closes, event, now, out),
                 Err(err) => {
                     self.decode_errors += 1;
                     tracing::debug!("skipping a ring buffer record: {err}");
                 }
             }
+        }
+        if let Some(closes) = &mut self.closes {
+            closes.release(Some(now), out);
         }
         if drained < max {
             guard.clear_ready();
@@ -268,11 +274,22 @@ impl LiveCapture {
                 continue;
             }
             match decode(&record) {
-                Ok(event) => out.push(event),
+                Ok(event) => route(&mut self.closes, event, now, out),
                 Err(_) => self.decode_errors += 1,
             }
         }
+        if let Some(closes) = &mut self.closes {
+            closes.release(Some(now), out);
+        }
         self.attach_new_libraries();
+    }
+
+    /// At shutdown: what the ring holds, and every close still held.
+    pub fn drain_final(&mut self, out: &mut Vec<CaptureEvent>) {
+        self.drain_now(out);
+        if let Some(closes) = &mut self.closes {
+            closes.release(None, out);
+        }
     }
 
     /// Kernel counters summed over CPUs, in `counter::NAMES` order.
@@ -314,6 +331,18 @@ impl LiveCapture {
 
     pub fn ring_fd(&self) -> i32 {
         self.ring.get_ref().as_raw_fd()
+    }
+}
+
+fn route(
+    closes: &mut Option<socket::close_hold::CloseHold>,
+    event: CaptureEvent,
+    now: Instant,
+    out: &mut Vec<CaptureEvent>,
+) {
+    match closes {
+        Some(closes) => closes.route(event, now, out),
+        None => out.push(event),
     }
 }
 

@@ -4,6 +4,7 @@
 //! structs, and which programs to attach.
 
 pub mod btf;
+pub mod close_hold;
 
 use sensor_common::SockLayout;
 
