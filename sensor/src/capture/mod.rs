@@ -10,5 +10,5 @@ pub mod replay;
 pub mod socket;
 pub mod tls;
 
-pub use event::{CaptureEvent, ConnId, DecodeError, Direction};
+pub use event::{CaptureEvent, ConnId, DecodeError, Direction, Role};
 pub use mode::{CaptureMode, Mode};
