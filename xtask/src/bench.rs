@@ -55,12 +55,12 @@ const MODES: [&str; 2] = ["socket", "syscalls"];
 
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = target_dir().join("bench");
-    let _server = nginx::Nginx::start(&dir, args.port, args.tls_port)?;
+    let server = nginx::Nginx::start(&dir, args.port, args.tls_port)?;
     println!("load before the run: {}", load_average());
     if args.case == "all" || args.case == "idle" {
         let url = format!("http://127.0.0.1:{}/data.json", args.port);
         nginx::wait_until_serving(&url)?;
-        idle::measure(&url, args, &dir)?;
+        idle::measure(&url, args, &dir, &server)?;
     }
     if args.case == "all" || args.case == "full" {
         measure(args, &dir)?;
