@@ -53,7 +53,7 @@ pub struct CaptureConfig {
     /// Which kernel hooks capture: `auto` (socket-layer tracepoints when
     /// the kernel has them, Linux 6.3 and later, else syscall
     /// tracepoints), `socket` or `syscalls`.
-    pub mode: crate::capture::CaptureMode,
+    pub mode: crate::capture::config::CaptureMode,
 }
 
 impl Default for CaptureConfig {
@@ -65,7 +65,7 @@ impl Default for CaptureConfig {
             process_names: Vec::new(),
             ports: Vec::new(),
             tls: crate::capture::tls::config::TlsConfig::default(),
-            mode: crate::capture::CaptureMode::Auto,
+            mode: crate::capture::config::CaptureMode::Auto,
         }
     }
 }

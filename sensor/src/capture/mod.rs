@@ -2,6 +2,7 @@
 //! source reads the eBPF ring buffer; a replay source (pcap) yields the same
 //! events, so every later stage is the same for both.
 
+pub mod config;
 pub mod event;
 pub mod inflight;
 pub mod live;

@@ -4,20 +4,9 @@
 //! but once a syscall tracepoint is on, every syscall on the host takes
 //! the kernel's slow path). `auto` picks socket mode when the kernel has it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// `[capture] mode`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum CaptureMode {
-    /// Socket mode when the kernel has its tracepoints, else syscalls.
-    #[default]
-    Auto,
-    /// Socket mode, or fail to start.
-    Socket,
-    /// The syscall tracepoints, even where socket mode would work.
-    Syscalls,
-}
+pub use super::config::CaptureMode;
 
 /// The mode a running capture is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,28 +28,5 @@ impl Mode {
 impl std::fmt::Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Deserialize)]
-    struct Holder {
-        mode: CaptureMode,
-    }
-
-    #[test]
-    fn parses_the_three_modes_and_rejects_others() {
-        for (text, want) in [
-            ("auto", CaptureMode::Auto),
-            ("socket", CaptureMode::Socket),
-            ("syscalls", CaptureMode::Syscalls),
-        ] {
-            let h: Holder = toml::from_str(&format!("mode = {text:?}")).unwrap();
-            assert_eq!(h.mode, want);
-        }
-        assert!(toml::from_str::<Holder>("mode = \"kprobes\"").is_err());
     }
 }
