@@ -426,6 +426,10 @@ pub mod sniff {
         (u64::from_le_bytes(*b"HTTP/1. "), 7, Verdict::Response),
     ];
 
+    /// An HTTP/2 SETTINGS frame header's first eight bytes, its length byte
+    /// (the third) left out of the comparison.
+    const SETTINGS: u64 = u64::from_le_bytes([0, 0, 0, 4, 0, 0, 0, 0]);
+
     /// Judges the first `len` bytes of `bytes` (at most `SNIFF_BYTES`).
     #[inline(always)]
     pub fn judge(bytes: &[u8; SNIFF_BYTES], len: usize) -> Verdict {
@@ -435,6 +439,25 @@ pub mod sniff {
         let len = if len > SNIFF_BYTES { SNIFF_BYTES } else { len };
         let value = u64::from_le_bytes(*bytes);
         let mut need_more = false;
+        // The SETTINGS frame an HTTP/2 server sends first (often before it
+        // reads the client's preface): a 24-bit length of a few 6-byte
+        // settings, type 4, no flags, stream 0. The server's side, like a
+        // response.
+        let n = len;
+        let mask = if n >= SNIFF_BYTES {
+            u64::MAX
+        } else {
+            (1u64 << (n * 8)) - 1
+        };
+        let settings_len = bytes[2];
+        if (value ^ SETTINGS) & mask & !0x00ff_0000 == 0
+            && (n < 3 || (settings_len % 6 == 0 && settings_len <= 60))
+        {
+            if n >= SNIFF_BYTES {
+                return Verdict::Response;
+            }
+            need_more = true;
+        }
         let mut p = 0;
         while p < PATTERNS.len() {
             let (pattern, pattern_len, verdict) = PATTERNS[p];
@@ -499,6 +522,11 @@ pub mod sniff {
                 (b"\x16\x03\x01\x02\x00", Other),
                 (b"SSH-2.0-OpenSSH", Other),
                 (b"get / HTTP/1.1", Other),
+                (b"\x00\x00\x12\x04\x00\x00\x00\x00\x00", Response),
+                (b"\x00\x00\x00\x04\x00\x00\x00\x00", Response),
+                (b"\x00\x00\x12", NeedMore),
+                (b"\x00\x00\x13\x04", Other),
+                (b"\x00\x00\x12\x04\x01\x00\x00\x00", Other),
                 (b"\x00\x01binary", Other),
             ] {
                 assert_eq!(of(text), want, "{:?}", text);
