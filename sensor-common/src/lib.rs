@@ -451,7 +451,7 @@ pub mod sniff {
         };
         let settings_len = bytes[2];
         if (value ^ SETTINGS) & mask & !0x00ff_0000 == 0
-            && (n < 3 || (settings_len % 6 == 0 && settings_len <= 60))
+            && (n < 3 || (settings_len.is_multiple_of(6) && settings_len <= 60))
         {
             if n >= SNIFF_BYTES {
                 return Verdict::Response;
