@@ -9,7 +9,8 @@ use anyhow::{bail, Context as _};
 use crate::run;
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
-/// Debian packages the tests and the bench drive, keyed by a command each provides.
+/// Debian packages the tests and the bench drive, keyed by a command each
+/// provides (or, for a package with no command, a file: a key with a `/`).
 const PACKAGES: &[(&str, &str)] = &[
     ("curl", "curl"),
     ("nginx", "nginx"),
@@ -22,6 +23,15 @@ const PACKAGES: &[(&str, &str)] = &[
     // HTTPS tests and bench: certificates and OpenSSL's client, GnuTLS's client.
     ("openssl", "openssl"),
     ("gnutls-cli", "gnutls-bin"),
+    // Sink tests: the real Alertmanager, rsyslog as an RFC 5425 (TLS)
+    // receiver with its OpenSSL driver, an HTTP proxy.
+    ("prometheus-alertmanager", "prometheus-alertmanager"),
+    ("rsyslogd", "rsyslog"),
+    (
+        "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
+        "rsyslog-openssl",
+    ),
+    ("tinyproxy", "tinyproxy"),
 ];
 
 pub fn setup() -> anyhow::Result<()> {
@@ -33,11 +43,14 @@ pub fn setup() -> anyhow::Result<()> {
 }
 
 /// Validators the tests run (PyPI), each with the module it provides: the
-/// Kubernetes schemas for the deployment tests, and OpenAPI for the
-/// inventory's `--format openapi` output.
+/// Kubernetes schemas for the deployment tests, OpenAPI for the
+/// inventory's `--format openapi` output, JSON Schema for the records
+/// (schema/validate.py), and the OCSF schema for `format = "ocsf"`.
 const PYTHON_TOOLS: &[(&str, &str)] = &[
     ("kubernetes_validate", "kubernetes-validate==1.37.0"),
     ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
+    ("jsonschema", "jsonschema==4.26.0"),
+    ("ocsf_json_schema", "ocsf-json-schema==1.2.0"),
 ];
 
 fn python_tools() -> anyhow::Result<()> {
@@ -193,8 +206,11 @@ fn bpf_linker() -> anyhow::Result<()> {
 fn packages() -> anyhow::Result<()> {
     let missing: Vec<&str> = PACKAGES
         .iter()
-        .filter(|(command, _)| {
-            !succeeds(Command::new("sh").args(["-c", &format!("command -v {command}")]))
+        .filter(|(probe, _)| {
+            if probe.starts_with('/') {
+                return !std::path::Path::new(probe).exists();
+            }
+            !succeeds(Command::new("sh").args(["-c", &format!("command -v {probe}")]))
         })
         .map(|(_, package)| *package)
         .collect();
