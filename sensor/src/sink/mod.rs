@@ -21,3 +21,5 @@ pub use outputs::{write_stats, OutputError, Outputs};
 
 #[cfg(test)]
 mod delivery_tests;
+#[cfg(test)]
+mod receiver_tests;
