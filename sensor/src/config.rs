@@ -384,6 +384,14 @@ mod tests {
     }
 
     #[test]
+    fn output_format_is_native_or_ocsf() {
+        let config: Config = toml::from_str("[output]\nformat = \"ocsf\"\n").unwrap();
+        assert_eq!(config.output.format, RecordFormat::Ocsf);
+        let err = toml::from_str::<Config>("[output]\nformat = \"ecs\"\n").unwrap_err();
+        assert!(err.to_string().contains("native"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let err = toml::from_str::<Config>("[capture]\ncapture_limt_bytes = 5\n").unwrap_err();
         assert!(err.to_string().contains("capture_limt_bytes"), "{err}");

@@ -502,14 +502,36 @@ mod tests {
             format = "slack"
             min_severity = "high"
             headers = { "X-Team" = "sec" }
+            [[webhook]]
+            url = "https://hec.example:8088/services/collector/event"
+            format = "splunk_hec"
+            schema = "ocsf"
+            proxy = "http://proxy.internal:3128"
+            [[webhook]]
+            url = "https://es.example:9200/sensor-alerts/_bulk"
+            format = "elasticsearch_bulk"
+            [[webhook]]
+            url = "https://collector.example/ingest"
+            format = "ndjson"
             [[syslog]]
             transport = "udp"
             address = "127.0.0.1:514"
             facility = "local3"
+            [[syslog]]
+            transport = "tls"
+            address = "127.0.0.1:6514"
+            schema = "ocsf"
+            [[alertmanager]]
+            url = "http://127.0.0.1:9093/"
+            min_severity = "high"
             "#,
         )
         .unwrap();
         good.validate().unwrap();
+        assert_eq!(
+            good.alertmanager[0].as_webhook().url,
+            "http://127.0.0.1:9093/api/v2/alerts"
+        );
 
         let cases: &[(&str, &str)] = &[
             ("[[webhook]]\nurl = \"ftp://x\"", "sinks.webhook[0].url"),
@@ -526,6 +548,14 @@ mod tests {
             ("[[syslog]]\ntransport = \"smtp\"\naddress = \"x:1\"", "sinks.syslog[0].address"),
             ("[[syslog]]\ntransport = \"udp\"\naddress = \"nocolon\"", "sinks.syslog[0].address"),
             ("[[syslog]]\ntransport = \"udp\"\naddress = \"127.0.0.1:514\"\nfacility = \"local9\"", "sinks.syslog[0].facility"),
+            ("[[webhook]]\nurl = \"http://x\"\nformat = \"slack\"\nschema = \"ocsf\"", "sinks.webhook[0].schema"),
+            ("[[webhook]]\nurl = \"http://x\"\nproxy = \"socks5://p:1080\"", "sinks.webhook[0].proxy"),
+            ("[[webhook]]\nurl = \"https://x\"\nca_file = \"/nonexistent/ca.pem\"", "sinks.webhook[0].ca_file"),
+            ("[[webhook]]\nurl = \"https://x\"\nclient_cert_file = \"/nonexistent/c.pem\"", "sinks.webhook[0].client_key_file"),
+            ("[[syslog]]\ntransport = \"tls\"\naddress = \"127.0.0.1:6514\"\nca_file = \"/nonexistent/ca.pem\"", "sinks.syslog[0].ca_file"),
+            ("[[syslog]]\ntransport = \"udp\"\naddress = \"127.0.0.1:514\"\nca_file = \"/etc/hostname\"", "sinks.syslog[0].transport"),
+            ("[[alertmanager]]\nurl = \"am:9093\"", "sinks.alertmanager[0].url"),
+            ("[[alertmanager]]\nurl = \"http://am:9093\"\nresolve_after_secs = 0", "sinks.alertmanager[0].resolve_after_secs"),
         ];
         for (text, key) in cases {
             let err = parse(text).unwrap().validate().unwrap_err();
