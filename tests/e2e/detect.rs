@@ -103,6 +103,9 @@ fn planted_leaks_are_alerted_and_never_repeated() {
     let out = sensor.stop();
     let alerts = read_jsonl(&out.alerts_file);
     assert!(!alerts.is_empty(), "no alerts; log:\n{}", out.log);
+    // What a live run writes is what the published schema says.
+    assert_valid_records("alert", &out.alerts_file);
+    assert_valid_records("exchange", &dir.join("exchanges.jsonl"));
 
     for alert in &alerts {
         for field in [
