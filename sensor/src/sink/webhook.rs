@@ -67,17 +67,16 @@ pub fn run(settings: WebhookSettings, queue: SinkQueue) {
             return;
         }
     };
-    let agent = match agent(&settings) {
-        Ok(agent) => agent,
-        Err(err) => {
-            // Validated at start-up: only a proxy URL ureq refuses gets here.
+    // Validated at start-up: only a proxy URL ureq refuses fails here.
+    // Then nothing is sent (never around the proxy): batches stay spooled.
+    let agent = agent(&settings)
+        .map_err(|err| {
             tracing::error!(
-                "webhook {}: {err}; alerts for this sink are spooled",
+                "webhook {}: {err}; alerts for this sink stay spooled",
                 settings.url
             );
-            ureq::AgentBuilder::new().build()
-        }
-    };
+        })
+        .ok();
     let mut sender = Sender {
         settings: &settings,
         agent,
@@ -176,7 +175,8 @@ fn spool_batch(
 
 struct Sender<'a> {
     settings: &'a WebhookSettings,
-    agent: ureq::Agent,
+    /// None when the client could not be built: nothing is sent.
+    agent: Option<ureq::Agent>,
     backoff: Duration,
     next_attempt: Instant,
     failing: bool,
@@ -189,6 +189,9 @@ impl Sender<'_> {
         if Instant::now() < self.next_attempt {
             return false;
         }
+        let Some(agent) = &self.agent else {
+            return false;
+        };
         let Some(body) = spool.oldest() else {
             return false;
         };
@@ -205,8 +208,7 @@ impl Sender<'_> {
             }
         };
         let alerts = count_alerts(&body, self.settings.format);
-        let mut request = self
-            .agent
+        let mut request = agent
             .post(&self.settings.url)
             .set("Content-Type", self.settings.format.content_type());
         for (name, value) in &self.settings.headers {
