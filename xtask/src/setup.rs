@@ -23,6 +23,9 @@ const PACKAGES: &[(&str, &str)] = &[
     // HTTPS tests and bench: certificates and OpenSSL's client, GnuTLS's client.
     ("openssl", "openssl"),
     ("gnutls-cli", "gnutls-bin"),
+    // HTTP/2 tests and bench: nghttpd, and nghttp and h2load.
+    ("nghttpd", "nghttp2-server"),
+    ("h2load", "nghttp2-client"),
     // Sink tests: the real Alertmanager, rsyslog as an RFC 5425 (TLS)
     // receiver with its OpenSSL driver, an HTTP proxy.
     ("prometheus-alertmanager", "prometheus-alertmanager"),
@@ -42,13 +45,15 @@ pub fn setup() -> anyhow::Result<()> {
     python_tools()
 }
 
-/// Validators the tests run (PyPI), each with the module it provides: the
-/// Kubernetes schemas for the deployment tests, OpenAPI for the
-/// inventory's `--format openapi` output, JSON Schema for the records
-/// (schema/validate.py), and the OCSF schema for `format = "ocsf"`.
+/// Python packages the tests run (PyPI), each with the module it provides:
+/// the Kubernetes schemas for the deployment tests, OpenAPI for the
+/// inventory's `--format openapi` output, gRPC for the HTTP/2 tests'
+/// server and client, JSON Schema for the records (schema/validate.py),
+/// and the OCSF schema for `format = "ocsf"`.
 const PYTHON_TOOLS: &[(&str, &str)] = &[
     ("kubernetes_validate", "kubernetes-validate==1.37.0"),
     ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
+    ("grpc", "grpcio==1.85.1"),
     ("jsonschema", "jsonschema==4.26.0"),
     ("ocsf_json_schema", "ocsf-json-schema==1.2.0"),
 ];

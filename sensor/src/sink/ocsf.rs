@@ -159,6 +159,7 @@ fn evidence(alert: &Alert) -> Value {
             &alert.endpoint.method,
             &alert.endpoint.host,
             &alert.endpoint.path,
+            alert.http_version,
             None,
         ),
     );
@@ -194,12 +195,22 @@ fn evidence(alert: &Alert) -> Value {
     Value::Object(evidence)
 }
 
-fn http_request(method: &str, host: &str, path: &str, body_length: Option<u64>) -> Value {
+fn http_request(
+    method: &str,
+    host: &str,
+    path: &str,
+    version: &str,
+    body_length: Option<u64>,
+) -> Value {
     let mut url = json!({ "path": path });
     if !host.is_empty() {
         url["hostname"] = json!(host);
     }
-    let mut request = json!({ "http_method": method, "url": url });
+    let mut request = json!({
+        "http_method": method,
+        "url": url,
+        "version": format!("HTTP/{version}"),
+    });
     if let Some(length) = body_length {
         request["body_length"] = json!(length);
     }
@@ -290,7 +301,7 @@ pub fn http_activity(record: &ExchangeRecord) -> Value {
         "severity_id": 1,
         "severity": "Informational",
         "metadata": metadata(&record.sensor, "", &record.tags, Some(&["host"])),
-        "http_request": http_request(&record.method, &record.host, &record.path, Some(record.request_bytes)),
+        "http_request": http_request(&record.method, &record.host, &record.path, record.http_version, Some(record.request_bytes)),
         "http_response": {"code": record.status, "body_length": record.response_bytes},
         "device": device(&record.sensor_host),
         "actor": {"process": process(record.pid, &record.comm, record.exe.as_deref(), record.uid)},
@@ -312,6 +323,9 @@ pub fn http_activity(record: &ExchangeRecord) -> Value {
     }
     if let Some(node) = &record.sensor_host.node {
         event["unmapped"]["node"] = json!(node);
+    }
+    if let Some(status) = record.grpc_status {
+        event["unmapped"]["grpc_status"] = json!(status);
     }
     event
 }
