@@ -209,7 +209,7 @@ fn alerts_reach_the_real_alertmanager() {
         "route:\n  receiver: none\nreceivers:\n  - name: none\n",
     )
     .unwrap();
-    let mut alertmanager = std::process::Command::new("prometheus-alertmanager")
+    let alertmanager = std::process::Command::new("prometheus-alertmanager")
         .arg(format!(
             "--config.file={}",
             dir.join("alertmanager.yml").display()
@@ -221,6 +221,15 @@ fn alerts_reach_the_real_alertmanager() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("prometheus-alertmanager (cargo xtask setup installs it)");
+    // Stopped however the test ends.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let alertmanager = Stop(alertmanager);
     let metrics_port = free_port();
     let config = dir.join("am.toml");
     std::fs::write(
@@ -261,8 +270,7 @@ fn alerts_reach_the_real_alertmanager() {
     // Stopping drains the sink: what the run raised is delivered by then.
     let out = sensor.stop();
     let in_am = fetch();
-    let _ = alertmanager.kill();
-    let _ = alertmanager.wait();
+    drop(alertmanager);
     // Other programs on the host make traffic too: this server's only.
     let ours = format!("127.0.0.1:{}", server.port);
     let alerts: Vec<Value> = read_jsonl(&out.alerts_file)
