@@ -125,6 +125,22 @@ pub struct OutputConfig {
     pub keep_files: usize,
     /// Where the sensor keeps state across restarts (sink spools).
     pub state_dir: PathBuf,
+    /// `native` (the sensor's own records, `schema/*.schema.json`) or
+    /// `ocsf` (alerts as OCSF Detection Findings, exchange records as OCSF
+    /// HTTP Activity) for the alerts and exchanges files.
+    pub format: RecordFormat,
+}
+
+/// The schema records are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordFormat {
+    /// The sensor's own JSON, described by `schema/alert.schema.json` and
+    /// `schema/exchange.schema.json`.
+    #[default]
+    Native,
+    /// OCSF 1.5.0: Detection Finding (2004) and HTTP Activity (4002).
+    Ocsf,
 }
 
 impl Default for OutputConfig {
@@ -135,6 +151,7 @@ impl Default for OutputConfig {
             rotate_bytes: 100 * 1024 * 1024,
             keep_files: 5,
             state_dir: PathBuf::from("/var/lib/sensor"),
+            format: RecordFormat::Native,
         }
     }
 }
@@ -377,6 +394,14 @@ mod tests {
             err.to_string(),
             "config key `capture.ring_buffer_bytes` (line 3): must be a power of two"
         );
+    }
+
+    #[test]
+    fn output_format_is_native_or_ocsf() {
+        let config: Config = toml::from_str("[output]\nformat = \"ocsf\"\n").unwrap();
+        assert_eq!(config.output.format, RecordFormat::Ocsf);
+        let err = toml::from_str::<Config>("[output]\nformat = \"ecs\"\n").unwrap_err();
+        assert!(err.to_string().contains("native"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::finding::Finding;
+use crate::origin::Origin;
 use behaviour::{BehaviourCounters, BehaviourDetector};
 use detect::ContentDetector;
 use inventory::{Inventory, InventoryCounters};
@@ -37,6 +38,8 @@ pub struct Analysis {
     inventory: Option<Inventory>,
     /// Folds repeats and applies the per-rule rate limit.
     aggregator: Aggregator,
+    /// This sensor and its host, stamped on every alert.
+    origin: Origin,
     /// Alerts raised after deduplication and rate limiting, by (rule,
     /// severity), for the metrics.
     alert_counts: BTreeMap<(String, &'static str), u64>,
@@ -57,8 +60,15 @@ impl Analysis {
             behaviour: None,
             inventory: None,
             aggregator: Aggregator::new(&AlertsConfig::default()),
+            origin: Origin::detect(None),
             alert_counts: BTreeMap::new(),
         }
+    }
+
+    /// The host and sensor alerts name.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// Deduplication and rate limit as `config` sets them.
@@ -88,7 +98,9 @@ impl Analysis {
         Ok(Self {
             behaviour,
             inventory,
-            ..Self::new(content).with_alert_policy(&config.alerts)
+            ..Self::new(content)
+                .with_alert_policy(&config.alerts)
+                .with_origin(Origin::detect(config.kubernetes.node_name.as_deref()))
         })
     }
 
@@ -115,20 +127,26 @@ impl Analysis {
     }
 
     /// The alerts one exchange raises, after deduplication and rate
-    /// limiting, appended to `out`.
+    /// limiting, appended to `out`. Returns the tags of every rule that
+    /// fired on it (repeats folded away included), sorted, for its record.
     pub fn alerts_on(
         &mut self,
         exchange: &HttpExchange,
         endpoint: &EndpointKey,
         out: &mut Vec<Alert>,
-    ) {
+    ) -> Vec<&'static str> {
         let ts = exchange.completed_unix_ns;
         let from = out.len();
+        let mut tags = Vec::new();
         for finding in self.inspect(exchange, endpoint) {
-            let alert = Alert::from_finding(&finding, exchange, endpoint, ts);
+            let alert = Alert::from_finding(&finding, exchange, endpoint, ts, &self.origin);
+            tags.extend_from_slice(alert.tags);
             self.aggregator.admit(alert, ts, out);
         }
+        tags.sort_unstable();
+        tags.dedup();
         self.count(&out[from..]);
+        tags
     }
 
     /// Periodic work at `now_unix_ns` (the capture clock, as alerts are
