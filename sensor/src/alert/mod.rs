@@ -74,6 +74,10 @@ pub struct Alert {
     pub connection: Connection,
     /// The plaintext came from a TLS library (not visible on the wire).
     pub tls: bool,
+    /// Who made the request, fingerprinted (`jwt:1f2e3d4c5b6a7980`), when
+    /// it carried a JWT, Basic credentials, an API key or a session cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 impl Alert {
@@ -120,7 +124,17 @@ impl Alert {
                 role: conn.role.as_str(),
             },
             tls: conn.tls,
+            principal: None,
         }
+    }
+
+    /// The alert naming the request's principal.
+    pub fn with_principal(
+        mut self,
+        principal: Option<&crate::analysis::principal::Principal>,
+    ) -> Self {
+        self.principal = principal.map(ToString::to_string);
+        self
     }
 }
 

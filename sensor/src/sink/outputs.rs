@@ -134,7 +134,8 @@ impl Outputs {
         let ts = exchange.completed_unix_ns;
         let mut ready = std::mem::take(&mut self.ready);
         for finding in analysis.inspect(exchange, endpoint) {
-            let alert = Alert::from_finding(&finding, exchange, endpoint, ts);
+            let alert = Alert::from_finding(&finding, exchange, endpoint, ts)
+                .with_principal(analysis.principal());
             self.aggregator.admit(alert, ts, &mut ready);
         }
         let written = self.write_alerts(&mut ready);
@@ -146,10 +147,15 @@ impl Outputs {
     /// stamped): writes the summaries of
     /// deduplication windows that have closed, saves the inventory when due.
     pub fn tick(&mut self, now_unix_ns: i128) -> Result<(), OutputError> {
+        let mut ready = std::mem::take(&mut self.ready);
         if let Some(analysis) = &mut self.analysis {
             analysis.tick(now_unix_ns);
+            let budget = crate::analysis::weak_jwt::DEFAULT_BUDGET;
+            for (alert, ts) in analysis.deferred_alerts(budget) {
+                self.aggregator
+                    .admit(alert, ts.max(now_unix_ns), &mut ready);
+            }
         }
-        let mut ready = std::mem::take(&mut self.ready);
         self.aggregator.close_due(now_unix_ns, &mut ready);
         let written = self.write_alerts(&mut ready);
         self.ready = ready;
@@ -159,10 +165,13 @@ impl Outputs {
     /// Writes every pending summary and saves the inventory (shutdown, end
     /// of a replay).
     pub fn finish(&mut self) -> Result<(), OutputError> {
+        let mut ready = std::mem::take(&mut self.ready);
         if let Some(analysis) = &mut self.analysis {
+            for (alert, ts) in analysis.deferred_alerts(usize::MAX) {
+                self.aggregator.admit(alert, ts, &mut ready);
+            }
             analysis.finish();
         }
-        let mut ready = std::mem::take(&mut self.ready);
         self.aggregator.close_all(&mut ready);
         let written = self.write_alerts(&mut ready);
         self.ready = ready;
