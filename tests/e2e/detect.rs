@@ -164,18 +164,22 @@ fn planted_leaks_are_alerted_and_never_repeated() {
         ("/api/config", "secret.github_token"),
         ("/api/config", "secret.private_key"),
         ("/api/crash", "error.stack_trace.python"),
+        ("/api/crash", "error.version_banner"),
         ("/api/search", "error.sql.mysql"),
     ] {
         assert!(rules.contains(&want), "no {want:?} in {rules:?}");
     }
-    // The server's version banner is on every response: one finding for
-    // the host, not one per endpoint.
+    // Each banner (Server, X-Powered-By) is one finding for the host,
+    // whichever side saw it: never repeated, never summarised.
     let host = format!("127.0.0.1:{}", server.port);
-    let banners: Vec<&Value> = alerts
+    let banners: Vec<&str> = alerts
         .iter()
         .filter(|a| a["rule"] == "error.version_banner" && a["endpoint"]["host"] == host.as_str())
+        .map(|a| a["evidence"].as_str().unwrap())
         .collect();
-    assert_eq!(banners.len(), 1, "{}", dump(&alerts));
+    let distinct: std::collections::BTreeSet<&&str> = banners.iter().collect();
+    assert_eq!(banners.len(), distinct.len(), "{}", dump(&alerts));
+    assert_eq!(banners.len(), 2, "{}", dump(&alerts));
     let card = values["card"].as_str().unwrap();
     assert!(alerts.iter().any(|a| a["rule"] == "pii.card"
         && a["evidence"]

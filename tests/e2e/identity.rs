@@ -168,8 +168,16 @@ fn brute_force_enumeration_weak_secret_and_bola_each_raise_one_alert() {
     assert_eq!(bola[0]["principal"], attacker.as_str(), "{}", bola[0]);
     assert_eq!(bola[0]["endpoint"]["path"], "/api/orders/{id}");
     let summary = bola[0]["summary"].as_str().unwrap();
+    // Raised at the fifth of alice's orders: what was seen against what
+    // was expected.
     assert!(
-        summary.contains("returned to 3 other principal(s)"),
+        summary.contains(&format!(
+            "5 ids of GET {host}/api/orders/{{id}} returned to 1 other principal(s) and never to principal {attacker}"
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("expected only ids from its own responses"),
         "{summary}"
     );
 
