@@ -1,44 +1,62 @@
-//! Every detector on one exchange: the content detectors first, then the
+//! Exchange in, alerts out: the content detectors first, then the
 //! behavioural detectors and the endpoint inventory, which both read the
 //! content findings (unauthenticated access to sensitive data, sensitive
-//! categories per endpoint). One key fingerprints all of them.
+//! categories per endpoint); then every finding becomes an `Alert` and goes
+//! through deduplication and the per-rule rate limit (transforms, as Vector
+//! keeps `dedupe` and `throttle`: sinks only deliver). One key fingerprints
+//! every finding. Synchronous and clock-free: time is the capture time the
+//! caller hands in.
+//!
+//! Each exchange's principal (`principal`) is worked out once, handed to
+//! the behavioural detectors and named in its alerts. What is kept quiet
+//! (`noise`: repeated banners, the sensor's own deliveries) is dropped
+//! here, and the weak-JWT-secret checks (`weak_jwt`) run on the tick.
 
 pub mod behaviour;
 pub mod detect;
 pub mod inventory;
+pub mod noise;
 pub mod principal;
 pub mod weak_jwt;
 
 mod aggregate;
-pub mod noise;
 mod rate_limit;
 
 pub use aggregate::{AggregateCounters, Aggregator};
 
+mod metrics;
+
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
-use crate::alert::Alert;
-use crate::behaviour::{BehaviourCounters, BehaviourDetector};
+use crate::alert::{Alert, AlertsConfig};
 use crate::config::Config;
-use crate::detect::{ContentDetector, Finding};
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
-use crate::inventory::{Inventory, InventoryCounters};
+use crate::finding::Finding;
+use behaviour::{BehaviourCounters, BehaviourDetector};
+use detect::ContentDetector;
+use inventory::{Inventory, InventoryCounters};
 use noise::{Noise, NoiseCounters};
 use principal::{Principal, PrincipalExtractor};
 use weak_jwt::{WeakJwtChecker, WeakJwtCounters};
 
 pub struct Analysis {
     content: ContentDetector,
-    principals: Option<PrincipalExtractor>,
-    /// The principal of the exchange `inspect` saw last, for its alerts.
-    principal: Option<Principal>,
     behaviour: Option<BehaviourDetector>,
     inventory: Option<Inventory>,
+    /// Where each exchange's principal is read.
+    principals: Option<PrincipalExtractor>,
     /// Weak HMAC secrets of JWTs, tried on the tick.
     weak_jwt: Option<WeakJwtChecker>,
     /// Repeated banners and the sensor's own deliveries, kept quiet.
     noise: Option<Noise>,
+    /// Folds repeats and applies the per-rule rate limit.
+    aggregator: Aggregator,
+    /// Alerts raised after deduplication and rate limiting, by (rule,
+    /// severity), for the metrics.
+    alert_counts: BTreeMap<(String, &'static str), u64>,
 }
 
 /// What the behavioural detectors and the inventory did.
@@ -55,21 +73,27 @@ impl Analysis {
     pub fn new(content: ContentDetector) -> Self {
         Self {
             content,
-            principals: None,
-            principal: None,
             behaviour: None,
             inventory: None,
+            principals: None,
             weak_jwt: None,
             noise: None,
+            aggregator: Aggregator::new(&AlertsConfig::default()),
+            alert_counts: BTreeMap::new(),
         }
+    }
+
+    /// Deduplication and rate limit as `config` sets them.
+    pub fn with_alert_policy(mut self, config: &AlertsConfig) -> Self {
+        self.aggregator = Aggregator::new(config);
+        self
     }
 
     /// Every detector the config asks for, the inventory loaded from
     /// `output.state_dir`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let key = config.fingerprint_key()?;
+        let key = fingerprint_key(config)?;
         let content = ContentDetector::with_key(&config.detect, key.clone())?;
-        let key_for_principals = key.clone();
         let behaviour = config
             .behaviour
             .enabled
@@ -78,7 +102,7 @@ impl Analysis {
             Some(Inventory::load_or_new(
                 &config.inventory,
                 &config.output.state_dir,
-                key,
+                key.clone(),
             )?)
         } else {
             None
@@ -88,43 +112,66 @@ impl Analysis {
             .jwt_weak_secrets
             .then(|| content.rule_info(detect::jwt::WEAK_SECRET))
             .flatten()
-            .map(|(_, severity)| WeakJwtChecker::new(key_for_principals.clone(), severity));
-        let principals_key = key_for_principals.clone();
-        let principals = Some(PrincipalExtractor::new(&config.principal, principals_key));
+            .map(|(_, severity)| WeakJwtChecker::new(key.clone(), severity));
+        let webhooks: Vec<&str> = config
+            .sinks
+            .webhook
+            .iter()
+            .map(|w| w.url.as_str())
+            .collect();
+        let syslogs: Vec<&str> = config
+            .sinks
+            .syslog
+            .iter()
+            .filter(|s| s.transport != "unix")
+            .map(|s| s.address.as_str())
+            .collect();
+        let noise = Noise::new(&webhooks, &syslogs, key.clone());
         Ok(Self {
-            content,
-            principals,
-            principal: None,
             behaviour,
             inventory,
+            principals: Some(PrincipalExtractor::new(&config.principal, key)),
             weak_jwt,
-            noise: Some(Noise::new(&config.sinks, key_for_principals)),
+            noise: Some(noise),
+            ..Self::new(content).with_alert_policy(&config.alerts)
         })
     }
 
     /// All findings on one exchange, content findings first. `endpoint`
     /// is the exchange's.
     pub fn inspect(&mut self, exchange: &HttpExchange, endpoint: &EndpointKey) -> Vec<Finding> {
+        self.inspect_as(exchange, endpoint).0
+    }
+
+    /// `inspect`, with the principal the exchange's request carries.
+    fn inspect_as(
+        &mut self,
+        exchange: &HttpExchange,
+        endpoint: &EndpointKey,
+    ) -> (Vec<Finding>, Option<Principal>) {
         if let Some(noise) = &mut self.noise {
             if noise.is_own_delivery(exchange, endpoint) {
-                self.principal = None;
-                return Vec::new();
+                return (Vec::new(), None);
             }
         }
+        let principal = self
+            .principals
+            .as_ref()
+            .and_then(|p| p.of(exchange, &endpoint.host));
         let mut findings = self.content.inspect(exchange);
         if let Some(noise) = &mut self.noise {
             noise.drop_repeated_banners(&endpoint.host, &mut findings);
         }
         let ts = exchange.completed_unix_ns;
         let content = findings.len();
-        self.principal = self
-            .principals
-            .as_ref()
-            .and_then(|p| p.of(exchange, &endpoint.host));
         if let Some(behaviour) = &mut self.behaviour {
-            let principal = self.principal.as_ref();
-            let more =
-                behaviour.observe_as(exchange, endpoint, principal, &findings[..content], ts);
+            let more = behaviour.observe_as(
+                exchange,
+                endpoint,
+                principal.as_ref(),
+                &findings[..content],
+                ts,
+            );
             findings.extend(more);
         }
         if let Some(inventory) = &mut self.inventory {
@@ -132,52 +179,93 @@ impl Analysis {
             findings.extend(more);
         }
         if let Some(weak_jwt) = &mut self.weak_jwt {
-            weak_jwt.offer(exchange, endpoint, self.principal.as_ref());
+            weak_jwt.offer(exchange, endpoint, principal.as_ref());
         }
-        findings
+        (findings, principal)
     }
 
-    /// Alerts found off the hot path, at most `budget` units of work
-    /// (secrets tried) at a time: call on the periodic tick, and with
-    /// `usize::MAX` at the end. Each is stamped with, and returned with,
-    /// the time of the exchange it is about.
-    pub fn deferred_alerts(&mut self, budget: usize) -> Vec<(Alert, i128)> {
+    /// The alerts one exchange raises, after deduplication and rate
+    /// limiting, appended to `out`.
+    pub fn alerts_on(
+        &mut self,
+        exchange: &HttpExchange,
+        endpoint: &EndpointKey,
+        out: &mut Vec<Alert>,
+    ) {
+        let ts = exchange.completed_unix_ns;
+        let from = out.len();
+        let (findings, principal) = self.inspect_as(exchange, endpoint);
+        let principal = principal.map(|p| p.to_string());
+        for finding in findings {
+            let alert = Alert::from_finding(&finding, exchange, endpoint, ts)
+                .with_principal(principal.clone());
+            self.aggregator.admit(alert, ts, out);
+        }
+        self.count(&out[from..]);
+    }
+
+    /// Alerts found off the hot path (weak JWT secrets), at most `budget`
+    /// secrets tried, through deduplication and rate limiting into `out`.
+    /// Each is stamped with the time of the exchange it is about.
+    fn deferred_alerts(&mut self, budget: usize, now_unix_ns: i128, out: &mut Vec<Alert>) {
         let Some(weak_jwt) = &mut self.weak_jwt else {
-            return Vec::new();
+            return;
         };
-        weak_jwt
-            .work(budget)
-            .into_iter()
-            .map(|weak| {
-                let ts = weak.exchange.completed_unix_ns;
-                let alert = Alert::from_finding(&weak.finding, &weak.exchange, &weak.endpoint, ts)
-                    .with_principal(weak.principal.as_ref());
-                (alert, ts)
-            })
-            .collect()
+        for weak in weak_jwt.work(budget) {
+            let ts = weak.exchange.completed_unix_ns;
+            let principal = weak.principal.map(|p| p.to_string());
+            let alert = Alert::from_finding(&weak.finding, &weak.exchange, &weak.endpoint, ts)
+                .with_principal(principal);
+            self.aggregator.admit(alert, ts.max(now_unix_ns), out);
+        }
     }
 
-    /// Who made the request `inspect` saw last, fingerprinted (its alerts
-    /// name it).
-    pub fn principal(&self) -> Option<&Principal> {
-        self.principal.as_ref()
-    }
-
-    /// Periodic work: saving the inventory when its interval has passed.
-    pub fn tick(&mut self, now_unix_ns: i128) {
+    /// Periodic work at `now_unix_ns` (the capture clock, as alerts are
+    /// stamped): the summaries of deduplication windows that have closed
+    /// and a bounded slice of the weak-JWT-secret checks, appended to
+    /// `out`, and saving the inventory when its interval has passed.
+    pub fn tick(&mut self, now_unix_ns: i128, out: &mut Vec<Alert>) {
         if let Some(inventory) = &mut self.inventory {
             // Counted in the inventory's save_errors; the previous file stays.
             if let Err(err) = inventory.save_if_due(now_unix_ns) {
                 tracing::warn!("inventory: {err}");
             }
         }
+        let from = out.len();
+        self.deferred_alerts(weak_jwt::DEFAULT_BUDGET, now_unix_ns, out);
+        self.aggregator.close_due(now_unix_ns, out);
+        self.count(&out[from..]);
     }
 
-    /// Saves what must survive a restart.
-    pub fn finish(&mut self) {
+    /// Every pending summary, appended to `out`, and saves what must
+    /// survive a restart (shutdown, end of a replay).
+    pub fn finish(&mut self, out: &mut Vec<Alert>) {
         if let Some(inventory) = &mut self.inventory {
             inventory.save();
         }
+        let from = out.len();
+        self.deferred_alerts(usize::MAX, i128::MIN, out);
+        self.aggregator.close_all(out);
+        self.count(&out[from..]);
+    }
+
+    fn count(&mut self, raised: &[Alert]) {
+        for alert in raised {
+            *self
+                .alert_counts
+                .entry((alert.rule.clone(), alert.severity.as_str()))
+                .or_default() += 1;
+        }
+    }
+
+    /// What deduplication and rate limiting did.
+    pub fn aggregate_counters(&self) -> &AggregateCounters {
+        &self.aggregator.counters
+    }
+
+    /// Alerts raised so far, by rule and severity.
+    pub fn alert_counts(&self) -> &BTreeMap<(String, &'static str), u64> {
+        &self.alert_counts
     }
 
     pub fn counters(&self) -> AnalysisCounters {
@@ -188,6 +276,19 @@ impl Analysis {
             noise: self.noise.as_ref().map(Noise::counters),
         }
     }
+}
+
+/// The fingerprint key from `detect.fingerprint_key_file` or
+/// `<output.state_dir>`, created on first use.
+fn fingerprint_key(config: &Config) -> anyhow::Result<detect::FingerprintKey> {
+    use anyhow::Context as _;
+    let path = config.detect.key_path(&config.output.state_dir);
+    detect::FingerprintKey::load_or_create(&path).with_context(|| {
+        format!(
+            "fingerprint key {} (set output.state_dir or detect.fingerprint_key_file)",
+            path.display()
+        )
+    })
 }
 
 #[cfg(test)]

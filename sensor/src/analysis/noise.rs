@@ -8,11 +8,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-use crate::detect::FingerprintKey;
+use crate::analysis::detect::FingerprintKey;
 use crate::endpoint::{normalise_host, EndpointKey};
 use crate::exchange::{HttpExchange, Role};
 use crate::finding::Finding;
-use crate::sink::config::SinksConfig;
 
 const VERSION_BANNER: &str = "error.version_banner";
 /// (host, banner) pairs remembered; past it the set starts over (a banner
@@ -45,19 +44,21 @@ pub struct Noise {
 }
 
 impl Noise {
-    pub fn new(sinks: &SinksConfig, key: FingerprintKey) -> Self {
+    /// `webhooks` are the webhook sinks' URLs, `syslogs` the `host:port`
+    /// of the syslog sinks over the network.
+    pub fn new(webhooks: &[&str], syslogs: &[&str], key: FingerprintKey) -> Self {
         let mut d = Destinations::default();
-        for webhook in &sinks.webhook {
-            let (default_port, rest) = match webhook.url.split_once("://") {
+        for url in webhooks {
+            let (default_port, rest) = match url.split_once("://") {
                 Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (443, rest),
                 Some((_, rest)) => (80, rest),
-                None => (80, webhook.url.as_str()),
+                None => (80, *url),
             };
             let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
             d.add(authority, default_port);
         }
-        for syslog in sinks.syslog.iter().filter(|s| s.transport != "unix") {
-            d.add(&syslog.address, 514);
+        for address in syslogs {
+            d.add(address, 514);
         }
         Self {
             key,
@@ -152,13 +153,9 @@ fn split_port(authority: &str, default_port: u16) -> (&str, u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::tests::exchange;
-    use crate::detect::{Category, Location, Message, Part, Severity};
+    use crate::analysis::detect::tests::exchange;
+    use crate::analysis::detect::{Category, Location, Message, Part, Severity};
     use std::sync::Arc;
-
-    fn sinks(toml: &str) -> SinksConfig {
-        toml::from_str(toml).unwrap()
-    }
 
     fn to(server: &str, host: &str, role: Role) -> HttpExchange {
         let mut x = exchange("POST", "/hook", &[("Host", host)], "[]", &[], "");
@@ -179,10 +176,11 @@ mod tests {
 
     #[test]
     fn deliveries_to_own_sinks_are_recognised_from_either_side() {
-        let config = sinks(
-            "[[webhook]]\nurl = \"http://127.0.0.1:9000/hook\"\n[[webhook]]\nurl = \"https://hooks.acme.io/x\"\n[[syslog]]\ntransport = \"tcp\"\naddress = \"10.0.0.5:6514\"\n",
+        let mut n = Noise::new(
+            &["http://127.0.0.1:9000/hook", "https://hooks.acme.io/x"],
+            &["10.0.0.5:6514"],
+            FingerprintKey::from_bytes([1; 32]),
         );
-        let mut n = Noise::new(&config, FingerprintKey::from_bytes([1; 32]));
         for (server, host, role, want) in [
             ("127.0.0.1:9000", "127.0.0.1:9000", Role::Server, true),
             ("127.0.0.1:9000", "localhost:9000", Role::Client, true),
@@ -203,7 +201,7 @@ mod tests {
 
     #[test]
     fn a_banner_is_one_finding_per_host_and_banner() {
-        let mut n = Noise::new(&SinksConfig::default(), FingerprintKey::from_bytes([1; 32]));
+        let mut n = Noise::new(&[], &[], FingerprintKey::from_bytes([1; 32]));
         let banner = |fingerprint: &str| Finding {
             rule: VERSION_BANNER.into(),
             category: Category::VerboseError,

@@ -4,8 +4,8 @@
 //! attacker shares an address with everyone, and a botnet spreads over
 //! many: the account under attack is what stays the same.
 
+use crate::analysis::detect::{Location, Message, Part, RuleInfo};
 use crate::analysis::principal::Principal;
-use crate::detect::{Location, Message, Part, RuleInfo};
 
 use super::config::BruteForceConfig;
 use super::distinct::DistinctCounter;

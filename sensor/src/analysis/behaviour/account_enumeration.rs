@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use crate::detect::{Location, Message, Part, RuleInfo};
+use crate::analysis::detect::{Location, Message, Part, RuleInfo};
 
 use super::config::AccountEnumerationConfig;
 use super::observation::Observation;

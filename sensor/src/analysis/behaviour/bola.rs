@@ -22,7 +22,7 @@
 
 use serde_json::Value;
 
-use crate::detect::{Location, Message, Part, RuleInfo};
+use crate::analysis::detect::{Location, Message, Part, RuleInfo};
 use crate::endpoint::path_params;
 use crate::exchange::HttpExchange;
 

@@ -6,8 +6,8 @@ use std::hash::SipHasher;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
+use crate::analysis::detect::FingerprintKey;
 use crate::analysis::principal::Principal;
-use crate::detect::FingerprintKey;
 use crate::exchange::{HttpExchange, Role};
 
 /// The party sending requests: its principal when the request carries

@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use crate::detect::glob;
 use crate::exchange::{header, HttpExchange};
+use crate::glob;
 
 #[cfg(test)]
 use super::client::Keys;
@@ -221,7 +221,7 @@ fn json_username(value: &serde_json::Value, depth: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::tests::exchange;
+    use crate::analysis::detect::tests::exchange;
 
     #[test]
     fn login_templates() {
@@ -281,7 +281,9 @@ mod tests {
 
     #[test]
     fn usernames_are_found_and_hashed_normalised() {
-        let keys = Keys::derive(&crate::detect::FingerprintKey::from_bytes([3; 32]));
+        let keys = Keys::derive(&crate::analysis::detect::FingerprintKey::from_bytes(
+            [3; 32],
+        ));
         let alice = Some(keys.hash("alice@acme.io"));
         assert_eq!(
             username_hash(

@@ -73,8 +73,8 @@ mod unauthenticated;
 
 use serde::Serialize;
 
+use crate::analysis::detect::{Finding, FingerprintKey};
 use crate::analysis::principal::Principal;
-use crate::detect::{Finding, FingerprintKey};
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 

@@ -283,7 +283,7 @@ fn stable_words(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::tests::exchange;
+    use crate::analysis::detect::tests::exchange;
 
     fn answered(status: u16, headers: &[(&str, &str)], body: &str) -> HttpExchange {
         let mut x = exchange("POST", "/login", &[], "", headers, body);

@@ -18,9 +18,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::detect::glob;
-use crate::detect::FingerprintKey;
+use crate::analysis::detect::FingerprintKey;
 use crate::exchange::HttpExchange;
+use crate::glob;
 
 pub use config::{HostPrincipalConfig, PrincipalConfig};
 

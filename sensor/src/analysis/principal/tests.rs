@@ -1,6 +1,6 @@
 use super::*;
-use crate::detect::jwt::encode;
-use crate::detect::tests::exchange;
+use crate::analysis::detect::jwt::encode;
+use crate::analysis::detect::tests::exchange;
 
 fn extractor(config: &PrincipalConfig) -> PrincipalExtractor {
     config.validate().unwrap();

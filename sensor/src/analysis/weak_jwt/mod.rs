@@ -24,9 +24,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Sha256, Sha384, Sha512};
 
+use crate::analysis::detect::jwt::WEAK_SECRET;
+use crate::analysis::detect::{Category, FingerprintKey, Severity};
 use crate::analysis::principal::Principal;
-use crate::detect::jwt::WEAK_SECRET;
-use crate::detect::{Category, FingerprintKey, Severity};
 use crate::endpoint::EndpointKey;
 use crate::exchange::{Body, HttpExchange};
 use crate::finding::{Finding, Location, Message, Part};

@@ -1,5 +1,5 @@
 use super::*;
-use crate::detect::tests::exchange;
+use crate::analysis::detect::tests::exchange;
 
 fn sign(alg: &str, claims: &str, secret: &[u8]) -> String {
     let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
