@@ -16,7 +16,7 @@ use super::signal::{Condition, Report, Scope};
 
 const NS_PER_SEC: i128 = 1_000_000_000;
 /// Addresses counted exactly per account, then "at least".
-const MAX_ADDRESSES: usize = 256;
+const MAX_ADDRESSES: usize = 32;
 
 #[derive(Debug, Clone)]
 pub(crate) struct AccountTracker {

@@ -46,7 +46,7 @@ const MAX_IDS_PER_RESPONSE: usize = 256;
 
 /// What one principal has been given.
 #[derive(Debug, Clone)]
-struct Returned {
+pub(crate) struct Returned {
     bits: Box<[u64; BLOOM_WORDS]>,
     inserted: u64,
 }
@@ -83,7 +83,7 @@ impl Returned {
 
 /// One principal's requests to one endpoint in the current window.
 #[derive(Debug, Clone)]
-struct Window {
+pub(crate) struct Window {
     start_ns: i128,
     requested: DistinctCounter,
     unreturned: DistinctCounter,
@@ -97,10 +97,10 @@ impl Window {
         let requested = cap(config.min_unreturned_ids).max(cap(config.min_foreign_ids));
         Self {
             start_ns: now,
-            requested: DistinctCounter::new(requested * 2, false),
+            requested: DistinctCounter::new(requested, false),
             unreturned: DistinctCounter::new(cap(config.min_unreturned_ids), false),
             foreign: DistinctCounter::new(cap(config.min_foreign_ids), false),
-            owners: DistinctCounter::new(64, false),
+            owners: DistinctCounter::new(16, false),
         }
     }
 
@@ -120,11 +120,12 @@ pub(crate) struct BolaTracker {
 }
 
 impl BolaTracker {
-    pub(crate) fn new(config: &BolaConfig, max_windows: usize) -> Self {
+    /// (principal, endpoint) windows are capped like principals.
+    pub(crate) fn new(config: &BolaConfig) -> Self {
         Self {
             returned: BoundedMap::new(config.max_principals),
             owners: BoundedMap::new(config.max_owned_ids),
-            windows: BoundedMap::new(max_windows),
+            windows: BoundedMap::new(config.max_principals),
         }
     }
 

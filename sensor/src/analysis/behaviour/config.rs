@@ -186,6 +186,9 @@ pub struct BruteForceConfig {
     pub stuffing_window_secs: u64,
     /// Distinct usernames (hashed) in failed logins per stuffing window.
     pub stuffing_usernames: u32,
+    /// Accounts (hashed usernames) whose failed logins are counted; past
+    /// it the least recently failing are forgotten (counted).
+    pub max_accounts: usize,
 }
 
 impl Default for BruteForceConfig {
@@ -197,6 +200,7 @@ impl Default for BruteForceConfig {
             denied: 50,
             stuffing_window_secs: 600,
             stuffing_usernames: 10,
+            max_accounts: 10_000,
         }
     }
 }
@@ -342,7 +346,8 @@ pub struct BolaConfig {
     /// (by anyone's responses or not) in one window, when they are also
     /// most of the ids it requested there.
     pub min_unreturned_ids: u32,
-    /// Principals whose returned ids are remembered (4 KiB each).
+    /// Principals whose returned ids are remembered (a 2 KiB Bloom filter
+    /// each), and (principal, endpoint) windows counted.
     pub max_principals: usize,
     /// Ids whose first owner is remembered.
     pub max_owned_ids: usize,
@@ -355,7 +360,7 @@ impl Default for BolaConfig {
             window_secs: 600,
             min_foreign_ids: 5,
             min_unreturned_ids: 50,
-            max_principals: 10_000,
+            max_principals: 5_000,
             max_owned_ids: 200_000,
         }
     }
@@ -409,6 +414,10 @@ impl BehaviourConfig {
             (
                 "behaviour.account_enumeration.max_usernames",
                 self.account_enumeration.max_usernames as u64,
+            ),
+            (
+                "behaviour.brute_force.max_accounts",
+                self.brute_force.max_accounts as u64,
             ),
             ("behaviour.bola.window_secs", self.bola.window_secs),
             (

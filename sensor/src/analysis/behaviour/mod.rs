@@ -183,7 +183,7 @@ pub struct BehaviourDetector {
 }
 
 /// Credential endpoints whose answers are compared per username.
-const MAX_CREDENTIAL_ENDPOINTS: usize = 1024;
+const MAX_CREDENTIAL_ENDPOINTS: usize = 256;
 
 impl std::fmt::Debug for BehaviourDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -210,9 +210,9 @@ impl BehaviourDetector {
                 config.update_interval_secs,
             ),
             login_rules: LoginRules::new(&config.login),
-            accounts: BoundedMap::new(config.max_clients),
+            accounts: BoundedMap::new(config.brute_force.max_accounts),
             answers: BoundedMap::new(MAX_CREDENTIAL_ENDPOINTS),
-            bola: BolaTracker::new(&config.bola, config.max_id_trackers),
+            bola: BolaTracker::new(&config.bola),
             exchanges: 0,
             findings: 0,
             config: config.clone(),
