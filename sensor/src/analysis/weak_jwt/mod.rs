@@ -8,8 +8,8 @@
 //! Off the hot path: `offer` only decodes the token's header and queues
 //! it (at most `MAX_PENDING` keys wait; more are counted and dropped);
 //! `work` tries at most `budget` secrets per call, and the session calls
-//! it on its periodic tick, so one tick costs a bounded time (about 2 ms
-//! for the default budget of 2,000 HMACs) whatever the traffic. A found
+//! it on its periodic tick, so one tick costs at most `budget` HMACs of a
+//! token (2,000 by default) whatever the traffic. A found
 //! secret is a finding; the secret itself is never shown, logged or kept
 //! past the check.
 
