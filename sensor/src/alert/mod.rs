@@ -73,6 +73,8 @@ pub struct Alert {
     pub connection: Connection,
     /// The plaintext came from a TLS library (not visible on the wire).
     pub tls: bool,
+    /// The exchange's protocol: `1.0`, `1.1` or `2`.
+    pub http_version: &'static str,
     /// Who made the request, fingerprinted (`jwt:1f2e3d4c5b6a7980`), when
     /// it carried a JWT, Basic credentials, an API key or a session cookie.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +125,7 @@ impl Alert {
                 role: conn.role.as_str(),
             },
             tls: conn.tls,
+            http_version: exchange.http_version(),
             principal: None,
         }
     }
