@@ -23,6 +23,9 @@ pub struct Config {
     /// Behavioural detectors: rate spikes, bulk responses, enumeration,
     /// brute force, error surges, unauthenticated access.
     pub behaviour: crate::analysis::behaviour::config::BehaviourConfig,
+    /// Who is calling: where the principal (JWT subject, Basic user, API
+    /// key, session cookie) of a request is read, per host.
+    pub principal: crate::analysis::principal::config::PrincipalConfig,
     /// The catalogue of endpoints seen, and shadow/zombie API detection
     /// against a reference OpenAPI spec.
     pub inventory: crate::analysis::inventory::config::InventoryConfig,
@@ -304,6 +307,9 @@ impl Config {
             return invalid(key, &message);
         }
         if let Err((key, message)) = self.behaviour.validate() {
+            return invalid(key, &message);
+        }
+        if let Err((key, message)) = self.principal.validate() {
             return invalid(key, &message);
         }
         if let Err((key, message)) = self.inventory.validate() {

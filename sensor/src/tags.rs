@@ -38,6 +38,12 @@ const BY_RULE: &[(&str, [&str; 2])] = &[
         [AUTHENTICATION, "CWE-306"],
     ),
     ("auth.credentials_in_query", [AUTHENTICATION, "CWE-598"]),
+    ("auth.bola", [BOLA, "CWE-639"]),
+    ("auth.account_enumeration", [AUTHENTICATION, "CWE-204"]),
+    ("secret.jwt_weak_secret", [AUTHENTICATION, "CWE-521"]),
+    ("secret.jwt_alg_not_allowed", [AUTHENTICATION, "CWE-327"]),
+    ("secret.jwt_kid_injection", [AUTHENTICATION, "CWE-20"]),
+    ("secret.jwt_foreign_key_url", [AUTHENTICATION, "CWE-345"]),
     ("inventory.shadow_api", [INVENTORY, "CWE-1059"]),
     ("inventory.zombie_api", [INVENTORY, "CWE-477"]),
 ];

@@ -131,6 +131,22 @@ fn a_webhook_outage_in_the_middle_of_a_run_loses_nothing() {
     let (ids, deliveries) = received(&out_file);
     assert_eq!(ids, written);
     assert_eq!(deliveries, written.len(), "an alert was delivered twice");
+    // The deliveries themselves (their JSON carries the leaks' masked
+    // evidence) are never analysed: no alert about the receiver.
+    let receiver_host = format!("127.0.0.1:{port}");
+    let about_receiver: Vec<Value> = read_jsonl(&output.alerts_file)
+        .into_iter()
+        .filter(|a| a["endpoint"]["host"] == receiver_host.as_str())
+        .collect();
+    assert!(about_receiver.is_empty(), "{}", dump(&about_receiver));
+    assert!(
+        output.stats["analysis"]["noise"]["own_sink_exchanges"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{}",
+        output.stats
+    );
     assert!(output.stats["sinks"][0]["failures"].as_u64().unwrap() >= 1);
     assert_eq!(output.stats["sinks"][0]["dropped"], 0);
 }

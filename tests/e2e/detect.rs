@@ -172,6 +172,17 @@ fn planted_leaks_are_alerted_and_never_repeated() {
     ] {
         assert!(rules.contains(&want), "no {want:?} in {rules:?}");
     }
+    // Each banner (Server, X-Powered-By) is one finding for the host,
+    // whichever side saw it: never repeated, never summarised.
+    let host = format!("127.0.0.1:{}", server.port);
+    let banners: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "error.version_banner" && a["endpoint"]["host"] == host.as_str())
+        .map(|a| a["evidence"].as_str().unwrap())
+        .collect();
+    let distinct: std::collections::BTreeSet<&&str> = banners.iter().collect();
+    assert_eq!(banners.len(), distinct.len(), "{}", dump(&alerts));
+    assert_eq!(banners.len(), 2, "{}", dump(&alerts));
     let card = values["card"].as_str().unwrap();
     assert!(alerts.iter().any(|a| a["rule"] == "pii.card"
         && a["evidence"]

@@ -83,6 +83,10 @@ pub struct Alert {
     pub tls: bool,
     /// The exchange's protocol: `1.0`, `1.1` or `2`.
     pub http_version: &'static str,
+    /// Who made the request, fingerprinted (`jwt:1f2e3d4c5b6a7980`), when
+    /// it carried a JWT, Basic credentials, an API key or a session cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 impl Alert {
@@ -136,7 +140,14 @@ impl Alert {
             },
             tls: conn.tls,
             http_version: exchange.http_version(),
+            principal: None,
         }
+    }
+
+    /// The alert naming the request's principal (kind and fingerprint).
+    pub fn with_principal(mut self, principal: Option<String>) -> Self {
+        self.principal = principal;
+        self
     }
 }
 
