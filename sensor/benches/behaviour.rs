@@ -26,6 +26,7 @@ fn body(bytes: &Bytes) -> Body {
         raw: bytes.clone(),
         decoded: None,
         truncated: false,
+        tail: Default::default(),
     }
 }
 
@@ -132,6 +133,7 @@ fn exchange(i: usize, bodies: &Bodies) -> HttpExchange {
         },
         timings: Timings::default(),
         upgraded: false,
+        anomalies: Vec::new(),
         completed_unix_ns: 0,
     }
 }

@@ -22,6 +22,10 @@ use crate::stats::Stats;
 /// Ring buffer records handled per wake-up before outputs get a turn.
 const BATCH: usize = 4096;
 
+/// Batches read from the ring buffer at shutdown, at most: more than a
+/// full default ring (16 MiB) holds.
+const SHUTDOWN_BATCHES: usize = 64;
+
 /// How often the ring buffer is drained when the kernel did not wake us.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
@@ -82,13 +86,11 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         tokio::select! {
             batch = capture.next_batch(&mut events, BATCH) => {
                 batch?;
-                process(&mut capture, &mut pipeline, &mut events, &mut done);
-                outputs.deliver(&mut done)?;
+                process(&mut capture, &mut pipeline, &mut events, &mut done, &mut outputs)?;
             }
             _ = poll.tick() => {
-                capture.drain_now(&mut events);
-                process(&mut capture, &mut pipeline, &mut events, &mut done);
-                outputs.deliver(&mut done)?;
+                capture.drain_now(&mut events, BATCH);
+                process(&mut capture, &mut pipeline, &mut events, &mut done, &mut outputs)?;
             }
             _ = tick.tick() => {
                 pipeline.expire_idle(monotonic_ns(), &mut done);
@@ -104,10 +106,18 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         }
     }
 
-    // What the kernel already queued still counts; then detach.
-    capture.drain_now(&mut events);
-    for event in events.drain(..) {
-        pipeline.handle(event, &mut done);
+    // What the kernel already queued still counts; then detach. In
+    // bounded batches, each handled before the next is read, and a bounded
+    // number of them: traffic that goes on must not hold the exit.
+    for _ in 0..SHUTDOWN_BATCHES {
+        capture.drain_now(&mut events, BATCH);
+        if events.is_empty() {
+            break;
+        }
+        for event in events.drain(..) {
+            pipeline.handle(event, &mut done);
+        }
+        outputs.deliver(&mut done)?;
     }
     let kernel = capture.kernel_counters();
     let decode_errors = capture.decode_errors;
@@ -339,20 +349,45 @@ fn sink_families(sinks: &[SinkSnapshot]) -> Vec<Labelled> {
     ]
 }
 
-/// Runs captured events through the pipeline and tells the kernel which
+/// Exchanges held before they are handed to the outputs: one batch of
+/// records can complete many exchanges (small pipelined responses each
+/// decoding to `max_decoded_bytes`), so the queue is bounded in bytes too.
+const MAX_PENDING_EXCHANGES: usize = 64;
+const MAX_PENDING_EXCHANGE_BYTES: usize = 8 << 20;
+
+/// Runs captured events through the pipeline, delivers the exchanges
+/// whenever the queue of them reaches its bound, and tells the kernel which
 /// connections to stop sending.
 fn process(
     capture: &mut LiveCapture,
     pipeline: &mut Pipeline,
     events: &mut Vec<CaptureEvent>,
     done: &mut Vec<HttpExchange>,
-) {
+    outputs: &mut Outputs,
+) -> anyhow::Result<()> {
+    let mut held = 0;
     for event in events.drain(..) {
+        let before = done.len();
         pipeline.handle(event, done);
+        held += done[before..].iter().map(exchange_bytes).sum::<usize>();
+        if done.len() >= MAX_PENDING_EXCHANGES || held >= MAX_PENDING_EXCHANGE_BYTES {
+            outputs.deliver(done)?;
+            held = 0;
+        }
     }
+    outputs.deliver(done)?;
     for (pid, fd) in pipeline.take_ignored() {
         capture.ignore(pid, fd);
     }
+    Ok(())
+}
+
+/// Body bytes an exchange holds (kept, tail and decoded, both messages).
+fn exchange_bytes(x: &HttpExchange) -> usize {
+    [&x.request.body, &x.response.body]
+        .iter()
+        .map(|b| b.raw.len() + b.tail.len() + b.decoded.as_ref().map_or(0, |d| d.len()))
+        .sum()
 }
 
 fn clock_ns(clock: libc::clockid_t) -> i128 {

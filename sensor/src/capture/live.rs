@@ -17,6 +17,12 @@ use super::event::{decode, exec_pid, CaptureEvent};
 use super::inflight;
 use super::tls::{TlsConfig, TlsProbes, TlsStats};
 
+/// Most record bytes decoded per batch, whatever the record cap: a batch is
+/// copied out of the ring before the pipeline sees it, so this bounds the
+/// agent's queue between the two. What stays in the ring waits for the
+/// next batch; when the ring fills, the kernel drops and counts.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
 /// The eBPF object built by sensor/build.rs.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
 
@@ -179,10 +185,12 @@ impl LiveCapture {
         let mut guard = self.ring.readable_mut().await?;
         let ring = guard.get_inner_mut();
         let mut drained = 0;
+        let mut bytes = 0;
         let now = Instant::now();
-        while drained < max {
+        while drained < max && bytes < MAX_BATCH_BYTES {
             let Some(record) = ring.next() else { break };
             drained += 1;
+            bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {
                 continue;
             }
@@ -194,7 +202,7 @@ impl LiveCapture {
                 }
             }
         }
-        if drained < max {
+        if drained < max && bytes < MAX_BATCH_BYTES {
             guard.clear_ready();
         }
         drop(guard);
@@ -214,11 +222,17 @@ impl LiveCapture {
         self.tls.as_ref().map(TlsProbes::stats).unwrap_or_default()
     }
 
-    /// Decodes whatever is already in the ring buffer, without waiting.
-    pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>) {
+    /// Decodes up to `max` records (and `MAX_BATCH_BYTES`) already in the
+    /// ring buffer, without waiting. Bounded like `next_batch`: a producer
+    /// faster than the agent must not grow the batch without end.
+    pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>, max: usize) {
         let now = Instant::now();
         let ring = self.ring.get_mut();
-        while let Some(record) = ring.next() {
+        let (mut drained, mut bytes) = (0, 0);
+        while drained < max && bytes < MAX_BATCH_BYTES {
+            let Some(record) = ring.next() else { break };
+            drained += 1;
+            bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {
                 continue;
             }

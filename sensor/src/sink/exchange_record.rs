@@ -21,6 +21,11 @@ pub struct ExchangeRecord {
     pub request_bytes: u64,
     pub response_bytes: u64,
     pub truncated: bool,
+    /// A message did not parse: the record and its inspection cover what
+    /// could be read.
+    pub partial: bool,
+    /// What did not parse ("request head did not parse"), when partial.
+    pub malformed: Option<String>,
     pub pid: u32,
     pub comm: String,
     pub exe: Option<String>,
@@ -56,6 +61,8 @@ impl ExchangeRecord {
             request_bytes: exchange.request.body.wire_len,
             response_bytes: exchange.response.body.wire_len,
             truncated: exchange.truncated(),
+            partial: exchange.malformed().is_some(),
+            malformed: exchange.malformed(),
             pid: conn.pid,
             comm: conn.comm.clone(),
             exe: conn.process.exe.clone(),
