@@ -3,15 +3,13 @@
 
 pub mod alert;
 pub mod analysis;
-pub mod behaviour;
 pub mod capture;
 pub mod config;
 pub mod conntrack;
-pub mod detect;
 pub mod endpoint;
 pub mod exchange;
+pub mod finding;
 pub mod http;
-pub mod inventory;
 pub mod metrics;
 pub mod pipeline;
 pub mod reassembly;
@@ -20,3 +18,6 @@ pub mod run;
 pub mod sink;
 pub mod stats;
 pub mod tail;
+
+// The analysers moved under analysis/; these keep their old paths working.
+pub use analysis::{behaviour, detect, inventory};

@@ -2,11 +2,9 @@
 //! (already redacted) and its exchange's metadata, so it can hold no raw
 //! value either.
 
-mod aggregate;
 pub mod config;
-mod rate_limit;
 
-pub use aggregate::{AggregateCounters, Aggregator};
+pub use crate::analysis::{AggregateCounters, Aggregator};
 pub use config::AlertsConfig;
 
 use serde::Serialize;
@@ -138,7 +136,7 @@ impl Alert {
 }
 
 /// Unix nanoseconds as RFC 3339 (empty when out of range).
-fn rfc3339(ts_unix_ns: i128) -> String {
+pub(crate) fn rfc3339(ts_unix_ns: i128) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(ts_unix_ns)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
@@ -147,7 +145,7 @@ fn rfc3339(ts_unix_ns: i128) -> String {
 
 /// Time, process-wide counter and a per-process random salt: unique
 /// without coordination, and sortable by time within one sensor.
-fn alert_id(ts_unix_ns: i128) -> String {
+pub(crate) fn alert_id(ts_unix_ns: i128) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -169,6 +167,3 @@ fn alert_id(ts_unix_ns: i128) -> String {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod aggregate_tests;

@@ -33,18 +33,22 @@ pub mod redact;
 mod rules;
 mod scan;
 mod secrets;
-mod types;
 pub mod validators;
 
 use std::collections::HashMap;
 
 use crate::exchange::HttpExchange;
 
+pub use crate::finding::{Category, Finding, Location, Message, Part, RuleInfo, Severity};
 pub use config::DetectConfig;
 pub use custom::RuleError;
 pub use fingerprint::{FingerprintKey, KeyError};
 pub use rules::builtin_rules;
-pub use types::{Category, Finding, Location, Message, Part, RuleInfo, Severity};
+
+/// The vocabulary moved to `crate::finding`; the rule tables still name it here.
+mod types {
+    pub use crate::finding::*;
+}
 
 use prefilter::Prefilter;
 use rules::{builtin_specs, Rule};

@@ -5,7 +5,8 @@ use crate::detect::tests::{detector, exchange};
 use crate::detect::{ContentDetector, DetectConfig};
 use crate::endpoint::EndpointKey;
 
-use super::{Aggregator, Alert, AlertsConfig};
+use super::Aggregator;
+use crate::alert::{Alert, AlertsConfig};
 
 /// Paths that stay distinct endpoints (`/cards/1` and `/cards/2` are one).
 const NAMES: [&str; 20] = [

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use serde::Serialize;
 
 use super::rate_limit::RuleRateLimiter;
-use super::{rfc3339, Alert};
+use crate::alert::{rfc3339, Alert};
 
 /// What makes two alerts the same alert.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,7 +69,7 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    pub fn new(config: &super::config::AlertsConfig) -> Self {
+    pub fn new(config: &crate::alert::AlertsConfig) -> Self {
         Self {
             window_ns: i128::from(config.dedup_window_secs) * 1_000_000_000,
             max_tracked: config.max_tracked.max(1),
@@ -171,7 +171,7 @@ impl Aggregator {
             return;
         }
         let mut alert = repeats.latest;
-        alert.id = super::alert_id(repeats.last_seen_ns);
+        alert.id = crate::alert::alert_id(repeats.last_seen_ns);
         alert.ts = rfc3339(repeats.last_seen_ns);
         alert.count = repeats.count;
         alert.first_seen = rfc3339(repeats.first_seen_ns);

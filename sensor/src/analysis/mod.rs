@@ -3,6 +3,15 @@
 //! content findings (unauthenticated access to sensitive data, sensitive
 //! categories per endpoint). One key fingerprints all of them.
 
+pub mod behaviour;
+pub mod detect;
+pub mod inventory;
+
+mod aggregate;
+mod rate_limit;
+
+pub use aggregate::{AggregateCounters, Aggregator};
+
 use serde::Serialize;
 
 use crate::behaviour::{BehaviourCounters, BehaviourDetector};
@@ -101,3 +110,6 @@ impl Analysis {
         }
     }
 }
+
+#[cfg(test)]
+mod aggregate_tests;
