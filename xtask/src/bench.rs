@@ -7,7 +7,7 @@
 //! OpenSSL probes (nginx and wrk both link libssl).
 
 mod nginx;
-mod sensor;
+pub(crate) mod sensor;
 mod wrk;
 
 use std::path::Path;

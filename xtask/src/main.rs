@@ -5,6 +5,7 @@ mod bench;
 mod dist;
 mod fuzz;
 mod setup;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,6 +42,9 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Run a fuzz target from fuzz/ (installs cargo-fuzz when missing).
     Fuzz(fuzz::FuzzArgs),
+    /// Set up, build, and run the sensor for minutes under normal traffic
+    /// mixed with every hostile shape: peak RSS, CPU, completeness (root).
+    Soak(soak::SoakArgs),
     /// Set up, build, and package: a .deb and a tarball in target/dist/
     /// (installs cargo-deb when missing).
     Dist,
@@ -79,6 +83,11 @@ fn main() -> anyhow::Result<()> {
             setup::setup()?;
             build()?;
             bench::bench(&args)
+        }
+        Task::Soak(args) => {
+            setup::setup()?;
+            build()?;
+            soak::soak(&args)
         }
         Task::Dist => {
             setup::setup()?;

@@ -180,7 +180,7 @@ fn message_held(headers: &[Header], trailers: &[Header], body: &Body) -> usize {
         .chain(trailers)
         .map(|h| h.name.len() + h.value.len())
         .sum();
-    fields + body.raw.len()
+    fields + body.raw.len() + body.tail.len()
 }
 
 /// A response whose head is parsed and whose body is arriving.
