@@ -22,6 +22,10 @@ use crate::stats::Stats;
 /// Ring buffer records handled per wake-up before outputs get a turn.
 const BATCH: usize = 4096;
 
+/// Batches read on one timed poll before the other tasks (metrics, idle
+/// expiry, signals) get a turn.
+const BATCHES_PER_POLL: usize = 16;
+
 /// Batches read from the ring buffer at shutdown, at most: more than a
 /// full default ring (16 MiB) holds.
 const SHUTDOWN_BATCHES: usize = 64;
@@ -89,8 +93,16 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
                 process(&mut capture, &mut pipeline, &mut events, &mut done, &mut outputs)?;
             }
             _ = poll.tick() => {
-                capture.drain_now(&mut events, BATCH);
-                process(&mut capture, &mut pipeline, &mut events, &mut done, &mut outputs)?;
+                // Bounded batches, each handled before the next is read:
+                // memory stays flat however fast the kernel produces, and
+                // the ring is still emptied as fast as the agent can go.
+                for _ in 0..BATCHES_PER_POLL {
+                    capture.drain_now(&mut events, BATCH);
+                    if events.is_empty() {
+                        break;
+                    }
+                    process(&mut capture, &mut pipeline, &mut events, &mut done, &mut outputs)?;
+                }
             }
             _ = tick.tick() => {
                 pipeline.expire_idle(monotonic_ns(), &mut done);
