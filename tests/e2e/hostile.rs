@@ -300,3 +300,34 @@ fn memory_stays_bounded_under_parallel_large_downloads() {
     );
     assert_nothing_raw(&values, &out);
 }
+
+#[test]
+fn exchange_records_mask_sensitive_path_segments() {
+    let dir = scratch_dir("hostile-paths");
+    let (values, server) = hostile_server(&dir);
+    let sensor = Sensor::start(&dir, &[]);
+    let ssn = values["ssn"].as_str().unwrap();
+    let card = values["card"].as_str().unwrap();
+    for path in [
+        format!("/lookup/{ssn}"),
+        format!("/cards/{card}"),
+        "/orders/4711".to_owned(),
+    ] {
+        exchange_raw(
+            server.port,
+            format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes(),
+        );
+    }
+    sensor.wait_for("the three lookups from the server's side", |e| {
+        server_side(e, &server).len() >= 3
+    });
+    let out = sensor.stop();
+    let paths: Vec<String> = server_side(&out.exchanges, &server)
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect();
+    for want in ["/lookup/{token}", "/cards/{id}", "/orders/4711"] {
+        assert!(paths.iter().any(|p| p == want), "{want} not in {paths:?}");
+    }
+    assert_nothing_raw(&values, &out);
+}

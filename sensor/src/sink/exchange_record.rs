@@ -13,6 +13,7 @@ pub struct ExchangeRecord {
     pub duration_ms: f64,
     pub method: String,
     pub host: String,
+    /// The path with its sensitive segments masked (`endpoint::masked_path`).
     pub path: String,
     /// The endpoint's path template (`/users/{id}`), as alerts and the
     /// inventory name it.
@@ -55,7 +56,7 @@ impl ExchangeRecord {
             duration_ms: (duration_ns as f64 / 1e6 * 1000.0).round() / 1000.0,
             method: exchange.request.method.clone(),
             host: endpoint.host.clone(),
-            path: path_of(&exchange.request.target).to_owned(),
+            path: crate::endpoint::masked_path(&exchange.request.target),
             template: endpoint.template.clone(),
             status: exchange.response.status,
             request_bytes: exchange.request.body.wire_len,
