@@ -165,17 +165,41 @@ pub enum ConfigError {
     Rules(#[from] crate::detect::RuleError),
 }
 
+/// Largest `limits.max_header_bytes`: 1 MiB.
+pub const MAX_HEADER_BYTES: usize = 1 << 20;
+/// Largest `limits.max_body_kept_bytes`: 16 MiB.
+pub const MAX_BODY_KEPT_BYTES: usize = 16 << 20;
+/// Largest `limits.max_decoded_bytes` and `detect.max_inspect_bytes`: 64 MiB.
+pub const MAX_DECODED_BYTES: usize = 64 << 20;
+/// Largest `limits.max_buffered_bytes_per_direction`: 16 MiB.
+pub const MAX_BUFFERED_BYTES: usize = 16 << 20;
+/// Largest `capture.ring_buffer_bytes`: 1 GiB.
+pub const MAX_RING_BYTES: usize = 1 << 30;
+
 impl Config {
     /// The fingerprint key from `detect.fingerprint_key_file` or
     /// `<output.state_dir>`, created on first use.
     pub fn fingerprint_key(&self) -> anyhow::Result<crate::detect::FingerprintKey> {
-        use anyhow::Context as _;
         let path = self.detect.key_path(&self.output.state_dir);
-        crate::detect::FingerprintKey::load_or_create(&path).with_context(|| {
-            format!(
-                "fingerprint key {} (set output.state_dir or detect.fingerprint_key_file)",
-                path.display()
-            )
+        // A configured key file is only ever read: a missing one is an
+        // error, never a new key. The errors name the key and the path,
+        // with the OS error once.
+        let (key, result) = match &self.detect.fingerprint_key_file {
+            Some(_) => (
+                "detect.fingerprint_key_file",
+                crate::detect::FingerprintKey::load(&path),
+            ),
+            None => (
+                "output.state_dir",
+                crate::detect::FingerprintKey::load_or_create(&path),
+            ),
+        };
+        result.map_err(|err| {
+            ConfigError::Invalid {
+                key,
+                message: err.to_string(),
+            }
+            .into()
         })
     }
 
@@ -257,6 +281,46 @@ impl Config {
         }
         if l.idle_timeout_secs == 0 {
             return invalid("limits.idle_timeout_secs", "must be greater than 0");
+        }
+        // Every size has a maximum (documented in sensor.example.toml): a
+        // typo must not let one connection or one body take the host's memory.
+        for (key, value, max) in [
+            (
+                "limits.max_header_bytes",
+                l.max_header_bytes,
+                MAX_HEADER_BYTES,
+            ),
+            (
+                "limits.max_body_kept_bytes",
+                l.max_body_kept_bytes,
+                MAX_BODY_KEPT_BYTES,
+            ),
+            (
+                "limits.max_decoded_bytes",
+                l.max_decoded_bytes,
+                MAX_DECODED_BYTES,
+            ),
+            ("limits.max_pending_requests", l.max_pending_requests, 1024),
+            (
+                "limits.max_buffered_bytes_per_direction",
+                l.max_buffered_bytes_per_direction,
+                MAX_BUFFERED_BYTES,
+            ),
+            ("limits.max_connections", l.max_connections, 1_000_000),
+            (
+                "detect.max_inspect_bytes",
+                self.detect.max_inspect_bytes,
+                MAX_DECODED_BYTES,
+            ),
+            (
+                "capture.ring_buffer_bytes",
+                self.capture.ring_buffer_bytes as usize,
+                MAX_RING_BYTES,
+            ),
+        ] {
+            if value > max {
+                return invalid(key, &format!("must be at most {max}, found {value}"));
+            }
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ pub mod finding;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
+pub mod preflight;
 pub mod reassembly;
 pub mod replay;
 pub mod run;

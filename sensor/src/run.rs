@@ -35,6 +35,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<()> {
     config.validate()?;
+    crate::preflight::check(&config)?;
     let sinks = config.sinks.start(&config.output.state_dir)?;
     let analysis = Analysis::from_config(&config)?;
     let mut outputs = Outputs::open(&config.output)?

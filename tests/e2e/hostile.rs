@@ -331,3 +331,40 @@ fn exchange_records_mask_sensitive_path_segments() {
     }
     assert_nothing_raw(&values, &out);
 }
+
+/// A state directory on a read-only mount: `check-config` says so, naming
+/// the key, as `run` would.
+#[test]
+fn check_config_refuses_a_read_only_state_dir() {
+    let dir = scratch_dir("readonly-state");
+    let mount = dir.join("ro");
+    std::fs::create_dir_all(&mount).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mounting a read-only tmpfs (run as root)");
+    let config = dir.join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nstate_dir = \"{}/state\"\nalerts = \"{}/alerts.jsonl\"\n[metrics]\nenabled = false\n",
+            mount.display(),
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(sensor_bin())
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let _ = std::process::Command::new("umount").arg(&mount).status();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted a read-only state_dir");
+    assert!(
+        stderr.contains("output.state_dir") && stderr.contains("Read-only file system"),
+        "{stderr}"
+    );
+}
