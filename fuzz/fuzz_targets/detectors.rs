@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sensor::detect::{ContentDetector, DetectConfig, FingerprintKey};
+use sensor::analysis::detect::{ContentDetector, DetectConfig, FingerprintKey};
 use sensor::exchange::{
     Body, ConnectionInfo, Header, HttpExchange, HttpRequest, HttpResponse, Role, Timings,
 };

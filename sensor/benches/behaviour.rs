@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use sensor::behaviour::{BehaviourConfig, BehaviourDetector};
-use sensor::detect::FingerprintKey;
+use sensor::analysis::behaviour::{BehaviourConfig, BehaviourDetector};
+use sensor::analysis::detect::FingerprintKey;
 use sensor::exchange::{
     Body, ConnectionInfo, Header, HttpExchange, HttpRequest, HttpResponse, Role, Timings,
 };

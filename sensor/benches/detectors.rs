@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sensor::detect::{ContentDetector, DetectConfig, FingerprintKey};
+use sensor::analysis::detect::{ContentDetector, DetectConfig, FingerprintKey};
 use sensor::exchange::{
     Body, ConnectionInfo, Header, HttpExchange, HttpRequest, HttpResponse, Role, Timings,
 };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::detect::config::{AllowConfig, CustomRuleConfig, DetectConfig};
+pub use crate::analysis::detect::config::{AllowConfig, CustomRuleConfig, DetectConfig};
 
 /// Top level of `sensor.toml`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -19,15 +19,15 @@ pub struct Config {
     /// Content detectors: rules, severities, allowlists, custom rules.
     pub detect: DetectConfig,
     /// Deduplication, rate limits and the alerts file's minimum severity.
-    pub alerts: crate::alert::AlertsConfig,
+    pub alerts: crate::alert::config::AlertsConfig,
     /// Behavioural detectors: rate spikes, bulk responses, enumeration,
     /// brute force, error surges, unauthenticated access.
-    pub behaviour: crate::behaviour::BehaviourConfig,
+    pub behaviour: crate::analysis::behaviour::config::BehaviourConfig,
     /// The catalogue of endpoints seen, and shadow/zombie API detection
     /// against a reference OpenAPI spec.
-    pub inventory: crate::inventory::InventoryConfig,
+    pub inventory: crate::analysis::inventory::config::InventoryConfig,
     /// Pod names for containerised processes, from the API server.
-    pub kubernetes: crate::conntrack::kubernetes::KubernetesConfig,
+    pub kubernetes: crate::conntrack::kubernetes::config::KubernetesConfig,
 }
 
 /// What the kernel side captures.
@@ -49,7 +49,7 @@ pub struct CaptureConfig {
     /// (empty: every port).
     pub ports: Vec<u16>,
     /// HTTPS plaintext from TLS libraries (`[capture.tls]`).
-    pub tls: crate::capture::tls::TlsConfig,
+    pub tls: crate::capture::tls::config::TlsConfig,
 }
 
 impl Default for CaptureConfig {
@@ -60,7 +60,7 @@ impl Default for CaptureConfig {
             pids: Vec::new(),
             process_names: Vec::new(),
             ports: Vec::new(),
-            tls: crate::capture::tls::TlsConfig::default(),
+            tls: crate::capture::tls::config::TlsConfig::default(),
         }
     }
 }
@@ -148,6 +148,78 @@ impl Default for MetricsConfig {
     }
 }
 
+/// A value that cannot work: every section's validation error has this
+/// shape. `line` is the line of the file that sets the key, when the
+/// config came from a file that sets it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "config key `{key}`{}: {message}",
+    .line.map(|n| format!(" (line {n})")).unwrap_or_default()
+)]
+pub struct InvalidKey {
+    /// The full key: `limits.max_connections`, `sinks.webhook[0].url`.
+    pub key: String,
+    pub message: String,
+    pub line: Option<usize>,
+}
+
+impl InvalidKey {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+            line: None,
+        }
+    }
+
+    /// With the line of `text` that sets the key, if one does.
+    pub fn located_in(mut self, text: &str) -> Self {
+        self.line = line_of(text, &self.key);
+        self
+    }
+}
+
+/// The line (from 1) of a TOML `text` that sets `key`: an assignment in
+/// the right table, an array-of-tables entry by index (`sinks.webhook[1]`),
+/// or the inline table a nested key is in. Best effort: None when the key
+/// is not set in the file (an invalid default, or one key judged against
+/// another).
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let mut table = String::new();
+    let mut entries: std::collections::HashMap<String, usize> = Default::default();
+    let normalise = |name: &str| -> String {
+        name.split('.')
+            .map(|part| part.trim().trim_matches('"'))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
+            let name = normalise(name);
+            let n = entries.entry(name.clone()).or_default();
+            table = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            table = normalise(name);
+        } else if let Some((name, _)) = line.split_once('=') {
+            let name = normalise(name);
+            let full = if table.is_empty() {
+                name
+            } else {
+                format!("{table}.{name}")
+            };
+            if key == full || key.starts_with(&format!("{full}.")) {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}")]
@@ -157,12 +229,10 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("config key `{key}`: {message}")]
-    Invalid { key: &'static str, message: String },
     #[error(transparent)]
-    Sink(#[from] crate::sink::config::SinkConfigError),
+    Invalid(#[from] InvalidKey),
     #[error(transparent)]
-    Rules(#[from] crate::detect::RuleError),
+    Rules(#[from] crate::analysis::detect::config::RuleError),
 }
 
 /// Largest `limits.max_header_bytes`: 1 MiB.
@@ -177,32 +247,6 @@ pub const MAX_BUFFERED_BYTES: usize = 16 << 20;
 pub const MAX_RING_BYTES: usize = 1 << 30;
 
 impl Config {
-    /// The fingerprint key from `detect.fingerprint_key_file` or
-    /// `<output.state_dir>`, created on first use.
-    pub fn fingerprint_key(&self) -> anyhow::Result<crate::detect::FingerprintKey> {
-        let path = self.detect.key_path(&self.output.state_dir);
-        // A configured key file is only ever read: a missing one is an
-        // error, never a new key. The errors name the key and the path,
-        // with the OS error once.
-        let (key, result) = match &self.detect.fingerprint_key_file {
-            Some(_) => (
-                "detect.fingerprint_key_file",
-                crate::detect::FingerprintKey::load(&path),
-            ),
-            None => (
-                "output.state_dir",
-                crate::detect::FingerprintKey::load_or_create(&path),
-            ),
-        };
-        result.map_err(|err| {
-            ConfigError::Invalid {
-                key,
-                message: err.to_string(),
-            }
-            .into()
-        })
-    }
-
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -212,17 +256,15 @@ impl Config {
             path: path.to_owned(),
             message: err.to_string(),
         })?;
-        config.validate()?;
+        config.validate().map_err(|err| match err {
+            ConfigError::Invalid(invalid) => ConfigError::Invalid(invalid.located_in(&text)),
+            other => other,
+        })?;
         Ok(config)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, message: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                message: message.to_owned(),
-            })
-        };
+        let invalid = |key: &str, message: &str| Err(InvalidKey::new(key, message).into());
         let c = &self.capture;
         if c.capture_limit_bytes == 0 || c.capture_limit_bytes > sensor_common::MAX_CAPTURE_LIMIT {
             return invalid(
@@ -252,10 +294,8 @@ impl Config {
         if let Err((key, message)) = self.inventory.validate() {
             return invalid(key, &message);
         }
-        if let Err(err) = self.kubernetes.validate() {
-            return invalid(err.key, &err.message);
-        }
-        crate::detect::ContentDetector::validate(&self.detect)?;
+        self.kubernetes.validate()?;
+        self.detect.validate()?;
         if self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("metrics.listen", "must be an ip:port address");
         }
@@ -355,6 +395,26 @@ mod tests {
         let config: Config = toml::from_str("[capture.tls]\nexclude = [\"\"]\n").unwrap();
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("capture.tls.exclude"), "{err}");
+    }
+
+    #[test]
+    fn invalid_keys_are_found_on_their_line() {
+        let text = "# sensor\n[capture]\nring_buffer_bytes = 1000\n\n[[sinks.webhook]]\nurl = \"https://a\"\n[[sinks.webhook]]\nurl = \"ftp://b\"\nheaders_from_file = { Authorization = \"/x\" }\n";
+        for (key, line) in [
+            ("capture.ring_buffer_bytes", Some(3)),
+            ("sinks.webhook[0].url", Some(6)),
+            ("sinks.webhook[1].url", Some(8)),
+            ("sinks.webhook[1].headers_from_file.Authorization", Some(9)),
+            ("limits.max_connections", None),
+        ] {
+            assert_eq!(line_of(text, key), line, "{key}");
+        }
+        let err =
+            InvalidKey::new("capture.ring_buffer_bytes", "must be a power of two").located_in(text);
+        assert_eq!(
+            err.to_string(),
+            "config key `capture.ring_buffer_bytes` (line 3): must be a power of two"
+        );
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl ParamKind {
 /// The path of a request target (no scheme and authority, no query, no
 /// fragment) with every identifier segment replaced by its placeholder.
 pub fn path_template(target: &str) -> String {
-    let path = path_only(target);
+    let path = path_of(target);
     if !path.starts_with('/') {
         // `*` (OPTIONS *), or a malformed target that could be anything.
         return if path == "*" { "*" } else { "{token}" }.to_owned();
@@ -100,7 +100,7 @@ const MASKED_DIGITS: usize = 9;
 /// while `/lookup/536-22-8174` becomes `/lookup/{token}`. This is what
 /// exchange records show: never a value the detectors would flag.
 pub fn masked_path(target: &str) -> String {
-    let path = path_only(target);
+    let path = path_of(target);
     if !path.starts_with('/') {
         return if path == "*" { "*" } else { "{token}" }.to_owned();
     }
@@ -128,7 +128,7 @@ pub fn masked_path(target: &str) -> String {
 /// For in-memory use only (hash them before keeping them): they are the
 /// very values alerts must never show.
 pub fn path_params(target: &str) -> Vec<(usize, &str)> {
-    let path = path_only(target);
+    let path = path_of(target);
     let Some(rest) = path.strip_prefix('/') else {
         return Vec::new();
     };
@@ -233,7 +233,7 @@ fn strip_default_port(authority: &str) -> &str {
 /// The path of a request target: origin-form (`/a/b?q`) up to the query
 /// or fragment; absolute-form (`http://host/a/b?q`, sent to proxies)
 /// without scheme and authority.
-fn path_only(target: &str) -> &str {
+pub fn path_of(target: &str) -> &str {
     let mut rest = target;
     if !rest.starts_with('/') {
         // Only a scheme before any `/`, `?` or `#` makes an absolute form

@@ -2,45 +2,14 @@
 //! context. It is the one value every later stage (detectors, outputs)
 //! consumes, so it carries everything they need and nothing they must look up.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-/// Which end of the connection the observed process is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The process accepted the connection (or received the requests).
-    Server,
-    /// The process opened the connection (or sent the requests).
-    Client,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Server => "server",
-            Role::Client => "client",
-        }
-    }
-}
-
-/// The process and socket an exchange was seen on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionInfo {
-    pub pid: u32,
-    pub comm: String,
-    pub fd: i32,
-    /// Distinguishes successive connections that reuse one fd number.
-    pub generation: u64,
-    pub role: Role,
-    pub local: Option<SocketAddr>,
-    pub remote: Option<SocketAddr>,
-    /// True when the plaintext came from a TLS library rather than the socket.
-    pub tls: bool,
-    /// Executable, user and container of the process.
-    pub process: crate::conntrack::ProcessInfo,
-}
+// The connection facts are conntrack's, the side is what capture saw;
+// both are carried on the exchange.
+pub use crate::capture::Role;
+pub use crate::conntrack::ConnectionInfo;
 
 /// A header as it appeared on the wire (name case preserved, value raw bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,14 +1,17 @@
 //! The sensor's userspace pipeline:
-//! capture → conntrack → reassembly → http → (detect → alert) → sink.
+//! capture → conntrack → reassembly → http → analysis → sink, wired by
+//! `session` (the import order is checked by `cargo xtask layers`).
 
 pub mod alert;
 pub mod analysis;
 pub mod capture;
+pub mod clock;
 pub mod config;
 pub mod conntrack;
 pub mod endpoint;
 pub mod exchange;
 pub mod finding;
+pub mod glob;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
@@ -16,9 +19,8 @@ pub mod preflight;
 pub mod reassembly;
 pub mod replay;
 pub mod run;
+pub mod session;
 pub mod sink;
 pub mod stats;
 pub mod tail;
-
-// The analysers moved under analysis/; these keep their old paths working.
-pub use analysis::{behaviour, detect, inventory};
+pub mod timestamp;

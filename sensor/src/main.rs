@@ -83,7 +83,7 @@ struct InventoryArgs {
     state_dir: Option<PathBuf>,
     /// table for people, json as stored, openapi for an OpenAPI 3 document.
     #[arg(long, value_enum, default_value = "table")]
-    format: sensor::inventory::InventoryFormat,
+    format: sensor::analysis::inventory::InventoryFormat,
 }
 
 #[derive(clap::Args)]
@@ -189,7 +189,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 (None, Some(config)) => Config::load(config)?.output.state_dir,
                 (None, None) => Config::default().output.state_dir,
             };
-            sensor::inventory::print(&state_dir, args.format, &mut std::io::stdout().lock())
+            sensor::analysis::inventory::print(
+                &state_dir,
+                args.format,
+                &mut std::io::stdout().lock(),
+            )
         }
         Command::CheckConfig { file, syntax_only } => {
             let config = Config::load(&file)?;
@@ -221,8 +225,11 @@ fn run_config(args: RunArgs) -> anyhow::Result<Config> {
 fn print_rules(json: bool) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    let behaviour = sensor::behaviour::RULES.iter().cloned();
-    for rule in sensor::detect::builtin_rules().into_iter().chain(behaviour) {
+    let behaviour = sensor::analysis::behaviour::RULES.iter().cloned();
+    for rule in sensor::analysis::detect::builtin_rules()
+        .into_iter()
+        .chain(behaviour)
+    {
         if json {
             writeln!(out, "{}", serde_json::to_string(&rule)?)?;
         } else {

@@ -60,13 +60,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(capture: &CaptureConfig, limits: &LimitsConfig, unix_offset_ns: i128) -> Self {
-        let http_limits = HttpLimits {
-            max_header_bytes: limits.max_header_bytes,
-            max_body_kept: limits.max_body_kept_bytes,
-            max_decoded_bytes: limits.max_decoded_bytes,
-            max_pending_requests: limits.max_pending_requests,
-            max_buffered_bytes: limits.max_buffered_bytes_per_direction,
-        };
+        let http_limits = HttpLimits::from(limits);
         Self {
             conns: HashMap::new(),
             resolver: Box::new(LiveResolver::new()),

@@ -7,7 +7,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, InvalidKey};
 
 /// Every host check, first failure first.
 pub fn check(config: &Config) -> Result<(), ConfigError> {
@@ -30,7 +30,7 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
 }
 
 fn invalid(key: &'static str, message: String) -> Result<(), ConfigError> {
-    Err(ConfigError::Invalid { key, message })
+    Err(InvalidKey::new(key, message).into())
 }
 
 /// A configured key file must exist (it is never created: a typo would

@@ -14,19 +14,13 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
-use serde::Serialize;
 
-use crate::analysis::Analysis;
-use crate::capture::replay::{
-    decode, CaptureReader, FlowAddresses, FlowLimits, FlowTable, ReplayCounters, Skip,
-};
+use crate::capture::replay::{decode, CaptureReader, FlowAddresses, FlowLimits, FlowTable, Skip};
 use crate::capture::CaptureEvent;
 use crate::config::Config;
-use crate::exchange::HttpExchange;
-use crate::http::HttpCounters;
-use crate::pipeline::{Pipeline, PipelineCounters};
-use crate::reassembly::ReassemblyCounters;
-use crate::sink::{write_stats, Outputs};
+use crate::session::Session;
+use crate::sink::write_stats;
+use crate::stats::SourceStats;
 
 /// Bytes one direction of a flow may hold ahead of a hole: several full
 /// windows of 64 KiB loopback segments.
@@ -36,53 +30,12 @@ const MAX_HELD_TOTAL: usize = 64 << 20;
 /// How often (capture time) the pipeline looks for idle connections.
 const EXPIRE_INTERVAL_NS: u64 = 1_000_000_000;
 
-/// The `--stats` object of a replay.
-#[derive(Debug, Serialize)]
-pub struct ReplayStats {
-    pub file: String,
-    pub capture: ReplayCounters,
-    pub pipeline: PipelineCounters,
-    pub http: HttpCounters,
-    pub reassembly: ReassemblyCounters,
-    pub exchanges_written: u64,
-    pub alerts_written: u64,
-    /// Deduplication and rate limiting of alerts.
-    pub alerts: crate::alert::AggregateCounters,
-    /// Behavioural detectors and the inventory.
-    pub analysis: Option<crate::analysis::AnalysisCounters>,
-}
-
-impl ReplayStats {
-    /// One line for the user.
-    pub fn summary(&self) -> String {
-        let c = &self.capture;
-        let p = &self.pipeline;
-        format!(
-            "replayed {}: {} packets ({} skipped), {} TCP flows, {} exchanges; dropped: {} holes ({} bytes missing from the capture), {} flows and {} connections evicted at limits, {} HTTP messages lost to gaps",
-            self.file,
-            c.packets,
-            c.skipped_packets(),
-            c.flows,
-            p.exchanges,
-            c.holes,
-            c.hole_bytes,
-            c.flows_evicted_limit,
-            p.connections_evicted_limit + p.connections_evicted_memory,
-            self.http.gap_lost_messages,
-        )
-    }
-}
-
 pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyhow::Result<()> {
     config.validate()?;
     let shown = file.display();
     let input = File::open(file).with_context(|| format!("opening the capture {shown}"))?;
     let mut reader = CaptureReader::new(BufReader::with_capacity(1 << 20, input))
         .map_err(|err| anyhow!("{shown}: {err}"))?;
-    let analysis = Analysis::from_config(&config)?;
-    let mut outputs = Outputs::open(&config.output)?
-        .with_analysis(analysis)
-        .with_alert_policy(&config.alerts);
     let comm = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -99,11 +52,9 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
     };
     let mut flows = FlowTable::new(limits, comm.clone(), addresses.clone());
     // Capture timestamps are already Unix time.
-    let mut pipeline =
-        Pipeline::new(&config.capture, &config.limits, 0).with_resolver(addresses.resolver(comm));
+    let mut session = Session::open(&config, 0, addresses.resolver(comm), Vec::new())?;
 
     let mut events: Vec<CaptureEvent> = Vec::new();
-    let mut done: Vec<HttpExchange> = Vec::new();
     let mut unknown_links = BTreeSet::new();
     let mut last_ts_ns = 0;
     let mut next_expire_ns = 0;
@@ -130,33 +81,21 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
                 flows.counters.count_skip(skip);
             }
         }
-        handle(&mut pipeline, &mut flows, &mut events, &mut done);
+        handle(&mut session, &mut flows, &mut events);
         if last_ts_ns >= next_expire_ns {
             next_expire_ns = last_ts_ns.saturating_add(EXPIRE_INTERVAL_NS);
-            pipeline.expire_idle(last_ts_ns, &mut done);
+            session.expire_idle(last_ts_ns);
         }
-        if !done.is_empty() {
-            outputs.deliver(&mut done)?;
-        }
+        session.deliver_done()?;
     };
 
     flows.finish(last_ts_ns, &mut events);
-    handle(&mut pipeline, &mut flows, &mut events, &mut done);
-    pipeline.finish(last_ts_ns, &mut done);
-    outputs.deliver(&mut done)?;
-    outputs.finish()?;
-    outputs.flush()?;
-    let stats = ReplayStats {
+    handle(&mut session, &mut flows, &mut events);
+    session.finish(last_ts_ns)?;
+    let stats = session.replay_stats(SourceStats::Replay {
         file: shown.to_string(),
         capture: flows.counters.clone(),
-        pipeline: pipeline.counters.clone(),
-        http: pipeline.http_counters.clone(),
-        reassembly: pipeline.reassembly_counters.clone(),
-        exchanges_written: outputs.exchanges_written(),
-        alerts_written: outputs.alerts_written(),
-        alerts: outputs.aggregate_counters().clone(),
-        analysis: outputs.analysis().map(Analysis::counters),
-    };
+    });
     eprintln!("{}", stats.summary());
     if let Some(path) = stats_path {
         write_stats(&path, &stats)?;
@@ -177,15 +116,10 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
     }
 }
 
-/// Runs flow events through the pipeline. A connection the pipeline turns
+/// Runs flow events through the session. A connection the pipeline turns
 /// down (port filter) is muted at once, so the rest of its events are not
 /// mistaken for a connection whose open was lost.
-fn handle(
-    pipeline: &mut Pipeline,
-    flows: &mut FlowTable,
-    events: &mut Vec<CaptureEvent>,
-    done: &mut Vec<HttpExchange>,
-) {
+fn handle(session: &mut Session, flows: &mut FlowTable, events: &mut Vec<CaptureEvent>) {
     let mut refused: Vec<i32> = Vec::new();
     for event in events.drain(..) {
         if let CaptureEvent::Data { conn, .. } | CaptureEvent::Close { conn, .. } = &event {
@@ -193,8 +127,8 @@ fn handle(
                 continue;
             }
         }
-        pipeline.handle(event, done);
-        for (_, fd) in pipeline.take_ignored() {
+        session.handle(event);
+        for (_, fd) in session.take_ignored() {
             flows.mute(fd);
             refused.push(fd);
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sensor::alert::Alert;
-use sensor::detect::{ContentDetector, DetectConfig, FingerprintKey};
+use sensor::analysis::detect::{ContentDetector, DetectConfig, FingerprintKey};
 use sensor::exchange::{
     Body, ConnectionInfo, Header, HttpExchange, HttpRequest, HttpResponse, Role, Timings,
 };

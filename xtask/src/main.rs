@@ -4,6 +4,7 @@
 mod bench;
 mod dist;
 mod fuzz;
+mod layers;
 mod setup;
 mod soak;
 
@@ -33,13 +34,16 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Set up, build, and run every test, end-to-end ones included (root).
+    /// Set up, build, check formatting, clippy and import layers, then run
+    /// every test, end-to-end ones included (root).
     Test {
         /// Only run tests whose name contains this.
         filter: Option<String>,
     },
     /// Measure the sensor under load: nginx + wrk with and without it.
     Bench(bench::BenchArgs),
+    /// Check that no import in sensor/src runs back up the pipeline.
+    Layers,
     /// Run a fuzz target from fuzz/ (installs cargo-fuzz when missing).
     Fuzz(fuzz::FuzzArgs),
     /// Set up, build, and run the sensor for minutes under normal traffic
@@ -75,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             build()?;
             test(filter.as_deref())
         }
+        Task::Layers => layers::layers(),
         Task::Fuzz(args) => {
             setup::setup()?;
             fuzz::fuzz(&args)
@@ -148,6 +153,7 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
              CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH); re-run `cargo xtask test` as root"
         );
     }
+    lint()?;
     let mut unit = cargo();
     unit.args([
         "test",
@@ -178,6 +184,28 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
         e2e.env("SENSOR_TARBALL", &packages.tarball);
     }
     run_with_deadline(&mut e2e, Duration::from_secs(20 * 60))
+}
+
+/// The checks that need no kernel, first: formatting, clippy (every
+/// warning an error, the workspace lints included) and the import layers.
+fn lint() -> anyhow::Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))
+        .context("formatting differs: run `cargo fmt --all`")?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--exclude",
+        "sensor-ebpf",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    // Clippy never loads the programs; the release build has them.
+    clippy.env("AYA_BUILD_SKIP", "1");
+    run(&mut clippy)?;
+    layers::layers()
 }
 
 /// Like `run`, but kills the command and everything it started once the

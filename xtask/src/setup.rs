@@ -26,6 +26,7 @@ const PACKAGES: &[(&str, &str)] = &[
 
 pub fn setup() -> anyhow::Result<()> {
     nightly()?;
+    lint_tools()?;
     bpf_linker()?;
     packages()?;
     python_tools()
@@ -77,6 +78,17 @@ fn output(cmd: &mut Command) -> String {
     cmd.output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
+}
+
+/// rustfmt and clippy on the default toolchain, for `cargo xtask test`'s
+/// first checks (a minimal rustup profile has neither).
+fn lint_tools() -> anyhow::Result<()> {
+    let have = |tool: &str| succeeds(Command::new("cargo").args([tool, "--version"]));
+    if !have("fmt") || !have("clippy") {
+        run(Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]))
+            .context("installing rustfmt and clippy")?;
+    }
+    Ok(())
 }
 
 fn nightly() -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::tail::severity_rank;
+use crate::finding::Severity;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -37,8 +37,10 @@ impl Default for AlertsConfig {
 impl AlertsConfig {
     /// The rank of `min_severity`, or the error `check-config` reports.
     pub fn min_severity_rank(&self) -> Result<usize, String> {
-        severity_rank(&self.min_severity)
-            .ok_or_else(|| "must be one of low, medium, high, critical".to_owned())
+        self.min_severity
+            .parse::<Severity>()
+            .map(Severity::rank)
+            .map_err(|_| "must be one of low, medium, high, critical".to_owned())
     }
 
     pub fn validate(&self) -> Result<(), (&'static str, String)> {

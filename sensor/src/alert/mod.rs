@@ -3,17 +3,16 @@
 //! value either.
 
 pub mod config;
+pub mod render;
 
-pub use crate::analysis::{AggregateCounters, Aggregator};
 pub use config::AlertsConfig;
 
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
-use crate::detect::{Category, Finding, Location, Severity};
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
+use crate::finding::{Category, Finding, Location, Severity};
+use crate::timestamp::rfc3339;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
@@ -133,14 +132,6 @@ impl Alert {
             malformed: exchange.malformed(),
         }
     }
-}
-
-/// Unix nanoseconds as RFC 3339 (empty when out of range).
-pub(crate) fn rfc3339(ts_unix_ns: i128) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(ts_unix_ns)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 /// Time, process-wide counter and a per-process random salt: unique

@@ -1,5 +1,5 @@
-use crate::detect::tests::{detector, exchange, github_token};
-use crate::detect::DetectConfig;
+use crate::analysis::detect::tests::{detector, exchange, github_token};
+use crate::analysis::detect::DetectConfig;
 use crate::endpoint::EndpointKey;
 
 use super::Alert;

@@ -10,7 +10,8 @@ use std::collections::{HashMap, VecDeque};
 use serde::Serialize;
 
 use super::rate_limit::RuleRateLimiter;
-use crate::alert::{rfc3339, Alert};
+use crate::alert::Alert;
+use crate::timestamp::rfc3339;
 
 /// What makes two alerts the same alert.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

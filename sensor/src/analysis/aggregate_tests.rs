@@ -1,8 +1,8 @@
 //! Deduplication and rate limits over hours of alerts replayed in
 //! milliseconds: time is the alerts' own.
 
-use crate::detect::tests::{detector, exchange};
-use crate::detect::{ContentDetector, DetectConfig};
+use crate::analysis::detect::tests::{detector, exchange};
+use crate::analysis::detect::{ContentDetector, DetectConfig};
 use crate::endpoint::EndpointKey;
 
 use super::Aggregator;

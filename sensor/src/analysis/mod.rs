@@ -1,7 +1,11 @@
-//! Every detector on one exchange: the content detectors first, then the
+//! Exchange in, alerts out: the content detectors first, then the
 //! behavioural detectors and the endpoint inventory, which both read the
 //! content findings (unauthenticated access to sensitive data, sensitive
-//! categories per endpoint). One key fingerprints all of them.
+//! categories per endpoint); then every finding becomes an `Alert` and goes
+//! through deduplication and the per-rule rate limit (transforms, as Vector
+//! keeps `dedupe` and `throttle`: sinks only deliver). One key fingerprints
+//! every finding. Synchronous and clock-free: time is the capture time the
+//! caller hands in.
 
 pub mod behaviour;
 pub mod detect;
@@ -12,19 +16,30 @@ mod rate_limit;
 
 pub use aggregate::{AggregateCounters, Aggregator};
 
+mod metrics;
+
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
-use crate::behaviour::{BehaviourCounters, BehaviourDetector};
+use crate::alert::{Alert, AlertsConfig};
 use crate::config::Config;
-use crate::detect::{ContentDetector, Finding};
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
-use crate::inventory::{Inventory, InventoryCounters};
+use crate::finding::Finding;
+use behaviour::{BehaviourCounters, BehaviourDetector};
+use detect::ContentDetector;
+use inventory::{Inventory, InventoryCounters};
 
 pub struct Analysis {
     content: ContentDetector,
     behaviour: Option<BehaviourDetector>,
     inventory: Option<Inventory>,
+    /// Folds repeats and applies the per-rule rate limit.
+    aggregator: Aggregator,
+    /// Alerts raised after deduplication and rate limiting, by (rule,
+    /// severity), for the metrics.
+    alert_counts: BTreeMap<(String, &'static str), u64>,
 }
 
 /// What the behavioural detectors and the inventory did.
@@ -41,13 +56,21 @@ impl Analysis {
             content,
             behaviour: None,
             inventory: None,
+            aggregator: Aggregator::new(&AlertsConfig::default()),
+            alert_counts: BTreeMap::new(),
         }
+    }
+
+    /// Deduplication and rate limit as `config` sets them.
+    pub fn with_alert_policy(mut self, config: &AlertsConfig) -> Self {
+        self.aggregator = Aggregator::new(config);
+        self
     }
 
     /// Every detector the config asks for, the inventory loaded from
     /// `output.state_dir`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let key = config.fingerprint_key()?;
+        let key = fingerprint_key(config)?;
         let content = ContentDetector::with_key(&config.detect, key.clone())?;
         let behaviour = config
             .behaviour
@@ -63,9 +86,9 @@ impl Analysis {
             None
         };
         Ok(Self {
-            content,
             behaviour,
             inventory,
+            ..Self::new(content).with_alert_policy(&config.alerts)
         })
     }
 
@@ -86,21 +109,67 @@ impl Analysis {
         findings
     }
 
-    /// Periodic work: saving the inventory when its interval has passed.
-    pub fn tick(&mut self, now_unix_ns: i128) {
+    /// The alerts one exchange raises, after deduplication and rate
+    /// limiting, appended to `out`.
+    pub fn alerts_on(
+        &mut self,
+        exchange: &HttpExchange,
+        endpoint: &EndpointKey,
+        out: &mut Vec<Alert>,
+    ) {
+        let ts = exchange.completed_unix_ns;
+        let from = out.len();
+        for finding in self.inspect(exchange, endpoint) {
+            let alert = Alert::from_finding(&finding, exchange, endpoint, ts);
+            self.aggregator.admit(alert, ts, out);
+        }
+        self.count(&out[from..]);
+    }
+
+    /// Periodic work at `now_unix_ns` (the capture clock, as alerts are
+    /// stamped): the summaries of deduplication windows that have closed,
+    /// appended to `out`, and saving the inventory when its interval has
+    /// passed.
+    pub fn tick(&mut self, now_unix_ns: i128, out: &mut Vec<Alert>) {
         if let Some(inventory) = &mut self.inventory {
             // Counted in the inventory's save_errors; the previous file stays.
             if let Err(err) = inventory.save_if_due(now_unix_ns) {
                 tracing::warn!("inventory: {err}");
             }
         }
+        let from = out.len();
+        self.aggregator.close_due(now_unix_ns, out);
+        self.count(&out[from..]);
     }
 
-    /// Saves what must survive a restart.
-    pub fn finish(&mut self) {
+    /// Every pending summary, appended to `out`, and saves what must
+    /// survive a restart (shutdown, end of a replay).
+    pub fn finish(&mut self, out: &mut Vec<Alert>) {
         if let Some(inventory) = &mut self.inventory {
             inventory.save();
         }
+        let from = out.len();
+        self.aggregator.close_all(out);
+        self.count(&out[from..]);
+    }
+
+    fn count(&mut self, raised: &[Alert]) {
+        for alert in raised {
+            *self
+                .alert_counts
+                .entry((alert.rule.clone(), alert.severity.as_str()))
+                .or_default() += 1;
+        }
+    }
+
+    /// What deduplication and rate limiting did.
+    pub fn aggregate_counters(&self) -> &AggregateCounters {
+        &self.aggregator.counters
+    }
+
+    /// Alerts raised so far, by rule and severity.
+    pub fn alert_counts(&self) -> &BTreeMap<(String, &'static str), u64> {
+        &self.alert_counts
     }
 
     pub fn counters(&self) -> AnalysisCounters {
@@ -109,6 +178,25 @@ impl Analysis {
             inventory: self.inventory.as_ref().map(Inventory::counters),
         }
     }
+}
+
+/// The fingerprint key from `detect.fingerprint_key_file` (which must
+/// exist: a configured key file is only ever read, never created) or
+/// `<output.state_dir>/fingerprint.key` (created on first use). Errors name
+/// the config key and the path, with the OS error once.
+fn fingerprint_key(config: &Config) -> anyhow::Result<detect::FingerprintKey> {
+    let path = config.detect.key_path(&config.output.state_dir);
+    let (key, result) = match &config.detect.fingerprint_key_file {
+        Some(_) => (
+            "detect.fingerprint_key_file",
+            detect::FingerprintKey::load(&path),
+        ),
+        None => (
+            "output.state_dir",
+            detect::FingerprintKey::load_or_create(&path),
+        ),
+    };
+    result.map_err(|err| crate::config::InvalidKey::new(key, err.to_string()).into())
 }
 
 #[cfg(test)]

@@ -9,7 +9,23 @@ use sensor_common::{
     ROLE_CLIENT, ROLE_SERVER,
 };
 
-use crate::exchange::Role;
+/// Which end of the connection the observed process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The process accepted the connection (or received the requests).
+    Server,
+    /// The process opened the connection (or sent the requests).
+    Client,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Client => "client",
+        }
+    }
+}
 
 /// Which way bytes moved, seen from the observed process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

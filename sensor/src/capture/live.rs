@@ -224,8 +224,9 @@ impl LiveCapture {
 
     /// Decodes up to `max` records (and `MAX_BATCH_BYTES`) already in the
     /// ring buffer, without waiting. Bounded like `next_batch`: a producer
-    /// faster than the agent must not grow the batch without end.
-    pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>, max: usize) {
+    /// faster than the agent must not grow the batch without end. True
+    /// when a bound stopped it, so more may be waiting.
+    pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>, max: usize) -> bool {
         let now = Instant::now();
         let ring = self.ring.get_mut();
         let (mut drained, mut bytes) = (0, 0);
@@ -242,6 +243,7 @@ impl LiveCapture {
             }
         }
         self.attach_new_libraries();
+        drained >= max || bytes >= MAX_BATCH_BYTES
     }
 
     /// Kernel counters summed over CPUs, in `counter::NAMES` order.

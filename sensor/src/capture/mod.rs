@@ -8,4 +8,4 @@ pub mod live;
 pub mod replay;
 pub mod tls;
 
-pub use event::{CaptureEvent, ConnId, DecodeError, Direction};
+pub use event::{CaptureEvent, ConnId, DecodeError, Direction, Role};

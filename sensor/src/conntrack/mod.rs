@@ -4,15 +4,33 @@
 
 pub mod kubernetes;
 pub mod process;
+mod replay;
 mod socket;
 
 use std::net::SocketAddr;
 
-use crate::exchange::{ConnectionInfo, Role};
+use crate::capture::Role;
 
 pub use process::ProcessInfo;
 
 pub use socket::{peer_and_local, SocketError};
+
+/// The process and socket an exchange was seen on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub pid: u32,
+    pub comm: String,
+    pub fd: i32,
+    /// Distinguishes successive connections that reuse one fd number.
+    pub generation: u64,
+    pub role: Role,
+    pub local: Option<SocketAddr>,
+    pub remote: Option<SocketAddr>,
+    /// True when the plaintext came from a TLS library rather than the socket.
+    pub tls: bool,
+    /// Executable, user and container of the process.
+    pub process: ProcessInfo,
+}
 
 /// What the kernel told us about a connection as capture started.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Templates of real-looking paths from public APIs, and endpoint keys.
 
 use super::*;
-use crate::detect::tests::exchange;
+use crate::analysis::detect::tests::exchange;
 
 /// (target, expected template).
 const PATHS: &[(&str, &str)] = &[

@@ -58,14 +58,21 @@ pub struct HttpLimits {
     pub max_buffered_bytes: usize,
 }
 
+/// The `[limits]` defaults: one place says what they are.
 impl Default for HttpLimits {
     fn default() -> Self {
+        Self::from(&crate::config::LimitsConfig::default())
+    }
+}
+
+impl From<&crate::config::LimitsConfig> for HttpLimits {
+    fn from(limits: &crate::config::LimitsConfig) -> Self {
         Self {
-            max_header_bytes: 64 * 1024,
-            max_body_kept: 256 * 1024,
-            max_decoded_bytes: 1024 * 1024,
-            max_pending_requests: 64,
-            max_buffered_bytes: 128 * 1024,
+            max_header_bytes: limits.max_header_bytes,
+            max_body_kept: limits.max_body_kept_bytes,
+            max_decoded_bytes: limits.max_decoded_bytes,
+            max_pending_requests: limits.max_pending_requests,
+            max_buffered_bytes: limits.max_buffered_bytes_per_direction,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! regular tick; the server only hands out the latest page, so a slow or
 //! hostile scraper never touches capture.
 
+mod page;
 mod render;
 
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
+pub use page::Page;
 pub use render::{render, Labelled};
 
 /// The capture loop is considered stuck after this long without a publish.
@@ -52,6 +54,19 @@ impl MetricsState {
         let live = inner.at.is_some_and(|at| at.elapsed() < STALE_AFTER);
         (inner.page.clone(), live, inner.ready)
     }
+}
+
+/// Binds the listener (a taken port fails start-up) and serves it on this
+/// runtime; None when metrics are off.
+pub async fn start(config: &crate::config::MetricsConfig) -> std::io::Result<Option<MetricsState>> {
+    if !config.enabled {
+        return Ok(None);
+    }
+    let listener = bind(&config.listen).await?;
+    let state = MetricsState::default();
+    tokio::spawn(serve(listener, state.clone()));
+    tracing::info!("metrics on http://{}/metrics", config.listen);
+    Ok(Some(state))
 }
 
 /// Binds the listener (so a taken port fails start-up, not later).

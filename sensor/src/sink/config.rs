@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::syslog::{SyslogSettings, SyslogTransport};
 use super::webhook::{WebhookFormat, WebhookSettings};
 use super::worker::{SinkFilter, SinkHandle};
-use crate::tail::severity_rank;
+use crate::finding::Severity;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -107,18 +107,10 @@ fn default_facility() -> String {
 }
 
 /// A sink config that cannot work, with the key that says why.
-#[derive(Debug, thiserror::Error)]
-#[error("config key `{key}`: {message}")]
-pub struct SinkConfigError {
-    pub key: String,
-    pub message: String,
-}
+pub type SinkConfigError = crate::config::InvalidKey;
 
 fn error(key: String, message: impl Into<String>) -> SinkConfigError {
-    SinkConfigError {
-        key,
-        message: message.into(),
-    }
+    SinkConfigError::new(key, message)
 }
 
 impl SinksConfig {
@@ -131,9 +123,9 @@ impl SinksConfig {
             }
             webhook_format(&sink.format)
                 .ok_or_else(|| error(key("format"), "must be json or slack"))?;
-            severity_rank(&sink.min_severity).ok_or_else(|| {
-                error(key("min_severity"), "must be low, medium, high or critical")
-            })?;
+            sink.min_severity
+                .parse::<Severity>()
+                .map_err(|_| error(key("min_severity"), "must be low, medium, high or critical"))?;
             if sink.batch_max == 0 || sink.queue_capacity == 0 || sink.timeout_secs == 0 {
                 return Err(error(
                     key("batch_max"),
@@ -148,9 +140,9 @@ impl SinksConfig {
                 .map_err(|m| error(key("address"), m))?;
             facility_number(&sink.facility)
                 .ok_or_else(|| error(key("facility"), "unknown facility"))?;
-            severity_rank(&sink.min_severity).ok_or_else(|| {
-                error(key("min_severity"), "must be low, medium, high or critical")
-            })?;
+            sink.min_severity
+                .parse::<Severity>()
+                .map_err(|_| error(key("min_severity"), "must be low, medium, high or critical"))?;
         }
         Ok(())
     }
@@ -207,7 +199,7 @@ impl SinksConfig {
 
 fn filter(min_severity: &str, categories: &[String]) -> SinkFilter {
     SinkFilter {
-        min_severity: severity_rank(min_severity).unwrap_or(0),
+        min_severity: min_severity.parse().map_or(0, Severity::rank),
         categories: categories.to_vec(),
     }
 }

@@ -1,11 +1,10 @@
 //! The `--exchanges` record: metadata of one exchange, never its bodies.
 
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
+use crate::timestamp::rfc3339;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct ExchangeRecord {
@@ -47,10 +46,7 @@ impl ExchangeRecord {
         let conn = &exchange.connection;
         let t = &exchange.timings;
         let duration_ns = t.response_end_ns.saturating_sub(t.request_start_ns);
-        let ts = OffsetDateTime::from_unix_timestamp_nanos(exchange.completed_unix_ns)
-            .ok()
-            .and_then(|t| t.format(&Rfc3339).ok())
-            .unwrap_or_default();
+        let ts = rfc3339(exchange.completed_unix_ns);
         Self {
             ts,
             duration_ms: (duration_ns as f64 / 1e6 * 1000.0).round() / 1000.0,
@@ -78,23 +74,9 @@ impl ExchangeRecord {
     }
 }
 
-/// The path of a request target: no query string, no fragment, and no
-/// scheme or authority for absolute-form targets (proxy requests).
-pub fn path_of(target: &str) -> &str {
-    let mut rest = target;
-    // Absolute form only when the target does not start with a path: a
-    // `://` in an origin-form target belongs to its query.
-    if let Some(scheme_end) = rest.find("://").filter(|_| !rest.starts_with('/')) {
-        let after = &rest[scheme_end + 3..];
-        rest = after.find('/').map_or("/", |i| &after[i..]);
-    }
-    let end = rest.find(['?', '#']).unwrap_or(rest.len());
-    &rest[..end]
-}
-
 #[cfg(test)]
 mod tests {
-    use super::path_of;
+    use crate::endpoint::path_of;
 
     #[test]
     fn paths() {

@@ -1,9 +1,11 @@
 //! Where results leave the sensor. Every writer here is bounded by the
 //! process's own buffers and never blocks capture for longer than a write.
 
+pub mod alerts_file;
 pub mod config;
 pub mod exchange_record;
 pub mod jsonl;
+mod metrics;
 pub mod outputs;
 pub mod spool;
 pub mod syslog;
@@ -16,5 +18,3 @@ pub use outputs::{write_stats, OutputError, Outputs};
 
 #[cfg(test)]
 mod delivery_tests;
-#[cfg(test)]
-mod outputs_tests;

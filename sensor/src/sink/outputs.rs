@@ -1,23 +1,21 @@
 //! The sensor's outputs, shared by `sensor run` and `sensor replay`: the
-//! alerts file, the optional exchanges file and the stats file. Both
-//! commands hand every finished `HttpExchange` to `Outputs::deliver`, so what
-//! a replay writes is exactly what a live run would have written.
+//! alerts file, the optional exchanges file and the remote sinks. They
+//! only deliver: the session hands them each finished exchange's record
+//! and the alerts the analysis raised, so what a replay writes is exactly
+//! what a live run would have written.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::alert::{AggregateCounters, Aggregator, Alert, AlertsConfig};
-use crate::analysis::Analysis;
+use crate::alert::{Alert, AlertsConfig};
 use crate::config::OutputConfig;
-use crate::detect::ContentDetector;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
-use crate::sink::worker::{AlertLine, SinkHandle, SinkSnapshot};
+use crate::sink::alerts_file::AlertsFile;
+use crate::sink::worker::{AlertLine, SinkFilter, SinkHandle, SinkSnapshot};
 use crate::sink::{ExchangeRecord, JsonLines};
-use crate::tail::severity_rank;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -33,24 +31,12 @@ pub enum OutputError {
     Write { path: PathBuf, source: io::Error },
 }
 
-/// The open output files.
+/// The open output files and the remote sinks.
 pub struct Outputs {
-    alerts: JsonLines,
+    alerts: AlertsFile,
     exchanges: Option<JsonLines>,
     /// Remote sinks, each on its own thread behind a bounded queue.
     sinks: Vec<SinkHandle>,
-    analysis: Option<Analysis>,
-    /// Folds repeats and applies the per-rule rate limit.
-    aggregator: Aggregator,
-    /// Lowest severity rank the alerts file keeps.
-    file_min_severity: usize,
-    /// Alerts below `file_min_severity`, kept from the file (sinks may
-    /// still take them).
-    below_file_min_severity: u64,
-    /// Alerts written, by (rule, severity), for the metrics.
-    alert_counts: BTreeMap<(String, &'static str), u64>,
-    /// Scratch for what the aggregator lets through.
-    ready: Vec<Alert>,
 }
 
 impl Outputs {
@@ -65,58 +51,30 @@ impl Outputs {
                 })
         };
         Ok(Self {
-            alerts: open("alerts", &config.alerts)?,
+            alerts: AlertsFile::new(open("alerts", &config.alerts)?, SinkFilter::default()),
             exchanges: config
                 .exchanges
                 .as_deref()
                 .map(|path| open("exchanges", path))
                 .transpose()?,
             sinks: Vec::new(),
-            analysis: None,
-            aggregator: Aggregator::new(&AlertsConfig::default()),
-            file_min_severity: 0,
-            below_file_min_severity: 0,
-            alert_counts: BTreeMap::new(),
-            ready: Vec::new(),
         })
     }
 
-    /// Deduplication, rate limit and the alerts file's minimum severity.
-    /// The config was validated, so its severity is known.
+    /// The alerts file's minimum severity. The config was validated, so
+    /// its severity is known.
     pub fn with_alert_policy(mut self, config: &AlertsConfig) -> Self {
-        self.aggregator = Aggregator::new(config);
-        self.file_min_severity = config.min_severity_rank().unwrap_or(0);
+        let filter = SinkFilter {
+            min_severity: config.min_severity_rank().unwrap_or(0),
+            categories: Vec::new(),
+        };
+        self.alerts = AlertsFile::new(self.alerts.into_jsonl(), filter);
         self
-    }
-
-    /// What deduplication and rate limiting did.
-    pub fn aggregate_counters(&self) -> &AggregateCounters {
-        &self.aggregator.counters
     }
 
     /// Alerts kept from the alerts file by its minimum severity.
     pub fn below_file_min_severity(&self) -> u64 {
-        self.below_file_min_severity
-    }
-
-    /// Runs every delivered exchange through the content detectors only.
-    pub fn with_detector(self, detector: ContentDetector) -> Self {
-        self.with_analysis(Analysis::new(detector))
-    }
-
-    /// Runs every delivered exchange through `analysis`.
-    pub fn with_analysis(mut self, analysis: Analysis) -> Self {
-        self.analysis = Some(analysis);
-        self
-    }
-
-    pub fn analysis(&self) -> Option<&Analysis> {
-        self.analysis.as_ref()
-    }
-
-    /// Alerts written so far, by rule and severity.
-    pub fn alert_counts(&self) -> &BTreeMap<(String, &'static str), u64> {
-        &self.alert_counts
+        self.alerts.below_min_severity()
     }
 
     /// Adds the remote sinks every alert is also offered to.
@@ -125,62 +83,28 @@ impl Outputs {
         self
     }
 
-    fn alert_on(
+    /// Writes the record of one finished exchange, if exchanges are kept.
+    pub fn record_exchange(
         &mut self,
-        analysis: &mut Analysis,
         exchange: &HttpExchange,
         endpoint: &EndpointKey,
     ) -> Result<(), OutputError> {
-        let ts = exchange.completed_unix_ns;
-        let mut ready = std::mem::take(&mut self.ready);
-        for finding in analysis.inspect(exchange, endpoint) {
-            let alert = Alert::from_finding(&finding, exchange, endpoint, ts);
-            self.aggregator.admit(alert, ts, &mut ready);
+        if let Some(out) = &mut self.exchanges {
+            out.write(&ExchangeRecord::new(exchange, endpoint))
+                .map_err(|source| write_error(out, source))?;
         }
-        let written = self.write_alerts(&mut ready);
-        self.ready = ready;
-        written
+        Ok(())
     }
 
-    /// Periodic work at `now_unix_ns` (the capture clock, as alerts are
-    /// stamped): writes the summaries of
-    /// deduplication windows that have closed, saves the inventory when due.
-    pub fn tick(&mut self, now_unix_ns: i128) -> Result<(), OutputError> {
-        if let Some(analysis) = &mut self.analysis {
-            analysis.tick(now_unix_ns);
-        }
-        let mut ready = std::mem::take(&mut self.ready);
-        self.aggregator.close_due(now_unix_ns, &mut ready);
-        let written = self.write_alerts(&mut ready);
-        self.ready = ready;
-        written
-    }
-
-    /// Writes every pending summary and saves the inventory (shutdown, end
-    /// of a replay).
-    pub fn finish(&mut self) -> Result<(), OutputError> {
-        if let Some(analysis) = &mut self.analysis {
-            analysis.finish();
-        }
-        let mut ready = std::mem::take(&mut self.ready);
-        self.aggregator.close_all(&mut ready);
-        let written = self.write_alerts(&mut ready);
-        self.ready = ready;
-        written
-    }
-
-    fn write_alerts(&mut self, ready: &mut Vec<Alert>) -> Result<(), OutputError> {
+    /// Sends every alert in `ready` (emptied) to the alerts file and the
+    /// sinks, each behind its own filter.
+    pub fn send(&mut self, ready: &mut Vec<Alert>) -> Result<(), OutputError> {
         for alert in ready.drain(..) {
             let json = serde_json::to_string(&alert)
-                .map_err(|err| write_error(&self.alerts, io::Error::other(err)))?;
-            let severity = alert.severity.as_str();
-            *self
-                .alert_counts
-                .entry((alert.rule.clone(), severity))
-                .or_default() += 1;
+                .map_err(|err| write_error(self.alerts.jsonl(), io::Error::other(err)))?;
             self.emit_alert(AlertLine {
                 json: json.into(),
-                severity: severity_rank(severity).unwrap_or(0),
+                severity: alert.severity.rank(),
                 category: alert.category.as_str().into(),
                 rule: alert.rule.as_str().into(),
             })?;
@@ -188,16 +112,11 @@ impl Outputs {
         Ok(())
     }
 
-    /// Writes one alert to the alerts file (unless below its minimum
-    /// severity) and offers it to every sink.
+    /// Offers one alert to the alerts file and to every sink.
     pub fn emit_alert(&mut self, line: AlertLine) -> Result<(), OutputError> {
-        if line.severity >= self.file_min_severity {
-            self.alerts
-                .write_raw(line.json.as_bytes())
-                .map_err(|source| write_error(&self.alerts, source))?;
-        } else {
-            self.below_file_min_severity += 1;
-        }
+        self.alerts
+            .offer(&line)
+            .map_err(|source| write_error(self.alerts.jsonl(), source))?;
         for sink in &self.sinks {
             sink.offer(&line);
         }
@@ -213,32 +132,12 @@ impl Outputs {
         self.sinks.drain(..).map(SinkHandle::close).collect()
     }
 
-    /// Writes what the sensor has to say about each finished exchange and
-    /// empties `done`.
-    pub fn deliver(&mut self, done: &mut Vec<HttpExchange>) -> Result<(), OutputError> {
-        let mut analysis = self.analysis.take();
-        let result = done.iter().try_for_each(|exchange| {
-            // Every stage names the endpoint the same way, worked out once.
-            let endpoint = EndpointKey::of(exchange);
-            if let Some(out) = &mut self.exchanges {
-                out.write(&ExchangeRecord::new(exchange, &endpoint))
-                    .map_err(|source| write_error(out, source))?;
-            }
-            match &mut analysis {
-                Some(analysis) => self.alert_on(analysis, exchange, &endpoint),
-                None => Ok(()),
-            }
-        });
-        self.analysis = analysis;
-        done.clear();
-        result
-    }
-
     /// Makes everything written so far visible to readers (`tail -f`).
     pub fn flush(&mut self) -> Result<(), OutputError> {
-        self.alerts
+        let alerts = self.alerts.jsonl_mut();
+        alerts
             .flush()
-            .map_err(|source| write_error(&self.alerts, source))?;
+            .map_err(|source| write_error(alerts, source))?;
         if let Some(out) = &mut self.exchanges {
             out.flush().map_err(|source| write_error(out, source))?;
         }
@@ -246,7 +145,7 @@ impl Outputs {
     }
 
     pub fn alerts_written(&self) -> u64 {
-        self.alerts.written()
+        self.alerts.jsonl().written()
     }
 
     pub fn exchanges_written(&self) -> u64 {

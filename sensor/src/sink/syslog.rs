@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::worker::{AlertLine, SinkCounters, SinkQueue};
+use crate::timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyslogTransport {
@@ -117,9 +118,10 @@ pub fn run(settings: SyslogSettings, queue: SinkQueue) {
         if pending.is_none() {
             match queue.next(Duration::from_millis(200)) {
                 Ok(Some(line)) => {
-                    let now = time::OffsetDateTime::now_utc()
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_else(|_| "-".into());
+                    // The syslog NILVALUE when the clock is out of range.
+                    let now = Some(timestamp::rfc3339(timestamp::now_unix_ns()))
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "-".into());
                     pending = Some(format_message(
                         &line,
                         settings.facility,

@@ -245,7 +245,7 @@ fn body_of(batch: &[AlertLine], format: WebhookFormat) -> Vec<u8> {
                 .iter()
                 .map(|line| {
                     serde_json::from_str::<serde_json::Value>(&line.json)
-                        .map(|alert| crate::tail::render(&alert, false))
+                        .map(|alert| crate::alert::render::render(&alert, false))
                         .unwrap_or_else(|_| line.rule.to_string())
                 })
                 .collect();

@@ -15,7 +15,7 @@ use serde::Serialize;
 #[derive(Debug, Clone)]
 pub struct AlertLine {
     pub json: Arc<str>,
-    /// Index into `tail::SEVERITIES`.
+    /// `Severity::rank` of the alert.
     pub severity: usize,
     pub category: Arc<str>,
     pub rule: Arc<str>,

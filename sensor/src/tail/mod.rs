@@ -2,8 +2,6 @@
 //! (the file renamed and a new one created) and truncation, and prints one
 //! readable line per alert.
 
-mod render;
-
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt as _;
@@ -12,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-pub use render::{render, severity_rank, Filter, SEVERITIES};
+pub use crate::alert::render::{render, severity_rank, Filter, SEVERITIES};
 
 /// How often the file is checked for new lines and rotation.
 const POLL: Duration = Duration::from_millis(200);

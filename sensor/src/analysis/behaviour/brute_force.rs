@@ -8,7 +8,7 @@
 //! twice the threshold: past that the count is "at least").
 //! The thresholds are absolute: a client's first minute can alert.
 
-use crate::detect::{Location, Message, Part, RuleInfo};
+use crate::analysis::detect::{Location, Message, Part, RuleInfo};
 
 use super::config::BruteForceConfig;
 use super::distinct::DistinctCounter;

@@ -9,7 +9,7 @@
 //! `max_bytes` / `max_records` alert from the first response. A response
 //! teaches the baseline at most that alert level.
 
-use crate::detect::{Location, Message, Part, RuleInfo};
+use crate::analysis::detect::{Location, Message, Part, RuleInfo};
 use crate::exchange::HttpResponse;
 
 use super::baseline::{Ceiling, Ewma};

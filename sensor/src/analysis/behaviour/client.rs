@@ -6,7 +6,7 @@ use std::hash::SipHasher;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
-use crate::detect::FingerprintKey;
+use crate::analysis::detect::FingerprintKey;
 use crate::exchange::{HttpExchange, Role};
 
 /// The party sending requests: the remote address when the observed

@@ -10,7 +10,7 @@
 //! sync job that always walks many ids is learned. A walk slower than
 //! `min_distinct` per window is not seen.
 
-use crate::detect::{Location, Message, Part, RuleInfo};
+use crate::analysis::detect::{Location, Message, Part, RuleInfo};
 
 use super::baseline::Ewma;
 use super::config::EnumerationConfig;

@@ -4,7 +4,7 @@
 //! above it, after the warm-up). A minute teaches the baseline at most
 //! that alert level.
 
-use crate::detect::{Location, Message, Part, RuleInfo};
+use crate::analysis::detect::{Location, Message, Part, RuleInfo};
 
 use super::baseline::{Ceiling, MinuteRate};
 use super::config::ErrorSurgeConfig;

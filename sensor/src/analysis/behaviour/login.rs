@@ -136,7 +136,7 @@ fn json_username(value: &serde_json::Value, depth: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::tests::exchange;
+    use crate::analysis::detect::tests::exchange;
 
     #[test]
     fn login_templates() {
@@ -196,7 +196,9 @@ mod tests {
 
     #[test]
     fn usernames_are_found_and_hashed_normalised() {
-        let keys = Keys::derive(&crate::detect::FingerprintKey::from_bytes([3; 32]));
+        let keys = Keys::derive(&crate::analysis::detect::FingerprintKey::from_bytes(
+            [3; 32],
+        ));
         let alice = Some(keys.hash("alice@acme.io"));
         assert_eq!(
             username_hash(

@@ -69,7 +69,7 @@ mod unauthenticated;
 
 use serde::Serialize;
 
-use crate::detect::{Finding, FingerprintKey};
+use crate::analysis::detect::{Finding, FingerprintKey};
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 

@@ -3,7 +3,7 @@
 //! Referer headers keep it. The evidence names the parameter and the
 //! value's length, never the value.
 
-use crate::detect::{Location, Message, Part, RuleInfo, Severity};
+use crate::analysis::detect::{Location, Message, Part, RuleInfo, Severity};
 
 use super::observation::Observation;
 use super::query::{credential_param, is_credential_value, pairs, query_of, Strength};

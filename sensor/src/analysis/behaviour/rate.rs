@@ -9,7 +9,7 @@
 //! level (see `Ceiling`). The daily condition is what lets a nightly job pass
 //! once it has run on two nights (see `DailyProfile`).
 
-use crate::detect::{Location, Message, Part, RuleInfo};
+use crate::analysis::detect::{Location, Message, Part, RuleInfo};
 
 use super::baseline::{Ceiling, DailyProfile, MinuteRate};
 use super::config::RateConfig;

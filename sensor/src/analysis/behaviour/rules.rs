@@ -1,6 +1,6 @@
 //! The behavioural rules, as `sensor rules` would list them.
 
-use crate::detect::{Category, RuleInfo, Severity};
+use crate::analysis::detect::{Category, RuleInfo, Severity};
 
 pub const RATE_SPIKE: RuleInfo = RuleInfo {
     id: "volume.rate_spike",

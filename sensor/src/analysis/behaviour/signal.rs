@@ -2,7 +2,7 @@
 //! `Finding`: rule, what was observed against what was expected, and a
 //! fingerprint that is the same for every alert about one condition.
 
-use crate::detect::{Finding, FingerprintKey, Location, RuleInfo, Severity};
+use crate::analysis::detect::{Finding, FingerprintKey, Location, RuleInfo, Severity};
 
 use super::episode::Admit;
 use super::observation::Observation;

@@ -8,7 +8,7 @@
 //! 5xx). Credentials the sensor cannot see (mutual TLS, network
 //! allowlists) make an endpoint look unauthenticated.
 
-use crate::detect::{Category, Finding, Location, Message, Part, RuleInfo};
+use crate::analysis::detect::{Category, Finding, Location, Message, Part, RuleInfo};
 use crate::exchange::HttpRequest;
 
 use super::login::is_login_template;

@@ -117,3 +117,14 @@ pub struct CustomRuleConfig {
     #[serde(default)]
     pub applies_to: Applies,
 }
+
+/// The custom rules' errors, as `check-config` reports them.
+pub use super::custom::RuleError;
+
+impl DetectConfig {
+    /// Compiles the custom rules against the built-in ones, so a bad rule
+    /// is reported before start.
+    pub fn validate(&self) -> Result<(), RuleError> {
+        super::ContentDetector::validate(self)
+    }
+}

@@ -22,7 +22,7 @@ pub mod config;
 mod custom;
 mod errors;
 mod fingerprint;
-pub(crate) mod glob;
+use crate::glob;
 mod headers;
 mod json_walk;
 pub mod jwt;

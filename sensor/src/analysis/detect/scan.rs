@@ -36,7 +36,7 @@ pub struct Scan<'d> {
 impl<'d> Scan<'d> {
     pub fn new(det: &'d ContentDetector, exchange: &HttpExchange) -> Self {
         let method = exchange.request.method.as_str();
-        let path = crate::sink::exchange_record::path_of(&exchange.request.target);
+        let path = crate::endpoint::path_of(&exchange.request.target);
         Scan {
             det,
             allow: det

@@ -8,8 +8,6 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use super::record::EndpointRecord;
 use super::{openapi, store, table};
@@ -89,10 +87,8 @@ struct JsonEndpoint<'a> {
     record: &'a EndpointRecord,
 }
 
-/// Unix nanoseconds as RFC 3339 (empty when out of range).
+/// The inventory's i64 Unix nanoseconds as RFC 3339 (empty when out of
+/// range).
 pub(super) fn rfc3339(unix_ns: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ns))
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    crate::timestamp::rfc3339(i128::from(unix_ns))
 }

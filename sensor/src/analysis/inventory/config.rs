@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(key, "inventory.spec");
         assert!(message.contains("/nonexistent/openapi.json"), "{message}");
 
-        let dir = crate::inventory::tests::temp_dir("config-spec");
+        let dir = crate::analysis::inventory::tests::temp_dir("config-spec");
         let path = dir.join("openapi.json");
         std::fs::write(&path, r#"{"info": {"title": "not a spec"}}"#).unwrap();
         let not_openapi = InventoryConfig {

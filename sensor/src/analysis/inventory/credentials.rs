@@ -163,7 +163,7 @@ fn is_session_cookie(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::tests::exchange;
+    use crate::analysis::detect::tests::exchange;
 
     fn found(target: &str, headers: &[(&str, &str)]) -> Vec<(CredentialKind, String)> {
         let x = exchange("GET", target, headers, "", &[], "");

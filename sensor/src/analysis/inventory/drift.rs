@@ -13,7 +13,9 @@
 //! observed process served, so a local client calling someone else's API
 //! is not reported as a shadow of ours.
 
-use crate::detect::{Category, Finding, FingerprintKey, Location, Message, Part, Severity};
+use crate::analysis::detect::{
+    Category, Finding, FingerprintKey, Location, Message, Part, Severity,
+};
 use crate::endpoint::EndpointKey;
 use crate::exchange::Role;
 

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::spec::{Lookup, ReferenceSpec, Scope};
 use super::tests::{as_client, at, fingerprint_key, inventory, request, temp_dir};
 use super::*;
-use crate::detect::Category;
+use crate::analysis::detect::Category;
 
 const SPEC_YAML: &str = r#"
 openapi: 3.0.3

@@ -50,7 +50,7 @@ fn is_token(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::tests::exchange;
+    use crate::analysis::detect::tests::exchange;
 
     #[test]
     fn table_of_content_types() {

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::detect::{Finding, FingerprintKey};
+use crate::analysis::detect::{Finding, FingerprintKey};
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::tests::{as_client, at, inventory, request, temp_dir};
 use super::*;
-use crate::detect::tests::{detector, exchange};
-use crate::detect::DetectConfig;
+use crate::analysis::detect::tests::{detector, exchange};
+use crate::analysis::detect::DetectConfig;
 
 /// A saved inventory with two hosts, parameters of several kinds,
 /// credentials, sensitive data and a status OpenAPI cannot express.

@@ -11,7 +11,7 @@ use super::credentials::{credentials_in, Credential};
 use super::media_type::media_type;
 use super::security_headers::{issues, HeaderIssue};
 use super::spec::Lookup;
-use crate::detect::{Category, Finding, Message};
+use crate::analysis::detect::{Category, Finding, Message};
 use crate::exchange::{HttpExchange, Role};
 
 /// Distinct status codes kept per endpoint.

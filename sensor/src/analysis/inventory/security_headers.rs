@@ -93,7 +93,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::detect::tests::exchange;
+    use crate::analysis::detect::tests::exchange;
     use HeaderIssue::*;
 
     const HARDENED: &[(&str, &str)] = &[

@@ -5,8 +5,8 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use super::tests::{at, inventory, request, temp_dir};
 use super::*;
-use crate::detect::tests::{detector, exchange};
-use crate::detect::DetectConfig;
+use crate::analysis::detect::tests::{detector, exchange};
+use crate::analysis::detect::DetectConfig;
 
 fn populated(dir: &Path) -> Inventory {
     let mut inv = inventory(&InventoryConfig::default(), dir);

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::*;
-use crate::detect::tests::{detector, exchange};
-use crate::detect::{Category, DetectConfig};
+use crate::analysis::detect::tests::{detector, exchange};
+use crate::analysis::detect::{Category, DetectConfig};
 use crate::exchange::Role;
 
 /// A fresh directory per call, so tests never share state.
@@ -184,7 +184,7 @@ fn request_findings_processes_and_roles_are_kept_apart() {
     let dir = temp_dir("roles");
     let mut inv = inventory(&InventoryConfig::default(), &dir);
     let detect = detector(&DetectConfig::default());
-    let token = crate::detect::tests::github_token("ghp_");
+    let token = crate::analysis::detect::tests::github_token("ghp_");
     let mut x = exchange(
         "POST",
         "/hooks",

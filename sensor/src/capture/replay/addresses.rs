@@ -1,14 +1,13 @@
 //! The addresses of replayed flows, for the pipeline's resolver: a live run
 //! asks /proc for a connection's addresses, a replay already read them from
-//! the packets. The flow table writes, the pipeline's resolver reads.
+//! the packets. The flow table writes, the pipeline's resolver
+//! (`conntrack::replay`) reads.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::capture::ConnId;
-use crate::conntrack::{OpenFacts, Resolver};
-use crate::exchange::{ConnectionInfo, Role};
 
 #[derive(Debug, Clone, Copy)]
 struct Endpoints {
@@ -37,29 +36,9 @@ impl FlowAddresses {
         self.len() == 0
     }
 
-    /// A resolver for the pipeline: every replayed flow is seen from its
-    /// server side, named `comm`.
-    pub fn resolver(&self, comm: String) -> Resolver {
-        let addresses = self.clone();
-        Box::new(move |facts: &OpenFacts| {
-            let conn = ConnId {
-                pid: facts.pid,
-                fd: facts.fd,
-                generation: facts.generation,
-            };
-            let found = addresses.lock().get(&conn).copied();
-            Ok(ConnectionInfo {
-                pid: facts.pid,
-                comm: comm.clone(),
-                fd: facts.fd,
-                generation: facts.generation,
-                role: Role::Server,
-                local: found.map(|e| e.server),
-                remote: found.map(|e| e.client).or(facts.remote),
-                tls: false,
-                process: Default::default(),
-            })
-        })
+    /// The (server, client) addresses of an open flow.
+    pub fn get(&self, conn: ConnId) -> Option<(SocketAddr, SocketAddr)> {
+        self.lock().get(&conn).map(|e| (e.server, e.client))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Endpoints>> {

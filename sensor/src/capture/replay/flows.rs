@@ -15,8 +15,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use crate::capture::Role;
 use crate::capture::{CaptureEvent, ConnId, Direction};
-use crate::exchange::Role;
 use crate::http;
 
 use super::addresses::FlowAddresses;

@@ -64,7 +64,7 @@ impl TlsConfig {
         let path = path.as_os_str().as_encoded_bytes();
         self.exclude
             .iter()
-            .any(|pattern| crate::detect::glob::matches(pattern.as_bytes(), path))
+            .any(|pattern| crate::glob::matches(pattern.as_bytes(), path))
     }
 }
 

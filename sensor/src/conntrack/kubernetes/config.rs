@@ -66,21 +66,11 @@ impl Default for KubernetesConfig {
 }
 
 /// A `[kubernetes]` value that cannot work, by its full key name.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("config key `{key}`: {message}")]
-pub struct InvalidKubernetesConfig {
-    pub key: &'static str,
-    pub message: String,
-}
+pub type InvalidKubernetesConfig = crate::config::InvalidKey;
 
 impl KubernetesConfig {
     pub fn validate(&self) -> Result<(), InvalidKubernetesConfig> {
-        let invalid = |key, message: &str| {
-            Err(InvalidKubernetesConfig {
-                key,
-                message: message.to_owned(),
-            })
-        };
+        let invalid = |key: &str, message: &str| Err(InvalidKubernetesConfig::new(key, message));
         if let Some(url) = &self.api_server {
             if !url.starts_with("https://") {
                 return invalid(

@@ -125,6 +125,23 @@ impl PodIndex {
         found
     }
 
+    /// Adds the pod index's counters to the metrics page (not `pods` and
+    /// `containers`, which are sizes, not counters).
+    pub fn metrics(&self, page: &mut crate::metrics::Page) {
+        let k = self.counters();
+        page.counters(
+            "kubernetes",
+            serde_json::json!({
+                "refreshes": k.refreshes,
+                "miss_refreshes": k.miss_refreshes,
+                "refresh_failures": k.refresh_failures,
+                "pods_over_cap": k.pods_over_cap,
+                "lookup_hits": k.lookup_hits,
+                "lookup_misses": k.lookup_misses,
+            }),
+        );
+    }
+
     pub fn counters(&self) -> KubernetesCounters {
         let c = &self.shared.counters;
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);

@@ -2,7 +2,7 @@
 //! the content detectors' findings passed in as the pipeline will.
 
 use super::*;
-use crate::detect::{ContentDetector, DetectConfig};
+use crate::analysis::detect::{ContentDetector, DetectConfig};
 
 const UNAUTHENTICATED: &str = "auth.unauthenticated_sensitive";
 const IN_QUERY: &str = "auth.credentials_in_query";
@@ -53,7 +53,7 @@ fn sensitive_data_without_credentials_alerts_once_per_endpoint() {
     assert_eq!(alerts.len(), 1, "{findings:#?}");
     let a = alerts[0];
     assert_eq!(a.category, Category::Auth);
-    assert_eq!(a.severity, crate::detect::Severity::High);
+    assert_eq!(a.severity, crate::analysis::detect::Severity::High);
     assert!(
         a.summary.starts_with("Sensitive data answered without credentials: GET api.acme.io/api/v1/users/{id} returned 1 finding(s) (pii.ssn) to 10.0.0.7"),
         "{}",
@@ -96,9 +96,9 @@ fn any_credential_in_the_request_means_authenticated() {
 fn request_side_findings_errors_and_logins_are_not_judged() {
     let mut d = detector();
     let request_only = Finding {
-        location: crate::detect::Location {
-            message: crate::detect::Message::Request,
-            part: crate::detect::Part::Body,
+        location: crate::analysis::detect::Location {
+            message: crate::analysis::detect::Message::Request,
+            part: crate::analysis::detect::Part::Body,
             name: None,
         },
         ..content().inspect(&leaky("/x", &[]))[0].clone()
@@ -129,9 +129,9 @@ fn credentials_in_the_query_are_reported_masked() {
         a.evidence,
         format!("access_token=[{} characters]", token.len())
     );
-    assert_eq!(a.location.part, crate::detect::Part::Query);
+    assert_eq!(a.location.part, crate::analysis::detect::Part::Query);
     assert_eq!(a.location.name.as_deref(), Some("access_token"));
-    assert_eq!(a.severity, crate::detect::Severity::Medium);
+    assert_eq!(a.severity, crate::analysis::detect::Severity::Medium);
     assert_never_shown(&findings, &[token.to_owned(), "eyJ".to_owned()]);
 
     let password = d.observe(
@@ -140,7 +140,10 @@ fn credentials_in_the_query_are_reported_masked() {
         T0,
     );
     assert_eq!(password.len(), 1);
-    assert_eq!(password[0].severity, crate::detect::Severity::High);
+    assert_eq!(
+        password[0].severity,
+        crate::analysis::detect::Severity::High
+    );
     assert_never_shown(&password, &["hunter22".to_owned()]);
 
     for target in [

@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::*;
-use crate::detect::tests::exchange;
-use crate::detect::Category;
+use crate::analysis::detect::tests::exchange;
+use crate::analysis::detect::Category;
 use crate::exchange::Role;
 
 pub(super) const NS: i128 = 1_000_000_000;

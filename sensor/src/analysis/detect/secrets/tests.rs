@@ -2,7 +2,7 @@
 //! found and masked; a near miss must not.
 
 use super::super::tests::{detector, exchange, github_token};
-use crate::detect::{validators::base62_crc32, DetectConfig};
+use crate::analysis::detect::{validators::base62_crc32, DetectConfig};
 
 fn crc_token(prefix: &str, body: &str) -> String {
     format!(

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::finding::Severity;
+
 /// Severities in increasing order, as alerts spell them.
 pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
@@ -33,7 +35,7 @@ impl Filter {
 }
 
 pub fn severity_rank(name: &str) -> Option<usize> {
-    SEVERITIES.iter().position(|s| s.eq_ignore_ascii_case(name))
+    name.parse::<Severity>().ok().map(Severity::rank)
 }
 
 /// `time  SEVERITY  rule  METHOD host/path  comm[pid]  summary`, coloured

@@ -1,14 +1,17 @@
-//! The alerts file as `Outputs` writes it: deduplicated, rate limited, and
+//! The alerts file as a session writes it: deduplicated, rate limited, and
 //! cut at its minimum severity, while the sinks keep their own filter.
 
 use crate::alert::AlertsConfig;
-use crate::config::OutputConfig;
-use crate::detect::tests::{detector, exchange};
-use crate::detect::DetectConfig;
+use crate::analysis::detect::tests::{detector, exchange};
+use crate::analysis::detect::DetectConfig;
+use crate::analysis::Analysis;
+use crate::config::{CaptureConfig, LimitsConfig, OutputConfig};
 use crate::exchange::HttpExchange;
+use crate::pipeline::Pipeline;
+use crate::sink::Outputs;
 use crate::tail::severity_rank;
 
-use super::Outputs;
+use super::Session;
 
 fn leaky_exchange(path: &str, completed_unix_ns: i128) -> HttpExchange {
     let mut x = exchange(
@@ -23,16 +26,17 @@ fn leaky_exchange(path: &str, completed_unix_ns: i128) -> HttpExchange {
     x
 }
 
-fn outputs(dir: &std::path::Path, policy: &AlertsConfig) -> Outputs {
+fn outputs(dir: &std::path::Path, policy: &AlertsConfig) -> Session {
     let config = OutputConfig {
         alerts: dir.join("alerts.jsonl"),
         state_dir: dir.to_owned(),
         ..OutputConfig::default()
     };
-    Outputs::open(&config)
-        .unwrap()
-        .with_detector(detector(&DetectConfig::default()))
-        .with_alert_policy(policy)
+    Session::new(
+        Pipeline::new(&CaptureConfig::default(), &LimitsConfig::default(), 0),
+        Analysis::new(detector(&DetectConfig::default())).with_alert_policy(policy),
+        Outputs::open(&config).unwrap().with_alert_policy(policy),
+    )
 }
 
 fn written(dir: &std::path::Path) -> Vec<serde_json::Value> {

@@ -1,0 +1,31 @@
+//! Timestamps as the sensor writes them: RFC 3339 in UTC, from Unix
+//! nanoseconds. The one formatter behind alerts, exchange records, the
+//! inventory and syslog messages.
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Unix nanoseconds as RFC 3339 (empty when out of range).
+pub fn rfc3339(unix_ns: i128) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(unix_ns)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Now, on the wall clock.
+pub fn now_unix_ns() -> i128 {
+    OffsetDateTime::now_utc().unix_timestamp_nanos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn formats_and_refuses_out_of_range() {
+        assert_eq!(rfc3339(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(1_700_000_000_500_000_000), "2023-11-14T22:13:20.5Z");
+        assert_eq!(rfc3339(i128::MAX), "");
+    }
+}
