@@ -49,5 +49,7 @@ pub fn fuzz(args: &FuzzArgs) -> anyhow::Result<()> {
         .env("AYA_BUILD_SKIP", "1")
         .args(["+nightly", "fuzz", "run", &args.target, "--"])
         .arg(format!("-max_total_time={}", args.seconds))
-        .arg(format!("-max_len={}", args.max_len)))
+        .arg(format!("-max_len={}", args.max_len))
+        // Long inputs from the start, not grown slowly from a few bytes.
+        .arg("-len_control=0"))
 }

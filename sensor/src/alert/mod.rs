@@ -77,6 +77,8 @@ pub struct Alert {
     /// did not parse"): the finding comes from the part that could be
     /// read. `null` for a well-formed exchange.
     pub malformed: Option<String>,
+    /// The exchange's protocol: `1.0`, `1.1` or `2`.
+    pub http_version: &'static str,
 }
 
 impl Alert {
@@ -130,6 +132,7 @@ impl Alert {
             },
             tls: conn.tls,
             malformed: exchange.malformed(),
+            http_version: exchange.http_version(),
         }
     }
 }

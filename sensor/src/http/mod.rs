@@ -30,8 +30,10 @@ mod ambiguity;
 mod body;
 mod chunked;
 mod decode;
+pub mod h2;
 mod message;
 mod parser;
+mod protocol;
 mod salvage;
 mod start;
 mod stream;
@@ -40,7 +42,9 @@ mod stream;
 mod tests;
 
 pub use ambiguity::{BOTH_LENGTHS, CONFLICTING_LENGTHS, OBFUSCATED_TE};
+pub use h2::H2Counters;
 pub use parser::HttpConnectionParser;
+pub use protocol::{starts_preface, ConnectionParser};
 use start::{request_start, response_start, StartMatch};
 
 /// Limits for one connection's parser; every one bounds memory or work.
@@ -137,6 +141,8 @@ pub struct HttpCounters {
     pub chunk_resyncs: u64,
     /// Bytes skipped inside chunked bodies while looking for that framing.
     pub chunk_resync_skipped_bytes: u64,
+    /// HTTP/2 connections (their exchanges are also counted above).
+    pub h2: H2Counters,
 }
 
 /// Why a message was dropped; each is counted, none is returned to callers.
