@@ -5,6 +5,7 @@ mod bench;
 mod dist;
 mod fuzz;
 mod layers;
+mod quality;
 mod setup;
 mod soak;
 
@@ -49,6 +50,10 @@ enum Task {
     /// Set up, build, and run the sensor for minutes under normal traffic
     /// mixed with every hostile shape: peak RSS, CPU, completeness (root).
     Soak(soak::SoakArgs),
+    /// Recall and precision of the content detectors on public secret and
+    /// PII test suites (fetched beforehand), next to detect-secrets; long,
+    /// not part of CI.
+    Quality(quality::QualityArgs),
     /// Set up, build, and package: a .deb and a tarball in target/dist/
     /// (installs cargo-deb when missing).
     Dist,
@@ -93,6 +98,13 @@ fn main() -> anyhow::Result<()> {
             setup::setup()?;
             build()?;
             soak::soak(&args)
+        }
+        Task::Quality(args) => {
+            if !args.no_build {
+                setup::setup()?;
+                build()?;
+            }
+            quality::quality(&args)
         }
         Task::Dist => {
             setup::setup()?;
