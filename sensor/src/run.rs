@@ -46,6 +46,8 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         pids: config.capture.pids.clone(),
         comms: config.capture.process_names.clone(),
         tls: config.capture.tls.clone(),
+        ports: config.capture.ports.clone(),
+        mode: config.capture.mode,
     })?;
     if capture.resumed > 0 {
         tracing::info!(
@@ -66,7 +68,8 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let exchanges = config.output.exchanges.as_ref();
     let exchanges = exchanges.map(|p| format!(", exchanges to {}", p.display()));
     tracing::info!(
-        "sensor ready: capturing HTTP on this host; alerts to {}{}",
+        "sensor ready: capturing HTTP on this host ({} mode); alerts to {}{}",
+        capture.mode,
         config.output.alerts.display(),
         exchanges.unwrap_or_default()
     );
@@ -108,11 +111,11 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     // bounded batches, each handled before the next is read, and a bounded
     // number of them: traffic that goes on must not hold the exit.
     for _ in 0..SHUTDOWN_BATCHES {
-        capture.drain_now(&mut events, BATCH);
-        if events.is_empty() {
+        let more = capture.drain_final(&mut events, BATCH);
+        process(&mut capture, &mut session, &mut events)?;
+        if !more {
             break;
         }
-        process(&mut capture, &mut session, &mut events)?;
     }
     let source = source_stats(&capture, session.connections());
     let tls = capture.tls_stats();
@@ -130,6 +133,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
 fn source_stats(capture: &LiveCapture, open_connections: usize) -> SourceStats {
     let kernel = capture.kernel_counters();
     SourceStats::live(
+        capture.mode,
         &kernel,
         capture.decode_errors,
         capture.resumed,
@@ -144,10 +148,20 @@ fn metrics_page(capture: &LiveCapture, session: &Session, pods: Option<&PodIndex
         "tls",
         serde_json::to_value(capture.tls_stats()).unwrap_or_default(),
     );
+    page.family(mode_family(capture.mode));
     if let Some(pods) = pods {
         pods.metrics(&mut page);
     }
     page.render()
+}
+
+fn mode_family(mode: crate::capture::Mode) -> crate::metrics::Labelled {
+    crate::metrics::Labelled {
+        name: "capture_mode".to_owned(),
+        help: "The kernel hooks capturing: socket (socket-layer tracepoints) or syscalls (syscall tracepoints).".to_owned(),
+        kind: "gauge",
+        samples: vec![(vec![("mode".to_owned(), mode.name().to_owned())], 1.0)],
+    }
 }
 
 /// Runs captured events through the session, delivers the exchanges
@@ -165,8 +179,8 @@ fn process(
         }
     }
     session.deliver_done()?;
-    for (pid, fd) in session.take_ignored() {
-        capture.ignore(pid, fd);
+    for conn in session.take_ignored() {
+        capture.ignore(conn);
     }
     Ok(())
 }

@@ -82,7 +82,8 @@ pub fn soak(args: &SoakArgs) -> anyhow::Result<()> {
     let hostile = Server::start("hostile_server.py", &["--values", values.to_str().unwrap()])?;
     let exchanges = dir.join("exchanges.jsonl");
     let stats = dir.join("stats.json");
-    let mut sensor = Running::start(&dir, &exchanges, &stats)?;
+    // The default capture mode: the soak measures what users run.
+    let mut sensor = Running::start(&dir, &exchanges, &stats, "")?;
     let cpu_before = sensor.cpu_seconds()?;
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));

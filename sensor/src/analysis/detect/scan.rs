@@ -32,6 +32,8 @@ pub struct Scan<'d> {
     active: Vec<bool>,
     /// Findings worded by their detector (protocol), not by the engine.
     worded: Vec<Finding>,
+    /// The Host header without its port (for JWT key URLs).
+    host: String,
 }
 
 impl<'d> Scan<'d> {
@@ -49,6 +51,14 @@ impl<'d> Scan<'d> {
             index: HashMap::new(),
             active: vec![false; det.rules.len()],
             worded: Vec::new(),
+            host: header(&exchange.request.headers, "host")
+                .map(|h| {
+                    let h = String::from_utf8_lossy(h);
+                    h.rsplit_once(':')
+                        .map_or(&*h, |(host, _)| host)
+                        .to_ascii_lowercase()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -385,7 +395,13 @@ impl<'d> Scan<'d> {
                 for (s, e) in found {
                     let value = &text[s..e];
                     if rule.check == Check::Jwt {
-                        for id in jwt::problems(value, det.jwt_max_lifetime_secs) {
+                        let policy = jwt::Policy {
+                            max_lifetime_secs: det.jwt_max_lifetime_secs,
+                            allowed_algs: &det.jwt_allowed_algs,
+                            host: &self.host,
+                        };
+                        let problems = jwt::problems_with(value, &policy);
+                        for id in problems {
                             if let Some(&r) = det.by_id.get(id) {
                                 if det.rules[r].enabled {
                                     self.record(r, location(false), location(true), value);
