@@ -68,6 +68,8 @@ fn by_category(category: Category) -> &'static [&'static str; 2] {
         Category::AbnormalVolume => &[RESOURCES, "CWE-770"],
         Category::Auth => &[AUTHENTICATION, "CWE-287"],
         Category::Inventory => &[INVENTORY, "CWE-1059"],
+        // Request smuggling: inconsistent interpretation of HTTP requests.
+        Category::Protocol => &[MISCONFIGURATION, "CWE-444"],
     }
 }
 
