@@ -373,7 +373,6 @@ fn check_config_refuses_a_read_only_state_dir() {
 /// must keep the first bytes of the stream until it can tell HTTP, or the
 /// connection is invisible (issue 19 moved sniffing to the socket layer).
 #[test]
-#[ignore = "needs issue 19: the kernel must accumulate a stream's first bytes across writes"]
 fn dribbled_first_bytes_are_still_captured() {
     let dir = scratch_dir("hostile-dribble");
     let (values, server) = hostile_server(&dir);
