@@ -18,6 +18,9 @@ pub enum Category {
     Auth,
     /// Endpoint inventory events (new, undocumented or changed endpoints).
     Inventory,
+    /// HTTP itself used against its readers: heads whose body length two
+    /// implementations read differently (request smuggling shapes).
+    Protocol,
 }
 
 impl Category {
@@ -29,6 +32,7 @@ impl Category {
             Category::AbnormalVolume => "abnormal_volume",
             Category::Auth => "auth",
             Category::Inventory => "inventory",
+            Category::Protocol => "protocol",
         }
     }
 }

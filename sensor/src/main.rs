@@ -37,10 +37,15 @@ enum Command {
     },
     /// Print the catalogue of API endpoints seen (kept in the state directory).
     Inventory(InventoryArgs),
-    /// Validate a configuration file and exit.
+    /// Validate a configuration file and what `run` needs from this host
+    /// (key file, state directory, output directories, metrics port).
     CheckConfig {
         /// The TOML file to check.
         file: PathBuf,
+        /// Check the file only, not this host: for a config made for
+        /// another host (a pod, a package not yet installed).
+        #[arg(long)]
+        syntax_only: bool,
     },
 }
 
@@ -190,8 +195,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 &mut std::io::stdout().lock(),
             )
         }
-        Command::CheckConfig { file } => {
-            Config::load(&file)?;
+        Command::CheckConfig { file, syntax_only } => {
+            let config = Config::load(&file)?;
+            if !syntax_only {
+                sensor::preflight::check(&config)?;
+            }
             println!("{}: ok", file.display());
             Ok(())
         }

@@ -25,6 +25,10 @@ const BY_RULE: &[(&str, [&str; 2])] = &[
     ("pii.private_ip", [MISCONFIGURATION, "CWE-200"]),
     ("pii", [PROPERTY_EXPOSURE, "CWE-359"]),
     ("secret.url_credentials", [AUTHENTICATION, "CWE-598"]),
+    ("secret.jwt_weak_secret", [AUTHENTICATION, "CWE-521"]),
+    ("secret.jwt_alg_not_allowed", [AUTHENTICATION, "CWE-327"]),
+    ("secret.jwt_kid_injection", [AUTHENTICATION, "CWE-20"]),
+    ("secret.jwt_foreign_key_url", [AUTHENTICATION, "CWE-345"]),
     ("secret", [PROPERTY_EXPOSURE, "CWE-522"]),
     ("error", [MISCONFIGURATION, "CWE-209"]),
     ("volume.enumeration", [BOLA, "CWE-639"]),
@@ -40,10 +44,6 @@ const BY_RULE: &[(&str, [&str; 2])] = &[
     ("auth.credentials_in_query", [AUTHENTICATION, "CWE-598"]),
     ("auth.bola", [BOLA, "CWE-639"]),
     ("auth.account_enumeration", [AUTHENTICATION, "CWE-204"]),
-    ("secret.jwt_weak_secret", [AUTHENTICATION, "CWE-521"]),
-    ("secret.jwt_alg_not_allowed", [AUTHENTICATION, "CWE-327"]),
-    ("secret.jwt_kid_injection", [AUTHENTICATION, "CWE-20"]),
-    ("secret.jwt_foreign_key_url", [AUTHENTICATION, "CWE-345"]),
     ("inventory.shadow_api", [INVENTORY, "CWE-1059"]),
     ("inventory.zombie_api", [INVENTORY, "CWE-477"]),
 ];
@@ -68,6 +68,8 @@ fn by_category(category: Category) -> &'static [&'static str; 2] {
         Category::AbnormalVolume => &[RESOURCES, "CWE-770"],
         Category::Auth => &[AUTHENTICATION, "CWE-287"],
         Category::Inventory => &[INVENTORY, "CWE-1059"],
+        // Request smuggling: inconsistent interpretation of HTTP requests.
+        Category::Protocol => &[MISCONFIGURATION, "CWE-444"],
     }
 }
 

@@ -7,6 +7,7 @@ mod fuzz;
 mod layers;
 mod quality;
 mod setup;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,6 +47,9 @@ enum Task {
     Layers,
     /// Run a fuzz target from fuzz/ (installs cargo-fuzz when missing).
     Fuzz(fuzz::FuzzArgs),
+    /// Set up, build, and run the sensor for minutes under normal traffic
+    /// mixed with every hostile shape: peak RSS, CPU, completeness (root).
+    Soak(soak::SoakArgs),
     /// Recall and precision of the content detectors on public secret and
     /// PII test suites (fetched beforehand), next to detect-secrets; long,
     /// not part of CI.
@@ -89,6 +93,11 @@ fn main() -> anyhow::Result<()> {
             setup::setup()?;
             build()?;
             bench::bench(&args)
+        }
+        Task::Soak(args) => {
+            setup::setup()?;
+            build()?;
+            soak::soak(&args)
         }
         Task::Quality(args) => {
             if !args.no_build {

@@ -237,8 +237,14 @@ impl Analysis {
         for weak in weak_jwt.work(budget) {
             let ts = weak.exchange.completed_unix_ns;
             let principal = weak.principal.map(|p| p.to_string());
-            let alert = Alert::from_finding(&weak.finding, &weak.exchange, &weak.endpoint, ts, &self.origin)
-                .with_principal(principal);
+            let alert = Alert::from_finding(
+                &weak.finding,
+                &weak.exchange,
+                &weak.endpoint,
+                ts,
+                &self.origin,
+            )
+            .with_principal(principal);
             self.aggregator.admit(alert, ts.max(now_unix_ns), out);
         }
     }
@@ -301,17 +307,23 @@ impl Analysis {
     }
 }
 
-/// The fingerprint key from `detect.fingerprint_key_file` or
-/// `<output.state_dir>`, created on first use.
+/// The fingerprint key from `detect.fingerprint_key_file` (which must
+/// exist: a configured key file is only ever read, never created) or
+/// `<output.state_dir>/fingerprint.key` (created on first use). Errors name
+/// the config key and the path, with the OS error once.
 fn fingerprint_key(config: &Config) -> anyhow::Result<detect::FingerprintKey> {
-    use anyhow::Context as _;
     let path = config.detect.key_path(&config.output.state_dir);
-    detect::FingerprintKey::load_or_create(&path).with_context(|| {
-        format!(
-            "fingerprint key {} (set output.state_dir or detect.fingerprint_key_file)",
-            path.display()
-        )
-    })
+    let (key, result) = match &config.detect.fingerprint_key_file {
+        Some(_) => (
+            "detect.fingerprint_key_file",
+            detect::FingerprintKey::load(&path),
+        ),
+        None => (
+            "output.state_dir",
+            detect::FingerprintKey::load_or_create(&path),
+        ),
+    };
+    result.map_err(|err| crate::config::InvalidKey::new(key, err.to_string()).into())
 }
 
 #[cfg(test)]

@@ -21,6 +21,12 @@ use super::mode::{CaptureMode, Mode};
 use super::socket;
 use super::tls::{TlsConfig, TlsProbes, TlsStats};
 
+/// Most record bytes decoded per batch, whatever the record cap: a batch is
+/// copied out of the ring before the pipeline sees it, so this bounds the
+/// agent's queue between the two. What stays in the ring waits for the
+/// next batch; when the ring fills, the kernel drops and counts.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
 /// The eBPF object built by sensor/build.rs.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
 
@@ -227,10 +233,12 @@ impl LiveCapture {
         let mut guard = self.ring.readable_mut().await?;
         let ring = guard.get_inner_mut();
         let mut drained = 0;
+        let mut bytes = 0;
         let now = Instant::now();
-        while drained < max {
+        while drained < max && bytes < MAX_BATCH_BYTES {
             let Some(record) = ring.next() else { break };
             drained += 1;
+            bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {
                 continue;
             }
@@ -245,7 +253,7 @@ impl LiveCapture {
         if let Some(closes) = &mut self.closes {
             closes.release(Some(now), out);
         }
-        if drained < max {
+        if drained < max && bytes < MAX_BATCH_BYTES {
             guard.clear_ready();
         }
         drop(guard);
@@ -265,11 +273,18 @@ impl LiveCapture {
         self.tls.as_ref().map(TlsProbes::stats).unwrap_or_default()
     }
 
-    /// Decodes whatever is already in the ring buffer, without waiting.
-    pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>) {
+    /// Decodes up to `max` records (and `MAX_BATCH_BYTES`) already in the
+    /// ring buffer, without waiting. Bounded like `next_batch`: a producer
+    /// faster than the agent must not grow the batch without end. True
+    /// when a bound stopped it, so more may be waiting.
+    pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>, max: usize) -> bool {
         let now = Instant::now();
         let ring = self.ring.get_mut();
-        while let Some(record) = ring.next() {
+        let (mut drained, mut bytes) = (0, 0);
+        while drained < max && bytes < MAX_BATCH_BYTES {
+            let Some(record) = ring.next() else { break };
+            drained += 1;
+            bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {
                 continue;
             }
@@ -282,14 +297,19 @@ impl LiveCapture {
             closes.release(Some(now), out);
         }
         self.attach_new_libraries();
+        drained >= max || bytes >= MAX_BATCH_BYTES
     }
 
-    /// At shutdown: what the ring holds, and every close still held.
-    pub fn drain_final(&mut self, out: &mut Vec<CaptureEvent>) {
-        self.drain_now(out);
-        if let Some(closes) = &mut self.closes {
-            closes.release(None, out);
+    /// At shutdown: one bounded batch of what the ring holds, and once it
+    /// is empty every close still held. True while more may be waiting.
+    pub fn drain_final(&mut self, out: &mut Vec<CaptureEvent>, max: usize) -> bool {
+        let more = self.drain_now(out, max);
+        if !more {
+            if let Some(closes) = &mut self.closes {
+                closes.release(None, out);
+            }
         }
+        more
     }
 
     /// Kernel counters summed over CPUs, in `counter::NAMES` order.
