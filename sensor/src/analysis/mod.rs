@@ -13,6 +13,7 @@ pub mod inventory;
 
 mod aggregate;
 mod rate_limit;
+pub mod rules;
 
 pub use aggregate::{AggregateCounters, Aggregator};
 
@@ -35,6 +36,9 @@ pub struct Analysis {
     content: ContentDetector,
     behaviour: Option<BehaviourDetector>,
     inventory: Option<Inventory>,
+    /// `detect.disabled_rules`, for the behavioural and inventory rules
+    /// (the content detectors compile theirs out).
+    disabled: Vec<String>,
     /// Folds repeats and applies the per-rule rate limit.
     aggregator: Aggregator,
     /// Alerts raised after deduplication and rate limiting, by (rule,
@@ -56,6 +60,7 @@ impl Analysis {
             content,
             behaviour: None,
             inventory: None,
+            disabled: Vec::new(),
             aggregator: Aggregator::new(&AlertsConfig::default()),
             alert_counts: BTreeMap::new(),
         }
@@ -88,6 +93,7 @@ impl Analysis {
         Ok(Self {
             behaviour,
             inventory,
+            disabled: config.detect.disabled_rules.clone(),
             ..Self::new(content).with_alert_policy(&config.alerts)
         })
     }
@@ -105,6 +111,13 @@ impl Analysis {
         if let Some(inventory) = &mut self.inventory {
             let more = inventory.observe_at(exchange, endpoint, &findings[..content], ts);
             findings.extend(more);
+        }
+        if !self.disabled.is_empty() {
+            let mut index = 0;
+            findings.retain(|f| {
+                index += 1;
+                index <= content || !rules::is_disabled(&self.disabled, &f.rule)
+            });
         }
         findings
     }

@@ -5,6 +5,7 @@
 pub mod event;
 pub mod inflight;
 pub mod live;
+pub mod privileges;
 pub mod replay;
 pub mod tls;
 
