@@ -286,6 +286,52 @@ fn live_metrics_pass_promtool_and_logs_have_no_colour() {
     );
 }
 
+/// Run as an unprivileged user with no capabilities, the sensor names the
+/// capabilities it lacks, not a mount problem: tracefs is mounted, only
+/// unreadable (0700 root).
+#[test]
+fn unprivileged_run_names_the_missing_capabilities() {
+    ensure_tracefs_mounted();
+    let dir = scratch_dir("unprivileged_refusal");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let config = dir.join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nstate_dir = {:?}\n[metrics]\nenabled = false\n",
+            dir.join("state").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(sensor_bin())
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .arg("--alerts")
+        .arg(dir.join("alerts.jsonl"))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(!log.contains("not mounted"), "{log}");
+    for cap in [
+        "CAP_BPF",
+        "CAP_PERFMON",
+        "CAP_SYS_PTRACE",
+        "CAP_DAC_READ_SEARCH",
+    ] {
+        assert!(log.contains(cap), "{cap} not named:\n{log}");
+    }
+}
+
 /// A systemd host mounts tracefs (sys-kernel-tracing.mount); a fresh CI
 /// container may not, and the unprivileged sensor cannot mount it itself.
 fn ensure_tracefs_mounted() {
