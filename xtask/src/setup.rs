@@ -32,6 +32,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("gnutls-cli", "gnutls-bin"),
     // `promtool check metrics` on a live sensor's page.
     ("promtool", "prometheus"),
+    // HTTP/2 tests and bench: nghttpd, and nghttp and h2load.
+    ("nghttpd", "nghttp2-server"),
+    ("h2load", "nghttp2-client"),
 ];
 
 /// What building and running the sensor needs: all `cargo xtask run`
@@ -81,12 +84,14 @@ fn kubectl() -> anyhow::Result<()> {
     .context("installing kubectl (Debian has no package for it)")
 }
 
-/// Validators the tests run (PyPI), each with the module it provides: the
-/// Kubernetes schemas for the deployment tests, and OpenAPI for the
-/// inventory's `--format openapi` output.
+/// Python packages the tests run (PyPI), each with the module it provides:
+/// the Kubernetes schemas for the deployment tests, OpenAPI for the
+/// inventory's `--format openapi` output, and gRPC for the HTTP/2 tests'
+/// server and client.
 const PYTHON_TOOLS: &[(&str, &str)] = &[
     ("kubernetes_validate", "kubernetes-validate==1.37.0"),
     ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
+    ("grpc", "grpcio==1.85.1"),
 ];
 
 fn python_tools() -> anyhow::Result<()> {
