@@ -5,6 +5,7 @@ mod bench;
 mod dist;
 mod fuzz;
 mod layers;
+mod quality;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,10 @@ enum Task {
     Layers,
     /// Run a fuzz target from fuzz/ (installs cargo-fuzz when missing).
     Fuzz(fuzz::FuzzArgs),
+    /// Recall and precision of the content detectors on public secret and
+    /// PII test suites (fetched beforehand), next to detect-secrets; long,
+    /// not part of CI.
+    Quality(quality::QualityArgs),
     /// Set up, build, and package: a .deb and a tarball in target/dist/
     /// (installs cargo-deb when missing).
     Dist,
@@ -87,6 +92,13 @@ fn main() -> anyhow::Result<()> {
             setup::setup()?;
             build()?;
             bench::bench(&args)
+        }
+        Task::Quality(args) => {
+            if !args.no_build {
+                setup::setup()?;
+                build()?;
+            }
+            quality::quality(&args)
         }
         Task::Dist => {
             setup::build_tools()?;
