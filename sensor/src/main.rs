@@ -244,7 +244,7 @@ fn print_rules(json: bool, config: Option<&std::path::Path>) -> anyhow::Result<(
         if json {
             // The rule's own fields in their order, then the gitleaks ids.
             let mut line = serde_json::to_string(&rule)?;
-            let gitleaks = sensor::analysis::detect::gitleaks_ids(rule.id);
+            let gitleaks = sensor::analysis::detect::gitleaks_ids(&rule.id);
             if !gitleaks.is_empty() {
                 line.pop();
                 line.push_str(&format!(
