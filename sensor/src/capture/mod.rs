@@ -2,11 +2,15 @@
 //! source reads the eBPF ring buffer; a replay source (pcap) yields the same
 //! events, so every later stage is the same for both.
 
+pub mod config;
 pub mod event;
 pub mod inflight;
 pub mod live;
+pub mod mode;
 pub mod privileges;
 pub mod replay;
+pub mod socket;
 pub mod tls;
 
 pub use event::{CaptureEvent, ConnId, DecodeError, Direction, Role};
+pub use mode::{CaptureMode, Mode};
