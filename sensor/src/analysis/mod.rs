@@ -6,10 +6,18 @@
 //! keeps `dedupe` and `throttle`: sinks only deliver). One key fingerprints
 //! every finding. Synchronous and clock-free: time is the capture time the
 //! caller hands in.
+//!
+//! Each exchange's principal (`principal`) is worked out once, handed to
+//! the behavioural detectors and named in its alerts. What is kept quiet
+//! (`noise`: repeated banners, the sensor's own deliveries) is dropped
+//! here, and the weak-JWT-secret checks (`weak_jwt`) run on the tick.
 
 pub mod behaviour;
 pub mod detect;
 pub mod inventory;
+pub mod noise;
+pub mod principal;
+pub mod weak_jwt;
 
 mod aggregate;
 mod rate_limit;
@@ -28,9 +36,13 @@ use crate::config::Config;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::finding::Finding;
+use crate::origin::Origin;
 use behaviour::{BehaviourCounters, BehaviourDetector};
 use detect::ContentDetector;
 use inventory::{Inventory, InventoryCounters};
+use noise::{Noise, NoiseCounters};
+use principal::{Principal, PrincipalExtractor};
+use weak_jwt::{WeakJwtChecker, WeakJwtCounters};
 
 pub struct Analysis {
     content: ContentDetector,
@@ -39,8 +51,16 @@ pub struct Analysis {
     /// `detect.disabled_rules`, for the behavioural and inventory rules
     /// (the content detectors compile theirs out).
     disabled: Vec<String>,
+    /// Where each exchange's principal is read.
+    principals: Option<PrincipalExtractor>,
+    /// Weak HMAC secrets of JWTs, tried on the tick.
+    weak_jwt: Option<WeakJwtChecker>,
+    /// Repeated banners and the sensor's own deliveries, kept quiet.
+    noise: Option<Noise>,
     /// Folds repeats and applies the per-rule rate limit.
     aggregator: Aggregator,
+    /// This sensor and its host, stamped on every alert.
+    origin: Origin,
     /// Alerts raised after deduplication and rate limiting, by (rule,
     /// severity), for the metrics.
     alert_counts: BTreeMap<(String, &'static str), u64>,
@@ -51,6 +71,8 @@ pub struct Analysis {
 pub struct AnalysisCounters {
     pub behaviour: Option<BehaviourCounters>,
     pub inventory: Option<InventoryCounters>,
+    pub weak_jwt: Option<WeakJwtCounters>,
+    pub noise: Option<NoiseCounters>,
 }
 
 impl Analysis {
@@ -61,9 +83,19 @@ impl Analysis {
             behaviour: None,
             inventory: None,
             disabled: Vec::new(),
+            principals: None,
+            weak_jwt: None,
+            noise: None,
             aggregator: Aggregator::new(&AlertsConfig::default()),
+            origin: Origin::detect(None),
             alert_counts: BTreeMap::new(),
         }
+    }
+
+    /// The host and sensor alerts name.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// Deduplication and rate limit as `config` sets them.
@@ -85,32 +117,84 @@ impl Analysis {
             Some(Inventory::load_or_new(
                 &config.inventory,
                 &config.output.state_dir,
-                key,
+                key.clone(),
             )?)
         } else {
             None
         };
+        let weak_jwt = config
+            .detect
+            .jwt_weak_secrets
+            .then(|| content.rule_info(detect::jwt::WEAK_SECRET))
+            .flatten()
+            .map(|(_, severity)| WeakJwtChecker::new(key.clone(), severity));
+        let webhooks: Vec<&str> = config
+            .sinks
+            .webhook
+            .iter()
+            .map(|w| w.url.as_str())
+            .collect();
+        let syslogs: Vec<&str> = config
+            .sinks
+            .syslog
+            .iter()
+            .filter(|s| s.transport != "unix")
+            .map(|s| s.address.as_str())
+            .collect();
+        let noise = Noise::new(&webhooks, &syslogs, key.clone());
         Ok(Self {
             behaviour,
             inventory,
             disabled: config.detect.disabled_rules.clone(),
-            ..Self::new(content).with_alert_policy(&config.alerts)
+            principals: Some(PrincipalExtractor::new(&config.principal, key)),
+            weak_jwt,
+            noise: Some(noise),
+            ..Self::new(content)
+                .with_alert_policy(&config.alerts)
+                .with_origin(Origin::detect(config.kubernetes.node_name.as_deref()))
         })
     }
 
     /// All findings on one exchange, content findings first. `endpoint`
     /// is the exchange's.
     pub fn inspect(&mut self, exchange: &HttpExchange, endpoint: &EndpointKey) -> Vec<Finding> {
+        self.inspect_as(exchange, endpoint).0
+    }
+
+    /// `inspect`, with the principal the exchange's request carries.
+    fn inspect_as(
+        &mut self,
+        exchange: &HttpExchange,
+        endpoint: &EndpointKey,
+    ) -> (Vec<Finding>, Option<Principal>) {
+        if let Some(noise) = &mut self.noise {
+            if noise.is_own_delivery(exchange, endpoint) {
+                return (Vec::new(), None);
+            }
+        }
+        let principal = self
+            .principals
+            .as_ref()
+            .and_then(|p| p.of(exchange, &endpoint.host));
         let mut findings = self.content.inspect(exchange);
+        if let Some(noise) = &mut self.noise {
+            noise.drop_repeated_banners(&endpoint.host, &mut findings);
+        }
         let ts = exchange.completed_unix_ns;
         let content = findings.len();
         if exchange.request.method.is_empty() {
             // An HTTP/2 request whose headers could not be decoded (counted
             // in http.h2): its body was inspected, but it names no endpoint.
-            return findings;
+            return (findings, principal);
         }
         if let Some(behaviour) = &mut self.behaviour {
-            let more = behaviour.observe_at(exchange, endpoint, &findings[..content], ts);
+            let more = behaviour.observe_as(
+                exchange,
+                endpoint,
+                principal.as_ref(),
+                &findings[..content],
+                ts,
+            );
             findings.extend(more);
         }
         if let Some(inventory) = &mut self.inventory {
@@ -124,30 +208,64 @@ impl Analysis {
                 index <= content || !rules::is_disabled(&self.disabled, &f.rule)
             });
         }
-        findings
+        if let Some(weak_jwt) = &mut self.weak_jwt {
+            weak_jwt.offer(exchange, endpoint, principal.as_ref());
+        }
+        (findings, principal)
     }
 
     /// The alerts one exchange raises, after deduplication and rate
-    /// limiting, appended to `out`.
+    /// limiting, appended to `out`. Returns the tags of every rule that
+    /// fired on it (repeats folded away included), sorted, for its record.
     pub fn alerts_on(
         &mut self,
         exchange: &HttpExchange,
         endpoint: &EndpointKey,
         out: &mut Vec<Alert>,
-    ) {
+    ) -> Vec<&'static str> {
         let ts = exchange.completed_unix_ns;
         let from = out.len();
-        for finding in self.inspect(exchange, endpoint) {
-            let alert = Alert::from_finding(&finding, exchange, endpoint, ts);
+        let mut tags = Vec::new();
+        let (findings, principal) = self.inspect_as(exchange, endpoint);
+        let principal = principal.map(|p| p.to_string());
+        for finding in findings {
+            let alert = Alert::from_finding(&finding, exchange, endpoint, ts, &self.origin)
+                .with_principal(principal.clone());
+            tags.extend_from_slice(alert.tags);
             self.aggregator.admit(alert, ts, out);
         }
+        tags.sort_unstable();
+        tags.dedup();
         self.count(&out[from..]);
+        tags
+    }
+
+    /// Alerts found off the hot path (weak JWT secrets), at most `budget`
+    /// secrets tried, through deduplication and rate limiting into `out`.
+    /// Each is stamped with the time of the exchange it is about.
+    fn deferred_alerts(&mut self, budget: usize, now_unix_ns: i128, out: &mut Vec<Alert>) {
+        let Some(weak_jwt) = &mut self.weak_jwt else {
+            return;
+        };
+        for weak in weak_jwt.work(budget) {
+            let ts = weak.exchange.completed_unix_ns;
+            let principal = weak.principal.map(|p| p.to_string());
+            let alert = Alert::from_finding(
+                &weak.finding,
+                &weak.exchange,
+                &weak.endpoint,
+                ts,
+                &self.origin,
+            )
+            .with_principal(principal);
+            self.aggregator.admit(alert, ts.max(now_unix_ns), out);
+        }
     }
 
     /// Periodic work at `now_unix_ns` (the capture clock, as alerts are
-    /// stamped): the summaries of deduplication windows that have closed,
-    /// appended to `out`, and saving the inventory when its interval has
-    /// passed.
+    /// stamped): the summaries of deduplication windows that have closed
+    /// and a bounded slice of the weak-JWT-secret checks, appended to
+    /// `out`, and saving the inventory when its interval has passed.
     pub fn tick(&mut self, now_unix_ns: i128, out: &mut Vec<Alert>) {
         if let Some(inventory) = &mut self.inventory {
             // Counted in the inventory's save_errors; the previous file stays.
@@ -156,6 +274,7 @@ impl Analysis {
             }
         }
         let from = out.len();
+        self.deferred_alerts(weak_jwt::DEFAULT_BUDGET, now_unix_ns, out);
         self.aggregator.close_due(now_unix_ns, out);
         self.count(&out[from..]);
     }
@@ -167,6 +286,7 @@ impl Analysis {
             inventory.save();
         }
         let from = out.len();
+        self.deferred_alerts(usize::MAX, i128::MIN, out);
         self.aggregator.close_all(out);
         self.count(&out[from..]);
     }
@@ -194,6 +314,8 @@ impl Analysis {
         AnalysisCounters {
             behaviour: self.behaviour.as_ref().map(BehaviourDetector::counters),
             inventory: self.inventory.as_ref().map(Inventory::counters),
+            weak_jwt: self.weak_jwt.as_ref().map(WeakJwtChecker::counters),
+            noise: self.noise.as_ref().map(Noise::counters),
         }
     }
 }

@@ -2,13 +2,16 @@
 //! process's own buffers and never blocks capture for longer than a write.
 
 pub mod alerts_file;
+pub mod body;
 pub mod config;
 pub mod exchange_record;
 pub mod jsonl;
 mod metrics;
+pub mod ocsf;
 pub mod outputs;
 pub mod spool;
 pub mod syslog;
+pub mod tls;
 pub mod webhook;
 pub mod worker;
 
@@ -18,3 +21,5 @@ pub use outputs::{write_stats, OutputError, Outputs};
 
 #[cfg(test)]
 mod delivery_tests;
+#[cfg(test)]
+mod receiver_tests;
