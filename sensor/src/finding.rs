@@ -24,6 +24,16 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category.
+    pub const ALL: [Category; 6] = [
+        Category::SensitiveData,
+        Category::Secret,
+        Category::VerboseError,
+        Category::AbnormalVolume,
+        Category::Auth,
+        Category::Inventory,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::SensitiveData => "sensitive_data",

@@ -322,6 +322,52 @@ fn dist_tarball_install_sh_installs_without_clobbering_the_config() {
     }
 }
 
+/// The tarball's binary is static (no glibc needed: RHEL 8, Amazon Linux
+/// 2, Ubuntu 20.04) and still carries its eBPF programs: it captures an
+/// exchange on the real kernel.
+#[test]
+fn dist_tarball_binary_is_static_and_captures() {
+    let tarball = package("SENSOR_TARBALL", "tarball");
+    let top = format!("sensor-{VERSION}-{}", std::env::consts::ARCH);
+    let dir = scratch_dir("dist_tarball_static");
+    ok(Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&dir));
+    let binary = dir.join(&top).join("sensor");
+    let file = stdout(Command::new("file").arg(&binary));
+    assert!(
+        file.contains("statically linked") || file.contains("static-pie linked"),
+        "{file}"
+    );
+    // ldd exits non-zero on a static binary; what it says is the proof.
+    let ldd = Command::new("ldd").arg(&binary).output().unwrap();
+    let said =
+        String::from_utf8_lossy(&ldd.stdout).into_owned() + &String::from_utf8_lossy(&ldd.stderr);
+    assert!(
+        said.contains("not a dynamic executable") || said.contains("statically linked"),
+        "{said}"
+    );
+    assert!(!said.contains("libc.so"), "{said}");
+
+    let run = dir.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let server = PyServer::start("127.0.0.1");
+    let sensor = Sensor::start_binary(&binary, &run, &[], &[]);
+    curl(&[
+        "-o",
+        "/dev/null",
+        &format!("http://127.0.0.1:{}/item/static", server.port),
+    ]);
+    sensor.wait_for("the exchange, server side", |e| {
+        of_pid(e, server.pid())
+            .iter()
+            .any(|x| x["path"] == "/item/static")
+    });
+    sensor.stop();
+}
+
 /// Stand-ins for system commands, first on PATH, that log each call (name
 /// and arguments) and succeed, except `deb-systemd-helper debian-installed`,
 /// which fails as it does before the package was ever configured.

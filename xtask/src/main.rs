@@ -25,11 +25,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Install the toolchain pieces and system packages (idempotent).
+    /// Install the toolchain pieces and system packages the build, tests,
+    /// bench and packages use (idempotent).
     Setup,
-    /// Set up, then build the release binary (eBPF included).
+    /// Install the build tools (nightly, bpf-linker), then build the
+    /// release binary (eBPF included).
     Build,
-    /// Set up, build, and run the sensor live with its defaults (root).
+    /// Install the build tools only (nightly, bpf-linker: no test or
+    /// bench tools), build, and run the sensor live with its defaults (root).
     Run {
         /// Arguments passed to `sensor run`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -63,11 +66,11 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Task::Setup => setup::setup(),
         Task::Build => {
-            setup::setup()?;
+            setup::build_tools()?;
             build()
         }
         Task::Run { args } => {
-            setup::setup()?;
+            setup::build_tools()?;
             build()?;
             let status = Command::new(sensor_binary())
                 .arg("run")
@@ -86,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Layers => layers::layers(),
         Task::Fuzz(args) => {
-            setup::setup()?;
+            setup::build_tools()?;
             fuzz::fuzz(&args)
         }
         Task::Bench(args) => {
@@ -107,7 +110,8 @@ fn main() -> anyhow::Result<()> {
             quality::quality(&args)
         }
         Task::Dist => {
-            setup::setup()?;
+            setup::build_tools()?;
+            setup::static_target()?;
             build()?;
             dist::dist().map(|_| ())
         }

@@ -21,6 +21,7 @@ pub mod weak_jwt;
 
 mod aggregate;
 mod rate_limit;
+pub mod rules;
 
 pub use aggregate::{AggregateCounters, Aggregator};
 
@@ -47,6 +48,9 @@ pub struct Analysis {
     content: ContentDetector,
     behaviour: Option<BehaviourDetector>,
     inventory: Option<Inventory>,
+    /// `detect.disabled_rules`, for the behavioural and inventory rules
+    /// (the content detectors compile theirs out).
+    disabled: Vec<String>,
     /// Where each exchange's principal is read.
     principals: Option<PrincipalExtractor>,
     /// Weak HMAC secrets of JWTs, tried on the tick.
@@ -78,6 +82,7 @@ impl Analysis {
             content,
             behaviour: None,
             inventory: None,
+            disabled: Vec::new(),
             principals: None,
             weak_jwt: None,
             noise: None,
@@ -140,6 +145,7 @@ impl Analysis {
         Ok(Self {
             behaviour,
             inventory,
+            disabled: config.detect.disabled_rules.clone(),
             principals: Some(PrincipalExtractor::new(&config.principal, key)),
             weak_jwt,
             noise: Some(noise),
@@ -194,6 +200,13 @@ impl Analysis {
         if let Some(inventory) = &mut self.inventory {
             let more = inventory.observe_at(exchange, endpoint, &findings[..content], ts);
             findings.extend(more);
+        }
+        if !self.disabled.is_empty() {
+            let mut index = 0;
+            findings.retain(|f| {
+                index += 1;
+                index <= content || !rules::is_disabled(&self.disabled, &f.rule)
+            });
         }
         if let Some(weak_jwt) = &mut self.weak_jwt {
             weak_jwt.offer(exchange, endpoint, principal.as_ref());

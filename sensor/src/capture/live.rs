@@ -86,6 +86,8 @@ pub enum LiveError {
     },
     #[error("tracefs is not mounted at /sys/kernel/tracing and mounting it failed ({0}); mount it with `mount -t tracefs nodev /sys/kernel/tracing`")]
     Tracefs(std::io::Error),
+    #[error("tracefs at {0} is mounted but this process may not read it: it lacks {1}; run as root or grant the capabilities deploy/systemd/sensor.service lists")]
+    TracefsUnreadable(&'static str, String),
     #[error("ring buffer polling failed: {0}")]
     Poll(#[from] std::io::Error),
     #[error("TLS library probes: {0}")]
@@ -459,8 +461,19 @@ fn ensure_tracefs() -> Result<(), LiveError> {
         "/sys/kernel/tracing/events",
         "/sys/kernel/debug/tracing/events",
     ] {
-        if std::path::Path::new(dir).is_dir() {
-            return Ok(());
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            // Mounted, but 0700 root: not a mount problem, a privilege one.
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                let missing = super::privileges::missing();
+                let lacks = if missing.is_empty() {
+                    "read access".to_owned()
+                } else {
+                    missing.join(", ")
+                };
+                return Err(LiveError::TracefsUnreadable(dir, lacks));
+            }
+            _ => {}
         }
     }
     // SAFETY: the strings are NUL-terminated literals; no data argument.

@@ -140,6 +140,24 @@ impl ContentDetector {
         custom::apply(config, &mut rules)
     }
 
+    /// The rules `config` leaves enabled, as `sensor rules --config`
+    /// lists them: listed built-ins and custom rules, each with its
+    /// configured severity, as (id, category, severity, description).
+    pub fn effective_rules(
+        config: &DetectConfig,
+    ) -> Result<Vec<(String, Category, Severity, String)>, RuleError> {
+        let listed: Vec<&str> = builtin_rules().iter().map(|r| r.id).collect();
+        let builtin: Vec<&str> = builtin_specs().iter().map(|s| s.id).collect();
+        let mut rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
+        custom::apply(config, &mut rules)?;
+        Ok(rules
+            .into_iter()
+            .filter(|r| r.enabled)
+            .filter(|r| listed.contains(&r.id.as_str()) || !builtin.contains(&r.id.as_str()))
+            .map(|r| (r.id, r.category, r.severity, r.description))
+            .collect())
+    }
+
     /// The category and severity of rule `id` as configured, or None when
     /// it is disabled or unknown (for findings made outside the engine,
     /// such as `secret.jwt_weak_secret`).
