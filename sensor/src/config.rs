@@ -26,6 +26,11 @@ pub struct Config {
     /// The catalogue of endpoints seen, and shadow/zombie API detection
     /// against a reference OpenAPI spec.
     pub inventory: crate::analysis::inventory::config::InventoryConfig,
+    /// Credentials followed across exchanges: new clients, sharing,
+    /// expired, revoked and handed-over tokens.
+    pub credentials: crate::analysis::credentials::config::CredentialsConfig,
+    /// Plaintext HTTP between hosts carrying credentials or sensitive data.
+    pub transport: crate::analysis::transport::config::TransportConfig,
     /// Pod names for containerised processes, from the API server.
     pub kubernetes: crate::conntrack::kubernetes::config::KubernetesConfig,
 }
@@ -281,6 +286,12 @@ impl Config {
             return invalid(key, &message);
         }
         if let Err((key, message)) = self.inventory.validate() {
+            return invalid(key, &message);
+        }
+        if let Err((key, message)) = self.credentials.validate() {
+            return invalid(key, &message);
+        }
+        if let Err((key, message)) = self.transport.validate() {
             return invalid(key, &message);
         }
         self.kubernetes.validate()?;

@@ -18,6 +18,9 @@ pub enum Category {
     Auth,
     /// Endpoint inventory events (new, undocumented or changed endpoints).
     Inventory,
+    /// How the traffic travels: credentials or sensitive data over
+    /// plaintext HTTP between hosts.
+    Transport,
 }
 
 impl Category {
@@ -29,6 +32,7 @@ impl Category {
             Category::AbnormalVolume => "abnormal_volume",
             Category::Auth => "auth",
             Category::Inventory => "inventory",
+            Category::Transport => "transport",
         }
     }
 }

@@ -218,9 +218,13 @@ fn print_rules(json: bool) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     let behaviour = sensor::analysis::behaviour::RULES.iter().cloned();
+    let credentials = sensor::analysis::credentials::RULES.iter().cloned();
+    let transport = sensor::analysis::transport::RULES.iter().cloned();
     for rule in sensor::analysis::detect::builtin_rules()
         .into_iter()
         .chain(behaviour)
+        .chain(credentials)
+        .chain(transport)
     {
         if json {
             writeln!(out, "{}", serde_json::to_string(&rule)?)?;

@@ -8,8 +8,10 @@
 //! caller hands in.
 
 pub mod behaviour;
+pub mod credentials;
 pub mod detect;
 pub mod inventory;
+pub mod transport;
 
 mod aggregate;
 mod rate_limit;
@@ -28,13 +30,19 @@ use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::finding::Finding;
 use behaviour::{BehaviourCounters, BehaviourDetector};
-use detect::ContentDetector;
+use credentials::{CredentialCounters, CredentialDetector, CredentialsConfig};
+use detect::{ContentDetector, FingerprintKey};
 use inventory::{Inventory, InventoryCounters};
+use transport::CleartextDetector;
 
 pub struct Analysis {
     content: ContentDetector,
     behaviour: Option<BehaviourDetector>,
     inventory: Option<Inventory>,
+    credentials: Option<CredentialDetector>,
+    cleartext: Option<CleartextDetector>,
+    /// Where credentials are found (the cleartext check reads them too).
+    credentials_config: CredentialsConfig,
     /// Folds repeats and applies the per-rule rate limit.
     aggregator: Aggregator,
     /// Alerts raised after deduplication and rate limiting, by (rule,
@@ -47,6 +55,7 @@ pub struct Analysis {
 pub struct AnalysisCounters {
     pub behaviour: Option<BehaviourCounters>,
     pub inventory: Option<InventoryCounters>,
+    pub credentials: Option<CredentialCounters>,
 }
 
 impl Analysis {
@@ -56,6 +65,9 @@ impl Analysis {
             content,
             behaviour: None,
             inventory: None,
+            credentials: None,
+            cleartext: None,
+            credentials_config: CredentialsConfig::default(),
             aggregator: Aggregator::new(&AlertsConfig::default()),
             alert_counts: BTreeMap::new(),
         }
@@ -80,7 +92,7 @@ impl Analysis {
             Some(Inventory::load_or_new(
                 &config.inventory,
                 &config.output.state_dir,
-                key,
+                key.clone(),
             )?)
         } else {
             None
@@ -88,8 +100,28 @@ impl Analysis {
         Ok(Self {
             behaviour,
             inventory,
-            ..Self::new(content).with_alert_policy(&config.alerts)
+            ..Self::new(content)
+                .with_alert_policy(&config.alerts)
+                .with_credentials(&config.credentials, key.clone())
+                .with_transport(&config.transport, key)
         })
+    }
+
+    /// Follows credentials across exchanges (`[credentials]`).
+    pub fn with_credentials(mut self, config: &CredentialsConfig, key: FingerprintKey) -> Self {
+        self.credentials = config.enabled.then(|| CredentialDetector::new(config, key));
+        self.credentials_config = config.clone();
+        self
+    }
+
+    /// Reports sensitive plaintext between hosts (`[transport]`).
+    pub fn with_transport(
+        mut self,
+        config: &transport::TransportConfig,
+        key: FingerprintKey,
+    ) -> Self {
+        self.cleartext = config.enabled.then(|| CleartextDetector::new(config, key));
+        self
     }
 
     /// All findings on one exchange, content findings first. `endpoint`
@@ -104,6 +136,18 @@ impl Analysis {
         }
         if let Some(inventory) = &mut self.inventory {
             let more = inventory.observe_at(exchange, endpoint, &findings[..content], ts);
+            findings.extend(more);
+        }
+        if let Some(credentials) = &mut self.credentials {
+            findings.extend(credentials.observe_at(exchange, endpoint, ts));
+        }
+        if let Some(cleartext) = &mut self.cleartext {
+            let more = cleartext.observe(
+                exchange,
+                endpoint,
+                &findings[..content],
+                &self.credentials_config,
+            );
             findings.extend(more);
         }
         findings
@@ -176,13 +220,14 @@ impl Analysis {
         AnalysisCounters {
             behaviour: self.behaviour.as_ref().map(BehaviourDetector::counters),
             inventory: self.inventory.as_ref().map(Inventory::counters),
+            credentials: self.credentials.as_ref().map(CredentialDetector::counters),
         }
     }
 }
 
 /// The fingerprint key from `detect.fingerprint_key_file` or
 /// `<output.state_dir>`, created on first use.
-fn fingerprint_key(config: &Config) -> anyhow::Result<detect::FingerprintKey> {
+pub fn fingerprint_key(config: &Config) -> anyhow::Result<FingerprintKey> {
     use anyhow::Context as _;
     let path = config.detect.key_path(&config.output.state_dir);
     detect::FingerprintKey::load_or_create(&path).with_context(|| {

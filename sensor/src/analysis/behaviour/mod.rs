@@ -47,14 +47,14 @@
 //! bodies and URLs.
 
 mod baseline;
-mod bounded;
+pub(crate) mod bounded;
 mod brute_force;
 mod bulk;
-mod client;
+pub(crate) mod client;
 pub mod config;
 mod distinct;
 mod enumeration;
-mod episode;
+pub(crate) mod episode;
 mod errors;
 mod login;
 mod numbers;
