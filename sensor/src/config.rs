@@ -119,6 +119,9 @@ pub struct OutputConfig {
     pub rotate_bytes: u64,
     /// Rotated files kept (`alerts.jsonl.1` ... `.N`).
     pub keep_files: usize,
+    /// Rotated files last written more than this many days ago are
+    /// deleted, whatever `keep_files` allows (0: kept by count only).
+    pub keep_days: u64,
     /// Where the sensor keeps state across restarts (sink spools).
     pub state_dir: PathBuf,
 }
@@ -130,6 +133,7 @@ impl Default for OutputConfig {
             exchanges: None,
             rotate_bytes: 100 * 1024 * 1024,
             keep_files: 5,
+            keep_days: 0,
             state_dir: PathBuf::from("/var/lib/sensor"),
         }
     }

@@ -2,6 +2,7 @@
 //! process's own buffers and never blocks capture for longer than a write.
 
 pub mod alerts_file;
+pub mod chain;
 pub mod config;
 pub mod exchange_record;
 pub mod jsonl;
@@ -9,6 +10,7 @@ mod metrics;
 pub mod outputs;
 pub mod spool;
 pub mod syslog;
+pub mod verify;
 pub mod webhook;
 pub mod worker;
 

@@ -77,6 +77,17 @@ impl<W: Write> Printer<'_, W> {
     /// Prints one line; false when the output is gone.
     fn print(&mut self, line: &str) -> anyhow::Result<bool> {
         let text = match serde_json::from_str::<serde_json::Value>(line) {
+            // The chain's checkpoints (file opened, rotated, sensor
+            // stopped): one quiet line for people, nothing for machines
+            // that expect alerts, nothing when filtering.
+            Ok(point) if point.get("checkpoint").is_some() => {
+                let filtered = self.options.filter.min_severity > 0
+                    || !self.options.filter.categories.is_empty();
+                if self.options.json || filtered {
+                    return Ok(true);
+                }
+                render_checkpoint(&point)
+            }
             Ok(alert) if self.options.filter.accepts(&alert) => {
                 if self.options.json {
                     line.to_owned()
@@ -96,6 +107,18 @@ impl<W: Write> Printer<'_, W> {
             Err(err) => Err(err.into()),
         }
     }
+}
+
+/// `time  ·  checkpoint shutdown (seq 42)`.
+fn render_checkpoint(point: &serde_json::Value) -> String {
+    format!(
+        "{}  ·         checkpoint {} (seq {})",
+        point["ts"].as_str().unwrap_or("-"),
+        point["checkpoint"].as_str().unwrap_or("-"),
+        point["seq"]
+            .as_u64()
+            .map_or("-".to_owned(), |n| n.to_string()),
+    )
 }
 
 enum Change {
