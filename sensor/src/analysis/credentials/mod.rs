@@ -429,21 +429,23 @@ impl CredentialDetector {
                 out.push(self.finding(&rules::NEW_CLIENT, credential, seen, summary, evidence));
             }
         }
-        if self.config.shared_use && !exempt && sharing >= shared_min {
-            if self.admit(&rules::SHARED, cred_id, 0, now) {
-                let name = self.name(credential);
-                let summary = format!(
-                    "{name} used by {sharing} distinct clients within {} (latest {} on {}); expected one client per credential (threshold {shared_min}): leaked or shared, unless listed in [credentials] shared.",
-                    duration(self.config.shared_window_secs as i64),
-                    seen.client,
-                    seen.endpoint,
-                );
-                let evidence = format!(
-                    "{name}: {sharing} clients in {}",
-                    duration(self.config.shared_window_secs as i64)
-                );
-                out.push(self.finding(&rules::SHARED, credential, seen, summary, evidence));
-            }
+        if self.config.shared_use
+            && !exempt
+            && sharing >= shared_min
+            && self.admit(&rules::SHARED, cred_id, 0, now)
+        {
+            let name = self.name(credential);
+            let summary = format!(
+                "{name} used by {sharing} distinct clients within {} (latest {} on {}); expected one client per credential (threshold {shared_min}): leaked or shared, unless listed in [credentials] shared.",
+                duration(self.config.shared_window_secs as i64),
+                seen.client,
+                seen.endpoint,
+            );
+            let evidence = format!(
+                "{name}: {sharing} clients in {}",
+                duration(self.config.shared_window_secs as i64)
+            );
+            out.push(self.finding(&rules::SHARED, credential, seen, summary, evidence));
         }
     }
 
