@@ -41,13 +41,25 @@ fn one_token_from_a_second_address_after_its_warmup_raises_one_new_client_alert(
     };
 
     // The warm-up: the token learns its client, 127.0.0.1.
-    curl(&["-o", "/dev/null", "-H", &auth, &format!("{base}/api/orders/[1-5]")]);
+    curl(&[
+        "-o",
+        "/dev/null",
+        "-H",
+        &auth,
+        &format!("{base}/api/orders/[1-5]"),
+    ]);
     sensor.wait_for("five requests from 127.0.0.1", |e| {
         served_from(e, "127.0.0.1") >= 5
     });
     std::thread::sleep(std::time::Duration::from_secs(WARMUP_SECS + 1));
     // Still 127.0.0.1 after the warm-up: known.
-    curl(&["-o", "/dev/null", "-H", &auth, &format!("{base}/api/orders/6")]);
+    curl(&[
+        "-o",
+        "/dev/null",
+        "-H",
+        &auth,
+        &format!("{base}/api/orders/6"),
+    ]);
     // The same token from 127.0.0.2, twice.
     curl(&[
         "--interface",
@@ -78,7 +90,10 @@ fn one_token_from_a_second_address_after_its_warmup_raises_one_new_client_alert(
     assert_eq!(alert["connection"]["role"], "server");
     let summary = alert["summary"].as_str().unwrap();
     assert!(summary.contains("new client, 127.0.0.2"), "{summary}");
-    assert!(summary.contains("learned from 127.0.0.1 (1 client(s))"), "{summary}");
+    assert!(
+        summary.contains("learned from 127.0.0.1 (1 client(s))"),
+        "{summary}"
+    );
     assert_eq!(alert["location"]["name"], "Authorization");
     // No other credential rule fired on this API.
     let credential_rules: Vec<&Value> = alerts
@@ -91,7 +106,12 @@ fn one_token_from_a_second_address_after_its_warmup_raises_one_new_client_alert(
     assert_eq!(credential_rules.len(), 1, "{}", dump(&alerts));
 
     // The token is nowhere the sensor writes.
-    for file in ["alerts.jsonl", "exchanges.jsonl", "sensor.log", "stats.json"] {
+    for file in [
+        "alerts.jsonl",
+        "exchanges.jsonl",
+        "sensor.log",
+        "stats.json",
+    ] {
         let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
         assert!(!text.contains(TOKEN), "the token is in {file}");
     }
@@ -106,6 +126,10 @@ fn one_token_from_a_second_address_after_its_warmup_raises_one_new_client_alert(
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success(), "{report}{}", String::from_utf8_lossy(&verify.stderr));
+    assert!(
+        verify.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     assert!(report.contains("intact"), "{report}");
 }

@@ -111,6 +111,8 @@ struct Seen<'a> {
     exchange: &'a HttpExchange,
     endpoint: &'a EndpointKey,
     client: Client,
+    /// The client as reports name it.
+    client_name: String,
     client_id: u64,
     side: u8,
     now: i128,
@@ -165,6 +167,7 @@ impl CredentialDetector {
         };
         let seen = Seen {
             client_id: self.keys.hash(&(side, &client)),
+            client_name: client::describe(&client, exchange),
             client,
             exchange,
             endpoint,
@@ -207,7 +210,7 @@ impl CredentialDetector {
                 let token = self
                     .tokens
                     .get_or_insert_with(token_id, TokenState::default);
-                token.issued_to = Some((seen.client_id, seen.client.to_string()));
+                token.issued_to = Some((seen.client_id, seen.client_name.clone()));
                 // Handed out anew: whatever revoked it before is over.
                 token.revoked = None;
             }
@@ -264,7 +267,7 @@ impl CredentialDetector {
             duration(secs),
             seen.exchange.response.status,
             seen.endpoint,
-            seen.client,
+            seen.client_name,
             self.config.leeway_secs
         );
         let evidence = format!("{name}: {} {when}", duration(secs));
@@ -304,7 +307,7 @@ impl CredentialDetector {
             "{name} accepted ({}) by {} from {} {} after a logout ({call}) revoked it; expected 401 once logged out.",
             seen.exchange.response.status,
             seen.endpoint,
-            seen.client,
+            seen.client_name,
             duration(after),
         );
         let evidence = format!("{name}: accepted {} after logout", duration(after));
@@ -343,9 +346,12 @@ impl CredentialDetector {
             let name = self.name(credential);
             let summary = format!(
                 "{name} handed out to {to_name} presented by {} on {} ({}); expected only the client it was issued to.",
-                seen.client, seen.endpoint, seen.exchange.response.status
+                seen.client_name, seen.endpoint, seen.exchange.response.status
             );
-            let evidence = format!("{name}: issued to {to_name}, presented by {}", seen.client);
+            let evidence = format!(
+                "{name}: issued to {to_name}, presented by {}",
+                seen.client_name
+            );
             out.push(self.finding(&rules::HANDED_TO_OTHER, credential, seen, summary, evidence));
         }
         true
@@ -401,7 +407,7 @@ impl CredentialDetector {
             if state.learned.len() < cap {
                 state.learned.push(seen.client_id);
                 if state.learned_names.len() < NAMED {
-                    state.learned_names.push(seen.client.to_string());
+                    state.learned_names.push(seen.client_name.clone());
                 }
             } else if !state.widely_used {
                 state.widely_used = true;
@@ -418,14 +424,16 @@ impl CredentialDetector {
                 };
                 let summary = format!(
                     "{name} used from a new client, {}, on {} ({}); learned from {names}{more} ({known} client(s)) since first seen {} ago, warm-up {}.",
-                    seen.client,
+                    seen.client_name,
                     seen.endpoint,
                     seen.exchange.response.status,
                     duration(age as i64),
                     duration(self.config.warmup_secs as i64),
                 );
-                let evidence =
-                    format!("{name}: new client {}; learned: {names}{more}", seen.client);
+                let evidence = format!(
+                    "{name}: new client {}; learned: {names}{more}",
+                    seen.client_name
+                );
                 out.push(self.finding(&rules::NEW_CLIENT, credential, seen, summary, evidence));
             }
         }
@@ -438,7 +446,7 @@ impl CredentialDetector {
             let summary = format!(
                 "{name} used by {sharing} distinct clients within {} (latest {} on {}); expected one client per credential (threshold {shared_min}): leaked or shared, unless listed in [credentials] shared.",
                 duration(self.config.shared_window_secs as i64),
-                seen.client,
+                seen.client_name,
                 seen.endpoint,
             );
             let evidence = format!(

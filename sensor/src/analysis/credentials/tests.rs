@@ -565,7 +565,9 @@ fn calls_this_host_makes_are_known_by_program_not_pid() {
         let mut conn = (*x.connection).clone();
         conn.role = Role::Client;
         conn.pid = pid;
-        conn.process.exe = Some(exe.to_owned());
+        conn.comm = exe.rsplit('/').next().unwrap().to_owned();
+        // A short-lived process may be gone before its /proc is read.
+        conn.process.exe = (pid % 2 == 0).then(|| exe.to_owned());
         conn.process.uid = Some(1000);
         x.connection = Arc::new(conn);
         x
@@ -585,14 +587,14 @@ fn calls_this_host_makes_are_known_by_program_not_pid() {
     assert!(
         other[0]
             .summary
-            .contains("program /tmp/.x/miner (uid 1000)"),
+            .contains("new client, program miner (/tmp/.x/miner, uid 1000)"),
         "{}",
         other[0].summary
     );
     assert!(
         other[0]
             .summary
-            .contains("learned from program /usr/bin/report-job"),
+            .contains("learned from program report-job (/usr/bin/report-job, uid 1000)"),
         "{}",
         other[0].summary
     );
