@@ -19,6 +19,8 @@ use super::config::CredentialsConfig;
 const MAX_VALUE_BYTES: usize = 8192;
 /// Credentials taken from one message, at most.
 const MAX_PER_MESSAGE: usize = 4;
+/// Largest response body searched for handed-out tokens.
+const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 /// Depth of JSON objects searched for handed-out tokens.
 const MAX_JSON_DEPTH: usize = 3;
 
@@ -122,13 +124,29 @@ pub(crate) fn issued(exchange: &HttpExchange, config: &CredentialsConfig) -> Vec
     }
     let body = response.body.content();
     let json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if json && !response.body.truncated {
+    // Parse only what can hand out a token: small, whole JSON objects that
+    // name one of the fields (a token response is a few hundred bytes;
+    // every other JSON response is left to the content detectors' walk).
+    if json
+        && !response.body.truncated
+        && body.len() <= MAX_TOKEN_RESPONSE_BYTES
+        && names_a_token_field(body, config)
+    {
         if let Ok(value) = serde_json::from_slice::<Value>(body) {
             token_fields(&value, config, 0, &mut out);
         }
     }
     out.truncate(MAX_PER_MESSAGE);
     out
+}
+
+/// Whether `body` holds one of the token field names as a JSON key
+/// (`"access_token"`), as written; a cheap test before parsing.
+fn names_a_token_field(body: &[u8], config: &CredentialsConfig) -> bool {
+    config.issued_token_fields.iter().any(|field| {
+        memchr::memmem::find_iter(body, field.as_bytes())
+            .any(|at| at > 0 && body[at - 1] == b'"' && body.get(at + field.len()) == Some(&b'"'))
+    })
 }
 
 /// `Authorization: Bearer ...` or `Basic ...`.
@@ -276,10 +294,7 @@ fn token_fields(
             Value::String(s)
                 if s.len() >= 8
                     && s.len() <= MAX_VALUE_BYTES
-                    && config
-                        .issued_token_fields
-                        .iter()
-                        .any(|f| f.eq_ignore_ascii_case(name)) =>
+                    && config.issued_token_fields.iter().any(|f| f == name) =>
             {
                 out.push(token(s.as_bytes()));
             }
