@@ -127,13 +127,13 @@ pub fn verify(key: &ChainKey, files: &[PathBuf]) -> Result<Verdict, VerifyError>
         }
     }
     let broken = |index: usize, line: u64, problem| Verdict::Broken {
-        file: files[index].clone(),
+        file: files.get(index).cloned().unwrap_or_default(),
         line,
         problem,
     };
-    let Some(first) = lines.first() else {
+    if lines.is_empty() {
         return Ok(broken(0, 0, Problem::Empty));
-    };
+    }
     let mut head: Option<Head> = None;
     let mut first_seq = 0;
     for (i, (index, line, text, whole)) in lines.iter().enumerate() {
@@ -185,7 +185,6 @@ pub fn verify(key: &ChainKey, files: &[PathBuf]) -> Result<Verdict, VerifyError>
     if !closed {
         return Ok(broken(*index, *line, Problem::NoClosing));
     }
-    let _ = first;
     Ok(Verdict::Intact {
         lines: lines.len() as u64,
         first_seq,

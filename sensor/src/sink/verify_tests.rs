@@ -304,3 +304,21 @@ fn old_rotated_files_are_deleted_by_age() {
     assert!(!dir.path("alerts.jsonl.3").exists());
     assert!(dir.path("alerts.jsonl.keep").exists(), "not a rotated file");
 }
+
+#[test]
+fn nothing_to_verify_is_not_intact() {
+    let dir = Dir::new("empty");
+    let path = dir.path("alerts.jsonl");
+    std::fs::write(&path, "").unwrap();
+    assert_eq!(
+        problem_at(&check(std::slice::from_ref(&path))).2,
+        Problem::Empty
+    );
+    assert!(matches!(
+        check(&[]),
+        Verdict::Broken {
+            problem: Problem::Empty,
+            ..
+        }
+    ));
+}

@@ -567,7 +567,7 @@ fn calls_this_host_makes_are_known_by_program_not_pid() {
         conn.pid = pid;
         conn.comm = exe.rsplit('/').next().unwrap().to_owned();
         // A short-lived process may be gone before its /proc is read.
-        conn.process.exe = (pid % 2 == 0).then(|| exe.to_owned());
+        conn.process.exe = pid.is_multiple_of(2).then(|| exe.to_owned());
         conn.process.uid = Some(1000);
         x.connection = Arc::new(conn);
         x
