@@ -65,11 +65,28 @@ pub enum Sniff {
 }
 
 /// Classifies the first bytes of a stream: an HTTP/1.x method followed by a
-/// space, or `HTTP/1.`.
+/// space, `HTTP/1.`, the HTTP/2 client preface (`PRI *`), or the SETTINGS
+/// frame an HTTP/2 server sends first (often before the client's preface
+/// is read: nghttp and h2load read it first, nghttpd writes it first).
 #[inline(always)]
 pub fn sniff(b: &[u8; 8], len: u64) -> Sniff {
     if len < 4 {
         return Sniff::Other;
+    }
+    // SETTINGS: 24-bit length (a few 6-byte settings), type 4, no flags,
+    // stream 0. The server's side of the connection, like a response.
+    if len >= 9
+        && b[0] == 0
+        && b[1] == 0
+        && b[2] % 6 == 0
+        && b[2] <= 60
+        && b[3] == 4
+        && b[4] == 0
+        && b[5] == 0
+        && b[6] == 0
+        && b[7] == 0
+    {
+        return Sniff::Response;
     }
     let head = [b[0], b[1], b[2], b[3]];
     let next = b[4];
@@ -81,6 +98,7 @@ pub fn sniff(b: &[u8; 8], len: u64) -> Sniff {
         b"OPTI" => next == b'O',
         b"TRAC" => next == b'E',
         b"CONN" => next == b'E',
+        b"PRI " => next == b'*', // the HTTP/2 client preface
         b"HTTP" => {
             return if next == b'/' && b[5] == b'1' && b[6] == b'.' {
                 Sniff::Response

@@ -82,6 +82,9 @@ pub struct LimitsConfig {
     pub max_decoded_bytes: usize,
     /// Requests waiting for their response on one connection.
     pub max_pending_requests: usize,
+    /// HTTP/2 streams followed at once on one connection; when another
+    /// opens, the oldest is dropped (and counted).
+    pub max_streams_per_connection: usize,
     /// Bytes buffered per direction of one connection while a message is
     /// incomplete.
     pub max_buffered_bytes_per_direction: usize,
@@ -99,6 +102,7 @@ impl Default for LimitsConfig {
             max_body_kept_bytes: 256 * 1024,
             max_decoded_bytes: 1024 * 1024,
             max_pending_requests: 64,
+            max_streams_per_connection: 256,
             max_buffered_bytes_per_direction: 128 * 1024,
             max_connections: 8192,
             idle_timeout_secs: 300,
@@ -307,6 +311,10 @@ impl Config {
         for (key, value) in [
             ("limits.max_header_bytes", l.max_header_bytes),
             ("limits.max_pending_requests", l.max_pending_requests),
+            (
+                "limits.max_streams_per_connection",
+                l.max_streams_per_connection,
+            ),
             (
                 "limits.max_buffered_bytes_per_direction",
                 l.max_buffered_bytes_per_direction,

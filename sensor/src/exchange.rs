@@ -100,6 +100,34 @@ impl HttpExchange {
     pub fn truncated(&self) -> bool {
         self.request.body.truncated || self.response.body.truncated
     }
+
+    /// The protocol version as output: `1.0`, `1.1` or `2`.
+    pub fn http_version(&self) -> &'static str {
+        match self.request.version {
+            0 => "1.0",
+            2 => "2",
+            _ => "1.1",
+        }
+    }
+
+    /// True for a gRPC call (`content-type: application/grpc...`).
+    pub fn is_grpc(&self) -> bool {
+        header(&self.request.headers, "content-type")
+            .or_else(|| header(&self.response.headers, "content-type"))
+            .is_some_and(|ct| ct.len() >= 16 && ct[..16].eq_ignore_ascii_case(b"application/grpc"))
+    }
+
+    /// The gRPC status of a gRPC call: from the trailers, or from the
+    /// headers of a trailers-only response.
+    pub fn grpc_status(&self) -> Option<u32> {
+        if !self.is_grpc() {
+            return None;
+        }
+        let r = &self.response;
+        let value =
+            header(&r.trailers, "grpc-status").or_else(|| header(&r.headers, "grpc-status"))?;
+        std::str::from_utf8(value).ok()?.trim().parse().ok()
+    }
 }
 
 /// Looks up a header case-insensitively; the first occurrence wins.

@@ -10,7 +10,7 @@ use crate::capture::{CaptureEvent, ConnId, Direction};
 use crate::config::{CaptureConfig, LimitsConfig};
 use crate::conntrack::{LiveResolver, OpenFacts, Resolver};
 use crate::exchange::{ConnectionInfo, HttpExchange, MessagePair, Role};
-use crate::http::{self, HttpConnectionParser, HttpCounters, HttpLimits};
+use crate::http::{self, ConnectionParser, HttpCounters, HttpLimits};
 use crate::reassembly::{Chunk, ReassemblyCounters, StreamReassembler};
 
 /// Everything the pipeline dropped or did, for metrics and the exit summary.
@@ -34,7 +34,7 @@ struct Connection {
     request_direction: Direction,
     ingress: StreamReassembler,
     egress: StreamReassembler,
-    parser: HttpConnectionParser,
+    parser: ConnectionParser,
     last_active_ns: u64,
     buffered: usize,
 }
@@ -138,7 +138,9 @@ impl Pipeline {
                     // The open event was lost (ring buffer full): rebuild
                     // what we can from the process and the bytes themselves.
                     self.counters.data_without_open += 1;
-                    let guessed_role = match (http::looks_like_request_start(&data), direction) {
+                    let starts_request =
+                        http::looks_like_request_start(&data) || http::starts_preface(&data);
+                    let guessed_role = match (starts_request, direction) {
                         (true, Direction::Ingress) => Some(Role::Server),
                         (true, Direction::Egress) => Some(Role::Client),
                         (false, Direction::Ingress) => Some(Role::Client),
@@ -276,7 +278,10 @@ impl Pipeline {
                 request_direction,
                 ingress: StreamReassembler::new(),
                 egress: StreamReassembler::new(),
-                parser: HttpConnectionParser::new(self.http_limits.clone()),
+                parser: ConnectionParser::new(
+                    self.http_limits.clone(),
+                    self.limits.max_streams_per_connection,
+                ),
                 last_active_ns: ts_ns,
                 buffered: 0,
             },

@@ -4,8 +4,11 @@
 //! and the ratios that matter: throughput, p99 latency, sensor CPU and
 //! memory, and how many exchanges the sensor recorded of those wrk
 //! completed. Over HTTPS the sensor reads the plaintext through its
-//! OpenSSL probes (nginx and wrk both link libssl).
+//! OpenSSL probes (nginx and wrk both link libssl). Then the HTTP/2 case:
+//! nghttpd serving the same document over h2c, h2load with many streams
+//! per connection.
 
+mod h2;
 mod nginx;
 mod sensor;
 mod wrk;
@@ -34,12 +37,112 @@ pub struct BenchArgs {
     /// Port nginx serves HTTPS on (loopback only).
     #[arg(long, default_value_t = 18443)]
     tls_port: u16,
+    /// Port nghttpd serves h2c on (loopback only).
+    #[arg(long, default_value_t = 18082)]
+    h2_port: u16,
+    /// h2load connections, each with `--h2-streams` concurrent streams.
+    #[arg(long, default_value_t = 4)]
+    h2_clients: u32,
+    #[arg(long, default_value_t = 32)]
+    h2_streams: u32,
+    /// Only the HTTP/2 case (nghttpd and h2load).
+    #[arg(long)]
+    h2_only: bool,
 }
 
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = target_dir().join("bench");
-    let _server = nginx::Nginx::start(&dir, args.port, args.tls_port)?;
-    measure(args, &dir)
+    let mut server = nginx::Nginx::start(&dir, args.port, args.tls_port)?;
+    if !args.h2_only {
+        measure(args, &dir)?;
+    }
+    server.stop();
+    measure_h2(args, &dir)
+}
+
+/// nghttpd over h2c, h2load without and then with the sensor: at
+/// saturation, then paced at `--rate` requests/s in all.
+fn measure_h2(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
+    let _server = h2::Nghttpd::start(dir, args.h2_port)?;
+    let url = format!("http://127.0.0.1:{}/data.json", args.h2_port);
+    println!(
+        "\nHTTP/2 (h2c): nghttpd 1 KiB JSON, h2load {} connections x {} streams, {} s per run",
+        args.h2_clients, args.h2_streams, args.duration
+    );
+    h2::run(&url, 2, args.h2_clients, args.h2_streams, None)?;
+    let paced = (args.rate / args.h2_clients.max(1)).max(1);
+    for (name, rps) in [("saturation", None), ("paced", Some(paced))] {
+        match rps {
+            None => println!("HTTP/2, {name}"),
+            Some(r) => println!("HTTP/2, {name} at {} requests/s", r * args.h2_clients),
+        }
+        measure_h2_scenario(args, dir, &url, rps)?;
+    }
+    Ok(())
+}
+
+fn measure_h2_scenario(
+    args: &BenchArgs,
+    dir: &Path,
+    url: &str,
+    rps: Option<u32>,
+) -> anyhow::Result<()> {
+    let load = || h2::run(url, args.duration, args.h2_clients, args.h2_streams, rps);
+    let baseline = load()?;
+    let exchanges = dir.join("exchanges.jsonl");
+    let stats = dir.join("stats.json");
+    let _ = std::fs::remove_file(&exchanges);
+    let _ = std::fs::remove_file(dir.join("alerts.jsonl"));
+    let mut running = sensor::Running::start(dir, &exchanges, &stats)?;
+    let cpu_before = running.cpu_seconds()?;
+    let with = load()?;
+    let cpu = running.cpu_seconds()? - cpu_before;
+    let peak_rss_mib = running.peak_rss_kib()? as f64 / 1024.0;
+    running.stop()?;
+    // Both sides are captured: h2load's (it sends the preface) and
+    // nghttpd's (it sends its SETTINGS first).
+    let text = std::fs::read_to_string(&exchanges).unwrap_or_default();
+    let count = |comm: &str| {
+        text.lines()
+            .filter(|l| {
+                l.contains(&format!("\"comm\":\"{comm}\""))
+                    && l.contains("\"path\":\"/data.json\"")
+                    && l.contains("\"http_version\":\"2\"")
+            })
+            .count()
+    };
+    let (client, server) = (count("h2load"), count("nghttpd"));
+    let stats_text =
+        std::fs::read_to_string(&stats).with_context(|| format!("reading {}", stats.display()))?;
+    let stats: serde_json::Value = serde_json::from_str(&stats_text).unwrap_or_default();
+    println!(
+        "  without sensor: {:>10.0} req/s  mean {:.3} ms",
+        baseline.rps, baseline.mean_ms
+    );
+    println!(
+        "  with sensor:    {:>10.0} req/s  mean {:.3} ms  (ratio {:.3})",
+        with.rps,
+        with.mean_ms,
+        with.rps / baseline.rps
+    );
+    println!(
+        "  sensor CPU: {:.3} s over {} requests = {:.3} CPU s per 10,000 requests; peak RSS {:.1} MiB",
+        cpu,
+        with.requests,
+        cpu * 10_000.0 / with.requests.max(1) as f64,
+        peak_rss_mib
+    );
+    println!(
+        "  completeness: h2load's side {} and nghttpd's side {} HTTP/2 exchanges / {} requests h2load completed = {:.4} and {:.4}",
+        client,
+        server,
+        with.requests,
+        client as f64 / with.requests.max(1) as f64,
+        server as f64 / with.requests.max(1) as f64
+    );
+    println!("  http.h2 counters: {}", stats["http"]["h2"]);
+    println!("  kernel counters: {}", stats["kernel"]);
+    Ok(())
 }
 
 /// One load shape, measured without and then with the sensor.

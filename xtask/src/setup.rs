@@ -22,6 +22,9 @@ const PACKAGES: &[(&str, &str)] = &[
     // HTTPS tests and bench: certificates and OpenSSL's client, GnuTLS's client.
     ("openssl", "openssl"),
     ("gnutls-cli", "gnutls-bin"),
+    // HTTP/2 tests and bench: nghttpd, and nghttp and h2load.
+    ("nghttpd", "nghttp2-server"),
+    ("h2load", "nghttp2-client"),
 ];
 
 pub fn setup() -> anyhow::Result<()> {
@@ -32,12 +35,14 @@ pub fn setup() -> anyhow::Result<()> {
     python_tools()
 }
 
-/// Validators the tests run (PyPI), each with the module it provides: the
-/// Kubernetes schemas for the deployment tests, and OpenAPI for the
-/// inventory's `--format openapi` output.
+/// Python packages the tests run (PyPI), each with the module it provides:
+/// the Kubernetes schemas for the deployment tests, OpenAPI for the
+/// inventory's `--format openapi` output, and gRPC for the HTTP/2 tests'
+/// server and client.
 const PYTHON_TOOLS: &[(&str, &str)] = &[
     ("kubernetes_validate", "kubernetes-validate==1.37.0"),
     ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
+    ("grpc", "grpcio==1.85.1"),
 ];
 
 fn python_tools() -> anyhow::Result<()> {

@@ -73,6 +73,8 @@ pub struct Alert {
     pub connection: Connection,
     /// The plaintext came from a TLS library (not visible on the wire).
     pub tls: bool,
+    /// The exchange's protocol: `1.0`, `1.1` or `2`.
+    pub http_version: &'static str,
 }
 
 impl Alert {
@@ -119,6 +121,7 @@ impl Alert {
                 role: conn.role.as_str(),
             },
             tls: conn.tls,
+            http_version: exchange.http_version(),
         }
     }
 }

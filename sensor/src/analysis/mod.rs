@@ -130,6 +130,11 @@ impl Analysis {
         let mut findings = self.content.inspect(exchange);
         let ts = exchange.completed_unix_ns;
         let content = findings.len();
+        if exchange.request.method.is_empty() {
+            // An HTTP/2 request whose headers could not be decoded (counted
+            // in http.h2): its body was inspected, but it names no endpoint.
+            return findings;
+        }
         if let Some(behaviour) = &mut self.behaviour {
             let more = behaviour.observe_at(exchange, endpoint, &findings[..content], ts);
             findings.extend(more);

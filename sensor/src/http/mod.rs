@@ -22,15 +22,19 @@
 mod body;
 mod chunked;
 mod decode;
+pub mod h2;
 mod message;
 mod parser;
+mod protocol;
 mod start;
 mod stream;
 
 #[cfg(test)]
 mod tests;
 
+pub use h2::H2Counters;
 pub use parser::HttpConnectionParser;
+pub use protocol::{starts_preface, ConnectionParser};
 use start::{request_start, response_start, StartMatch};
 
 /// Limits for one connection's parser; every one bounds memory or work.
@@ -115,6 +119,8 @@ pub struct HttpCounters {
     pub upgrades: u64,
     /// Bytes ignored after a protocol switch (not errors).
     pub upgraded_bytes_ignored: u64,
+    /// HTTP/2 connections (their exchanges are also counted above).
+    pub h2: H2Counters,
 }
 
 /// Why a message was dropped; each is counted, none is returned to callers.

@@ -32,6 +32,11 @@ pub struct ExchangeRecord {
     pub remote: Option<String>,
     /// The plaintext came from a TLS library (not visible on the wire).
     pub tls: bool,
+    /// `1.0`, `1.1` or `2`.
+    pub http_version: &'static str,
+    /// The gRPC status (from the `grpc-status` trailer) of a gRPC call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<u32>,
 }
 
 impl ExchangeRecord {
@@ -62,6 +67,8 @@ impl ExchangeRecord {
             local: conn.local.map(|a| a.to_string()),
             remote: conn.remote.map(|a| a.to_string()),
             tls: conn.tls,
+            http_version: exchange.http_version(),
+            grpc_status: exchange.grpc_status(),
         }
     }
 }

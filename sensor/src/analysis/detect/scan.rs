@@ -7,6 +7,7 @@ use crate::exchange::{header, Body, Header, HttpExchange};
 
 use super::body::{body_kind, form_pairs, BodyKind};
 use super::checks;
+use super::grpc;
 use super::headers;
 use super::json_walk;
 use super::jwt;
@@ -60,6 +61,14 @@ impl<'d> Scan<'d> {
         let tls = exchange.connection.tls;
         self.headers(Message::Request, &exchange.request.headers, tls);
         self.headers(Message::Response, &exchange.response.headers, tls);
+        self.headers(Message::Response, &exchange.response.trailers, tls);
+        if grpc::is_grpc(&exchange.request.headers) || grpc::is_grpc(&exchange.response.headers) {
+            let method = String::from_utf8_lossy(path).into_owned();
+            let q = &exchange.request;
+            self.grpc(Message::Request, &method, &q.headers, &q.body);
+            self.grpc_response(&method, exchange);
+            return self.finish();
+        }
         self.body(
             Message::Request,
             &exchange.request.headers,
@@ -166,6 +175,47 @@ impl<'d> Scan<'d> {
             }),
             BodyKind::Binary => {}
         }
+    }
+
+    /// gRPC: every string of every message, located by the call and the
+    /// field path (`/pkg.Svc/Method $.3.1`).
+    fn grpc(&mut self, message: Message, method: &str, headers: &[Header], body: &Body) {
+        let content = &body.raw[..body.raw.len().min(self.det.max_inspect_bytes)];
+        let cap = self.det.max_inspect_bytes;
+        grpc::strings(headers, content, cap, &mut |path, text| {
+            if self.prefilter(text) {
+                let name = if method.is_empty() {
+                    path.render()
+                } else {
+                    format!("{method} {}", path.render())
+                };
+                self.value(message, Part::Body, None, text, &|_| Location {
+                    message,
+                    part: Part::Body,
+                    name: Some(name.clone()),
+                });
+            }
+        });
+    }
+
+    /// The response's messages, and a failed call's `grpc-message` read as
+    /// an error text (stack traces and the like are verbose errors).
+    fn grpc_response(&mut self, method: &str, exchange: &HttpExchange) {
+        let r = &exchange.response;
+        self.grpc(Message::Response, method, &r.headers, &r.body);
+        if exchange.grpc_status().unwrap_or(0) == 0 {
+            return;
+        }
+        let text = header(&r.trailers, "grpc-message")
+            .or_else(|| header(&r.headers, "grpc-message"))
+            .map(grpc::decode_message)
+            .unwrap_or_default();
+        self.text_part(
+            Message::Response,
+            Part::Body,
+            Some("grpc-message".to_owned()),
+            &text,
+        );
     }
 
     /// JSON: keyword hits of the whole body are mapped onto the values

@@ -3,7 +3,8 @@
 //! operation per method with the status codes and media types seen, and
 //! the credentials seen as security schemes. What OpenAPI has no field for
 //! (counts, times, data categories, header problems, processes) goes under
-//! `x-observed`.
+//! `x-observed`. gRPC methods are operations marked `x-grpc` (service
+//! and method); operations seen over HTTP/2 are marked `x-http2`.
 //!
 //! Templates that differ only in the kind of a parameter (`/users/{id}`,
 //! `/users/{uuid}`) are one path to OpenAPI, so they are merged; a
@@ -230,7 +231,12 @@ fn operation(endpoints: &[(&EndpointKey, &EndpointRecord)]) -> Value {
     let mut request_types = BTreeSet::new();
     let mut credentials = BTreeSet::new();
     let mut observed = Observed::default();
+    let (mut grpc, mut http2) = (None, false);
     for (key, record) in endpoints {
+        if record.grpc {
+            grpc = Some(grpc_method(&key.template));
+        }
+        http2 |= record.http2;
         for seen in &record.statuses {
             let entry = statuses.entry(seen.status).or_default();
             entry.0 += seen.count;
@@ -280,7 +286,21 @@ fn operation(endpoints: &[(&EndpointKey, &EndpointRecord)]) -> Value {
             .collect();
     }
     op["x-observed"] = observed.into_value();
+    if let Some(grpc) = grpc {
+        op["x-grpc"] = grpc;
+    }
+    if http2 {
+        op["x-http2"] = true.into();
+    }
     op
+}
+
+/// `{"service": "pkg.Service", "method": "Method"}` from `/pkg.Service/Method`.
+fn grpc_method(path: &str) -> Value {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let service = parts.next().unwrap_or_default();
+    let method = parts.next().unwrap_or_default();
+    json!({ "service": service, "method": method })
 }
 
 fn media_types(types: &BTreeSet<&str>) -> Map<String, Value> {

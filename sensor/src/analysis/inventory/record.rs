@@ -36,6 +36,10 @@ pub struct EndpointRecord {
     pub requests: u64,
     /// Seen over TLS (plaintext from a TLS library) at least once.
     pub tls: bool,
+    /// Seen over HTTP/2 at least once.
+    pub http2: bool,
+    /// A gRPC method (`POST /pkg.Service/Method`) seen called as one.
+    pub grpc: bool,
     /// Per response status code, sorted by code.
     pub statuses: Vec<StatusSeen>,
     /// Media types of request bodies.
@@ -90,6 +94,8 @@ impl EndpointRecord {
     pub fn observe(&mut self, exchange: &HttpExchange, findings: &[Finding]) {
         self.requests += 1;
         self.tls |= exchange.connection.tls;
+        self.http2 |= exchange.request.version == 2;
+        self.grpc |= exchange.is_grpc();
         let mut dropped = 0;
 
         let response_type = media_type(&exchange.response.headers);
