@@ -2,7 +2,7 @@
 //!
 //! Every struct here is `#[repr(C)]` and is the one definition both sides
 //! compile against, so the kernel and user views of an event cannot drift.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 /// Payload bytes carried by one data event. A syscall larger than this is
 /// sent as several events. Power of two: the eBPF side masks lengths with it.
@@ -45,7 +45,12 @@ pub const FLAG_DISCOVERED: u8 = 1;
 /// which is never captured.
 pub const FLAG_TLS: u8 = 2;
 
-/// Per-fd capture state kept in the kernel (`ConnState::state`).
+/// `EventHeader::generation` bit of a socket-mode stream restarted as a TLS
+/// library's plaintext; the rest is the socket cookie.
+pub const TLS_GENERATION_BIT: u64 = 1 << 63;
+
+/// Per-connection capture state kept in the kernel (`ConnState::state`,
+/// `SockState::state`).
 pub const STATE_SNIFFING: u8 = 0;
 pub const STATE_CAPTURING: u8 = 1;
 pub const STATE_IGNORED: u8 = 2;
@@ -85,8 +90,14 @@ pub mod counter {
     pub const TLS_CALLS_WITHOUT_FD: u32 = 12;
     /// Plaintext bytes lost with them.
     pub const TLS_BYTES_WITHOUT_FD: u32 = 13;
+    /// Socket mode: bytes moved by sends and receives whose data was not
+    /// in a user buffer the syscall names (splice, io_uring, kernel
+    /// sockets, unknown syscalls) on captured connections: counted as a gap.
+    pub const UNCOPYABLE_BYTES: u32 = 14;
+    /// Socket mode: connections left alone in the kernel by the port filter.
+    pub const FILTERED_PORT_CONNECTIONS: u32 = 15;
     /// Number of counters.
-    pub const COUNT: u32 = 14;
+    pub const COUNT: u32 = 16;
     /// Names, in index order, as the agent reports them.
     pub const NAMES: [&str; COUNT as usize] = [
         "ringbuf_full_events",
@@ -103,6 +114,8 @@ pub mod counter {
         "tls_calls",
         "tls_calls_without_fd",
         "tls_bytes_without_fd",
+        "uncopyable_bytes",
+        "filtered_port_connections",
     ];
 }
 
@@ -147,7 +160,8 @@ pub struct DataEvent {
 pub const DATA_HEADER_LEN: usize = core::mem::size_of::<DataEvent>() - CHUNK_SIZE;
 
 /// A connection starts being captured: its role and the peer address the
-/// kernel saw at accept/connect (family 0 when it saw none).
+/// kernel saw at accept/connect (family 0 when it saw none). In socket
+/// mode both addresses come from the socket itself (`local_known` set).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct OpenEvent {
@@ -155,9 +169,15 @@ pub struct OpenEvent {
     pub family: u16,
     /// Port in host byte order.
     pub port: u16,
-    pub _pad: u32,
+    /// Port in host byte order of the local end, when `local_known`.
+    pub local_port: u16,
+    /// Non-zero: `local_addr` and `local_port` were read from the socket.
+    pub local_known: u8,
+    pub _pad: u8,
     /// IPv4 in the first four bytes, or IPv6.
     pub addr: [u8; 16],
+    /// The local address, same family and layout as `addr`.
+    pub local_addr: [u8; 16],
 }
 
 /// A captured connection was closed, or (kind `EVENT_PROCESS_EXIT`) a
@@ -189,6 +209,80 @@ pub struct ConnState {
     pub family: u16,
     pub port: u16,
     pub addr: [u8; 16],
+    /// The start of the stream while it is judged.
+    pub sniff: SniffStart,
+    pub _pad2: u32,
+}
+
+/// Socket mode: per-socket state, keyed by the socket cookie (unique for
+/// the socket's life, so a reused fd or a socket passed between processes
+/// cannot mix two connections).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SockState {
+    /// The socket cookie while sniffing; a fresh value when a TLS
+    /// library's plaintext restarts the stream.
+    pub generation: u64,
+    /// Next stream offset per direction (ingress, egress).
+    pub offsets: [u64; 2],
+    /// The process and fd that first moved bytes on the socket: how the
+    /// agent names the connection.
+    pub pid: u32,
+    pub fd: i32,
+    pub role: u8,
+    pub state: u8,
+    pub flags: u8,
+    pub _pad: u8,
+    pub family: u16,
+    pub local_port: u16,
+    pub remote_port: u16,
+    pub _pad2: u16,
+    /// The start of the stream while it is judged.
+    pub sniff: SniffStart,
+    pub local_addr: [u8; 16],
+    pub remote_addr: [u8; 16],
+}
+
+/// The first bytes of a stream, kept across sends until they say whether
+/// it is HTTP (`sniff::judge`): a request may start with `GET` alone.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SniffStart {
+    pub bytes: [u8; 8],
+    /// Bytes kept, all of the stream since the last judgement.
+    pub len: u8,
+    /// Their direction.
+    pub dir: u8,
+    /// Judgements that said "not HTTP" on a connection found mid-stream.
+    pub attempts: u8,
+    pub _pad: u8,
+}
+
+/// Socket mode: where the fields the programs read are in the running
+/// kernel's structs, in bytes, worked out by the agent from
+/// /sys/kernel/btf/vmlinux and handed over as the global `SOCK_LAYOUT`
+/// (Rust eBPF gets no CO-RE relocations). `ready` is zero until set.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockLayout {
+    pub ready: u32,
+    /// `sock_common.skc_family` (u16).
+    pub family: u32,
+    /// `sock_common.skc_daddr`, `skc_rcv_saddr` (IPv4, network order).
+    pub daddr: u32,
+    pub rcv_saddr: u32,
+    /// `sock_common.skc_dport` (network order), `skc_num` (host order).
+    pub dport: u32,
+    pub num: u32,
+    /// `sock_common.skc_v6_daddr`, `skc_v6_rcv_saddr`.
+    pub v6_daddr: u32,
+    pub v6_rcv_saddr: u32,
+    /// `sock.sk_protocol`, `sock.sk_type` (u16 each).
+    pub protocol: u32,
+    pub sock_type: u32,
+    /// `task_struct.flags`: kernel threads and io_uring workers have no
+    /// syscall of their own to read buffers from.
+    pub task_flags: u32,
 }
 
 /// Key of the kernel's connection table.
@@ -217,7 +311,9 @@ pub struct Settings {
     /// Non-zero: TLS library probes are attached, so the syscall hooks
     /// check whether a syscall runs inside a TLS library call.
     pub tls: u8,
-    pub _pad: u8,
+    /// Non-zero: only connections with a port in `PORT_FILTER` (socket
+    /// mode; the syscall fallback filters ports in the agent).
+    pub port_filter: u8,
 }
 
 /// What the TLS library probes need to know about the function they are
@@ -285,4 +381,156 @@ mod pod {
     unsafe impl aya::Pod for super::ConnKey {}
     unsafe impl aya::Pod for super::Settings {}
     unsafe impl aya::Pod for super::PendingIo {}
+    unsafe impl aya::Pod for super::SockState {}
+    unsafe impl aya::Pod for super::SockLayout {}
+}
+
+/// Whether the first bytes of a stream are HTTP, shared by every capture
+/// path so that they agree. The start may arrive a byte at a time (a
+/// client that sends `GET`, pauses, then the rest; a slowloris dribble):
+/// `judge` then says `NeedMore` until the bytes so far can only be HTTP
+/// or can no longer be.
+pub mod sniff {
+    /// What the bytes seen so far say.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Verdict {
+        /// An HTTP/1.x request line, or the HTTP/2 connection preface.
+        Request,
+        /// An HTTP/1.x status line.
+        Response,
+        /// Not HTTP.
+        Other,
+        /// A prefix of something HTTP: wait for more bytes.
+        NeedMore,
+    }
+
+    /// Bytes kept per stream while judging: enough for the longest token.
+    pub const SNIFF_BYTES: usize = 8;
+
+    /// Stream starts, each decided once all of its bytes are there. The
+    /// HTTP/2 preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`) is judged on
+    /// its first eight bytes. Each is eight bytes as a little-endian word
+    /// and its length: a comparison is one masked XOR, which keeps the
+    /// eBPF verifier's path count small.
+    const PATTERNS: [(u64, usize, Verdict); 11] = [
+        (u64::from_le_bytes(*b"GET     "), 4, Verdict::Request),
+        (u64::from_le_bytes(*b"PUT     "), 4, Verdict::Request),
+        (u64::from_le_bytes(*b"POST    "), 5, Verdict::Request),
+        (u64::from_le_bytes(*b"HEAD    "), 5, Verdict::Request),
+        (u64::from_le_bytes(*b"PATCH   "), 6, Verdict::Request),
+        (u64::from_le_bytes(*b"TRACE   "), 6, Verdict::Request),
+        (u64::from_le_bytes(*b"DELETE  "), 7, Verdict::Request),
+        (u64::from_le_bytes(*b"OPTIONS "), 8, Verdict::Request),
+        (u64::from_le_bytes(*b"CONNECT "), 8, Verdict::Request),
+        (u64::from_le_bytes(*b"PRI * HT"), 8, Verdict::Request),
+        (u64::from_le_bytes(*b"HTTP/1. "), 7, Verdict::Response),
+    ];
+
+    /// An HTTP/2 SETTINGS frame header's first eight bytes, its length byte
+    /// (the third) left out of the comparison.
+    const SETTINGS: u64 = u64::from_le_bytes([0, 0, 0, 4, 0, 0, 0, 0]);
+
+    /// Judges the first `len` bytes of `bytes` (at most `SNIFF_BYTES`).
+    #[inline(always)]
+    pub fn judge(bytes: &[u8; SNIFF_BYTES], len: usize) -> Verdict {
+        if len == 0 {
+            return Verdict::NeedMore;
+        }
+        let len = if len > SNIFF_BYTES { SNIFF_BYTES } else { len };
+        let value = u64::from_le_bytes(*bytes);
+        let mut need_more = false;
+        // The SETTINGS frame an HTTP/2 server sends first (often before it
+        // reads the client's preface): a 24-bit length of a few 6-byte
+        // settings, type 4, no flags, stream 0. The server's side, like a
+        // response.
+        let n = len;
+        let mask = if n >= SNIFF_BYTES {
+            u64::MAX
+        } else {
+            (1u64 << (n * 8)) - 1
+        };
+        let settings_len = bytes[2];
+        if (value ^ SETTINGS) & mask & !0x00ff_0000 == 0
+            && (n < 3 || (settings_len.is_multiple_of(6) && settings_len <= 60))
+        {
+            if n >= SNIFF_BYTES {
+                return Verdict::Response;
+            }
+            need_more = true;
+        }
+        let mut p = 0;
+        while p < PATTERNS.len() {
+            let (pattern, pattern_len, verdict) = PATTERNS[p];
+            let n = if len < pattern_len { len } else { pattern_len };
+            let mask = if n >= SNIFF_BYTES {
+                u64::MAX
+            } else {
+                (1u64 << (n * 8)) - 1
+            };
+            if (value ^ pattern) & mask == 0 {
+                if len >= pattern_len {
+                    return verdict;
+                }
+                need_more = true;
+            }
+            p += 1;
+        }
+        if need_more {
+            Verdict::NeedMore
+        } else {
+            Verdict::Other
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn of(text: &[u8]) -> Verdict {
+            let mut bytes = [0u8; SNIFF_BYTES];
+            let n = text.len().min(SNIFF_BYTES);
+            bytes[..n].copy_from_slice(&text[..n]);
+            judge(&bytes, n)
+        }
+
+        #[test]
+        fn verdicts() {
+            use Verdict::*;
+            for (text, want) in [
+                (&b"GET / HTTP/1.1"[..], Request),
+                (b"GET ", Request),
+                (b"GET", NeedMore),
+                (b"G", NeedMore),
+                (b"", NeedMore),
+                (b"POST /x", Request),
+                (b"POS", NeedMore),
+                (b"P", NeedMore),
+                (b"DELETE /a", Request),
+                (b"DELET", NeedMore),
+                (b"OPTIONS *", Request),
+                (b"CONNECT h:443", Request),
+                (b"PATCH /", Request),
+                (b"HEAD /", Request),
+                (b"TRACE /", Request),
+                (b"HTTP/1.1 200 OK", Response),
+                (b"HTTP/1.0", Response),
+                (b"HTTP/2 200", Other),
+                (b"HTTP", NeedMore),
+                (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Request),
+                (b"PRI *", NeedMore),
+                (b"GETX", Other),
+                (b"\x16\x03\x01\x02\x00", Other),
+                (b"SSH-2.0-OpenSSH", Other),
+                (b"get / HTTP/1.1", Other),
+                (b"\x00\x00\x12\x04\x00\x00\x00\x00\x00", Response),
+                (b"\x00\x00\x00\x04\x00\x00\x00\x00", Response),
+                (b"\x00\x00\x12", NeedMore),
+                (b"\x00\x00\x13\x04", Other),
+                (b"\x00\x00\x12\x04\x01\x00\x00\x00", Other),
+                (b"\x00\x01binary", Other),
+            ] {
+                assert_eq!(of(text), want, "{:?}", text);
+            }
+        }
+    }
 }

@@ -6,11 +6,9 @@ use core::ffi::c_void;
 
 use aya_ebpf::helpers::generated::{bpf_loop, bpf_probe_read_user};
 use sensor_common::{
-    counter, ConnKey, ConnState, DataEvent, CHUNK_SIZE, DATA_HEADER_LEN, EVENT_DATA,
-    MAX_CAPTURE_LIMIT, MAX_LOOP_STEPS,
+    counter, DataEvent, EventHeader, CHUNK_SIZE, DATA_HEADER_LEN, MAX_CAPTURE_LIMIT, MAX_LOOP_STEPS,
 };
 
-use crate::conn;
 use crate::maps::{self, EVENTS, SCRATCH, WALK};
 
 /// Where the syscall's bytes are in user memory.
@@ -56,13 +54,18 @@ fn read_iovec(iov: u64, index: u64) -> Option<Iovec> {
 
 /// Emits the events for one syscall that moved `moved` bytes in `direction`
 /// on a capturing connection, then advances that direction's offset.
+/// `header` names the connection (its `direction` is set here).
 #[inline(always)]
-pub fn capture(key: &ConnKey, state: *mut ConnState, direction: u8, source: Source, moved: u64) {
-    // SAFETY: `state` points into the CONNS map value for this run.
-    let st = unsafe { &mut *state };
+pub fn capture(
+    header: EventHeader,
+    offsets: &mut [u64; 2],
+    direction: u8,
+    source: Source,
+    moved: u64,
+) {
     let dir = (direction & 1) as usize;
-    let syscall_offset = st.offsets[dir];
-    st.offsets[dir] = syscall_offset + moved;
+    let syscall_offset = offsets[dir];
+    offsets[dir] = syscall_offset + moved;
 
     let limit = match maps::settings() {
         Some(s) if s.capture_limit <= MAX_CAPTURE_LIMIT => s.capture_limit as u64,
@@ -73,7 +76,8 @@ pub fn capture(key: &ConnKey, state: *mut ConnState, direction: u8, source: Sour
     };
     // SAFETY: per-CPU scratch value, exclusively ours during this run.
     let event = unsafe { &mut *event };
-    event.header = conn::header(EVENT_DATA, key, st, direction);
+    event.header = header;
+    event.header.direction = direction;
     event.syscall_offset = syscall_offset;
     event.syscall_len = moved as u32;
 
@@ -184,6 +188,44 @@ extern "C" fn step(_index: u64, _ctx: *mut c_void) -> i64 {
     walk.left -= n;
     walk.done += n;
     0
+}
+
+/// Sends bytes already in hand (the start of a stream, kept while it was
+/// sniffed) as the data of one earlier syscall at `stream_offset`.
+#[inline(always)]
+pub fn send_kept(
+    header: EventHeader,
+    direction: u8,
+    bytes: &[u8; 8],
+    len: u64,
+    stream_offset: u64,
+) {
+    let Some(event) = SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: per-CPU scratch value, exclusively ours during this run.
+    let event = unsafe { &mut *event };
+    event.header = header;
+    event.header.direction = direction;
+    event.syscall_offset = stream_offset;
+    event.syscall_len = len as u32;
+    event.stream_offset = stream_offset;
+    let len = if len > 8 { 8 } else { len };
+    event.data[..8].copy_from_slice(bytes);
+    event.chunk_len = len as u32;
+    let total = DATA_HEADER_LEN + 8;
+    // Only `chunk_len` bytes count; the record carries the 8 kept bytes
+    // so the verifier sees a constant length.
+    // SAFETY: `total` <= size_of::<DataEvent>(); every byte is initialised.
+    let record =
+        unsafe { core::slice::from_raw_parts((event as *const DataEvent).cast::<u8>(), total) };
+    if EVENTS.output::<[u8]>(record, maps::ring_flags()).is_err() {
+        maps::count(counter::RINGBUF_FULL, 1);
+        maps::count(counter::RINGBUF_FULL_BYTES, len as u64);
+        return;
+    }
+    maps::count(counter::EVENTS_SENT, 1);
+    maps::count(counter::BYTES_SENT, len as u64);
 }
 
 /// Copies `len` (0..=CHUNK_SIZE) bytes at `src` into the scratch event and

@@ -4,13 +4,16 @@
 
 use aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP;
 use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns};
+use sensor_common::sniff::Verdict;
 use sensor_common::{
     counter, CloseEvent, ConnKey, ConnState, EventHeader, OpenEvent, DIR_EGRESS, DIR_INGRESS,
-    EVENT_CLOSE, EVENT_OPEN, FLAG_DISCOVERED, ROLE_CLIENT, ROLE_SERVER, STATE_CAPTURING,
-    STATE_IGNORED, STATE_SNIFFING,
+    EVENT_CLOSE, EVENT_DATA, EVENT_OPEN, FLAG_DISCOVERED, ROLE_CLIENT, ROLE_SERVER,
+    STATE_CAPTURING, STATE_IGNORED, STATE_SNIFFING,
 };
 
+use crate::capture::{self, Source};
 use crate::maps::{self, COMM_FILTER, CONNS, EVENTS, PID_FILTER};
+use crate::sniff::Outcome;
 
 /// True when the current process is one the agent wants captured.
 #[inline(always)]
@@ -64,64 +67,29 @@ pub enum Sniff {
     Other,
 }
 
-/// Classifies the first bytes of a stream: an HTTP/1.x method followed by a
-/// space, `HTTP/1.`, the HTTP/2 client preface (`PRI *`), or the SETTINGS
-/// frame an HTTP/2 server sends first (often before the client's preface
-/// is read: nghttp and h2load read it first, nghttpd writes it first).
+/// Classifies the first bytes of one syscall (see `sensor_common::sniff`).
+/// The syscall path judges each syscall on its own: a start split across
+/// syscalls is not HTTP here (socket mode keeps the bytes across sends).
 #[inline(always)]
 pub fn sniff(b: &[u8; 8], len: u64) -> Sniff {
-    if len < 4 {
-        return Sniff::Other;
-    }
-    // SETTINGS: 24-bit length (a few 6-byte settings), type 4, no flags,
-    // stream 0. The server's side of the connection, like a response.
-    if len >= 9
-        && b[0] == 0
-        && b[1] == 0
-        && b[2] % 6 == 0
-        && b[2] <= 60
-        && b[3] == 4
-        && b[4] == 0
-        && b[5] == 0
-        && b[6] == 0
-        && b[7] == 0
-    {
-        return Sniff::Response;
-    }
-    let head = [b[0], b[1], b[2], b[3]];
-    let next = b[4];
-    let request = match &head {
-        b"GET " | b"PUT " => true,
-        b"POST" | b"HEAD" => next == b' ',
-        b"DELE" => next == b'T' && b[5] == b'E' && b[6] == b' ',
-        b"PATC" => next == b'H',
-        b"OPTI" => next == b'O',
-        b"TRAC" => next == b'E',
-        b"CONN" => next == b'E',
-        b"PRI " => next == b'*', // the HTTP/2 client preface
-        b"HTTP" => {
-            return if next == b'/' && b[5] == b'1' && b[6] == b'.' {
-                Sniff::Response
-            } else {
-                Sniff::Other
-            };
-        }
-        _ => false,
-    };
-    if request {
-        Sniff::Request
-    } else {
-        Sniff::Other
+    let n = if len < 8 { len as usize } else { 8 };
+    match sensor_common::sniff::judge(b, n) {
+        Verdict::Request => Sniff::Request,
+        Verdict::Response => Sniff::Response,
+        _ => Sniff::Other,
     }
 }
 
-/// Looks at the state of `key` and, for fds not yet capturing, at the first
-/// bytes moved, and returns the state to capture with (or None to ignore).
+/// Looks at the state of `key` and, for fds not yet capturing, at the bytes
+/// moved, and returns the state to capture with (or None to ignore). An fd
+/// seen opened by accept/connect keeps its stream's first bytes across
+/// syscalls until they are judged (`crate::sniff`); once HTTP, the bytes
+/// kept are sent before this syscall's.
 #[inline(always)]
 pub fn capturing_state(
     key: &ConnKey,
     direction: u8,
-    first: &[u8; 8],
+    source: Source,
     len: u64,
 ) -> Option<*mut ConnState> {
     if let Some(state) = CONNS.get_ptr_mut(key) {
@@ -133,16 +101,32 @@ pub fn capturing_state(
             _ => {}
         }
         // STATE_SNIFFING: opened by accept/connect, first bytes decide.
-        if sniff(first, len) == Sniff::Other {
-            s.state = STATE_IGNORED;
-            maps::count(counter::NOT_HTTP, 1);
-            return None;
+        let dir = (direction & 1) as usize;
+        match crate::sniff::step(&mut s.sniff, direction, source, len) {
+            Outcome::Undecided => {
+                s.offsets[dir] += len;
+                return None;
+            }
+            Outcome::NotHttp => {
+                s.state = STATE_IGNORED;
+                maps::count(counter::NOT_HTTP, 1);
+                return None;
+            }
+            Outcome::Http { kept, .. } => {
+                s.state = STATE_CAPTURING;
+                emit_open(key, s, direction);
+                if kept > 0 {
+                    let at = s.offsets[dir] - kept;
+                    let header = header(EVENT_DATA, key, s, direction);
+                    capture::send_kept(header, direction, &s.sniff.bytes, kept, at);
+                }
+                s.sniff.len = 0;
+                return Some(state);
+            }
         }
-        s.state = STATE_CAPTURING;
-        emit_open(key, s, direction);
-        return Some(state);
     }
-    discover(key, direction, first, len, 0)
+    let first = capture::first_bytes(source);
+    discover(key, direction, &first, len, 0)
 }
 
 /// Starts capturing an fd never seen opened: a connection that predates
@@ -171,6 +155,8 @@ pub fn discover(
         family: 0,
         port: 0,
         addr: [0; 16],
+        sniff: sensor_common::SniffStart::default(),
+        _pad2: 0,
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);
@@ -194,6 +180,8 @@ pub fn track(key: &ConnKey, role: u8, family: u16, port: u16, addr: [u8; 16]) {
         family,
         port,
         addr,
+        sniff: sensor_common::SniffStart::default(),
+        _pad2: 0,
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);
@@ -227,8 +215,11 @@ pub fn emit_open(key: &ConnKey, state: &ConnState, direction: u8) {
         header: header(EVENT_OPEN, key, state, direction),
         family: state.family,
         port: state.port,
+        local_port: 0,
+        local_known: 0,
         _pad: 0,
         addr: state.addr,
+        local_addr: [0; 16],
     };
     // Always wake the agent: it reads the socket's addresses through the
     // process's fd table, which only works while the connection is open.

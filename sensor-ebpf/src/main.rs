@@ -1,8 +1,10 @@
-//! eBPF programs of the sensor: syscall tracepoints that follow socket
-//! file descriptors and copy the bytes of HTTP connections into a ring
-//! buffer, and uprobes on TLS libraries that copy the plaintext of HTTPS
-//! (`tls`). Each hook is thin; the shared logic lives in `conn` (per-fd
-//! state and HTTP sniffing) and `capture` (chunked payload copy).
+//! eBPF programs of the sensor: socket-layer tracepoints that follow TCP
+//! sockets and copy the bytes of HTTP connections into a ring buffer
+//! (`socket`), the syscall tracepoints that do the same on kernels without
+//! them (`syscalls`, per-fd state in `conn`), and uprobes on TLS libraries
+//! that copy the plaintext of HTTPS (`tls`). Each hook is thin; the payload
+//! copy is shared (`capture`), and so is the HTTP sniffing
+//! (`sensor_common::sniff`).
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
@@ -12,6 +14,10 @@ mod capture;
 mod conn;
 #[cfg(target_arch = "bpf")]
 mod maps;
+#[cfg(target_arch = "bpf")]
+mod sniff;
+#[cfg(target_arch = "bpf")]
+mod socket;
 #[cfg(target_arch = "bpf")]
 mod syscalls;
 #[cfg(target_arch = "bpf")]

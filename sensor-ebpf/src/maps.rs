@@ -6,7 +6,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    counter, ConnKey, ConnState, DataEvent, PendingIo, Settings, DEFAULT_RING_BYTES,
+    counter, ConnKey, ConnState, DataEvent, PendingIo, Settings, SockState, DEFAULT_RING_BYTES,
     MAX_TRACKED_FDS,
 };
 
@@ -18,6 +18,28 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
 /// (process exit) age out instead of filling the table.
 #[map]
 pub static CONNS: LruHashMap<ConnKey, ConnState> = LruHashMap::with_max_entries(MAX_TRACKED_FDS, 0);
+
+/// Socket mode: per-socket state, keyed by socket cookie. LRU, though
+/// every TCP socket's close removes its entry.
+#[map]
+pub static SOCKS: LruHashMap<u64, SockState> = LruHashMap::with_max_entries(MAX_TRACKED_FDS, 0);
+
+/// Socket mode: captured sockets that just closed, by cookie. A socket
+/// reset while its owner is in a send sees its close before that send's
+/// tracepoint fires: the send's bytes still belong to the connection.
+/// LRU: entries no late send claims age out.
+#[map]
+pub static CLOSED: LruHashMap<u64, SockState> = LruHashMap::with_max_entries(4096, 0);
+
+/// Socket mode: the role of TCP sockets seen opening (`ROLE_*`), by cookie,
+/// until their first send or receive moves it into `SOCKS`.
+#[map]
+pub static ROLES: LruHashMap<u64, u8> = LruHashMap::with_max_entries(MAX_TRACKED_FDS, 0);
+
+/// Socket mode: local or remote ports to capture when
+/// `Settings::port_filter` is set.
+#[map]
+pub static PORT_FILTER: HashMap<u16, u8> = HashMap::with_max_entries(1024, 0);
 
 /// Arguments of an I/O syscall in flight, keyed by pid_tgid, kept from
 /// sys_enter to sys_exit (the data is only there at exit for reads).
@@ -62,8 +84,18 @@ pub static TLS_CALLS: LruHashMap<u64, TlsCall> = LruHashMap::with_max_entries(16
 /// The socket under each TLS session, as last seen: a read the library
 /// serves from its own buffer makes no syscall.
 #[map]
-pub static TLS_SESSIONS: LruHashMap<TlsSessionKey, i32> =
+pub static TLS_SESSIONS: LruHashMap<TlsSessionKey, TlsSocket> =
     LruHashMap::with_max_entries(MAX_TRACKED_FDS, 0);
+
+/// The socket a TLS session uses: its fd, and in socket mode its cookie.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TlsSocket {
+    pub fd: i32,
+    pub _pad: u32,
+    /// Socket cookie (socket mode), 0 otherwise.
+    pub sock: u64,
+}
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -88,6 +120,9 @@ pub struct TlsCall {
     /// Stack pointer at entry: tells the return of this call from the
     /// returns of hooked functions it calls itself.
     pub sp: u64,
+    /// Socket cookie of the last send or receive inside the call (socket
+    /// mode); 0 before one.
+    pub sock: u64,
     /// Socket fd of the last syscall made inside the call; -1 before one.
     pub fd: i32,
     /// `sensor_common::tls::OP_*` and `RET_*`.

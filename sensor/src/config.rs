@@ -55,6 +55,10 @@ pub struct CaptureConfig {
     pub ports: Vec<u16>,
     /// HTTPS plaintext from TLS libraries (`[capture.tls]`).
     pub tls: crate::capture::tls::config::TlsConfig,
+    /// Which kernel hooks capture: `auto` (socket-layer tracepoints when
+    /// the kernel has them, Linux 6.3 and later, else syscall
+    /// tracepoints), `socket` or `syscalls`.
+    pub mode: crate::capture::config::CaptureMode,
 }
 
 impl Default for CaptureConfig {
@@ -66,6 +70,7 @@ impl Default for CaptureConfig {
             process_names: Vec::new(),
             ports: Vec::new(),
             tls: crate::capture::tls::config::TlsConfig::default(),
+            mode: crate::capture::config::CaptureMode::Auto,
         }
     }
 }

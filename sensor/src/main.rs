@@ -285,7 +285,17 @@ fn print_rules(json: bool) -> anyhow::Result<()> {
         .chain(transport)
     {
         if json {
-            writeln!(out, "{}", serde_json::to_string(&rule)?)?;
+            // The rule's own fields in their order, then the gitleaks ids.
+            let mut line = serde_json::to_string(&rule)?;
+            let gitleaks = sensor::analysis::detect::gitleaks_ids(rule.id);
+            if !gitleaks.is_empty() {
+                line.pop();
+                line.push_str(&format!(
+                    ",\"gitleaks\":{}}}",
+                    serde_json::to_string(gitleaks)?
+                ));
+            }
+            writeln!(out, "{line}")?;
         } else {
             writeln!(
                 out,

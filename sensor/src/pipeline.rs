@@ -50,7 +50,7 @@ pub struct Pipeline {
     /// Unix time minus capture clock, to stamp exchanges with wall time.
     unix_offset_ns: i128,
     /// Connections the kernel should stop sending; drained by the caller.
-    ignored: Vec<(u32, i32)>,
+    ignored: Vec<ConnId>,
     pairs: Vec<MessagePair>,
     pub counters: PipelineCounters,
     pub http_counters: HttpCounters,
@@ -94,8 +94,8 @@ impl Pipeline {
         self.conns.len()
     }
 
-    /// (pid, fd) pairs the kernel should stop capturing.
-    pub fn take_ignored(&mut self) -> Vec<(u32, i32)> {
+    /// Connections the kernel should stop capturing.
+    pub fn take_ignored(&mut self) -> Vec<ConnId> {
         std::mem::take(&mut self.ignored)
     }
 
@@ -109,6 +109,7 @@ impl Pipeline {
                 role,
                 guessed_role,
                 remote,
+                local,
                 tls,
             } => {
                 let facts = OpenFacts {
@@ -119,6 +120,7 @@ impl Pipeline {
                     role,
                     guessed_role,
                     remote,
+                    local,
                     tls,
                 };
                 self.open(conn, &facts, ts_ns, out);
@@ -154,6 +156,7 @@ impl Pipeline {
                         role: None,
                         guessed_role,
                         remote: None,
+                        local: None,
                         tls,
                     };
                     if !self.open(conn, &facts, ts_ns, out) {
@@ -231,13 +234,13 @@ impl Pipeline {
             Err(err) => {
                 tracing::debug!("not capturing: {err}");
                 self.counters.connections_not_tcp += 1;
-                self.ignored.push((id.pid, id.fd));
+                self.ignored.push(id);
                 return false;
             }
         };
         if !self.port_wanted(&info) {
             self.counters.connections_filtered += 1;
-            self.ignored.push((id.pid, id.fd));
+            self.ignored.push(id);
             return false;
         }
         // A new generation on the same (pid, fd) means we missed the close.

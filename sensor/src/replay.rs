@@ -128,9 +128,9 @@ fn handle(session: &mut Session, flows: &mut FlowTable, events: &mut Vec<Capture
             }
         }
         session.handle(event);
-        for (_, fd) in session.take_ignored() {
-            flows.mute(fd);
-            refused.push(fd);
+        for conn in session.take_ignored() {
+            flows.mute(conn.fd);
+            refused.push(conn.fd);
         }
     }
 }

@@ -37,6 +37,8 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         pids: config.capture.pids.clone(),
         comms: config.capture.process_names.clone(),
         tls: config.capture.tls.clone(),
+        ports: config.capture.ports.clone(),
+        mode: config.capture.mode,
     })?;
     if capture.resumed > 0 {
         tracing::info!(
@@ -57,7 +59,8 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let exchanges = config.output.exchanges.as_ref();
     let exchanges = exchanges.map(|p| format!(", exchanges to {}", p.display()));
     tracing::info!(
-        "sensor ready: capturing HTTP on this host; alerts to {}{}",
+        "sensor ready: capturing HTTP on this host ({} mode); alerts to {}{}",
+        capture.mode,
         config.output.alerts.display(),
         exchanges.unwrap_or_default()
     );
@@ -87,7 +90,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     }
 
     // What the kernel already queued still counts; then detach.
-    capture.drain_now(&mut events);
+    capture.drain_final(&mut events);
     events.drain(..).for_each(|event| session.handle(event));
     let source = source_stats(&capture, session.connections());
     let tls = capture.tls_stats();
@@ -105,6 +108,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
 fn source_stats(capture: &LiveCapture, open_connections: usize) -> SourceStats {
     let kernel = capture.kernel_counters();
     SourceStats::live(
+        capture.mode,
         &kernel,
         capture.decode_errors,
         capture.resumed,
@@ -119,17 +123,27 @@ fn metrics_page(capture: &LiveCapture, session: &Session, pods: Option<&PodIndex
         "tls",
         serde_json::to_value(capture.tls_stats()).unwrap_or_default(),
     );
+    page.family(mode_family(capture.mode));
     if let Some(pods) = pods {
         pods.metrics(&mut page);
     }
     page.render()
 }
 
+fn mode_family(mode: crate::capture::Mode) -> crate::metrics::Labelled {
+    crate::metrics::Labelled {
+        name: "capture_mode".to_owned(),
+        help: "The kernel hooks capturing: socket (socket-layer tracepoints) or syscalls (syscall tracepoints).".to_owned(),
+        kind: "gauge",
+        samples: vec![(vec![("mode".to_owned(), mode.name().to_owned())], 1.0)],
+    }
+}
+
 /// Runs captured events through the session and tells the kernel which
 /// connections to stop sending.
 fn process(capture: &mut LiveCapture, session: &mut Session, events: &mut Vec<CaptureEvent>) {
     events.drain(..).for_each(|event| session.handle(event));
-    for (pid, fd) in session.take_ignored() {
-        capture.ignore(pid, fd);
+    for conn in session.take_ignored() {
+        capture.ignore(conn);
     }
 }

@@ -69,7 +69,7 @@ impl Session {
     }
 
     /// (pid, fd) pairs the source should stop sending.
-    pub fn take_ignored(&mut self) -> Vec<(u32, i32)> {
+    pub fn take_ignored(&mut self) -> Vec<crate::capture::ConnId> {
         self.pipeline.take_ignored()
     }
 

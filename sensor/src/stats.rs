@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::analysis::{AggregateCounters, AnalysisCounters};
 use crate::capture::replay::ReplayCounters;
 use crate::capture::tls::TlsStats;
+use crate::capture::Mode;
 use crate::http::HttpCounters;
 use crate::pipeline::PipelineCounters;
 use crate::reassembly::ReassemblyCounters;
@@ -21,6 +22,8 @@ use crate::sink::worker::SinkSnapshot;
 #[serde(untagged)]
 pub enum SourceStats {
     Live {
+        /// The kernel hooks that captured: socket or syscalls.
+        capture_mode: Mode,
         kernel: BTreeMap<&'static str, u64>,
         ring_decode_errors: u64,
         /// Socket syscalls already blocked when the sensor started, handed
@@ -40,12 +43,14 @@ impl SourceStats {
     /// The live source's counters, `kernel` in `sensor_common::counter`
     /// order.
     pub fn live(
+        capture_mode: Mode,
         kernel: &[u64],
         decode_errors: u64,
         resumed_syscalls: u64,
         open_connections: usize,
     ) -> Self {
         SourceStats::Live {
+            capture_mode,
             kernel: sensor_common::counter::NAMES
                 .iter()
                 .copied()

@@ -272,5 +272,28 @@ case("neg-nginx-no-version", "", [], ct="", headers=[["Server", "nginx"], ["X-Po
 case("neg-basic-over-tls", "", [], ct="", where="request", tls=True,
      headers=[["Authorization", "Basic " + base64.b64encode(b"svc:" + rnd(ALNUM, 10).encode()).decode()]])
 
+# Regression cases for issue 11 (formats and false positives found by
+# `cargo xtask quality` on public test suites). Written for this corpus,
+# not copied from those suites; appended last so earlier cases keep their
+# random values.
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l".upper()
+LETTERS = string.ascii_letters
+case("reg11-generic-config", J({"settings": 'DATADOG_API_KEY = "' + rnd(HEX, 32) + '"'}), ["secret.generic_credential"])
+case("reg11-generic-env-dump", "APP_ENV=prod\nPAYMENTS_SECRET=" + rnd(ALNUM, 40) + "\nLOG_LEVEL=info\n", ["secret.generic_credential"], ct="text/plain")
+case("reg11-age-key", J({"identity": "AGE-SECRET-KEY-1" + rnd(BECH32, 58)}), ["secret.age_secret_key"])
+case("reg11-huggingface", J({"hub": {"credential": "hf_" + rnd(LETTERS, 34)}}), ["secret.huggingface_token"])
+case("reg11-sentry-user", J({"sentry": "sntryu_" + rnd(HEX, 64)}), ["secret.sentry_token"])
+case("reg11-openshift", J({"oc": "sha256~" + rnd(ALNUM + "_-", 43)}), ["secret.openshift_token"])
+al = iban("AL", 28)
+case("reg11-iban-albania", J({"beneficiary": {"account": " ".join(al[i:i + 4] for i in range(0, 28, 4))}}), ["pii.iban"])
+case("reg11-email-punycode", J({"contact": "ivan." + rnd(string.ascii_lowercase, 4) + "@xn--80ak6aa92e.com"}), ["pii.email"])
+case("reg11-phone-national", J({"customer": {"mobile_phone": f"090-{R.randrange(1000, 9999)}-{R.randrange(1000, 9999)}"}}), ["pii.phone_national"])
+case("reg11-card-uatp", J({"payment": {"number": luhn_complete("1", 15)}}), ["pii.card"])
+case("reg11-neg-slack-placeholders", J({"example": "xoxb-12345-abcd234", "legacy": "xoxp-1234567890"}), [])
+case("reg11-neg-ssn-field-invalid", J({"ssn": "078-05-0000"}), [])
+case("reg11-neg-generic-placeholders", J({"config": 'API_KEY = "<YOUR_API_KEY>"', "env": 'password = "changeme"'}), [])
+case("reg11-neg-github-pat-placeholder", J({"token_example": "github_pat_" + "x" * 22 + "_" + "x" * 59}), [])
+case("reg11-neg-camelcase", J({"docs": 'tokenClass = "ThisIsJustAWordInCamelCaseHere"'}), [])
+
 for c in cases:
     print(json.dumps(c, sort_keys=True))

@@ -431,6 +431,7 @@ fn metrics_and_health_endpoints() {
         "sensor_kernel_ringbuf_full_events_total 0",
         "sensor_kernel_events_sent_total ",
         "sensor_connections_tracked ",
+        "sensor_capture_mode{mode=",
     ] {
         assert!(
             page.lines().any(|l| l.starts_with(metric)),

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod nginx;
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -29,6 +31,25 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Environment variable that forces the capture mode of every sensor the
+/// harness configures (`socket` or `syscalls`; unset: `auto`), so that
+/// `cargo xtask test` runs the capture suite once in each mode.
+pub const CAPTURE_MODE_VAR: &str = "SENSOR_E2E_CAPTURE_MODE";
+
+/// The `[capture] mode` the tests run in, when forced.
+pub fn forced_capture_mode() -> Option<String> {
+    std::env::var(CAPTURE_MODE_VAR)
+        .ok()
+        .filter(|m| !m.is_empty())
+}
+
+/// The `[capture]` section of the harness's config (empty unless forced).
+pub fn capture_mode_section() -> String {
+    forced_capture_mode()
+        .map(|mode| format!("[capture]\nmode = {mode:?}\n\n"))
+        .unwrap_or_default()
 }
 
 pub struct Sensor {
@@ -87,7 +108,8 @@ impl Sensor {
             std::fs::write(
                 &config,
                 format!(
-                    "[output]\nstate_dir = {:?}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n",
+                    "{}[output]\nstate_dir = {:?}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n",
+                    capture_mode_section(),
                     state.display().to_string()
                 ),
             )

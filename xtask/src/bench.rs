@@ -1,14 +1,17 @@
 //! `cargo xtask bench`: nginx serving a 1 KiB JSON document on loopback,
 //! over plain HTTP and over HTTPS (a self-signed certificate made at bench
-//! time), wrk against it without the sensor and then with it, in one run,
-//! and the ratios that matter: throughput, p99 latency, sensor CPU and
-//! memory, and how many exchanges the sensor recorded of those wrk
-//! completed. Over HTTPS the sensor reads the plaintext through its
-//! OpenSSL probes (nginx and wrk both link libssl). Then the HTTP/2 case:
+//! time), wrk against it without the sensor and then with it in each
+//! capture mode (socket, syscalls), in one run, and the ratios that
+//! matter: throughput, p99 latency, sensor CPU and memory, and how many
+//! exchanges the sensor recorded of those wrk completed. Over HTTPS the
+//! sensor reads the plaintext through its OpenSSL probes (nginx and wrk
+//! both link libssl). The idle case (`idle`) measures what an attached
+//! sensor that captures nothing costs the host. Then the HTTP/2 case:
 //! nghttpd serving the same document over h2c, h2load with many streams
 //! per connection.
 
 mod h2;
+mod idle;
 mod nginx;
 mod sensor;
 mod wrk;
@@ -37,6 +40,17 @@ pub struct BenchArgs {
     /// Port nginx serves HTTPS on (loopback only).
     #[arg(long, default_value_t = 18443)]
     tls_port: u16,
+    /// Interleaved rounds of the idle case (no sensor, then the sensor in
+    /// each mode with every process filtered out).
+    #[arg(long, default_value_t = 10)]
+    idle_rounds: u32,
+    /// Seconds per wrk run of the idle case.
+    #[arg(long, default_value_t = 3)]
+    idle_seconds: u32,
+    /// Which cases to run: all, idle (the idle case only) or full (every
+    /// detector on, both modes).
+    #[arg(long, default_value = "all")]
+    case: String,
     /// Port nghttpd serves h2c on (loopback only).
     #[arg(long, default_value_t = 18082)]
     h2_port: u16,
@@ -50,14 +64,36 @@ pub struct BenchArgs {
     h2_only: bool,
 }
 
+/// The capture modes compared, as `[capture] mode` values.
+const MODES: [&str; 2] = ["socket", "syscalls"];
+
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = target_dir().join("bench");
     let mut server = nginx::Nginx::start(&dir, args.port, args.tls_port)?;
+    println!("load before the run: {}", load_average());
     if !args.h2_only {
-        measure(args, &dir)?;
+        if args.case == "all" || args.case == "idle" {
+            let url = format!("http://127.0.0.1:{}/data.json", args.port);
+            nginx::wait_until_serving(&url)?;
+            idle::measure(&url, args, &dir, &server)?;
+        }
+        if args.case == "all" || args.case == "full" {
+            measure(args, &dir)?;
+        }
     }
     server.stop();
-    measure_h2(args, &dir)
+    if args.h2_only || args.case != "idle" {
+        measure_h2(args, &dir)?;
+    }
+    println!("load after the run: {}", load_average());
+    Ok(())
+}
+
+/// /proc/loadavg's three averages: other work on the machine skews ratios.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// nghttpd over h2c, h2load without and then with the sensor: at
@@ -93,7 +129,7 @@ fn measure_h2_scenario(
     let stats = dir.join("stats.json");
     let _ = std::fs::remove_file(&exchanges);
     let _ = std::fs::remove_file(dir.join("alerts.jsonl"));
-    let mut running = sensor::Running::start(dir, &exchanges, &stats)?;
+    let mut running = sensor::Running::start(dir, &exchanges, &stats, "")?;
     let cpu_before = running.cpu_seconds()?;
     let with = load()?;
     let cpu = running.cpu_seconds()? - cpu_before;
@@ -154,7 +190,7 @@ struct Scenario {
     delay_ms: Option<u32>,
 }
 
-/// What one scenario measured on one protocol.
+/// What one scenario measured on one protocol in one capture mode.
 struct Measured {
     baseline: WrkResult,
     with: WrkResult,
@@ -203,15 +239,17 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         // Warm-up so both runs start from the same state.
         wrk::run(url, 2, args.connections, None, dir)?;
         for scenario in &scenarios {
-            println!("{protocol}, {}", scenario.name);
-            let measured = measure_scenario(args, dir, url, scenario)?;
-            table.push((*protocol, scenario.name.as_str(), measured));
+            for mode in MODES {
+                println!("{protocol}, {}, {mode} mode", scenario.name);
+                let measured = measure_scenario(args, dir, url, scenario, mode)?;
+                table.push((*protocol, scenario.name.as_str(), mode, measured));
+            }
         }
     }
-    println!("\nsummary (without -> with sensor)");
-    for (protocol, scenario, m) in &table {
+    println!("\nsummary, every detector on (without -> with sensor)");
+    for (protocol, scenario, mode, m) in &table {
         println!(
-            "  {protocol:<10} {scenario:<36} req/s {:>8.0} -> {:>8.0} ({:.3})  p99 {:.2} -> {:.2} ms  CPU {:.3} s/10k req  RSS {:.1} MiB  complete {}/{}  kernel drops {}",
+            "  {protocol:<10} {scenario:<36} {mode:<8} req/s {:>8.0} -> {:>8.0} ({:.3})  p99 {:.2} -> {:.2} ms  CPU {:.3} s/10k req  RSS {:.1} MiB  complete {}/{}  kernel drops {}",
             m.baseline.rps,
             m.with.rps,
             m.with.rps / m.baseline.rps,
@@ -232,6 +270,7 @@ fn measure_scenario(
     dir: &Path,
     url: &str,
     scenario: &Scenario,
+    mode: &str,
 ) -> anyhow::Result<Measured> {
     let load = |dir| {
         wrk::run(
@@ -248,7 +287,8 @@ fn measure_scenario(
     let stats = dir.join("stats.json");
     let _ = std::fs::remove_file(&exchanges);
     let _ = std::fs::remove_file(dir.join("alerts.jsonl"));
-    let mut running = sensor::Running::start(dir, &exchanges, &stats)?;
+    let mut running =
+        sensor::Running::start(dir, &exchanges, &stats, &format!("mode = {mode:?}\n"))?;
     let cpu_before = running.cpu_seconds()?;
     let with = load(dir)?;
     let cpu = running.cpu_seconds()? - cpu_before;

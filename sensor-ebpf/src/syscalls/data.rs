@@ -5,8 +5,8 @@ use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
 };
 use sensor_common::{
-    counter, ConnKey, PendingIo, BUF_IOVEC, BUF_MSGHDR, BUF_NONE, BUF_PLAIN, DIR_EGRESS,
-    DIR_INGRESS, FLAG_TLS, STATE_CAPTURING,
+    counter, ConnKey, ConnState, PendingIo, BUF_IOVEC, BUF_MSGHDR, BUF_NONE, BUF_PLAIN, DIR_EGRESS,
+    DIR_INGRESS, EVENT_DATA, FLAG_TLS, STATE_CAPTURING,
 };
 
 use super::{arg, ret};
@@ -74,11 +74,10 @@ fn exit(ctx: &TracePointContext) {
             return;
         }
         maps::count(counter::SENDFILE_BYTES, moved as u64);
-        capture::capture(&key, state, pending.direction, source, moved as u64);
+        capture_conn(&key, state, pending.direction, source, moved as u64);
         return;
     }
-    let first = capture::first_bytes(source);
-    let Some(state) = conn::capturing_state(&key, pending.direction, &first, moved as u64) else {
+    let Some(state) = conn::capturing_state(&key, pending.direction, source, moved as u64) else {
         return;
     };
     // A TLS connection's socket bytes (handshake, alerts) are ciphertext;
@@ -87,7 +86,22 @@ fn exit(ctx: &TracePointContext) {
     if unsafe { (*state).flags } & FLAG_TLS != 0 {
         return;
     }
-    capture::capture(&key, state, pending.direction, source, moved as u64);
+    capture_conn(&key, state, pending.direction, source, moved as u64);
+}
+
+/// Captures a syscall's bytes on the connection `key` (state `state`).
+#[inline(always)]
+pub fn capture_conn(
+    key: &ConnKey,
+    state: *mut ConnState,
+    direction: u8,
+    source: Source,
+    moved: u64,
+) {
+    // SAFETY: `state` points into the CONNS map value for this run.
+    let st = unsafe { &mut *state };
+    let header = conn::header(EVENT_DATA, key, st, direction);
+    capture::capture(header, &mut st.offsets, direction, source, moved);
 }
 
 /// `struct user_msghdr`: msg_iov at offset 16, msg_iovlen at offset 24.

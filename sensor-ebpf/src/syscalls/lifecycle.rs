@@ -150,6 +150,8 @@ pub fn sched_process_exit(_ctx: TracePointContext) {
         family: 0,
         port: 0,
         addr: [0; 16],
+        sniff: sensor_common::SniffStart::default(),
+        _pad2: 0,
     };
     let key = ConnKey {
         pid: (id >> 32) as u32,

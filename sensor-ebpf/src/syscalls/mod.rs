@@ -4,6 +4,8 @@
 mod data;
 mod lifecycle;
 
+pub use data::capture_conn;
+
 use aya_ebpf::programs::TracePointContext;
 
 /// Offset of the first syscall argument in a `syscalls:sys_enter_*` record

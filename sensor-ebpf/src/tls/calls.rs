@@ -19,7 +19,7 @@ use sensor_common::{counter, tls, ConnKey};
 use super::stream;
 use crate::capture::{self, Source};
 use crate::conn;
-use crate::maps::{self, TlsCall, TlsSessionKey, TLS_CALLS, TLS_SESSIONS};
+use crate::maps::{self, TlsCall, TlsSessionKey, TlsSocket, TLS_CALLS, TLS_SESSIONS};
 
 /// Bytes the return address takes on the stack at entry: x86-64 pushes it,
 /// arm64 keeps it in a register. At the return, the stack pointer of the
@@ -73,6 +73,7 @@ pub fn tls_enter(ctx: ProbeContext) {
             0
         },
         sp,
+        sock: 0,
         fd: -1,
         op: tls::op(cookie),
         ret_kind,
@@ -100,12 +101,23 @@ pub fn tls_return(ctx: RetProbeContext) {
         _pad: 0,
         session: call.session,
     };
-    let fd = if call.fd >= 0 {
-        let _ = TLS_SESSIONS.insert(&session, &call.fd, 0);
-        call.fd
+    let socket = if call.fd >= 0 || call.sock != 0 {
+        let socket = TlsSocket {
+            fd: call.fd,
+            _pad: 0,
+            sock: call.sock,
+        };
+        let _ = TLS_SESSIONS.insert(&session, &socket, 0);
+        socket
     } else {
         // SAFETY: read-only look at the map value.
-        unsafe { TLS_SESSIONS.get(&session) }.copied().unwrap_or(-1)
+        unsafe { TLS_SESSIONS.get(&session) }
+            .copied()
+            .unwrap_or(TlsSocket {
+                fd: -1,
+                _pad: 0,
+                sock: 0,
+            })
     };
     if call.op == tls::OP_HANDSHAKE {
         return;
@@ -115,18 +127,26 @@ pub fn tls_return(ctx: RetProbeContext) {
         return;
     }
     maps::count(counter::TLS_CALLS, 1);
-    if fd < 0 {
+    let socket_mode = crate::socket::enabled();
+    if (socket_mode && socket.sock == 0) || (!socket_mode && socket.fd < 0) {
         maps::count(counter::TLS_CALLS_WITHOUT_FD, 1);
         maps::count(counter::TLS_BYTES_WITHOUT_FD, moved as u64);
         return;
     }
-    let key = ConnKey { pid, fd };
     let source = Source::Buffer(call.buf);
+    if socket_mode {
+        let Some(state) = crate::socket::state::plaintext_state(socket.sock) else {
+            return;
+        };
+        crate::socket::state::step(state, call.op, source, moved as u64);
+        return;
+    }
+    let key = ConnKey { pid, fd: socket.fd };
     let first = capture::first_bytes(source);
     let Some(state) = stream::plaintext_state(&key, call.op, &first, moved as u64) else {
         return;
     };
-    capture::capture(&key, state, call.op, source, moved as u64);
+    crate::syscalls::capture_conn(&key, state, call.op, source, moved as u64);
 }
 
 /// The plaintext bytes the call moved, as its kind of function reports them.
@@ -161,6 +181,30 @@ pub fn note_syscall_fd(pid_tgid: u64, fd: i32) -> bool {
     // SAFETY: pointer into the map value, valid for this program run.
     unsafe { (*call).fd = fd };
     true
+}
+
+/// True when the thread is inside a TLS library call (and the probes are on).
+#[inline(always)]
+pub fn in_call(pid_tgid: u64) -> bool {
+    if !maps::settings().is_some_and(|s| s.tls != 0) {
+        return false;
+    }
+    // SAFETY: presence only.
+    unsafe { TLS_CALLS.get(&pid_tgid) }.is_some()
+}
+
+/// Socket mode: records the socket a send or receive inside a TLS library
+/// call used as the session's (its bytes are ciphertext, not captured).
+#[inline(always)]
+pub fn note_socket(pid_tgid: u64, fd: i32, sock: u64) {
+    let Some(call) = TLS_CALLS.get_ptr_mut(&pid_tgid) else {
+        return;
+    };
+    // SAFETY: pointer into the map value, valid for this program run.
+    unsafe {
+        (*call).fd = fd;
+        (*call).sock = sock;
+    }
 }
 
 /// A thread exited: a call it was inside of will never return.

@@ -24,6 +24,8 @@ pub fn sched_process_exec(_ctx: TracePointContext) {
         family: 0,
         port: 0,
         addr: [0; 16],
+        sniff: sensor_common::SniffStart::default(),
+        _pad2: 0,
     };
     let event = ExecEvent {
         header: conn::header(EVENT_EXEC, &ConnKey { pid, fd: -1 }, &state, DIR_INGRESS),

@@ -57,6 +57,9 @@ pub enum CaptureEvent {
         guessed_role: Option<Role>,
         /// The peer address seen at accept/connect, when there was one.
         remote: Option<SocketAddr>,
+        /// The local address, when the kernel read both from the socket
+        /// (socket mode): then neither needs looking up.
+        local: Option<SocketAddr>,
         /// The bytes are a TLS library's plaintext.
         tls: bool,
     },
@@ -192,6 +195,11 @@ pub fn decode(record: &[u8]) -> Result<CaptureEvent, DecodeError> {
                 role: if discovered { None } else { role(header.role) },
                 guessed_role: role(header.role),
                 remote: socket_addr(open.family, open.port, &open.addr),
+                local: if open.local_known != 0 {
+                    socket_addr(open.family, open.local_port, &open.local_addr)
+                } else {
+                    None
+                },
                 tls: header.flags & FLAG_TLS != 0,
             })
         }

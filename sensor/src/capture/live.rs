@@ -1,28 +1,36 @@
-//! Live capture: loads the eBPF programs, configures them, attaches every
-//! tracepoint and the TLS library probes, and reads the ring buffer without
-//! blocking the runtime.
+//! Live capture: picks the capture mode (socket-layer tracepoints, or the
+//! syscall tracepoints where the kernel lacks them), loads the eBPF
+//! programs, configures them, attaches that mode's tracepoints and the TLS
+//! library probes, and reads the ring buffer without blocking the runtime.
 
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::TracePoint;
-use aya::{Ebpf, EbpfLoader};
+use aya::programs::{BtfTracePoint, TracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
 use sensor_common::{
-    counter, ConnKey, ConnState, PendingIo, Settings, MAX_CAPTURE_LIMIT, STATE_IGNORED,
+    counter, ConnKey, ConnState, PendingIo, Settings, SockLayout, SockState, MAX_CAPTURE_LIMIT,
+    STATE_IGNORED, TLS_GENERATION_BIT,
 };
 use tokio::io::{unix::AsyncFd, Interest};
 
-use super::event::{decode, exec_pid, CaptureEvent};
+use super::event::{decode, exec_pid, CaptureEvent, ConnId};
 use super::inflight;
+use super::mode::{CaptureMode, Mode};
+use super::socket;
 use super::tls::{TlsConfig, TlsProbes, TlsStats};
 
 /// The eBPF object built by sensor/build.rs.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
 
-/// Tracepoints attached, as (category, program and event name).
-const TRACEPOINTS: &[(&str, &str)] = &[
-    ("sched", "sched_process_exit"),
+/// Tracepoints attached in both modes: a process's exit (its connections
+/// and TLS calls end) and exec (the TLS probes look at the new program).
+const PROCESS_TRACEPOINTS: &[(&str, &str)] = &[("sched", "sched_process_exit")];
+
+/// Syscall tracepoints attached in syscalls mode, as (category, program
+/// and event name).
+const SYSCALL_TRACEPOINTS: &[(&str, &str)] = &[
     ("syscalls", "sys_enter_close"),
     ("syscalls", "sys_enter_accept"),
     ("syscalls", "sys_exit_accept"),
@@ -76,6 +84,8 @@ pub enum LiveError {
     Poll(#[from] std::io::Error),
     #[error("TLS library probes: {0}")]
     Tls(#[from] super::tls::AttachError),
+    #[error("[capture] mode = \"socket\" cannot run on this kernel: {0}; set mode = \"auto\" or \"syscalls\"")]
+    SocketMode(String),
 }
 
 /// What the kernel side is told before it starts.
@@ -89,6 +99,17 @@ pub struct LiveOptions {
     pub comms: Vec<String>,
     /// Which TLS libraries get probes.
     pub tls: TlsConfig,
+    /// Only connections with one of these local or remote ports (empty:
+    /// all). Socket mode filters in the kernel; the agent filters too.
+    pub ports: Vec<u16>,
+    /// Which hooks capture (`[capture] mode`).
+    pub mode: CaptureMode,
+}
+
+/// The kernel's per-connection table, by mode: per socket, or per (pid, fd).
+enum ConnTable {
+    Socket(BpfHashMap<MapData, u64, SockState>),
+    Syscalls(BpfHashMap<MapData, ConnKey, ConnState>),
 }
 
 pub struct LiveCapture {
@@ -98,7 +119,11 @@ pub struct LiveCapture {
     tls: Option<TlsProbes>,
     ring: AsyncFd<RingBuf<MapData>>,
     counters: PerCpuArray<MapData, u64>,
-    conns: BpfHashMap<MapData, ConnKey, ConnState>,
+    conns: ConnTable,
+    /// The mode running.
+    pub mode: Mode,
+    /// Socket mode: closes held back for a late send (`close_hold`).
+    closes: Option<socket::close_hold::CloseHold>,
     /// Records that did not decode (never expected; counted, not fatal).
     pub decode_errors: u64,
     /// Socket syscalls already blocked at start whose exit will be captured.
@@ -113,29 +138,38 @@ impl LiveCapture {
             return Err(LiveError::NoObject);
         }
         ensure_tracefs()?;
-        let mut ebpf = EbpfLoader::new()
+        let (mode, btf, layout) = choose_mode(options.mode)?;
+        // The other mode's tables are never used: keep them tiny.
+        let unused: &[&str] = match mode {
+            Mode::Socket => &["CONNS", "PENDING_IO", "PENDING_CONN"],
+            Mode::Syscalls => &["SOCKS", "ROLES"],
+        };
+        let mut loader = EbpfLoader::new();
+        loader
             .map_max_entries("EVENTS", options.ring_bytes)
-            .load(EBPF_OBJECT)?;
-        configure(&mut ebpf, options)?;
-        for &(category, name) in TRACEPOINTS {
-            let program: &mut TracePoint = ebpf
-                .program_mut(name)
-                .ok_or(LiveError::Missing(name))?
-                .try_into()
-                .map_err(|source| LiveError::Program { name, source })?;
-            program
-                .load()
-                .map_err(|source| LiveError::Program { name, source })?;
-            program
-                .attach(category, name)
-                .map_err(|source| LiveError::Program { name, source })?;
+            .override_global("SOCK_LAYOUT", &layout, true);
+        for name in unused {
+            loader.map_max_entries(name, UNUSED_TABLE_ENTRIES);
+        }
+        let mut ebpf = loader.load(EBPF_OBJECT)?;
+        configure(&mut ebpf, options, mode)?;
+        attach_tracepoints(&mut ebpf, PROCESS_TRACEPOINTS)?;
+        match (mode, &btf) {
+            (Mode::Socket, Some(btf)) => attach_socket(&mut ebpf, btf)?,
+            _ => attach_tracepoints(&mut ebpf, SYSCALL_TRACEPOINTS)?,
         }
         let tls = if options.tls.enabled {
             Some(TlsProbes::start(&mut ebpf, &options.tls)?)
         } else {
             None
         };
-        let resumed = seed_in_flight(&mut ebpf, options)?;
+        // Socket mode needs no seeding: its tracepoints fire after the
+        // bytes are copied, so a read blocked since before start-up is
+        // seen when it returns.
+        let resumed = match mode {
+            Mode::Syscalls => seed_in_flight(&mut ebpf, options)?,
+            Mode::Socket => 0,
+        };
         let ring =
             RingBuf::try_from(take_map(&mut ebpf, "EVENTS")?).map_err(|source| LiveError::Map {
                 name: "EVENTS",
@@ -148,12 +182,24 @@ impl LiveCapture {
                     source,
                 }
             })?;
-        let conns = BpfHashMap::try_from(take_map(&mut ebpf, "CONNS")?).map_err(|source| {
-            LiveError::Map {
-                name: "CONNS",
-                source,
+        let conns = match mode {
+            Mode::Socket => {
+                ConnTable::Socket(BpfHashMap::try_from(take_map(&mut ebpf, "SOCKS")?).map_err(
+                    |source| LiveError::Map {
+                        name: "SOCKS",
+                        source,
+                    },
+                )?)
             }
-        })?;
+            Mode::Syscalls => {
+                ConnTable::Syscalls(BpfHashMap::try_from(take_map(&mut ebpf, "CONNS")?).map_err(
+                    |source| LiveError::Map {
+                        name: "CONNS",
+                        source,
+                    },
+                )?)
+            }
+        };
         // SAFETY: the AsyncFd owns the ring buffer, so its fd stays open
         // for as long as it is registered.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
@@ -164,6 +210,8 @@ impl LiveCapture {
             ring,
             counters,
             conns,
+            mode,
+            closes: (mode == Mode::Socket).then(Default::default),
             decode_errors: 0,
             resumed,
         })
@@ -187,12 +235,15 @@ impl LiveCapture {
                 continue;
             }
             match decode(&record) {
-                Ok(event) => out.push(event),
+                Ok(event) => route(&mut self.closes, event, now, out),
                 Err(err) => {
                     self.decode_errors += 1;
                     tracing::debug!("skipping a ring buffer record: {err}");
                 }
             }
+        }
+        if let Some(closes) = &mut self.closes {
+            closes.release(Some(now), out);
         }
         if drained < max {
             guard.clear_ready();
@@ -223,11 +274,22 @@ impl LiveCapture {
                 continue;
             }
             match decode(&record) {
-                Ok(event) => out.push(event),
+                Ok(event) => route(&mut self.closes, event, now, out),
                 Err(_) => self.decode_errors += 1,
             }
         }
+        if let Some(closes) = &mut self.closes {
+            closes.release(Some(now), out);
+        }
         self.attach_new_libraries();
+    }
+
+    /// At shutdown: what the ring holds, and every close still held.
+    pub fn drain_final(&mut self, out: &mut Vec<CaptureEvent>) {
+        self.drain_now(out);
+        if let Some(closes) = &mut self.closes {
+            closes.release(None, out);
+        }
     }
 
     /// Kernel counters summed over CPUs, in `counter::NAMES` order.
@@ -243,16 +305,44 @@ impl LiveCapture {
 
     /// Tells the kernel to stop sending a connection (filtered out, or not a
     /// TCP socket after all).
-    pub fn ignore(&mut self, pid: u32, fd: i32) {
-        let key = ConnKey { pid, fd };
-        if let Ok(mut state) = self.conns.get(&key, 0) {
-            state.state = STATE_IGNORED;
-            let _ = self.conns.insert(key, state, 0);
+    pub fn ignore(&mut self, conn: ConnId) {
+        match &mut self.conns {
+            ConnTable::Socket(socks) => {
+                let cookie = conn.generation & !TLS_GENERATION_BIT;
+                if let Ok(mut state) = socks.get(&cookie, 0) {
+                    if state.generation == conn.generation {
+                        state.state = STATE_IGNORED;
+                        let _ = socks.insert(cookie, state, 0);
+                    }
+                }
+            }
+            ConnTable::Syscalls(conns) => {
+                let key = ConnKey {
+                    pid: conn.pid,
+                    fd: conn.fd,
+                };
+                if let Ok(mut state) = conns.get(&key, 0) {
+                    state.state = STATE_IGNORED;
+                    let _ = conns.insert(key, state, 0);
+                }
+            }
         }
     }
 
     pub fn ring_fd(&self) -> i32 {
         self.ring.get_ref().as_raw_fd()
+    }
+}
+
+fn route(
+    closes: &mut Option<socket::close_hold::CloseHold>,
+    event: CaptureEvent,
+    now: Instant,
+    out: &mut Vec<CaptureEvent>,
+) {
+    match closes {
+        Some(closes) => closes.route(event, now, out),
+        None => out.push(event),
     }
 }
 
@@ -267,6 +357,78 @@ fn hand_exec_to_tls(tls: &mut Option<TlsProbes>, record: &[u8], now: Instant) ->
         tls.process_started(pid, now);
     }
     true
+}
+
+/// Entries of the tables the running mode does not use.
+const UNUSED_TABLE_ENTRIES: u32 = 64;
+
+/// The mode to run, the kernel's BTF (socket mode attaches by it) and the
+/// struct layout handed to the programs (all zero in syscalls mode).
+fn choose_mode(wanted: CaptureMode) -> Result<(Mode, Option<Btf>, SockLayout), LiveError> {
+    if wanted == CaptureMode::Syscalls {
+        return Ok((Mode::Syscalls, None, SockLayout::default()));
+    }
+    let ready = Btf::from_sys_fs()
+        .map_err(|err| format!("the kernel's BTF is not readable ({err})"))
+        .and_then(|btf| match socket::unavailable(&btf) {
+            Some(why) => Err(why),
+            None => Ok(btf),
+        })
+        .and_then(|btf| {
+            let data = std::fs::read(socket::VMLINUX_BTF)
+                .map_err(|err| format!("reading {}: {err}", socket::VMLINUX_BTF))?;
+            let layout = socket::btf::Btf::parse(&data)
+                .and_then(|types| socket::layout(&types))
+                .map_err(|err| format!("{}: {err}", socket::VMLINUX_BTF))?;
+            Ok((btf, layout))
+        });
+    match (ready, wanted) {
+        (Ok((btf, layout)), _) => Ok((Mode::Socket, Some(btf), layout)),
+        (Err(why), CaptureMode::Socket) => Err(LiveError::SocketMode(why)),
+        (Err(why), _) => {
+            tracing::info!(
+                "capturing through syscall tracepoints (socket mode needs Linux 6.3): {why}"
+            );
+            Ok((Mode::Syscalls, None, SockLayout::default()))
+        }
+    }
+}
+
+fn attach_tracepoints(
+    ebpf: &mut Ebpf,
+    list: &[(&'static str, &'static str)],
+) -> Result<(), LiveError> {
+    for &(category, name) in list {
+        let program: &mut TracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LiveError::Missing(name))?
+            .try_into()
+            .map_err(|source| LiveError::Program { name, source })?;
+        program
+            .load()
+            .map_err(|source| LiveError::Program { name, source })?;
+        program
+            .attach(category, name)
+            .map_err(|source| LiveError::Program { name, source })?;
+    }
+    Ok(())
+}
+
+fn attach_socket(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LiveError> {
+    for &(name, tracepoint) in socket::PROGRAMS {
+        let program: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LiveError::Missing(name))?
+            .try_into()
+            .map_err(|source| LiveError::Program { name, source })?;
+        program
+            .load(tracepoint, btf)
+            .map_err(|source| LiveError::Program { name, source })?;
+        program
+            .attach()
+            .map_err(|source| LiveError::Program { name, source })?;
+    }
+    Ok(())
 }
 
 /// Tracepoints are attached through tracefs. Hosts and containers do not
@@ -344,7 +506,8 @@ fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LiveE
     ebpf.take_map(name).ok_or(LiveError::Missing(name))
 }
 
-fn configure(ebpf: &mut Ebpf, options: &LiveOptions) -> Result<(), LiveError> {
+fn configure(ebpf: &mut Ebpf, options: &LiveOptions, mode: Mode) -> Result<(), LiveError> {
+    let port_filter = mode == Mode::Socket && !options.ports.is_empty();
     let comm_keys: Vec<[u8; 16]> = options.comms.iter().map(|c| comm_key(c)).collect();
     let settings = Settings {
         capture_limit: options.capture_limit.min(MAX_CAPTURE_LIMIT),
@@ -355,7 +518,7 @@ fn configure(ebpf: &mut Ebpf, options: &LiveOptions) -> Result<(), LiveError> {
         pid_filter: u8::from(!options.pids.is_empty()),
         comm_filter: u8::from(!comm_keys.is_empty()),
         tls: u8::from(options.tls.enabled),
-        _pad: 0,
+        port_filter: u8::from(port_filter),
     };
     let map = |source| LiveError::Map {
         name: "SETTINGS",
@@ -390,6 +553,20 @@ fn configure(ebpf: &mut Ebpf, options: &LiveOptions) -> Result<(), LiveError> {
     .map_err(map)?;
     for key in &comm_keys {
         comms.insert(key, 1, 0).map_err(map)?;
+    }
+    if port_filter {
+        let map = |source| LiveError::Map {
+            name: "PORT_FILTER",
+            source,
+        };
+        let mut ports: BpfHashMap<_, u16, u8> = BpfHashMap::try_from(
+            ebpf.map_mut("PORT_FILTER")
+                .ok_or(LiveError::Missing("PORT_FILTER"))?,
+        )
+        .map_err(map)?;
+        for port in &options.ports {
+            ports.insert(port, 1, 0).map_err(map)?;
+        }
     }
     Ok(())
 }

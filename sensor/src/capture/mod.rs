@@ -2,10 +2,14 @@
 //! source reads the eBPF ring buffer; a replay source (pcap) yields the same
 //! events, so every later stage is the same for both.
 
+pub mod config;
 pub mod event;
 pub mod inflight;
 pub mod live;
+pub mod mode;
 pub mod replay;
+pub mod socket;
 pub mod tls;
 
 pub use event::{CaptureEvent, ConnId, DecodeError, Direction, Role};
+pub use mode::{CaptureMode, Mode};

@@ -46,6 +46,9 @@ pub struct OpenFacts {
     pub guessed_role: Option<Role>,
     /// The address accept/connect returned, when there was one.
     pub remote: Option<SocketAddr>,
+    /// Both addresses as the kernel read them from the socket (socket
+    /// mode): nothing to look up, and right even once the socket closed.
+    pub local: Option<SocketAddr>,
     /// The bytes are a TLS library's plaintext, not the socket's.
     pub tls: bool,
 }
@@ -130,6 +133,9 @@ impl ResolveConnection for LiveResolver {
 /// mid-stream is a TCP socket; a connection that closed before we looked
 /// keeps what the kernel saw at accept/connect.
 pub fn resolve(facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
+    if let (Some(local), Some(remote)) = (facts.local, facts.remote) {
+        return Ok(info(facts, Some(local), Some(remote)));
+    }
     let looked_up = peer_and_local(facts.pid, facts.fd);
     let (local, remote) = match looked_up {
         Ok(addrs) => {
@@ -153,8 +159,16 @@ pub fn resolve(facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
         }
         Err(SocketError::Gone) => (None, facts.remote),
     };
+    Ok(info(facts, local, remote))
+}
+
+fn info(
+    facts: &OpenFacts,
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+) -> ConnectionInfo {
     let role = facts.role.or(facts.guessed_role).unwrap_or(Role::Server);
-    Ok(ConnectionInfo {
+    ConnectionInfo {
         pid: facts.pid,
         comm: facts.comm.clone(),
         fd: facts.fd,
@@ -164,5 +178,5 @@ pub fn resolve(facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
         remote,
         tls: facts.tls,
         process: ProcessInfo::default(),
-    })
+    }
 }

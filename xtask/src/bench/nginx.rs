@@ -31,6 +31,17 @@ impl Nginx {
         Ok(Self { child })
     }
 
+    /// CPU seconds (user and system) nginx's master and workers used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        let master = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+            .unwrap_or_default();
+        std::iter::once(master)
+            .chain(children.split_whitespace().filter_map(|p| p.parse().ok()))
+            .map(process_cpu_seconds)
+            .sum()
+    }
+
     pub fn stop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             // SIGTERM, not kill(): the master then stops its workers too.
@@ -45,6 +56,27 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// User plus system CPU seconds of process `pid` (0 when it is gone).
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) as f64 / hz
 }
 
 /// cert.pem and key.pem in `dir`, for 127.0.0.1, valid one day.

@@ -14,8 +14,14 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts `sensor run` and waits for its `ready` line.
-    pub fn start(dir: &Path, exchanges: &Path, stats: &Path) -> anyhow::Result<Self> {
+    /// Starts `sensor run` with `capture` as its `[capture]` section and
+    /// waits for its `ready` line.
+    pub fn start(
+        dir: &Path,
+        exchanges: &Path,
+        stats: &Path,
+        capture: &str,
+    ) -> anyhow::Result<Self> {
         let log = std::fs::File::create(dir.join("sensor.log"))?;
         // One exchanges file however long the run (completeness is counted
         // from it), and the sensor's state kept with the bench's files.
@@ -23,7 +29,7 @@ impl Running {
         std::fs::write(
             &config,
             format!(
-                "[output]\nrotate_bytes = 0\nstate_dir = {:?}\n",
+                "[capture]\n{capture}\n[output]\nrotate_bytes = 0\nstate_dir = {:?}\n",
                 dir.join("state").display().to_string()
             ),
         )?;

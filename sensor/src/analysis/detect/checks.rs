@@ -46,7 +46,11 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
     let not_example = |is_example: bool| report_examples || !is_example;
     match check {
         Check::None | Check::Jwt => true,
-        Check::Card => v::card(value) && not_example(v::is_test_card(value)),
+        Check::Card => {
+            v::card(value)
+                && not_example(v::is_test_card(value))
+                && !continues_a_number(segment, value)
+        }
         Check::Luhn => {
             let d: Vec<u8> = value
                 .iter()
@@ -56,13 +60,31 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
             d.len() >= 2 && v::luhn(&d)
         }
         Check::Ssn => v::ssn(value),
-        Check::Phone => v::phone(value),
+        Check::Phone => v::phone(value) && not_example(v::is_fictional_phone(value)),
+        Check::NationalPhone => v::national_phone(value),
         Check::Iban => v::iban(value) && not_example(v::is_example_iban(value)),
         Check::Email => v::email(value),
-        Check::CrcToken => value.starts_with(b"github_pat_") || v::crc_token(value),
+        // Fine-grained tokens carry no checksum: the value must look generated.
+        Check::CrcToken if value.starts_with(b"github_pat_") => {
+            not_example(v::is_placeholder(value)) && v::high_entropy(value)
+        }
+        Check::CrcToken => v::crc_token(value),
         Check::PrivateIp => v::private_ipv4(value),
         Check::Secret => not_example(v::is_placeholder(value)) && v::high_entropy(value),
         Check::NotPlaceholder => not_example(v::is_placeholder(value)),
+        Check::Slack => {
+            if value.starts_with(b"xapp-") {
+                not_example(v::is_placeholder(value))
+            } else {
+                report_examples || v::slack_token(value)
+            }
+        }
+        // A JWT is the JWT rules' to judge (the jwt.io example is not a
+        // finding).
+        Check::GenericSecret => {
+            !(value.starts_with(b"eyJ") && value.iter().filter(|&&b| b == b'.').count() == 2)
+                && (report_examples || v::generic_secret(value))
+        }
         Check::Stripe => {
             value[8..].iter().any(u8::is_ascii_uppercase) && not_example(v::is_placeholder(value))
         }
@@ -96,6 +118,18 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
     }
 }
 
+/// The digits of `value` follow, after spaces, a group ending in a digit
+/// (`AL47 2121 1009 ...`): they are the middle of a longer number such as
+/// an IBAN, not a card of their own.
+fn continues_a_number(segment: &[u8], value: &[u8]) -> bool {
+    let Some(at) = memchr::memmem::find(segment, value) else {
+        return false;
+    };
+    let before = &segment[..at];
+    let trimmed = before.trim_ascii_end();
+    trimmed.len() < before.len() && trimmed.last().is_some_and(u8::is_ascii_digit)
+}
+
 /// The password of `scheme://user:password@host`.
 pub fn uri_password(uri: &[u8]) -> Option<&[u8]> {
     let start = memchr::memmem::find(uri, b"://")? + 3;
@@ -110,7 +144,12 @@ pub fn uri_password(uri: &[u8]) -> Option<&[u8]> {
 /// is written several ways (cards, phones, SSNs, IBANs).
 pub fn normalise(check: Check, value: &[u8]) -> Vec<u8> {
     match check {
-        Check::Card | Check::Luhn | Check::Phone | Check::Ssn | Check::Iban => value
+        Check::Card
+        | Check::Luhn
+        | Check::Phone
+        | Check::NationalPhone
+        | Check::Ssn
+        | Check::Iban => value
             .iter()
             .filter(|b| b.is_ascii_alphanumeric())
             .map(u8::to_ascii_uppercase)

@@ -25,6 +25,7 @@ pub const SPECS: &[Spec] = &[
     // Finds the tokens; its findings are the four rules below.
     Spec {
         id: "secret.jwt",
+        gitleaks: &["jwt"],
         description: "JSON Web Token (decoded by the jwt rules)",
         keywords: &["eyj"],
         regex: Some(

@@ -44,7 +44,7 @@ pub use crate::finding::{Category, Finding, Location, Message, Part, RuleInfo, S
 pub use config::DetectConfig;
 pub use custom::RuleError;
 pub use fingerprint::{FingerprintKey, KeyError};
-pub use rules::builtin_rules;
+pub use rules::{builtin_rules, gitleaks_ids};
 
 /// The vocabulary moved to `crate::finding`; the rule tables still name it here.
 mod types {

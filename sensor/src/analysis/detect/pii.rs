@@ -34,6 +34,15 @@ pub const SPECS: &[Spec] = &[
         ..PII
     },
     Spec {
+        id: "pii.phone_national",
+        description: "Phone number in national format (trunk prefix 0, or a Chinese mobile) where a field name or the text says phone",
+        keywords: &["phone", "mobile", "tel", "cell", "fax", "whatsapp"],
+        regex: Some(r"(?:^|[^0-9A-Za-z+.-])(0[1-9][0-9]{0,3}[ .-][0-9]{2,4}(?:[ .-]?[0-9]{2,4}){1,2}|1[3-9][0-9]{9})(?:$|[^0-9A-Za-z.-])"),
+        check: Check::NationalPhone,
+        mask: Mask::Phone,
+        ..PII
+    },
+    Spec {
         id: "pii.ssn",
         severity: High,
         description: "US social security number (area, group and serial rules; known fakes excluded)",
@@ -58,7 +67,7 @@ pub const SPECS: &[Spec] = &[
         severity: High,
         description: "IBAN (country length and mod-97 check; documentation examples excluded)",
         digits: true,
-        regex: Some(r"\b([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b"),
+        regex: Some(r"\b([A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?)\b"),
         check: Check::Iban,
         mask: Mask::Iban,
         ..PII
@@ -108,7 +117,7 @@ pub const SPECS: &[Spec] = &[
         fields: &[
             "password", "passwd", "pwd", "pass", "passwordhash", "hashedpassword", "passwordsalt",
             "passworddigest", "encryptedpassword", "userpassword", "secret", "clientsecret",
-            "secretkey", "apisecret", "appsecret", "salt", "ssn", "socialsecuritynumber", "cvv",
+            "secretkey", "apisecret", "appsecret", "salt", "cvv",
             "cvv2", "cvc", "cvc2", "cardsecuritycode", "securitycode", "pin", "pincode",
             "privatekey", "apikey", "accesstoken", "refreshtoken", "token", "authtoken",
             "sessiontoken", "idtoken", "securityanswer", "secretanswer", "otpsecret",

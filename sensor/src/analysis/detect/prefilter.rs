@@ -44,6 +44,20 @@ impl Prefilter {
                 }
             }
         }
+        // Leftmost-longest matching reports `passw` and not `pass` inside
+        // it: a keyword containing another triggers that one's rules too.
+        for p in 0..keywords.len() {
+            for q in 0..keywords.len() {
+                if p != q && keywords[p].contains(keywords[q].as_str()) {
+                    let extra = pattern_rules[q].clone();
+                    for r in extra {
+                        if !pattern_rules[p].contains(&r) {
+                            pattern_rules[p].push(r);
+                        }
+                    }
+                }
+            }
+        }
         let automaton = (!keywords.is_empty()).then(|| {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)

@@ -16,6 +16,9 @@ pub enum Check {
     Luhn,
     Ssn,
     Phone,
+    /// A national phone number without country code (the rule's keywords
+    /// are the phone context).
+    NationalPhone,
     Iban,
     Email,
     /// GitHub/npm token CRC32; fine-grained GitHub tokens pass on format.
@@ -25,6 +28,11 @@ pub enum Check {
     Secret,
     /// Not a placeholder.
     NotPlaceholder,
+    /// A value assigned to a credential-named variable: long enough,
+    /// letters and digits, high entropy, not a placeholder.
+    GenericSecret,
+    /// Slack: the token has Slack's structure, not a stand-in's.
+    Slack,
     /// Stripe: mixed case (a lowercase-only key is Picatic's format).
     Stripe,
     /// The password in `scheme://user:password@host` is real.
@@ -82,6 +90,9 @@ pub struct Spec {
     pub scope: Scope,
     /// Listed by `sensor rules` (false for internal carriers).
     pub listed: bool,
+    /// The gitleaks default rule ids this rule covers (`sensor rules
+    /// --json` shows them), for comparing coverage.
+    pub gitleaks: &'static [&'static str],
 }
 
 impl Spec {
@@ -98,6 +109,7 @@ impl Spec {
         mask: Mask::Prefix(4),
         scope: Scope::Anywhere,
         listed: true,
+        gitleaks: &[],
     };
 }
 
@@ -175,7 +187,7 @@ impl Rule {
             check: spec.check,
             mask: spec.mask,
             scope: spec.scope,
-            fallback: spec.check == Check::NonEmpty,
+            fallback: matches!(spec.check, Check::NonEmpty | Check::GenericSecret),
             enabled: true,
         }
     }
@@ -204,6 +216,14 @@ pub fn builtin_rules() -> Vec<RuleInfo> {
             description: s.description,
         })
         .collect()
+}
+
+/// The gitleaks rule ids a built-in rule covers (empty for none).
+pub fn gitleaks_ids(id: &str) -> &'static [&'static str] {
+    builtin_specs()
+        .iter()
+        .find(|s| s.id == id)
+        .map_or(&[], |s| s.gitleaks)
 }
 
 /// Lowercase letters and digits only: `Password_Hash` and `passwordHash`

@@ -10,6 +10,7 @@ use super::types::Severity::*;
 pub const SPECS: &[Spec] = &[
     Spec {
         id: "secret.aws_access_key_id",
+        gitleaks: &["aws-access-token"],
         severity: Critical,
         description: "AWS access key id (AKIA long-term, ASIA temporary)",
         keywords: &["akia", "asia"],
@@ -62,6 +63,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.google_api_key",
+        gitleaks: &["gcp-api-key"],
         description: "Google API key (AIza...)",
         keywords: &["aiza"],
         regex: Some(r"\b(AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)"),
@@ -90,11 +92,23 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.stripe_key",
+        gitleaks: &["stripe-access-token"],
         severity: Critical,
-        description: "Stripe live secret or restricted key",
-        keywords: &["sk_live_", "rk_live_"],
-        regex: Some(r"\b((?:sk|rk)_live_[0-9A-Za-z]{24,247})\b"),
+        description: "Stripe live secret or restricted key (sk_live_, rk_live_, sk_prod_, rk_prod_)",
+        keywords: &["sk_live_", "rk_live_", "sk_prod_", "rk_prod_"],
+        regex: Some(r"\b((?:sk|rk)_(?:live|prod)_[0-9A-Za-z]{24,247})\b"),
         check: Check::Stripe,
+        mask: Mask::Prefix(8),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.stripe_test_key",
+        severity: Low,
+        gitleaks: &["stripe-access-token"],
+        description: "Stripe test-mode secret or restricted key (sk_test_, rk_test_): no money moves, but it opens the account's test data",
+        keywords: &["sk_test_", "rk_test_"],
+        regex: Some(r"\b((?:sk|rk)_test_[0-9A-Za-z]{24,247})\b"),
+        check: Check::Secret,
         mask: Mask::Prefix(8),
         ..Spec::BASE
     },
@@ -109,6 +123,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.square_token",
+        gitleaks: &["square-access-token", "square-secret"],
         severity: Critical,
         description: "Square access token or OAuth secret",
         keywords: &["sq0atp-", "sq0csp-"],
@@ -137,6 +152,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.twilio_api_key",
+        gitleaks: &["twilio-api-key"],
         description: "Twilio API key (SK and 32 hex digits)",
         keywords: &["sk"],
         regex: Some(r"\b(SK[0-9a-f]{32})\b"),
@@ -146,6 +162,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.sendgrid_key",
+        gitleaks: &["sendgrid-api-token"],
         severity: Critical,
         description: "SendGrid API key (SG.xxx.yyy)",
         keywords: &["sg."],
@@ -156,6 +173,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.mailgun_key",
+        gitleaks: &["mailgun-private-api-token"],
         description: "Mailgun API key (key- and 32 characters)",
         keywords: &["key-"],
         regex: Some(r"\b(key-[0-9a-z]{32})\b"),
@@ -165,6 +183,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.mailchimp_key",
+        gitleaks: &["mailchimp-api-key"],
         description: "Mailchimp API key (32 hex digits and a datacenter)",
         keywords: &["-us"],
         regex: Some(r"\b([0-9a-f]{32}-us[0-9]{1,2})\b"),
@@ -174,18 +193,20 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.slack_token",
+        gitleaks: &["slack-bot-token", "slack-user-token", "slack-app-token", "slack-legacy-bot-token", "slack-legacy-workspace-token", "slack-legacy-token"],
         severity: Critical,
         description: "Slack bot, user, app or refresh token (xox?-, xapp-)",
         keywords: &["xox", "xapp-"],
         regex: Some(
             r"\b(xox[abposre]-[0-9A-Za-z-]{10,250}|xapp-[0-9]-[A-Z0-9]{6,32}-[0-9]{6,20}-[a-f0-9]{32,80})\b",
         ),
-        check: Check::Secret,
+        check: Check::Slack,
         mask: Mask::Prefix(5),
         ..Spec::BASE
     },
     Spec {
         id: "secret.slack_webhook",
+        gitleaks: &["slack-webhook-url"],
         description: "Slack incoming webhook URL",
         keywords: &["hooks.slack.com"],
         regex: Some(
@@ -197,6 +218,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.github_token",
+        gitleaks: &["github-pat", "github-fine-grained-pat", "github-oauth", "github-app-token", "github-refresh-token"],
         severity: Critical,
         description: "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_ with CRC32 check; github_pat_)",
         keywords: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
@@ -209,6 +231,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.gitlab_token",
+        gitleaks: &["gitlab-pat", "gitlab-deploy-token", "gitlab-ptt", "gitlab-rrt", "gitlab-runner-authentication-token"],
         severity: Critical,
         description: "GitLab personal, deploy, pipeline-trigger or runner token",
         keywords: &["glpat-", "gldt-", "glptt-", "glrt-", "gr1348941"],
@@ -221,6 +244,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.npm_token",
+        gitleaks: &["npm-access-token"],
         severity: Critical,
         description: "npm access token (npm_ with CRC32 check)",
         keywords: &["npm_"],
@@ -240,6 +264,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.sonarqube_token",
+        gitleaks: &["sonar-api-token"],
         description: "SonarQube token (sqp_, squ_, sqa_)",
         keywords: &["sqp_", "squ_", "sqa_"],
         regex: Some(r"\b(sq[pua]_[0-9a-f]{40})\b"),
@@ -288,6 +313,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.facebook_access_token",
+        gitleaks: &["facebook-access-token", "facebook-page-access-token"],
         description: "Facebook (Meta) access token (EAA...)",
         keywords: &["eaa"],
         regex: Some(r"\b(EAA[0-9A-Za-z]{90,400})\b"),
@@ -297,6 +323,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.openai_key",
+        gitleaks: &["openai-api-key"],
         severity: Critical,
         description:
             "OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin- with the T3BlbkFJ marker)",
@@ -310,6 +337,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.anthropic_key",
+        gitleaks: &["anthropic-api-key", "anthropic-admin-api-key"],
         severity: Critical,
         description: "Anthropic API or admin key (sk-ant-api03-, sk-ant-admin01-)",
         keywords: &["sk-ant-"],
@@ -320,6 +348,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.private_key",
+        gitleaks: &["private-key"],
         severity: Critical,
         description:
             "PEM or PGP private key (RSA, EC, DSA, OpenSSH, PKCS#8, PGP) with key material",
@@ -376,6 +405,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.url_credentials",
+        gitleaks: &["curl-auth-user"],
         description: "user:password embedded in an HTTP or FTP URL",
         keywords: &["http://", "https://", "ftp://", "ftps://"],
         regex: Some(
@@ -383,6 +413,60 @@ pub const SPECS: &[Spec] = &[
         ),
         check: Check::UriPassword,
         mask: Mask::Uri,
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.age_secret_key",
+        gitleaks: &["age-secret-key"],
+        severity: Critical,
+        description: "age encryption secret key (AGE-SECRET-KEY-1 and 58 bech32 characters)",
+        keywords: &["age-secret-key-1"],
+        regex: Some(r"\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b"),
+        check: Check::None,
+        mask: Mask::Prefix(16),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.huggingface_token",
+        gitleaks: &["huggingface-access-token", "huggingface-organization-api-token"],
+        description: "Hugging Face access or organisation token (hf_, api_org_)",
+        keywords: &["hf_", "api_org_"],
+        regex: Some(r"\b((?:hf_|api_org_)[A-Za-z]{34})\b"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(3),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.sentry_token",
+        gitleaks: &["sentry-org-token", "sentry-user-token"],
+        description: "Sentry organisation or user auth token (sntrys_, sntryu_)",
+        keywords: &["sntrys_", "sntryu_"],
+        regex: Some(r"\b(sntrys_eyJpYXQiO[A-Za-z0-9+/=]{10,400}_[A-Za-z0-9+/]{43}|sntryu_[a-f0-9]{64})(?:[^A-Za-z0-9+/]|$)"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(7),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.openshift_token",
+        gitleaks: &["openshift-user-token"],
+        description: "OpenShift user token (sha256~ and 43 characters)",
+        keywords: &["sha256~"],
+        regex: Some(r"\b(sha256~[A-Za-z0-9_-]{43})(?:[^A-Za-z0-9_-]|$)"),
+        check: Check::Secret,
+        mask: Mask::Prefix(7),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.generic_credential",
+        gitleaks: &["generic-api-key"],
+        severity: Medium,
+        description: "Generated-looking value assigned to a credential-named variable in config or code text (key, token, secret, password = ...)",
+        keywords: &["token", "secret", "passw", "api_key", "apikey", "api-key", "access_key", "accesskey", "auth", "credential", "_key", "key="],
+        regex: Some(
+            r#"(?i)[0-9a-z_.-]{0,40}(?:access|auth|api|credential|creds|key|passw(?:or)?d|secret|token)[ \t0-9a-z_.-]{0,20}[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[`'"\s=]{0,5}([0-9a-z_.=+/~:\\^!@#$%&*?|-]{10,400})(?:[`'"\s;<,)]|\\[nr]|$)"#,
+        ),
+        check: Check::GenericSecret,
+        mask: Mask::Prefix(0),
         ..Spec::BASE
     },
 ];

@@ -73,6 +73,12 @@ pub fn card(s: &[u8]) -> bool {
         }
         // UnionPay
         _ if p2 == 62 => (16..=19).contains(&n),
+        // Mir
+        _ if (2200..=2204).contains(&p4) => (16..=19).contains(&n),
+        // Dankort (and Visa/Dankort co-brands start with 4)
+        _ if p4 == 5019 => n == 16,
+        // UATP (airline cards)
+        _ if p1 == 1 => n == 15,
         // Maestro
         _ if matches!(
             p4,
@@ -137,7 +143,7 @@ pub fn ssn(s: &[u8]) -> bool {
 
 /// A phone number: international `+CC ...` with 8 to 15 digits, or a North
 /// American number `(NPA) NXX-XXXX` with valid area and exchange codes.
-/// The fictional 555-01xx block is rejected.
+/// (The fictional 555-01xx block is an example value: `is_fictional_phone`.)
 pub fn phone(s: &[u8]) -> bool {
     let d: Vec<u8> = s
         .iter()
@@ -173,16 +179,62 @@ fn nanp(d: &[u8]) -> bool {
     if d.len() != 10 || d[0] < 2 || d[3] < 2 {
         return false;
     }
-    // N11 area codes are service codes; 555-0100..0199 is fictional.
-    if d[1] == 1 && d[2] == 1 {
-        return false;
-    }
-    !(d[3..6] == [5, 5, 5] && d[6] == 0 && d[7] == 1)
+    // N11 area codes are service codes.
+    !(d[1] == 1 && d[2] == 1)
+}
+
+/// A North American number in the 555-0100..0199 block, reserved for
+/// fiction and documentation (an example value).
+pub fn is_fictional_phone(s: &[u8]) -> bool {
+    let d: Vec<u8> = s
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect();
+    let local = match d.len() {
+        10 => &d[..],
+        11 if d[0] == 1 => &d[1..],
+        _ => return false,
+    };
+    local[3..6] == [5, 5, 5] && local[6] == 0 && local[7] == 1
+}
+
+/// A national phone number without a country code, for values a phone
+/// keyword (in the field name or the text) vouches for: a trunk-prefixed
+/// number (`09-7625400`, `090-1234-5678`, `020 7946 0018`) of 9 to 12
+/// digits with a separator, or a Chinese mobile (`13812345678`).
+pub fn national_phone(s: &[u8]) -> bool {
+    let d: Vec<u8> = s
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect();
+    let separated = s.iter().any(|b| matches!(b, b' ' | b'-' | b'.'));
+    let trunk = d.first() == Some(&0) && d.get(1) != Some(&0);
+    let cn_mobile = d.len() == 11 && d[0] == 1 && (3..=9).contains(&d[1]) && !separated;
+    (trunk && separated && (9..=12).contains(&d.len())) || cn_mobile
 }
 
 /// IBAN: country code, check digits, a length that country uses, mod 97.
+/// Groups may be separated by spaces or dashes. A last group of one to
+/// three characters after a separator may be the next word (`... 8741 ALL
+/// CAPS`): without it the rest is tried too.
 pub fn iban(s: &[u8]) -> bool {
-    let compact: Vec<u8> = s.iter().copied().filter(|&b| b != b' ').collect();
+    if iban_compact(s) {
+        return true;
+    }
+    match s.iter().rposition(|&b| b == b' ' || b == b'-') {
+        Some(cut) if s.len() - cut <= 4 => iban_compact(&s[..cut]),
+        _ => false,
+    }
+}
+
+fn iban_compact(s: &[u8]) -> bool {
+    let compact: Vec<u8> = s
+        .iter()
+        .copied()
+        .filter(|&b| b != b' ' && b != b'-')
+        .collect();
     if compact.len() < 15 || compact.len() > 34 {
         return false;
     }
@@ -211,49 +263,98 @@ pub fn iban(s: &[u8]) -> bool {
 }
 
 fn iban_length(country: &[u8]) -> Option<usize> {
+    // Every country of the SWIFT IBAN registry (release 99, 2025) and its
+    // IBAN length.
     const LENGTHS: &[(&[u8; 2], usize)] = &[
         (b"AD", 24),
         (b"AE", 23),
+        (b"AL", 28),
         (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
         (b"BE", 16),
         (b"BG", 22),
         (b"BH", 22),
+        (b"BI", 27),
         (b"BR", 29),
+        (b"BY", 28),
         (b"CH", 21),
+        (b"CR", 22),
         (b"CY", 28),
         (b"CZ", 24),
         (b"DE", 22),
+        (b"DJ", 27),
         (b"DK", 18),
+        (b"DO", 28),
         (b"EE", 20),
+        (b"EG", 29),
         (b"ES", 24),
         (b"FI", 18),
+        (b"FK", 18),
+        (b"FO", 18),
         (b"FR", 27),
         (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
         (b"GR", 27),
+        (b"GT", 28),
+        (b"HN", 28),
         (b"HR", 21),
         (b"HU", 28),
         (b"IE", 22),
         (b"IL", 23),
+        (b"IQ", 23),
         (b"IS", 26),
         (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
         (b"LI", 21),
         (b"LT", 20),
         (b"LU", 20),
         (b"LV", 21),
+        (b"LY", 25),
         (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MN", 20),
+        (b"MR", 27),
         (b"MT", 31),
+        (b"MU", 30),
+        (b"NI", 28),
         (b"NL", 18),
         (b"NO", 15),
+        (b"OM", 23),
+        (b"PK", 24),
         (b"PL", 28),
+        (b"PS", 29),
         (b"PT", 25),
+        (b"QA", 29),
         (b"RO", 24),
+        (b"RS", 22),
+        (b"RU", 33),
         (b"SA", 24),
+        (b"SC", 31),
+        (b"SD", 18),
         (b"SE", 24),
         (b"SI", 19),
         (b"SK", 24),
         (b"SM", 27),
+        (b"SO", 23),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
         (b"TR", 26),
         (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
+        (b"YE", 30),
     ];
     LENGTHS
         .iter()
@@ -281,7 +382,10 @@ pub fn email(s: &[u8]) -> bool {
         return false;
     };
     let tld = &domain[dot + 1..];
-    if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) {
+    // Internationalised TLDs travel in punycode (`xn--p1ai`).
+    let punycode =
+        tld.len() > 4 && tld.starts_with(b"xn--") && tld[4..].iter().all(u8::is_ascii_alphanumeric);
+    if tld.len() < 2 || !(punycode || tld.iter().all(u8::is_ascii_alphabetic)) {
         return false;
     }
     // File names such as `logo@2x.png` match the shape.
@@ -342,6 +446,23 @@ pub fn private_ipv4(s: &[u8]) -> bool {
 
 /// Values that stand in for a secret in documentation and templates.
 pub fn is_placeholder(s: &[u8]) -> bool {
+    if is_placeholder_word(s) {
+        return true;
+    }
+    // Eight or more of one character in a row: 0000..., aaaa....
+    let mut run = 1;
+    for pair in s.windows(2) {
+        run = if pair[0] == pair[1] { run + 1 } else { 1 };
+        if run >= 8 {
+            return true;
+        }
+    }
+    false
+}
+
+/// The documented placeholder shapes: words and template markers that
+/// say "put your value here".
+pub fn is_placeholder_word(s: &[u8]) -> bool {
     let lower = s.to_ascii_lowercase();
     const WORDS: &[&[u8]] = &[
         b"example",
@@ -358,21 +479,81 @@ pub fn is_placeholder(s: &[u8]) -> bool {
         b"{{",
         b"redacted",
     ];
-    if WORDS
+    WORDS
         .iter()
         .any(|w| memchr::memmem::find(&lower, w).is_some())
-    {
-        return true;
+}
+
+/// A Slack token with Slack's structure rather than a documentation
+/// stand-in (`xoxb-12345-abcd234`, `xoxp-1234567890`): after the prefix,
+/// either two or more numeric ids of 8+ digits and a final secret part,
+/// a long generated part (configuration tokens), or for legacy workspace
+/// tokens (`xoxa-`, `xoxr-`) one generated part of letters and digits.
+pub fn slack_token(s: &[u8]) -> bool {
+    let Some(rest) = s.get(5..) else {
+        return false;
+    };
+    if is_placeholder(s) {
+        return false;
     }
-    // Eight or more of one character in a row: 0000..., aaaa....
-    let mut run = 1;
-    for pair in s.windows(2) {
-        run = if pair[0] == pair[1] { run + 1 } else { 1 };
-        if run >= 8 {
-            return true;
+    let parts: Vec<&[u8]> = rest.split(|&b| b == b'-').collect();
+    let last = parts.last().copied().unwrap_or_default();
+    let numeric_ids = parts[..parts.len() - 1]
+        .iter()
+        .filter(|p| p.len() >= 8 && p.iter().all(u8::is_ascii_digit))
+        .count();
+    let generated = |p: &[u8]| p.len() >= 8 && high_entropy(p) && !is_placeholder_word(p);
+    (numeric_ids >= 2 && last.len() >= 8 && !is_placeholder_word(last))
+        || parts.iter().any(|p| p.len() >= 100 && generated(p))
+        || (matches!(&s[..4], b"xoxa" | b"xoxr") && generated(last))
+}
+
+/// Shannon entropy of `s` in bits per character.
+pub fn shannon_entropy(s: &[u8]) -> f64 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in s {
+        counts[usize::from(b)] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A value assigned to a credential-named variable that looks generated:
+/// at least 10 characters, a letter and a digit, 3 bits of entropy per
+/// character or more, and not a placeholder shape.
+/// Long runs of one character are allowed (Twitter bearer tokens start
+/// with 22 `A`s): entropy is the guard. Letters only must be long, mixed
+/// case and very random; digits only must be long (ids such as Discord's).
+pub fn generic_secret(s: &[u8]) -> bool {
+    let digit = s.iter().any(u8::is_ascii_digit);
+    let alpha = s.iter().any(u8::is_ascii_alphabetic);
+    let mixed_case = s.iter().any(u8::is_ascii_uppercase) && s.iter().any(u8::is_ascii_lowercase);
+    let entropy = shannon_entropy(s);
+    let shape = match (digit, alpha) {
+        (true, true) => s.len() >= 10 && entropy >= 3.0,
+        // Random letters put capitals next to each other often; CamelCase
+        // words rarely do.
+        (false, true) => {
+            let upper_pairs = s
+                .windows(2)
+                .filter(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
+                .count();
+            s.len() >= 24 && mixed_case && entropy >= 4.0 && upper_pairs >= s.len() / 8
         }
-    }
-    false
+        (true, false) => s.iter().filter(|b| b.is_ascii_digit()).count() >= 16 && entropy >= 2.3,
+        (false, false) => false,
+    };
+    shape && !is_placeholder_word(s)
 }
 
 /// Enough different characters to be a generated secret rather than a word.
@@ -418,6 +599,41 @@ mod tests {
         "1234567812345670" => false,
         "0000000000000000" => false,
         "9999999999999995" => false,
+        // UATP, Dankort, Mir
+        "122000000000003" => true,
+        "5019717010103742" => true,
+        "2200000000000004" => true,
+        "122000000000004" => false,
+    );
+
+    table!(fictional_phones, is_fictional_phone,
+        "415-555-0142" => true,
+        "+1 415 555 0199" => true,
+        "415-555-0200" => false,
+        "415-867-2309" => false,
+    );
+
+    table!(national_phones, national_phone,
+        "09-7625400" => true,
+        "090-1234-5678" => true,
+        "020 7946 0018" => true,
+        "13812345678" => true,
+        "0097625400" => false,
+        "12345678901" => false,
+        "0-12" => false,
+    );
+
+    table!(generic_secrets, generic_secret,
+        "a3f9c2e7b1d04e6f8a2c" => true,
+        "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" => true,
+        "034070904539555375" => true,
+        "AAAAAAAAAAAAAAAAAAAAAMx7Qp2Lr9Vt4Kw8Zs1Nd6Fh3Jb5Gc0YxRe2Tu7Wi4Op9" => true,
+        "changeme" => false,
+        "hunter2" => false,
+        "your_api_key_here_123" => false,
+        "2023-10-16" => false,
+        "ThisIsJustAWordInCamelCase" => false,
+        "1700000000000000" => false,
     );
 
     table!(ssns, ssn,
@@ -441,7 +657,7 @@ mod tests {
         "415-867-2309" => true,
         "415.867.2309" => true,
         "4158672309" => false,
-        "415-555-0142" => false,
+        "415-555-0142" => true,
         "+1 115 867 2309" => false,
         "+44 20 7946 0958" => true,
         "+49 30 901820" => true,
@@ -457,6 +673,13 @@ mod tests {
         "NL91ABNA0417164300" => true,
         "XX91ABNA0417164300" => false,
         "NL91ABNA041716430" => false,
+        // Registry countries beyond the EU, dashes, a trailing word.
+        "AL47212110090000000235698741" => true,
+        "AL47-2121-1009-0000-0002-3569-8741" => true,
+        "AL47 2121 1009 0000 0002 3569 8741 ALL" => true,
+        "VG96VPVG0000012345678901" => true,
+        "BY13NBRB3600900000002Z00AB00" => true,
+        "AL47 2121 1009 0000 0002 3569 8740" => false,
     );
 
     table!(emails, email,
@@ -467,6 +690,19 @@ mod tests {
         "user@host.test" => false,
         "logo@2x.png" => false,
         "a@b.c1" => false,
+        "a@xn--d1acufc.xn--p1ai" => true,
+        "a@b.xn--" => false,
+    );
+
+    table!(slack_tokens, slack_token,
+        "xoxb-2401839273-4892017354-Qm7Zr2Kx9Lp4Vt8Wn3Yb6Hc1" => true,
+        "xoxp-2401839273-4892017354-5920183746-3fa9c2e7b1d04e6f8a2cd5e9b7f1a3c4" => true,
+        "xoxa-2-4016327183-5018273645-aZ3kQ9mP7vX2" => true,
+        "xoxb-12345-abcd234" => false,
+        "xoxp-1234567890" => false,
+        "xoxp-1234-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d" => false,
+        "xoxp-2401839273-4892017354-5920183746-" => false,
+        "xoxp-1-RANDOMSTRINGHERE" => false,
     );
 
     table!(private_ips, private_ipv4,

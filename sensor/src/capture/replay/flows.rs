@@ -276,6 +276,7 @@ impl FlowTable {
             role: seg.flags.syn.then_some(Role::Server),
             guessed_role: Some(Role::Server),
             remote: Some(client),
+            local: None,
             // A capture file holds what the wire carried: TLS stays opaque.
             tls: false,
         });

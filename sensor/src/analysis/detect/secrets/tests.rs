@@ -38,6 +38,13 @@ fn providers() {
         ("ya29.a0AfH6SMBx7Kq2pR9tV4wY1zC3eG5iK8mO0qS2uW4y".into(), "secret.google_oauth_access_token", "ya29.****"),
         ("sk_live_4eC39HqLyjWDarjtT1zdp7dcQ2".into(), "secret.stripe_key", "sk_live_****"),
         ("sk_live_4ec39hqlyjwdarjtt1zdp7dcq2ab9x8w".into(), "secret.picatic_key", "sk_live_****"),
+        ("rk_prod_4eC39HqLyjWDarjtT1zdp7dcQ2".into(), "secret.stripe_key", "rk_prod_****"),
+        ("sk_test_4eC39HqLyjWDarjtT1zdp7dcQ2".into(), "secret.stripe_test_key", "sk_test_****"),
+        ("AGE-SECRET-KEY-1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE".into(), "secret.age_secret_key", "AGE-SECRET-KEY-****"),
+        ("hf_KqvPxRsTuWyZaBcDeFgHjKmNpQrStUvWxY".into(), "secret.huggingface_token", "hf_****"),
+        (format!("sntryu_{hex32}{hex32}"), "secret.sentry_token", "sntryu_****"),
+        ("sha256~Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6t".into(), "secret.openshift_token", "sha256~****"),
+        (format!("settings: DATADOG_API_KEY = \"{hex32}\""), "secret.generic_credential", "****"),
         ("sq0atp-4kP9qR2sT7vW1xZ3bC6dF8".into(), "secret.square_token", "sq0atp-****"),
         (format!("access_token$production$a1b2c3d4e5f6g7h8${hex32}"), "secret.braintree_token", "access_token$production$****"),
         ("amzn.mws.4f2a9c1e-7b3d-4e5f-8a6b-9c0d1e2f3a4b".into(), "secret.amazon_mws_token", "amzn.mws.****"),
@@ -91,6 +98,14 @@ fn near_misses() {
         "postgres://user:password@localhost/db",
         "https://example.org/a:b@c",
         "sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        // Stand-ins the issue-11 corpus showed as false alarms.
+        "xoxb-12345-abcd234",
+        "xoxp-1234567890",
+        "xoxe.xoxp-1-RANDOMSTRINGHERE",
+        "api_key = \"<YOUR_API_KEY>\"",
+        "password = \"changeme\"",
+        "tokenClass = \"ThisIsJustAWordInCamelCaseHere\"",
+        "github_pat_xxxxxxxxxxxxxxxxxxxxxx_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     ] {
         assert_eq!(found(text), vec![], "{text}");
     }
