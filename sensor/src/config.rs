@@ -23,6 +23,9 @@ pub struct Config {
     /// Behavioural detectors: rate spikes, bulk responses, enumeration,
     /// brute force, error surges, unauthenticated access.
     pub behaviour: crate::analysis::behaviour::config::BehaviourConfig,
+    /// Who is calling: where the principal (JWT subject, Basic user, API
+    /// key, session cookie) of a request is read, per host.
+    pub principal: crate::analysis::principal::config::PrincipalConfig,
     /// The catalogue of endpoints seen, and shadow/zombie API detection
     /// against a reference OpenAPI spec.
     pub inventory: crate::analysis::inventory::config::InventoryConfig,
@@ -133,6 +136,22 @@ pub struct OutputConfig {
     pub keep_days: u64,
     /// Where the sensor keeps state across restarts (sink spools).
     pub state_dir: PathBuf,
+    /// `native` (the sensor's own records, `schema/*.schema.json`) or
+    /// `ocsf` (alerts as OCSF Detection Findings, exchange records as OCSF
+    /// HTTP Activity) for the alerts and exchanges files.
+    pub format: RecordFormat,
+}
+
+/// The schema records are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordFormat {
+    /// The sensor's own JSON, described by `schema/alert.schema.json` and
+    /// `schema/exchange.schema.json`.
+    #[default]
+    Native,
+    /// OCSF 1.5.0: Detection Finding (2004) and HTTP Activity (4002).
+    Ocsf,
 }
 
 impl Default for OutputConfig {
@@ -144,6 +163,7 @@ impl Default for OutputConfig {
             keep_files: 5,
             keep_days: 0,
             state_dir: PathBuf::from("/var/lib/sensor"),
+            format: RecordFormat::Native,
         }
     }
 }
@@ -298,6 +318,9 @@ impl Config {
         if let Err((key, message)) = self.behaviour.validate() {
             return invalid(key, &message);
         }
+        if let Err((key, message)) = self.principal.validate() {
+            return invalid(key, &message);
+        }
         if let Err((key, message)) = self.inventory.validate() {
             return invalid(key, &message);
         }
@@ -392,6 +415,14 @@ mod tests {
             err.to_string(),
             "config key `capture.ring_buffer_bytes` (line 3): must be a power of two"
         );
+    }
+
+    #[test]
+    fn output_format_is_native_or_ocsf() {
+        let config: Config = toml::from_str("[output]\nformat = \"ocsf\"\n").unwrap();
+        assert_eq!(config.output.format, RecordFormat::Ocsf);
+        let err = toml::from_str::<Config>("[output]\nformat = \"ecs\"\n").unwrap_err();
+        assert!(err.to_string().contains("native"), "{err}");
     }
 
     #[test]

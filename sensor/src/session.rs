@@ -45,7 +45,9 @@ impl Session {
         let analysis = Analysis::from_config(config)?;
         let key = crate::analysis::fingerprint_key(config)?;
         let chain_key = ChainKey::from_bytes(key.derive(ChainKey::PURPOSE));
+        let origin = crate::origin::Origin::detect(config.kubernetes.node_name.as_deref());
         let outputs = Outputs::open(&config.output)?
+            .with_origin(origin)
             .with_sinks(sinks)
             .with_alert_policy(&config.alerts)
             .chained(chain_key)?;
@@ -92,14 +94,16 @@ impl Session {
     }
 
     /// Writes what the sensor has to say about each finished exchange and
-    /// empties `done`: its record, then the alerts it raises.
+    /// empties `done`: its record (tagged with the rules that fired on
+    /// it), then the alerts it raises.
     pub fn deliver(&mut self, done: &mut Vec<HttpExchange>) -> Result<(), OutputError> {
         let result = done.iter().try_for_each(|exchange| {
             // Every stage names the endpoint the same way, worked out once.
             let endpoint = EndpointKey::of(exchange);
-            self.outputs.record_exchange(exchange, &endpoint)?;
-            self.analysis
+            let tags = self
+                .analysis
                 .alerts_on(exchange, &endpoint, &mut self.ready);
+            self.outputs.record_exchange(exchange, &endpoint, tags)?;
             self.outputs.send(&mut self.ready)
         });
         done.clear();
@@ -198,3 +202,7 @@ impl Session {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod schema_tests;

@@ -13,6 +13,13 @@ pub fn rfc3339(unix_ns: i128) -> String {
         .unwrap_or_default()
 }
 
+/// Milliseconds since the Unix epoch of an RFC 3339 time (OCSF's
+/// `timestamp_t`); None when it does not parse.
+pub fn unix_ms(rfc3339: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// Now, on the wall clock.
 pub fn now_unix_ns() -> i128 {
     OffsetDateTime::now_utc().unix_timestamp_nanos()
@@ -27,5 +34,10 @@ mod tests {
         assert_eq!(rfc3339(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(1_700_000_000_500_000_000), "2023-11-14T22:13:20.5Z");
         assert_eq!(rfc3339(i128::MAX), "");
+        assert_eq!(
+            super::unix_ms("2023-11-14T22:13:20.5Z"),
+            Some(1_700_000_000_500)
+        );
+        assert_eq!(super::unix_ms(""), None);
     }
 }

@@ -150,6 +150,7 @@ fn precision_and_recall_per_category() {
                 &x,
                 &sensor::endpoint::EndpointKey::of(&x),
                 x.completed_unix_ns,
+                &sensor::origin::Origin::new("web-1".into(), None),
             ))
             .unwrap();
             for value in long_values(&case.body).into_iter().chain(

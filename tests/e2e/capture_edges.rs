@@ -264,7 +264,7 @@ fn request_starts_split_across_sends_are_captured() {
     read_response(&mut s);
     let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     s.set_nodelay(true).unwrap();
-    let request = format!("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    let request = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello".to_string();
     for byte in request.as_bytes().iter().take(12) {
         s.write_all(&[*byte]).unwrap();
         std::thread::sleep(Duration::from_millis(20));

@@ -131,6 +131,22 @@ fn a_webhook_outage_in_the_middle_of_a_run_loses_nothing() {
     let (ids, deliveries) = received(&out_file);
     assert_eq!(ids, written);
     assert_eq!(deliveries, written.len(), "an alert was delivered twice");
+    // The deliveries themselves (their JSON carries the leaks' masked
+    // evidence) are never analysed: no alert about the receiver.
+    let receiver_host = format!("127.0.0.1:{port}");
+    let about_receiver: Vec<Value> = read_jsonl(&output.alerts_file)
+        .into_iter()
+        .filter(|a| a["endpoint"]["host"] == receiver_host.as_str())
+        .collect();
+    assert!(about_receiver.is_empty(), "{}", dump(&about_receiver));
+    assert!(
+        output.stats["analysis"]["noise"]["own_sink_exchanges"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{}",
+        output.stats
+    );
     assert!(output.stats["sinks"][0]["failures"].as_u64().unwrap() >= 1);
     assert_eq!(output.stats["sinks"][0]["dropped"], 0);
 }
@@ -193,4 +209,128 @@ fn alerts_spooled_when_the_sensor_is_killed_are_sent_after_a_restart() {
     let (ids, deliveries) = received(&out_file);
     assert!(before_kill.is_subset(&ids));
     assert_eq!(deliveries, ids.len(), "an alert was delivered twice");
+}
+
+/// `[[sinks.alertmanager]]` through the sensor binary to Debian's
+/// Alertmanager: every alert of the run is an Alertmanager alert, labelled
+/// by rule, category, severity, endpoint and host, and the sink's
+/// delivered counter says so.
+#[test]
+fn alerts_reach_the_real_alertmanager() {
+    let dir = scratch_dir("alertmanager");
+    let server = erroring_server(&dir);
+    let am_port = free_port();
+    std::fs::write(
+        dir.join("alertmanager.yml"),
+        "route:\n  receiver: none\nreceivers:\n  - name: none\n",
+    )
+    .unwrap();
+    let alertmanager = std::process::Command::new("prometheus-alertmanager")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("alertmanager.yml").display()
+        ))
+        .arg(format!("--storage.path={}", dir.join("am-data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus-alertmanager (cargo xtask setup installs it)");
+    // Stopped however the test ends.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let alertmanager = Stop(alertmanager);
+    let metrics_port = free_port();
+    let config = dir.join("am.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nstate_dir = {state:?}\n\n[alerts]\ndedup_window_secs = 0\n\n\
+             [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n\
+             [[sinks.alertmanager]]\nname = \"am\"\nurl = \"http://127.0.0.1:{am_port}\"\n\
+             batch_wait_ms = 100\nretry_max_secs = 1\n",
+            state = dir.join("state").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let sensor = Sensor::start(&dir, &["--config", config.to_str().unwrap()]);
+    for path in ["/api/crash", "/api/search"] {
+        leak(&server, path);
+    }
+    sensor.wait_for("both sides of two requests", |e| {
+        on_port(e, server.port).len() >= 4
+    });
+    let api = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
+    let fetch = || -> Vec<Value> {
+        std::process::Command::new("curl")
+            .args(["-sS", &api])
+            .output()
+            .ok()
+            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while metric(metrics_port, "sensor_sink_delivered_total{sink=\"am\"}") < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing delivered to Alertmanager"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Stopping drains the sink: what the run raised is delivered by then.
+    let out = sensor.stop();
+    let in_am = fetch();
+    drop(alertmanager);
+    // Other programs on the host make traffic too: this server's only.
+    let ours = format!("127.0.0.1:{}", server.port);
+    let alerts: Vec<Value> = read_jsonl(&out.alerts_file)
+        .into_iter()
+        .filter(|a| a["endpoint"]["host"] == ours.as_str())
+        .collect();
+    assert!(!alerts.is_empty(), "no alerts; log:\n{}", out.log);
+    // Alertmanager keeps one alert per label set: one per rule, endpoint
+    // and side of the connection's host.
+    let labels: BTreeSet<(String, String)> = in_am
+        .iter()
+        .filter(|a| {
+            a["labels"]["endpoint"]
+                .as_str()
+                .is_some_and(|e| e.contains(&format!(" {ours}/")))
+        })
+        .map(|a| {
+            let l = &a["labels"];
+            assert_eq!(l["source"], "sensor", "{a}");
+            assert!(l["host"].as_str().is_some_and(|h| !h.is_empty()), "{a}");
+            assert!(
+                l["severity"].is_string() && l["category"].is_string(),
+                "{a}"
+            );
+            (
+                l["rule"].as_str().unwrap().to_owned(),
+                l["endpoint"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = alerts
+        .iter()
+        .map(|a| {
+            let e = &a["endpoint"];
+            (
+                a["rule"].as_str().unwrap().to_owned(),
+                format!(
+                    "{} {}{}",
+                    e["method"].as_str().unwrap(),
+                    e["host"].as_str().unwrap(),
+                    e["path"].as_str().unwrap()
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(labels, expected, "alerts file:\n{}", dump(&alerts));
 }

@@ -103,6 +103,9 @@ fn planted_leaks_are_alerted_and_never_repeated() {
     let out = sensor.stop();
     let alerts = read_jsonl(&out.alerts_file);
     assert!(!alerts.is_empty(), "no alerts; log:\n{}", out.log);
+    // What a live run writes is what the published schema says.
+    assert_valid_records("alert", &out.alerts_file);
+    assert_valid_records("exchange", &dir.join("exchanges.jsonl"));
 
     for alert in &alerts {
         for field in [
@@ -169,6 +172,17 @@ fn planted_leaks_are_alerted_and_never_repeated() {
     ] {
         assert!(rules.contains(&want), "no {want:?} in {rules:?}");
     }
+    // Each banner (Server, X-Powered-By) is one finding for the host,
+    // whichever side saw it: never repeated, never summarised.
+    let host = format!("127.0.0.1:{}", server.port);
+    let banners: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "error.version_banner" && a["endpoint"]["host"] == host.as_str())
+        .map(|a| a["evidence"].as_str().unwrap())
+        .collect();
+    let distinct: std::collections::BTreeSet<&&str> = banners.iter().collect();
+    assert_eq!(banners.len(), distinct.len(), "{}", dump(&alerts));
+    assert_eq!(banners.len(), 2, "{}", dump(&alerts));
     let card = values["card"].as_str().unwrap();
     assert!(alerts.iter().any(|a| a["rule"] == "pii.card"
         && a["evidence"]
@@ -324,4 +338,60 @@ fn every_alert_reaches_the_webhook_and_syslog() {
     assert_eq!(by_syslog, expected, "syslog");
     assert_eq!(out.stats["sinks"][0]["delivered"], written.len());
     assert_eq!(out.stats["sinks"][0]["dropped"], 0);
+}
+
+/// `[output] format = "ocsf"`: the live run's alerts file holds OCSF
+/// Detection Findings and its exchanges file HTTP Activity, each valid
+/// against the OCSF 1.5.0 schema, and neither holds a planted value.
+#[test]
+fn ocsf_output_is_valid_ocsf() {
+    let dir = scratch_dir("ocsf");
+    let (values, server) = leaky_server(&dir);
+    let config = dir.join("ocsf.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nstate_dir = {:?}\nformat = \"ocsf\"\n\n[metrics]\nenabled = false\n",
+            dir.join("state").display().to_string()
+        ),
+    )
+    .unwrap();
+    let sensor = Sensor::start(&dir, &["--config", config.to_str().unwrap()]);
+    for path in ["/api/users", "/api/config", "/api/crash"] {
+        curl(&[
+            "-o",
+            "/dev/null",
+            &format!("http://127.0.0.1:{}{path}", server.port),
+        ]);
+    }
+    // Both sides of each request, by the Host they name (an end's
+    // address can be unknown for a short connection).
+    let host = format!("127.0.0.1:{}", server.port);
+    sensor.wait_for("both sides of three requests", |e| {
+        e.iter()
+            .filter(|x| x["http_request"]["url"]["hostname"] == host.as_str())
+            .count()
+            >= 6
+    });
+    let out = sensor.stop();
+    let findings = read_jsonl(&out.alerts_file);
+    assert!(!findings.is_empty(), "no alerts; log:\n{}", out.log);
+    assert!(
+        findings.iter().all(|f| f["class_uid"] == 2004),
+        "{}",
+        dump(&findings)
+    );
+    assert_valid_records("ocsf", &out.alerts_file);
+    assert_valid_records("ocsf", &dir.join("exchanges.jsonl"));
+    let written = format!(
+        "{}{}",
+        std::fs::read_to_string(&out.alerts_file).unwrap(),
+        std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap()
+    );
+    for value in values.as_object().unwrap().values() {
+        let value = value.as_str().unwrap_or_default();
+        if value.len() >= 8 {
+            assert!(!written.contains(value), "{value} written");
+        }
+    }
 }

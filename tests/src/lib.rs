@@ -351,3 +351,22 @@ pub fn on_port(exchanges: &[Value], port: u16) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// Checks every line of `file` against the published record schema
+/// (`schema/validate.py KIND FILE`, KIND `alert`, `exchange` or `ocsf`),
+/// failing the test with the validator's report.
+pub fn assert_valid_records(kind: &str, file: &Path) {
+    let out = Command::new("python3")
+        .arg(workspace_root().join("schema/validate.py"))
+        .arg(kind)
+        .arg(file)
+        .output()
+        .expect("python3 runs (cargo xtask setup installs jsonschema)");
+    assert!(
+        out.status.success(),
+        "{} does not match the {kind} schema:\n{}{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

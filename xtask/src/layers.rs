@@ -18,10 +18,19 @@ use std::path::{Path, PathBuf};
 pub const LAYERS: &[(&str, &[&str])] = &[
     // What every stage may speak: findings and severities, the config
     // schema (each stage's own section lives in its `config` module), the
-    // metrics page every component renders into, glob patterns.
+    // metrics page every component renders into, glob patterns, the
+    // host and sensor every record names, the OWASP and CWE tags of rules.
     (
         "vocabulary",
-        &["finding", "config", "metrics", "glob", "timestamp"],
+        &[
+            "finding",
+            "config",
+            "metrics",
+            "glob",
+            "timestamp",
+            "origin",
+            "tags",
+        ],
     ),
     ("capture", &["capture"]),
     ("conntrack", &["conntrack"]),

@@ -9,7 +9,8 @@ use anyhow::{bail, Context as _};
 use crate::run;
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
-/// Debian packages the tests and the bench drive, keyed by a command each provides.
+/// Debian packages the tests and the bench drive, keyed by a command each
+/// provides (or, for a package with no command, a file: a key with a `/`).
 const PACKAGES: &[(&str, &str)] = &[
     ("curl", "curl"),
     ("nginx", "nginx"),
@@ -25,6 +26,15 @@ const PACKAGES: &[(&str, &str)] = &[
     // HTTP/2 tests and bench: nghttpd, and nghttp and h2load.
     ("nghttpd", "nghttp2-server"),
     ("h2load", "nghttp2-client"),
+    // Sink tests: the real Alertmanager, rsyslog as an RFC 5425 (TLS)
+    // receiver with its OpenSSL driver, an HTTP proxy.
+    ("prometheus-alertmanager", "prometheus-alertmanager"),
+    ("rsyslogd", "rsyslog"),
+    (
+        "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
+        "rsyslog-openssl",
+    ),
+    ("tinyproxy", "tinyproxy"),
 ];
 
 pub fn setup() -> anyhow::Result<()> {
@@ -37,12 +47,15 @@ pub fn setup() -> anyhow::Result<()> {
 
 /// Python packages the tests run (PyPI), each with the module it provides:
 /// the Kubernetes schemas for the deployment tests, OpenAPI for the
-/// inventory's `--format openapi` output, and gRPC for the HTTP/2 tests'
-/// server and client.
+/// inventory's `--format openapi` output, gRPC for the HTTP/2 tests'
+/// server and client, JSON Schema for the records (schema/validate.py),
+/// and the OCSF schema for `format = "ocsf"`.
 const PYTHON_TOOLS: &[(&str, &str)] = &[
     ("kubernetes_validate", "kubernetes-validate==1.37.0"),
     ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
     ("grpc", "grpcio==1.85.1"),
+    ("jsonschema", "jsonschema==4.26.0"),
+    ("ocsf_json_schema", "ocsf-json-schema==1.2.0"),
 ];
 
 fn python_tools() -> anyhow::Result<()> {
@@ -198,8 +211,11 @@ fn bpf_linker() -> anyhow::Result<()> {
 fn packages() -> anyhow::Result<()> {
     let missing: Vec<&str> = PACKAGES
         .iter()
-        .filter(|(command, _)| {
-            !succeeds(Command::new("sh").args(["-c", &format!("command -v {command}")]))
+        .filter(|(probe, _)| {
+            if probe.starts_with('/') {
+                return !std::path::Path::new(probe).exists();
+            }
+            !succeeds(Command::new("sh").args(["-c", &format!("command -v {probe}")]))
         })
         .map(|(_, package)| *package)
         .collect();

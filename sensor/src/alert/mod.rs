@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::finding::{Category, Finding, Location, Severity};
+use crate::origin::{Host, Origin, SensorInfo};
 use crate::timestamp::rfc3339;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,11 +47,18 @@ pub struct Connection {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alert {
+    /// The record schema's version (`origin::SCHEMA_VERSION`).
+    pub schema_version: &'static str,
+    /// The host the sensor runs on.
+    pub host: Host,
+    pub sensor: SensorInfo,
     /// When the response completed, RFC 3339.
     pub ts: String,
     /// Unique per alert.
     pub id: String,
     pub rule: String,
+    /// The rule's OWASP API Security Top 10 risk and CWE (`tags.rs`).
+    pub tags: &'static [&'static str],
     pub category: Category,
     pub severity: Severity,
     pub summary: String,
@@ -75,19 +83,29 @@ pub struct Alert {
     pub tls: bool,
     /// The exchange's protocol: `1.0`, `1.1` or `2`.
     pub http_version: &'static str,
+    /// Who made the request, fingerprinted (`jwt:1f2e3d4c5b6a7980`), when
+    /// it carried a JWT, Basic credentials, an API key or a session cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 impl Alert {
-    /// `endpoint` is the exchange's, worked out once for every stage.
+    /// `endpoint` is the exchange's, worked out once for every stage;
+    /// `origin` is this sensor and its host.
     pub fn from_finding(
         finding: &Finding,
         exchange: &HttpExchange,
         endpoint: &EndpointKey,
         ts_unix_ns: i128,
+        origin: &Origin,
     ) -> Alert {
         let conn = &exchange.connection;
         let ts = rfc3339(ts_unix_ns);
         Alert {
+            schema_version: crate::origin::SCHEMA_VERSION,
+            host: origin.host.clone(),
+            sensor: origin.sensor.clone(),
+            tags: crate::tags::tags_of(&finding.rule, finding.category),
             first_seen: ts.clone(),
             last_seen: ts.clone(),
             ts,
@@ -122,7 +140,14 @@ impl Alert {
             },
             tls: conn.tls,
             http_version: exchange.http_version(),
+            principal: None,
         }
+    }
+
+    /// The alert naming the request's principal (kind and fingerprint).
+    pub fn with_principal(mut self, principal: Option<String>) -> Self {
+        self.principal = principal;
+        self
     }
 }
 
@@ -149,4 +174,4 @@ pub(crate) fn alert_id(ts_unix_ns: i128) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

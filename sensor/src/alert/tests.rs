@@ -3,6 +3,35 @@ use crate::analysis::detect::DetectConfig;
 use crate::endpoint::EndpointKey;
 
 use super::Alert;
+use crate::origin::Origin;
+
+/// A real alert (an email address in a response body) with id `a{n}`.
+pub(crate) fn sample(n: usize) -> Alert {
+    let x = exchange(
+        "GET",
+        "/api/users/7",
+        &[("Host", "api.acme.io")],
+        "",
+        &[("Content-Type", "application/json")],
+        r#"{"email":"ann.lee@acme-mail.io"}"#,
+    );
+    let findings = detector(&DetectConfig::default()).inspect(&x);
+    let origin = Origin::new("web-1".into(), Some("node-a"));
+    let mut alert = Alert::from_finding(
+        &findings[0],
+        &x,
+        &EndpointKey::of(&x),
+        x.completed_unix_ns,
+        &origin,
+    );
+    alert.id = format!("a{n}");
+    alert
+}
+
+/// `sample(n)` as the sinks receive it.
+pub(crate) fn line(n: usize) -> crate::sink::worker::AlertLine {
+    crate::sink::worker::AlertLine::new(sample(n)).unwrap()
+}
 
 #[test]
 fn alert_has_the_issue_fields_and_no_raw_values() {
@@ -37,7 +66,8 @@ fn alert_has_the_issue_fields_and_no_raw_values() {
     assert!(findings.len() >= 8, "{findings:?}");
     let mut ids = std::collections::HashSet::new();
     for f in &findings {
-        let alert = Alert::from_finding(f, &x, &EndpointKey::of(&x), x.completed_unix_ns);
+        let origin = Origin::new("web-1".into(), None);
+        let alert = Alert::from_finding(f, &x, &EndpointKey::of(&x), x.completed_unix_ns, &origin);
         let json = serde_json::to_string(&alert).unwrap();
         let debug = format!("{alert:?} {f:?}");
         for value in raw {
@@ -64,6 +94,10 @@ fn alert_has_the_issue_fields_and_no_raw_values() {
             "process",
             "connection",
             "tls",
+            "schema_version",
+            "host",
+            "sensor",
+            "tags",
         ] {
             assert!(v.get(key).is_some(), "{key} missing in {json}");
         }
@@ -75,6 +109,10 @@ fn alert_has_the_issue_fields_and_no_raw_values() {
         assert_eq!(v["count"], 1);
         assert_eq!(v["first_seen"], v["ts"]);
         assert_eq!(v["last_seen"], v["ts"]);
+        assert_eq!(v["host"], serde_json::json!({"hostname": "web-1"}));
+        assert_eq!(v["sensor"]["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(v["schema_version"], crate::origin::SCHEMA_VERSION);
+        assert_eq!(v["tags"].as_array().map(Vec::len), Some(2));
         assert!(ids.insert(alert.id.clone()));
     }
 }

@@ -35,7 +35,10 @@ fn card_alerts(path: &str, card: &str) -> Vec<Alert> {
     assert!(!findings.is_empty());
     findings
         .iter()
-        .map(|f| Alert::from_finding(f, &x, &EndpointKey::of(&x), x.completed_unix_ns))
+        .map(|f| {
+            let origin = crate::origin::Origin::new("web-1".into(), None);
+            Alert::from_finding(f, &x, &EndpointKey::of(&x), x.completed_unix_ns, &origin)
+        })
         .collect()
 }
 

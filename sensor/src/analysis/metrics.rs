@@ -30,6 +30,7 @@ impl Analysis {
                     "client_evictions": b.client_evictions,
                     "id_tracker_evictions": b.id_tracker_evictions,
                     "episode_evictions": b.episode_evictions,
+                    "identity_evictions": b.identity_evictions,
                 }),
             );
         }
@@ -41,6 +42,7 @@ impl Analysis {
                     "saves": i.saves,
                     "save_errors": i.save_errors,
                     "files_set_aside": i.files_set_aside,
+                    "unrouted": i.unrouted,
                 }),
             );
         }
@@ -63,7 +65,28 @@ impl Analysis {
                 c.credentials_tracked as f64,
             );
         }
-        let behaviour = counters.behaviour.unwrap_or_default();
+        if let Some(w) = &counters.weak_jwt {
+            page.counters(
+                "weak_jwt",
+                json!({
+                    "keys_queued": w.keys_queued,
+                    "keys_weak": w.keys_weak,
+                    "keys_strong": w.keys_strong,
+                    "keys_dropped": w.keys_dropped,
+                    "attempts": w.attempts,
+                }),
+            );
+        }
+        if let Some(n) = &counters.noise {
+            page.counters(
+                "noise",
+                json!({
+                    "banner_repeats": n.banner_repeats,
+                    "own_sink_exchanges": n.own_sink_exchanges,
+                }),
+            );
+        }
+        let behaviour = counters.behaviour.clone().unwrap_or_default();
         page.gauge(
             "behaviour_endpoints_tracked",
             "Endpoints the behavioural detectors keep a baseline for.",
@@ -73,6 +96,16 @@ impl Analysis {
             "behaviour_clients_tracked",
             "Clients the behavioural detectors keep a baseline for.",
             behaviour.clients_tracked as f64,
+        );
+        page.gauge(
+            "behaviour_principals_tracked",
+            "Principals whose returned ids auth.bola remembers.",
+            behaviour.principals_tracked as f64,
+        );
+        page.gauge(
+            "behaviour_accounts_tracked",
+            "Accounts (hashed usernames) whose failed logins are counted.",
+            behaviour.accounts_tracked as f64,
         );
         page.gauge(
             "inventory_endpoints",

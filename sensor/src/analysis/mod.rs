@@ -6,12 +6,20 @@
 //! keeps `dedupe` and `throttle`: sinks only deliver). One key fingerprints
 //! every finding. Synchronous and clock-free: time is the capture time the
 //! caller hands in.
+//!
+//! Each exchange's principal (`principal`) is worked out once, handed to
+//! the behavioural detectors and named in its alerts. What is kept quiet
+//! (`noise`: repeated banners, the sensor's own deliveries) is dropped
+//! here, and the weak-JWT-secret checks (`weak_jwt`) run on the tick.
 
 pub mod behaviour;
 pub mod credentials;
 pub mod detect;
 pub mod inventory;
+pub mod noise;
+pub mod principal;
 pub mod transport;
+pub mod weak_jwt;
 
 mod aggregate;
 mod rate_limit;
@@ -29,11 +37,15 @@ use crate::config::Config;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::finding::Finding;
+use crate::origin::Origin;
 use behaviour::{BehaviourCounters, BehaviourDetector};
 use credentials::{CredentialCounters, CredentialDetector, CredentialsConfig};
 use detect::{ContentDetector, FingerprintKey};
 use inventory::{Inventory, InventoryCounters};
+use noise::{Noise, NoiseCounters};
+use principal::{Principal, PrincipalExtractor};
 use transport::CleartextDetector;
+use weak_jwt::{WeakJwtChecker, WeakJwtCounters};
 
 pub struct Analysis {
     content: ContentDetector,
@@ -43,8 +55,16 @@ pub struct Analysis {
     cleartext: Option<CleartextDetector>,
     /// Where credentials are found (the cleartext check reads them too).
     credentials_config: CredentialsConfig,
+    /// Where each exchange's principal is read.
+    principals: Option<PrincipalExtractor>,
+    /// Weak HMAC secrets of JWTs, tried on the tick.
+    weak_jwt: Option<WeakJwtChecker>,
+    /// Repeated banners and the sensor's own deliveries, kept quiet.
+    noise: Option<Noise>,
     /// Folds repeats and applies the per-rule rate limit.
     aggregator: Aggregator,
+    /// This sensor and its host, stamped on every alert.
+    origin: Origin,
     /// Alerts raised after deduplication and rate limiting, by (rule,
     /// severity), for the metrics.
     alert_counts: BTreeMap<(String, &'static str), u64>,
@@ -56,6 +76,8 @@ pub struct AnalysisCounters {
     pub behaviour: Option<BehaviourCounters>,
     pub inventory: Option<InventoryCounters>,
     pub credentials: Option<CredentialCounters>,
+    pub weak_jwt: Option<WeakJwtCounters>,
+    pub noise: Option<NoiseCounters>,
 }
 
 impl Analysis {
@@ -68,9 +90,19 @@ impl Analysis {
             credentials: None,
             cleartext: None,
             credentials_config: CredentialsConfig::default(),
+            principals: None,
+            weak_jwt: None,
+            noise: None,
             aggregator: Aggregator::new(&AlertsConfig::default()),
+            origin: Origin::detect(None),
             alert_counts: BTreeMap::new(),
         }
+    }
+
+    /// The host and sensor alerts name.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// Deduplication and rate limit as `config` sets them.
@@ -97,11 +129,35 @@ impl Analysis {
         } else {
             None
         };
+        let weak_jwt = config
+            .detect
+            .jwt_weak_secrets
+            .then(|| content.rule_info(detect::jwt::WEAK_SECRET))
+            .flatten()
+            .map(|(_, severity)| WeakJwtChecker::new(key.clone(), severity));
+        let webhooks: Vec<&str> = config
+            .sinks
+            .webhook
+            .iter()
+            .map(|w| w.url.as_str())
+            .collect();
+        let syslogs: Vec<&str> = config
+            .sinks
+            .syslog
+            .iter()
+            .filter(|s| s.transport != "unix")
+            .map(|s| s.address.as_str())
+            .collect();
+        let noise = Noise::new(&webhooks, &syslogs, key.clone());
         Ok(Self {
             behaviour,
             inventory,
+            principals: Some(PrincipalExtractor::new(&config.principal, key.clone())),
+            weak_jwt,
+            noise: Some(noise),
             ..Self::new(content)
                 .with_alert_policy(&config.alerts)
+                .with_origin(Origin::detect(config.kubernetes.node_name.as_deref()))
                 .with_credentials(&config.credentials, key.clone())
                 .with_transport(&config.transport, key)
         })
@@ -127,16 +183,43 @@ impl Analysis {
     /// All findings on one exchange, content findings first. `endpoint`
     /// is the exchange's.
     pub fn inspect(&mut self, exchange: &HttpExchange, endpoint: &EndpointKey) -> Vec<Finding> {
+        self.inspect_as(exchange, endpoint).0
+    }
+
+    /// `inspect`, with the principal the exchange's request carries.
+    fn inspect_as(
+        &mut self,
+        exchange: &HttpExchange,
+        endpoint: &EndpointKey,
+    ) -> (Vec<Finding>, Option<Principal>) {
+        if let Some(noise) = &mut self.noise {
+            if noise.is_own_delivery(exchange, endpoint) {
+                return (Vec::new(), None);
+            }
+        }
+        let principal = self
+            .principals
+            .as_ref()
+            .and_then(|p| p.of(exchange, &endpoint.host));
         let mut findings = self.content.inspect(exchange);
+        if let Some(noise) = &mut self.noise {
+            noise.drop_repeated_banners(&endpoint.host, &mut findings);
+        }
         let ts = exchange.completed_unix_ns;
         let content = findings.len();
         if exchange.request.method.is_empty() {
             // An HTTP/2 request whose headers could not be decoded (counted
             // in http.h2): its body was inspected, but it names no endpoint.
-            return findings;
+            return (findings, principal);
         }
         if let Some(behaviour) = &mut self.behaviour {
-            let more = behaviour.observe_at(exchange, endpoint, &findings[..content], ts);
+            let more = behaviour.observe_as(
+                exchange,
+                endpoint,
+                principal.as_ref(),
+                &findings[..content],
+                ts,
+            );
             findings.extend(more);
         }
         if let Some(inventory) = &mut self.inventory {
@@ -155,30 +238,64 @@ impl Analysis {
             );
             findings.extend(more);
         }
-        findings
+        if let Some(weak_jwt) = &mut self.weak_jwt {
+            weak_jwt.offer(exchange, endpoint, principal.as_ref());
+        }
+        (findings, principal)
     }
 
     /// The alerts one exchange raises, after deduplication and rate
-    /// limiting, appended to `out`.
+    /// limiting, appended to `out`. Returns the tags of every rule that
+    /// fired on it (repeats folded away included), sorted, for its record.
     pub fn alerts_on(
         &mut self,
         exchange: &HttpExchange,
         endpoint: &EndpointKey,
         out: &mut Vec<Alert>,
-    ) {
+    ) -> Vec<&'static str> {
         let ts = exchange.completed_unix_ns;
         let from = out.len();
-        for finding in self.inspect(exchange, endpoint) {
-            let alert = Alert::from_finding(&finding, exchange, endpoint, ts);
+        let mut tags = Vec::new();
+        let (findings, principal) = self.inspect_as(exchange, endpoint);
+        let principal = principal.map(|p| p.to_string());
+        for finding in findings {
+            let alert = Alert::from_finding(&finding, exchange, endpoint, ts, &self.origin)
+                .with_principal(principal.clone());
+            tags.extend_from_slice(alert.tags);
             self.aggregator.admit(alert, ts, out);
         }
+        tags.sort_unstable();
+        tags.dedup();
         self.count(&out[from..]);
+        tags
+    }
+
+    /// Alerts found off the hot path (weak JWT secrets), at most `budget`
+    /// secrets tried, through deduplication and rate limiting into `out`.
+    /// Each is stamped with the time of the exchange it is about.
+    fn deferred_alerts(&mut self, budget: usize, now_unix_ns: i128, out: &mut Vec<Alert>) {
+        let Some(weak_jwt) = &mut self.weak_jwt else {
+            return;
+        };
+        for weak in weak_jwt.work(budget) {
+            let ts = weak.exchange.completed_unix_ns;
+            let principal = weak.principal.map(|p| p.to_string());
+            let alert = Alert::from_finding(
+                &weak.finding,
+                &weak.exchange,
+                &weak.endpoint,
+                ts,
+                &self.origin,
+            )
+            .with_principal(principal);
+            self.aggregator.admit(alert, ts.max(now_unix_ns), out);
+        }
     }
 
     /// Periodic work at `now_unix_ns` (the capture clock, as alerts are
-    /// stamped): the summaries of deduplication windows that have closed,
-    /// appended to `out`, and saving the inventory when its interval has
-    /// passed.
+    /// stamped): the summaries of deduplication windows that have closed
+    /// and a bounded slice of the weak-JWT-secret checks, appended to
+    /// `out`, and saving the inventory when its interval has passed.
     pub fn tick(&mut self, now_unix_ns: i128, out: &mut Vec<Alert>) {
         if let Some(inventory) = &mut self.inventory {
             // Counted in the inventory's save_errors; the previous file stays.
@@ -187,6 +304,7 @@ impl Analysis {
             }
         }
         let from = out.len();
+        self.deferred_alerts(weak_jwt::DEFAULT_BUDGET, now_unix_ns, out);
         self.aggregator.close_due(now_unix_ns, out);
         self.count(&out[from..]);
     }
@@ -198,6 +316,7 @@ impl Analysis {
             inventory.save();
         }
         let from = out.len();
+        self.deferred_alerts(usize::MAX, i128::MIN, out);
         self.aggregator.close_all(out);
         self.count(&out[from..]);
     }
@@ -226,6 +345,8 @@ impl Analysis {
             behaviour: self.behaviour.as_ref().map(BehaviourDetector::counters),
             inventory: self.inventory.as_ref().map(Inventory::counters),
             credentials: self.credentials.as_ref().map(CredentialDetector::counters),
+            weak_jwt: self.weak_jwt.as_ref().map(WeakJwtChecker::counters),
+            noise: self.noise.as_ref().map(Noise::counters),
         }
     }
 }

@@ -4,10 +4,13 @@
 
 use super::worker::{AlertLine, SinkFilter};
 use super::JsonLines;
+use crate::config::RecordFormat;
 
 pub struct AlertsFile {
     out: JsonLines,
     filter: SinkFilter,
+    /// Native alerts or OCSF Detection Findings (`output.format`).
+    pub format: RecordFormat,
     /// Alerts the filter kept from the file (other sinks may still take
     /// them).
     below_min_severity: u64,
@@ -18,6 +21,7 @@ impl AlertsFile {
         Self {
             out,
             filter,
+            format: RecordFormat::Native,
             below_min_severity: 0,
         }
     }
@@ -25,7 +29,7 @@ impl AlertsFile {
     /// Writes `line` unless the filter refuses it.
     pub fn offer(&mut self, line: &AlertLine) -> std::io::Result<()> {
         if self.filter.accepts(line) {
-            self.out.write_raw(line.json.as_bytes())
+            self.out.write_raw(line.render(self.format).as_bytes())
         } else {
             self.below_min_severity += 1;
             Ok(())

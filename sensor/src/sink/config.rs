@@ -1,5 +1,5 @@
-//! `[[sinks.webhook]]` and `[[sinks.syslog]]`: remote alert destinations,
-//! several at once, each with its own filter. Validated at start-up like
+//! `[[sinks.webhook]]`, `[[sinks.syslog]]` and `[[sinks.alertmanager]]`:
+//! remote alert destinations, several at once, each with its own filter. Validated at start-up like
 //! the rest of the config: a header file that cannot be read or an
 //! environment variable that is not set is an error naming the key.
 
@@ -10,8 +10,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::syslog::{SyslogSettings, SyslogTransport};
+use super::tls::{client_config, TlsFiles};
 use super::webhook::{WebhookFormat, WebhookSettings};
 use super::worker::{SinkFilter, SinkHandle};
+use crate::config::RecordFormat;
 use crate::finding::Severity;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -19,6 +21,7 @@ use crate::finding::Severity;
 pub struct SinksConfig {
     pub webhook: Vec<WebhookSinkConfig>,
     pub syslog: Vec<SyslogSinkConfig>,
+    pub alertmanager: Vec<AlertmanagerSinkConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -28,9 +31,24 @@ pub struct WebhookSinkConfig {
     pub name: Option<String>,
     /// `https://...` (certificates verified) or `http://...`.
     pub url: String,
-    /// `json` (an array of alerts) or `slack` (`{"text": ...}`).
+    /// `json` (an array of alerts), `ndjson` (one per line), `splunk_hec`
+    /// (HTTP Event Collector events), `elasticsearch_bulk` (a `_bulk`
+    /// request) or `slack` (`{"text": ...}`).
     #[serde(default = "default_format")]
     pub format: String,
+    /// `native` or `ocsf`: the schema of each alert in the body (not for
+    /// `slack`).
+    #[serde(default)]
+    pub schema: RecordFormat,
+    /// PEM file of the CA to trust for an `https` URL instead of the
+    /// Mozilla roots (a receiver behind a private CA).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) for a receiver that asks for one.
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of `client_cert_file`.
+    pub client_key_file: Option<PathBuf>,
+    /// `http://host:port` of an HTTP proxy to go through.
+    pub proxy: Option<String>,
     #[serde(default = "default_severity")]
     pub min_severity: String,
     #[serde(default)]
@@ -59,14 +77,94 @@ pub struct WebhookSinkConfig {
     pub retry_max_secs: u64,
 }
 
+/// Prometheus Alertmanager: alerts POSTed to `<url>/api/v2/alerts`, with
+/// the webhook's delivery (batches, spool, retries, counters).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSinkConfig {
+    /// Names the sink in logs and metrics [default: alertmanager-N].
+    pub name: Option<String>,
+    /// Alertmanager's base URL (`http://alertmanager:9093`).
+    pub url: String,
+    #[serde(default = "default_severity")]
+    pub min_severity: String,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Seconds after an alert's last occurrence Alertmanager resolves it
+    /// (`endsAt`); a repeat extends it.
+    #[serde(default = "default_resolve_after_secs")]
+    pub resolve_after_secs: u64,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub headers_from_env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub headers_from_file: BTreeMap<String, PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    pub proxy: Option<String>,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    #[serde(default = "default_batch_max")]
+    pub batch_max: usize,
+    #[serde(default = "default_batch_wait_ms")]
+    pub batch_wait_ms: u64,
+    /// [default: `<output.state_dir>/spool/<name>`]
+    pub spool_dir: Option<PathBuf>,
+    #[serde(default = "default_spool_max_bytes")]
+    pub spool_max_bytes: u64,
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
+    #[serde(default = "default_retry_max_secs")]
+    pub retry_max_secs: u64,
+}
+
+impl AlertmanagerSinkConfig {
+    /// The webhook this sink is: its API endpoint, and the same delivery.
+    fn as_webhook(&self) -> WebhookSinkConfig {
+        WebhookSinkConfig {
+            name: self.name.clone(),
+            url: format!("{}/api/v2/alerts", self.url.trim_end_matches('/')),
+            format: default_format(),
+            schema: RecordFormat::Native,
+            ca_file: self.ca_file.clone(),
+            client_cert_file: self.client_cert_file.clone(),
+            client_key_file: self.client_key_file.clone(),
+            proxy: self.proxy.clone(),
+            min_severity: self.min_severity.clone(),
+            categories: self.categories.clone(),
+            headers: self.headers.clone(),
+            headers_from_env: self.headers_from_env.clone(),
+            headers_from_file: self.headers_from_file.clone(),
+            timeout_secs: self.timeout_secs,
+            batch_max: self.batch_max,
+            batch_wait_ms: self.batch_wait_ms,
+            spool_dir: self.spool_dir.clone(),
+            spool_max_bytes: self.spool_max_bytes,
+            queue_capacity: self.queue_capacity,
+            retry_max_secs: self.retry_max_secs,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SyslogSinkConfig {
     pub name: Option<String>,
-    /// `udp`, `tcp` or `unix`.
+    /// `udp`, `tcp`, `tls` (RFC 5425) or `unix`.
     pub transport: String,
     /// `host:port`, or a socket path for `unix` (for example `/dev/log`).
     pub address: String,
+    /// `native` or `ocsf`: the schema of the alert JSON in each message.
+    #[serde(default)]
+    pub schema: RecordFormat,
+    /// `tls`: PEM file of the CA to trust instead of the Mozilla roots.
+    pub ca_file: Option<PathBuf>,
+    /// `tls`: PEM client certificate for a receiver that asks for one.
+    pub client_cert_file: Option<PathBuf>,
+    /// `tls`: PEM private key of `client_cert_file`.
+    pub client_key_file: Option<PathBuf>,
     /// `local0` ... `local7`, `user`, `daemon`, `auth`, `security`.
     #[serde(default = "default_facility")]
     pub facility: String,
@@ -102,6 +200,9 @@ fn default_queue_capacity() -> usize {
 fn default_retry_max_secs() -> u64 {
     60
 }
+fn default_resolve_after_secs() -> u64 {
+    300
+}
 fn default_facility() -> String {
     "local0".into()
 }
@@ -117,27 +218,32 @@ impl SinksConfig {
     /// Everything `start` would find wrong, found now.
     pub fn validate(&self) -> Result<(), SinkConfigError> {
         for (i, sink) in self.webhook.iter().enumerate() {
-            let key = |k: &str| format!("sinks.webhook[{i}].{k}");
-            if !(sink.url.starts_with("https://") || sink.url.starts_with("http://")) {
-                return Err(error(key("url"), "must start with https:// or http://"));
-            }
-            webhook_format(&sink.format)
-                .ok_or_else(|| error(key("format"), "must be json or slack"))?;
-            sink.min_severity
-                .parse::<Severity>()
-                .map_err(|_| error(key("min_severity"), "must be low, medium, high or critical"))?;
-            if sink.batch_max == 0 || sink.queue_capacity == 0 || sink.timeout_secs == 0 {
+            let format = WebhookFormat::from_name(&sink.format).ok_or_else(|| {
+                error(
+                    format!("sinks.webhook[{i}].format"),
+                    "must be json, ndjson, splunk_hec, elasticsearch_bulk or slack",
+                )
+            })?;
+            if sink.schema == RecordFormat::Ocsf && !format.carries_records() {
                 return Err(error(
-                    key("batch_max"),
-                    "batch_max, queue_capacity and timeout_secs must be greater than 0",
+                    format!("sinks.webhook[{i}].schema"),
+                    "ocsf needs a format that carries records (json, ndjson, splunk_hec, elasticsearch_bulk)",
                 ));
             }
-            resolve_headers(sink, i)?;
+            validate_http(sink, &format!("sinks.webhook[{i}]"))?;
+        }
+        for (i, sink) in self.alertmanager.iter().enumerate() {
+            validate_http(&sink.as_webhook(), &format!("sinks.alertmanager[{i}]"))?;
+            if sink.resolve_after_secs == 0 {
+                return Err(error(
+                    format!("sinks.alertmanager[{i}].resolve_after_secs"),
+                    "must be greater than 0",
+                ));
+            }
         }
         for (i, sink) in self.syslog.iter().enumerate() {
             let key = |k: &str| format!("sinks.syslog[{i}].{k}");
-            syslog_transport(&sink.transport, &sink.address)
-                .map_err(|m| error(key("address"), m))?;
+            syslog_transport(sink, &format!("sinks.syslog[{i}]"))?;
             facility_number(&sink.facility)
                 .ok_or_else(|| error(key("facility"), "unknown facility"))?;
             sink.min_severity
@@ -151,12 +257,35 @@ impl SinksConfig {
     pub fn start(&self, state_dir: &Path) -> Result<Vec<SinkHandle>, SinkConfigError> {
         self.validate()?;
         let mut sinks = Vec::new();
-        for (i, sink) in self.webhook.iter().enumerate() {
-            let name = sink.name.clone().unwrap_or_else(|| format!("webhook-{i}"));
+        let webhooks = self.webhook.iter().enumerate().map(|(i, sink)| {
+            let format = WebhookFormat::from_name(&sink.format).expect("validated");
+            (
+                format!("sinks.webhook[{i}]"),
+                format!("webhook-{i}"),
+                sink.clone(),
+                format,
+                0,
+            )
+        });
+        let alertmanagers = self.alertmanager.iter().enumerate().map(|(i, sink)| {
+            (
+                format!("sinks.alertmanager[{i}]"),
+                format!("alertmanager-{i}"),
+                sink.as_webhook(),
+                WebhookFormat::Alertmanager,
+                sink.resolve_after_secs,
+            )
+        });
+        for (key, default_name, sink, format, resolve_after_secs) in webhooks.chain(alertmanagers) {
+            let name = sink.name.clone().unwrap_or(default_name);
             let settings = WebhookSettings {
                 url: sink.url.clone(),
-                headers: resolve_headers(sink, i)?,
-                format: webhook_format(&sink.format).expect("validated"),
+                headers: resolve_headers(&sink, &key)?,
+                format,
+                schema: sink.schema,
+                resolve_after_secs,
+                tls: tls_of(&sink, &key)?,
+                proxy: sink.proxy.clone(),
                 timeout: Duration::from_secs(sink.timeout_secs),
                 batch_max: sink.batch_max,
                 batch_wait: Duration::from_millis(sink.batch_wait_ms),
@@ -173,14 +302,15 @@ impl SinksConfig {
             let handle = SinkHandle::spawn(name, filter, sink.queue_capacity, move |queue| {
                 super::webhook::run(settings, queue)
             })
-            .map_err(|e| error(format!("sinks.webhook[{i}]"), e.to_string()))?;
+            .map_err(|e| error(key, e.to_string()))?;
             sinks.push(handle);
         }
         for (i, sink) in self.syslog.iter().enumerate() {
             let name = sink.name.clone().unwrap_or_else(|| format!("syslog-{i}"));
             let settings = SyslogSettings {
-                transport: syslog_transport(&sink.transport, &sink.address).expect("validated"),
+                transport: syslog_transport(sink, &format!("sinks.syslog[{i}]"))?,
                 facility: facility_number(&sink.facility).expect("validated"),
+                schema: sink.schema,
                 hostname: hostname(),
                 retry_initial: Duration::from_millis(200),
                 retry_max: Duration::from_secs(30),
@@ -204,27 +334,96 @@ fn filter(min_severity: &str, categories: &[String]) -> SinkFilter {
     }
 }
 
-fn webhook_format(name: &str) -> Option<WebhookFormat> {
-    match name {
-        "json" => Some(WebhookFormat::Json),
-        "slack" => Some(WebhookFormat::Slack),
-        _ => None,
+/// What every HTTP sink checks: URL, filter, sizes, headers, TLS files,
+/// proxy. `at` is the sink's key (`sinks.webhook[0]`).
+fn validate_http(sink: &WebhookSinkConfig, at: &str) -> Result<(), SinkConfigError> {
+    let key = |k: &str| format!("{at}.{k}");
+    if !(sink.url.starts_with("https://") || sink.url.starts_with("http://")) {
+        return Err(error(key("url"), "must start with https:// or http://"));
     }
+    sink.min_severity
+        .parse::<Severity>()
+        .map_err(|_| error(key("min_severity"), "must be low, medium, high or critical"))?;
+    if sink.batch_max == 0 || sink.queue_capacity == 0 || sink.timeout_secs == 0 {
+        return Err(error(
+            key("batch_max"),
+            "batch_max, queue_capacity and timeout_secs must be greater than 0",
+        ));
+    }
+    resolve_headers(sink, at)?;
+    tls_of(sink, at)?;
+    if let Some(proxy) = &sink.proxy {
+        if !proxy.starts_with("http://") {
+            return Err(error(key("proxy"), "must be an http://host:port proxy URL"));
+        }
+        ureq::Proxy::new(proxy).map_err(|e| error(key("proxy"), e.to_string()))?;
+    }
+    Ok(())
 }
 
-fn syslog_transport(transport: &str, address: &str) -> Result<SyslogTransport, String> {
+/// The sink's own TLS configuration, when it sets any TLS file.
+fn tls_of(
+    sink: &WebhookSinkConfig,
+    at: &str,
+) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, SinkConfigError> {
+    let files = TlsFiles {
+        ca_file: sink.ca_file.as_deref(),
+        client_cert_file: sink.client_cert_file.as_deref(),
+        client_key_file: sink.client_key_file.as_deref(),
+    };
+    if files.ca_file.is_none()
+        && files.client_cert_file.is_none()
+        && files.client_key_file.is_none()
+    {
+        return Ok(None);
+    }
+    client_config(files)
+        .map(Some)
+        .map_err(|(k, message)| error(format!("{at}.{k}"), message))
+}
+
+fn syslog_transport(sink: &SyslogSinkConfig, at: &str) -> Result<SyslogTransport, SinkConfigError> {
+    let address = &sink.address;
     let socket_address = || {
         use std::net::ToSocketAddrs as _;
         address
             .to_socket_addrs()
             .map(|_| address.to_owned())
-            .map_err(|e| format!("`{address}` is not a host:port address ({e})"))
+            .map_err(|e| {
+                error(
+                    format!("{at}.address"),
+                    format!("`{address}` is not a host:port address ({e})"),
+                )
+            })
     };
-    match transport {
+    let tls_files = TlsFiles {
+        ca_file: sink.ca_file.as_deref(),
+        client_cert_file: sink.client_cert_file.as_deref(),
+        client_key_file: sink.client_key_file.as_deref(),
+    };
+    let has_tls_files = tls_files.ca_file.is_some()
+        || tls_files.client_cert_file.is_some()
+        || tls_files.client_key_file.is_some();
+    if has_tls_files && sink.transport != "tls" {
+        return Err(error(
+            format!("{at}.transport"),
+            "ca_file and the client certificate need transport = \"tls\"",
+        ));
+    }
+    match sink.transport.as_str() {
         "udp" => socket_address().map(SyslogTransport::Udp),
         "tcp" => socket_address().map(SyslogTransport::Tcp),
+        "tls" => {
+            let address = socket_address()?;
+            let config = client_config(tls_files)
+                .map_err(|(k, message)| error(format!("{at}.{k}"), message))?;
+            Ok(SyslogTransport::Tls(address, config))
+        }
         "unix" => Ok(SyslogTransport::Unix(PathBuf::from(address))),
-        other => Err(format!("transport `{other}` must be udp, tcp or unix")),
+        other => Err(error(
+            format!("{at}.address"),
+            format!("transport `{other}` must be udp, tcp, tls or unix"),
+        )),
     }
 }
 
@@ -247,7 +446,7 @@ fn facility_number(name: &str) -> Option<u8> {
 /// Header values from the config, the environment and files.
 fn resolve_headers(
     sink: &WebhookSinkConfig,
-    i: usize,
+    at: &str,
 ) -> Result<Vec<(String, String)>, SinkConfigError> {
     let mut headers: Vec<(String, String)> = sink
         .headers
@@ -257,7 +456,7 @@ fn resolve_headers(
     for (name, var) in &sink.headers_from_env {
         let value = std::env::var(var).map_err(|_| {
             error(
-                format!("sinks.webhook[{i}].headers_from_env.{name}"),
+                format!("{at}.headers_from_env.{name}"),
                 format!("environment variable {var} is not set"),
             )
         })?;
@@ -266,7 +465,7 @@ fn resolve_headers(
     for (name, path) in &sink.headers_from_file {
         let value = std::fs::read_to_string(path).map_err(|e| {
             error(
-                format!("sinks.webhook[{i}].headers_from_file.{name}"),
+                format!("{at}.headers_from_file.{name}"),
                 format!("cannot read {}: {e}", path.display()),
             )
         })?;
@@ -303,14 +502,36 @@ mod tests {
             format = "slack"
             min_severity = "high"
             headers = { "X-Team" = "sec" }
+            [[webhook]]
+            url = "https://hec.example:8088/services/collector/event"
+            format = "splunk_hec"
+            schema = "ocsf"
+            proxy = "http://proxy.internal:3128"
+            [[webhook]]
+            url = "https://es.example:9200/sensor-alerts/_bulk"
+            format = "elasticsearch_bulk"
+            [[webhook]]
+            url = "https://collector.example/ingest"
+            format = "ndjson"
             [[syslog]]
             transport = "udp"
             address = "127.0.0.1:514"
             facility = "local3"
+            [[syslog]]
+            transport = "tls"
+            address = "127.0.0.1:6514"
+            schema = "ocsf"
+            [[alertmanager]]
+            url = "http://127.0.0.1:9093/"
+            min_severity = "high"
             "#,
         )
         .unwrap();
         good.validate().unwrap();
+        assert_eq!(
+            good.alertmanager[0].as_webhook().url,
+            "http://127.0.0.1:9093/api/v2/alerts"
+        );
 
         let cases: &[(&str, &str)] = &[
             ("[[webhook]]\nurl = \"ftp://x\"", "sinks.webhook[0].url"),
@@ -327,6 +548,14 @@ mod tests {
             ("[[syslog]]\ntransport = \"smtp\"\naddress = \"x:1\"", "sinks.syslog[0].address"),
             ("[[syslog]]\ntransport = \"udp\"\naddress = \"nocolon\"", "sinks.syslog[0].address"),
             ("[[syslog]]\ntransport = \"udp\"\naddress = \"127.0.0.1:514\"\nfacility = \"local9\"", "sinks.syslog[0].facility"),
+            ("[[webhook]]\nurl = \"http://x\"\nformat = \"slack\"\nschema = \"ocsf\"", "sinks.webhook[0].schema"),
+            ("[[webhook]]\nurl = \"http://x\"\nproxy = \"socks5://p:1080\"", "sinks.webhook[0].proxy"),
+            ("[[webhook]]\nurl = \"https://x\"\nca_file = \"/nonexistent/ca.pem\"", "sinks.webhook[0].ca_file"),
+            ("[[webhook]]\nurl = \"https://x\"\nclient_cert_file = \"/nonexistent/c.pem\"", "sinks.webhook[0].client_key_file"),
+            ("[[syslog]]\ntransport = \"tls\"\naddress = \"127.0.0.1:6514\"\nca_file = \"/nonexistent/ca.pem\"", "sinks.syslog[0].ca_file"),
+            ("[[syslog]]\ntransport = \"udp\"\naddress = \"127.0.0.1:514\"\nca_file = \"/etc/hostname\"", "sinks.syslog[0].transport"),
+            ("[[alertmanager]]\nurl = \"am:9093\"", "sinks.alertmanager[0].url"),
+            ("[[alertmanager]]\nurl = \"http://am:9093\"\nresolve_after_secs = 0", "sinks.alertmanager[0].resolve_after_secs"),
         ];
         for (text, key) in cases {
             let err = parse(text).unwrap().validate().unwrap_err();
@@ -346,7 +575,7 @@ mod tests {
             ..parse("[[webhook]]\nurl = \"http://x\"").unwrap().webhook[0].clone()
         };
         assert_eq!(
-            resolve_headers(&sink, 0).unwrap(),
+            resolve_headers(&sink, "sinks.webhook[0]").unwrap(),
             [("Authorization".to_owned(), "Bearer abc".to_owned())]
         );
         std::fs::remove_dir_all(&dir).unwrap();

@@ -13,12 +13,7 @@ use super::webhook::{self, WebhookFormat, WebhookSettings};
 use super::worker::{AlertLine, SinkFilter, SinkHandle};
 
 fn alert(n: usize) -> AlertLine {
-    AlertLine {
-        json: Arc::from(format!("{{\"id\":\"a{n}\",\"rule\":\"secret.test\"}}")),
-        severity: 2,
-        category: Arc::from("secret"),
-        rule: Arc::from("secret.test"),
-    }
+    crate::alert::tests::line(n)
 }
 
 /// A minimal HTTP receiver: records each POST body, answers 200.
@@ -126,6 +121,10 @@ fn settings(port: u16, spool: PathBuf) -> WebhookSettings {
         url: format!("http://127.0.0.1:{port}/alerts"),
         headers: vec![("Authorization".into(), "Bearer test".into())],
         format: WebhookFormat::Json,
+        schema: crate::config::RecordFormat::Native,
+        resolve_after_secs: 300,
+        tls: None,
+        proxy: None,
         timeout: Duration::from_secs(2),
         batch_max: 10,
         batch_wait: Duration::from_millis(50),
@@ -217,6 +216,7 @@ fn syslog_settings(transport: SyslogTransport) -> SyslogSettings {
         transport,
         facility: 16,
         hostname: "testhost".into(),
+        schema: crate::config::RecordFormat::Native,
         retry_initial: Duration::from_millis(20),
         retry_max: Duration::from_millis(200),
         drain_timeout: Duration::from_millis(300),
@@ -247,7 +247,9 @@ fn syslog_over_udp_and_tcp_gets_every_alert() {
         got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
     }
     sink.close();
-    assert!(got[0].starts_with("<131>1 "), "{}", got[0]);
+    // local0 (16) * 8 + the syslog severity of the alert's.
+    let pri = 128 + [5, 4, 3, 2][alert(0).severity];
+    assert!(got[0].starts_with(&format!("<{pri}>1 ")), "{}", got[0]);
     assert!(got
         .iter()
         .all(|m| m.contains(" testhost sensor ") && m.ends_with('}')));
@@ -277,9 +279,6 @@ fn syslog_over_udp_and_tcp_gets_every_alert() {
     let snapshot = sink.close();
     assert_eq!(snapshot.delivered, 20);
     for (n, message) in messages.iter().enumerate() {
-        assert!(
-            message.ends_with(&format!("{{\"id\":\"a{n}\",\"rule\":\"secret.test\"}}")),
-            "{message}"
-        );
+        assert!(message.ends_with(&*alert(n).json), "{message}");
     }
 }

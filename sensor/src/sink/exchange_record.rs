@@ -4,10 +4,20 @@ use serde::Serialize;
 
 use crate::endpoint::{path_of, EndpointKey};
 use crate::exchange::HttpExchange;
+use crate::origin::{Host, Origin, SensorInfo};
 use crate::timestamp::rfc3339;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct ExchangeRecord {
+    /// The record schema's version (`origin::SCHEMA_VERSION`).
+    pub schema_version: &'static str,
+    /// The host the sensor runs on (`host` is the exchange's HTTP host,
+    /// as it was before records named the sensor's).
+    pub sensor_host: Host,
+    pub sensor: SensorInfo,
+    /// OWASP API Top 10 risks and CWEs of the rules that fired on this
+    /// exchange (empty when none did).
+    pub tags: Vec<&'static str>,
     pub ts: String,
     pub duration_ms: f64,
     pub method: String,
@@ -40,13 +50,23 @@ pub struct ExchangeRecord {
 }
 
 impl ExchangeRecord {
-    /// `endpoint` is the exchange's, worked out once for every stage.
-    pub fn new(exchange: &HttpExchange, endpoint: &EndpointKey) -> Self {
+    /// `endpoint` is the exchange's, worked out once for every stage;
+    /// `tags` those of the rules that fired on it.
+    pub fn new(
+        exchange: &HttpExchange,
+        endpoint: &EndpointKey,
+        origin: &Origin,
+        tags: Vec<&'static str>,
+    ) -> Self {
         let conn = &exchange.connection;
         let t = &exchange.timings;
         let duration_ns = t.response_end_ns.saturating_sub(t.request_start_ns);
         let ts = rfc3339(exchange.completed_unix_ns);
         Self {
+            schema_version: crate::origin::SCHEMA_VERSION,
+            sensor_host: origin.host.clone(),
+            sensor: origin.sensor.clone(),
+            tags,
             ts,
             duration_ms: (duration_ns as f64 / 1e6 * 1000.0).round() / 1000.0,
             method: exchange.request.method.clone(),

@@ -2,14 +2,17 @@
 //! process's own buffers and never blocks capture for longer than a write.
 
 pub mod alerts_file;
+pub mod body;
 pub mod chain;
 pub mod config;
 pub mod exchange_record;
 pub mod jsonl;
 mod metrics;
+pub mod ocsf;
 pub mod outputs;
 pub mod spool;
 pub mod syslog;
+pub mod tls;
 pub mod verify;
 pub mod webhook;
 pub mod worker;
@@ -20,3 +23,5 @@ pub use outputs::{write_stats, OutputError, Outputs};
 
 #[cfg(test)]
 mod delivery_tests;
+#[cfg(test)]
+mod receiver_tests;

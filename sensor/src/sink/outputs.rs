@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::alert::{Alert, AlertsConfig};
-use crate::config::OutputConfig;
+use crate::config::{OutputConfig, RecordFormat};
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
+use crate::origin::Origin;
 use crate::sink::alerts_file::AlertsFile;
 use crate::sink::chain::ChainKey;
 use crate::sink::worker::{AlertLine, SinkFilter, SinkHandle, SinkSnapshot};
@@ -36,6 +37,10 @@ pub enum OutputError {
 pub struct Outputs {
     alerts: AlertsFile,
     exchanges: Option<JsonLines>,
+    /// Native records or OCSF, for both files.
+    format: RecordFormat,
+    /// The host and sensor exchange records name.
+    origin: Origin,
     /// Remote sinks, each on its own thread behind a bounded queue.
     sinks: Vec<SinkHandle>,
 }
@@ -54,13 +59,17 @@ impl Outputs {
                     source,
                 })
         };
+        let mut alerts = AlertsFile::new(open("alerts", &config.alerts)?, SinkFilter::default());
+        alerts.format = config.format;
         Ok(Self {
-            alerts: AlertsFile::new(open("alerts", &config.alerts)?, SinkFilter::default()),
+            alerts,
             exchanges: config
                 .exchanges
                 .as_deref()
                 .map(|path| open("exchanges", path))
                 .transpose()?,
+            format: config.format,
+            origin: Origin::detect(None),
             sinks: Vec::new(),
         })
     }
@@ -80,6 +89,12 @@ impl Outputs {
         Ok(self)
     }
 
+    /// The host and sensor exchange records name.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
+    }
+
     /// The alerts file's minimum severity. The config was validated, so
     /// its severity is known.
     pub fn with_alert_policy(mut self, config: &AlertsConfig) -> Self {
@@ -87,7 +102,9 @@ impl Outputs {
             min_severity: config.min_severity_rank().unwrap_or(0),
             categories: Vec::new(),
         };
+        let format = self.alerts.format;
         self.alerts = AlertsFile::new(self.alerts.into_jsonl(), filter);
+        self.alerts.format = format;
         self
     }
 
@@ -102,15 +119,21 @@ impl Outputs {
         self
     }
 
-    /// Writes the record of one finished exchange, if exchanges are kept.
+    /// Writes the record of one finished exchange, if exchanges are kept;
+    /// `tags` are those of the rules that fired on it.
     pub fn record_exchange(
         &mut self,
         exchange: &HttpExchange,
         endpoint: &EndpointKey,
+        tags: Vec<&'static str>,
     ) -> Result<(), OutputError> {
         if let Some(out) = &mut self.exchanges {
-            out.write(&ExchangeRecord::new(exchange, endpoint))
-                .map_err(|source| write_error(out, source))?;
+            let record = ExchangeRecord::new(exchange, endpoint, &self.origin, tags);
+            let written = match self.format {
+                RecordFormat::Native => out.write(&record),
+                RecordFormat::Ocsf => out.write(&super::ocsf::http_activity(&record)),
+            };
+            written.map_err(|source| write_error(out, source))?;
         }
         Ok(())
     }
@@ -119,14 +142,9 @@ impl Outputs {
     /// sinks, each behind its own filter.
     pub fn send(&mut self, ready: &mut Vec<Alert>) -> Result<(), OutputError> {
         for alert in ready.drain(..) {
-            let json = serde_json::to_string(&alert)
+            let line = AlertLine::new(alert)
                 .map_err(|err| write_error(self.alerts.jsonl(), io::Error::other(err)))?;
-            self.emit_alert(AlertLine {
-                json: json.into(),
-                severity: alert.severity.rank(),
-                category: alert.category.as_str().into(),
-                rule: alert.rule.as_str().into(),
-            })?;
+            self.emit_alert(line)?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
-//! Syslog sink for SIEMs: each alert as one RFC 5424 message, its JSON as
-//! the message text, over UDP, TCP (octet-counting framing, RFC 6587) or a
-//! local unix datagram socket. TCP reconnects with backoff; an alert that
+//! Syslog sink for SIEMs: each alert as one RFC 5424 message, its JSON
+//! (native or OCSF) as the message text, over UDP, TCP (octet-counting
+//! framing, RFC 6587), TLS (RFC 5425: the same framing inside TLS, the
+//! receiver's certificate verified) or a local unix datagram socket. TCP reconnects with backoff; an alert that
 //! cannot be sent is retried until it is, while the queue in front of the
 //! sink absorbs (and counts) what arrives meanwhile.
 
@@ -8,16 +9,43 @@ use std::io::Write as _;
 use std::net::{TcpStream, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::worker::{AlertLine, SinkCounters, SinkQueue};
+use crate::config::RecordFormat;
 use crate::timestamp;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum SyslogTransport {
     Udp(String),
     Tcp(String),
+    /// `host:port` and the TLS settings (trusted CA, client certificate).
+    Tls(String, Arc<rustls::ClientConfig>),
     Unix(PathBuf),
+}
+
+impl PartialEq for SyslogTransport {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Udp(a), Self::Udp(b))
+            | (Self::Tcp(a), Self::Tcp(b))
+            | (Self::Tls(a, _), Self::Tls(b, _)) => a == b,
+            (Self::Unix(a), Self::Unix(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for SyslogTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Udp(a) => write!(f, "udp://{a}"),
+            Self::Tcp(a) => write!(f, "tcp://{a}"),
+            Self::Tls(a, _) => write!(f, "tls://{a}"),
+            Self::Unix(p) => write!(f, "unix://{}", p.display()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +54,8 @@ pub struct SyslogSettings {
     /// Syslog facility number (16 = local0).
     pub facility: u8,
     pub hostname: String,
+    /// Native alerts or OCSF Detection Findings as the message text.
+    pub schema: RecordFormat,
     pub retry_initial: Duration,
     pub retry_max: Duration,
     /// At shutdown, how long an unsendable alert is retried.
@@ -43,7 +73,13 @@ fn syslog_severity(rank: usize) -> u8 {
 }
 
 /// `<PRI>1 TIMESTAMP HOSTNAME sensor PROCID MSGID - MSG`.
-pub fn format_message(line: &AlertLine, facility: u8, hostname: &str, timestamp: &str) -> String {
+pub fn format_message(
+    line: &AlertLine,
+    schema: RecordFormat,
+    facility: u8,
+    hostname: &str,
+    timestamp: &str,
+) -> String {
     let pri = u16::from(facility) * 8 + u16::from(syslog_severity(line.severity));
     // MSGID: printable ASCII, at most 32 characters.
     let msgid: String = line
@@ -60,13 +96,14 @@ pub fn format_message(line: &AlertLine, facility: u8, hostname: &str, timestamp:
     format!(
         "<{pri}>1 {timestamp} {hostname} sensor {} {msgid} - {}",
         std::process::id(),
-        line.json
+        line.render(schema)
     )
 }
 
 enum Connection {
     Udp(UdpSocket),
     Tcp(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
     Unix(UnixDatagram),
 }
 
@@ -87,6 +124,24 @@ impl Connection {
                 stream.set_write_timeout(Some(Duration::from_secs(5)))?;
                 Connection::Tcp(stream)
             }
+            SyslogTransport::Tls(addr, config) => {
+                let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                let tls = rustls::ClientConnection::new(Arc::clone(config), name)
+                    .map_err(std::io::Error::other)?;
+                let stream = TcpStream::connect(addr)?;
+                stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+                stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+                let mut stream = rustls::StreamOwned::new(tls, stream);
+                // The handshake now, so a receiver that refuses us (an
+                // untrusted certificate) fails the send, not a later one.
+                while stream.conn.is_handshaking() {
+                    stream.conn.complete_io(&mut stream.sock)?;
+                }
+                Connection::Tls(Box::new(stream))
+            }
             SyslogTransport::Unix(path) => {
                 let socket = UnixDatagram::unbound()?;
                 socket.connect(path)?;
@@ -101,6 +156,11 @@ impl Connection {
             Connection::Unix(socket) => socket.send(message.as_bytes()).map(|_| ()),
             Connection::Tcp(stream) => {
                 stream.write_all(format!("{} {message}", message.len()).as_bytes())
+            }
+            // RFC 5425: MSG-LEN SP SYSLOG-MSG, as over TCP.
+            Connection::Tls(stream) => {
+                stream.write_all(format!("{} {message}", message.len()).as_bytes())?;
+                stream.flush()
             }
         }
     }
@@ -124,6 +184,7 @@ pub fn run(settings: SyslogSettings, queue: SinkQueue) {
                         .unwrap_or_else(|| "-".into());
                     pending = Some(format_message(
                         &line,
+                        settings.schema,
                         settings.facility,
                         &settings.hostname,
                         &now,
@@ -148,7 +209,7 @@ pub fn run(settings: SyslogSettings, queue: SinkQueue) {
                 pending = None;
                 backoff = settings.retry_initial;
                 if failing {
-                    tracing::info!("syslog {:?}: receiver is back", settings.transport);
+                    tracing::info!("syslog {}: receiver is back", settings.transport);
                     failing = false;
                 }
             }
@@ -158,9 +219,9 @@ pub fn run(settings: SyslogSettings, queue: SinkQueue) {
                 SinkCounters::add(&counters.retries, 1);
                 if !failing {
                     tracing::warn!(
-                        "syslog {:?}: send failed ({}); retrying with backoff",
+                        "syslog {}: send failed ({}); retrying with backoff",
                         settings.transport,
-                        err.kind()
+                        err
                     );
                     failing = true;
                 }
@@ -174,7 +235,7 @@ pub fn run(settings: SyslogSettings, queue: SinkQueue) {
                         }
                         SinkCounters::add(&counters.dropped, lost);
                         tracing::warn!(
-                            "syslog {:?}: receiver unreachable at shutdown, {lost} alerts not sent",
+                            "syslog {}: receiver unreachable at shutdown, {lost} alerts not sent",
                             settings.transport
                         );
                         return;
@@ -199,8 +260,15 @@ mod tests {
             severity: 3,
             category: Arc::from("secret"),
             rule: Arc::from("secret.aws key"),
+            ..crate::alert::tests::line(0)
         };
-        let message = format_message(&line, 16, "host1", "2026-11-23T08:00:00Z");
+        let message = format_message(
+            &line,
+            RecordFormat::Native,
+            16,
+            "host1",
+            "2026-11-23T08:00:00Z",
+        );
         assert_eq!(
             message,
             format!(

@@ -1,22 +1,25 @@
-//! Webhook sink: alerts POSTed as JSON batches (or as Slack-compatible
-//! messages), TLS verified by rustls, with custom headers, timeouts,
-//! retries with exponential backoff, and a disk spool so that while the
-//! receiver is down nothing is lost (up to the spool's size).
+//! Webhook sink: alerts POSTed in batches (a JSON array, NDJSON, Splunk
+//! HEC, Elasticsearch `_bulk`, Slack, or Alertmanager alerts: `body.rs`),
+//! TLS verified by rustls against the system's roots or the sink's own CA,
+//! optionally with a client certificate and through an HTTP proxy, with
+//! custom headers, timeouts, retries with exponential backoff, and a disk
+//! spool so that while the receiver is down nothing is lost (up to the
+//! spool's size). The Alertmanager sink is this worker with its own body.
 
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use super::body::WebhookFormat;
+use super::body::{body_of, bulk_reply_ok, count_alerts, BodyOptions};
 use super::spool::Spool;
 use super::worker::{AlertLine, SinkCounters, SinkQueue};
+use crate::config::RecordFormat;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebhookFormat {
-    /// A JSON array of alert objects.
-    Json,
-    /// `{"text": ...}`, one readable line per alert.
-    Slack,
-}
+/// `User-Agent` of every request: the sensor and its version.
+pub const USER_AGENT: &str = concat!("sensor/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
@@ -24,6 +27,15 @@ pub struct WebhookSettings {
     /// Resolved header values (from the config, a file or the environment).
     pub headers: Vec<(String, String)>,
     pub format: WebhookFormat,
+    /// Native records or OCSF, for the formats that carry records.
+    pub schema: RecordFormat,
+    /// Alertmanager: seconds after its last occurrence an alert resolves.
+    pub resolve_after_secs: u64,
+    /// The sink's own TLS settings (CA, client certificate); None: the
+    /// Mozilla roots, no client certificate.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// `http://host:port` of an HTTP proxy (CONNECT for https URLs).
+    pub proxy: Option<String>,
     pub timeout: Duration,
     pub batch_max: usize,
     /// How long a partial batch waits for more alerts.
@@ -55,7 +67,16 @@ pub fn run(settings: WebhookSettings, queue: SinkQueue) {
             return;
         }
     };
-    let agent = ureq::AgentBuilder::new().timeout(settings.timeout).build();
+    // Validated at start-up: only a proxy URL ureq refuses fails here.
+    // Then nothing is sent (never around the proxy): batches stay spooled.
+    let agent = agent(&settings)
+        .map_err(|err| {
+            tracing::error!(
+                "webhook {}: {err}; alerts for this sink stay spooled",
+                settings.url
+            );
+        })
+        .ok();
     let mut sender = Sender {
         settings: &settings,
         agent,
@@ -120,7 +141,14 @@ fn spool_batch(
     batch: &mut Vec<AlertLine>,
     counters: &SinkCounters,
 ) {
-    let body = body_of(batch, settings.format);
+    let body = body_of(
+        batch,
+        &BodyOptions {
+            format: settings.format,
+            schema: settings.schema,
+            resolve_after_secs: settings.resolve_after_secs,
+        },
+    );
     let before = spool.dropped_batches;
     match spool.push(&body) {
         Ok(()) => {
@@ -147,7 +175,8 @@ fn spool_batch(
 
 struct Sender<'a> {
     settings: &'a WebhookSettings,
-    agent: ureq::Agent,
+    /// None when the client could not be built: nothing is sent.
+    agent: Option<ureq::Agent>,
     backoff: Duration,
     next_attempt: Instant,
     failing: bool,
@@ -160,6 +189,9 @@ impl Sender<'_> {
         if Instant::now() < self.next_attempt {
             return false;
         }
+        let Some(agent) = &self.agent else {
+            return false;
+        };
         let Some(body) = spool.oldest() else {
             return false;
         };
@@ -176,15 +208,28 @@ impl Sender<'_> {
             }
         };
         let alerts = count_alerts(&body, self.settings.format);
-        let mut request = self
-            .agent
+        let mut request = agent
             .post(&self.settings.url)
-            .set("Content-Type", "application/json");
+            .set("Content-Type", self.settings.format.content_type());
         for (name, value) in &self.settings.headers {
             request = request.set(name, value);
         }
-        match request.send_bytes(&body) {
-            Ok(_) => {
+        let result = match request.send_bytes(&body) {
+            Err(err) => Err(describe(&err)),
+            Ok(response) if self.settings.format == WebhookFormat::ElasticsearchBulk => {
+                // `_bulk` answers 200 even when documents failed.
+                let mut reply = Vec::new();
+                let read = response.into_reader().take(4 << 20).read_to_end(&mut reply);
+                if read.is_ok() && bulk_reply_ok(&reply) {
+                    Ok(())
+                } else {
+                    Err("Elasticsearch refused documents of the batch".to_owned())
+                }
+            }
+            Ok(_) => Ok(()),
+        };
+        match result {
+            Ok(()) => {
                 let _ = spool.acknowledge_oldest();
                 counters
                     .spooled_batches
@@ -206,7 +251,7 @@ impl Sender<'_> {
                     tracing::warn!(
                         "webhook {}: delivery failed ({}); retrying with backoff, alerts are spooled",
                         self.settings.url,
-                        describe(&err)
+                        err
                     );
                 }
                 self.failing = true;
@@ -218,51 +263,24 @@ impl Sender<'_> {
     }
 }
 
+/// The sink's HTTP client: its user agent, timeout, TLS and proxy.
+fn agent(settings: &WebhookSettings) -> Result<ureq::Agent, String> {
+    let mut builder = ureq::AgentBuilder::new()
+        .timeout(settings.timeout)
+        .user_agent(USER_AGENT);
+    if let Some(tls) = &settings.tls {
+        builder = builder.tls_config(Arc::clone(tls));
+    }
+    if let Some(proxy) = &settings.proxy {
+        let proxy = ureq::Proxy::new(proxy).map_err(|e| format!("proxy {proxy}: {e}"))?;
+        builder = builder.proxy(proxy);
+    }
+    Ok(builder.build())
+}
+
 fn describe(err: &ureq::Error) -> String {
     match err {
         ureq::Error::Status(code, _) => format!("HTTP status {code}"),
         ureq::Error::Transport(t) => format!("{:?}", t.kind()),
-    }
-}
-
-fn body_of(batch: &[AlertLine], format: WebhookFormat) -> Vec<u8> {
-    match format {
-        WebhookFormat::Json => {
-            let mut body =
-                Vec::with_capacity(batch.iter().map(|l| l.json.len() + 1).sum::<usize>() + 2);
-            body.push(b'[');
-            for (i, line) in batch.iter().enumerate() {
-                if i > 0 {
-                    body.push(b',');
-                }
-                body.extend_from_slice(line.json.as_bytes());
-            }
-            body.push(b']');
-            body
-        }
-        WebhookFormat::Slack => {
-            let text: Vec<String> = batch
-                .iter()
-                .map(|line| {
-                    serde_json::from_str::<serde_json::Value>(&line.json)
-                        .map(|alert| crate::alert::render::render(&alert, false))
-                        .unwrap_or_else(|_| line.rule.to_string())
-                })
-                .collect();
-            serde_json::to_vec(&serde_json::json!({ "text": text.join("\n") }))
-                .expect("a JSON object serialises")
-        }
-    }
-}
-
-fn count_alerts(body: &[u8], format: WebhookFormat) -> u64 {
-    match format {
-        WebhookFormat::Json => serde_json::from_slice::<Vec<serde_json::Value>>(body)
-            .map(|v| v.len() as u64)
-            .unwrap_or(0),
-        WebhookFormat::Slack => serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v["text"].as_str().map(|t| t.lines().count() as u64))
-            .unwrap_or(0),
     }
 }

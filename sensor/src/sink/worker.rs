@@ -10,15 +10,42 @@ use std::thread::JoinHandle;
 
 use serde::Serialize;
 
-/// One alert as the sinks receive it: its JSON line, plus what filters and
-/// message formats need without parsing it again.
+use crate::alert::Alert;
+use crate::config::RecordFormat;
+
+/// One alert as the sinks receive it: its native JSON line (serialised
+/// once for every sink that takes it), the alert itself for the sinks that
+/// render it otherwise, and what filters need without parsing it again.
 #[derive(Debug, Clone)]
 pub struct AlertLine {
     pub json: Arc<str>,
+    pub alert: Arc<Alert>,
     /// `Severity::rank` of the alert.
     pub severity: usize,
     pub category: Arc<str>,
     pub rule: Arc<str>,
+}
+
+impl AlertLine {
+    pub fn new(alert: Alert) -> serde_json::Result<Self> {
+        Ok(Self {
+            json: serde_json::to_string(&alert)?.into(),
+            severity: alert.severity.rank(),
+            category: alert.category.as_str().into(),
+            rule: alert.rule.as_str().into(),
+            alert: Arc::new(alert),
+        })
+    }
+
+    /// The alert as one JSON object in `format`.
+    pub fn render(&self, format: RecordFormat) -> std::borrow::Cow<'_, str> {
+        match format {
+            RecordFormat::Native => std::borrow::Cow::Borrowed(&self.json),
+            RecordFormat::Ocsf => {
+                std::borrow::Cow::Owned(super::ocsf::detection_finding(&self.alert).to_string())
+            }
+        }
+    }
 }
 
 /// Which alerts a sink takes.
@@ -197,10 +224,9 @@ mod tests {
 
     fn line(severity: usize, category: &str) -> AlertLine {
         AlertLine {
-            json: Arc::from("{}"),
             severity,
             category: Arc::from(category),
-            rule: Arc::from("r"),
+            ..crate::alert::tests::line(0)
         }
     }
 

@@ -70,7 +70,7 @@ impl<V> BoundedMap<V> {
         self.current.entry(key).or_insert(value)
     }
 
-    /// The entry for `key`, if there is one (refreshed as a use).
+    /// The entry for `key`, if present (refreshed as recently used).
     pub(crate) fn get_mut(&mut self, key: u64) -> Option<&mut V> {
         if self.current.contains_key(&key) || self.previous.contains_key(&key) {
             return Some(self.get_or_insert_with(key, || unreachable!("present")));

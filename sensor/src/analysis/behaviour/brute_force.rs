@@ -1,8 +1,9 @@
 //! `auth.brute_force` and `auth.credential_stuffing`, per client.
 //!
 //! Brute force: in a tumbling window of `window_secs`, at least
-//! `failed_logins` failed login attempts (see `login`), or at least
-//! `denied` answers of 401 or 403 to any request. Credential stuffing: in
+//! `failed_logins` failed login attempts (see `outcome`) across usernames
+//! (not counting the most tried one, which `account_brute_force` judges
+//! per account), or at least `denied` answers of 401 or 403 to any request. Credential stuffing: in
 //! a tumbling window of `stuffing_window_secs`, failed logins for at least
 //! `stuffing_usernames` distinct usernames (kept as keyed hashes, at most
 //! twice the threshold: past that the count is "at least").
@@ -37,7 +38,14 @@ pub(crate) struct AuthTracker {
     stuffing_start_ns: i128,
     stuffing_failures: u32,
     usernames: DistinctCounter,
+    /// Failed logins per username (keyed hash; None: no username) in the
+    /// window, for the most tried one; at most `PER_USER` entries, the
+    /// rest counted together.
+    per_user: Vec<(Option<u64>, u32)>,
 }
+
+/// Usernames whose failures are counted apart per client and window.
+const PER_USER: usize = 32;
 
 impl AuthTracker {
     pub(crate) fn new(now_unix_ns: i128, config: &BruteForceConfig) -> Self {
@@ -49,6 +57,7 @@ impl AuthTracker {
             stuffing_start_ns: now_unix_ns,
             stuffing_failures: 0,
             usernames: DistinctCounter::new(cap, false),
+            per_user: Vec::new(),
         }
     }
 
@@ -65,6 +74,7 @@ impl AuthTracker {
             self.window_start_ns = now_unix_ns;
             self.failed_logins = 0;
             self.denied = 0;
+            self.per_user.clear();
         }
         if now_unix_ns - self.stuffing_start_ns
             >= i128::from(config.stuffing_window_secs) * NS_PER_SEC
@@ -79,18 +89,34 @@ impl AuthTracker {
             if let Some(username) = attempt.username {
                 self.usernames.insert(username);
             }
+            let room = self.per_user.len() < PER_USER;
+            match self
+                .per_user
+                .iter_mut()
+                .find(|(u, _)| u.is_some() && *u == attempt.username)
+            {
+                Some((_, n)) => *n = n.saturating_add(1),
+                None if room && attempt.username.is_some() => {
+                    self.per_user.push((attempt.username, 1))
+                }
+                None => {}
+            }
         }
         if attempt.denied {
             self.denied = self.denied.saturating_add(1);
         }
         let elapsed = |start: i128| ((now_unix_ns - start) / NS_PER_SEC).max(1) as u64;
-        let failures = (self.failed_logins >= config.failed_logins || self.denied >= config.denied)
-            .then(|| Failures {
+        // The most tried username is the account detector's; what is left
+        // is spread over other usernames.
+        let most = self.per_user.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let spread = self.failed_logins - most;
+        let failures =
+            (spread >= config.failed_logins || self.denied >= config.denied).then(|| Failures {
                 failed_logins: self.failed_logins,
                 denied: self.denied,
-                by_logins: self.failed_logins >= config.failed_logins,
+                by_logins: spread >= config.failed_logins,
                 elapsed_secs: elapsed(self.window_start_ns),
-                threshold: if self.failed_logins >= config.failed_logins {
+                threshold: if spread >= config.failed_logins {
                     config.failed_logins
                 } else {
                     config.denied

@@ -7,12 +7,21 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::analysis::detect::FingerprintKey;
+use crate::analysis::principal::Principal;
 use crate::exchange::{HttpExchange, Role};
 
-/// The party sending requests: the remote address when the observed
-/// process serves them, the observed process itself when it makes them.
+/// The party sending requests: its principal when the request carries
+/// one (a JWT subject, an API key...), else the remote address when the
+/// observed process serves them, the observed process itself when it
+/// makes them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum ClientKey {
+    /// Kept per side: one request seen by both its client and its server
+    /// on this host is two observations.
+    Principal {
+        principal: Principal,
+        role: Role,
+    },
     Address(IpAddr),
     Process {
         pid: u32,
@@ -23,8 +32,14 @@ pub(crate) enum ClientKey {
 }
 
 impl ClientKey {
-    pub(crate) fn of(exchange: &HttpExchange) -> ClientKey {
+    pub(crate) fn of(exchange: &HttpExchange, principal: Option<&Principal>) -> ClientKey {
         let conn = &exchange.connection;
+        if let Some(principal) = principal {
+            return ClientKey::Principal {
+                principal: principal.clone(),
+                role: conn.role,
+            };
+        }
         match conn.role {
             Role::Server => conn
                 .remote
@@ -40,6 +55,7 @@ impl ClientKey {
 impl fmt::Display for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ClientKey::Principal { principal, .. } => write!(f, "principal {principal}"),
             ClientKey::Address(ip) => write!(f, "{ip}"),
             ClientKey::Process { pid, comm } => write!(f, "process {comm} (pid {pid})"),
             ClientKey::Unknown => f.write_str("an unknown client"),

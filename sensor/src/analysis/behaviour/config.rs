@@ -42,6 +42,13 @@ pub struct BehaviourConfig {
     pub errors: ErrorSurgeConfig,
     /// `auth.unauthenticated_sensitive` and `auth.credentials_in_query`.
     pub auth: AuthConfig,
+    /// Which endpoints are logins and password resets (`auth.brute_force`,
+    /// `auth.credential_stuffing`, `auth.account_enumeration`).
+    pub login: LoginConfig,
+    /// `auth.account_enumeration`.
+    pub account_enumeration: AccountEnumerationConfig,
+    /// `auth.bola`.
+    pub bola: BolaConfig,
 }
 
 impl Default for BehaviourConfig {
@@ -62,6 +69,9 @@ impl Default for BehaviourConfig {
             brute_force: BruteForceConfig::default(),
             errors: ErrorSurgeConfig::default(),
             auth: AuthConfig::default(),
+            login: LoginConfig::default(),
+            account_enumeration: AccountEnumerationConfig::default(),
+            bola: BolaConfig::default(),
         }
     }
 }
@@ -164,8 +174,11 @@ pub struct BruteForceConfig {
     pub enabled: bool,
     /// Window failed logins and refusals are counted in (tumbling).
     pub window_secs: u64,
-    /// Failed logins (a POST to a login-like path answered 400, 401, 403 or
-    /// 422, or with a body saying the credentials were wrong) per window.
+    /// Failed logins per window, counted per username (hashed) across
+    /// addresses, and per client across usernames (beyond its most tried
+    /// one). A failed login is a login attempt (see `[behaviour.login]`)
+    /// answered 401/403, 400/422, or 200 without a token or session and
+    /// either shaped unlike the endpoint's successes or saying it failed.
     pub failed_logins: u32,
     /// 401 and 403 answers of any request per window.
     pub denied: u32,
@@ -173,6 +186,9 @@ pub struct BruteForceConfig {
     pub stuffing_window_secs: u64,
     /// Distinct usernames (hashed) in failed logins per stuffing window.
     pub stuffing_usernames: u32,
+    /// Accounts (hashed usernames) whose failed logins are counted; past
+    /// it the least recently failing are forgotten (counted).
+    pub max_accounts: usize,
 }
 
 impl Default for BruteForceConfig {
@@ -184,6 +200,7 @@ impl Default for BruteForceConfig {
             denied: 50,
             stuffing_window_secs: 600,
             stuffing_usernames: 10,
+            max_accounts: 10_000,
         }
     }
 }
@@ -232,6 +249,123 @@ impl Default for AuthConfig {
     }
 }
 
+/// Login and password-reset endpoints. Paths are `*` globs matched
+/// against the lowercase path template (`/api/v1/auth/login`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// A POST to one of these, carrying a password field (JSON or form) or
+    /// Basic credentials, is a login attempt.
+    pub paths: Vec<String>,
+    /// Never logins (registration, logout, token refresh).
+    pub exclude_paths: Vec<String>,
+    /// Password-reset endpoints: a POST naming an account (checked for
+    /// account enumeration only, never counted as a failed login).
+    pub reset_paths: Vec<String>,
+    /// Field names holding a password, compared lowercase without `_`/`-`.
+    pub password_fields: Vec<String>,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
+        Self {
+            paths: strings(&[
+                "*login*",
+                "*log-in*",
+                "*log_in*",
+                "*signin*",
+                "*sign-in*",
+                "*sign_in*",
+                "*logon*",
+                "*authenticate*",
+                "*/auth",
+                "*/auth/*",
+                "*/token",
+                "*/tokens",
+                "*/session",
+                "*/sessions",
+            ]),
+            exclude_paths: strings(&[
+                "*register*",
+                "*signup*",
+                "*sign-up*",
+                "*sign_up*",
+                "*logout*",
+                "*signout*",
+                "*refresh*",
+            ]),
+            reset_paths: strings(&["*reset*", "*forgot*", "*recover*"]),
+            password_fields: strings(&[
+                "password",
+                "passwd",
+                "pass",
+                "pwd",
+                "passphrase",
+                "current_password",
+            ]),
+        }
+    }
+}
+
+/// Login and reset endpoints whose failures tell which usernames exist.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountEnumerationConfig {
+    pub enabled: bool,
+    /// Distinct usernames each of two different failure answers must have
+    /// been given to (each username always the same answer) before the
+    /// endpoint is reported.
+    pub min_usernames: u32,
+    /// Usernames remembered per endpoint (hashed).
+    pub max_usernames: usize,
+}
+
+impl Default for AccountEnumerationConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_usernames: 3,
+            max_usernames: 512,
+        }
+    }
+}
+
+/// Broken object-level authorization: a principal reading ids that were
+/// returned to other principals, or never to it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BolaConfig {
+    pub enabled: bool,
+    /// Tumbling window the ids a principal requests are counted in.
+    pub window_secs: u64,
+    /// Distinct ids of one path template, returned to other principals and
+    /// never to this one, in one window.
+    pub min_foreign_ids: u32,
+    /// Distinct ids of one path template never returned to this principal
+    /// (by anyone's responses or not) in one window, when they are also
+    /// most of the ids it requested there.
+    pub min_unreturned_ids: u32,
+    /// Principals whose returned ids are remembered (a 2 KiB Bloom filter
+    /// each), and (principal, endpoint) windows counted.
+    pub max_principals: usize,
+    /// Ids whose first owner is remembered.
+    pub max_owned_ids: usize,
+}
+
+impl Default for BolaConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window_secs: 600,
+            min_foreign_ids: 5,
+            min_unreturned_ids: 50,
+            max_principals: 5_000,
+            max_owned_ids: 200_000,
+        }
+    }
+}
+
 impl BehaviourConfig {
     /// The first bad key and why, in the form `Config::validate` reports.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
@@ -272,6 +406,35 @@ impl BehaviourConfig {
             (
                 "behaviour.brute_force.stuffing_usernames",
                 self.brute_force.stuffing_usernames as u64,
+            ),
+            (
+                "behaviour.account_enumeration.min_usernames",
+                self.account_enumeration.min_usernames as u64,
+            ),
+            (
+                "behaviour.account_enumeration.max_usernames",
+                self.account_enumeration.max_usernames as u64,
+            ),
+            (
+                "behaviour.brute_force.max_accounts",
+                self.brute_force.max_accounts as u64,
+            ),
+            ("behaviour.bola.window_secs", self.bola.window_secs),
+            (
+                "behaviour.bola.min_foreign_ids",
+                self.bola.min_foreign_ids as u64,
+            ),
+            (
+                "behaviour.bola.min_unreturned_ids",
+                self.bola.min_unreturned_ids as u64,
+            ),
+            (
+                "behaviour.bola.max_principals",
+                self.bola.max_principals as u64,
+            ),
+            (
+                "behaviour.bola.max_owned_ids",
+                self.bola.max_owned_ids as u64,
             ),
         ];
         for (key, value) in positive {

@@ -1,9 +1,15 @@
 //! Recognising login attempts, their failure, and the username tried
 //! (which leaves here only as a keyed hash).
 
-use crate::exchange::{header, HttpExchange};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 
+use crate::exchange::{header, HttpExchange};
+use crate::glob;
+
+#[cfg(test)]
 use super::client::Keys;
+use super::config::LoginConfig;
 use super::query::pairs;
 
 /// Whether a path template is a login or token endpoint:
@@ -28,45 +34,99 @@ pub(crate) fn is_login_template(template: &str) -> bool {
     })
 }
 
-/// Phrases of a login page or API saying the credentials were wrong,
-/// lowercase (compared against the lowercased start of the body).
-const FAILURE_PHRASES: &[&str] = &[
-    "invalid credentials",
-    "invalid username or password",
-    "invalid email or password",
-    "invalid login",
-    "invalid password",
-    "incorrect password",
-    "incorrect username or password",
-    "wrong password",
-    "bad credentials",
-    "login failed",
-    "authentication failed",
-    "the password you entered",
-];
-
-/// Body bytes searched for a failure phrase.
-const FAILURE_SCAN_BYTES: usize = 4096;
-
-/// Whether a login attempt failed: answered 400, 401, 403 or 422; or
-/// redirected to a location mentioning an error; or answered with a body
-/// saying the credentials were wrong (login pages that answer 200).
+/// Whether a login attempt failed, without anything learned about the
+/// endpoint: see `outcome::classify`.
+#[cfg(test)]
 pub(crate) fn login_failed(exchange: &HttpExchange) -> bool {
-    let response = &exchange.response;
-    match response.status {
-        400 | 401 | 403 | 422 => true,
-        300..=399 => header(&response.headers, "location").is_some_and(|location| {
-            let location = String::from_utf8_lossy(location).to_ascii_lowercase();
-            location.contains("error") || location.contains("fail")
-        }),
-        200..=299 => {
-            let content = response.body.content();
-            let start = &content[..content.len().min(FAILURE_SCAN_BYTES)];
-            let text = String::from_utf8_lossy(start).to_ascii_lowercase();
-            FAILURE_PHRASES.iter().any(|p| text.contains(p))
+    super::outcome::classify(exchange, &Default::default()) == super::outcome::Outcome::Failure
+}
+
+/// Login and password-reset endpoints, as `[behaviour.login]` names them.
+#[derive(Debug, Clone)]
+pub(crate) struct LoginRules {
+    paths: Vec<String>,
+    exclude: Vec<String>,
+    reset: Vec<String>,
+    password_fields: Vec<String>,
+}
+
+/// What kind of credential endpoint a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CredentialEndpoint {
+    /// A login attempt: POST to a login path with a password (or Basic
+    /// credentials).
+    Login,
+    /// A POST naming an account to a password-reset path.
+    Reset,
+}
+
+impl LoginRules {
+    pub(crate) fn new(config: &LoginConfig) -> Self {
+        let lower = |l: &[String]| l.iter().map(|p| p.to_ascii_lowercase()).collect();
+        Self {
+            paths: lower(&config.paths),
+            exclude: lower(&config.exclude_paths),
+            reset: lower(&config.reset_paths),
+            password_fields: config.password_fields.iter().map(|f| normal(f)).collect(),
         }
-        _ => false,
     }
+
+    /// The kind of credential endpoint `exchange` went to, if any.
+    pub(crate) fn classify(
+        &self,
+        exchange: &HttpExchange,
+        template: &str,
+    ) -> Option<CredentialEndpoint> {
+        if !exchange.request.method.eq_ignore_ascii_case("POST") {
+            return None;
+        }
+        let template = template.to_ascii_lowercase();
+        let any = |globs: &[String]| {
+            globs
+                .iter()
+                .any(|g| glob::matches(g.as_bytes(), template.as_bytes()))
+        };
+        if any(&self.reset) {
+            return Some(CredentialEndpoint::Reset);
+        }
+        if !any(&self.paths) || any(&self.exclude) {
+            return None;
+        }
+        let basic = header(&exchange.request.headers, "authorization")
+            .is_some_and(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case(b"basic "));
+        (basic || self.has_password(exchange)).then_some(CredentialEndpoint::Login)
+    }
+
+    fn has_password(&self, exchange: &HttpExchange) -> bool {
+        let body = exchange.request.body.content();
+        if body.is_empty() || body.len() > MAX_LOGIN_BODY {
+            return false;
+        }
+        let is_password = |name: &str| self.password_fields.contains(&normal(name));
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+                return false;
+            };
+            return json_has_field(&value, 2, &is_password);
+        }
+        pairs(body).any(|(name, _)| is_password(&String::from_utf8_lossy(&name)))
+    }
+}
+
+fn json_has_field(value: &serde_json::Value, depth: u32, wanted: &dyn Fn(&str) -> bool) -> bool {
+    let Some(object) = value.as_object() else {
+        return false;
+    };
+    object
+        .iter()
+        .any(|(k, v)| wanted(k) || (depth > 1 && json_has_field(v, depth - 1, wanted)))
+}
+
+fn normal(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Field names that hold the username, compared lowercase with `_` and
@@ -90,7 +150,32 @@ const MAX_LOGIN_BODY: usize = 16 * 1024;
 
 /// The keyed hash of the username in a login request's JSON or form body
 /// (trimmed, lowercased), or None when there is none.
+#[cfg(test)]
 pub(crate) fn username_hash(exchange: &HttpExchange, keys: &Keys) -> Option<u64> {
+    username(exchange).map(|u| keys.hash(u.as_str()))
+}
+
+/// The username of a login or reset request (JSON or form body, else
+/// Basic credentials), trimmed and lowercased. The caller hashes it at
+/// once; it is never kept.
+pub(crate) fn username(exchange: &HttpExchange) -> Option<String> {
+    body_username(exchange)
+        .or_else(|| basic_user(exchange))
+        .map(|u| u.trim().to_lowercase())
+        .filter(|u| !u.is_empty())
+}
+
+fn basic_user(exchange: &HttpExchange) -> Option<String> {
+    let value = header(&exchange.request.headers, "authorization")?.trim_ascii();
+    if value.len() <= 6 || !value[..6].eq_ignore_ascii_case(b"basic ") {
+        return None;
+    }
+    let decoded = STANDARD.decode(value[6..].trim_ascii()).ok()?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    String::from_utf8(decoded[..colon].to_vec()).ok()
+}
+
+fn body_username(exchange: &HttpExchange) -> Option<String> {
     let body = exchange.request.body.content();
     if body.is_empty() || body.len() > MAX_LOGIN_BODY {
         return None;
@@ -105,7 +190,7 @@ pub(crate) fn username_hash(exchange: &HttpExchange, keys: &Keys) -> Option<u64>
                 .then(|| String::from_utf8_lossy(&value).into_owned())
         })?
     };
-    Some(keys.hash(username.trim().to_lowercase().as_str()))
+    Some(username)
 }
 
 fn is_username_field(name: &str) -> bool {

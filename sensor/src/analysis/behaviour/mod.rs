@@ -46,7 +46,10 @@
 //! `episode` are the machinery; `records`, `login` and `query` read
 //! bodies and URLs.
 
+mod account_brute_force;
+mod account_enumeration;
 mod baseline;
+mod bola;
 pub(crate) mod bounded;
 mod brute_force;
 mod bulk;
@@ -59,6 +62,7 @@ mod errors;
 mod login;
 mod numbers;
 mod observation;
+mod outcome;
 mod query;
 mod query_credentials;
 mod rate;
@@ -70,12 +74,16 @@ mod unauthenticated;
 use serde::Serialize;
 
 use crate::analysis::detect::{Finding, FingerprintKey};
+use crate::analysis::principal::Principal;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 
 pub use config::BehaviourConfig;
 pub use rules::RULES;
 
+use account_brute_force::AccountTracker;
+use account_enumeration::AnswerTracker;
+use bola::BolaTracker;
 use bounded::BoundedMap;
 use brute_force::{Attempt, AuthTracker};
 use bulk::BulkTracker;
@@ -83,7 +91,9 @@ use client::{ClientKey, Keys};
 use enumeration::IdTracker;
 use episode::{Admit, Episodes};
 use errors::ErrorTracker;
+use login::{CredentialEndpoint, LoginRules};
 use observation::Observation;
+use outcome::{Outcome, SuccessShapes};
 use rate::RateTracker;
 use signal::Condition;
 
@@ -114,6 +124,8 @@ struct EndpointState {
     rate: RateTracker,
     errors: ErrorTracker,
     bulk: BulkTracker,
+    /// For login endpoints: the shapes of successful answers.
+    logins: SuccessShapes,
 }
 
 /// What is known about one client.
@@ -140,6 +152,13 @@ pub struct BehaviourCounters {
     pub findings: u64,
     /// Conditions held back because their episode was already reported.
     pub suppressed: u64,
+    /// Accounts (hashed usernames) with failed logins being counted.
+    pub accounts_tracked: usize,
+    /// Principals whose returned ids are remembered for `auth.bola`.
+    pub principals_tracked: usize,
+    /// Account, credential endpoint and `auth.bola` entries dropped to
+    /// stay within their caps.
+    pub identity_evictions: u64,
 }
 
 /// Learns the traffic and reports what departs from it. One per pipeline;
@@ -153,9 +172,18 @@ pub struct BehaviourDetector {
     clients: BoundedMap<ClientState>,
     id_trackers: BoundedMap<IdTracker>,
     episodes: Episodes,
+    login_rules: LoginRules,
+    /// Failed logins per (side, host, username).
+    accounts: BoundedMap<AccountTracker>,
+    /// Failure answers per credential endpoint.
+    answers: BoundedMap<AnswerTracker>,
+    bola: BolaTracker,
     exchanges: u64,
     findings: u64,
 }
+
+/// Credential endpoints whose answers are compared per username.
+const MAX_CREDENTIAL_ENDPOINTS: usize = 256;
 
 impl std::fmt::Debug for BehaviourDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -181,6 +209,10 @@ impl BehaviourDetector {
                 config.quiet_period_secs,
                 config.update_interval_secs,
             ),
+            login_rules: LoginRules::new(&config.login),
+            accounts: BoundedMap::new(config.brute_force.max_accounts),
+            answers: BoundedMap::new(MAX_CREDENTIAL_ENDPOINTS),
+            bola: BolaTracker::new(&config.bola),
             exchanges: 0,
             findings: 0,
             config: config.clone(),
@@ -208,22 +240,46 @@ impl BehaviourDetector {
         findings: &[Finding],
         now_unix_ns: i128,
     ) -> Vec<Finding> {
+        self.observe_as(exchange, endpoint, None, findings, now_unix_ns)
+    }
+
+    /// `observe_at` for an exchange whose request carries `principal`:
+    /// the per-client detectors key on it instead of the address.
+    pub fn observe_as(
+        &mut self,
+        exchange: &HttpExchange,
+        endpoint: &EndpointKey,
+        principal: Option<&Principal>,
+        findings: &[Finding],
+        now_unix_ns: i128,
+    ) -> Vec<Finding> {
         let mut out = Vec::new();
         if !self.config.enabled {
             return out;
         }
         self.exchanges += 1;
-        let obs = Observation::new(exchange, endpoint.clone(), &self.keys, now_unix_ns);
+        let obs = Observation::new(
+            exchange,
+            endpoint.clone(),
+            principal,
+            &self.keys,
+            now_unix_ns,
+        );
         let (endpoint_spike, surge, bulk) = self.observe_endpoint(&obs);
-        let (client_spike, failures, stuffing) = self.observe_client(&obs);
+        let credentials = self.observe_credentials(&obs);
+        let (client_spike, failures, stuffing) = self.observe_client(&obs, credentials.attempt);
         let walk = self.observe_ids(&obs);
+        let bola = self.bola.observe(&obs, &self.keys, &self.config.bola);
         self.raise(endpoint_spike, &obs, &mut out);
         self.raise(client_spike, &obs, &mut out);
         self.raise(surge, &obs, &mut out);
         self.raise(bulk, &obs, &mut out);
         self.raise(walk, &obs, &mut out);
         self.raise(failures, &obs, &mut out);
+        self.raise(credentials.account, &obs, &mut out);
         self.raise(stuffing, &obs, &mut out);
+        self.raise(credentials.enumerable, &obs, &mut out);
+        self.raise(bola, &obs, &mut out);
         let auth = &self.config.auth;
         let exposure = auth
             .unauthenticated_sensitive
@@ -252,6 +308,11 @@ impl BehaviourDetector {
             episode_evictions: self.episodes.evictions(),
             findings: self.findings,
             suppressed: self.episodes.suppressed(),
+            accounts_tracked: self.accounts.len(),
+            principals_tracked: self.bola.principals(),
+            identity_evictions: self.accounts.evictions()
+                + self.answers.evictions()
+                + self.bola.evictions(),
         }
     }
 
@@ -270,6 +331,7 @@ impl BehaviourDetector {
                 rate: RateTracker::new(minute),
                 errors: ErrorTracker::new(minute),
                 bulk: BulkTracker::default(),
+                logins: SuccessShapes::default(),
             });
         let spike = state.rate.record(minute, &self.learning, &self.config.rate);
         let surge = state.errors.record(
@@ -286,6 +348,7 @@ impl BehaviourDetector {
     fn observe_client(
         &mut self,
         obs: &Observation<'_>,
+        attempt: Attempt,
     ) -> (
         Option<rate::Spike>,
         Option<brute_force::Failures>,
@@ -295,7 +358,6 @@ impl BehaviourDetector {
             // All peers without an address would be one client.
             return (None, None, None);
         }
-        let attempt = self.auth_attempt(obs);
         let (minute, now) = (obs.minute, obs.now_unix_ns);
         let brute_force = &self.config.brute_force;
         let state = self
@@ -312,18 +374,82 @@ impl BehaviourDetector {
         (spike, failures, stuffing)
     }
 
-    fn auth_attempt(&self, obs: &Observation<'_>) -> Attempt {
+    /// Logins and password resets: what the answer was, per account and
+    /// per endpoint.
+    fn observe_credentials(&mut self, obs: &Observation<'_>) -> Credentials {
         let status = obs.status();
-        let is_login =
-            obs.endpoint.method == "POST" && login::is_login_template(&obs.endpoint.template);
-        let failed_login = is_login && login::login_failed(obs.exchange);
-        Attempt {
-            failed_login,
-            denied: status == 401 || status == 403,
-            username: failed_login
-                .then(|| login::username_hash(obs.exchange, &self.keys))
-                .flatten(),
+        let mut out = Credentials {
+            attempt: Attempt {
+                denied: status == 401 || status == 403,
+                ..Attempt::default()
+            },
+            account: None,
+            enumerable: None,
+        };
+        let Some(kind) = self
+            .login_rules
+            .classify(obs.exchange, &obs.endpoint.template)
+        else {
+            return out;
+        };
+        let outcome = match kind {
+            CredentialEndpoint::Reset => Outcome::Unknown,
+            CredentialEndpoint::Login => {
+                let learned = &mut self
+                    .endpoints
+                    .get_or_insert_with(obs.endpoint_id, || EndpointState {
+                        rate: RateTracker::new(obs.minute),
+                        errors: ErrorTracker::new(obs.minute),
+                        bulk: BulkTracker::default(),
+                        logins: SuccessShapes::default(),
+                    })
+                    .logins;
+                let outcome = outcome::classify(obs.exchange, learned);
+                if let Outcome::Success { shape } = outcome {
+                    learned.learn(shape);
+                }
+                outcome
+            }
+        };
+        let failed = outcome == Outcome::Failure;
+        // A failed login is the login detectors' to judge, not a refusal.
+        out.attempt.denied &= !failed;
+        let compared = match kind {
+            CredentialEndpoint::Login => failed,
+            // Every answer of a reset, but a refusal to answer at all.
+            CredentialEndpoint::Reset => status < 500 && status != 429,
+        };
+        if !(failed || compared) {
+            return out;
         }
+        let Some(name) = login::username(obs.exchange) else {
+            out.attempt.failed_login = failed;
+            return out;
+        };
+        let user = self.keys.hash(name.as_str());
+        out.attempt.failed_login = failed;
+        out.attempt.username = Some(user);
+        if failed && self.config.brute_force.enabled {
+            let account = Principal::user(&self.fingerprint_key, &name);
+            let role = obs.exchange.connection.role;
+            let key = self.keys.hash(&(role, &obs.endpoint.host, user));
+            let client = obs.client_id;
+            let now = obs.now_unix_ns;
+            out.account = self
+                .accounts
+                .get_or_insert_with(key, || AccountTracker::new(now))
+                .record(&account, client, now, &self.config.brute_force)
+                .map(|c| c.on_side(role.as_str()));
+        }
+        if compared {
+            let signature = outcome::signature(obs.exchange);
+            let reset = kind == CredentialEndpoint::Reset;
+            out.enumerable = self
+                .answers
+                .get_or_insert_with(obs.endpoint_id, AnswerTracker::default)
+                .record(user, signature, reset, &self.config.account_enumeration);
+        }
+        out
     }
 
     fn observe_ids(&mut self, obs: &Observation<'_>) -> Option<enumeration::Walk> {
@@ -367,6 +493,13 @@ impl BehaviourDetector {
             ));
         }
     }
+}
+
+/// What a login or reset attempt amounted to.
+struct Credentials {
+    attempt: Attempt,
+    account: Option<account_brute_force::AccountFailures>,
+    enumerable: Option<account_enumeration::Enumerable>,
 }
 
 #[cfg(test)]

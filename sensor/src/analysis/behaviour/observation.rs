@@ -1,5 +1,6 @@
 //! What the behavioural detectors read off one exchange, computed once.
 
+use crate::analysis::principal::Principal;
 use crate::endpoint::{path_params, EndpointKey};
 use crate::exchange::HttpExchange;
 
@@ -12,6 +13,8 @@ pub(crate) struct Observation<'a> {
     /// Keyed hash of `endpoint`.
     pub endpoint_id: u64,
     pub client: ClientKey,
+    /// Who is calling, when the request says.
+    pub principal: Option<&'a Principal>,
     /// Keyed hash of `client`.
     pub client_id: u64,
     pub now_unix_ns: i128,
@@ -22,11 +25,13 @@ impl<'a> Observation<'a> {
     pub(crate) fn new(
         exchange: &'a HttpExchange,
         endpoint: EndpointKey,
+        principal: Option<&'a Principal>,
         keys: &Keys,
         now_unix_ns: i128,
     ) -> Self {
-        let client = ClientKey::of(exchange);
+        let client = ClientKey::of(exchange, principal);
         Self {
+            principal,
             endpoint_id: keys.hash(&endpoint),
             client_id: keys.hash(&client),
             endpoint,

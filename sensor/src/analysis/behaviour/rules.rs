@@ -34,7 +34,7 @@ pub const BRUTE_FORCE: RuleInfo = RuleInfo {
     id: "auth.brute_force",
     category: Category::Auth,
     severity: Severity::High,
-    description: "Many failed logins, or many 401/403 answers, to one client in a short window.",
+    description: "Many failed logins for one account (from any addresses), failed logins from one client across accounts, or many 401/403 answers to one client, in a short window.",
 };
 
 pub const CREDENTIAL_STUFFING: RuleInfo = RuleInfo {
@@ -58,6 +58,20 @@ pub const CREDENTIALS_IN_QUERY: RuleInfo = RuleInfo {
     description: "A token, key, password or signature in a URL query string, where logs, proxies and browser history keep it.",
 };
 
+pub const ACCOUNT_ENUMERATION: RuleInfo = RuleInfo {
+    id: "auth.account_enumeration",
+    category: Category::Auth,
+    severity: Severity::Medium,
+    description: "A login or password-reset endpoint whose failure answers differ by username (unknown user against wrong password), telling anyone which accounts exist.",
+};
+
+pub const BOLA: RuleInfo = RuleInfo {
+    id: "auth.bola",
+    category: Category::Auth,
+    severity: Severity::High,
+    description: "A principal requesting ids of a path template that were returned to other principals and never to it, or many ids never returned to it (broken object-level authorization).",
+};
+
 /// Every behavioural rule.
 pub const RULES: &[RuleInfo] = &[
     RATE_SPIKE,
@@ -68,4 +82,6 @@ pub const RULES: &[RuleInfo] = &[
     CREDENTIAL_STUFFING,
     UNAUTHENTICATED_SENSITIVE,
     CREDENTIALS_IN_QUERY,
+    ACCOUNT_ENUMERATION,
+    BOLA,
 ];

@@ -26,6 +26,13 @@ pub struct DetectConfig {
     pub report_example_values: bool,
     /// A JWT whose `exp - iat` exceeds this is reported.
     pub jwt_max_lifetime_secs: u64,
+    /// JWT `alg` values accepted; any other is `secret.jwt_alg_not_allowed`
+    /// (`none` is always `secret.jwt_alg_none`).
+    pub jwt_allowed_algs: Vec<String>,
+    /// Try HS256/384/512 tokens (from `Authorization` headers and
+    /// responses) against the bundled list of well-known weak secrets,
+    /// once per issuer and key id, off the hot path.
+    pub jwt_weak_secrets: bool,
     /// Body bytes inspected per message (after decoding).
     pub max_inspect_bytes: usize,
     /// Key for fingerprints (at least 32 bytes; the first 32 are used).
@@ -45,6 +52,8 @@ impl Default for DetectConfig {
             pii_in_requests: false,
             report_example_values: false,
             jwt_max_lifetime_secs: 86_400,
+            jwt_allowed_algs: super::jwt::default_allowed_algs(),
+            jwt_weak_secrets: true,
             max_inspect_bytes: 1024 * 1024,
             fingerprint_key_file: None,
             allow: Vec::new(),

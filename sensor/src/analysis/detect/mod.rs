@@ -71,6 +71,7 @@ pub struct ContentDetector {
     pii_in_requests: bool,
     report_examples: bool,
     jwt_max_lifetime_secs: u64,
+    jwt_allowed_algs: Vec<String>,
     max_inspect_bytes: usize,
 }
 
@@ -122,6 +123,7 @@ impl ContentDetector {
             pii_in_requests: config.pii_in_requests,
             report_examples: config.report_example_values,
             jwt_max_lifetime_secs: config.jwt_max_lifetime_secs,
+            jwt_allowed_algs: config.jwt_allowed_algs.clone(),
             max_inspect_bytes: config.max_inspect_bytes,
             rules,
         })
@@ -132,6 +134,14 @@ impl ContentDetector {
     pub fn validate(config: &DetectConfig) -> Result<(), RuleError> {
         let mut rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
         custom::apply(config, &mut rules)
+    }
+
+    /// The category and severity of rule `id` as configured, or None when
+    /// it is disabled or unknown (for findings made outside the engine,
+    /// such as `secret.jwt_weak_secret`).
+    pub fn rule_info(&self, id: &str) -> Option<(Category, Severity)> {
+        let rule = &self.rules[*self.by_id.get(id)?];
+        rule.enabled.then_some((rule.category, rule.severity))
     }
 
     /// Every finding in one exchange, merged by rule and location.

@@ -29,6 +29,8 @@ pub struct Scan<'d> {
     merged: Vec<Merged>,
     index: HashMap<(usize, Location), usize>,
     active: Vec<bool>,
+    /// The Host header without its port (for JWT key URLs).
+    host: String,
 }
 
 impl<'d> Scan<'d> {
@@ -45,6 +47,14 @@ impl<'d> Scan<'d> {
             merged: Vec::new(),
             index: HashMap::new(),
             active: vec![false; det.rules.len()],
+            host: header(&exchange.request.headers, "host")
+                .map(|h| {
+                    let h = String::from_utf8_lossy(h);
+                    h.rsplit_once(':')
+                        .map_or(&*h, |(host, _)| host)
+                        .to_ascii_lowercase()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -347,7 +357,13 @@ impl<'d> Scan<'d> {
                 for (s, e) in found {
                     let value = &text[s..e];
                     if rule.check == Check::Jwt {
-                        for id in jwt::problems(value, det.jwt_max_lifetime_secs) {
+                        let policy = jwt::Policy {
+                            max_lifetime_secs: det.jwt_max_lifetime_secs,
+                            allowed_algs: &det.jwt_allowed_algs,
+                            host: &self.host,
+                        };
+                        let problems = jwt::problems_with(value, &policy);
+                        for id in problems {
                             if let Some(&r) = det.by_id.get(id) {
                                 if det.rules[r].enabled {
                                     self.record(r, location(false), location(true), value);

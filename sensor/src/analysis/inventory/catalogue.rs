@@ -41,6 +41,10 @@ impl Catalogue {
         self.records.len()
     }
 
+    pub fn contains(&self, key: &EndpointKey) -> bool {
+        self.records.contains_key(key)
+    }
+
     /// The record of `key` seen at `now`, created (and room made) if new.
     /// Last-seen never goes backwards, whatever order exchanges arrive in.
     pub fn touch(&mut self, key: EndpointKey, now: i64) -> Touched<'_> {

@@ -62,7 +62,7 @@ pub enum InventoryError {
 }
 
 /// What the inventory did, for `--stats` and the metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct InventoryCounters {
     /// Endpoints tracked now.
     pub endpoints: u64,
@@ -74,7 +74,16 @@ pub struct InventoryCounters {
     pub save_errors: u64,
     /// Unusable catalogue files set aside at start-up.
     pub files_set_aside: u64,
+    /// 404 and 405 answers on paths that are not endpoints: counted, never
+    /// added (a scanner's guesses are not the API).
+    pub unrouted: u64,
+    /// The same, per host (at most `MAX_UNROUTED_HOSTS`; the rest under
+    /// `*`).
+    pub unrouted_by_host: std::collections::BTreeMap<String, u64>,
 }
+
+/// Hosts whose 404/405 answers are counted apart.
+const MAX_UNROUTED_HOSTS: usize = 1000;
 
 pub struct Inventory {
     enabled: bool,
@@ -91,6 +100,7 @@ pub struct Inventory {
     saves: u64,
     save_errors: u64,
     files_set_aside: u64,
+    unrouted: std::collections::BTreeMap<String, u64>,
 }
 
 impl std::fmt::Debug for Inventory {
@@ -131,6 +141,7 @@ impl Inventory {
             saves: 0,
             save_errors: 0,
             files_set_aside: 0,
+            unrouted: std::collections::BTreeMap::new(),
         };
         if !config.enabled {
             return Ok(inventory);
@@ -188,6 +199,18 @@ impl Inventory {
         now_unix_ns: i128,
     ) -> Vec<Finding> {
         if !self.enabled {
+            return Vec::new();
+        }
+        let status = exchange.response.status;
+        if (status == 404 || status == 405) && !self.catalogue.contains(key) {
+            let host = if self.unrouted.len() < MAX_UNROUTED_HOSTS
+                || self.unrouted.contains_key(&key.host)
+            {
+                key.host.clone()
+            } else {
+                "*".to_owned()
+            };
+            *self.unrouted.entry(host).or_default() += 1;
             return Vec::new();
         }
         let now = now_unix_ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
@@ -256,6 +279,8 @@ impl Inventory {
             saves: self.saves,
             save_errors: self.save_errors,
             files_set_aside: self.files_set_aside,
+            unrouted: self.unrouted.values().sum(),
+            unrouted_by_host: self.unrouted.clone(),
         }
     }
 

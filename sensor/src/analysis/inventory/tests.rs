@@ -331,3 +331,34 @@ fn disabled_inventory_records_and_writes_nothing() {
     assert!(!dir.join(FILE_NAME).exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn not_found_and_not_allowed_are_counted_per_host_not_catalogued() {
+    let dir = temp_dir("unrouted");
+    let mut inv = inventory(&InventoryConfig::default(), &dir);
+    for i in 1..=12 {
+        let x = request("GET", "api.acme.io", &format!("/nope{i}"), 404);
+        assert!(inv.observe(&x, &[], at(i)).is_empty());
+    }
+    let x = request("DELETE", "shop.acme.io", "/api/cart", 405);
+    inv.observe(&x, &[], at(20));
+    assert!(inv.endpoints().is_empty(), "{:?}", inv.endpoints());
+    let counters = inv.counters();
+    assert_eq!(counters.unrouted, 13);
+    assert_eq!(counters.unrouted_by_host.get("api.acme.io"), Some(&12));
+    assert_eq!(counters.unrouted_by_host.get("shop.acme.io"), Some(&1));
+    // An endpoint that exists keeps counting its 404s (an id not found).
+    inv.observe(
+        &request("GET", "api.acme.io", "/api/users/7", 200),
+        &[],
+        at(30),
+    );
+    inv.observe(
+        &request("GET", "api.acme.io", "/api/users/8", 404),
+        &[],
+        at(31),
+    );
+    let (_, record) = only(&inv);
+    assert_eq!(record.requests, 2);
+    assert_eq!(inv.counters().unrouted, 13);
+}

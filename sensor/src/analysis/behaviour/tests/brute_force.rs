@@ -8,14 +8,13 @@ const STUFFING: &str = "auth.credential_stuffing";
 fn login(client: &str, username: &str, status: u16) -> HttpExchange {
     let body = format!(r#"{{"username":"{username}","password":"Winter2024!"}}"#);
     let json = [("Host", HOST), ("Content-Type", "application/json")];
-    let mut x = exchange(
-        "POST",
-        "/api/v1/auth/login",
-        &json,
-        &body,
-        &[],
-        r#"{"error":"unauthorized"}"#,
-    );
+    // A success issues a token; a failure says so.
+    let answer = if status == 200 {
+        r#"{"access_token":"opaque-token-0123456789"}"#
+    } else {
+        r#"{"error":"unauthorized"}"#
+    };
+    let mut x = exchange("POST", "/api/v1/auth/login", &json, &body, &[], answer);
     x.response.status = status;
     from(x, client)
 }

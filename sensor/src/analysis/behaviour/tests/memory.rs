@@ -108,3 +108,44 @@ fn per_entry_sizes_keep_the_default_caps_within_budget() {
     println!("worst case with the default caps: {} MiB", worst >> 20);
     assert!(worst < 64 << 20, "{worst} bytes");
 }
+
+/// The same for what knows who is calling: accounts under failed logins,
+/// credential endpoints' answers, and `auth.bola`'s returned ids (Bloom
+/// filters), owners and windows. Map tables hold each entry inline; what
+/// an entry points to (vectors, tables, the filter) is counted once per
+/// entry, at its largest.
+#[test]
+fn identity_state_stays_within_its_budget_at_the_default_caps() {
+    use std::mem::size_of;
+    fn map_bytes(cap: usize, entry: usize) -> usize {
+        2 * (cap / 2 * 8 / 7).next_power_of_two() * (8 + entry + 1)
+    }
+    let c = BehaviourConfig::default();
+    let accounts = map_bytes(
+        c.brute_force.max_accounts,
+        size_of::<account_brute_force::AccountTracker>(),
+    ) + c.brute_force.max_accounts * 32 * 8;
+    let users = c.account_enumeration.max_usernames;
+    let answers = map_bytes(
+        MAX_CREDENTIAL_ENDPOINTS,
+        size_of::<account_enumeration::AnswerTracker>(),
+    ) + MAX_CREDENTIAL_ENDPOINTS
+        * ((users * 8 / 7).next_power_of_two() * (8 + 16 + 1) + 64 * (8 + 4 + 1));
+    let principals = c.bola.max_principals;
+    let returned = map_bytes(principals, size_of::<bola::Returned>()) + principals * 256 * 8;
+    let owners = map_bytes(c.bola.max_owned_ids, 8);
+    let cap = |n: u32| (n as usize * 2).max(8) * 8;
+    let window_heap = 2 * cap(c.bola.min_unreturned_ids) + cap(c.bola.min_foreign_ids) + 16 * 8;
+    let windows = map_bytes(principals, size_of::<bola::Window>()) + principals * window_heap;
+    let worst = accounts + answers + returned + owners + windows;
+    println!(
+        "identity worst case with the default caps: {} MiB (accounts {}, answers {}, returned ids {}, owners {}, windows {})",
+        worst >> 20,
+        accounts >> 20,
+        answers >> 20,
+        returned >> 20,
+        owners >> 20,
+        windows >> 20
+    );
+    assert!(worst < 40 << 20, "{worst} bytes");
+}

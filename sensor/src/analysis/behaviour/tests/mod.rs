@@ -6,6 +6,7 @@ mod brute_force;
 mod bulk;
 mod enumeration;
 mod errors;
+mod identity;
 mod memory;
 mod rate;
 
