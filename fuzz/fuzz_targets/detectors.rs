@@ -40,6 +40,7 @@ fn body(data: &[u8]) -> Body {
         decoded: None,
         wire_len: data.len() as u64,
         truncated: false,
+        tail: Default::default(),
     }
 }
 
@@ -97,6 +98,7 @@ fuzz_target!(|input: &[u8]| {
         },
         timings: Timings::default(),
         upgraded: false,
+        anomalies: Vec::new(),
         completed_unix_ns: 0,
     };
     for finding in detector().inspect(&exchange) {

@@ -33,6 +33,7 @@ fn body(bytes: &Bytes) -> Body {
         raw: bytes.clone(),
         decoded: None,
         truncated: false,
+        tail: Default::default(),
     }
 }
 
@@ -157,6 +158,7 @@ fn exchange(i: usize, bodies: &Bodies, jwt: bool) -> HttpExchange {
         },
         timings: Timings::default(),
         upgraded: false,
+        anomalies: Vec::new(),
         completed_unix_ns: 0,
     }
 }

@@ -61,10 +61,12 @@ fn exchange(content_type: &str, body: String) -> HttpExchange {
                 raw: Bytes::from(body),
                 decoded: None,
                 truncated: false,
+                tail: Default::default(),
             },
         },
         timings: Timings::default(),
         upgraded: false,
+        anomalies: Vec::new(),
         completed_unix_ns: 0,
     }
 }

@@ -273,6 +273,17 @@ pub enum ConfigError {
     Rules(#[from] crate::analysis::detect::config::RuleError),
 }
 
+/// Largest `limits.max_header_bytes`: 1 MiB.
+pub const MAX_HEADER_BYTES: usize = 1 << 20;
+/// Largest `limits.max_body_kept_bytes`: 16 MiB.
+pub const MAX_BODY_KEPT_BYTES: usize = 16 << 20;
+/// Largest `limits.max_decoded_bytes` and `detect.max_inspect_bytes`: 64 MiB.
+pub const MAX_DECODED_BYTES: usize = 64 << 20;
+/// Largest `limits.max_buffered_bytes_per_direction`: 16 MiB.
+pub const MAX_BUFFERED_BYTES: usize = 16 << 20;
+/// Largest `capture.ring_buffer_bytes`: 1 GiB.
+pub const MAX_RING_BYTES: usize = 1 << 30;
+
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -361,6 +372,46 @@ impl Config {
         }
         if l.idle_timeout_secs == 0 {
             return invalid("limits.idle_timeout_secs", "must be greater than 0");
+        }
+        // Every size has a maximum (documented in sensor.example.toml): a
+        // typo must not let one connection or one body take the host's memory.
+        for (key, value, max) in [
+            (
+                "limits.max_header_bytes",
+                l.max_header_bytes,
+                MAX_HEADER_BYTES,
+            ),
+            (
+                "limits.max_body_kept_bytes",
+                l.max_body_kept_bytes,
+                MAX_BODY_KEPT_BYTES,
+            ),
+            (
+                "limits.max_decoded_bytes",
+                l.max_decoded_bytes,
+                MAX_DECODED_BYTES,
+            ),
+            ("limits.max_pending_requests", l.max_pending_requests, 1024),
+            (
+                "limits.max_buffered_bytes_per_direction",
+                l.max_buffered_bytes_per_direction,
+                MAX_BUFFERED_BYTES,
+            ),
+            ("limits.max_connections", l.max_connections, 1_000_000),
+            (
+                "detect.max_inspect_bytes",
+                self.detect.max_inspect_bytes,
+                MAX_DECODED_BYTES,
+            ),
+            (
+                "capture.ring_buffer_bytes",
+                self.capture.ring_buffer_bytes as usize,
+                MAX_RING_BYTES,
+            ),
+        ] {
+            if value > max {
+                return invalid(key, &format!("must be at most {max}, found {value}"));
+            }
         }
         Ok(())
     }

@@ -33,6 +33,11 @@ pub struct Body {
     /// True when `raw` is not the whole body: a limit cut it, or capture
     /// missed some of its bytes.
     pub truncated: bool,
+    /// The last bytes seen of a body longer than `raw` (after the kept
+    /// prefix, or after a capture gap), so a secret at the end of a large
+    /// body is still inspected. Not contiguous with `raw`; empty when `raw`
+    /// holds every byte seen.
+    pub tail: Bytes,
 }
 
 impl Body {
@@ -73,6 +78,52 @@ pub struct Timings {
     pub response_end_ns: u64,
 }
 
+/// Which message of an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    Request,
+    Response,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Request => "request",
+            MessageKind::Response => "response",
+        }
+    }
+}
+
+/// One way of reading where a body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// `content-length`, `chunked`, `no body` or `connection close`.
+    pub framing: &'static str,
+    /// Where the body ends, in bytes after the head (framing included);
+    /// `None` when that reading was not followed and cannot be known.
+    pub body_end: Option<u64>,
+}
+
+/// Something irregular in how an exchange was framed or parsed. It holds
+/// fixed reasons and lengths only, never bytes a peer sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anomaly {
+    /// A message did not parse: the exchange carries what could be parsed
+    /// (it is partial), and its bytes were still inspected.
+    Malformed {
+        message: MessageKind,
+        reason: &'static str,
+    },
+    /// The head allows two readings of where the body ends (request
+    /// smuggling shapes); `followed` is the one the sensor parsed by.
+    AmbiguousFraming {
+        message: MessageKind,
+        shape: &'static str,
+        followed: Reading,
+        other: Reading,
+    },
+}
+
 /// A request matched with its response, as the HTTP stage produces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessagePair {
@@ -81,6 +132,8 @@ pub struct MessagePair {
     pub timings: Timings,
     /// True when the connection switched protocols after this exchange.
     pub upgraded: bool,
+    /// Malformed messages and ambiguous framing, in the order found.
+    pub anomalies: Vec<Anomaly>,
 }
 
 /// One HTTP exchange with its process and connection context.
@@ -93,12 +146,31 @@ pub struct HttpExchange {
     pub upgraded: bool,
     /// Wall-clock time (Unix nanoseconds) the response completed.
     pub completed_unix_ns: i128,
+    /// Malformed messages and ambiguous framing (see `Anomaly`).
+    pub anomalies: Vec<Anomaly>,
 }
 
 impl HttpExchange {
     /// True when either body is not complete in this exchange.
     pub fn truncated(&self) -> bool {
         self.request.body.truncated || self.response.body.truncated
+    }
+
+    /// What failed to parse, as one sentence fragment ("request head: ...;
+    /// response body: ..."), or `None` when both messages parsed. An
+    /// exchange with one is partial.
+    pub fn malformed(&self) -> Option<String> {
+        let reasons: Vec<String> = self
+            .anomalies
+            .iter()
+            .filter_map(|a| match a {
+                Anomaly::Malformed { message, reason } => {
+                    Some(format!("{} {reason}", message.as_str()))
+                }
+                Anomaly::AmbiguousFraming { .. } => None,
+            })
+            .collect();
+        (!reasons.is_empty()).then(|| reasons.join("; "))
     }
 
     /// The protocol version as output: `1.0`, `1.1` or `2`.

@@ -21,9 +21,22 @@ pub enum Category {
     /// How the traffic travels: credentials or sensitive data over
     /// plaintext HTTP between hosts.
     Transport,
+    /// HTTP itself used against its readers: heads whose body length two
+    /// implementations read differently (request smuggling shapes).
+    Protocol,
 }
 
 impl Category {
+    /// Every category.
+    pub const ALL: [Category; 6] = [
+        Category::SensitiveData,
+        Category::Secret,
+        Category::VerboseError,
+        Category::AbnormalVolume,
+        Category::Auth,
+        Category::Inventory,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::SensitiveData => "sensitive_data",
@@ -33,6 +46,7 @@ impl Category {
             Category::Auth => "auth",
             Category::Inventory => "inventory",
             Category::Transport => "transport",
+            Category::Protocol => "protocol",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod http;
 pub mod metrics;
 pub mod origin;
 pub mod pipeline;
+pub mod preflight;
 pub mod reassembly;
 pub mod replay;
 pub mod run;

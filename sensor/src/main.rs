@@ -1,5 +1,6 @@
 //! `sensor`: the command-line entry point.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -29,21 +30,31 @@ enum Command {
     Tail(TailArgs),
     /// Run a pcap or pcapng capture through the pipeline (no root needed).
     Replay(ReplayArgs),
-    /// List the built-in detection rules (id, category, severity, description).
+    /// List the detection rules (id, category, severity, description):
+    /// every built-in rule, or with --config the set that configuration runs.
     Rules {
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+        /// Show the effective set: custom rules added, disabled rules left
+        /// out, severities as configured.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Print the catalogue of API endpoints seen (kept in the state directory).
     Inventory(InventoryArgs),
     /// Check the hash chain of an alerts file, or a rotated set; exits 1
     /// at the first line changed, removed or inserted, or a cut tail.
     Verify(VerifyArgs),
-    /// Validate a configuration file and exit.
+    /// Validate a configuration file and what `run` needs from this host
+    /// (key file, state directory, output directories, metrics port).
     CheckConfig {
         /// The TOML file to check.
         file: PathBuf,
+        /// Check the file only, not this host: for a config made for
+        /// another host (a pod, a package not yet installed).
+        #[arg(long)]
+        syntax_only: bool,
     },
 }
 
@@ -110,7 +121,7 @@ struct TailArgs {
     #[arg(long, value_parser = sensor::tail::SEVERITIES)]
     severity: Option<String>,
     /// Only these categories (repeatable).
-    #[arg(long)]
+    #[arg(long, value_parser = sensor::tail::CATEGORIES)]
     category: Vec<String>,
     /// Print the JSON lines unchanged (filters still apply).
     #[arg(long)]
@@ -130,6 +141,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: a file, a pipe or
+        // journald would keep them as noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -141,11 +155,22 @@ fn main() -> std::process::ExitCode {
     }
     match real_main(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader went away (`sensor rules | head`): nothing more to
+        // say, as `cat` would end.
+        Err(err) if is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn real_main(cli: Cli) -> anyhow::Result<()> {
@@ -172,7 +197,6 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                     None => Config::default().output.alerts,
                 },
             };
-            use std::io::IsTerminal as _;
             let color = match args.color.as_str() {
                 "always" => true,
                 "never" => false,
@@ -195,7 +219,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             };
             sensor::tail::tail(&options, &mut std::io::stdout().lock())
         }
-        Command::Rules { json } => print_rules(json),
+        Command::Rules { json, config } => print_rules(json, config.as_deref()),
         Command::Inventory(args) => {
             let state_dir = match (args.state_dir, &args.config) {
                 (Some(dir), _) => dir,
@@ -209,8 +233,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Verify(args) => verify(args),
-        Command::CheckConfig { file } => {
-            Config::load(&file)?;
+        Command::CheckConfig { file, syntax_only } => {
+            let config = Config::load(&file)?;
+            if !syntax_only {
+                sensor::preflight::check(&config)?;
+            }
             println!("{}: ok", file.display());
             Ok(())
         }
@@ -271,23 +298,19 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     }
 }
 
-/// `sensor rules`: the built-in rules, one per line.
-fn print_rules(json: bool) -> anyhow::Result<()> {
+/// `sensor rules`: every built-in rule, or the set `config` runs, one per line.
+fn print_rules(json: bool, config: Option<&std::path::Path>) -> anyhow::Result<()> {
     use std::io::Write as _;
+    let rules = match config {
+        Some(path) => sensor::analysis::rules::effective(&Config::load(path)?)?,
+        None => sensor::analysis::rules::builtin(),
+    };
     let mut out = std::io::stdout().lock();
-    let behaviour = sensor::analysis::behaviour::RULES.iter().cloned();
-    let credentials = sensor::analysis::credentials::RULES.iter().cloned();
-    let transport = sensor::analysis::transport::RULES.iter().cloned();
-    for rule in sensor::analysis::detect::builtin_rules()
-        .into_iter()
-        .chain(behaviour)
-        .chain(credentials)
-        .chain(transport)
-    {
+    for rule in rules {
         if json {
             // The rule's own fields in their order, then the gitleaks ids.
             let mut line = serde_json::to_string(&rule)?;
-            let gitleaks = sensor::analysis::detect::gitleaks_ids(rule.id);
+            let gitleaks = sensor::analysis::detect::gitleaks_ids(&rule.id);
             if !gitleaks.is_empty() {
                 line.pop();
                 line.push_str(&format!(
@@ -307,5 +330,6 @@ fn print_rules(json: bool) -> anyhow::Result<()> {
             )?;
         }
     }
+    out.flush()?;
     Ok(())
 }

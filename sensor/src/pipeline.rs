@@ -70,10 +70,12 @@ impl Pipeline {
             buffered_total: 0,
             // Enough for every connection to hold a full head in flight at
             // the same time is far more than needed; a quarter of the
-            // worst case is the budget, and the heaviest connection goes first.
+            // worst case is the budget, and the heaviest connection goes
+            // first. At most 64 MiB, so the agent stays within its memory
+            // target (128 MiB) whatever peers send.
             max_buffered_total: (limits.max_connections * limits.max_buffered_bytes_per_direction
                 / 4)
-            .clamp(16 << 20, 256 << 20),
+            .clamp(16 << 20, 64 << 20),
             unix_offset_ns,
             ignored: Vec::new(),
             pairs: Vec::new(),
@@ -388,6 +390,7 @@ impl Pipeline {
                 response: pair.response,
                 timings: pair.timings,
                 upgraded: pair.upgraded,
+                anomalies: pair.anomalies,
             });
         }
     }

@@ -21,11 +21,20 @@ use crate::stats::SourceStats;
 /// Ring buffer records handled per wake-up before outputs get a turn.
 const BATCH: usize = 4096;
 
+/// Batches read on one timed poll before the other tasks (metrics, idle
+/// expiry, signals) get a turn.
+const BATCHES_PER_POLL: usize = 16;
+
+/// Batches read from the ring buffer at shutdown, at most: more than a
+/// full default ring (16 MiB) holds.
+const SHUTDOWN_BATCHES: usize = 64;
+
 /// How often the ring buffer is drained when the kernel did not wake us.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<()> {
     config.validate()?;
+    crate::preflight::check(&config)?;
     let sinks = config.sinks.start(&config.output.state_dir)?;
     let pods = PodIndex::from_environment(&config.kubernetes);
     let resolver = Box::new(LiveResolver::new().with_pods(pods.clone()));
@@ -72,7 +81,17 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     loop {
         tokio::select! {
             batch = capture.next_batch(&mut events, BATCH) => batch?,
-            _ = poll.tick() => capture.drain_now(&mut events),
+            _ = poll.tick() => {
+                // Bounded batches, each handled before the next is read:
+                // memory stays flat however fast the kernel produces, and
+                // the ring is still emptied as fast as the agent can go.
+                for _ in 0..BATCHES_PER_POLL {
+                    if !capture.drain_now(&mut events, BATCH) {
+                        break;
+                    }
+                    process(&mut capture, &mut session, &mut events)?;
+                }
+            }
             _ = tick.tick() => {
                 session.expire_idle(monotonic_ns());
                 session.deliver_done()?;
@@ -85,16 +104,26 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
         }
-        process(&mut capture, &mut session, &mut events);
-        session.deliver_done()?;
+        process(&mut capture, &mut session, &mut events)?;
     }
 
-    // What the kernel already queued still counts; then detach.
-    capture.drain_final(&mut events);
-    events.drain(..).for_each(|event| session.handle(event));
+    // What the kernel already queued still counts; then detach. In
+    // bounded batches, each handled before the next is read, and a bounded
+    // number of them: traffic that goes on must not hold the exit.
+    for _ in 0..SHUTDOWN_BATCHES {
+        let more = capture.drain_final(&mut events, BATCH);
+        process(&mut capture, &mut session, &mut events)?;
+        if !more {
+            break;
+        }
+    }
     let source = source_stats(&capture, session.connections());
     let tls = capture.tls_stats();
+    // Detaching is most of a shutdown: the kernel waits out an RCU grace
+    // period for each probe it removes.
+    let detaching = std::time::Instant::now();
     drop(capture);
+    tracing::info!("probes detached in {} ms", detaching.elapsed().as_millis());
     session.finish(monotonic_ns())?;
     let mut stats = session.close(source);
     stats.tls = Some(tls);
@@ -139,11 +168,23 @@ fn mode_family(mode: crate::capture::Mode) -> crate::metrics::Labelled {
     }
 }
 
-/// Runs captured events through the session and tells the kernel which
-/// connections to stop sending.
-fn process(capture: &mut LiveCapture, session: &mut Session, events: &mut Vec<CaptureEvent>) {
-    events.drain(..).for_each(|event| session.handle(event));
+/// Runs captured events through the session, delivers the exchanges
+/// whenever the session holds its bound of them (one batch of records can
+/// finish many), and tells the kernel which connections to stop sending.
+fn process(
+    capture: &mut LiveCapture,
+    session: &mut Session,
+    events: &mut Vec<CaptureEvent>,
+) -> Result<(), crate::sink::OutputError> {
+    for event in events.drain(..) {
+        session.handle(event);
+        if session.done_is_full() {
+            session.deliver_done()?;
+        }
+    }
+    session.deliver_done()?;
     for conn in session.take_ignored() {
         capture.ignore(conn);
     }
+    Ok(())
 }

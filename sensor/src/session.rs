@@ -21,12 +21,20 @@ use crate::sink::worker::SinkHandle;
 use crate::sink::{OutputError, Outputs};
 use crate::stats::{SourceStats, Stats};
 
+/// Finished exchanges held before they must be delivered: one batch of
+/// capture records can finish many (small pipelined responses, each
+/// decoding to `max_decoded_bytes`), so the queue is bounded in bytes too.
+const MAX_DONE: usize = 64;
+const MAX_DONE_BYTES: usize = 8 << 20;
+
 pub struct Session {
     pipeline: Pipeline,
     analysis: Analysis,
     outputs: Outputs,
     /// Exchanges finished and not yet delivered.
     done: Vec<HttpExchange>,
+    /// Body bytes those exchanges hold.
+    done_bytes: usize,
     /// Scratch for the alerts the analysis lets through.
     ready: Vec<Alert>,
 }
@@ -60,6 +68,7 @@ impl Session {
             analysis,
             outputs,
             done: Vec::new(),
+            done_bytes: 0,
             ready: Vec::new(),
         }
     }
@@ -67,7 +76,15 @@ impl Session {
     /// One capture event through the pipeline; what it finishes waits for
     /// `deliver_done`.
     pub fn handle(&mut self, event: CaptureEvent) {
+        let before = self.done.len();
         self.pipeline.handle(event, &mut self.done);
+        self.done_bytes += self.done[before..].iter().map(body_bytes).sum::<usize>();
+    }
+
+    /// True when the finished exchanges held reach their bound: the
+    /// caller must `deliver_done` before handling more events.
+    pub fn done_is_full(&self) -> bool {
+        self.done.len() >= MAX_DONE || self.done_bytes >= MAX_DONE_BYTES
     }
 
     /// (pid, fd) pairs the source should stop sending.
@@ -87,6 +104,7 @@ impl Session {
 
     /// Delivers the exchanges the pipeline finished.
     pub fn deliver_done(&mut self) -> Result<(), OutputError> {
+        self.done_bytes = 0;
         let mut done = std::mem::take(&mut self.done);
         let result = self.deliver(&mut done);
         self.done = done;
@@ -203,6 +221,13 @@ impl Session {
 #[path = "session_tests.rs"]
 mod tests;
 
+/// Body bytes an exchange holds (kept, tail and decoded, both messages).
+fn body_bytes(x: &HttpExchange) -> usize {
+    [&x.request.body, &x.response.body]
+        .iter()
+        .map(|b| b.raw.len() + b.tail.len() + b.decoded.as_ref().map_or(0, |d| d.len()))
+        .sum()
+}
 #[cfg(test)]
 #[path = "schema_tests.rs"]
 mod schema_tests;

@@ -25,6 +25,10 @@ const BY_RULE: &[(&str, [&str; 2])] = &[
     ("pii.private_ip", [MISCONFIGURATION, "CWE-200"]),
     ("pii", [PROPERTY_EXPOSURE, "CWE-359"]),
     ("secret.url_credentials", [AUTHENTICATION, "CWE-598"]),
+    ("secret.jwt_weak_secret", [AUTHENTICATION, "CWE-521"]),
+    ("secret.jwt_alg_not_allowed", [AUTHENTICATION, "CWE-327"]),
+    ("secret.jwt_kid_injection", [AUTHENTICATION, "CWE-20"]),
+    ("secret.jwt_foreign_key_url", [AUTHENTICATION, "CWE-345"]),
     ("secret", [PROPERTY_EXPOSURE, "CWE-522"]),
     ("error", [MISCONFIGURATION, "CWE-209"]),
     ("volume.enumeration", [BOLA, "CWE-639"]),
@@ -40,10 +44,15 @@ const BY_RULE: &[(&str, [&str; 2])] = &[
     ("auth.credentials_in_query", [AUTHENTICATION, "CWE-598"]),
     ("auth.bola", [BOLA, "CWE-639"]),
     ("auth.account_enumeration", [AUTHENTICATION, "CWE-204"]),
-    ("secret.jwt_weak_secret", [AUTHENTICATION, "CWE-521"]),
-    ("secret.jwt_alg_not_allowed", [AUTHENTICATION, "CWE-327"]),
-    ("secret.jwt_kid_injection", [AUTHENTICATION, "CWE-20"]),
-    ("secret.jwt_foreign_key_url", [AUTHENTICATION, "CWE-345"]),
+    ("auth.token_expired_accepted", [AUTHENTICATION, "CWE-613"]),
+    ("auth.token_revoked_accepted", [AUTHENTICATION, "CWE-613"]),
+    ("auth.credential_new_client", [AUTHENTICATION, "CWE-287"]),
+    ("auth.credential_shared", [AUTHENTICATION, "CWE-287"]),
+    ("auth.credential_other_client", [AUTHENTICATION, "CWE-287"]),
+    (
+        "transport.cleartext_sensitive",
+        [MISCONFIGURATION, "CWE-319"],
+    ),
     ("inventory.shadow_api", [INVENTORY, "CWE-1059"]),
     ("inventory.zombie_api", [INVENTORY, "CWE-477"]),
 ];
@@ -70,6 +79,8 @@ fn by_category(category: Category) -> &'static [&'static str; 2] {
         Category::Inventory => &[INVENTORY, "CWE-1059"],
         // Cleartext transmission of sensitive information.
         Category::Transport => &[MISCONFIGURATION, "CWE-319"],
+        // Request smuggling: inconsistent interpretation of HTTP requests.
+        Category::Protocol => &[MISCONFIGURATION, "CWE-444"],
     }
 }
 

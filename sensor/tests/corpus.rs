@@ -49,6 +49,7 @@ fn exchange(case: &Case) -> HttpExchange {
         decoded: None,
         wire_len: case.body.len() as u64,
         truncated: false,
+        tail: Default::default(),
     };
     let request_side = case.side == "request";
     let (req_headers, req_body, resp_headers, resp_body) = if request_side {
@@ -86,6 +87,7 @@ fn exchange(case: &Case) -> HttpExchange {
         },
         timings: Timings::default(),
         upgraded: false,
+        anomalies: Vec::new(),
         completed_unix_ns: 1_717_200_000_000_000_000,
     }
 }

@@ -106,19 +106,75 @@ fn captures_as_unprivileged_user_with_the_unit_capabilities() {
     );
 }
 
+/// `kubectl kustomize` (kubectl from the machine, checked by `cargo xtask
+/// setup`) renders `dir`; the documents, split.
+fn kustomize(dir: &std::path::Path) -> (String, Vec<String>) {
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("running kubectl (cargo xtask setup checks for it)");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let docs = text.split("\n---\n").map(str::to_owned).collect();
+    (text, docs)
+}
+
+fn kind_of(doc: &str) -> &str {
+    doc.lines()
+        .find_map(|l| l.strip_prefix("kind: "))
+        .unwrap_or("")
+}
+
 #[test]
 fn kubernetes_manifests_validate() {
     let dir = workspace_root().join("deploy/kubernetes");
-    let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let (rendered, docs) = kustomize(&dir);
+    let kinds: Vec<&str> = docs.iter().map(|d| kind_of(d)).collect();
+    // The namespace first, so one `kubectl apply -k` works on a new cluster.
+    assert_eq!(kinds[0], "Namespace", "{kinds:?}");
+    for kind in [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Service",
+        "DaemonSet",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} not rendered: {kinds:?}");
+    }
+    // Every file of the directory is in the kustomization.
+    let files = std::fs::read_dir(&dir)
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    manifests.sort();
-    assert!(manifests.len() >= 4, "{manifests:?}");
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".yaml") && n != "kustomization.yaml")
+        .count();
+    assert_eq!(files, docs.len() - 2, "rbac.yaml holds 3 documents");
+    let daemonset = docs.iter().find(|d| kind_of(d) == "DaemonSet").unwrap();
+    assert!(
+        daemonset.contains(
+            r#"- --log-format
+        - json
+        - run"#
+        ),
+        "the sensor container logs JSON:\n{daemonset}"
+    );
+    let service = docs.iter().find(|d| kind_of(d) == "Service").unwrap();
+    assert!(
+        service.contains("name: metrics") && service.contains("app.kubernetes.io/name: sensor")
+    );
+
+    let scratch = scratch_dir("kubernetes_render");
+    let file = scratch.join("rendered.yaml");
+    std::fs::write(&file, &rendered).unwrap();
     let out = Command::new("python3")
         .args(["-m", "kubernetes_validate", "--strict"])
-        .args(&manifests)
+        .arg(&file)
         .output()
         .expect("running python3");
     assert!(
@@ -127,6 +183,19 @@ fn kubernetes_manifests_validate() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // The prometheus-operator overlay adds a ServiceMonitor on the
+    // Service's metrics port, in the sensor's namespace.
+    let (_, overlay) = kustomize(&workspace_root().join("deploy/prometheus-operator"));
+    let monitor = overlay
+        .iter()
+        .find(|d| kind_of(d) == "ServiceMonitor")
+        .expect("no ServiceMonitor rendered");
+    assert!(
+        monitor.contains("port: metrics") && monitor.contains("namespace: sensor-system"),
+        "{monitor}"
+    );
+    assert_eq!(overlay.len(), docs.len() + 1);
 
     // The ConfigMap carries a config the sensor accepts.
     let configmap = std::fs::read_to_string(dir.join("configmap.yaml")).unwrap();
@@ -149,6 +218,8 @@ fn kubernetes_manifests_validate() {
     });
     let check = Command::new(sensor)
         .arg("check-config")
+        // Made for a pod: its paths and port are the pod's, not this host's.
+        .arg("--syntax-only")
         .arg(&file)
         .output()
         .unwrap();
@@ -157,6 +228,110 @@ fn kubernetes_manifests_validate() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
+}
+
+/// A live sensor's /metrics passes `promtool check metrics` (Debian's
+/// prometheus, installed by `cargo xtask setup`): every family has HELP
+/// and TYPE, names and labels are valid; `sensor_build_info` names the
+/// version. Its log, a file here, carries no terminal colour codes.
+#[test]
+fn live_metrics_pass_promtool_and_logs_have_no_colour() {
+    let dir = scratch_dir("metrics_promtool");
+    let server = PyServer::start("127.0.0.1");
+    let sensor = Sensor::start(&dir, &[]);
+    curl(&[
+        "-o",
+        "/dev/null",
+        &format!("http://127.0.0.1:{}/item/1", server.port),
+    ]);
+    sensor.wait_for("one exchange", |e| !on_port(e, server.port).is_empty());
+    let page = curl(&[&format!("http://127.0.0.1:{}/metrics", sensor.metrics_port)]);
+    let page = String::from_utf8(page).unwrap();
+    let out = sensor.stop();
+
+    let version = env!("CARGO_PKG_VERSION");
+    let build_info = format!("sensor_build_info{{version=\"{version}\"}} 1");
+    assert!(page.lines().any(|l| l == build_info), "{page}");
+    let families = page.lines().filter(|l| l.starts_with("# TYPE ")).count();
+    let helps = page.lines().filter(|l| l.starts_with("# HELP ")).count();
+    assert!(families > 50, "{families} families:\n{page}");
+    assert_eq!(helps, families, "a family without HELP:\n{page}");
+
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running promtool (cargo xtask setup installs prometheus)");
+    use std::io::Write as _;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
+        "promtool check metrics: {}\n{}{}",
+        checked.status,
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    assert!(out.log.contains("sensor ready"), "{}", out.log);
+    assert!(
+        !out.log.contains('\x1b'),
+        "ANSI codes in a log file:\n{:?}",
+        out.log
+    );
+}
+
+/// Run as an unprivileged user with no capabilities, the sensor names the
+/// capabilities it lacks, not a mount problem: tracefs is mounted, only
+/// unreadable (0700 root).
+#[test]
+fn unprivileged_run_names_the_missing_capabilities() {
+    ensure_tracefs_mounted();
+    let dir = scratch_dir("unprivileged_refusal");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let config = dir.join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nstate_dir = {:?}\n[metrics]\nenabled = false\n",
+            dir.join("state").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(sensor_bin())
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .arg("--alerts")
+        .arg(dir.join("alerts.jsonl"))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(!log.contains("not mounted"), "{log}");
+    for cap in [
+        "CAP_BPF",
+        "CAP_PERFMON",
+        "CAP_SYS_PTRACE",
+        "CAP_DAC_READ_SEARCH",
+    ] {
+        assert!(log.contains(cap), "{cap} not named:\n{log}");
+    }
 }
 
 /// A systemd host mounts tracefs (sys-kernel-tracing.mount); a fresh CI

@@ -66,7 +66,12 @@ fn mode(path: &Path) -> u32 {
 
 /// The installed binary accepts the installed config.
 fn check_config(binary: &Path, config: &Path) {
-    let out = stdout(Command::new(binary).arg("check-config").arg(config));
+    // The package's config names paths systemd creates when the unit starts.
+    let out = stdout(
+        Command::new(binary)
+            .args(["check-config", "--syntax-only"])
+            .arg(config),
+    );
     assert!(out.contains(": ok"), "{out}");
 }
 
@@ -315,6 +320,52 @@ fn dist_tarball_install_sh_installs_without_clobbering_the_config() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
     }
+}
+
+/// The tarball's binary is static (no glibc needed: RHEL 8, Amazon Linux
+/// 2, Ubuntu 20.04) and still carries its eBPF programs: it captures an
+/// exchange on the real kernel.
+#[test]
+fn dist_tarball_binary_is_static_and_captures() {
+    let tarball = package("SENSOR_TARBALL", "tarball");
+    let top = format!("sensor-{VERSION}-{}", std::env::consts::ARCH);
+    let dir = scratch_dir("dist_tarball_static");
+    ok(Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&dir));
+    let binary = dir.join(&top).join("sensor");
+    let file = stdout(Command::new("file").arg(&binary));
+    assert!(
+        file.contains("statically linked") || file.contains("static-pie linked"),
+        "{file}"
+    );
+    // ldd exits non-zero on a static binary; what it says is the proof.
+    let ldd = Command::new("ldd").arg(&binary).output().unwrap();
+    let said =
+        String::from_utf8_lossy(&ldd.stdout).into_owned() + &String::from_utf8_lossy(&ldd.stderr);
+    assert!(
+        said.contains("not a dynamic executable") || said.contains("statically linked"),
+        "{said}"
+    );
+    assert!(!said.contains("libc.so"), "{said}");
+
+    let run = dir.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let server = PyServer::start("127.0.0.1");
+    let sensor = Sensor::start_binary(&binary, &run, &[], &[]);
+    curl(&[
+        "-o",
+        "/dev/null",
+        &format!("http://127.0.0.1:{}/item/static", server.port),
+    ]);
+    sensor.wait_for("the exchange, server side", |e| {
+        of_pid(e, server.pid())
+            .iter()
+            .any(|x| x["path"] == "/item/static")
+    });
+    sensor.stop();
 }
 
 /// Stand-ins for system commands, first on PATH, that log each call (name

@@ -77,12 +77,16 @@ impl Sensor {
     /// Like `start`, with the sensor launched through `launcher` (for
     /// example `setpriv` with reduced privileges).
     pub fn start_with(dir: &Path, extra: &[&str], launcher: &[String]) -> Sensor {
+        Self::start_binary(&sensor_bin(), dir, extra, launcher)
+    }
+
+    /// Like `start_with`, running `bin` (a packaged copy, say).
+    pub fn start_binary(bin: &Path, dir: &Path, extra: &[&str], launcher: &[String]) -> Sensor {
         assert!(
             // SAFETY: geteuid has no preconditions.
             unsafe { libc::geteuid() } == 0,
             "end-to-end tests load eBPF programs: run them as root (cargo xtask test)"
         );
-        let bin = sensor_bin();
         assert!(
             bin.exists(),
             "{} is missing: run `cargo xtask test`, which builds it",
@@ -92,10 +96,10 @@ impl Sensor {
         let mut command = match launcher.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
-                c.args(args).arg(&bin);
+                c.args(args).arg(bin);
                 c
             }
-            None => Command::new(&bin),
+            None => Command::new(bin),
         };
         // State (fingerprint key, spools) stays in the test's directory.
         // Metrics on a port of its own, so tests can run side by side.

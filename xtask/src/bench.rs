@@ -13,7 +13,7 @@
 mod h2;
 mod idle;
 mod nginx;
-mod sensor;
+pub(crate) mod sensor;
 mod wrk;
 
 use std::path::Path;

@@ -2,7 +2,10 @@
 //! packaged for installation, in `target/dist/`:
 //! - `sensor_<version>-1_<debian arch>.deb`, built by cargo-deb from
 //!   `[package.metadata.deb]` in sensor/Cargo.toml;
-//! - `sensor-<version>-<arch>.tar.gz`: the same files and `install.sh`.
+//! - `sensor-<version>-<arch>.tar.gz`: the same files and `install.sh`,
+//!   with a static binary (`x86_64-unknown-linux-musl`, its eBPF programs
+//!   embedded as in the glibc build) that needs no glibc: it runs on
+//!   RHEL 8, Amazon Linux 2 and Ubuntu 20.04 as on Debian 12.
 //!
 //! cargo-deb is installed here, when missing, rather than by `setup`: only
 //! this task needs it, and compiling it costs about three minutes.
@@ -12,7 +15,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _};
 
-use crate::{cargo, root, run, sensor_binary, setup, target_dir};
+use crate::{cargo, root, run, setup, target_dir};
+use setup::STATIC_TARGET;
 
 const CARGO_DEB_VERSION: &str = "3.8.0";
 
@@ -38,8 +42,29 @@ pub fn dist_dir() -> PathBuf {
     target_dir().join("dist")
 }
 
+/// The static binary `build_static` writes.
+pub fn static_binary() -> PathBuf {
+    target_dir().join(STATIC_TARGET).join("release/sensor")
+}
+
+/// The release binary for the musl target: statically linked, C
+/// dependencies compiled by musl-gcc (installed by `setup::static_target`).
+fn build_static() -> anyhow::Result<()> {
+    let cc_var = format!("CC_{}", STATIC_TARGET.replace('-', "_"));
+    run(cargo().env(cc_var, "musl-gcc").args([
+        "build",
+        "--release",
+        "-p",
+        "sensor",
+        "--target",
+        STATIC_TARGET,
+    ]))
+    .context("building the static binary")
+}
+
 pub fn dist() -> anyhow::Result<Artefacts> {
     ensure_cargo_deb()?;
+    build_static()?;
     let out = dist_dir();
     std::fs::create_dir_all(&out)?;
     let deb = deb(&out)?;
@@ -116,8 +141,8 @@ fn tarball(out: &Path) -> anyhow::Result<PathBuf> {
     }
     std::fs::create_dir_all(&top)?;
     let binary = top.join("sensor");
-    std::fs::copy(sensor_binary(), &binary)
-        .with_context(|| format!("copying {}", sensor_binary().display()))?;
+    std::fs::copy(static_binary(), &binary)
+        .with_context(|| format!("copying {}", static_binary().display()))?;
     // Stripped as cargo-deb strips the .deb's copy: the release profile
     // keeps debug info for profiling, which users do not need.
     run(Command::new("strip")

@@ -17,6 +17,10 @@ pub struct FuzzArgs {
     /// Stop after this many seconds.
     #[arg(long, default_value_t = 60)]
     seconds: u32,
+    /// Largest input tried, in bytes (1 MiB: bodies past the kept prefix,
+    /// heads past the head limit, chunked bodies across many chunks).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_len: u32,
 }
 
 pub fn fuzz(args: &FuzzArgs) -> anyhow::Result<()> {
@@ -44,5 +48,8 @@ pub fn fuzz(args: &FuzzArgs) -> anyhow::Result<()> {
         // The targets exercise userspace code only.
         .env("AYA_BUILD_SKIP", "1")
         .args(["+nightly", "fuzz", "run", &args.target, "--"])
-        .arg(format!("-max_total_time={}", args.seconds)))
+        .arg(format!("-max_total_time={}", args.seconds))
+        .arg(format!("-max_len={}", args.max_len))
+        // Long inputs from the start, not grown slowly from a few bytes.
+        .arg("-len_control=0"))
 }

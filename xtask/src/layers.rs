@@ -49,7 +49,16 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // One run of the sensor and the commands around it.
     (
         "session",
-        &["session", "stats", "clock", "run", "replay", "tail", "main"],
+        &[
+            "session",
+            "stats",
+            "clock",
+            "run",
+            "replay",
+            "tail",
+            "main",
+            "preflight",
+        ],
     ),
 ];
 

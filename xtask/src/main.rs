@@ -7,6 +7,7 @@ mod fuzz;
 mod layers;
 mod quality;
 mod setup;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,11 +25,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Install the toolchain pieces and system packages (idempotent).
+    /// Install the toolchain pieces and system packages the build, tests,
+    /// bench and packages use (idempotent).
     Setup,
-    /// Set up, then build the release binary (eBPF included).
+    /// Install the build tools (nightly, bpf-linker), then build the
+    /// release binary (eBPF included).
     Build,
-    /// Set up, build, and run the sensor live with its defaults (root).
+    /// Install the build tools only (nightly, bpf-linker: no test or
+    /// bench tools), build, and run the sensor live with its defaults (root).
     Run {
         /// Arguments passed to `sensor run`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -46,6 +50,9 @@ enum Task {
     Layers,
     /// Run a fuzz target from fuzz/ (installs cargo-fuzz when missing).
     Fuzz(fuzz::FuzzArgs),
+    /// Set up, build, and run the sensor for minutes under normal traffic
+    /// mixed with every hostile shape: peak RSS, CPU, completeness (root).
+    Soak(soak::SoakArgs),
     /// Recall and precision of the content detectors on public secret and
     /// PII test suites (fetched beforehand), next to detect-secrets; long,
     /// not part of CI.
@@ -59,11 +66,11 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Task::Setup => setup::setup(),
         Task::Build => {
-            setup::setup()?;
+            setup::build_tools()?;
             build()
         }
         Task::Run { args } => {
-            setup::setup()?;
+            setup::build_tools()?;
             build()?;
             let status = Command::new(sensor_binary())
                 .arg("run")
@@ -82,13 +89,18 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Layers => layers::layers(),
         Task::Fuzz(args) => {
-            setup::setup()?;
+            setup::build_tools()?;
             fuzz::fuzz(&args)
         }
         Task::Bench(args) => {
             setup::setup()?;
             build()?;
             bench::bench(&args)
+        }
+        Task::Soak(args) => {
+            setup::setup()?;
+            build()?;
+            soak::soak(&args)
         }
         Task::Quality(args) => {
             if !args.no_build {
@@ -98,7 +110,8 @@ fn main() -> anyhow::Result<()> {
             quality::quality(&args)
         }
         Task::Dist => {
-            setup::setup()?;
+            setup::build_tools()?;
+            setup::static_target()?;
             build()?;
             dist::dist().map(|_| ())
         }

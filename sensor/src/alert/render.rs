@@ -9,6 +9,16 @@ use crate::finding::Severity;
 /// Severities in increasing order, as alerts spell them.
 pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
+/// Categories as alerts spell them (`Category::ALL`, tested).
+pub const CATEGORIES: [&str; 6] = [
+    "sensitive_data",
+    "secret",
+    "verbose_error",
+    "abnormal_volume",
+    "auth",
+    "inventory",
+];
+
 /// Which alerts to show.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -71,9 +81,11 @@ pub fn render(alert: &Value, color: bool) -> String {
     )
 }
 
+/// Critical stands out by its background, not only by weight: bold alone
+/// is lost on many terminals and colour schemes.
 fn severity_color(severity: &str) -> &'static str {
     match severity {
-        "critical" => "\x1b[1;31m",
+        "critical" => "\x1b[1;97;41m",
         "high" => "\x1b[31m",
         "medium" => "\x1b[33m",
         _ => "\x1b[36m",
@@ -101,9 +113,17 @@ mod tests {
             "2026-11-23T08:00:00Z  HIGH      secret.github_token  GET api.local/v1/users  python3[42]  A GitHub token in a response body. (x3)"
         );
         let colored = render(&alert("critical", "secret"), true);
-        assert!(colored.contains("\x1b[1;31mCRITICAL"), "{colored}");
+        assert!(colored.contains("\x1b[1;97;41mCRITICAL"), "{colored}");
+        let high = render(&alert("high", "secret"), true);
+        assert!(high.contains("\x1b[31mHIGH"), "{high}");
         // Missing fields print as "-", never panic.
         assert_eq!(render(&json!({}), false), "-  -         -  - -  -[-]  -");
+    }
+
+    #[test]
+    fn categories_are_every_category() {
+        use crate::finding::Category;
+        assert_eq!(CATEGORIES, Category::ALL.map(Category::as_str));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod weak_jwt;
 
 mod aggregate;
 mod rate_limit;
+pub mod rules;
 
 pub use aggregate::{AggregateCounters, Aggregator};
 
@@ -55,6 +56,9 @@ pub struct Analysis {
     cleartext: Option<CleartextDetector>,
     /// Where credentials are found (the cleartext check reads them too).
     credentials_config: CredentialsConfig,
+    /// `detect.disabled_rules`, for the behavioural and inventory rules
+    /// (the content detectors compile theirs out).
+    disabled: Vec<String>,
     /// Where each exchange's principal is read.
     principals: Option<PrincipalExtractor>,
     /// Weak HMAC secrets of JWTs, tried on the tick.
@@ -90,6 +94,7 @@ impl Analysis {
             credentials: None,
             cleartext: None,
             credentials_config: CredentialsConfig::default(),
+            disabled: Vec::new(),
             principals: None,
             weak_jwt: None,
             noise: None,
@@ -152,6 +157,7 @@ impl Analysis {
         Ok(Self {
             behaviour,
             inventory,
+            disabled: config.detect.disabled_rules.clone(),
             principals: Some(PrincipalExtractor::new(&config.principal, key.clone())),
             weak_jwt,
             noise: Some(noise),
@@ -237,6 +243,13 @@ impl Analysis {
                 &self.credentials_config,
             );
             findings.extend(more);
+        }
+        if !self.disabled.is_empty() {
+            let mut index = 0;
+            findings.retain(|f| {
+                index += 1;
+                index <= content || !rules::is_disabled(&self.disabled, &f.rule)
+            });
         }
         if let Some(weak_jwt) = &mut self.weak_jwt {
             weak_jwt.offer(exchange, endpoint, principal.as_ref());
@@ -351,17 +364,23 @@ impl Analysis {
     }
 }
 
-/// The fingerprint key from `detect.fingerprint_key_file` or
-/// `<output.state_dir>`, created on first use.
-pub fn fingerprint_key(config: &Config) -> anyhow::Result<FingerprintKey> {
-    use anyhow::Context as _;
+/// The fingerprint key from `detect.fingerprint_key_file` (which must
+/// exist: a configured key file is only ever read, never created) or
+/// `<output.state_dir>/fingerprint.key` (created on first use). Errors name
+/// the config key and the path, with the OS error once.
+pub fn fingerprint_key(config: &Config) -> anyhow::Result<detect::FingerprintKey> {
     let path = config.detect.key_path(&config.output.state_dir);
-    detect::FingerprintKey::load_or_create(&path).with_context(|| {
-        format!(
-            "fingerprint key {} (set output.state_dir or detect.fingerprint_key_file)",
-            path.display()
-        )
-    })
+    let (key, result) = match &config.detect.fingerprint_key_file {
+        Some(_) => (
+            "detect.fingerprint_key_file",
+            detect::FingerprintKey::load(&path),
+        ),
+        None => (
+            "output.state_dir",
+            detect::FingerprintKey::load_or_create(&path),
+        ),
+    };
+    result.map_err(|err| crate::config::InvalidKey::new(key, err.to_string()).into())
 }
 
 #[cfg(test)]

@@ -21,6 +21,12 @@ use super::mode::{CaptureMode, Mode};
 use super::socket;
 use super::tls::{TlsConfig, TlsProbes, TlsStats};
 
+/// Most record bytes decoded per batch, whatever the record cap: a batch is
+/// copied out of the ring before the pipeline sees it, so this bounds the
+/// agent's queue between the two. What stays in the ring waits for the
+/// next batch; when the ring fills, the kernel drops and counts.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
 /// The eBPF object built by sensor/build.rs.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
 
@@ -80,6 +86,8 @@ pub enum LiveError {
     },
     #[error("tracefs is not mounted at /sys/kernel/tracing and mounting it failed ({0}); mount it with `mount -t tracefs nodev /sys/kernel/tracing`")]
     Tracefs(std::io::Error),
+    #[error("tracefs at {0} is mounted but this process may not read it: it lacks {1}; run as root or grant the capabilities deploy/systemd/sensor.service lists")]
+    TracefsUnreadable(&'static str, String),
     #[error("ring buffer polling failed: {0}")]
     Poll(#[from] std::io::Error),
     #[error("TLS library probes: {0}")]
@@ -227,10 +235,12 @@ impl LiveCapture {
         let mut guard = self.ring.readable_mut().await?;
         let ring = guard.get_inner_mut();
         let mut drained = 0;
+        let mut bytes = 0;
         let now = Instant::now();
-        while drained < max {
+        while drained < max && bytes < MAX_BATCH_BYTES {
             let Some(record) = ring.next() else { break };
             drained += 1;
+            bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {
                 continue;
             }
@@ -245,7 +255,7 @@ impl LiveCapture {
         if let Some(closes) = &mut self.closes {
             closes.release(Some(now), out);
         }
-        if drained < max {
+        if drained < max && bytes < MAX_BATCH_BYTES {
             guard.clear_ready();
         }
         drop(guard);
@@ -265,11 +275,18 @@ impl LiveCapture {
         self.tls.as_ref().map(TlsProbes::stats).unwrap_or_default()
     }
 
-    /// Decodes whatever is already in the ring buffer, without waiting.
-    pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>) {
+    /// Decodes up to `max` records (and `MAX_BATCH_BYTES`) already in the
+    /// ring buffer, without waiting. Bounded like `next_batch`: a producer
+    /// faster than the agent must not grow the batch without end. True
+    /// when a bound stopped it, so more may be waiting.
+    pub fn drain_now(&mut self, out: &mut Vec<CaptureEvent>, max: usize) -> bool {
         let now = Instant::now();
         let ring = self.ring.get_mut();
-        while let Some(record) = ring.next() {
+        let (mut drained, mut bytes) = (0, 0);
+        while drained < max && bytes < MAX_BATCH_BYTES {
+            let Some(record) = ring.next() else { break };
+            drained += 1;
+            bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {
                 continue;
             }
@@ -282,14 +299,19 @@ impl LiveCapture {
             closes.release(Some(now), out);
         }
         self.attach_new_libraries();
+        drained >= max || bytes >= MAX_BATCH_BYTES
     }
 
-    /// At shutdown: what the ring holds, and every close still held.
-    pub fn drain_final(&mut self, out: &mut Vec<CaptureEvent>) {
-        self.drain_now(out);
-        if let Some(closes) = &mut self.closes {
-            closes.release(None, out);
+    /// At shutdown: one bounded batch of what the ring holds, and once it
+    /// is empty every close still held. True while more may be waiting.
+    pub fn drain_final(&mut self, out: &mut Vec<CaptureEvent>, max: usize) -> bool {
+        let more = self.drain_now(out, max);
+        if !more {
+            if let Some(closes) = &mut self.closes {
+                closes.release(None, out);
+            }
         }
+        more
     }
 
     /// Kernel counters summed over CPUs, in `counter::NAMES` order.
@@ -439,8 +461,19 @@ fn ensure_tracefs() -> Result<(), LiveError> {
         "/sys/kernel/tracing/events",
         "/sys/kernel/debug/tracing/events",
     ] {
-        if std::path::Path::new(dir).is_dir() {
-            return Ok(());
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            // Mounted, but 0700 root: not a mount problem, a privilege one.
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                let missing = super::privileges::missing();
+                let lacks = if missing.is_empty() {
+                    "read access".to_owned()
+                } else {
+                    missing.join(", ")
+                };
+                return Err(LiveError::TracefsUnreadable(dir, lacks));
+            }
+            _ => {}
         }
     }
     // SAFETY: the strings are NUL-terminated literals; no data argument.

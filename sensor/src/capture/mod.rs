@@ -7,6 +7,7 @@ pub mod event;
 pub mod inflight;
 pub mod live;
 pub mod mode;
+pub mod privileges;
 pub mod replay;
 pub mod socket;
 pub mod tls;

@@ -379,3 +379,25 @@ fn what_a_peer_controls_stays_bounded() {
     assert_eq!(normalise_host("evil\x1b[2J.example"), "{invalid-host}");
     assert_eq!(normalise_host("api.acme.io:8443"), "api.acme.io:8443");
 }
+
+#[test]
+fn masked_paths_keep_short_ids_and_hide_sensitive_segments() {
+    for (target, want) in [
+        ("/orders/4711", "/orders/4711"),
+        ("/lookup/536-22-8174", "/lookup/{token}"),
+        ("/lookup/536228174", "/lookup/{id}"),
+        ("/cards/4539148803436467", "/cards/{id}"),
+        (
+            "/users/ann@acme-mail.io/profile?x=1",
+            "/users/{email}/profile",
+        ),
+        ("/users/ann%40acme-mail.io", "/users/{email}"),
+        ("/s/4f1c0a2e-9d3b-4c2e-8a7f-2b1d3c4e5f60", "/s/{uuid}"),
+        ("/t/ghp_Zq8Wm3Rt9Xv2Lp8Ns4Kd1Jf6Hg0Bc51a2b3c", "/t/{token}"),
+        ("/avatars/4711.png", "/avatars/4711.png"),
+        ("/raw/\u{fffd}/x", "/raw/{token}/x"),
+        ("*", "*"),
+    ] {
+        assert_eq!(masked_path(target), want, "{target}");
+    }
+}

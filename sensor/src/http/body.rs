@@ -99,10 +99,19 @@ pub(crate) fn wants_upgrade(method: &str, headers: &[Header]) -> bool {
     method.eq_ignore_ascii_case("CONNECT") || header(headers, "upgrade").is_some()
 }
 
-/// Keeps the first `limit` body bytes and counts them all.
+/// Most bytes of a body's end kept past the prefix (a quarter of the
+/// prefix limit when that is smaller).
+const MAX_TAIL: usize = 64 * 1024;
+
+/// Keeps the first `limit` body bytes and a window of the last bytes seen
+/// after them, and counts them all.
 #[derive(Debug, Default)]
 pub(crate) struct BodyAcc {
     kept: Vec<u8>,
+    /// The end of the body past `kept`: at most `2 * tail_limit` bytes, cut
+    /// to the last `tail_limit` when the body ends.
+    tail: Vec<u8>,
+    tail_limit: usize,
     wire_len: u64,
     truncated: bool,
     limit: usize,
@@ -112,6 +121,7 @@ impl BodyAcc {
     pub(crate) fn new(limit: usize) -> Self {
         Self {
             limit,
+            tail_limit: MAX_TAIL.min(limit / 4),
             ..Self::default()
         }
     }
@@ -132,7 +142,30 @@ impl BodyAcc {
         if take < d.len() {
             self.truncated = true;
             counters.body_bytes_not_kept += (d.len() - take) as u64;
+            self.keep_tail(&d[take..]);
         }
+    }
+
+    /// Slides the tail window over `rest`, bytes past the kept prefix.
+    fn keep_tail(&mut self, rest: &[u8]) {
+        let window = self.tail_limit;
+        if window == 0 {
+            return;
+        }
+        if self.tail.capacity() < 2 * window {
+            // Once, exactly: the window never grows past it.
+            self.tail.reserve_exact(2 * window - self.tail.len());
+        }
+        if rest.len() >= window {
+            self.tail.clear();
+            self.tail.extend_from_slice(&rest[rest.len() - window..]);
+            return;
+        }
+        if self.tail.len() + rest.len() > 2 * window {
+            let drop = self.tail.len() + rest.len() - window;
+            self.tail.drain(..drop.min(self.tail.len()));
+        }
+        self.tail.extend_from_slice(rest);
     }
 
     /// `n` body bytes went by uncaptured.
@@ -140,6 +173,11 @@ impl BodyAcc {
         self.wire_len = self.wire_len.saturating_add(n);
         self.truncated = true;
         counters.gap_bytes_in_body += n;
+        if !self.tail.is_empty() {
+            // Keep what comes after the gap from running into what came
+            // before it: a value split by a gap is not one value.
+            self.keep_tail(b"\n");
+        }
     }
 
     /// Some of the body will never be seen (it was cut short).
@@ -149,15 +187,17 @@ impl BodyAcc {
 
     /// Memory held.
     pub(crate) fn held(&self) -> usize {
-        self.kept.capacity()
+        self.kept.capacity() + self.tail.capacity()
     }
 
     pub(crate) fn into_body(self) -> Body {
+        let from = self.tail.len().saturating_sub(self.tail_limit);
         Body {
             raw: Bytes::from(self.kept),
             decoded: None,
             wire_len: self.wire_len,
             truncated: self.truncated,
+            tail: Bytes::copy_from_slice(&self.tail[from..]),
         }
     }
 }
@@ -260,6 +300,24 @@ mod tests {
     }
 
     #[test]
+    fn tail_keeps_the_end_of_a_long_body() {
+        let mut c = HttpCounters::default();
+        let mut acc = BodyAcc::new(16);
+        acc.data(b"0123456789abcdef", &mut c);
+        for _ in 0..100 {
+            acc.data(b"xy", &mut c);
+        }
+        acc.data(b"SECRET", &mut c);
+        acc.gap(5, &mut c);
+        acc.data(b"ZZ", &mut c);
+        assert!(acc.held() <= 16 + 8);
+        let body = acc.into_body();
+        assert_eq!(&body.raw[..], b"0123456789abcdef");
+        assert_eq!(&body.tail[..], b"T\nZZ");
+        assert_eq!(body.wire_len, 16 + 200 + 6 + 5 + 2);
+    }
+
+    #[test]
     fn accumulator_keeps_prefix_and_counts_all() {
         // (limit, pieces (None = gap of 3), raw, wire_len, truncated)
         type Case = (
@@ -274,6 +332,13 @@ mod tests {
             (4, &[Some("abc"), Some("def")], "abcd", 6, true),
             (0, &[Some("abc")], "", 3, true),
             (10, &[Some("ab"), None, Some("c")], "abc", 6, true),
+            (
+                8,
+                &[Some("abcdefgh"), Some("ijklmnop")],
+                "abcdefgh",
+                16,
+                true,
+            ),
         ];
         for (limit, pieces, raw, wire, truncated) in cases {
             let mut c = HttpCounters::default();
@@ -284,7 +349,7 @@ mod tests {
                     None => acc.gap(3, &mut c),
                 }
             }
-            assert!(acc.held() <= *limit);
+            assert!(acc.held() <= *limit + 2 * (*limit / 4));
             let body = acc.into_body();
             assert_eq!(
                 (&body.raw[..], body.wire_len, body.truncated),

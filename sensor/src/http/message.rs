@@ -24,6 +24,8 @@ pub(crate) struct Head {
     pub headers: Vec<Header>,
     /// Bytes the head took on the wire.
     pub wire_len: usize,
+    /// Why httparse refused it, when it was salvaged (see `salvage`).
+    pub malformed: Option<&'static str>,
 }
 
 impl Head {
@@ -78,6 +80,7 @@ pub(crate) fn parse_request(buf: &[u8]) -> Result<Head, HttpError> {
         version: req.version.unwrap_or(1),
         headers: owned_headers(buf, n, req.headers),
         wire_len: n,
+        malformed: None,
     })
 }
 
@@ -95,6 +98,7 @@ pub(crate) fn parse_response(buf: &[u8]) -> Result<Head, HttpError> {
         version: res.version.unwrap_or(1),
         headers: owned_headers(buf, n, res.headers),
         wire_len: n,
+        malformed: None,
     })
 }
 

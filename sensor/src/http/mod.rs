@@ -14,11 +14,19 @@
 //!   message); nothing panics on peer-controlled bytes, and work is linear
 //!   in the input.
 //! - Exact sizes: a gap inside a body of known length only costs the body
-//!   its bytes (`truncated`), `wire_len` stays exact.
+//!   its bytes (`truncated`), `wire_len` stays exact. After a gap inside a
+//!   chunked body the decoder finds the chunk framing (or the next
+//!   message) again, and the body is kept as truncated.
+//! - Fails open: a head httparse refuses, or one over the head limit, is
+//!   read as far as it goes (`salvage`), and a body whose framing breaks is
+//!   emitted as far as it got; such exchanges carry `Anomaly::Malformed`
+//!   and are inspected like any other. Heads with two readings of their
+//!   body length carry `Anomaly::AmbiguousFraming` (`ambiguity`).
 //! - Pairing is FIFO (HTTP/1.1 pipelining); interim 1xx responses are
 //!   skipped; after `101 Switching Protocols` or a successful CONNECT both
 //!   directions stop being parsed.
 
+mod ambiguity;
 mod body;
 mod chunked;
 mod decode;
@@ -26,12 +34,14 @@ pub mod h2;
 mod message;
 mod parser;
 mod protocol;
+mod salvage;
 mod start;
 mod stream;
 
 #[cfg(test)]
 mod tests;
 
+pub use ambiguity::{BOTH_LENGTHS, CONFLICTING_LENGTHS, OBFUSCATED_TE};
 pub use h2::H2Counters;
 pub use parser::HttpConnectionParser;
 pub use protocol::{starts_preface, ConnectionParser};
@@ -119,6 +129,18 @@ pub struct HttpCounters {
     pub upgrades: u64,
     /// Bytes ignored after a protocol switch (not errors).
     pub upgraded_bytes_ignored: u64,
+    /// Heads httparse refused (or too large) that were still read as far
+    /// as they go, so their exchange is inspected as a partial one.
+    pub salvaged_heads: u64,
+    /// Bodies cut short by a framing error and still emitted (partial).
+    pub partial_bodies: u64,
+    /// Heads whose body length two implementations can read differently
+    /// (request smuggling shapes).
+    pub ambiguous_framing: u64,
+    /// Times a chunked body found its framing again after a capture gap.
+    pub chunk_resyncs: u64,
+    /// Bytes skipped inside chunked bodies while looking for that framing.
+    pub chunk_resync_skipped_bytes: u64,
     /// HTTP/2 connections (their exchanges are also counted above).
     pub h2: H2Counters,
 }
@@ -147,6 +169,21 @@ pub enum HttpError {
     /// A capture gap fell where framing cannot survive it.
     #[error("capture gap broke the message framing")]
     Gap,
+}
+
+impl HttpError {
+    /// What failed, as a fixed phrase for partial exchanges and alerts.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            HttpError::Head(_) => "head did not parse",
+            HttpError::TooLarge => "head larger than limits.max_header_bytes",
+            HttpError::ContentLength => "Content-Length invalid",
+            HttpError::TransferEncoding => "Transfer-Encoding without final chunked",
+            HttpError::ChunkSize => "invalid chunk size line",
+            HttpError::ChunkEnd => "chunk data not followed by CRLF",
+            HttpError::Gap => "capture gap broke the framing",
+        }
+    }
 }
 
 /// True when `b` begins with a common method token and a space.

@@ -18,12 +18,15 @@
 
 use std::collections::VecDeque;
 
+use super::ambiguity::{self, Ambiguity};
 use super::body::{request_framing, response_framing, wants_upgrade, BodyAcc, Framing};
 use super::decode::decode_body;
 use super::message::{Head, StartLine};
 use super::stream::{Action, Done, Event, HalfStream, Side};
-use super::{HttpCounters, HttpLimits};
-use crate::exchange::{Body, Header, HttpRequest, HttpResponse, MessagePair, Timings};
+use super::{HttpCounters, HttpError, HttpLimits};
+use crate::exchange::{
+    Anomaly, Body, Header, HttpRequest, HttpResponse, MessageKind, MessagePair, Reading, Timings,
+};
 use crate::reassembly::Segment;
 
 /// Parses both directions of one connection into `MessagePair`s.
@@ -151,6 +154,10 @@ struct Pending {
     upgraded: bool,
     timings: Timings,
     response: Option<HttpResponse>,
+    /// Malformed parts and ambiguous framing of both messages.
+    anomalies: Vec<Anomaly>,
+    /// The request's framing ambiguity, completed when its body ends.
+    ambiguity: Option<Ambiguity>,
 }
 
 impl Pending {
@@ -173,7 +180,7 @@ fn message_held(headers: &[Header], trailers: &[Header], body: &Body) -> usize {
         .chain(trailers)
         .map(|h| h.name.len() + h.value.len())
         .sum();
-    fields + body.raw.len()
+    fields + body.raw.len() + body.tail.len()
 }
 
 /// A response whose head is parsed and whose body is arriving.
@@ -185,6 +192,84 @@ struct ResponseInProgress {
     answers: Option<u64>,
     interim: bool,
     upgrade: bool,
+    anomalies: Vec<Anomaly>,
+    ambiguity: Option<Ambiguity>,
+}
+
+/// How to frame a body, and what is irregular about its head.
+struct Decision {
+    framing: Framing,
+    anomalies: Vec<Anomaly>,
+    ambiguity: Option<Ambiguity>,
+}
+
+/// Fails open: a head with an ambiguous length is parsed by the reading
+/// RFC 9112 prefers, one with an invalid length by `no_length`; either way
+/// the body is framed and the exchange inspected, and the irregularity is
+/// recorded for the alert.
+fn decide(
+    kind: MessageKind,
+    head: &Head,
+    strict: Result<Framing, HttpError>,
+    no_length: Framing,
+    check_ambiguity: bool,
+    c: &mut HttpCounters,
+) -> Decision {
+    let mut anomalies = Vec::new();
+    if let Some(reason) = head.malformed {
+        anomalies.push(Anomaly::Malformed {
+            message: kind,
+            reason,
+        });
+    }
+    let ambiguity = ambiguity::check(&head.headers, no_length).filter(|_| check_ambiguity);
+    let framing = match (&ambiguity, strict) {
+        (Some(a), _) => {
+            c.ambiguous_framing += 1;
+            a.follow
+        }
+        (None, Ok(framing)) => framing,
+        (None, Err(e)) => {
+            c.parse_errors += 1;
+            anomalies.push(Anomaly::Malformed {
+                message: kind,
+                reason: e.reason(),
+            });
+            no_length
+        }
+    };
+    Decision {
+        framing,
+        anomalies,
+        ambiguity,
+    }
+}
+
+/// The anomaly an ambiguity becomes once the followed reading's body has
+/// ended, `framed_len` bytes after the head.
+fn ambiguity_anomaly(kind: MessageKind, a: Ambiguity, framed_len: u64) -> Anomaly {
+    let reading = |f: Framing, end: Option<u64>| match f {
+        Framing::Length(n) => Reading {
+            framing: "content-length",
+            body_end: Some(n),
+        },
+        Framing::Chunked => Reading {
+            framing: "chunked",
+            body_end: end,
+        },
+        Framing::Close => Reading {
+            framing: "connection close",
+            body_end: end,
+        },
+    };
+    let mut followed = reading(a.follow, Some(framed_len));
+    followed.body_end = Some(framed_len);
+    Anomaly::AmbiguousFraming {
+        message: kind,
+        shape: a.shape,
+        followed,
+        other: reading(a.other, None),
+    }
 }
 
 #[derive(Debug)]
@@ -222,21 +307,27 @@ impl Pairing {
         match ev {
             Event::Head(head, start_ns) => {
                 let mut p = self.enqueue(head.method().to_owned(), start_ns, c);
-                let action = match request_framing(&head.headers) {
-                    Ok(framing) => {
-                        p.wants_upgrade = wants_upgrade(&p.method, &head.headers);
-                        p.head = Some(head);
-                        self.request_in_progress = Some(p.id);
-                        Action::Body(framing)
-                    }
-                    Err(e) => {
-                        // Keep its place: the server answers it (400) too.
-                        p.lost = true;
-                        Action::Reject(e)
-                    }
+                let strict = request_framing(&head.headers);
+                let d = decide(
+                    MessageKind::Request,
+                    &head,
+                    strict,
+                    Framing::Length(0),
+                    true,
+                    c,
+                );
+                // A request body is never delimited by the close.
+                let framing = match d.framing {
+                    Framing::Close => Framing::Length(0),
+                    f => f,
                 };
+                p.anomalies = d.anomalies;
+                p.ambiguity = d.ambiguity;
+                p.wants_upgrade = wants_upgrade(&p.method, &head.headers);
+                p.head = Some(head);
+                self.request_in_progress = Some(p.id);
                 self.pending.push_back(p);
-                action
+                Action::Body(framing)
             }
             Event::Complete(done) => {
                 let Some(id) = self.request_in_progress.take() else {
@@ -248,6 +339,16 @@ impl Pairing {
                     return Action::Continue;
                 };
                 p.timings.request_end_ns = done.end_ns;
+                if let Some(a) = p.ambiguity.take() {
+                    let anomaly = ambiguity_anomaly(MessageKind::Request, a, done.framed_len);
+                    p.anomalies.push(anomaly);
+                }
+                if let Some(reason) = done.malformed {
+                    p.anomalies.push(Anomaly::Malformed {
+                        message: MessageKind::Request,
+                        reason,
+                    });
+                }
                 if let Some(head) = p.head.take() {
                     p.request = Some(build_request(head, done));
                 }
@@ -295,6 +396,8 @@ impl Pairing {
                         answers: None,
                         interim: true,
                         upgrade: false,
+                        anomalies: Vec::new(),
+                        ambiguity: None,
                     };
                     self.response_in_progress = Some(r);
                     return Action::Body(Framing::Length(0));
@@ -305,23 +408,32 @@ impl Pairing {
                 let method = front.map_or("GET", |p| p.method.as_str());
                 let upgrade = status == 101
                     || (method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&status));
-                match response_framing(status, method, &head.headers) {
-                    Ok(framing) => {
-                        let r = ResponseInProgress {
-                            head,
-                            start_ns,
-                            answers,
-                            interim: false,
-                            upgrade,
-                        };
-                        self.response_in_progress = Some(r);
-                        Action::Body(framing)
-                    }
-                    Err(e) => {
-                        self.drop_request(answers, c);
-                        Action::Reject(e)
-                    }
-                }
+                let strict = response_framing(status, method, &head.headers);
+                let bodyless = matches!(strict, Ok(Framing::Length(0)))
+                    && (method.eq_ignore_ascii_case("HEAD")
+                        || (100..200).contains(&status)
+                        || status == 204
+                        || status == 304
+                        || upgrade);
+                let d = decide(
+                    MessageKind::Response,
+                    &head,
+                    strict,
+                    Framing::Close,
+                    !bodyless,
+                    c,
+                );
+                let r = ResponseInProgress {
+                    head,
+                    start_ns,
+                    answers,
+                    interim: false,
+                    upgrade,
+                    anomalies: d.anomalies,
+                    ambiguity: d.ambiguity,
+                };
+                self.response_in_progress = Some(r);
+                Action::Body(d.framing)
             }
             Event::Complete(done) => {
                 let Some(r) = self.response_in_progress.take() else {
@@ -333,6 +445,16 @@ impl Pairing {
                 }
                 c.responses += 1;
                 let end_ns = done.end_ns;
+                let mut anomalies = r.anomalies;
+                if let Some(a) = r.ambiguity {
+                    anomalies.push(ambiguity_anomaly(MessageKind::Response, a, done.framed_len));
+                }
+                if let Some(reason) = done.malformed {
+                    anomalies.push(Anomaly::Malformed {
+                        message: MessageKind::Response,
+                        reason,
+                    });
+                }
                 let response = build_response(r.head, done);
                 let entry = r
                     .answers
@@ -346,6 +468,7 @@ impl Pairing {
                     };
                 };
                 p.response = Some(response);
+                p.anomalies.extend(anomalies);
                 p.timings.response_start_ns = r.start_ns;
                 p.timings.response_end_ns = end_ns;
                 if r.upgrade {
@@ -360,6 +483,8 @@ impl Pairing {
                                 body,
                                 trailers: Vec::new(),
                                 end_ns,
+                                framed_len: 0,
+                                malformed: None,
                             },
                         ));
                         p.timings.request_end_ns = end_ns;
@@ -414,6 +539,8 @@ impl Pairing {
             upgraded: false,
             timings,
             response: None,
+            anomalies: Vec::new(),
+            ambiguity: None,
         }
     }
 
@@ -456,6 +583,7 @@ impl Pairing {
                         response,
                         timings: p.timings,
                         upgraded: p.upgraded,
+                        anomalies: p.anomalies,
                     });
                 }
                 _ => c.responses_to_lost_requests += 1,

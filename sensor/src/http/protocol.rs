@@ -13,6 +13,10 @@ use crate::exchange::{header, MessagePair};
 use crate::reassembly::Segment;
 
 #[derive(Debug)]
+// One parser per connection, held in place for its life: both protocol
+// parsers are a few hundred bytes, and boxing would cost an allocation per
+// connection for no memory saved.
+#[allow(clippy::large_enum_variant)]
 enum Parser {
     /// Nothing from the client yet; server bytes that may be HTTP/2 held.
     Undecided {

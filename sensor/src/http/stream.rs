@@ -13,6 +13,7 @@
 use super::body::{BodyAcc, Framing};
 use super::chunked::{ChunkStep, ChunkedDecoder};
 use super::message::{find_head_end, parse_request, parse_response, Head};
+use super::salvage::salvage;
 use super::start::{
     plausible_start, request_line_start, request_start, response_start, status_line_start,
     StartMatch,
@@ -33,7 +34,7 @@ pub(crate) enum Side {
 #[derive(Debug)]
 pub(crate) enum Event {
     /// A head was parsed (with the time its first byte arrived). The
-    /// answer must be `Action::Body` or `Action::Reject`.
+    /// answer must be `Action::Body`.
     Head(Head, u64),
     /// The message whose head was last reported is complete.
     Complete(Done),
@@ -47,6 +48,10 @@ pub(crate) struct Done {
     pub body: BodyAcc,
     pub trailers: Vec<Header>,
     pub end_ns: u64,
+    /// Bytes the body took on the wire, chunk framing and gaps included.
+    pub framed_len: u64,
+    /// The body's framing broke: it is emitted as far as it got.
+    pub malformed: Option<&'static str>,
 }
 
 /// The connection parser's answer to an event.
@@ -55,8 +60,6 @@ pub(crate) enum Action {
     Continue,
     /// Frame the body of the head just reported.
     Body(Framing),
-    /// The head just reported is unusable: resynchronise.
-    Reject(HttpError),
     /// Hold further input until `resume` (an upgrade may follow).
     Pause,
     /// Stop parsing for good (the protocol switched).
@@ -112,6 +115,13 @@ pub(crate) struct HalfStream {
     skip_first: bool,
     /// Input was dropped while paused: resume by resynchronising.
     lost_while_paused: bool,
+    /// A head over the limit was reported from its first bytes: the rest
+    /// of it is skipped up to its blank line before the body.
+    skipping_head: bool,
+    /// Line-end bytes seen in a row while skipping ("\n", "\n\r").
+    skip_newlines: u8,
+    /// Bytes of the body in progress on the wire (framing included).
+    body_framed: u64,
 }
 
 impl HalfStream {
@@ -128,6 +138,9 @@ impl HalfStream {
             line_start: true,
             skip_first: false,
             lost_while_paused: false,
+            skipping_head: false,
+            skip_newlines: 0,
+            body_framed: 0,
         }
     }
 
@@ -207,6 +220,17 @@ impl HalfStream {
         if n == 0 {
             return;
         }
+        if std::mem::take(&mut self.skipping_head) {
+            // The rest of an oversized head, or its body: unknowable now.
+            c.resync_skipped_bytes += self.buf.len() as u64;
+            self.buf.clear();
+            let event = self.lose(HttpError::Gap, c);
+            handle(event, c);
+            return;
+        }
+        if let State::Body(..) = self.state {
+            self.body_framed += n;
+        }
         match &mut self.state {
             State::Stopped => {
                 c.upgraded_bytes_ignored += n;
@@ -247,9 +271,12 @@ impl HalfStream {
                 return;
             }
             State::Body(BodyFraming::Chunked(dec), body) => {
-                if dec.gap(n, body, c).is_ok() {
-                    return;
-                }
+                // Held bytes (a size line, trailers) cannot join those
+                // after the gap; the decoder searches for its framing.
+                c.resync_skipped_bytes += self.buf.len() as u64;
+                self.buf.clear();
+                dec.gap(n, body, c);
+                return;
             }
             State::Head | State::AwaitFraming => {}
         }
@@ -294,12 +321,21 @@ impl HalfStream {
     where
         H: FnMut(Event, &mut HttpCounters) -> Action,
     {
-        match self.state {
+        match &mut self.state {
+            _ if self.skipping_head => c.incomplete_at_close += 1,
             State::Body(BodyFraming::Close, _) => {
                 let event = self.complete(Vec::new(), ts);
                 handle(event, c);
             }
-            State::Body(..) | State::AwaitFraming => c.incomplete_at_close += 1,
+            State::Body(_, body) => {
+                // Fail open: what arrived of the body is still inspected,
+                // as a truncated message.
+                c.incomplete_at_close += 1;
+                body.mark_truncated();
+                let event = self.complete(Vec::new(), ts);
+                handle(event, c);
+            }
+            State::AwaitFraming => c.incomplete_at_close += 1,
             State::Head if !self.buf.is_empty() => c.incomplete_at_close += 1,
             _ => {}
         }
@@ -314,18 +350,11 @@ impl HalfStream {
                 if matches!(self.state, State::AwaitFraming) {
                     let framing = match framing {
                         Framing::Length(n) => BodyFraming::Length(n),
-                        Framing::Chunked => BodyFraming::Chunked(ChunkedDecoder::new()),
+                        Framing::Chunked => BodyFraming::Chunked(ChunkedDecoder::new(self.side)),
                         Framing::Close => BodyFraming::Close,
                     };
                     self.state = State::Body(framing, BodyAcc::new(self.limits.max_body_kept));
                 }
-            }
-            Action::Reject(e) => {
-                // The parser already accounted for the message itself.
-                let _ = self.lose(e, c);
-                // The head was consumed through its blank line.
-                self.line_start = true;
-                self.skip_first = false;
             }
             Action::Pause => {
                 if matches!(self.state, State::Head) {
@@ -337,6 +366,9 @@ impl HalfStream {
     }
 
     fn step(&mut self, input: &[u8], ts: u64, c: &mut HttpCounters) -> Step {
+        if self.skipping_head {
+            return self.skip_head(input);
+        }
         match &mut self.state {
             State::Resync => self.resync(input, c),
             State::Head => self.head(input, ts, c),
@@ -352,6 +384,7 @@ impl HalfStream {
                 let take = (*left).min(input.len() as u64) as usize;
                 body.data(&input[..take], c);
                 *left -= take as u64;
+                self.body_framed += take as u64;
                 match (*left, take) {
                     (0, _) => Step::Event(take, self.complete(Vec::new(), ts)),
                     (_, 0) => Step::NeedMore,
@@ -363,14 +396,26 @@ impl HalfStream {
                     return Step::NeedMore;
                 }
                 body.data(input, c);
+                self.body_framed += input.len() as u64;
                 Step::Consumed(input.len())
             }
             State::Body(BodyFraming::Chunked(dec), body) => {
                 match dec.step(input, body, self.limits.max_header_bytes, c) {
-                    Ok(ChunkStep::Consumed(n)) => Step::Consumed(n),
+                    Ok(ChunkStep::Consumed(n)) => {
+                        self.body_framed += n as u64;
+                        Step::Consumed(n)
+                    }
                     Ok(ChunkStep::NeedMore) => Step::NeedMore,
-                    Ok(ChunkStep::Done(n, trailers)) => Step::Event(n, self.complete(trailers, ts)),
-                    Err(e) => Step::Event(0, self.lose(e, c)),
+                    Ok(ChunkStep::Done(n, trailers)) => {
+                        self.body_framed += n as u64;
+                        Step::Event(n, self.complete(trailers, ts))
+                    }
+                    Ok(ChunkStep::Ended(n)) => {
+                        // The next message began: the body ended unseen.
+                        self.body_framed += n as u64;
+                        Step::Event(n, self.complete(Vec::new(), ts))
+                    }
+                    Err(e) => Step::Event(0, self.fail_body(e, ts, c)),
                 }
             }
         }
@@ -448,21 +493,79 @@ impl HalfStream {
                 self.scanned = input.len();
                 return Step::NeedMore;
             }
-            _ => return Step::Event(0, self.lose(HttpError::TooLarge, c)),
+            _ => {
+                // Too large to hold: read what the limit kept, skip the
+                // rest of the head, and frame the body from what was read.
+                let prefix = &input[..max.min(input.len())];
+                let reason = HttpError::TooLarge.reason();
+                let Some(head) = salvage(self.side, prefix, reason) else {
+                    return Step::Event(0, self.lose(HttpError::TooLarge, c));
+                };
+                c.header_limit_drops += 1;
+                c.salvaged_heads += 1;
+                self.skipping_head = true;
+                self.skip_newlines = 0;
+                return Step::Event(0, self.reported(head, start_ns));
+            }
         };
         let parsed = match self.side {
             Side::Request => parse_request(&input[..end]),
             Side::Response => parse_response(&input[..end]),
         };
         match parsed {
-            Ok(head) => {
-                self.state = State::AwaitFraming;
-                self.scanned = 0;
-                self.head_start_ns = None;
-                Step::Event(head.wire_len, Event::Head(head, start_ns))
-            }
-            Err(e) => Step::Event(0, self.lose(e, c)),
+            Ok(head) => Step::Event(head.wire_len, self.reported(head, start_ns)),
+            Err(e) => match salvage(self.side, &input[..end], e.reason()) {
+                Some(head) => {
+                    c.parse_errors += 1;
+                    c.salvaged_heads += 1;
+                    Step::Event(end, self.reported(head, start_ns))
+                }
+                None => Step::Event(0, self.lose(e, c)),
+            },
         }
+    }
+
+    /// A head is ready to report: wait for its framing.
+    fn reported(&mut self, head: Head, start_ns: u64) -> Event {
+        self.state = State::AwaitFraming;
+        self.scanned = 0;
+        self.head_start_ns = None;
+        self.body_framed = 0;
+        Event::Head(head, start_ns)
+    }
+
+    /// Consumes the rest of an oversized head, through its blank line,
+    /// without holding any of it.
+    fn skip_head(&mut self, input: &[u8]) -> Step {
+        if input.is_empty() {
+            return Step::NeedMore;
+        }
+        for (i, &b) in input.iter().enumerate() {
+            self.skip_newlines = match (self.skip_newlines, b) {
+                (1, b'\n') | (2, b'\n') => {
+                    self.skipping_head = false;
+                    self.skip_newlines = 0;
+                    return Step::Consumed(i + 1);
+                }
+                (_, b'\n') => 1,
+                (1, b'\r') => 2,
+                _ => 0,
+            };
+        }
+        Step::Consumed(input.len())
+    }
+
+    /// The body's framing broke: the message is emitted as far as it got
+    /// (truncated, malformed) and the direction resynchronises.
+    fn fail_body(&mut self, e: HttpError, ts: u64, c: &mut HttpCounters) -> Event {
+        let mut event = self.complete(Vec::new(), ts);
+        if let Event::Complete(done) = &mut event {
+            done.body.mark_truncated();
+            done.malformed = Some(e.reason());
+        }
+        c.partial_bodies += 1;
+        let _ = self.lose(e, c);
+        event
     }
 
     /// Ends the body in progress.
@@ -476,6 +579,8 @@ impl HalfStream {
             body,
             trailers,
             end_ns: ts,
+            framed_len: std::mem::take(&mut self.body_framed),
+            malformed: None,
         })
     }
 
@@ -490,6 +595,8 @@ impl HalfStream {
         self.state = State::Resync;
         self.scanned = 0;
         self.head_start_ns = None;
+        self.skipping_head = false;
+        self.body_framed = 0;
         // After a gap the next byte may start a message; after bad bytes
         // the search starts on the next line, so the same bytes are never
         // tried twice.

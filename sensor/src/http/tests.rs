@@ -57,8 +57,32 @@ fn run_with(limits: HttpLimits, ops: &[Op], bytewise: bool) -> Run {
 }
 
 /// One line per pair: `METHOD target -> status req=<body>/<wire> res=<content>/<wire>`,
-/// with `!` after a truncated body and ` up` when upgraded.
+/// with `!` after a truncated body, ` up` when upgraded, ` partial:<message>`
+/// per malformed message and ` ambiguous:<shape>:<followed>@<end>/<other>@<end>`.
 fn summary(p: &MessagePair) -> String {
+    use crate::exchange::Anomaly;
+    let anomalies: String = p
+        .anomalies
+        .iter()
+        .map(|a| match a {
+            Anomaly::Malformed { message, .. } => format!(" partial:{}", message.as_str()),
+            Anomaly::AmbiguousFraming {
+                shape,
+                followed,
+                other,
+                ..
+            } => {
+                let end = |e: Option<u64>| e.map_or("?".to_owned(), |n| n.to_string());
+                format!(
+                    " ambiguous:{shape}:{}@{}/{}@{}",
+                    followed.framing,
+                    end(followed.body_end),
+                    other.framing,
+                    end(other.body_end)
+                )
+            }
+        })
+        .collect();
     let body = |b: &crate::exchange::Body| {
         format!(
             "{}/{}{}",
@@ -68,7 +92,7 @@ fn summary(p: &MessagePair) -> String {
         )
     };
     format!(
-        "{} {} -> {} req={} res={}{}",
+        "{} {} -> {} req={} res={}{}{anomalies}",
         p.request.method,
         p.request.target,
         p.response.status,
@@ -216,17 +240,57 @@ const CASES: &[Case] = &[
         &[
             Req(GET),
             Req(GET),
-            Res(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
+            Res(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"),
             Res(OK5),
         ],
-        &["GET / -> 200 req=/0 res=hello/5"],
-        &[("parse_errors", 1), ("requests_unanswered", 1), ("resyncs", 1)],
+        &[
+            "GET / -> 200 req=/0 res=hello/5 ambiguous:conflicting_content_length:content-length@5/content-length@6",
+            "GET / -> 200 req=/0 res=hello/5",
+        ],
+        &[("ambiguous_framing", 1), ("parse_errors", 0)],
     ),
     (
-        "invalid request content-length",
+        "invalid request content-length is read as no body",
         &[Req(b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), Res(OK5), Res(OK5)],
-        &["GET /b -> 200 req=/0 res=hello/5"],
-        &[("parse_errors", 1), ("responses_to_lost_requests", 1)],
+        &["POST / -> 200 req=/0 res=hello/5 partial:request", "GET /b -> 200 req=/0 res=hello/5"],
+        &[("parse_errors", 1), ("responses_to_lost_requests", 0)],
+    ),
+    (
+        "raw 0xFF in the path still pairs",
+        &[Req(b"GET /lookup/\xff/1 HTTP/1.1\r\nHost: x\r\n\r\n"), Res(OK5)],
+        &["GET /lookup/\u{fffd}/1 -> 200 req=/0 res=hello/5 partial:request"],
+        &[("salvaged_heads", 1)],
+    ),
+    (
+        "malformed response head is read as far as it goes",
+        &[Req(GET), Res(b"HTTP/1.1 200 OK\r\nX-Bad\x01: 1\r\nContent-Length: 5\r\n\r\nhello"), Req(GET), Res(OK5)],
+        &["GET / -> 200 req=/0 res=hello/5 partial:response", "GET / -> 200 req=/0 res=hello/5"],
+        &[("salvaged_heads", 1)],
+    ),
+    (
+        "bad chunk line after a chunk emits what came",
+        &[Req(GET), Res(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nsecret\r\nZZZ\r\n"), Close],
+        &["GET / -> 200 req=/0 res=secret/6! partial:response"],
+        &[("partial_bodies", 1)],
+    ),
+    (
+        "content-length and transfer-encoding",
+        &[
+            Req(b"POST / HTTP/1.1\r\nContent-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nSMUGGLEDGET /x HTTP/1.1\r\n\r\n"),
+            Res(OK5),
+            Res(OK5),
+        ],
+        &[
+            "POST / -> 200 req=/0 res=hello/5 ambiguous:content_length_and_transfer_encoding:chunked@5/content-length@13",
+            "SMUGGLEDGET /x -> 200 req=/0 res=hello/5",
+        ],
+        &[("ambiguous_framing", 1)],
+    ),
+    (
+        "transfer-encoding with a space before the colon",
+        &[Req(b"POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n"), Res(OK5)],
+        &["POST / -> 200 req=/0 res=hello/5 partial:request ambiguous:obfuscated_transfer_encoding:chunked@5/content-length@3"],
+        &[("ambiguous_framing", 1), ("salvaged_heads", 1)],
     ),
     (
         "garbage then a request",
@@ -265,10 +329,21 @@ const CASES: &[Case] = &[
         &[("gap_lost_messages", 0)],
     ),
     (
-        "gap across chunk framing",
+        "gap across chunk framing ends at the next response",
         &[Req(GET), Req(GET), Res(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab"), ResGap(9), Res(b"junk\r\n"), Res(OK5)],
-        &["GET / -> 200 req=/0 res=hello/5"],
-        &[("gap_lost_messages", 1), ("requests_unanswered", 1)],
+        &["GET / -> 200 req=/0 res=abjunk\r\n/17!", "GET / -> 200 req=/0 res=hello/5"],
+        &[("gap_lost_messages", 0), ("requests_unanswered", 0)],
+    ),
+    (
+        "gap across chunk framing finds the next chunk",
+        &[
+            Req(GET),
+            Res(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nfirst"),
+            ResGap(13),
+            Res(b"6\r\nsecret\r\n0\r\n\r\n"),
+        ],
+        &["GET / -> 200 req=/0 res=firstsecret/24!"],
+        &[("gap_lost_messages", 0), ("chunk_resyncs", 1)],
     ),
     (
         "gap in response head",
@@ -293,7 +368,7 @@ const CASES: &[Case] = &[
         "unanswered at close",
         &[Req(GET), Req(b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc"), Close],
         &[],
-        &[("requests_unanswered", 2), ("incomplete_at_close", 1), ("requests", 1)],
+        &[("requests_unanswered", 2), ("incomplete_at_close", 1), ("requests", 2)],
     ),
     (
         "gzip decoded",
@@ -432,8 +507,8 @@ fn limits_table() {
             "head over the limit",
             &small,
             vec![Req(big_head), Req(GET), Res(OK5)],
-            vec![],
-            vec![("header_limit_drops", 1), ("responses_to_lost_requests", 1)],
+            vec!["GET / -> 200 req=/0 res=hell/5! partial:request"],
+            vec![("header_limit_drops", 1), ("salvaged_heads", 1)],
         ),
         (
             "held input while an upgrade is pending is bounded",

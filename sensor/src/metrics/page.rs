@@ -44,12 +44,16 @@ impl Page {
         self.families.push(family);
     }
 
+    /// The page, `sensor_build_info` first.
     pub fn render(&self) -> String {
-        render(
+        let mut out = String::new();
+        super::render::build_info(&mut out);
+        out.push_str(&render(
             &Value::Object(self.counters.clone()),
             &self.gauges,
             &self.families,
-        )
+        ));
+        out
     }
 }
 
@@ -72,6 +76,11 @@ mod tests {
             "sensor_alerts_folded_total 1",
             "sensor_alerts_below_min_severity_total 4",
             "sensor_connections_tracked 3",
+            concat!(
+                "sensor_build_info{version=\"",
+                env!("CARGO_PKG_VERSION"),
+                "\"} 1"
+            ),
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

@@ -26,8 +26,9 @@ pub struct Labelled {
 pub fn render(stats: &Value, gauges: &[(&str, &str, f64)], labelled: &[Labelled]) -> String {
     let mut out = String::with_capacity(8 * 1024);
     let mut flat = Vec::new();
-    flatten("sensor", stats, &mut flat);
-    for (name, value) in flat {
+    flatten("sensor", "", stats, &mut flat);
+    for (name, path, value) in flat {
+        let _ = writeln!(out, "# HELP {name}_total {}", counter_help(&path));
         let _ = writeln!(out, "# TYPE {name}_total counter");
         let _ = writeln!(out, "{name}_total {value}");
     }
@@ -55,14 +56,49 @@ pub fn render(stats: &Value, gauges: &[(&str, &str, f64)], labelled: &[Labelled]
     out
 }
 
-fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+/// HELP for a counter derived from where it sits in the stats, so it
+/// cannot drift from them: `kernel.ringbuf_full_events` reads "kernel:
+/// ringbuf full events since the sensor started (`kernel.ringbuf_full_events`
+/// in --stats)". The README's metrics section says what each group means.
+fn counter_help(path: &str) -> String {
+    let (group, field) = path.rsplit_once('.').unwrap_or(("sensor", path));
+    format!(
+        "{}: {} since the sensor started (`{path}` in --stats).",
+        group.replace('.', " "),
+        field.replace('_', " ")
+    )
+}
+
+/// `sensor_build_info{version="..."} 1`: which build answers, as
+/// Prometheus exporters conventionally say it.
+pub fn build_info(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# HELP sensor_build_info The sensor's version; the value is always 1."
+    );
+    let _ = writeln!(out, "# TYPE sensor_build_info gauge");
+    let _ = writeln!(
+        out,
+        "sensor_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+/// (metric name, dotted stats path, value) for every number in `value`.
+fn flatten(prefix: &str, path: &str, value: &Value, out: &mut Vec<(String, String, String)>) {
     match value {
         Value::Object(map) => {
             for (key, inner) in map {
-                flatten(&format!("{prefix}_{}", sanitize(key)), inner, out);
+                let name = format!("{prefix}_{}", sanitize(key));
+                let path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                flatten(&name, &path, inner, out);
             }
         }
-        Value::Number(n) => out.push((prefix.to_owned(), n.to_string())),
+        Value::Number(n) => out.push((prefix.to_owned(), path.to_owned(), n.to_string())),
         // Strings, booleans and arrays are not counters.
         _ => {}
     }
@@ -118,6 +154,7 @@ mod tests {
             "# TYPE sensor_connections_tracked gauge",
             "sensor_connections_tracked 4",
             "sensor_alerts_total{rule=\"secret.\\\"x\\\"\",severity=\"high\"} 2",
+            "# HELP sensor_kernel_ringbuf_full_events_total kernel: ringbuf full events since the sensor started (`kernel.ringbuf_full_events` in --stats).",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::endpoint::{path_of, EndpointKey};
+use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::origin::{Host, Origin, SensorInfo};
 use crate::timestamp::rfc3339;
@@ -22,6 +22,7 @@ pub struct ExchangeRecord {
     pub duration_ms: f64,
     pub method: String,
     pub host: String,
+    /// The path with its sensitive segments masked (`endpoint::masked_path`).
     pub path: String,
     /// The endpoint's path template (`/users/{id}`), as alerts and the
     /// inventory name it.
@@ -30,6 +31,11 @@ pub struct ExchangeRecord {
     pub request_bytes: u64,
     pub response_bytes: u64,
     pub truncated: bool,
+    /// A message did not parse: the record and its inspection cover what
+    /// could be read.
+    pub partial: bool,
+    /// What did not parse ("request head did not parse"), when partial.
+    pub malformed: Option<String>,
     pub pid: u32,
     pub comm: String,
     pub exe: Option<String>,
@@ -71,12 +77,14 @@ impl ExchangeRecord {
             duration_ms: (duration_ns as f64 / 1e6 * 1000.0).round() / 1000.0,
             method: exchange.request.method.clone(),
             host: endpoint.host.clone(),
-            path: path_of(&exchange.request.target).to_owned(),
+            path: crate::endpoint::masked_path(&exchange.request.target),
             template: endpoint.template.clone(),
             status: exchange.response.status,
             request_bytes: exchange.request.body.wire_len,
             response_bytes: exchange.response.body.wire_len,
             truncated: exchange.truncated(),
+            partial: exchange.malformed().is_some(),
+            malformed: exchange.malformed(),
             pid: conn.pid,
             comm: conn.comm.clone(),
             exe: conn.process.exe.clone(),
@@ -95,7 +103,7 @@ impl ExchangeRecord {
 
 #[cfg(test)]
 mod tests {
-    use super::path_of;
+    use crate::endpoint::path_of;
 
     #[test]
     fn paths() {

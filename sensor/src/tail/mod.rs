@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-pub use crate::alert::render::{render, severity_rank, Filter, SEVERITIES};
+pub use crate::alert::render::{render, severity_rank, Filter, CATEGORIES, SEVERITIES};
 
 /// How often the file is checked for new lines and rotation.
 const POLL: Duration = Duration::from_millis(200);
@@ -24,7 +24,8 @@ pub struct TailOptions {
     /// Pass lines through unchanged instead of rendering them.
     pub json: bool,
     pub color: bool,
-    /// Lines already in the file shown before following.
+    /// Lines already in the file shown before following, counted after
+    /// the filter (the last `last` alerts that pass it).
     pub last: usize,
     /// Stop at the end of the file instead of following.
     pub once: bool,
@@ -35,10 +36,14 @@ pub struct TailOptions {
 pub fn tail(options: &TailOptions, out: &mut impl Write) -> anyhow::Result<()> {
     let mut current = wait_for_file(&options.path, options.once)?;
     let mut printer = Printer { options, out };
-    let backlog = current.read_lines()?;
+    let backlog: Vec<String> = current
+        .read_lines()?
+        .iter()
+        .filter_map(|line| printer.shown(line))
+        .collect();
     let skip = backlog.len().saturating_sub(options.last);
-    for line in &backlog[skip..] {
-        if !printer.print(line)? {
+    for text in &backlog[skip..] {
+        if !printer.write(text)? {
             return Ok(());
         }
     }
@@ -74,9 +79,17 @@ struct Printer<'a, W: Write> {
 }
 
 impl<W: Write> Printer<'_, W> {
-    /// Prints one line; false when the output is gone.
+    /// Prints one line if the filter passes it; false when the output is gone.
     fn print(&mut self, line: &str) -> anyhow::Result<bool> {
-        let text = match serde_json::from_str::<serde_json::Value>(line) {
+        match self.shown(line) {
+            Some(text) => self.write(&text),
+            None => Ok(true),
+        }
+    }
+
+    /// What one line prints as, or None when the filter drops it.
+    fn shown(&self, line: &str) -> Option<String> {
+        Some(match serde_json::from_str::<serde_json::Value>(line) {
             // The chain's checkpoints (file opened, rotated, sensor
             // stopped): one quiet line for people, nothing for machines
             // that expect alerts, nothing when filtering.
@@ -84,7 +97,7 @@ impl<W: Write> Printer<'_, W> {
                 let filtered = self.options.filter.min_severity > 0
                     || !self.options.filter.categories.is_empty();
                 if self.options.json || filtered {
-                    return Ok(true);
+                    return None;
                 }
                 render_checkpoint(&point)
             }
@@ -95,12 +108,16 @@ impl<W: Write> Printer<'_, W> {
                     render(&alert, self.options.color)
                 }
             }
-            Ok(_) => return Ok(true),
+            Ok(_) => return None,
             // Not an alert (a partial write from a crashed writer, or the
             // wrong file): show it rather than hide it.
             Err(_) if self.options.json => line.to_owned(),
             Err(_) => format!("(not an alert) {line}"),
-        };
+        })
+    }
+
+    /// False when the output is gone.
+    fn write(&mut self, text: &str) -> anyhow::Result<bool> {
         match writeln!(self.out, "{text}").and_then(|()| self.out.flush()) {
             Ok(()) => Ok(true),
             Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),

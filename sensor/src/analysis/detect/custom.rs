@@ -45,7 +45,12 @@ pub fn apply(config: &DetectConfig, rules: &mut Vec<Rule>) -> Result<(), RuleErr
                 matched = true;
             }
         }
-        if !matched {
+        // Behavioural and inventory rules are disabled where their
+        // findings meet (`analysis::rules`); only a pattern that names no
+        // rule at all is a mistake.
+        let elsewhere = crate::analysis::rules::outside_content()
+            .any(|rule| glob::matches(pattern.as_bytes(), rule.id.as_bytes()));
+        if !matched && !elsewhere {
             return Err(RuleError::UnknownDisabled(pattern.clone()));
         }
     }

@@ -45,6 +45,23 @@ impl FingerprintKey {
         Ok(Self(key))
     }
 
+    /// Reads the key at `path`, which must exist.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let bytes = std::fs::read(path).map_err(|source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        if bytes.len() < 32 {
+            return Err(KeyError::TooShort {
+                path: path.to_owned(),
+                len: bytes.len(),
+            });
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&bytes[..32]);
+        Ok(Self(key))
+    }
+
     /// Reads the key at `path`, or creates it (32 random bytes, mode 0600,
     /// parent directories as needed) when there is none, so fingerprints
     /// stay comparable across restarts.

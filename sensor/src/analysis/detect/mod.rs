@@ -30,6 +30,7 @@ pub mod jwt;
 mod pii;
 mod prefilter;
 pub mod protobuf;
+mod protocol;
 pub mod redact;
 mod rules;
 mod scan;
@@ -68,6 +69,7 @@ pub struct ContentDetector {
     allow: Vec<Allow>,
     basic_rule: Option<usize>,
     banner_rule: Option<usize>,
+    framing_rule: Option<usize>,
     pii_in_requests: bool,
     report_examples: bool,
     jwt_max_lifetime_secs: u64,
@@ -111,6 +113,7 @@ impl ContentDetector {
         let enabled = |id: &str| by_id.get(id).copied().filter(|&i| rules[i].enabled);
         let basic_rule = enabled(headers::BASIC_AUTH);
         let banner_rule = enabled(headers::VERSION_BANNER);
+        let framing_rule = enabled(protocol::AMBIGUOUS_FRAMING);
         let prefilter = Prefilter::new(&rules);
         let allow = config.allow.iter().map(Allow::new).collect();
         Ok(ContentDetector {
@@ -120,6 +123,7 @@ impl ContentDetector {
             allow,
             basic_rule,
             banner_rule,
+            framing_rule,
             pii_in_requests: config.pii_in_requests,
             report_examples: config.report_example_values,
             jwt_max_lifetime_secs: config.jwt_max_lifetime_secs,
@@ -134,6 +138,24 @@ impl ContentDetector {
     pub fn validate(config: &DetectConfig) -> Result<(), RuleError> {
         let mut rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
         custom::apply(config, &mut rules)
+    }
+
+    /// The rules `config` leaves enabled, as `sensor rules --config`
+    /// lists them: listed built-ins and custom rules, each with its
+    /// configured severity, as (id, category, severity, description).
+    pub fn effective_rules(
+        config: &DetectConfig,
+    ) -> Result<Vec<(String, Category, Severity, String)>, RuleError> {
+        let listed: Vec<&str> = builtin_rules().iter().map(|r| r.id).collect();
+        let builtin: Vec<&str> = builtin_specs().iter().map(|s| s.id).collect();
+        let mut rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
+        custom::apply(config, &mut rules)?;
+        Ok(rules
+            .into_iter()
+            .filter(|r| r.enabled)
+            .filter(|r| listed.contains(&r.id.as_str()) || !builtin.contains(&r.id.as_str()))
+            .map(|r| (r.id, r.category, r.severity, r.description))
+            .collect())
     }
 
     /// The category and severity of rule `id` as configured, or None when

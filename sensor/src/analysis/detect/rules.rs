@@ -201,6 +201,7 @@ pub fn builtin_specs() -> Vec<Spec> {
     specs.extend_from_slice(super::pii::SPECS);
     specs.extend_from_slice(super::errors::SPECS);
     specs.extend_from_slice(super::headers::SPECS);
+    specs.extend_from_slice(super::protocol::SPECS);
     specs
 }
 

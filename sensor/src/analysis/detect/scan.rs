@@ -11,6 +11,7 @@ use super::grpc;
 use super::headers;
 use super::json_walk;
 use super::jwt;
+use super::protocol;
 use super::redact::redact;
 use super::rules::{normalise_field, Check, Scope};
 use super::types::{Finding, Location, Message, Part};
@@ -29,6 +30,8 @@ pub struct Scan<'d> {
     merged: Vec<Merged>,
     index: HashMap<(usize, Location), usize>,
     active: Vec<bool>,
+    /// Findings worded by their detector (protocol), not by the engine.
+    worded: Vec<Finding>,
     /// The Host header without its port (for JWT key URLs).
     host: String,
 }
@@ -47,6 +50,7 @@ impl<'d> Scan<'d> {
             merged: Vec::new(),
             index: HashMap::new(),
             active: vec![false; det.rules.len()],
+            worded: Vec::new(),
             host: header(&exchange.request.headers, "host")
                 .map(|h| {
                     let h = String::from_utf8_lossy(h);
@@ -89,7 +93,32 @@ impl<'d> Scan<'d> {
             &exchange.response.headers,
             &exchange.response.body,
         );
+        self.protocol(exchange);
         self.finish()
+    }
+
+    /// Ambiguous framing the HTTP stage found, one finding per head.
+    fn protocol(&mut self, exchange: &HttpExchange) {
+        let Some(rule) = self.det.framing_rule else {
+            return;
+        };
+        let r = &self.det.rules[rule];
+        for f in protocol::ambiguous_framings(&exchange.anomalies) {
+            let fingerprint = self.det.key.fingerprint(f.shape.as_bytes());
+            if self.allow.iter().any(|a| a.drops(&r.id, &fingerprint)) {
+                continue;
+            }
+            self.worded.push(Finding {
+                rule: r.id.clone(),
+                category: r.category,
+                severity: r.severity,
+                location: f.location,
+                evidence: f.shape.to_owned(),
+                fingerprint,
+                count: 1,
+                summary: f.summary,
+            });
+        }
     }
 
     /// Runs the prefilter; false when no rule can fire on `text`.
@@ -158,6 +187,15 @@ impl<'d> Scan<'d> {
         let content = &content[..content.len().min(self.det.max_inspect_bytes)];
         if content.is_empty() {
             return;
+        }
+        if !body.tail.is_empty() && self.prefilter(&body.tail) {
+            // The end of a body longer than the kept prefix (or seen after
+            // a gap): not parseable on its own, so read as text.
+            self.value(message, Part::Body, None, &body.tail, &|_| Location {
+                message,
+                part: Part::Body,
+                name: None,
+            });
         }
         let kind = body_kind(header(headers, "content-type"), content);
         if kind == BodyKind::Json {
@@ -413,6 +451,7 @@ impl<'d> Scan<'d> {
 
     fn finish(self) -> Vec<Finding> {
         let det = self.det;
+        let worded = self.worded;
         self.merged
             .into_iter()
             .map(|m| {
@@ -428,6 +467,7 @@ impl<'d> Scan<'d> {
                 };
                 f
             })
+            .chain(worded)
             .collect()
     }
 }

@@ -29,6 +29,7 @@ pub(crate) fn exchange(
         decoded: None,
         wire_len: text.len() as u64,
         truncated: false,
+        tail: Default::default(),
     };
     HttpExchange {
         connection: Arc::new(ConnectionInfo {
@@ -60,6 +61,7 @@ pub(crate) fn exchange(
         },
         timings: Timings::default(),
         upgraded: false,
+        anomalies: Vec::new(),
         completed_unix_ns: 1_700_000_000_000_000_000,
     }
 }
@@ -315,4 +317,48 @@ fn debug_output_holds_no_key_or_values() {
     let d = detector(&DetectConfig::default());
     let text = format!("{d:?}");
     assert!(text.starts_with("ContentDetector"), "{text}");
+}
+
+#[test]
+fn ambiguous_framing_is_a_protocol_finding_with_both_readings() {
+    use crate::exchange::{Anomaly, MessageKind, Reading};
+    let d = detector(&DetectConfig::default());
+    let mut x = exchange("POST", "/", &[], "", &[], "ok");
+    x.anomalies.push(Anomaly::AmbiguousFraming {
+        message: MessageKind::Request,
+        shape: crate::http::BOTH_LENGTHS,
+        followed: Reading {
+            framing: "chunked",
+            body_end: Some(5),
+        },
+        other: Reading {
+            framing: "content-length",
+            body_end: Some(48),
+        },
+    });
+    let findings = d.inspect(&x);
+    let f = findings
+        .iter()
+        .find(|f| f.rule == "protocol.ambiguous_framing")
+        .expect("a protocol finding");
+    assert_eq!(f.category, Category::Protocol);
+    assert_eq!(f.location.name.as_deref(), Some("Transfer-Encoding"));
+    assert!(
+        f.summary.contains("5 bytes") && f.summary.contains("48 bytes"),
+        "{}",
+        f.summary
+    );
+}
+
+#[test]
+fn the_end_of_a_long_body_is_inspected() {
+    let d = detector(&DetectConfig::default());
+    let mut x = exchange("GET", "/dump", &[], "", JSON, r#"{"rows":["aaaa","#);
+    x.response.body.truncated = true;
+    x.response.body.tail = Bytes::from_static(b"\"zz\"],\"aws\":\"AKIAZ3MSJV4WWNKWQXMT\"}");
+    let findings = d.inspect(&x);
+    assert!(
+        findings.iter().any(|f| f.rule.starts_with("secret.aws")),
+        "{findings:?}"
+    );
 }

@@ -14,7 +14,7 @@
 //! is not reported as a shadow of ours.
 
 use crate::analysis::detect::{
-    Category, Finding, FingerprintKey, Location, Message, Part, Severity,
+    Category, Finding, FingerprintKey, Location, Message, Part, RuleInfo, Severity,
 };
 use crate::endpoint::EndpointKey;
 use crate::exchange::Role;
@@ -24,6 +24,23 @@ use super::versions::{versioned_resource, Version, VersionIndex};
 
 pub const SHADOW_API: &str = "inventory.shadow_api";
 pub const ZOMBIE_API: &str = "inventory.zombie_api";
+
+/// The inventory's rules as `sensor rules` lists them; a zombie is high
+/// whatever its reason, a shadow medium (see `finding`).
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: SHADOW_API,
+        category: Category::Inventory,
+        severity: Severity::Medium,
+        description: "An endpoint in the traffic that the reference spec (inventory.spec) does not document.",
+    },
+    RuleInfo {
+        id: ZOMBIE_API,
+        category: Category::Inventory,
+        severity: Severity::High,
+        description: "An endpoint still in use although the reference spec deprecates it or a newer version of it exists.",
+    },
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drift {

@@ -47,7 +47,7 @@ use versions::VersionIndex;
 pub use cli::{print, InventoryFormat};
 pub use config::InventoryConfig;
 pub use credentials::{Credential, CredentialKind};
-pub use drift::{SHADOW_API, ZOMBIE_API};
+pub use drift::{RULES, SHADOW_API, ZOMBIE_API};
 pub use record::{EndpointRecord, ProcessSeen, StatusSeen};
 pub use security_headers::HeaderIssue;
 pub use spec::SpecError;

@@ -121,6 +121,7 @@ impl H2Stream {
             response,
             timings: self.timings,
             upgraded: false,
+            anomalies: Vec::new(),
         })
     }
 }

@@ -134,6 +134,7 @@ fn categories_serialise_as_they_print() {
         Category::AbnormalVolume,
         Category::Auth,
         Category::Inventory,
+        Category::Protocol,
     ] {
         assert_eq!(
             serde_json::to_string(&c).unwrap(),

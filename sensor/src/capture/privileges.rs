@@ -1,0 +1,46 @@
+//! Which of the capabilities live capture needs this process lacks, so a
+//! refusal names the missing capability instead of its symptom.
+
+/// The capabilities live capture needs (as deploy/systemd/sensor.service
+/// grants them), with their bit numbers in /proc/self/status.
+const NEEDED: &[(u32, &str)] = &[
+    (39, "CAP_BPF"),
+    (38, "CAP_PERFMON"),
+    (19, "CAP_SYS_PTRACE"),
+    (2, "CAP_DAC_READ_SEARCH"),
+];
+
+/// The needed capabilities missing from the effective set; empty when all
+/// are there or the set cannot be read (then nothing is claimed).
+pub fn missing() -> Vec<&'static str> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let effective = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok());
+    match effective {
+        Some(bits) => missing_from(bits),
+        None => Vec::new(),
+    }
+}
+
+fn missing_from(effective: u64) -> Vec<&'static str> {
+    NEEDED
+        .iter()
+        .filter(|(bit, _)| effective & (1 << bit) == 0)
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_what_the_effective_set_lacks() {
+        assert!(missing_from(u64::MAX).is_empty());
+        assert_eq!(missing_from(0).len(), NEEDED.len());
+        let all_but_dac = (1 << 39) | (1 << 38) | (1 << 19);
+        assert_eq!(missing_from(all_but_dac), vec!["CAP_DAC_READ_SEARCH"]);
+    }
+}
