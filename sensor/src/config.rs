@@ -29,6 +29,11 @@ pub struct Config {
     /// The catalogue of endpoints seen, and shadow/zombie API detection
     /// against a reference OpenAPI spec.
     pub inventory: crate::analysis::inventory::config::InventoryConfig,
+    /// Credentials followed across exchanges: new clients, sharing,
+    /// expired, revoked and handed-over tokens.
+    pub credentials: crate::analysis::credentials::config::CredentialsConfig,
+    /// Plaintext HTTP between hosts carrying credentials or sensitive data.
+    pub transport: crate::analysis::transport::config::TransportConfig,
     /// Pod names for containerised processes, from the API server.
     pub kubernetes: crate::conntrack::kubernetes::config::KubernetesConfig,
 }
@@ -126,6 +131,9 @@ pub struct OutputConfig {
     pub rotate_bytes: u64,
     /// Rotated files kept (`alerts.jsonl.1` ... `.N`).
     pub keep_files: usize,
+    /// Rotated files last written more than this many days ago are
+    /// deleted, whatever `keep_files` allows (0: kept by count only).
+    pub keep_days: u64,
     /// Where the sensor keeps state across restarts (sink spools).
     pub state_dir: PathBuf,
     /// `native` (the sensor's own records, `schema/*.schema.json`) or
@@ -153,6 +161,7 @@ impl Default for OutputConfig {
             exchanges: None,
             rotate_bytes: 100 * 1024 * 1024,
             keep_files: 5,
+            keep_days: 0,
             state_dir: PathBuf::from("/var/lib/sensor"),
             format: RecordFormat::Native,
         }
@@ -324,6 +333,12 @@ impl Config {
             return invalid(key, &message);
         }
         if let Err((key, message)) = self.inventory.validate() {
+            return invalid(key, &message);
+        }
+        if let Err((key, message)) = self.credentials.validate() {
+            return invalid(key, &message);
+        }
+        if let Err((key, message)) = self.transport.validate() {
             return invalid(key, &message);
         }
         self.kubernetes.validate()?;

@@ -18,6 +18,9 @@ pub enum Category {
     Auth,
     /// Endpoint inventory events (new, undocumented or changed endpoints).
     Inventory,
+    /// How the traffic travels: credentials or sensitive data over
+    /// plaintext HTTP between hosts.
+    Transport,
     /// HTTP itself used against its readers: heads whose body length two
     /// implementations read differently (request smuggling shapes).
     Protocol,
@@ -42,6 +45,7 @@ impl Category {
             Category::AbnormalVolume => "abnormal_volume",
             Category::Auth => "auth",
             Category::Inventory => "inventory",
+            Category::Transport => "transport",
             Category::Protocol => "protocol",
         }
     }

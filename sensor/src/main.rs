@@ -43,6 +43,9 @@ enum Command {
     },
     /// Print the catalogue of API endpoints seen (kept in the state directory).
     Inventory(InventoryArgs),
+    /// Check the hash chain of an alerts file, or a rotated set; exits 1
+    /// at the first line changed, removed or inserted, or a cut tail.
+    Verify(VerifyArgs),
     /// Validate a configuration file and what `run` needs from this host
     /// (key file, state directory, output directories, metrics port).
     CheckConfig {
@@ -90,6 +93,21 @@ struct InventoryArgs {
     /// table for people, json as stored, openapi for an OpenAPI 3 document.
     #[arg(long, value_enum, default_value = "table")]
     format: sensor::analysis::inventory::InventoryFormat,
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The alerts file, or the files of a rotated set in any order
+    /// (`alerts.jsonl*`).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Configuration file naming the fingerprint key (`detect.fingerprint_key_file`
+    /// or `output.state_dir`) the sensor chained the file with.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The fingerprint key file itself.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -214,6 +232,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 &mut std::io::stdout().lock(),
             )
         }
+        Command::Verify(args) => verify(args),
         Command::CheckConfig { file, syntax_only } => {
             let config = Config::load(&file)?;
             if !syntax_only {
@@ -238,6 +257,45 @@ fn run_config(args: RunArgs) -> anyhow::Result<Config> {
         config.output.exchanges = args.exchanges;
     }
     Ok(config)
+}
+
+/// `sensor verify`: one line saying what was found; an error (exit 1)
+/// unless the log is intact.
+fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    use sensor::sink::chain::ChainKey;
+    use sensor::sink::verify::Verdict;
+    let path = match (args.key_file, &args.config) {
+        (Some(path), _) => path,
+        (None, Some(config)) => {
+            let config = Config::load(config)?;
+            config.detect.key_path(&config.output.state_dir)
+        }
+        (None, None) => {
+            let config = Config::default();
+            config.detect.key_path(&config.output.state_dir)
+        }
+    };
+    // Never create a key here: a fresh one would call every line changed.
+    anyhow::ensure!(
+        path.exists(),
+        "no fingerprint key at {}: give the key the sensor wrote with (--key-file, or --config naming it)",
+        path.display()
+    );
+    let key = sensor::analysis::detect::FingerprintKey::load_or_create(&path)?;
+    let key = ChainKey::from_bytes(key.derive(ChainKey::PURPOSE));
+    let files = sensor::sink::verify::log_order(&args.files);
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let verdict = sensor::sink::verify::verify(&key, &files)?;
+    match verdict {
+        Verdict::Intact { .. } => {
+            println!("{}: {verdict}", names.join(", "));
+            Ok(())
+        }
+        Verdict::Broken { .. } => {
+            println!("{verdict}");
+            anyhow::bail!("the alert log does not verify")
+        }
+    }
 }
 
 /// `sensor rules`: every built-in rule, or the set `config` runs, one per line.

@@ -16,6 +16,7 @@ use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::metrics::Page;
 use crate::pipeline::Pipeline;
+use crate::sink::chain::ChainKey;
 use crate::sink::worker::SinkHandle;
 use crate::sink::{OutputError, Outputs};
 use crate::stats::{SourceStats, Stats};
@@ -50,11 +51,14 @@ impl Session {
         let pipeline =
             Pipeline::new(&config.capture, &config.limits, unix_offset_ns).with_resolver(resolver);
         let analysis = Analysis::from_config(config)?;
+        let key = crate::analysis::fingerprint_key(config)?;
+        let chain_key = ChainKey::from_bytes(key.derive(ChainKey::PURPOSE));
         let origin = crate::origin::Origin::detect(config.kubernetes.node_name.as_deref());
         let outputs = Outputs::open(&config.output)?
             .with_origin(origin)
             .with_sinks(sinks)
-            .with_alert_policy(&config.alerts);
+            .with_alert_policy(&config.alerts)
+            .chained(chain_key)?;
         Ok(Self::new(pipeline, analysis, outputs))
     }
 
@@ -144,7 +148,7 @@ impl Session {
         self.deliver_done()?;
         self.analysis.finish(&mut self.ready);
         self.outputs.send(&mut self.ready)?;
-        self.outputs.flush()
+        self.outputs.close()
     }
 
     /// Alerts kept from the alerts file by its minimum severity.

@@ -44,6 +44,15 @@ const BY_RULE: &[(&str, [&str; 2])] = &[
     ("auth.credentials_in_query", [AUTHENTICATION, "CWE-598"]),
     ("auth.bola", [BOLA, "CWE-639"]),
     ("auth.account_enumeration", [AUTHENTICATION, "CWE-204"]),
+    ("auth.token_expired_accepted", [AUTHENTICATION, "CWE-613"]),
+    ("auth.token_revoked_accepted", [AUTHENTICATION, "CWE-613"]),
+    ("auth.credential_new_client", [AUTHENTICATION, "CWE-287"]),
+    ("auth.credential_shared", [AUTHENTICATION, "CWE-287"]),
+    ("auth.credential_other_client", [AUTHENTICATION, "CWE-287"]),
+    (
+        "transport.cleartext_sensitive",
+        [MISCONFIGURATION, "CWE-319"],
+    ),
     ("inventory.shadow_api", [INVENTORY, "CWE-1059"]),
     ("inventory.zombie_api", [INVENTORY, "CWE-477"]),
 ];
@@ -68,6 +77,8 @@ fn by_category(category: Category) -> &'static [&'static str; 2] {
         Category::AbnormalVolume => &[RESOURCES, "CWE-770"],
         Category::Auth => &[AUTHENTICATION, "CWE-287"],
         Category::Inventory => &[INVENTORY, "CWE-1059"],
+        // Cleartext transmission of sensitive information.
+        Category::Transport => &[MISCONFIGURATION, "CWE-319"],
         // Request smuggling: inconsistent interpretation of HTTP requests.
         Category::Protocol => &[MISCONFIGURATION, "CWE-444"],
     }

@@ -153,3 +153,48 @@ fn renders_and_filters() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("absent"));
 }
+
+#[test]
+fn chained_files_show_checkpoints_to_people_and_only_alerts_as_json() {
+    use sensor::sink::chain::ChainKey;
+    let dir = scratch("chained");
+    let path = dir.join("alerts.jsonl");
+    let mut out = sensor::sink::JsonLines::open(&path)
+        .unwrap()
+        .chained(ChainKey::from_bytes([1; 32]))
+        .unwrap();
+    out.write_raw(alert(1, "low").as_bytes()).unwrap();
+    out.write_raw(alert(2, "critical").as_bytes()).unwrap();
+    out.close().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sensor"))
+            .arg("tail")
+            .arg(&path)
+            .args(["--once", "--color", "never"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let people = run(&[]);
+    let lines: Vec<&str> = people.lines().collect();
+    assert_eq!(lines.len(), 4, "{people}");
+    assert!(lines[0].ends_with("checkpoint open (seq 1)"), "{people}");
+    assert!(
+        lines[1].contains("rule.1") && lines[2].contains("rule.2"),
+        "{people}"
+    );
+    assert!(
+        lines[3].ends_with("checkpoint shutdown (seq 4)"),
+        "{people}"
+    );
+    let json = run(&["--json"]);
+    let lines: Vec<&str> = json.lines().collect();
+    assert_eq!(lines.len(), 2, "{json}");
+    let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(first["rule"], "rule.1");
+    assert_eq!(first["seq"], 2);
+    let filtered = run(&["--severity", "high"]);
+    assert_eq!(filtered.lines().count(), 1, "{filtered}");
+}

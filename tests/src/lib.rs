@@ -249,6 +249,8 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
         .map_while(Result::ok)
         .filter(|l| l.ends_with('}'))
         .map(|l| serde_json::from_str(&l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        // The alerts file's chain checkpoints are not alerts.
+        .filter(|v: &Value| v.get("checkpoint").is_none())
         .collect()
 }
 

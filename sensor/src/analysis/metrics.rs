@@ -1,5 +1,5 @@
 //! The analysis's metric families: deduplication, alerts by rule, the
-//! behavioural detectors and the inventory.
+//! behavioural detectors, the credential detector and the inventory.
 
 use serde_json::json;
 
@@ -44,6 +44,25 @@ impl Analysis {
                     "files_set_aside": i.files_set_aside,
                     "unrouted": i.unrouted,
                 }),
+            );
+        }
+        if let Some(c) = &counters.credentials {
+            page.counters(
+                "credentials",
+                json!({
+                    "exchanges_with_credentials": c.exchanges_with_credentials,
+                    "credential_evictions": c.credential_evictions,
+                    "token_evictions": c.token_evictions,
+                    "episode_evictions": c.episode_evictions,
+                    "widely_used": c.widely_used,
+                    "findings": c.findings,
+                    "suppressed": c.suppressed,
+                }),
+            );
+            page.gauge(
+                "credentials_tracked",
+                "Credentials followed for new clients and sharing.",
+                c.credentials_tracked as f64,
             );
         }
         if let Some(w) = &counters.weak_jwt {

@@ -13,10 +13,12 @@
 //! here, and the weak-JWT-secret checks (`weak_jwt`) run on the tick.
 
 pub mod behaviour;
+pub mod credentials;
 pub mod detect;
 pub mod inventory;
 pub mod noise;
 pub mod principal;
+pub mod transport;
 pub mod weak_jwt;
 
 mod aggregate;
@@ -38,16 +40,22 @@ use crate::exchange::HttpExchange;
 use crate::finding::Finding;
 use crate::origin::Origin;
 use behaviour::{BehaviourCounters, BehaviourDetector};
-use detect::ContentDetector;
+use credentials::{CredentialCounters, CredentialDetector, CredentialsConfig};
+use detect::{ContentDetector, FingerprintKey};
 use inventory::{Inventory, InventoryCounters};
 use noise::{Noise, NoiseCounters};
 use principal::{Principal, PrincipalExtractor};
+use transport::CleartextDetector;
 use weak_jwt::{WeakJwtChecker, WeakJwtCounters};
 
 pub struct Analysis {
     content: ContentDetector,
     behaviour: Option<BehaviourDetector>,
     inventory: Option<Inventory>,
+    credentials: Option<CredentialDetector>,
+    cleartext: Option<CleartextDetector>,
+    /// Where credentials are found (the cleartext check reads them too).
+    credentials_config: CredentialsConfig,
     /// `detect.disabled_rules`, for the behavioural and inventory rules
     /// (the content detectors compile theirs out).
     disabled: Vec<String>,
@@ -71,6 +79,7 @@ pub struct Analysis {
 pub struct AnalysisCounters {
     pub behaviour: Option<BehaviourCounters>,
     pub inventory: Option<InventoryCounters>,
+    pub credentials: Option<CredentialCounters>,
     pub weak_jwt: Option<WeakJwtCounters>,
     pub noise: Option<NoiseCounters>,
 }
@@ -82,6 +91,9 @@ impl Analysis {
             content,
             behaviour: None,
             inventory: None,
+            credentials: None,
+            cleartext: None,
+            credentials_config: CredentialsConfig::default(),
             disabled: Vec::new(),
             principals: None,
             weak_jwt: None,
@@ -146,13 +158,32 @@ impl Analysis {
             behaviour,
             inventory,
             disabled: config.detect.disabled_rules.clone(),
-            principals: Some(PrincipalExtractor::new(&config.principal, key)),
+            principals: Some(PrincipalExtractor::new(&config.principal, key.clone())),
             weak_jwt,
             noise: Some(noise),
             ..Self::new(content)
                 .with_alert_policy(&config.alerts)
                 .with_origin(Origin::detect(config.kubernetes.node_name.as_deref()))
+                .with_credentials(&config.credentials, key.clone())
+                .with_transport(&config.transport, key)
         })
+    }
+
+    /// Follows credentials across exchanges (`[credentials]`).
+    pub fn with_credentials(mut self, config: &CredentialsConfig, key: FingerprintKey) -> Self {
+        self.credentials = config.enabled.then(|| CredentialDetector::new(config, key));
+        self.credentials_config = config.clone();
+        self
+    }
+
+    /// Reports sensitive plaintext between hosts (`[transport]`).
+    pub fn with_transport(
+        mut self,
+        config: &transport::TransportConfig,
+        key: FingerprintKey,
+    ) -> Self {
+        self.cleartext = config.enabled.then(|| CleartextDetector::new(config, key));
+        self
     }
 
     /// All findings on one exchange, content findings first. `endpoint`
@@ -199,6 +230,18 @@ impl Analysis {
         }
         if let Some(inventory) = &mut self.inventory {
             let more = inventory.observe_at(exchange, endpoint, &findings[..content], ts);
+            findings.extend(more);
+        }
+        if let Some(credentials) = &mut self.credentials {
+            findings.extend(credentials.observe_at(exchange, endpoint, ts));
+        }
+        if let Some(cleartext) = &mut self.cleartext {
+            let more = cleartext.observe(
+                exchange,
+                endpoint,
+                &findings[..content],
+                &self.credentials_config,
+            );
             findings.extend(more);
         }
         if !self.disabled.is_empty() {
@@ -314,6 +357,7 @@ impl Analysis {
         AnalysisCounters {
             behaviour: self.behaviour.as_ref().map(BehaviourDetector::counters),
             inventory: self.inventory.as_ref().map(Inventory::counters),
+            credentials: self.credentials.as_ref().map(CredentialDetector::counters),
             weak_jwt: self.weak_jwt.as_ref().map(WeakJwtChecker::counters),
             noise: self.noise.as_ref().map(Noise::counters),
         }
@@ -324,7 +368,7 @@ impl Analysis {
 /// exist: a configured key file is only ever read, never created) or
 /// `<output.state_dir>/fingerprint.key` (created on first use). Errors name
 /// the config key and the path, with the OS error once.
-fn fingerprint_key(config: &Config) -> anyhow::Result<detect::FingerprintKey> {
+pub fn fingerprint_key(config: &Config) -> anyhow::Result<detect::FingerprintKey> {
     let path = config.detect.key_path(&config.output.state_dir);
     let (key, result) = match &config.detect.fingerprint_key_file {
         Some(_) => (

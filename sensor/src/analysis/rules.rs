@@ -34,7 +34,11 @@ impl From<&RuleInfo> for ListedRule {
 /// The behavioural and inventory rules: those the content detectors do
 /// not compile.
 pub fn outside_content() -> impl Iterator<Item = &'static RuleInfo> {
-    behaviour::RULES.iter().chain(inventory::RULES)
+    behaviour::RULES
+        .iter()
+        .chain(inventory::RULES)
+        .chain(super::credentials::RULES)
+        .chain(super::transport::RULES)
 }
 
 /// Every built-in rule, content rules first.
@@ -63,6 +67,8 @@ pub fn effective(config: &Config) -> Result<Vec<ListedRule>, RuleError> {
     let sections = [
         (config.behaviour.enabled, behaviour::RULES),
         (config.inventory.enabled, inventory::RULES),
+        (config.credentials.enabled, super::credentials::RULES),
+        (config.transport.enabled, super::transport::RULES),
     ];
     for (enabled, list) in sections {
         let kept = list.iter().filter(|r| !is_disabled(disabled, r.id));

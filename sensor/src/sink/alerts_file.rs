@@ -36,6 +36,10 @@ impl AlertsFile {
         }
     }
 
+    pub fn filter(&self) -> &SinkFilter {
+        &self.filter
+    }
+
     pub fn below_min_severity(&self) -> u64 {
         self.below_min_severity
     }

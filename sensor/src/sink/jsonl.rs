@@ -1,14 +1,24 @@
 //! JSON lines output: one object per line, to a file (created 0600, so
 //! what the sensor found is readable only by its owner) or to stdout.
 //! Files can rotate by size: `alerts.jsonl` becomes `alerts.jsonl.1`, the
-//! older ones shift up, and the oldest past the number kept is deleted.
+//! older ones shift up, and the oldest past the number kept is deleted;
+//! rotated files older than `keep_days` are deleted too. The alerts file
+//! is also chained (`chain.rs`): each line sealed, a checkpoint when a
+//! file opens, rotates and closes.
 
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+
+use super::chain::{self, Chain, ChainKey, Head};
+
+/// How often rotated files are checked against `keep_days` between
+/// rotations.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 pub struct JsonLines {
     out: BufWriter<Box<dyn Write + Send>>,
@@ -19,6 +29,13 @@ pub struct JsonLines {
     rotation: Option<Rotation>,
     /// One serialised line, reused so rotation can see its length first.
     line: Vec<u8>,
+    /// Seals each line into the hash chain (the alerts file).
+    chain: Option<Chain>,
+    /// Scratch for a sealed line.
+    sealed: Vec<u8>,
+    /// Rotated files older than this are deleted.
+    max_age: Option<Duration>,
+    last_prune: Option<SystemTime>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +61,66 @@ impl JsonLines {
             size,
             rotation: None,
             line: Vec::with_capacity(1024),
+            chain: None,
+            sealed: Vec::with_capacity(1024),
+            max_age: None,
+            last_prune: None,
         })
+    }
+
+    /// Seals every line into a hash chain under `key`, continuing the
+    /// chain the file ends with; a file that is empty, or whose last line
+    /// is not sealed, starts with an `open` checkpoint. No effect on
+    /// stdout.
+    pub fn chained(mut self, key: ChainKey) -> io::Result<Self> {
+        if is_stdout(&self.path) {
+            return Ok(self);
+        }
+        let tail = read_tail(&self.path, 64 * 1024)?;
+        if !tail.is_empty() && !tail.ends_with(b"\n") {
+            // A line cut by a crash: end it, so the next one stands alone
+            // (`sensor verify` reports the cut line).
+            self.out.write_all(b"\n")?;
+            self.size += 1;
+        }
+        let mut chain = match chain::head_of(&tail) {
+            Some(head) => Chain::new(key, head),
+            None => Chain::new(key, Head::genesis()),
+        };
+        if chain.head().seq == 0 {
+            self.sealed.clear();
+            chain.checkpoint("open", crate::timestamp::now_unix_ns(), &mut self.sealed);
+            self.out.write_all(&self.sealed)?;
+            self.size += self.sealed.len() as u64;
+        }
+        self.chain = Some(chain);
+        Ok(self)
+    }
+
+    /// Deletes rotated files older than `days` (0: kept by count only), now
+    /// and after every rotation, and at least hourly on `flush`.
+    pub fn keep_days(mut self, days: u64) -> Self {
+        if days > 0 && !is_stdout(&self.path) {
+            self.max_age = Some(Duration::from_secs(days.saturating_mul(86_400)));
+            self.prune_old();
+        }
+        self
+    }
+
+    /// Writes the `shutdown` checkpoint (chained files) and flushes: the
+    /// end of a run.
+    pub fn close(&mut self) -> io::Result<()> {
+        if let Some(chain) = &mut self.chain {
+            self.sealed.clear();
+            chain.checkpoint(
+                "shutdown",
+                crate::timestamp::now_unix_ns(),
+                &mut self.sealed,
+            );
+            self.out.write_all(&self.sealed)?;
+            self.size += self.sealed.len() as u64;
+        }
+        self.flush()
     }
 
     /// Rotates the file once it would grow past `max_bytes`, keeping `keep`
@@ -66,10 +142,21 @@ impl JsonLines {
     /// Writes `self.line`, rotating first when it would not fit.
     fn write_line(&mut self) -> io::Result<()> {
         if let Some(rotation) = self.rotation {
-            let len = self.line.len() as u64;
+            let seal = if self.chain.is_some() {
+                chain::SEAL_OVERHEAD
+            } else {
+                0
+            };
+            let len = self.line.len() as u64 + seal;
             if self.size > 0 && self.size + len > rotation.max_bytes {
                 self.rotate(rotation)?;
             }
+        }
+        if let Some(chain) = &mut self.chain {
+            self.sealed.clear();
+            let json = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+            chain.seal(json, &mut self.sealed);
+            std::mem::swap(&mut self.line, &mut self.sealed);
         }
         self.out.write_all(&self.line)?;
         self.size += self.line.len() as u64;
@@ -87,6 +174,15 @@ impl JsonLines {
     }
 
     fn rotate(&mut self, rotation: Rotation) -> io::Result<()> {
+        if let Some(chain) = &mut self.chain {
+            self.sealed.clear();
+            chain.checkpoint(
+                "rotation",
+                crate::timestamp::now_unix_ns(),
+                &mut self.sealed,
+            );
+            self.out.write_all(&self.sealed)?;
+        }
         self.out.flush()?;
         let numbered = |n: usize| {
             let mut name = self.path.clone().into_os_string();
@@ -103,12 +199,65 @@ impl JsonLines {
         }
         self.out = BufWriter::with_capacity(64 * 1024, Box::new(open_private(&self.path)?));
         self.size = 0;
+        if let Some(chain) = &mut self.chain {
+            self.sealed.clear();
+            chain.checkpoint("open", crate::timestamp::now_unix_ns(), &mut self.sealed);
+            self.out.write_all(&self.sealed)?;
+            self.size += self.sealed.len() as u64;
+        }
+        self.prune_old();
         Ok(())
     }
 
     /// Makes everything written so far visible to readers (`tail -f`).
     pub fn flush(&mut self) -> io::Result<()> {
+        let due = self.max_age.is_some()
+            && self
+                .last_prune
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|e| e >= PRUNE_EVERY);
+        if due {
+            self.prune_old();
+        }
         self.out.flush()
+    }
+
+    /// Deletes rotated files (`PATH.N`) last written more than `max_age`
+    /// ago. Best effort: a file that cannot be read or removed stays, and
+    /// the next pass tries again.
+    fn prune_old(&mut self) {
+        let Some(max_age) = self.max_age else {
+            return;
+        };
+        self.last_prune = Some(SystemTime::now());
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let prefix = format!("{}.", name.to_string_lossy());
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let file_name = file_name.to_string_lossy();
+            let numbered = file_name
+                .strip_prefix(&prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > max_age);
+            if numbered && old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -130,6 +279,21 @@ fn open_private(path: &Path) -> io::Result<std::fs::File> {
         .append(true)
         .mode(0o600)
         .open(path)
+}
+
+/// The last `max` bytes of `path` (empty when it does not exist).
+fn read_tail(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(max)))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    Ok(tail)
 }
 
 fn ignore_missing(result: io::Result<()>) -> io::Result<()> {

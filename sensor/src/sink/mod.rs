@@ -3,6 +3,7 @@
 
 pub mod alerts_file;
 pub mod body;
+pub mod chain;
 pub mod config;
 pub mod exchange_record;
 pub mod jsonl;
@@ -12,6 +13,7 @@ pub mod outputs;
 pub mod spool;
 pub mod syslog;
 pub mod tls;
+pub mod verify;
 pub mod webhook;
 pub mod worker;
 

@@ -15,6 +15,7 @@ use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::origin::Origin;
 use crate::sink::alerts_file::AlertsFile;
+use crate::sink::chain::ChainKey;
 use crate::sink::worker::{AlertLine, SinkFilter, SinkHandle, SinkSnapshot};
 use crate::sink::{ExchangeRecord, JsonLines};
 
@@ -48,7 +49,10 @@ impl Outputs {
     pub fn open(config: &OutputConfig) -> Result<Self, OutputError> {
         let open = |what, path: &Path| {
             JsonLines::open(path)
-                .map(|out| out.rotate_at(config.rotate_bytes, config.keep_files))
+                .map(|out| {
+                    out.rotate_at(config.rotate_bytes, config.keep_files)
+                        .keep_days(config.keep_days)
+                })
                 .map_err(|source| OutputError::Open {
                     what,
                     path: path.to_owned(),
@@ -68,6 +72,21 @@ impl Outputs {
             origin: Origin::detect(None),
             sinks: Vec::new(),
         })
+    }
+
+    /// Chains the alerts file under `key` (each line sealed, checkpoints on
+    /// open, rotation and `close`).
+    pub fn chained(mut self, key: ChainKey) -> Result<Self, OutputError> {
+        let filter = self.alerts.filter().clone();
+        let jsonl = self.alerts.into_jsonl();
+        let path = jsonl.path().to_owned();
+        let jsonl = jsonl.chained(key).map_err(|source| OutputError::Open {
+            what: "alerts",
+            path,
+            source,
+        })?;
+        self.alerts = AlertsFile::new(jsonl, filter);
+        Ok(self)
     }
 
     /// The host and sensor exchange records name.
@@ -160,6 +179,16 @@ impl Outputs {
             out.flush().map_err(|source| write_error(out, source))?;
         }
         Ok(())
+    }
+
+    /// The end of a run: the alerts file's `shutdown` checkpoint, and
+    /// everything flushed.
+    pub fn close(&mut self) -> Result<(), OutputError> {
+        let alerts = self.alerts.jsonl_mut();
+        alerts
+            .close()
+            .map_err(|source| write_error(alerts, source))?;
+        self.flush()
     }
 
     pub fn alerts_written(&self) -> u64 {

@@ -90,6 +90,17 @@ impl<W: Write> Printer<'_, W> {
     /// What one line prints as, or None when the filter drops it.
     fn shown(&self, line: &str) -> Option<String> {
         Some(match serde_json::from_str::<serde_json::Value>(line) {
+            // The chain's checkpoints (file opened, rotated, sensor
+            // stopped): one quiet line for people, nothing for machines
+            // that expect alerts, nothing when filtering.
+            Ok(point) if point.get("checkpoint").is_some() => {
+                let filtered = self.options.filter.min_severity > 0
+                    || !self.options.filter.categories.is_empty();
+                if self.options.json || filtered {
+                    return None;
+                }
+                render_checkpoint(&point)
+            }
             Ok(alert) if self.options.filter.accepts(&alert) => {
                 if self.options.json {
                     line.to_owned()
@@ -113,6 +124,18 @@ impl<W: Write> Printer<'_, W> {
             Err(err) => Err(err.into()),
         }
     }
+}
+
+/// `time  ·  checkpoint shutdown (seq 42)`.
+fn render_checkpoint(point: &serde_json::Value) -> String {
+    format!(
+        "{}  ·         checkpoint {} (seq {})",
+        point["ts"].as_str().unwrap_or("-"),
+        point["checkpoint"].as_str().unwrap_or("-"),
+        point["seq"]
+            .as_u64()
+            .map_or("-".to_owned(), |n| n.to_string()),
+    )
 }
 
 enum Change {

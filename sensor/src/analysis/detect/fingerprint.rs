@@ -118,6 +118,16 @@ impl FingerprintKey {
         let digest = mac.finalize().into_bytes();
         digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
+
+    /// A 256-bit key for another purpose (the alert log's hash chain),
+    /// derived so the install keeps one secret and the purposes never
+    /// share a key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"sensor derived key\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
 }
 
 #[cfg(test)]
