@@ -53,6 +53,7 @@ const BY_RULE: &[(&str, [&str; 2])] = &[
         "transport.cleartext_sensitive",
         [MISCONFIGURATION, "CWE-319"],
     ),
+    ("protocol.ambiguous_framing", [MISCONFIGURATION, "CWE-444"]),
     ("inventory.shadow_api", [INVENTORY, "CWE-1059"]),
     ("inventory.zombie_api", [INVENTORY, "CWE-477"]),
 ];
