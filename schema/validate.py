@@ -66,9 +66,26 @@ def ocsf_validator():
     return errors
 
 
+def ocsf_file_validator():
+    """An OCSF alerts file: each record carries the file's hash-chain
+    envelope (`seq`, `chain`), which is not part of the OCSF record, and
+    the file holds checkpoint lines."""
+    records = ocsf_validator()
+    checkpoints = native_validator("checkpoint")
+
+    def errors(record):
+        if "checkpoint" in record:
+            yield from checkpoints(record)
+            return
+        record = {k: v for k, v in record.items() if k not in ("seq", "chain")}
+        yield from records(record)
+
+    return errors
+
+
 def main():
     kind, path = sys.argv[1], sys.argv[2]
-    validate = ocsf_validator() if kind == "ocsf" else native_validator(kind)
+    validate = ocsf_file_validator() if kind == "ocsf" else native_validator(kind)
     bad = 0
     lines = [l for l in Path(path).read_text().splitlines() if l.strip()]
     for n, line in enumerate(lines, 1):

@@ -10,18 +10,18 @@ pub struct AlertsFile {
     out: JsonLines,
     filter: SinkFilter,
     /// Native alerts or OCSF Detection Findings (`output.format`).
-    pub format: RecordFormat,
+    format: RecordFormat,
     /// Alerts the filter kept from the file (other sinks may still take
     /// them).
     below_min_severity: u64,
 }
 
 impl AlertsFile {
-    pub fn new(out: JsonLines, filter: SinkFilter) -> Self {
+    pub fn new(out: JsonLines, filter: SinkFilter, format: RecordFormat) -> Self {
         Self {
             out,
             filter,
-            format: RecordFormat::Native,
+            format,
             below_min_severity: 0,
         }
     }
@@ -38,6 +38,10 @@ impl AlertsFile {
 
     pub fn filter(&self) -> &SinkFilter {
         &self.filter
+    }
+
+    pub fn format(&self) -> RecordFormat {
+        self.format
     }
 
     pub fn below_min_severity(&self) -> u64 {

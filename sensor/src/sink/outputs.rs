@@ -59,8 +59,11 @@ impl Outputs {
                     source,
                 })
         };
-        let mut alerts = AlertsFile::new(open("alerts", &config.alerts)?, SinkFilter::default());
-        alerts.format = config.format;
+        let alerts = AlertsFile::new(
+            open("alerts", &config.alerts)?,
+            SinkFilter::default(),
+            config.format,
+        );
         Ok(Self {
             alerts,
             exchanges: config
@@ -78,6 +81,7 @@ impl Outputs {
     /// open, rotation and `close`).
     pub fn chained(mut self, key: ChainKey) -> Result<Self, OutputError> {
         let filter = self.alerts.filter().clone();
+        let format = self.alerts.format();
         let jsonl = self.alerts.into_jsonl();
         let path = jsonl.path().to_owned();
         let jsonl = jsonl.chained(key).map_err(|source| OutputError::Open {
@@ -85,7 +89,7 @@ impl Outputs {
             path,
             source,
         })?;
-        self.alerts = AlertsFile::new(jsonl, filter);
+        self.alerts = AlertsFile::new(jsonl, filter, format);
         Ok(self)
     }
 
@@ -102,9 +106,8 @@ impl Outputs {
             min_severity: config.min_severity_rank().unwrap_or(0),
             categories: Vec::new(),
         };
-        let format = self.alerts.format;
-        self.alerts = AlertsFile::new(self.alerts.into_jsonl(), filter);
-        self.alerts.format = format;
+        let format = self.alerts.format();
+        self.alerts = AlertsFile::new(self.alerts.into_jsonl(), filter, format);
         self
     }
 
