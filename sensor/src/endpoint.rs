@@ -102,7 +102,13 @@ const MASKED_DIGITS: usize = 9;
 pub fn masked_path(target: &str) -> String {
     let path = path_of(target);
     if !path.starts_with('/') {
-        return if path == "*" { "*" } else { "{token}" }.to_owned();
+        // No target at all (an HTTP/2 header block that could not be
+        // decoded) has nothing to hide, and stays visibly empty.
+        return match path {
+            "" | "*" => path,
+            _ => "{token}",
+        }
+        .to_owned();
     }
     let mut masked = String::with_capacity(path.len().min(1024));
     for (i, segment) in path[1..].split('/').enumerate() {

@@ -397,6 +397,8 @@ fn masked_paths_keep_short_ids_and_hide_sensitive_segments() {
         ("/avatars/4711.png", "/avatars/4711.png"),
         ("/raw/\u{fffd}/x", "/raw/{token}/x"),
         ("*", "*"),
+        ("", ""),
+        ("example.com:443", "{token}"),
     ] {
         assert_eq!(masked_path(target), want, "{target}");
     }
