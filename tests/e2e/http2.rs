@@ -28,28 +28,6 @@ fn docroot(dir: &Path) -> (PathBuf, usize, usize) {
     (root, users.len(), small.len())
 }
 
-/// A self-signed certificate for 127.0.0.1, made with openssl.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("running openssl (cargo xtask setup installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
-}
-
 /// A child process killed when the test ends.
 struct Daemon(Child);
 
@@ -222,7 +200,7 @@ fn nghttpd_over_h2c_with_curl_and_nghttp() {
 fn nghttpd_over_tls_with_alpn_h2() {
     let dir = scratch_dir("http2_tls");
     let (root, users_len, small_len) = docroot(&dir);
-    let cert = certificate(&dir);
+    let cert = self_signed_certificate(&dir);
     let (_server, port) = nghttpd(&root, Some(&cert));
     let sensor = Sensor::start(&dir, &[]);
     let base = format!("https://127.0.0.1:{port}");
