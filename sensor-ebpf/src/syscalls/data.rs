@@ -18,7 +18,7 @@ use crate::tls;
 #[inline(always)]
 fn enter(ctx: &TracePointContext, direction: u8, layout: u8) {
     let id = bpf_get_current_pid_tgid();
-    if !conn::process_wanted((id >> 32) as u32) {
+    if !conn::process_wanted(id) {
         return;
     }
     let pending = PendingIo {
