@@ -176,6 +176,7 @@ pub fn discover(
         addr: [0; 16],
         sniff: sensor_common::SniffStart::default(),
         _pad2: 0,
+        run: sensor_common::DirectionRun::default(),
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);
@@ -201,6 +202,7 @@ pub fn track(key: &ConnKey, role: u8, family: u16, port: u16, addr: [u8; 16]) {
         addr,
         sniff: sensor_common::SniffStart::default(),
         _pad2: 0,
+        run: sensor_common::DirectionRun::default(),
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);

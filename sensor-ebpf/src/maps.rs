@@ -171,6 +171,14 @@ pub fn ring_flags() -> u64 {
     }
 }
 
+/// True when the agent has fallen behind: a quarter of the ring unread
+/// (twice the wake-up mark, an eighth).
+#[inline(always)]
+pub fn ring_under_pressure() -> bool {
+    let wakeup = settings().map(|s| s.wakeup_bytes).unwrap_or(0);
+    wakeup != 0 && EVENTS.query(u64::from(BPF_RB_AVAIL_DATA)) >= 2 * u64::from(wakeup)
+}
+
 #[inline(always)]
 pub fn settings() -> Option<&'static Settings> {
     SETTINGS.get(0)

@@ -153,6 +153,7 @@ pub fn sched_process_exit(_ctx: TracePointContext) {
         addr: [0; 16],
         sniff: sensor_common::SniffStart::default(),
         _pad2: 0,
+        run: sensor_common::DirectionRun::default(),
     };
     let key = ConnKey {
         pid: (id >> 32) as u32,

@@ -29,6 +29,7 @@ pub fn sched_process_exec(_ctx: TracePointContext) {
         addr: [0; 16],
         sniff: sensor_common::SniffStart::default(),
         _pad2: 0,
+        run: sensor_common::DirectionRun::default(),
     };
     let event = ExecEvent {
         header: conn::header(EVENT_EXEC, &ConnKey { pid, fd: -1 }, &state, DIR_INGRESS),
