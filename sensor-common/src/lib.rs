@@ -11,10 +11,14 @@ pub const CHUNK_SIZE: usize = 16 * 1024;
 pub const DEFAULT_CAPTURE_LIMIT: u32 = 64 * 1024;
 /// Upper bound for the configurable capture limit (bounded loop in eBPF).
 pub const MAX_CAPTURE_LIMIT: u32 = 256 * 1024;
-/// Events (chunks plus iovec steps) one syscall may produce.
-pub const MAX_LOOP_STEPS: u32 = MAX_CAPTURE_LIMIT / CHUNK_SIZE as u32 + MAX_IOVECS as u32;
-/// iovec entries inspected per readv/writev/sendmsg/recvmsg.
-pub const MAX_IOVECS: usize = 16;
+/// Steps of one syscall's copy walk: a chunk each, plus for every iovec
+/// entry a step to reach it and one for a short chunk of its own.
+pub const MAX_LOOP_STEPS: u32 = MAX_CAPTURE_LIMIT / CHUNK_SIZE as u32 + 2 * MAX_IOVECS as u32;
+/// iovec entries walked per readv/writev/sendmsg/recvmsg: all of them
+/// (the kernel's own limit, UIO_MAXIOV). gRPC clients write one request's
+/// frames with about 30 entries; a header block missed there loses the
+/// connection's HPACK table.
+pub const MAX_IOVECS: usize = 1024;
 /// Default ring buffer size in bytes (power of two, multiple of the page size).
 pub const DEFAULT_RING_BYTES: u32 = 16 * 1024 * 1024;
 /// Connections (pid, fd) the kernel tracks at once (LRU).
