@@ -269,3 +269,195 @@ fn sensors_share_one_inventory_through_database_outages() {
         "1"
     );
 }
+
+/// Records the traffic `traffic` makes to `port` on loopback, with tshark
+/// (pcapng).
+fn record_pcap(path: &Path, port: u16, traffic: impl FnOnce()) {
+    let log = path.with_extension("tshark.log");
+    let mut tshark = Command::new("tshark")
+        .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("starting tshark");
+    wait_until(
+        "tshark capturing",
+        20,
+        || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Capturing on")),
+        || std::fs::read_to_string(&log).unwrap_or_default(),
+    );
+    // It prints that line just before the capture starts.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    traffic();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(tshark.id() as i32, libc::SIGINT) };
+    assert!(tshark.wait().unwrap().success());
+}
+
+#[test]
+fn sensors_starting_together_migrate_the_database_once() {
+    let root = scratch_dir("fleet-inventory-race");
+    let pg = Postgres::init("fleet-race");
+    pg.start();
+    let url = pg.url("postgres");
+    let api = PyServer::script("api_server.py", &[]);
+    let base = format!("http://127.0.0.1:{}", api.port);
+    let pcap = root.join("api.pcapng");
+    record_pcap(&pcap, api.port, || {
+        curl(&["-s", "-o", "/dev/null", &format!("{base}/api/orders/[1-4]")]);
+    });
+
+    // Four sensors, four hosts, one fresh database, all at once.
+    let runs: Vec<_> = (1..=4)
+        .map(|n| {
+            let dir = root.join(format!("replay-{n}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let config = config(&dir, &url);
+            Command::new(sensor_bin())
+                .arg("replay")
+                .arg(&pcap)
+                .arg("--config")
+                .arg(&config)
+                .arg("--alerts")
+                .arg(dir.join("alerts.jsonl"))
+                .env("NODE_NAME", format!("replay-{n}"))
+                .stderr(std::fs::File::create(dir.join("sensor.log")).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut migrated = 0;
+    for (n, mut run) in runs.into_iter().enumerate() {
+        let status = run.wait().unwrap();
+        let log = std::fs::read_to_string(root.join(format!("replay-{}/sensor.log", n + 1)));
+        assert!(status.success(), "replay {}: {log:?}", n + 1);
+        // Each wrote at its first attempt: none tripped over another's
+        // migration (a retry would hide it).
+        let log = log.unwrap();
+        assert!(!log.contains("retries"), "replay {}: {log}", n + 1);
+        migrated += usize::from(log.contains("applied migrations [1]"));
+    }
+    assert_eq!(migrated, 1, "exactly one sensor creates the tables");
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "SELECT count(*) FROM sensor_inventory_migrations"
+        )
+        .trim(),
+        "1"
+    );
+    let fleet = fleet_inventory(&url).unwrap();
+    let host = format!("127.0.0.1:{}", api.port);
+    let orders = endpoint(&fleet, &host, "/api/orders/{id}").unwrap();
+    assert_eq!(
+        orders["sensors"],
+        serde_json::json!(["replay-1", "replay-2", "replay-3", "replay-4"]),
+        "{orders}"
+    );
+    let one = local_requests(&root.join("replay-1"))[&format!("{host} GET /api/orders/{{id}}")];
+    assert!(one >= 4, "{one}");
+    assert_eq!(orders["requests"].as_u64(), Some(4 * one), "{orders}");
+}
+
+/// `python3 -m http.server` on a directory, stopped when dropped.
+struct StaticServer(std::process::Child);
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn zombies_are_judged_on_the_fleet_view() {
+    let root = scratch_dir("fleet-inventory-zombie");
+    let pg = Postgres::init("fleet-zombie");
+    pg.start();
+    let url = pg.url("postgres");
+    let site = root.join("site");
+    for version in ["v1", "v2"] {
+        std::fs::create_dir_all(site.join(version).join("items")).unwrap();
+        std::fs::write(site.join(version).join("items/1"), "{}").unwrap();
+    }
+    let port = free_port();
+    let _server = StaticServer(
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(&site)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until(
+        "the static server",
+        10,
+        || {
+            Command::new("curl")
+                .args(["-sf", "-o", "/dev/null", &format!("{base}/v2/items/1")])
+                .status()
+                .is_ok_and(|s| s.success())
+        },
+        String::new,
+    );
+
+    // Another host saw v2 only: its sensor's records reach the database.
+    let pcap = root.join("v2.pcapng");
+    record_pcap(&pcap, port, || {
+        curl(&["-s", "-o", "/dev/null", &format!("{base}/v2/items/1")]);
+    });
+    let other = root.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let status = Command::new(sensor_bin())
+        .arg("replay")
+        .arg(&pcap)
+        .arg("--config")
+        .arg(config(&other, &url))
+        .arg("--alerts")
+        .arg(other.join("alerts.jsonl"))
+        .env("NODE_NAME", "other-host")
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // This host sees only v1: a zombie only on the fleet's view.
+    let dir = root.join("this");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sensor = start(&dir, &url, "this-host");
+    let zombie = || {
+        sensor_e2e::read_jsonl(&dir.join("alerts.jsonl"))
+            .into_iter()
+            .find(|a| a["rule"] == "inventory.zombie_api")
+    };
+    wait_until(
+        "inventory.zombie_api for /v1/items/{id}",
+        30,
+        || {
+            curl(&["-s", "-o", "/dev/null", &format!("{base}/v1/items/1")]);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            zombie().is_some()
+        },
+        || std::fs::read_to_string(dir.join("alerts.jsonl")).unwrap_or_default(),
+    );
+    let alert = zombie().unwrap();
+    assert!(alert.to_string().contains("/v1/items/{id}"), "{alert}");
+    assert!(alert.to_string().contains("v2"), "{alert}");
+    let out = sensor.stop();
+    assert!(
+        !on_port(&out.exchanges, port)
+            .iter()
+            .any(|e| e["path"].as_str().is_some_and(|p| p.starts_with("/v2/"))),
+        "this host saw v2 itself"
+    );
+}

@@ -30,8 +30,10 @@ pub struct InventoryConfig {
     /// A PostgreSQL database the fleet's sensors share
     /// (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`): every sensor writes
     /// its endpoint records there as well as to `inventory.json`, and
-    /// `sensor inventory --store` prints the merged catalogue. The sensor
-    /// creates and upgrades the tables itself. Unset: this host only.
+    /// `sensor inventory --store` prints the merged catalogue. Zombie APIs
+    /// are then judged on the fleet's view (a newer version any host
+    /// serves). The sensor creates and upgrades the tables itself. Unset:
+    /// this host only.
     pub store: Option<super::fleet::StoreUrl>,
 }
 
@@ -46,6 +48,12 @@ impl Default for InventoryConfig {
             store: None,
         }
     }
+}
+
+/// A config parse error's text with any `store` password hidden: the TOML
+/// error quotes the offending line, which may be the `store` line.
+pub fn redact_store_passwords(message: &str) -> String {
+    super::fleet::redact_urls_in(message)
 }
 
 impl InventoryConfig {
@@ -104,7 +112,7 @@ mod tests {
             toml::from_str::<InventoryConfig>("store = \"postgres://sensor:s3cret@db:x/f\"\n")
                 .unwrap_err()
                 .to_string();
-        let err = super::super::fleet::redact_urls_in(&err);
+        let err = redact_store_passwords(&err);
         assert!(err.contains("store") && !err.contains("s3cret"), "{err}");
         let disabled: InventoryConfig =
             toml::from_str("enabled = false\nstore = \"postgres://sensor@db/fleet\"\n").unwrap();

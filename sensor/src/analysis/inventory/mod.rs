@@ -126,6 +126,9 @@ pub struct Inventory {
     store: Option<FleetWriter>,
     /// Endpoints changed since they were last handed to the writer.
     unstored: HashSet<EndpointKey>,
+    /// Every host's versioned endpoints, read back from the fleet
+    /// database: zombies are judged on the fleet's view.
+    fleet_versions: Option<VersionIndex>,
 }
 
 impl std::fmt::Debug for Inventory {
@@ -169,6 +172,7 @@ impl Inventory {
             unrouted: std::collections::BTreeMap::new(),
             store: None,
             unstored: HashSet::new(),
+            fleet_versions: None,
         };
         if !config.enabled {
             return Ok(inventory);
@@ -294,6 +298,7 @@ impl Inventory {
         let drift = drift::classify(
             self.spec.as_ref(),
             &self.versions,
+            self.fleet_versions.as_ref(),
             key,
             exchange.connection.role,
             &mut record.spec_lookup,
@@ -335,6 +340,9 @@ impl Inventory {
         let Some(store) = &self.store else {
             return;
         };
+        if let Some(versions) = store.take_fleet_versions() {
+            self.fleet_versions = Some(versions);
+        }
         if self.unstored.is_empty() || !store.has_room() {
             return;
         }

@@ -15,6 +15,9 @@
 //!   back-off and writes them when the database is back; at shutdown what
 //!   is still unwritten stays in `inventory.json`, and the next start
 //!   writes every record again.
+//! - Zombies on the fleet's view: while it writes, the writer reads every
+//!   host's versioned endpoints back (every 30 s) and the inventory judges
+//!   `/v1/...` against the newest version any host serves.
 //! - Migrations: numbered, applied by the sensors under an advisory lock
 //!   (`migrations`).
 //! - The password never reaches a log, an error or `Debug` (`url`).
@@ -36,7 +39,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    #[error(transparent)]
+    /// Shown with its causes: the driver's own text ("error connecting to
+    /// server") leaves out why.
+    #[error("{}", with_causes(.0))]
     Database(#[from] tokio_postgres::Error),
     #[error("no answer within {0:?}")]
     Timeout(Duration),
@@ -51,6 +56,17 @@ pub enum FleetError {
     Record(#[from] serde_json::Error),
     #[error("cannot start the database client: {0}")]
     Runtime(#[from] std::io::Error),
+}
+
+fn with_causes(err: &tokio_postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A connection to the database at `url`, its I/O driven by the current

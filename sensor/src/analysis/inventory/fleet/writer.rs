@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use super::super::record::EndpointRecord;
+use super::super::versions::VersionIndex;
 use super::{connect, migrations, FleetError, StoreUrl};
 use crate::endpoint::EndpointKey;
 
@@ -22,9 +23,14 @@ const CHANNEL_BATCHES: usize = 4;
 const ROWS_PER_WRITE: usize = 500;
 /// How long one batch may take before the connection is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Retry delays after a failure: doubling from the first to the last.
+/// Retry delays after a failure: doubling from the first to the last. A
+/// failed attempt costs one connection attempt, so the last stays short:
+/// the records are written within seconds of the database's return.
 const FIRST_RETRY: Duration = Duration::from_millis(500);
-const LAST_RETRY: Duration = Duration::from_secs(30);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+/// How often, while it writes, the writer reads the fleet's versioned
+/// endpoints back for the zombie judgement.
+const VERSIONS_REFRESH: Duration = Duration::from_secs(30);
 
 /// Changed endpoint records, the whole record each.
 #[derive(Debug, Default)]
@@ -71,6 +77,8 @@ pub struct FleetWriter {
     shared: Arc<Shared>,
     thread: Option<std::thread::JoinHandle<()>>,
     url: StoreUrl,
+    /// The fleet's API versions, as the writer last read them.
+    versions: std::sync::mpsc::Receiver<VersionIndex>,
 }
 
 impl std::fmt::Debug for FleetWriter {
@@ -91,6 +99,7 @@ impl FleetWriter {
         max_pending: usize,
     ) -> Result<FleetWriter, FleetError> {
         let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
+        let (versions_out, versions) = std::sync::mpsc::sync_channel(1);
         let shared = Arc::new(Shared::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -104,6 +113,8 @@ impl FleetWriter {
             evicted: None,
             client: None,
             failing: false,
+            versions_out,
+            versions_read: None,
         };
         let thread = std::thread::Builder::new()
             .name("inventory-store".into())
@@ -113,7 +124,14 @@ impl FleetWriter {
             shared,
             thread: Some(thread),
             url,
+            versions,
         })
+    }
+
+    /// The fleet's versioned endpoints, when the writer has read them
+    /// since the last call.
+    pub fn take_fleet_versions(&self) -> Option<VersionIndex> {
+        self.versions.try_iter().last()
     }
 
     /// True when a batch handed over now would be taken: the caller builds
@@ -186,6 +204,8 @@ struct Writer {
     client: Option<Client>,
     /// The last attempt failed (the log says so once per outage).
     failing: bool,
+    versions_out: std::sync::mpsc::SyncSender<VersionIndex>,
+    versions_read: Option<Instant>,
 }
 
 impl Writer {
@@ -338,8 +358,37 @@ impl Writer {
             upsert(client, &self.sensor_host, &[], Some(evicted)).await?;
             self.evicted = None;
         }
+        if self
+            .versions_read
+            .is_none_or(|at| at.elapsed() >= VERSIONS_REFRESH)
+        {
+            let versions = fleet_versions(client, self.max_pending).await?;
+            self.versions_read = Some(Instant::now());
+            // Full: the analysis has not taken the last one yet; the next
+            // refresh brings it up to date.
+            let _ = self.versions_out.try_send(versions);
+        }
         Ok(())
     }
+}
+
+/// Every sensor's versioned endpoints (at most `limit`), for the zombie
+/// judgement on the fleet's view: a `/v1/...` this host serves is a
+/// zombie when any host serves the resource under a newer version.
+async fn fleet_versions(client: &Client, limit: usize) -> Result<VersionIndex, FleetError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT DISTINCT host, template FROM sensor_inventory_endpoints
+             WHERE template ~ '/[vV][0-9]' LIMIT $1",
+            &[&limit],
+        )
+        .await?;
+    let mut versions = VersionIndex::default();
+    for row in rows {
+        versions.insert(row.get(0), row.get(1));
+    }
+    Ok(versions)
 }
 
 /// Writes `rows` as this sensor's, and its evicted count, in one
