@@ -427,6 +427,7 @@ fn zombies_are_judged_on_the_fleet_view() {
         .arg("--alerts")
         .arg(other.join("alerts.jsonl"))
         .env("NODE_NAME", "other-host")
+        .stderr(std::fs::File::create(other.join("sensor.log")).unwrap())
         .status()
         .unwrap();
     assert!(status.success());
