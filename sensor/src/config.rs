@@ -292,7 +292,8 @@ impl Config {
         })?;
         let config: Config = toml::from_str(&text).map_err(|err| ConfigError::Parse {
             path: path.to_owned(),
-            message: err.to_string(),
+            // The error quotes the line: never an `inventory.store` password.
+            message: crate::analysis::inventory::config::redact_store_passwords(&err.to_string()),
         })?;
         config.validate().map_err(|err| match err {
             ConfigError::Invalid(invalid) => ConfigError::Invalid(invalid.located_in(&text)),

@@ -125,12 +125,21 @@ impl Analysis {
             .behaviour
             .enabled
             .then(|| BehaviourDetector::new(&config.behaviour, key.clone()));
+        let origin = Origin::detect(config.kubernetes.node_name.as_deref());
         let inventory = if config.inventory.enabled {
-            Some(Inventory::load_or_new(
-                &config.inventory,
-                &config.output.state_dir,
-                key.clone(),
-            )?)
+            let mut inventory =
+                Inventory::load_or_new(&config.inventory, &config.output.state_dir, key.clone())?;
+            if let Some(url) = &config.inventory.store {
+                // One row per endpoint and host: the Kubernetes node when
+                // known (a pod's hostname changes with every restart).
+                let sensor_host = origin
+                    .host
+                    .node
+                    .clone()
+                    .unwrap_or_else(|| origin.host.hostname.clone());
+                inventory.attach_store(url, sensor_host)?;
+            }
+            Some(inventory)
         } else {
             None
         };
@@ -163,7 +172,7 @@ impl Analysis {
             noise: Some(noise),
             ..Self::new(content)
                 .with_alert_policy(&config.alerts)
-                .with_origin(Origin::detect(config.kubernetes.node_name.as_deref()))
+                .with_origin(origin)
                 .with_credentials(&config.credentials, key.clone())
                 .with_transport(&config.transport, key)
         })

@@ -41,6 +41,15 @@ impl Catalogue {
         self.records.len()
     }
 
+    pub fn get(&self, key: &EndpointKey) -> Option<&EndpointRecord> {
+        self.records.get(key)
+    }
+
+    /// The cap.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     pub fn contains(&self, key: &EndpointKey) -> bool {
         self.records.contains_key(key)
     }
