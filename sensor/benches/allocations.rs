@@ -177,7 +177,12 @@ fn response(body: &str) -> Bytes {
 
 fn clean_body() -> String {
     let items: Vec<String> = (0..14)
-        .map(|k| format!(r#"{{"id":{k},"name":"item {k}","price":{}.50,"stock":true}}"#, k * 3))
+        .map(|k| {
+            format!(
+                r#"{{"id":{k},"name":"item {k}","price":{}.50,"stock":true}}"#,
+                k * 3
+            )
+        })
         .collect();
     format!(r#"{{"data":[{}],"total":14}}"#, items.join(","))
 }
@@ -244,7 +249,9 @@ fn main() {
         ("leak", leak_body(), false),
         ("leak, both sides", leak_body(), true),
     ];
-    println!("heap allocations per exchange (after {WARM_UP} warm-up exchanges, {MEASURED} measured):");
+    println!(
+        "heap allocations per exchange (after {WARM_UP} warm-up exchanges, {MEASURED} measured):"
+    );
     for (name, body, both) in cases {
         let (allocs, bytes) = run(name, &body, both);
         println!("  {name:<18} {allocs:>8.1} allocations  {bytes:>10.0} bytes");

@@ -179,7 +179,7 @@ fn connection_and_read_older_than_the_sensor_are_captured() {
         },
         || std::fs::read_to_string(&syscall).unwrap_or_default(),
     );
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     client
         .write_all(b"GET /old/connection HTTP/1.1\r\nHost: old\r\n\r\n")
         .unwrap();
