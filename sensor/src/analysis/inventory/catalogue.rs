@@ -54,6 +54,12 @@ impl Catalogue {
         self.records.contains_key(key)
     }
 
+    /// The record of `key`, if it is catalogued, left where it is in the
+    /// eviction order.
+    pub fn get_mut(&mut self, key: &EndpointKey) -> Option<&mut EndpointRecord> {
+        self.records.get_mut(key)
+    }
+
     /// The record of `key` seen at `now`, created (and room made) if new.
     /// Last-seen never goes backwards, whatever order exchanges arrive in.
     pub fn touch(&mut self, key: EndpointKey, now: i64) -> Touched<'_> {

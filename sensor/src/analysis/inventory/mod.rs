@@ -252,6 +252,15 @@ impl Inventory {
 
     /// `observe` with the exchange's endpoint already worked out (the
     /// caller shares it with the behavioural detectors and the alerts).
+    /// Notes `peer`, the other end of the exchange just observed on `key`
+    /// (both ends captured on this host), as serving or calling it: the
+    /// exchange itself was counted once, from the analysed end.
+    pub fn peer_seen(&mut self, key: &EndpointKey, peer: &crate::conntrack::ConnectionInfo) {
+        if let Some(record) = self.catalogue.get_mut(key) {
+            record.seen_by(peer);
+        }
+    }
+
     pub fn observe_at(
         &mut self,
         exchange: &HttpExchange,
