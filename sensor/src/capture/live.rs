@@ -28,7 +28,8 @@ use super::tls::{TlsConfig, TlsProbes, TlsStats};
 const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// The eBPF object built by sensor/build.rs.
-static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
+pub(super) static EBPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
 
 /// Tracepoints attached in both modes: a process's exit (its connections
 /// and TLS calls end) and exec (the TLS probes look at the new program).
@@ -152,10 +153,18 @@ impl LiveCapture {
             Mode::Socket => &["CONNS", "PENDING_IO", "PENDING_CONN"],
             Mode::Syscalls => &["SOCKS", "ROLES"],
         };
+        // Go's TLS probes find a socket's cookie through the file table.
+        let fd_layout = match mode {
+            Mode::Socket if options.tls.enabled && options.tls.go => {
+                super::tls::fd_layout::running_kernel()
+            }
+            _ => sensor_common::tls::FdLayout::default(),
+        };
         let mut loader = EbpfLoader::new();
         loader
             .map_max_entries("EVENTS", options.ring_bytes)
-            .override_global("SOCK_LAYOUT", &layout, true);
+            .override_global("SOCK_LAYOUT", &layout, true)
+            .override_global("FD_LAYOUT", &fd_layout, true);
         for name in unused {
             loader.map_max_entries(name, UNUSED_TABLE_ENTRIES);
         }
@@ -382,11 +391,13 @@ fn hand_exec_to_tls(tls: &mut Option<TlsProbes>, record: &[u8], now: Instant) ->
 }
 
 /// Entries of the tables the running mode does not use.
-const UNUSED_TABLE_ENTRIES: u32 = 64;
+pub(super) const UNUSED_TABLE_ENTRIES: u32 = 64;
 
 /// The mode to run, the kernel's BTF (socket mode attaches by it) and the
 /// struct layout handed to the programs (all zero in syscalls mode).
-fn choose_mode(wanted: CaptureMode) -> Result<(Mode, Option<Btf>, SockLayout), LiveError> {
+pub(super) fn choose_mode(
+    wanted: CaptureMode,
+) -> Result<(Mode, Option<Btf>, SockLayout), LiveError> {
     if wanted == CaptureMode::Syscalls {
         return Ok((Mode::Syscalls, None, SockLayout::default()));
     }
@@ -416,7 +427,7 @@ fn choose_mode(wanted: CaptureMode) -> Result<(Mode, Option<Btf>, SockLayout), L
     }
 }
 
-fn attach_tracepoints(
+pub(super) fn attach_tracepoints(
     ebpf: &mut Ebpf,
     list: &[(&'static str, &'static str)],
 ) -> Result<(), LiveError> {
@@ -436,7 +447,7 @@ fn attach_tracepoints(
     Ok(())
 }
 
-fn attach_socket(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LiveError> {
+pub(super) fn attach_socket(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LiveError> {
     for &(name, tracepoint) in socket::PROGRAMS {
         let program: &mut BtfTracePoint = ebpf
             .program_mut(name)
