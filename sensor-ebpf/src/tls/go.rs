@@ -113,7 +113,7 @@ fn regs(ctx: &ProbeContext) -> GoRegs {
 pub fn go_tls_write(ctx: ProbeContext) {
     let id = bpf_get_current_pid_tgid();
     let pid = (id >> 32) as u32;
-    if !conn::process_wanted(pid) {
+    if !conn::process_wanted(id) {
         return;
     }
     let r = regs(&ctx);
@@ -128,7 +128,7 @@ pub fn go_tls_write(ctx: ProbeContext) {
 pub fn go_tls_read(ctx: ProbeContext) {
     let id = bpf_get_current_pid_tgid();
     let pid = (id >> 32) as u32;
-    if !conn::process_wanted(pid) {
+    if !conn::process_wanted(id) {
         return;
     }
     let r = regs(&ctx);
