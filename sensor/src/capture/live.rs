@@ -9,6 +9,7 @@ use std::time::Instant;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
+use sensor_common::tls::FdLayout;
 use sensor_common::{
     counter, ConnKey, ConnState, PendingIo, Settings, SockLayout, SockState, MAX_CAPTURE_LIMIT,
     STATE_IGNORED, TLS_GENERATION_BIT,
@@ -149,19 +150,21 @@ impl LiveCapture {
             return Err(LiveError::NoObject);
         }
         ensure_tracefs()?;
-        let (mode, btf, layout) = choose_mode(options.mode)?;
+        let (mode, layout, fd_layout) = choose_mode(options.mode)?;
+        // Go's TLS probes find a socket's cookie through the file table.
+        let fd_layout = if options.tls.enabled && options.tls.go {
+            fd_layout
+        } else {
+            FdLayout::default()
+        };
         // The other mode's tables are never used: keep them tiny.
         let unused: &[&str] = match mode {
             Mode::Socket => &["CONNS", "PENDING_IO", "PENDING_CONN"],
             Mode::Syscalls => &["SOCKS", "ROLES"],
         };
-        // Go's TLS probes find a socket's cookie through the file table.
-        let fd_layout = match mode {
-            Mode::Socket if options.tls.enabled && options.tls.go => {
-                super::tls::fd_layout::running_kernel()
-            }
-            _ => sensor_common::tls::FdLayout::default(),
-        };
+        // The kernel's BTF takes about 10 MiB parsed, and the loader parses
+        // its own copy: it is parsed again to attach, so that no two copies
+        // are ever held at once (the sensor's peak memory).
         let mut loader = EbpfLoader::new();
         loader
             .map_max_entries("EVENTS", options.ring_bytes)
@@ -171,11 +174,12 @@ impl LiveCapture {
             loader.map_max_entries(name, UNUSED_TABLE_ENTRIES);
         }
         let mut ebpf = loader.load(EBPF_OBJECT)?;
+        drop(loader);
         configure(&mut ebpf, options, mode)?;
         attach_tracepoints(&mut ebpf, PROCESS_TRACEPOINTS)?;
-        match (mode, &btf) {
-            (Mode::Socket, Some(btf)) => attach_socket(&mut ebpf, btf)?,
-            _ => attach_tracepoints(&mut ebpf, SYSCALL_TRACEPOINTS)?,
+        match mode {
+            Mode::Socket => attach_socket(&mut ebpf)?,
+            Mode::Syscalls => attach_tracepoints(&mut ebpf, SYSCALL_TRACEPOINTS)?,
         }
         let tls = if options.tls.enabled {
             Some(TlsProbes::start(&mut ebpf, &options.tls)?)
@@ -395,36 +399,46 @@ fn hand_exec_to_tls(tls: &mut Option<TlsProbes>, record: &[u8], now: Instant) ->
 /// Entries of the tables the running mode does not use.
 pub(super) const UNUSED_TABLE_ENTRIES: u32 = 64;
 
-/// The mode to run, the kernel's BTF (socket mode attaches by it) and the
-/// struct layout handed to the programs (all zero in syscalls mode).
-pub(super) fn choose_mode(
-    wanted: CaptureMode,
-) -> Result<(Mode, Option<Btf>, SockLayout), LiveError> {
+/// The mode to run and the struct layouts handed to the programs (all
+/// zero in syscalls mode): the socket programs', and the one Go's TLS
+/// probes follow from an fd to its socket (not ready when the kernel lacks
+/// a field: Go HTTPS is then counted as without a socket, and a warning
+/// says so).
+pub(super) fn choose_mode(wanted: CaptureMode) -> Result<(Mode, SockLayout, FdLayout), LiveError> {
     if wanted == CaptureMode::Syscalls {
-        return Ok((Mode::Syscalls, None, SockLayout::default()));
+        return Ok((Mode::Syscalls, SockLayout::default(), FdLayout::default()));
     }
     let ready = Btf::from_sys_fs()
         .map_err(|err| format!("the kernel's BTF is not readable ({err})"))
+        // Each parse is dropped before the next starts (peak memory).
         .and_then(|btf| match socket::unavailable(&btf) {
             Some(why) => Err(why),
-            None => Ok(btf),
+            None => Ok(()),
         })
-        .and_then(|btf| {
+        .and_then(|()| {
             let data = std::fs::read(socket::VMLINUX_BTF)
                 .map_err(|err| format!("reading {}: {err}", socket::VMLINUX_BTF))?;
-            let layout = socket::btf::Btf::parse(&data)
-                .and_then(|types| socket::layout(&types))
+            let types = socket::btf::Btf::parse(&data)
                 .map_err(|err| format!("{}: {err}", socket::VMLINUX_BTF))?;
-            Ok((btf, layout))
+            let layout =
+                socket::layout(&types).map_err(|err| format!("{}: {err}", socket::VMLINUX_BTF))?;
+            let fd_layout = super::tls::fd_layout::from_btf(&types).unwrap_or_else(|err| {
+                tracing::warn!(
+                    "HTTPS of Go programs will not be captured in socket mode: {}: {err}",
+                    socket::VMLINUX_BTF
+                );
+                FdLayout::default()
+            });
+            Ok((layout, fd_layout))
         });
     match (ready, wanted) {
-        (Ok((btf, layout)), _) => Ok((Mode::Socket, Some(btf), layout)),
+        (Ok((layout, fd_layout)), _) => Ok((Mode::Socket, layout, fd_layout)),
         (Err(why), CaptureMode::Socket) => Err(LiveError::SocketMode(why)),
         (Err(why), _) => {
             tracing::info!(
                 "capturing through syscall tracepoints (socket mode needs Linux 6.3): {why}"
             );
-            Ok((Mode::Syscalls, None, SockLayout::default()))
+            Ok((Mode::Syscalls, SockLayout::default(), FdLayout::default()))
         }
     }
 }
@@ -449,7 +463,11 @@ pub(super) fn attach_tracepoints(
     Ok(())
 }
 
-pub(super) fn attach_socket(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LiveError> {
+pub(super) fn attach_socket(ebpf: &mut Ebpf) -> Result<(), LiveError> {
+    let btf = Btf::from_sys_fs().map_err(|err| {
+        LiveError::SocketMode(format!("the kernel's BTF is not readable ({err})"))
+    })?;
+    let btf = &btf;
     for &(name, tracepoint) in socket::PROGRAMS {
         let program: &mut BtfTracePoint = ebpf
             .program_mut(name)

@@ -82,10 +82,10 @@ fn load() -> Result<Ebpf, LiveError> {
 }
 
 fn attach_mode(ebpf: &mut Ebpf, wanted: CaptureMode) -> Result<Mode, LiveError> {
-    let (mode, btf, _) = live::choose_mode(wanted)?;
-    match (mode, &btf) {
-        (Mode::Socket, Some(btf)) => live::attach_socket(ebpf, btf)?,
-        _ => live::attach_tracepoints(ebpf, SYSCALLS_TRIAL)?,
+    let (mode, _, _) = live::choose_mode(wanted)?;
+    match mode {
+        Mode::Socket => live::attach_socket(ebpf)?,
+        Mode::Syscalls => live::attach_tracepoints(ebpf, SYSCALLS_TRIAL)?,
     }
     Ok(mode)
 }

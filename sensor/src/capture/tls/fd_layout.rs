@@ -4,7 +4,6 @@
 use sensor_common::tls::FdLayout;
 
 use crate::capture::socket::btf::{Btf, BtfError};
-use crate::capture::socket::VMLINUX_BTF;
 
 /// The offsets from `btf`.
 pub fn from_btf(btf: &Btf) -> Result<FdLayout, BtfError> {
@@ -21,26 +20,10 @@ pub fn from_btf(btf: &Btf) -> Result<FdLayout, BtfError> {
     })
 }
 
-/// The running kernel's offsets; when they cannot be read, a layout that
-/// is not ready (Go HTTPS is then counted as without a socket) and a
-/// warning saying so.
-pub fn running_kernel() -> FdLayout {
-    let layout = std::fs::read(VMLINUX_BTF)
-        .map_err(|err| format!("reading {VMLINUX_BTF}: {err}"))
-        .and_then(|data| {
-            Btf::parse(&data)
-                .and_then(|btf| from_btf(&btf))
-                .map_err(|err| format!("{VMLINUX_BTF}: {err}"))
-        });
-    layout.unwrap_or_else(|why| {
-        tracing::warn!("HTTPS of Go programs will not be captured in socket mode: {why}");
-        FdLayout::default()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::socket::VMLINUX_BTF;
 
     /// This machine's kernel has every field (the e2e tests run on it).
     #[test]
