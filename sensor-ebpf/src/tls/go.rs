@@ -17,7 +17,8 @@
 //! is the `*net.TCPConn` one (the attachment's cookie: the agent found its
 //! address in the binary), the data is a `*net.TCPConn`, which starts with
 //! its `*netFD`, whose `poll.FD` holds `Sysfd` after a 16-byte mutex. These
-//! offsets have not changed from Go 1.9 to 1.23. In socket mode the fd
+//! are fixed offsets, tested with Go 1.19 only (reading them from DWARF
+//! or a table per Go version is not done). In socket mode the fd
 //! leads to the socket's cookie through the kernel's file table.
 
 use aya_ebpf::{
