@@ -160,7 +160,7 @@ fn case(programs: &Programs, mode: &str) {
     std::fs::write(
         &config,
         format!(
-            "[capture]\nmode = {mode:?}\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
+            "[capture]\nmode = {mode:?}\n# Each end's own view is what this test checks.\npair_local_ends = false\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
             dir.join("state").display().to_string()
         ),
     )
