@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::config::InvalidKey;
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct InventoryConfig {
@@ -44,22 +46,22 @@ impl Default for InventoryConfig {
 impl InventoryConfig {
     /// The offending key and what is wrong with it, as `check-config`
     /// reports it. Reads and checks the reference spec.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         if self.max_endpoints == 0 {
-            return Err((
+            return Err(InvalidKey::new(
                 "inventory.max_endpoints",
-                "must be greater than 0".to_owned(),
+                "must be greater than 0",
             ));
         }
         if self.save_interval_secs == 0 {
-            return Err((
+            return Err(InvalidKey::new(
                 "inventory.save_interval_secs",
-                "must be greater than 0".to_owned(),
+                "must be greater than 0",
             ));
         }
         if let Some(path) = &self.spec {
             super::spec::ReferenceSpec::load(path)
-                .map_err(|err| ("inventory.spec", err.to_string()))?;
+                .map_err(|err| InvalidKey::new("inventory.spec", err.to_string()))?;
         }
         Ok(())
     }
@@ -84,13 +86,13 @@ mod tests {
             max_endpoints: 0,
             ..Default::default()
         };
-        assert_eq!(zero.validate().unwrap_err().0, "inventory.max_endpoints");
+        assert_eq!(zero.validate().unwrap_err().key, "inventory.max_endpoints");
 
         let missing = InventoryConfig {
             spec: Some("/nonexistent/openapi.json".into()),
             ..Default::default()
         };
-        let (key, message) = missing.validate().unwrap_err();
+        let InvalidKey { key, message, .. } = missing.validate().unwrap_err();
         assert_eq!(key, "inventory.spec");
         assert!(message.contains("/nonexistent/openapi.json"), "{message}");
 
@@ -101,7 +103,7 @@ mod tests {
             spec: Some(path.clone()),
             ..Default::default()
         };
-        let (_, message) = not_openapi.validate().unwrap_err();
+        let message = not_openapi.validate().unwrap_err().message;
         assert!(message.contains(&*path.to_string_lossy()), "{message}");
         assert!(message.contains("openapi"), "{message}");
         std::fs::remove_dir_all(&dir).unwrap();
