@@ -31,8 +31,10 @@ const MAX_BATCH_BYTES: usize = 4 << 20;
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
 
 /// Tracepoints attached in both modes: a process's exit (its connections
-/// and TLS calls end) and exec (the TLS probes look at the new program).
-const PROCESS_TRACEPOINTS: &[(&str, &str)] = &[("sched", "sched_process_exit")];
+/// and TLS calls end) and a thread's rename (the process filters judge it
+/// again).
+const PROCESS_TRACEPOINTS: &[(&str, &str)] =
+    &[("sched", "sched_process_exit"), ("task", "task_rename")];
 
 /// Syscall tracepoints attached in syscalls mode, as (category, program
 /// and event name).
