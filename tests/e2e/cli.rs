@@ -67,37 +67,6 @@ fn rules_lists_every_rule_and_each_can_be_disabled() {
     assert!(stderr(&check).contains("volume.nope"), "{}", stderr(&check));
 }
 
-/// A value the config schema refuses is reported as `validate` reports a
-/// bad value: the key and its line, never a parser's dump.
-#[test]
-fn check_config_names_the_key_and_line_of_a_bad_severity() {
-    let dir = scratch_dir("cli_check_config");
-    let config = dir.join("sensor.toml");
-    let file = |severity: &str| {
-        format!(
-            "[output]\nstate_dir = \"{}\"\n\n[alerts]\nmin_severity = \"{severity}\"\n",
-            dir.display()
-        )
-    };
-    std::fs::write(&config, file("urgent")).unwrap();
-    let check = sensor(&["check-config", "--syntax-only", config.to_str().unwrap()]);
-    assert!(
-        !check.status.success(),
-        "accepted min_severity = \"urgent\""
-    );
-    assert!(
-        stderr(&check).contains(
-            "config key `alerts.min_severity` (line 5): `urgent` is not a severity: must be low, medium, high or critical"
-        ),
-        "{}",
-        stderr(&check)
-    );
-    // Severities are spelt as alerts spell them, in any case.
-    std::fs::write(&config, file("High")).unwrap();
-    let check = sensor(&["check-config", "--syntax-only", config.to_str().unwrap()]);
-    assert!(check.status.success(), "{}", stderr(&check));
-}
-
 #[test]
 fn rules_into_a_closed_pipe_ends_quietly() {
     let out = Command::new("sh")
