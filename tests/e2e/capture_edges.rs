@@ -328,9 +328,7 @@ fn process_names_follow_a_thread_that_renames_itself() {
     curl(&[&url("/data?as=renamed")]);
     curl(&[&url("/rename?name=python3")]);
     curl(&[&url("/data?as=python3-again")]);
-    sensor.wait_for("the renamed thread's exchange", |x| {
-        x.iter().any(|e| is_data(e))
-    });
+    sensor.wait_for("the renamed thread's exchange", |x| x.iter().any(is_data));
     // The last request's verdict is taken after the one before it: give
     // a wrong capture the time to show.
     std::thread::sleep(Duration::from_secs(1));
