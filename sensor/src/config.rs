@@ -66,6 +66,10 @@ pub struct CaptureConfig {
     /// the kernel has them, Linux 6.3 and later, else syscall
     /// tracepoints), `socket` or `syscalls`.
     pub mode: crate::capture::config::CaptureMode,
+    /// One view of each exchange between two processes of this host that
+    /// are both captured: analysed once, one record and one set of alerts
+    /// naming both processes. `false`: each end's view on its own.
+    pub pair_local_ends: bool,
 }
 
 impl Default for CaptureConfig {
@@ -78,6 +82,7 @@ impl Default for CaptureConfig {
             ports: Vec::new(),
             tls: crate::capture::tls::config::TlsConfig::default(),
             mode: crate::capture::config::CaptureMode::Auto,
+            pair_local_ends: true,
         }
     }
 }
@@ -226,6 +231,9 @@ impl InvalidKey {
 /// none, a string where a number goes) is the `InvalidKey` that
 /// `validate` would give, naming the key and its line.
 fn refused(path: &Path, text: &str, err: toml::de::Error) -> ConfigError {
+    // A parser's error may quote the line: never an `inventory.store`
+    // password.
+    let redact = crate::analysis::inventory::config::redact_store_passwords;
     let is_toml = text.parse::<toml::Table>().is_ok();
     match err
         .span()
@@ -234,12 +242,12 @@ fn refused(path: &Path, text: &str, err: toml::de::Error) -> ConfigError {
     {
         Some((key, line)) => ConfigError::Invalid(InvalidKey {
             key,
-            message: err.message().trim().to_owned(),
+            message: redact(err.message().trim()),
             line: Some(line),
         }),
         None => ConfigError::Parse {
             path: path.to_owned(),
-            message: err.to_string(),
+            message: redact(&err.to_string()),
         },
     }
 }
@@ -563,6 +571,14 @@ mod tests {
                 assert!(message.contains("line 1"), "{message}")
             }
             other => panic!("not a parse error: {other:?}"),
+        }
+        // Neither shape quotes an `inventory.store` password.
+        for text in [
+            "[inventory]\nstore = \"mysql://sensor:s3cret@db/fleet\"\n",
+            "[inventory]\nstore = \"postgres://sensor:s3cret@db/fleet\n",
+        ] {
+            let err = load_text("store", text).unwrap_err().to_string();
+            assert!(err.contains("line 2") && !err.contains("s3cret"), "{err}");
         }
     }
 }
