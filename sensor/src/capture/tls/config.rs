@@ -23,6 +23,10 @@ pub struct TlsConfig {
     /// included) against the path a process maps the file from, such as
     /// `*/libgnutls.so*` or `/opt/vendor/*`. Wins over `include`.
     pub exclude: Vec<String>,
+    /// Capture the plaintext of Go programs' crypto/tls (Go 1.17 and later,
+    /// x86-64, built with a symbol table and not as PIE: Go's defaults),
+    /// found at start-up and as they start.
+    pub go: bool,
     /// When the kernel refuses the TLS uprobes for want of privilege (the
     /// sensor lacks CAP_SYS_ADMIN), the sensor captures plain HTTP only and
     /// reports itself degraded: `/readyz` answers 200 `degraded: ...` by
@@ -37,6 +41,7 @@ impl Default for TlsConfig {
             enabled: true,
             include: Vec::new(),
             exclude: Vec::new(),
+            go: true,
             required: false,
         }
     }
