@@ -126,7 +126,7 @@ fn run_client(binary: &Path, port: u16, sensor_log: &Path, seen: &str) -> (u32, 
     (pid, length.parse().unwrap())
 }
 
-fn seen_by<'a>(exchanges: &'a [Value], pid: u32) -> &'a Value {
+fn seen_by(exchanges: &[Value], pid: u32) -> &Value {
     let found: Vec<&Value> = exchanges.iter().filter(|e| e["pid"] == pid).collect();
     assert_eq!(found.len(), 1, "pid {pid}:\n{}", dump(exchanges));
     found[0]

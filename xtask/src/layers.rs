@@ -59,6 +59,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "tail",
             "main",
             "preflight",
+            "doctor",
         ],
     ),
 ];
