@@ -1,5 +1,9 @@
 //! `sensor run`: the live capture and the monotonic clock, handed to a
-//! `Session`; metrics served while it runs.
+//! `Session`; metrics served while it runs (`status`).
+
+mod status;
+
+use status::{announce_ready, https_refused, live_options, metrics_page, source_stats};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,17 +11,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::capture::live::{LiveCapture, LiveOptions};
-use crate::capture::tls::TlsStats;
+use crate::capture::live::LiveCapture;
 use crate::capture::CaptureEvent;
 use crate::clock::{monotonic_ns, unix_minus_monotonic_ns};
 use crate::config::Config;
 use crate::conntrack::kubernetes::PodIndex;
 use crate::conntrack::LiveResolver;
-use crate::metrics::{self, Page};
+use crate::metrics;
 use crate::session::Session;
 use crate::sink::write_stats;
-use crate::stats::SourceStats;
 
 /// Ring buffer records handled per wake-up before outputs get a turn.
 const BATCH: usize = 4096;
@@ -41,15 +43,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let resolver = Box::new(LiveResolver::new().with_pods(pods.clone()));
     let unix_offset_ns = unix_minus_monotonic_ns();
     let mut session = Session::open(&config, unix_offset_ns, resolver, sinks)?;
-    let mut capture = LiveCapture::start(&LiveOptions {
-        capture_limit: config.capture.capture_limit_bytes,
-        ring_bytes: config.capture.ring_buffer_bytes,
-        pids: config.capture.pids.clone(),
-        comms: config.capture.process_names.clone(),
-        tls: config.capture.tls.clone(),
-        ports: config.capture.ports.clone(),
-        mode: config.capture.mode,
-    })?;
+    let mut capture = LiveCapture::start(&live_options(&config))?;
     if capture.resumed > 0 {
         tracing::info!(
             "{} socket syscalls were already blocked at start; their data will be captured",
@@ -66,28 +60,7 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     // `Settings::wakeup_bytes`); everything else is collected here.
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let exchanges = config.output.exchanges.as_ref();
-    let exchanges = exchanges.map(|p| format!(", exchanges to {}", p.display()));
-    // Start-up parsed the kernel's BTF and the eBPF object and scanned
-    // the host's TLS libraries, all freed now: give those pages back
-    // instead of carrying them as resident memory for the sensor's life.
-    // SAFETY: malloc_trim only returns free memory to the kernel.
-    unsafe { libc::malloc_trim(0) };
-    let degraded = https_refused(&capture.tls_stats());
-    let https_note = degraded.as_ref().map(|what| format!(" (degraded: {what})"));
-    tracing::info!(
-        "sensor ready: capturing HTTP on this host ({} mode){}; alerts to {}{}",
-        capture.mode,
-        https_note.unwrap_or_default(),
-        config.output.alerts.display(),
-        exchanges.unwrap_or_default()
-    );
-    if let Some(metrics) = &metrics {
-        if let Some(what) = degraded {
-            metrics.set_degraded(what, config.capture.tls.required);
-        }
-        metrics.set_ready();
-    }
+    announce_ready(&config, &capture, metrics.as_ref());
 
     let mut events: Vec<CaptureEvent> = Vec::with_capacity(BATCH);
     loop {
@@ -149,53 +122,6 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
         write_stats(&path, &stats)?;
     }
     Ok(())
-}
-
-/// What the ready line and `/readyz` say when the kernel refused the TLS
-/// uprobes for want of privilege: HTTPS through those files is not
-/// captured.
-fn https_refused(tls: &TlsStats) -> Option<String> {
-    let refused = tls.files_not_attached.permission;
-    (refused > 0).then(|| {
-        format!(
-            "HTTPS not captured: the kernel refused the TLS uprobes on {refused} \
-             libraries for want of CAP_SYS_ADMIN"
-        )
-    })
-}
-
-fn source_stats(capture: &LiveCapture, open_connections: usize) -> SourceStats {
-    let kernel = capture.kernel_counters();
-    SourceStats::live(
-        capture.mode,
-        &kernel,
-        capture.decode_errors,
-        capture.resumed,
-        open_connections,
-    )
-}
-
-fn metrics_page(capture: &LiveCapture, session: &Session, pods: Option<&PodIndex>) -> String {
-    let mut page = Page::default();
-    session.metrics(source_stats(capture, session.connections()), &mut page);
-    page.counters(
-        "tls",
-        serde_json::to_value(capture.tls_stats()).unwrap_or_default(),
-    );
-    page.family(mode_family(capture.mode));
-    if let Some(pods) = pods {
-        pods.metrics(&mut page);
-    }
-    page.render()
-}
-
-fn mode_family(mode: crate::capture::Mode) -> crate::metrics::Labelled {
-    crate::metrics::Labelled {
-        name: "capture_mode".to_owned(),
-        help: "The kernel hooks capturing: socket (socket-layer tracepoints) or syscalls (syscall tracepoints).".to_owned(),
-        kind: "gauge",
-        samples: vec![(vec![("mode".to_owned(), mode.name().to_owned())], 1.0)],
-    }
 }
 
 /// Runs captured events through the session, delivers the exchanges
