@@ -11,10 +11,14 @@ pub const CHUNK_SIZE: usize = 16 * 1024;
 pub const DEFAULT_CAPTURE_LIMIT: u32 = 64 * 1024;
 /// Upper bound for the configurable capture limit (bounded loop in eBPF).
 pub const MAX_CAPTURE_LIMIT: u32 = 256 * 1024;
-/// Events (chunks plus iovec steps) one syscall may produce.
-pub const MAX_LOOP_STEPS: u32 = MAX_CAPTURE_LIMIT / CHUNK_SIZE as u32 + MAX_IOVECS as u32;
-/// iovec entries inspected per readv/writev/sendmsg/recvmsg.
-pub const MAX_IOVECS: usize = 16;
+/// Steps of one syscall's copy walk: a chunk each, plus for every iovec
+/// entry a step to reach it and one for a short chunk of its own.
+pub const MAX_LOOP_STEPS: u32 = MAX_CAPTURE_LIMIT / CHUNK_SIZE as u32 + 2 * MAX_IOVECS as u32;
+/// iovec entries walked per readv/writev/sendmsg/recvmsg: all of them
+/// (the kernel's own limit, UIO_MAXIOV). gRPC clients write one request's
+/// frames with about 30 entries; a header block missed there loses the
+/// connection's HPACK table.
+pub const MAX_IOVECS: usize = 1024;
 /// Default ring buffer size in bytes (power of two, multiple of the page size).
 pub const DEFAULT_RING_BYTES: u32 = 16 * 1024 * 1024;
 /// Connections (pid, fd) the kernel tracks at once (LRU).
@@ -96,8 +100,12 @@ pub mod counter {
     pub const UNCOPYABLE_BYTES: u32 = 14;
     /// Socket mode: connections left alone in the kernel by the port filter.
     pub const FILTERED_PORT_CONNECTIONS: u32 = 15;
+    /// Bytes not copied because the ring buffer was filling and they lay
+    /// beyond `BULK_RUN_BYTES` of one direction's run (the body of a large
+    /// message): bulk is shed before any message start is.
+    pub const BULK_SHED_BYTES: u32 = 16;
     /// Number of counters.
-    pub const COUNT: u32 = 16;
+    pub const COUNT: u32 = 17;
     /// Names, in index order, as the agent reports them.
     pub const NAMES: [&str; COUNT as usize] = [
         "ringbuf_full_events",
@@ -116,6 +124,7 @@ pub mod counter {
         "tls_bytes_without_fd",
         "uncopyable_bytes",
         "filtered_port_connections",
+        "bulk_shed_bytes",
     ];
 }
 
@@ -212,6 +221,7 @@ pub struct ConnState {
     /// The start of the stream while it is judged.
     pub sniff: SniffStart,
     pub _pad2: u32,
+    pub run: DirectionRun,
 }
 
 /// Socket mode: per-socket state, keyed by the socket cookie (unique for
@@ -241,7 +251,27 @@ pub struct SockState {
     pub sniff: SniffStart,
     pub local_addr: [u8; 16],
     pub remote_addr: [u8; 16],
+    pub run: DirectionRun,
 }
+
+/// The bytes a connection moved in one direction since it last moved any
+/// in the other: in HTTP/1.x a run is about one message (a request, then
+/// its response). When the ring buffer fills, a run's bytes beyond
+/// `BULK_RUN_BYTES` (a large body) are counted as a gap instead of copied,
+/// so that bulk transfers cannot crowd out every other message's start.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirectionRun {
+    /// The stream offset, in `dir`, where the run began.
+    pub start: u64,
+    pub dir: u8,
+    pub _pad: [u8; 7],
+}
+
+/// Bytes of a run always copied, whatever the ring's fill (see
+/// `DirectionRun`): more than the agent's largest message head (64 KiB),
+/// so shedding never cuts a head, only a body.
+pub const BULK_RUN_BYTES: u64 = 256 * 1024;
 
 /// The first bytes of a stream, kept across sends until they say whether
 /// it is HTTP (`sniff::judge`): a request may start with `GET` alone.

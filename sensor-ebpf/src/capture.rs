@@ -6,7 +6,8 @@ use core::ffi::c_void;
 
 use aya_ebpf::helpers::generated::{bpf_loop, bpf_probe_read_user};
 use sensor_common::{
-    counter, DataEvent, EventHeader, CHUNK_SIZE, DATA_HEADER_LEN, MAX_CAPTURE_LIMIT, MAX_LOOP_STEPS,
+    counter, DataEvent, DirectionRun, EventHeader, BULK_RUN_BYTES, CHUNK_SIZE, DATA_HEADER_LEN,
+    MAX_CAPTURE_LIMIT, MAX_LOOP_STEPS,
 };
 
 use crate::maps::{self, EVENTS, SCRATCH, WALK};
@@ -54,11 +55,14 @@ fn read_iovec(iov: u64, index: u64) -> Option<Iovec> {
 
 /// Emits the events for one syscall that moved `moved` bytes in `direction`
 /// on a capturing connection, then advances that direction's offset.
-/// `header` names the connection (its `direction` is set here).
+/// `header` names the connection (its `direction` is set here). While the
+/// ring buffer is filling, bytes deep in one direction's run (`run`) are
+/// only counted: the agent sees them as a gap of their exact size.
 #[inline(always)]
 pub fn capture(
     header: EventHeader,
     offsets: &mut [u64; 2],
+    run: &mut DirectionRun,
     direction: u8,
     source: Source,
     moved: u64,
@@ -66,6 +70,11 @@ pub fn capture(
     let dir = (direction & 1) as usize;
     let syscall_offset = offsets[dir];
     offsets[dir] = syscall_offset + moved;
+    if run.dir != direction {
+        run.dir = direction;
+        run.start = syscall_offset;
+    }
+    let shed = syscall_offset - run.start >= BULK_RUN_BYTES && maps::ring_under_pressure();
 
     let limit = match maps::settings() {
         Some(s) if s.capture_limit <= MAX_CAPTURE_LIMIT => s.capture_limit as u64,
@@ -81,6 +90,12 @@ pub fn capture(
     event.syscall_offset = syscall_offset;
     event.syscall_len = moved as u32;
 
+    if shed {
+        maps::count(counter::BULK_SHED_BYTES, moved);
+        // A header-only event: the agent learns where the stream is.
+        send_chunk(event, 0, 0, syscall_offset);
+        return;
+    }
     let wanted = if moved < limit { moved } else { limit };
     let (base, left, iov, iovcnt) = match source {
         Source::Buffer(ptr) => (ptr, moved, 0, 0),

@@ -15,15 +15,34 @@ use crate::capture::{self, Source};
 use crate::maps::{self, COMM_FILTER, CONNS, EVENTS, PID_FILTER};
 use crate::sniff::Outcome;
 
-/// True when the current process is one the agent wants captured.
+pub mod verdict;
+
+/// True when the current thread (`id` is its pid_tgid) belongs to a
+/// process the agent wants captured. With filters set, the verdict is
+/// kept per thread (`verdict`) until the thread is renamed or exits.
 #[inline(always)]
-pub fn process_wanted(pid: u32) -> bool {
+pub fn process_wanted(id: u64) -> bool {
     let Some(settings) = maps::settings() else {
         return false;
     };
+    let pid = (id >> 32) as u32;
     if pid == settings.self_pid {
         return false;
     }
+    if settings.pid_filter == 0 && settings.comm_filter == 0 {
+        return true;
+    }
+    if let Some(wanted) = verdict::cached(id) {
+        return wanted;
+    }
+    let wanted = filters_pass(pid, &settings);
+    verdict::keep(id, wanted);
+    wanted
+}
+
+/// The process filters themselves: the pid, then the thread's name.
+#[inline(always)]
+fn filters_pass(pid: u32, settings: &sensor_common::Settings) -> bool {
     // SAFETY: map values are plain bytes; we only test presence.
     if settings.pid_filter != 0 && unsafe { PID_FILTER.get(&pid) }.is_none() {
         return false;
@@ -157,6 +176,7 @@ pub fn discover(
         addr: [0; 16],
         sniff: sensor_common::SniffStart::default(),
         _pad2: 0,
+        run: sensor_common::DirectionRun::default(),
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);
@@ -182,6 +202,7 @@ pub fn track(key: &ConnKey, role: u8, family: u16, port: u16, addr: [u8; 16]) {
         addr,
         sniff: sensor_common::SniffStart::default(),
         _pad2: 0,
+        run: sensor_common::DirectionRun::default(),
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);

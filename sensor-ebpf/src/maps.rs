@@ -1,5 +1,6 @@
 //! Every map the programs share with each other and with the agent.
 
+use crate::conn::verdict as conn_verdict;
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     macros::map,
@@ -65,6 +66,14 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::C
 /// Written by the agent before it attaches the programs.
 #[map]
 pub static SETTINGS: Array<Settings> = Array::with_max_entries(1, 0);
+
+/// Each thread's process-filter verdict, direct-mapped by thread id (see
+/// `conn::process_wanted`): with filters set, most socket I/O on a host
+/// belongs to processes left out, and an array slot is read without a
+/// helper call or a hash, where the filters themselves cost a copy of the
+/// thread's name and a hash lookup on every send and receive.
+#[map]
+pub static VERDICTS: Array<u64> = Array::with_max_entries(conn_verdict::SLOTS, 0);
 
 /// Pids to capture when `Settings::pid_filter` is set.
 #[map]
@@ -160,6 +169,14 @@ pub fn ring_flags() -> u64 {
     } else {
         u64::from(BPF_RB_NO_WAKEUP)
     }
+}
+
+/// True when the agent has fallen behind: a quarter of the ring unread
+/// (twice the wake-up mark, an eighth).
+#[inline(always)]
+pub fn ring_under_pressure() -> bool {
+    let wakeup = settings().map(|s| s.wakeup_bytes).unwrap_or(0);
+    wakeup != 0 && EVENTS.query(u64::from(BPF_RB_AVAIL_DATA)) >= 2 * u64::from(wakeup)
 }
 
 #[inline(always)]

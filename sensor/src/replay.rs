@@ -19,7 +19,7 @@ use crate::capture::replay::{decode, CaptureReader, FlowAddresses, FlowLimits, F
 use crate::capture::CaptureEvent;
 use crate::config::Config;
 use crate::session::Session;
-use crate::sink::write_stats;
+use crate::sink::{write_stats, OutputError};
 use crate::stats::SourceStats;
 
 /// Bytes one direction of a flow may hold ahead of a hole: several full
@@ -81,7 +81,7 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
                 flows.counters.count_skip(skip);
             }
         }
-        handle(&mut session, &mut flows, &mut events);
+        handle(&mut session, &mut flows, &mut events)?;
         if last_ts_ns >= next_expire_ns {
             next_expire_ns = last_ts_ns.saturating_add(EXPIRE_INTERVAL_NS);
             session.expire_idle(last_ts_ns);
@@ -90,7 +90,7 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
     };
 
     flows.finish(last_ts_ns, &mut events);
-    handle(&mut session, &mut flows, &mut events);
+    handle(&mut session, &mut flows, &mut events)?;
     session.finish(last_ts_ns)?;
     let stats = session.replay_stats(SourceStats::Replay {
         file: shown.to_string(),
@@ -118,8 +118,14 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
 
 /// Runs flow events through the session. A connection the pipeline turns
 /// down (port filter) is muted at once, so the rest of its events are not
-/// mistaken for a connection whose open was lost.
-fn handle(session: &mut Session, flows: &mut FlowTable, events: &mut Vec<CaptureEvent>) {
+/// mistaken for a connection whose open was lost. Finished exchanges are
+/// delivered whenever their bound is reached (the end of the file closes
+/// every flow at once).
+fn handle(
+    session: &mut Session,
+    flows: &mut FlowTable,
+    events: &mut Vec<CaptureEvent>,
+) -> Result<(), OutputError> {
     let mut refused: Vec<i32> = Vec::new();
     for event in events.drain(..) {
         if let CaptureEvent::Data { conn, .. } | CaptureEvent::Close { conn, .. } = &event {
@@ -132,5 +138,9 @@ fn handle(session: &mut Session, flows: &mut FlowTable, events: &mut Vec<Capture
             flows.mute(conn.fd);
             refused.push(conn.fd);
         }
+        if session.done_is_full() {
+            session.deliver_done()?;
+        }
     }
+    Ok(())
 }

@@ -68,6 +68,11 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let exchanges = config.output.exchanges.as_ref();
     let exchanges = exchanges.map(|p| format!(", exchanges to {}", p.display()));
+    // Start-up parsed the kernel's BTF and the eBPF object and scanned
+    // the host's TLS libraries, all freed now: give those pages back
+    // instead of carrying them as resident memory for the sensor's life.
+    // SAFETY: malloc_trim only returns free memory to the kernel.
+    unsafe { libc::malloc_trim(0) };
     let degraded = https_refused(&capture.tls_stats());
     let https_note = degraded.as_ref().map(|what| format!(" (degraded: {what})"));
     tracing::info!(

@@ -296,3 +296,52 @@ fn read_response(s: &mut TcpStream) {
         got.extend_from_slice(&buf[..n]);
     }
 }
+
+/// `process_names` judges a thread by its name, and the kernel keeps that
+/// verdict per thread: a thread renamed (prctl, as servers that name
+/// their workers do) is judged again. The server's one thread serves
+/// `/data` as `python3` (left out), as `api-renamed` (captured), then as
+/// `python3` again (left out).
+#[test]
+fn process_names_follow_a_thread_that_renames_itself() {
+    let is_data = |e: &Value| e["path"].as_str().is_some_and(|p| p.starts_with("/data"));
+    let dir = scratch_dir("renamed");
+    let server = PyServer::script("renaming_server.py", &[]);
+    let config = dir.join("filtered.toml");
+    let capture = match forced_capture_mode() {
+        Some(mode) => format!("mode = {mode:?}\n"),
+        None => String::new(),
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "[capture]\n{capture}process_names = [\"api-renamed\"]\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nlisten = \"127.0.0.1:{}\"\n",
+            dir.join("state").display().to_string(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let sensor = Sensor::start(&dir, &["--config", config.to_str().unwrap()]);
+    let url = |path: &str| format!("http://127.0.0.1:{}{path}", server.port);
+    curl(&[&url("/data?as=python3")]);
+    curl(&[&url("/rename?name=api-renamed")]);
+    curl(&[&url("/data?as=renamed")]);
+    curl(&[&url("/rename?name=python3")]);
+    curl(&[&url("/data?as=python3-again")]);
+    sensor.wait_for("the renamed thread's exchange", |x| {
+        x.iter().any(|e| is_data(e))
+    });
+    // The last request's verdict is taken after the one before it: give
+    // a wrong capture the time to show.
+    std::thread::sleep(Duration::from_secs(1));
+    let out = sensor.stop();
+    let data: Vec<&Value> = out.exchanges.iter().filter(|e| is_data(e)).collect();
+    assert_eq!(data.len(), 1, "{}", dump(&out.exchanges));
+    assert_eq!(data[0]["comm"], "api-renamed", "{}", dump(&out.exchanges));
+    assert_eq!(data[0]["pid"], server.pid(), "{}", dump(&out.exchanges));
+    assert!(
+        out.exchanges.iter().all(|e| e["comm"] == "api-renamed"),
+        "only the renamed thread is captured: {}",
+        dump(&out.exchanges)
+    );
+}

@@ -10,6 +10,7 @@
 //! nghttpd serving the same document over h2c, h2load with many streams
 //! per connection.
 
+mod flamegraph;
 mod h2;
 mod idle;
 mod nginx;
@@ -51,6 +52,14 @@ pub struct BenchArgs {
     /// detector on, both modes).
     #[arg(long, default_value = "all")]
     case: String,
+    /// Port nginx serves plain HTTP on with its `Server: nginx/<version>`
+    /// banner, as nginx's default configuration does (loopback only).
+    #[arg(long, default_value_t = 18081)]
+    banner_port: u16,
+    /// Draw a flame graph of the sensor's CPU during the saturation run
+    /// over plain HTTP in socket mode into this SVG file.
+    #[arg(long)]
+    flamegraph: Option<std::path::PathBuf>,
     /// Port nghttpd serves h2c on (loopback only).
     #[arg(long, default_value_t = 18082)]
     h2_port: u16,
@@ -69,7 +78,7 @@ const MODES: [&str; 2] = ["socket", "syscalls"];
 
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = target_dir().join("bench");
-    let mut server = nginx::Nginx::start(&dir, args.port, args.tls_port)?;
+    let mut server = nginx::Nginx::start(&dir, args.port, args.tls_port, args.banner_port)?;
     println!("load before the run: {}", load_average());
     if !args.h2_only {
         if args.case == "all" || args.case == "idle" {
@@ -228,6 +237,12 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
             "HTTPS",
             format!("https://127.0.0.1:{}/data.json", args.tls_port),
         ),
+        // nginx's default `server_tokens on`: every response carries a
+        // version banner, a finding that deduplication then folds.
+        (
+            "HTTP+banner",
+            format!("http://127.0.0.1:{}/data.json", args.banner_port),
+        ),
     ];
     println!(
         "nginx 1 KiB JSON on loopback, {} s per run, sensor writing every exchange",
@@ -246,6 +261,9 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    if let Some(svg) = &args.flamegraph {
+        draw_flamegraph(args, dir, svg, &scenarios[0])?;
+    }
     println!("\nsummary, every detector on (without -> with sensor)");
     for (protocol, scenario, mode, m) in &table {
         println!(
@@ -263,6 +281,40 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// One more run of `scenario` over plain HTTP in socket mode, its own so
+/// that perf's overhead skews no figure, with the sensor sampled.
+fn draw_flamegraph(
+    args: &BenchArgs,
+    dir: &Path,
+    svg: &Path,
+    scenario: &Scenario,
+) -> anyhow::Result<()> {
+    let url = format!("http://127.0.0.1:{}/data.json", args.port);
+    println!("flame graph: plain HTTP, {}, socket mode", scenario.name);
+    let exchanges = dir.join("exchanges.jsonl");
+    let _ = std::fs::remove_file(&exchanges);
+    let mut running = sensor::Running::start(
+        dir,
+        &exchanges,
+        &dir.join("stats.json"),
+        "mode = \"socket\"\n",
+    )?;
+    let recording = flamegraph::Recording::start(running.pid(), dir)?;
+    wrk::run(
+        &url,
+        args.duration,
+        scenario.connections,
+        scenario.delay_ms,
+        dir,
+    )?;
+    let title = format!(
+        "sensor, socket mode, wrk saturation ({} connections) on nginx 1 KiB JSON, every detector on",
+        scenario.connections
+    );
+    recording.finish(svg, &title)?;
+    running.stop()
 }
 
 fn measure_scenario(

@@ -45,6 +45,8 @@ const PACKAGES: &[(&str, &str)] = &[
         "rsyslog-openssl",
     ),
     ("tinyproxy", "tinyproxy"),
+    // `cargo xtask bench --flamegraph`: perf samples the sensor.
+    ("perf", "linux-perf"),
 ];
 
 /// What building and running the sensor needs: all `cargo xtask run`

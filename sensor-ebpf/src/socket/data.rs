@@ -43,7 +43,7 @@ fn on_io(ctx: &BtfTracePointContext, direction: u8) {
     }
     let id = bpf_get_current_pid_tgid();
     let pid = (id >> 32) as u32;
-    if !conn::process_wanted(pid) {
+    if !conn::process_wanted(id) {
         return;
     }
     let layout = layout();

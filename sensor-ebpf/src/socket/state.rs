@@ -73,6 +73,7 @@ pub fn create(
         sniff: SniffStart::default(),
         local_addr: [0; 16],
         remote_addr: [0; 16],
+        run: sensor_common::DirectionRun::default(),
     };
     if family == AF_INET {
         let local: [u8; 4] = kernel_read(sk, layout.rcv_saddr).unwrap_or([0; 4]);
@@ -130,7 +131,7 @@ pub fn step(state: *mut SockState, direction: u8, source: Source, moved: u64) {
     match s.state {
         STATE_CAPTURING => {
             let header = header(EVENT_DATA, s, direction);
-            capture::capture(header, &mut s.offsets, direction, source, moved);
+            capture::capture(header, &mut s.offsets, &mut s.run, direction, source, moved);
         }
         STATE_SNIFFING => sniff_step(s, direction, source, moved),
         _ => {}
@@ -167,7 +168,7 @@ fn sniff_step(s: &mut SockState, direction: u8, source: Source, moved: u64) {
             }
             s.sniff.len = 0;
             let header = header(EVENT_DATA, s, direction);
-            capture::capture(header, &mut s.offsets, direction, source, moved);
+            capture::capture(header, &mut s.offsets, &mut s.run, direction, source, moved);
         }
     }
 }

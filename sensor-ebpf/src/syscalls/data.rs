@@ -18,7 +18,7 @@ use crate::tls;
 #[inline(always)]
 fn enter(ctx: &TracePointContext, direction: u8, layout: u8) {
     let id = bpf_get_current_pid_tgid();
-    if !conn::process_wanted((id >> 32) as u32) {
+    if !conn::process_wanted(id) {
         return;
     }
     let pending = PendingIo {
@@ -101,7 +101,14 @@ pub fn capture_conn(
     // SAFETY: `state` points into the CONNS map value for this run.
     let st = unsafe { &mut *state };
     let header = conn::header(EVENT_DATA, key, st, direction);
-    capture::capture(header, &mut st.offsets, direction, source, moved);
+    capture::capture(
+        header,
+        &mut st.offsets,
+        &mut st.run,
+        direction,
+        source,
+        moved,
+    );
 }
 
 /// `struct user_msghdr`: msg_iov at offset 16, msg_iovlen at offset 24.

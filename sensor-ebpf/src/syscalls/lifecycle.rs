@@ -21,7 +21,7 @@ const EINPROGRESS: i64 = 115;
 #[inline(always)]
 fn enter(ctx: &TracePointContext, role: u8) {
     let id = bpf_get_current_pid_tgid();
-    if !conn::process_wanted((id >> 32) as u32) {
+    if !conn::process_wanted(id) {
         return;
     }
     let pending = PendingConn {
@@ -137,6 +137,7 @@ pub fn sched_process_exit(_ctx: TracePointContext) {
     // Fires for every thread: one that dies inside a TLS library call
     // never returns from it.
     tls::calls::forget_thread(id);
+    conn::verdict::forget(id & 0xffff_ffff);
     if (id >> 32) as u32 != id as u32 {
         return;
     }
@@ -152,6 +153,7 @@ pub fn sched_process_exit(_ctx: TracePointContext) {
         addr: [0; 16],
         sniff: sensor_common::SniffStart::default(),
         _pad2: 0,
+        run: sensor_common::DirectionRun::default(),
     };
     let key = ConnKey {
         pid: (id >> 32) as u32,

@@ -46,7 +46,7 @@ fn stack_pointer(regs: *mut pt_regs) -> u64 {
 #[uprobe]
 pub fn tls_enter(ctx: ProbeContext) {
     let id = bpf_get_current_pid_tgid();
-    if !conn::process_wanted((id >> 32) as u32) {
+    if !conn::process_wanted(id) {
         return;
     }
     // SAFETY: the helper reads the cookie of the attachment that fired.

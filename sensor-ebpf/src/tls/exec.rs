@@ -2,7 +2,9 @@
 //! it has not seen those files before (a library already attached is
 //! covered in every process that maps it).
 
-use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{
+    helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
+};
 use sensor_common::{counter, ConnKey, ConnState, ExecEvent, DIR_INGRESS, EVENT_EXEC};
 
 use crate::conn;
@@ -10,8 +12,9 @@ use crate::maps::{self, EVENTS};
 
 #[tracepoint(category = "sched", name = "sched_process_exec")]
 pub fn sched_process_exec(_ctx: TracePointContext) {
-    let pid = conn::current_pid();
-    if !conn::process_wanted(pid) {
+    let id = bpf_get_current_pid_tgid();
+    let pid = (id >> 32) as u32;
+    if !conn::process_wanted(id) {
         return;
     }
     let state = ConnState {
@@ -26,6 +29,7 @@ pub fn sched_process_exec(_ctx: TracePointContext) {
         addr: [0; 16],
         sniff: sensor_common::SniffStart::default(),
         _pad2: 0,
+        run: sensor_common::DirectionRun::default(),
     };
     let event = ExecEvent {
         header: conn::header(EVENT_EXEC, &ConnKey { pid, fd: -1 }, &state, DIR_INGRESS),

@@ -31,8 +31,10 @@ const MAX_BATCH_BYTES: usize = 4 << 20;
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
 
 /// Tracepoints attached in both modes: a process's exit (its connections
-/// and TLS calls end) and exec (the TLS probes look at the new program).
-const PROCESS_TRACEPOINTS: &[(&str, &str)] = &[("sched", "sched_process_exit")];
+/// and TLS calls end) and a thread's rename (the process filters judge it
+/// again).
+const PROCESS_TRACEPOINTS: &[(&str, &str)] =
+    &[("sched", "sched_process_exit"), ("task", "task_rename")];
 
 /// Syscall tracepoints attached in syscalls mode, as (category, program
 /// and event name).
@@ -146,12 +148,15 @@ impl LiveCapture {
             return Err(LiveError::NoObject);
         }
         ensure_tracefs()?;
-        let (mode, btf, layout) = choose_mode(options.mode)?;
+        let (mode, layout) = choose_mode(options.mode)?;
         // The other mode's tables are never used: keep them tiny.
         let unused: &[&str] = match mode {
             Mode::Socket => &["CONNS", "PENDING_IO", "PENDING_CONN"],
             Mode::Syscalls => &["SOCKS", "ROLES"],
         };
+        // The kernel's BTF takes about 10 MiB parsed, and the loader parses
+        // its own copy: it is parsed again to attach, so that no two copies
+        // are ever held at once (the sensor's peak memory).
         let mut loader = EbpfLoader::new();
         loader
             .map_max_entries("EVENTS", options.ring_bytes)
@@ -160,11 +165,12 @@ impl LiveCapture {
             loader.map_max_entries(name, UNUSED_TABLE_ENTRIES);
         }
         let mut ebpf = loader.load(EBPF_OBJECT)?;
+        drop(loader);
         configure(&mut ebpf, options, mode)?;
         attach_tracepoints(&mut ebpf, PROCESS_TRACEPOINTS)?;
-        match (mode, &btf) {
-            (Mode::Socket, Some(btf)) => attach_socket(&mut ebpf, btf)?,
-            _ => attach_tracepoints(&mut ebpf, SYSCALL_TRACEPOINTS)?,
+        match mode {
+            Mode::Socket => attach_socket(&mut ebpf)?,
+            Mode::Syscalls => attach_tracepoints(&mut ebpf, SYSCALL_TRACEPOINTS)?,
         }
         let tls = if options.tls.enabled {
             Some(TlsProbes::start(&mut ebpf, &options.tls)?)
@@ -384,34 +390,35 @@ fn hand_exec_to_tls(tls: &mut Option<TlsProbes>, record: &[u8], now: Instant) ->
 /// Entries of the tables the running mode does not use.
 const UNUSED_TABLE_ENTRIES: u32 = 64;
 
-/// The mode to run, the kernel's BTF (socket mode attaches by it) and the
-/// struct layout handed to the programs (all zero in syscalls mode).
-fn choose_mode(wanted: CaptureMode) -> Result<(Mode, Option<Btf>, SockLayout), LiveError> {
+/// The mode to run and the struct layout handed to the programs (all zero
+/// in syscalls mode).
+fn choose_mode(wanted: CaptureMode) -> Result<(Mode, SockLayout), LiveError> {
     if wanted == CaptureMode::Syscalls {
-        return Ok((Mode::Syscalls, None, SockLayout::default()));
+        return Ok((Mode::Syscalls, SockLayout::default()));
     }
     let ready = Btf::from_sys_fs()
         .map_err(|err| format!("the kernel's BTF is not readable ({err})"))
+        // Each parse is dropped before the next starts (peak memory).
         .and_then(|btf| match socket::unavailable(&btf) {
             Some(why) => Err(why),
-            None => Ok(btf),
+            None => Ok(()),
         })
-        .and_then(|btf| {
+        .and_then(|()| {
             let data = std::fs::read(socket::VMLINUX_BTF)
                 .map_err(|err| format!("reading {}: {err}", socket::VMLINUX_BTF))?;
             let layout = socket::btf::Btf::parse(&data)
                 .and_then(|types| socket::layout(&types))
                 .map_err(|err| format!("{}: {err}", socket::VMLINUX_BTF))?;
-            Ok((btf, layout))
+            Ok(layout)
         });
     match (ready, wanted) {
-        (Ok((btf, layout)), _) => Ok((Mode::Socket, Some(btf), layout)),
+        (Ok(layout), _) => Ok((Mode::Socket, layout)),
         (Err(why), CaptureMode::Socket) => Err(LiveError::SocketMode(why)),
         (Err(why), _) => {
             tracing::info!(
                 "capturing through syscall tracepoints (socket mode needs Linux 6.3): {why}"
             );
-            Ok((Mode::Syscalls, None, SockLayout::default()))
+            Ok((Mode::Syscalls, SockLayout::default()))
         }
     }
 }
@@ -436,7 +443,11 @@ fn attach_tracepoints(
     Ok(())
 }
 
-fn attach_socket(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LiveError> {
+fn attach_socket(ebpf: &mut Ebpf) -> Result<(), LiveError> {
+    let btf = Btf::from_sys_fs().map_err(|err| {
+        LiveError::SocketMode(format!("the kernel's BTF is not readable ({err})"))
+    })?;
+    let btf = &btf;
     for &(name, tracepoint) in socket::PROGRAMS {
         let program: &mut BtfTracePoint = ebpf
             .program_mut(name)

@@ -207,6 +207,24 @@ fn default_facility() -> String {
     "local0".into()
 }
 
+// Every size and time a sink takes has a maximum, so a typo cannot ask
+// for unbounded memory or disk (the README lists them).
+const MAX_QUEUE: u64 = 1_000_000;
+const MAX_BATCH: u64 = 10_000;
+const MAX_BATCH_WAIT_MS: u64 = 60_000;
+const MAX_SPOOL_BYTES: u64 = 16 << 30;
+const MAX_TIMEOUT_SECS: u64 = 300;
+const MAX_RETRY_SECS: u64 = 3_600;
+const MAX_RESOLVE_AFTER_SECS: u64 = 7 * 24 * 3_600;
+
+fn within(key: String, value: u64, min: u64, max: u64) -> Result<(), SinkConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(error(key, format!("must be between {min} and {max}")))
+    }
+}
+
 /// A sink config that cannot work, with the key that says why.
 pub type SinkConfigError = crate::config::InvalidKey;
 
@@ -234,18 +252,24 @@ impl SinksConfig {
         }
         for (i, sink) in self.alertmanager.iter().enumerate() {
             validate_http(&sink.as_webhook(), &format!("sinks.alertmanager[{i}]"))?;
-            if sink.resolve_after_secs == 0 {
-                return Err(error(
-                    format!("sinks.alertmanager[{i}].resolve_after_secs"),
-                    "must be greater than 0",
-                ));
-            }
+            within(
+                format!("sinks.alertmanager[{i}].resolve_after_secs"),
+                sink.resolve_after_secs,
+                1,
+                MAX_RESOLVE_AFTER_SECS,
+            )?;
         }
         for (i, sink) in self.syslog.iter().enumerate() {
             let key = |k: &str| format!("sinks.syslog[{i}].{k}");
             syslog_transport(sink, &format!("sinks.syslog[{i}]"))?;
             facility_number(&sink.facility)
                 .ok_or_else(|| error(key("facility"), "unknown facility"))?;
+            within(
+                key("queue_capacity"),
+                sink.queue_capacity as u64,
+                1,
+                MAX_QUEUE,
+            )?;
             sink.min_severity
                 .parse::<Severity>()
                 .map_err(|_| error(key("min_severity"), "must be low, medium, high or critical"))?;
@@ -344,12 +368,32 @@ fn validate_http(sink: &WebhookSinkConfig, at: &str) -> Result<(), SinkConfigErr
     sink.min_severity
         .parse::<Severity>()
         .map_err(|_| error(key("min_severity"), "must be low, medium, high or critical"))?;
-    if sink.batch_max == 0 || sink.queue_capacity == 0 || sink.timeout_secs == 0 {
-        return Err(error(
-            key("batch_max"),
-            "batch_max, queue_capacity and timeout_secs must be greater than 0",
-        ));
-    }
+    within(key("timeout_secs"), sink.timeout_secs, 1, MAX_TIMEOUT_SECS)?;
+    within(key("batch_max"), sink.batch_max as u64, 1, MAX_BATCH)?;
+    within(
+        key("batch_wait_ms"),
+        sink.batch_wait_ms,
+        0,
+        MAX_BATCH_WAIT_MS,
+    )?;
+    within(
+        key("spool_max_bytes"),
+        sink.spool_max_bytes,
+        0,
+        MAX_SPOOL_BYTES,
+    )?;
+    within(
+        key("queue_capacity"),
+        sink.queue_capacity as u64,
+        1,
+        MAX_QUEUE,
+    )?;
+    within(
+        key("retry_max_secs"),
+        sink.retry_max_secs,
+        1,
+        MAX_RETRY_SECS,
+    )?;
     resolve_headers(sink, at)?;
     tls_of(sink, at)?;
     if let Some(proxy) = &sink.proxy {
@@ -556,6 +600,15 @@ mod tests {
             ("[[syslog]]\ntransport = \"udp\"\naddress = \"127.0.0.1:514\"\nca_file = \"/etc/hostname\"", "sinks.syslog[0].transport"),
             ("[[alertmanager]]\nurl = \"am:9093\"", "sinks.alertmanager[0].url"),
             ("[[alertmanager]]\nurl = \"http://am:9093\"\nresolve_after_secs = 0", "sinks.alertmanager[0].resolve_after_secs"),
+            ("[[webhook]]\nurl = \"http://x\"\nqueue_capacity = 99999999999999", "sinks.webhook[0].queue_capacity"),
+            ("[[webhook]]\nurl = \"http://x\"\nqueue_capacity = 0", "sinks.webhook[0].queue_capacity"),
+            ("[[webhook]]\nurl = \"http://x\"\nspool_max_bytes = 99999999999999", "sinks.webhook[0].spool_max_bytes"),
+            ("[[webhook]]\nurl = \"http://x\"\nbatch_max = 1000000", "sinks.webhook[0].batch_max"),
+            ("[[webhook]]\nurl = \"http://x\"\nbatch_wait_ms = 86400000", "sinks.webhook[0].batch_wait_ms"),
+            ("[[webhook]]\nurl = \"http://x\"\ntimeout_secs = 0", "sinks.webhook[0].timeout_secs"),
+            ("[[webhook]]\nurl = \"http://x\"\nretry_max_secs = 86400", "sinks.webhook[0].retry_max_secs"),
+            ("[[alertmanager]]\nurl = \"http://am:9093\"\nspool_max_bytes = 99999999999999", "sinks.alertmanager[0].spool_max_bytes"),
+            ("[[syslog]]\ntransport = \"udp\"\naddress = \"127.0.0.1:514\"\nqueue_capacity = 99999999999", "sinks.syslog[0].queue_capacity"),
         ];
         for (text, key) in cases {
             let err = parse(text).unwrap().validate().unwrap_err();

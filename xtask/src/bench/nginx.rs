@@ -13,12 +13,12 @@ pub struct Nginx {
 }
 
 impl Nginx {
-    pub fn start(dir: &Path, port: u16, tls_port: u16) -> anyhow::Result<Self> {
+    pub fn start(dir: &Path, port: u16, tls_port: u16, banner_port: u16) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir.join("www"))?;
         std::fs::write(dir.join("www/data.json"), json_document(1024))?;
         certificate(dir)?;
         let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, conf_text(dir, port, tls_port))?;
+        std::fs::write(&conf, conf_text(dir, port, tls_port, banner_port))?;
         let child = Command::new("nginx")
             .args([
                 "-c",
@@ -125,7 +125,7 @@ fn json_document(size: usize) -> String {
     doc
 }
 
-fn conf_text(dir: &Path, port: u16, tls_port: u16) -> String {
+fn conf_text(dir: &Path, port: u16, tls_port: u16, banner_port: u16) -> String {
     format!(
         "worker_processes 1;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\n\
          events {{ worker_connections 1024; }}\n\
@@ -134,7 +134,9 @@ fn conf_text(dir: &Path, port: u16, tls_port: u16) -> String {
          server_tokens off;\n  keepalive_requests 1000000;\n  \
          client_body_temp_path {dir}/tmp;\n  proxy_temp_path {dir}/tmp;\n  fastcgi_temp_path {dir}/tmp;\n  uwsgi_temp_path {dir}/tmp;\n  scgi_temp_path {dir}/tmp;\n  \
          default_type application/json;\n  server {{\n    listen 127.0.0.1:{port};\n    root {dir}/www;\n  }}\n  \
-         server {{\n    listen 127.0.0.1:{tls_port} ssl;\n    ssl_certificate {dir}/cert.pem;\n    ssl_certificate_key {dir}/key.pem;\n    root {dir}/www;\n  }}\n}}\n",
+         server {{\n    listen 127.0.0.1:{tls_port} ssl;\n    ssl_certificate {dir}/cert.pem;\n    ssl_certificate_key {dir}/key.pem;\n    root {dir}/www;\n  }}\n  \
+         # nginx's default: its version in `Server` on every response.\n  \
+         server {{\n    listen 127.0.0.1:{banner_port};\n    server_tokens on;\n    root {dir}/www;\n  }}\n}}\n",
         dir = dir.display()
     )
 }

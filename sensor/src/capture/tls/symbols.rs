@@ -6,6 +6,7 @@
 //! some with hundreds of thousands of symbols.
 
 use std::fs::File;
+use std::io::{Read, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -49,8 +50,8 @@ pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
         source,
     })?;
     let mut found: Vec<FoundHook> = Vec::new();
-    let dynamic = names_a_hook(&elf, ".dynstr").then(|| elf.dynamic_symbols());
-    let table = names_a_hook(&elf, ".strtab").then(|| elf.symbols());
+    let dynamic = names_a_hook(&elf, path, ".dynstr").then(|| elf.dynamic_symbols());
+    let table = names_a_hook(&elf, path, ".strtab").then(|| elf.symbols());
     for symbol in dynamic
         .into_iter()
         .flatten()
@@ -85,11 +86,51 @@ static HOOK_NAMES: LazyLock<AhoCorasick> = LazyLock::new(|| {
 });
 
 /// True when the string table `section` names a hooked function (which
-/// may still be an import, not a definition).
-fn names_a_hook<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, section: &str) -> bool {
-    elf.section_by_name(section)
-        .and_then(|s| s.data().ok())
-        .is_some_and(|strings| HOOK_NAMES.is_match(strings))
+/// may still be an import, not a definition). The table is read from the
+/// file a piece at a time: a large program's `.strtab` runs to tens of
+/// megabytes, which the sensor would otherwise hold at start-up.
+fn names_a_hook<'data, R: ReadRef<'data>>(
+    elf: &object::File<'data, R>,
+    path: &Path,
+    section: &str,
+) -> bool {
+    let Some((offset, size)) = elf.section_by_name(section).and_then(|s| s.file_range()) else {
+        return false;
+    };
+    File::open(path)
+        .and_then(|mut file| {
+            file.seek(SeekFrom::Start(offset))?;
+            stream_names_a_hook(file.take(size))
+        })
+        .unwrap_or(false)
+}
+
+/// Bytes read at a time from a string table.
+const PIECE: usize = 1 << 20;
+
+/// `HOOK_NAMES` over `strings`, a piece at a time; each piece starts with
+/// the previous one's tail, so a name across two pieces is found too.
+fn stream_names_a_hook(mut strings: impl Read) -> std::io::Result<bool> {
+    let overlap = hooks::HOOKS
+        .iter()
+        .map(|h| h.symbol.len() + 1)
+        .max()
+        .unwrap_or(0);
+    let mut buf = vec![0u8; PIECE + overlap];
+    let mut kept = 0;
+    loop {
+        let n = strings.read(&mut buf[kept..kept + PIECE])?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let end = kept + n;
+        if HOOK_NAMES.is_match(&buf[..end]) {
+            return Ok(true);
+        }
+        let keep = overlap.min(end);
+        buf.copy_within(end - keep..end, 0);
+        kept = keep;
+    }
 }
 
 /// Symbol tables of static builds may spell versioned names `name@@VER`.
@@ -118,6 +159,16 @@ fn file_offset<'data, R: ReadRef<'data>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_across_two_pieces_is_found() {
+        let mut strings = vec![b'x'; PIECE - 4];
+        strings.extend_from_slice(b"\0SSL_write\0");
+        assert!(stream_names_a_hook(strings.as_slice()).unwrap());
+        let mut strings = vec![b'x'; 3 * PIECE];
+        strings.extend_from_slice(b"\0SSL_writev\0");
+        assert!(!stream_names_a_hook(strings.as_slice()).unwrap());
+    }
 
     #[test]
     fn versioned_names_are_stripped() {
