@@ -62,6 +62,10 @@ pub struct CaptureConfig {
     /// the kernel has them, Linux 6.3 and later, else syscall
     /// tracepoints), `socket` or `syscalls`.
     pub mode: crate::capture::config::CaptureMode,
+    /// One view of each exchange between two processes of this host that
+    /// are both captured: analysed once, one record and one set of alerts
+    /// naming both processes. `false`: each end's view on its own.
+    pub pair_local_ends: bool,
 }
 
 impl Default for CaptureConfig {
@@ -74,6 +78,7 @@ impl Default for CaptureConfig {
             ports: Vec::new(),
             tls: crate::capture::tls::config::TlsConfig::default(),
             mode: crate::capture::config::CaptureMode::Auto,
+            pair_local_ends: true,
         }
     }
 }
@@ -292,7 +297,8 @@ impl Config {
         })?;
         let config: Config = toml::from_str(&text).map_err(|err| ConfigError::Parse {
             path: path.to_owned(),
-            message: err.to_string(),
+            // The error quotes the line: never an `inventory.store` password.
+            message: crate::analysis::inventory::config::redact_store_passwords(&err.to_string()),
         })?;
         config.validate().map_err(|err| match err {
             ConfigError::Invalid(invalid) => ConfigError::Invalid(invalid.located_in(&text)),

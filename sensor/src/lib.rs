@@ -15,6 +15,7 @@ pub mod glob;
 pub mod http;
 pub mod metrics;
 pub mod origin;
+pub mod pairing;
 pub mod pipeline;
 pub mod preflight;
 pub mod reassembly;

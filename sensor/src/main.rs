@@ -88,8 +88,13 @@ struct InventoryArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// State directory holding inventory.json [default: output.state_dir].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "store")]
     state_dir: Option<PathBuf>,
+    /// The fleet's inventory instead, merged from the PostgreSQL database
+    /// the sensors share (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`,
+    /// as `[inventory] store`).
+    #[arg(long, conflicts_with = "config")]
+    store: Option<String>,
     /// table for people, json as stored, openapi for an OpenAPI 3 document.
     #[arg(long, value_enum, default_value = "table")]
     format: sensor::analysis::inventory::InventoryFormat,
@@ -221,6 +226,17 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rules { json, config } => print_rules(json, config.as_deref()),
         Command::Inventory(args) => {
+            if let Some(url) = &args.store {
+                // Checked here, not by clap: clap's error would quote the
+                // password.
+                let url = sensor::analysis::inventory::fleet::StoreUrl::parse(url)
+                    .map_err(|err| anyhow::anyhow!("--store: {err}"))?;
+                return sensor::analysis::inventory::print_fleet(
+                    &url,
+                    args.format,
+                    &mut std::io::stdout().lock(),
+                );
+            }
             let state_dir = match (args.state_dir, &args.config) {
                 (Some(dir), _) => dir,
                 (None, Some(config)) => Config::load(config)?.output.state_dir,

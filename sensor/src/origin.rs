@@ -7,7 +7,7 @@ use serde::Serialize;
 /// The version of the record schema (`schema/*.schema.json`). The minor
 /// number goes up when a field or value is added, the major number when
 /// one is removed, renamed or changes meaning (see README, "Record schema").
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 /// The host the sensor runs on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::capture::{CaptureEvent, ConnId, Direction};
 use crate::config::{CaptureConfig, LimitsConfig};
+use crate::conntrack::ends::Ends;
 use crate::conntrack::{LiveResolver, OpenFacts, Resolver};
 use crate::exchange::{ConnectionInfo, HttpExchange, MessagePair, Role};
 use crate::http::{self, ConnectionParser, HttpCounters, HttpLimits};
@@ -41,6 +42,9 @@ struct Connection {
 
 pub struct Pipeline {
     conns: HashMap<ConnId, Connection>,
+    /// Every connection by its addresses, to find the other end of one
+    /// between two processes on this host.
+    ends: Ends,
     resolver: Resolver,
     limits: LimitsConfig,
     http_limits: HttpLimits,
@@ -63,6 +67,7 @@ impl Pipeline {
         let http_limits = HttpLimits::from(limits);
         Self {
             conns: HashMap::new(),
+            ends: Ends::new(limits.max_connections),
             resolver: Box::new(LiveResolver::new()),
             limits: limits.clone(),
             http_limits,
@@ -94,6 +99,13 @@ impl Pipeline {
 
     pub fn connections(&self) -> usize {
         self.conns.len()
+    }
+
+    /// The other end of `info`'s connection when both ends are processes
+    /// on this host and both are captured (also for a while after it
+    /// closed).
+    pub fn peer_of(&self, info: &ConnectionInfo) -> Option<Arc<ConnectionInfo>> {
+        self.ends.peer_of(info)
     }
 
     /// Connections the kernel should stop capturing.
@@ -199,6 +211,7 @@ impl Pipeline {
 
     /// Closes connections idle since before `now_ns - idle_timeout`.
     pub fn expire_idle(&mut self, now_ns: u64, out: &mut Vec<HttpExchange>) {
+        self.ends.expire(now_ns);
         let cutoff = now_ns.saturating_sub(self.limits.idle_timeout_secs * 1_000_000_000);
         let idle: Vec<ConnId> = self
             .conns
@@ -276,10 +289,13 @@ impl Pipeline {
             Role::Client => Direction::Egress,
         };
         self.counters.connections_opened += 1;
+        let info = Arc::new(info);
+        self.ends.expire(ts_ns);
+        self.ends.opened(&info);
         self.conns.insert(
             id,
             Connection {
-                info: Arc::new(info),
+                info,
                 request_direction,
                 ingress: StreamReassembler::new(),
                 egress: StreamReassembler::new(),
@@ -377,6 +393,7 @@ impl Pipeline {
         self.reassembly_counters.add(conn.ingress.counters());
         self.reassembly_counters.add(conn.egress.counters());
         self.buffered_total -= conn.buffered;
+        self.ends.closed(&conn.info, ts_ns);
         self.emit(&conn.info, out);
     }
 

@@ -255,3 +255,115 @@ fn ocsf_records_are_valid_detection_findings_and_http_activity() {
     assert!(!check("ocsf", &dir.join("bad.jsonl")).0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The capture events of `n` leaky exchanges on one keep-alive connection
+/// between two processes of this host, as the kernel delivers them: the
+/// client's socket (pid 200) and the server's (pid 100) each their own
+/// connection, the server's view of each exchange completing first.
+fn both_ends(n: u64) -> Vec<crate::capture::CaptureEvent> {
+    use crate::capture::{CaptureEvent, ConnId, Direction, Role};
+    let server: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let client: std::net::SocketAddr = "127.0.0.1:50123".parse().unwrap();
+    let conn = |pid| ConnId {
+        pid,
+        fd: 5,
+        generation: 1,
+    };
+    let open = |pid, role, local, remote, comm: &str| CaptureEvent::Open {
+        conn: conn(pid),
+        ts_ns: 1,
+        comm: comm.into(),
+        role: Some(role),
+        guessed_role: None,
+        remote: Some(remote),
+        local: Some(local),
+        tls: false,
+    };
+    let request = "GET /api/users/42 HTTP/1.1\r\nHost: api.acme.io\r\n\r\n";
+    let body = r#"{"email":"ann.lee@acme-mail.io","card":"4539 5787 6362 1486"}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let data = |pid, ts_ns, direction, i: u64, bytes: &str| CaptureEvent::Data {
+        conn: conn(pid),
+        ts_ns,
+        direction,
+        stream_offset: i * bytes.len() as u64,
+        syscall_offset: i * bytes.len() as u64,
+        syscall_len: bytes.len() as u32,
+        data: bytes::Bytes::copy_from_slice(bytes.as_bytes()),
+        tls: false,
+    };
+    let mut events = vec![
+        open(200, Role::Client, client, server, "curl"),
+        open(100, Role::Server, server, client, "api"),
+    ];
+    for i in 0..n {
+        let ts = 1_000_000 * (i + 1);
+        events.push(data(200, ts, Direction::Egress, i, request));
+        events.push(data(100, ts + 1, Direction::Ingress, i, request));
+        events.push(data(100, ts + 2, Direction::Egress, i, &response));
+        events.push(data(200, ts + 3, Direction::Ingress, i, &response));
+    }
+    events
+}
+
+#[test]
+fn an_exchange_between_two_local_processes_is_one_record_and_one_alert_each() {
+    let dir = scratch("both-ends");
+    let config = OutputConfig {
+        alerts: dir.join("alerts.jsonl"),
+        exchanges: Some(dir.join("exchanges.jsonl")),
+        state_dir: dir.to_owned(),
+        ..OutputConfig::default()
+    };
+    let policy = AlertsConfig::default();
+    let resolver: crate::conntrack::Resolver = Box::new(crate::conntrack::resolve);
+    let mut session = Session::new(
+        Pipeline::new(&CaptureConfig::default(), &LimitsConfig::default(), START)
+            .with_resolver(resolver),
+        Analysis::new(detector(&DetectConfig::default())).with_alert_policy(&policy),
+        Outputs::open(&config).unwrap().with_alert_policy(&policy),
+    );
+    for event in both_ends(3) {
+        session.handle(event);
+    }
+    session.deliver_done().unwrap();
+    session.finish(10_000_000_000).unwrap();
+    let counters = session.stats(crate::stats::SourceStats::Replay {
+        file: String::new(),
+        capture: Default::default(),
+    });
+    assert_eq!(counters.pairing.both_ends, 3);
+    assert_eq!(counters.pairing.duplicate_views, 3);
+
+    let exchanges = lines(&dir.join("exchanges.jsonl"));
+    assert_eq!(exchanges.len(), 3, "one record per exchange");
+    for x in &exchanges {
+        assert_eq!(x["pid"], 100, "{x}");
+        assert_eq!(x["comm"], "api", "{x}");
+        assert_eq!(x["role"], "server", "{x}");
+        assert_eq!(x["peer"]["pid"], 200, "{x}");
+        assert_eq!(x["peer"]["comm"], "curl", "{x}");
+    }
+    let alerts = lines(&dir.join("alerts.jsonl"));
+    let rules: Vec<&str> = alerts.iter().map(|a| a["rule"].as_str().unwrap()).collect();
+    let distinct: std::collections::BTreeSet<&str> = rules.iter().copied().collect();
+    assert!(rules.contains(&"pii.card"), "{rules:?}");
+    // Each rule once, then its summary of the 3 exchanges (not of 6 views).
+    for rule in &distinct {
+        let of_rule: Vec<_> = alerts.iter().filter(|a| a["rule"] == *rule).collect();
+        assert_eq!(of_rule.len(), 2, "{rule}: {of_rule:?}");
+        assert_eq!(of_rule[1]["count"], 3);
+    }
+    for a in &alerts {
+        // The leak is in the response: about the server, the client as peer.
+        assert_eq!(a["process"]["pid"], 100);
+        assert_eq!(a["connection"]["role"], "server");
+        assert_eq!(a["peer"]["pid"], 200);
+    }
+    validate("alert", &dir.join("alerts.jsonl"));
+    validate("exchange", &dir.join("exchanges.jsonl"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

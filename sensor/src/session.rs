@@ -1,5 +1,6 @@
 //! One run of the sensor: capture events from a source (live or a pcap)
 //! through the pipeline (conntrack, reassembly, http) to exchanges, the
+//! pairing of the two views of an exchange between local processes, the
 //! analysis to alerts, and the outputs. `sensor run` and `sensor replay`
 //! supply only the source and the clock; everything between is here, so
 //! what a replay writes is what a live run would have written.
@@ -15,6 +16,7 @@ use crate::conntrack::Resolver;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::metrics::Page;
+use crate::pairing::{Paired, Pairing};
 use crate::pipeline::Pipeline;
 use crate::sink::chain::ChainKey;
 use crate::sink::worker::SinkHandle;
@@ -29,10 +31,16 @@ const MAX_DONE_BYTES: usize = 8 << 20;
 
 pub struct Session {
     pipeline: Pipeline,
+    /// One view of each exchange between two captured local processes.
+    pairing: Pairing,
+    /// `capture.pair_local_ends`.
+    pair_local_ends: bool,
     analysis: Analysis,
     outputs: Outputs,
-    /// Exchanges finished and not yet delivered.
-    done: Vec<HttpExchange>,
+    /// Exchanges the pipeline just finished, before pairing.
+    finished: Vec<HttpExchange>,
+    /// Exchanges finished, paired and not yet delivered.
+    done: Vec<Paired>,
     /// Body bytes those exchanges hold.
     done_bytes: usize,
     /// Scratch for the alerts the analysis lets through.
@@ -59,14 +67,24 @@ impl Session {
             .with_sinks(sinks)
             .with_alert_policy(&config.alerts)
             .chained(chain_key)?;
-        Ok(Self::new(pipeline, analysis, outputs))
+        Ok(Self::new(pipeline, analysis, outputs).pair_local_ends(config.capture.pair_local_ends))
+    }
+
+    /// Whether the two views of an exchange between captured local
+    /// processes are paired (the default) or each goes on alone.
+    pub fn pair_local_ends(mut self, pair: bool) -> Self {
+        self.pair_local_ends = pair;
+        self
     }
 
     pub fn new(pipeline: Pipeline, analysis: Analysis, outputs: Outputs) -> Self {
         Self {
             pipeline,
+            pairing: Pairing::new(),
+            pair_local_ends: true,
             analysis,
             outputs,
+            finished: Vec::new(),
             done: Vec::new(),
             done_bytes: 0,
             ready: Vec::new(),
@@ -76,9 +94,29 @@ impl Session {
     /// One capture event through the pipeline; what it finishes waits for
     /// `deliver_done`.
     pub fn handle(&mut self, event: CaptureEvent) {
+        self.pipeline.handle(event, &mut self.finished);
+        self.pair_finished();
+    }
+
+    /// Passes what the pipeline finished through the pairing into `done`.
+    fn pair_finished(&mut self) {
         let before = self.done.len();
-        self.pipeline.handle(event, &mut self.done);
-        self.done_bytes += self.done[before..].iter().map(body_bytes).sum::<usize>();
+        for exchange in self.finished.drain(..) {
+            let peer = if self.pair_local_ends {
+                self.pipeline.peer_of(&exchange.connection)
+            } else {
+                None
+            };
+            self.pairing.offer(exchange, peer, &mut self.done);
+        }
+        self.count_done(before);
+    }
+
+    fn count_done(&mut self, from: usize) {
+        self.done_bytes += self.done[from..]
+            .iter()
+            .map(|p| body_bytes(&p.exchange))
+            .sum::<usize>();
     }
 
     /// True when the finished exchanges held reach their bound: the
@@ -98,34 +136,52 @@ impl Session {
     }
 
     /// Ends connections idle at `now_ns` (the source's clock).
+    /// Also lets through the views that waited long enough for their
+    /// other end's.
     pub fn expire_idle(&mut self, now_ns: u64) {
-        self.pipeline.expire_idle(now_ns, &mut self.done);
+        self.pipeline.expire_idle(now_ns, &mut self.finished);
+        self.pair_finished();
+        let before = self.done.len();
+        self.pairing.release_due(now_ns, &mut self.done);
+        self.count_done(before);
     }
 
     /// Delivers the exchanges the pipeline finished.
     pub fn deliver_done(&mut self) -> Result<(), OutputError> {
         self.done_bytes = 0;
         let mut done = std::mem::take(&mut self.done);
-        let result = self.deliver(&mut done);
+        let result = done
+            .iter()
+            .try_for_each(|p| self.deliver_one(&p.exchange, p.peer.as_ref()));
+        done.clear();
         self.done = done;
         result
     }
 
-    /// Writes what the sensor has to say about each finished exchange and
-    /// empties `done`: its record (tagged with the rules that fired on
-    /// it), then the alerts it raises.
+    /// Writes what the sensor has to say about each of `done`, exchanges
+    /// seen from one end, and empties it.
     pub fn deliver(&mut self, done: &mut Vec<HttpExchange>) -> Result<(), OutputError> {
-        let result = done.iter().try_for_each(|exchange| {
-            // Every stage names the endpoint the same way, worked out once.
-            let endpoint = EndpointKey::of(exchange);
-            let tags = self
-                .analysis
-                .alerts_on(exchange, &endpoint, &mut self.ready);
-            self.outputs.record_exchange(exchange, &endpoint, tags)?;
-            self.outputs.send(&mut self.ready)
-        });
+        let result = done.iter().try_for_each(|x| self.deliver_one(x, None));
         done.clear();
         result
+    }
+
+    /// One exchange's record (tagged with the rules that fired on it),
+    /// then the alerts it raises. `peer` is the other end of its
+    /// connection when both ends were captured.
+    fn deliver_one(
+        &mut self,
+        exchange: &HttpExchange,
+        peer: Option<&std::sync::Arc<crate::conntrack::ConnectionInfo>>,
+    ) -> Result<(), OutputError> {
+        // Every stage names the endpoint the same way, worked out once.
+        let endpoint = EndpointKey::of(exchange);
+        let tags = self
+            .analysis
+            .alerts_on(exchange, peer, &endpoint, &mut self.ready);
+        self.outputs
+            .record_exchange(exchange, peer.map(|p| &**p), &endpoint, tags)?;
+        self.outputs.send(&mut self.ready)
     }
 
     /// Periodic work at `now_unix_ns` (the capture clock, as alerts are
@@ -144,7 +200,9 @@ impl Session {
     /// The end of the source at `now_ns`: every connection ends, every
     /// pending summary is written, the inventory saved, the files flushed.
     pub fn finish(&mut self, now_ns: u64) -> Result<(), OutputError> {
-        self.pipeline.finish(now_ns, &mut self.done);
+        self.pipeline.finish(now_ns, &mut self.finished);
+        self.pair_finished();
+        self.pairing.release_all(&mut self.done);
         self.deliver_done()?;
         self.analysis.finish(&mut self.ready);
         self.outputs.send(&mut self.ready)?;
@@ -168,6 +226,7 @@ impl Session {
             pipeline: self.pipeline.counters.clone(),
             http: self.pipeline.http_counters.clone(),
             reassembly: self.pipeline.reassembly_counters.clone(),
+            pairing: self.pairing.counters.clone(),
             exchanges_written: None,
             alerts_written: None,
             sinks: None,

@@ -13,6 +13,7 @@ use crate::capture::replay::ReplayCounters;
 use crate::capture::tls::TlsStats;
 use crate::capture::Mode;
 use crate::http::HttpCounters;
+use crate::pairing::PairingCounters;
 use crate::pipeline::PipelineCounters;
 use crate::reassembly::ReassemblyCounters;
 use crate::sink::worker::SinkSnapshot;
@@ -70,6 +71,8 @@ pub struct Stats {
     pub pipeline: PipelineCounters,
     pub http: HttpCounters,
     pub reassembly: ReassemblyCounters,
+    /// The two views of exchanges between local processes, paired.
+    pub pairing: PairingCounters,
     /// Lines written to the exchanges and alerts files (after a replay).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exchanges_written: Option<u64>,

@@ -24,7 +24,7 @@ fn paths(exchanges: &[Value]) -> Vec<String> {
 fn hundred_requests_on_one_keep_alive_connection() {
     let dir = scratch_dir("keep_alive");
     let server = PyServer::start("127.0.0.1");
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     let urls: Vec<String> = (0..100)
         .map(|i| format!("http://127.0.0.1:{}/item/{i}?q={i}", server.port))
         .collect();
@@ -69,7 +69,7 @@ fn hundred_requests_on_one_keep_alive_connection() {
 fn five_mib_download_has_exact_response_bytes() {
     let dir = scratch_dir("download");
     let server = PyServer::start("127.0.0.1");
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     let body = curl(&[&format!("http://127.0.0.1:{}/bytes/5242880", server.port)]);
     assert_eq!(body.len(), 5_242_880);
     sensor.wait_for("both sides of the download", |e| {
@@ -123,7 +123,7 @@ fn chunked_upload_and_chunked_download() {
 fn pipelined_requests_are_matched_in_order() {
     let dir = scratch_dir("pipelined");
     let server = PyServer::start("127.0.0.1");
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     let host = format!("127.0.0.1:{}", server.port);
     let mut batch = String::new();
@@ -223,7 +223,7 @@ fn connection_opened_before_the_sensor_started() {
         .write_all(b"GET /item/before HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     read_one_response(&mut stream);
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     stream
         .write_all(b"GET /item/after HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -411,7 +411,8 @@ fn metrics_and_health_endpoints() {
             &format!("http://127.0.0.1:{}/item/{i}", server.port),
         ]);
     }
-    sensor.wait_for("six exchanges", |e| on_port(e, server.port).len() >= 6);
+    // Both ends are captured: three records (one per exchange), six views.
+    sensor.wait_for("three exchanges", |e| on_port(e, server.port).len() >= 3);
     // The page is refreshed on the sensor's 200 ms tick.
     let mut page = String::new();
     for _ in 0..50 {

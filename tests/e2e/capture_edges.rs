@@ -179,7 +179,7 @@ fn connection_and_read_older_than_the_sensor_are_captured() {
         },
         || std::fs::read_to_string(&syscall).unwrap_or_default(),
     );
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     client
         .write_all(b"GET /old/connection HTTP/1.1\r\nHost: old\r\n\r\n")
         .unwrap();
@@ -328,9 +328,7 @@ fn process_names_follow_a_thread_that_renames_itself() {
     curl(&[&url("/data?as=renamed")]);
     curl(&[&url("/rename?name=python3")]);
     curl(&[&url("/data?as=python3-again")]);
-    sensor.wait_for("the renamed thread's exchange", |x| {
-        x.iter().any(|e| is_data(e))
-    });
+    sensor.wait_for("the renamed thread's exchange", |x| x.iter().any(&is_data));
     // The last request's verdict is taken after the one before it: give
     // a wrong capture the time to show.
     std::thread::sleep(Duration::from_secs(1));

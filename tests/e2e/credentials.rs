@@ -87,7 +87,10 @@ fn one_token_from_a_second_address_after_its_warmup_raises_one_new_client_alert(
     assert_eq!(new_client.len(), 1, "{}", dump(&alerts));
     let alert = new_client[0];
     assert_eq!(alert["category"], "auth");
-    assert_eq!(alert["connection"]["role"], "server");
+    // Judged from the API's view, about the client that used the token
+    // (curl, on this host: both ends captured, the API is its peer).
+    assert_eq!(alert["connection"]["role"], "client", "{alert}");
+    assert_eq!(alert["peer"]["pid"], api.pid(), "{alert}");
     let summary = alert["summary"].as_str().unwrap();
     assert!(summary.contains("new client, 127.0.0.2"), "{summary}");
     assert!(

@@ -112,7 +112,7 @@ fn nghttpd_over_h2c_with_curl_and_nghttp() {
     let dir = scratch_dir("http2_h2c");
     let (root, users_len, small_len) = docroot(&dir);
     let (_server, port) = nghttpd(&root, None);
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     let base = format!("http://127.0.0.1:{port}");
     let body = curl(&["--http2-prior-knowledge", &format!("{base}/users.json")]);
     assert_eq!(body.len(), users_len);
@@ -202,7 +202,7 @@ fn nghttpd_over_tls_with_alpn_h2() {
     let (root, users_len, small_len) = docroot(&dir);
     let cert = self_signed_certificate(&dir);
     let (_server, port) = nghttpd(&root, Some(&cert));
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     let base = format!("https://127.0.0.1:{port}");
     let body = curl(&["--http2", "-k", &format!("{base}/users.json")]);
     assert_eq!(body.len(), users_len);
@@ -245,7 +245,7 @@ fn grpc_calls_with_planted_values_in_nested_messages() {
     )
     .unwrap();
     let server = PyServer::script("grpc_server.py", &["--values", values.to_str().unwrap()]);
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     let client = run_ok(
         "python3",
         &[

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod nginx;
+pub mod postgres;
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,6 +53,16 @@ pub fn capture_mode_section() -> String {
         .unwrap_or_default()
 }
 
+/// The `[capture]` section of the harness's config: the forced mode, if
+/// any, and `keys`.
+fn capture_section(keys: &str) -> String {
+    match forced_capture_mode() {
+        None if keys.is_empty() => String::new(),
+        None => format!("[capture]\n{keys}\n"),
+        Some(mode) => format!("[capture]\nmode = {mode:?}\n{keys}\n"),
+    }
+}
+
 pub struct Sensor {
     child: Child,
     pub dir: PathBuf,
@@ -80,8 +91,28 @@ impl Sensor {
         Self::start_binary(&sensor_bin(), dir, extra, launcher)
     }
 
+    /// Like `start`, with each end's view of an exchange between two
+    /// local processes analysed and written on its own
+    /// (`capture.pair_local_ends = false`): for the tests of what each
+    /// socket captured.
+    pub fn start_each_end(dir: &Path, extra: &[&str]) -> Sensor {
+        Self::start_configured(&sensor_bin(), dir, extra, &[], "pair_local_ends = false\n")
+    }
+
     /// Like `start_with`, running `bin` (a packaged copy, say).
     pub fn start_binary(bin: &Path, dir: &Path, extra: &[&str], launcher: &[String]) -> Sensor {
+        Self::start_configured(bin, dir, extra, launcher, "")
+    }
+
+    /// `start_binary`, with `capture_keys` (TOML lines) in the `[capture]`
+    /// section of the harness's config.
+    fn start_configured(
+        bin: &Path,
+        dir: &Path,
+        extra: &[&str],
+        launcher: &[String],
+        capture_keys: &str,
+    ) -> Sensor {
         assert!(
             // SAFETY: geteuid has no preconditions.
             unsafe { libc::geteuid() } == 0,
@@ -113,7 +144,7 @@ impl Sensor {
                 &config,
                 format!(
                     "{}[output]\nstate_dir = {:?}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n",
-                    capture_mode_section(),
+                    capture_section(capture_keys),
                     state.display().to_string()
                 ),
             )

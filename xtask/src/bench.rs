@@ -145,7 +145,9 @@ fn measure_h2_scenario(
     let peak_rss_mib = running.peak_rss_kib()? as f64 / 1024.0;
     running.stop()?;
     // Both sides are captured: h2load's (it sends the preface) and
-    // nghttpd's (it sends its SETTINGS first).
+    // nghttpd's (it sends its SETTINGS first). Paired (the default), each
+    // exchange is one record, nghttpd's, naming h2load as its `peer`: a
+    // side's count is the records naming its command either way.
     let text = std::fs::read_to_string(&exchanges).unwrap_or_default();
     let count = |comm: &str| {
         text.lines()

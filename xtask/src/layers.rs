@@ -37,9 +37,10 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("reassembly", &["reassembly"]),
     // `HttpExchange` (exchange.rs) is what http builds.
     ("http", &["http", "exchange"]),
-    // The pipeline that turns capture events into exchanges, and the
-    // endpoint every later stage names an exchange by.
-    ("exchange", &["pipeline", "endpoint"]),
+    // The pipeline that turns capture events into exchanges, the pairing
+    // that keeps one view of an exchange between two local processes, and
+    // the endpoint every later stage names an exchange by.
+    ("exchange", &["pipeline", "pairing", "endpoint"]),
     // The value analysis emits and every sink sends.
     ("alert", &["alert"]),
     // Detectors, behaviour, inventory, then dedupe and rate limit.

@@ -62,9 +62,47 @@ pub fn setup() -> anyhow::Result<()> {
     build_tools()?;
     lint_tools()?;
     packages(PACKAGES)?;
+    postgresql()?;
     static_target()?;
     python_tools()?;
     kubectl()
+}
+
+/// PostgreSQL's server binaries for the fleet inventory tests, which start
+/// a private cluster of their own (initdb in a temporary directory). The
+/// package would create and start a system cluster on port 5432 as well:
+/// a postgresql-common drop-in asks it not to, before the install.
+fn postgresql() -> anyhow::Result<()> {
+    if postgres_bin_dir().is_some() {
+        return Ok(());
+    }
+    let drop_in = std::path::Path::new("/etc/postgresql-common/createcluster.d");
+    std::fs::create_dir_all(drop_in)?;
+    std::fs::write(
+        drop_in.join("sensor-tests.conf"),
+        "# Written by `cargo xtask setup`: the tests start their own clusters.\n\
+         create_main_cluster = false\n",
+    )?;
+    apt_install(&["postgresql"])?;
+    postgres_bin_dir()
+        .map(|_| ())
+        .context("postgresql installed, but no /usr/lib/postgresql/*/bin/initdb")
+}
+
+/// The newest installed PostgreSQL's bin directory (the tests find it the
+/// same way).
+fn postgres_bin_dir() -> Option<PathBuf> {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    dirs.sort();
+    dirs.pop().map(|(_, bin)| bin)
 }
 
 /// The musl target for the static binary (`cargo xtask dist`), and
@@ -270,6 +308,12 @@ fn packages(wanted: &[(&str, &str)]) -> anyhow::Result<()> {
         })
         .map(|(_, package)| *package)
         .collect();
+    apt_install(&missing)
+}
+
+/// `apt-get install`s `missing`, updating the package lists first when
+/// the install fails on stale ones.
+fn apt_install(missing: &[&str]) -> anyhow::Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -277,7 +321,7 @@ fn packages(wanted: &[(&str, &str)]) -> anyhow::Result<()> {
     let install = |cmd: &mut Command| {
         cmd.env("DEBIAN_FRONTEND", "noninteractive")
             .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing);
+            .args(missing);
         succeeds(cmd)
     };
     if !install(&mut Command::new("apt-get")) {

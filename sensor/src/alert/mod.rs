@@ -9,9 +9,10 @@ pub use config::AlertsConfig;
 
 use serde::Serialize;
 
+use crate::conntrack::ConnectionInfo;
 use crate::endpoint::EndpointKey;
-use crate::exchange::HttpExchange;
-use crate::finding::{Category, Finding, Location, Severity};
+use crate::exchange::{HttpExchange, Role};
+use crate::finding::{Category, Finding, Location, Message, Severity};
 use crate::origin::{Host, Origin, SensorInfo};
 use crate::timestamp::rfc3339;
 
@@ -25,6 +26,8 @@ pub struct Endpoint {
     pub path: String,
 }
 
+/// A process as every record names one: an alert's `process` and `peer`,
+/// an exchange record's own fields (flattened) and its `peer`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Process {
     pub pid: u32,
@@ -38,11 +41,74 @@ pub struct Process {
     pub kubernetes: Option<crate::conntrack::kubernetes::PodMeta>,
 }
 
+impl Process {
+    /// The process at one end of a connection.
+    pub fn of(conn: &ConnectionInfo) -> Self {
+        Self {
+            pid: conn.pid,
+            comm: conn.comm.clone(),
+            exe: conn.process.exe.clone(),
+            uid: conn.process.uid,
+            container_id: conn.process.container_id.clone(),
+            kubernetes: conn.process.pod.clone(),
+        }
+    }
+
+    /// The same, borrowed.
+    pub fn as_ref(&self) -> ProcessRef<'_> {
+        ProcessRef {
+            pid: self.pid,
+            comm: &self.comm,
+            exe: self.exe.as_deref(),
+            uid: self.uid,
+            container_id: self.container_id.as_deref(),
+            kubernetes: self.kubernetes.as_ref(),
+        }
+    }
+}
+
+/// `Process` borrowed from what it is read from (a connection), for the
+/// records written at once: the same fields, written the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ProcessRef<'a> {
+    pub pid: u32,
+    pub comm: &'a str,
+    pub exe: Option<&'a str>,
+    pub uid: Option<u32>,
+    pub container_id: Option<&'a str>,
+    pub kubernetes: Option<&'a crate::conntrack::kubernetes::PodMeta>,
+}
+
+impl<'a> ProcessRef<'a> {
+    /// The process at one end of a connection.
+    pub fn of(conn: &'a ConnectionInfo) -> Self {
+        Self {
+            pid: conn.pid,
+            comm: &conn.comm,
+            exe: conn.process.exe.as_deref(),
+            uid: conn.process.uid,
+            container_id: conn.process.container_id.as_deref(),
+            kubernetes: conn.process.pod.as_ref(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Connection {
     pub local: Option<String>,
     pub remote: Option<String>,
     pub role: &'static str,
+}
+
+impl Connection {
+    /// A connection as one end sees it.
+    pub fn of(conn: &ConnectionInfo) -> Self {
+        Self {
+            local: conn.local.map(|a| a.to_string()),
+            remote: conn.remote.map(|a| a.to_string()),
+            role: conn.role.as_str(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,8 +143,17 @@ pub struct Alert {
     pub count: u64,
     pub first_seen: String,
     pub last_seen: String,
+    /// The process the alert is about, and its end of the connection.
+    /// When both ends are on this host and captured, the side that sent
+    /// the message the finding is in: the server for the response, the
+    /// client for the request (a client's behaviour too); the server for
+    /// an inventory finding.
     pub process: Process,
     pub connection: Connection,
+    /// The process at the other end, when both ends are on this host and
+    /// captured (the exchange is then analysed, and alerted on, once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Process>,
     /// The plaintext came from a TLS library (not visible on the wire).
     pub tls: bool,
     /// What did not parse when the exchange was malformed ("request head
@@ -135,24 +210,52 @@ impl Alert {
             fingerprint: finding.fingerprint.clone(),
             occurrences: finding.count,
             count: 1,
-            process: Process {
-                pid: conn.pid,
-                comm: conn.comm.clone(),
-                exe: conn.process.exe.clone(),
-                uid: conn.process.uid,
-                container_id: conn.process.container_id.clone(),
-                kubernetes: conn.process.pod.clone(),
-            },
-            connection: Connection {
-                local: conn.local.map(|a| a.to_string()),
-                remote: conn.remote.map(|a| a.to_string()),
-                role: conn.role.as_str(),
-            },
+            process: Process::of(conn),
+            connection: Connection::of(conn),
+            peer: None,
             tls: conn.tls,
             malformed: exchange.malformed(),
             http_version: exchange.http_version(),
             principal: None,
         }
+    }
+
+    /// The alert with both ends of its exchange: `seen` is the end whose
+    /// view was analysed, `peer` the other end when it is captured too.
+    pub fn with_ends(mut self, seen: &ConnectionInfo, peer: Option<&ConnectionInfo>) -> Self {
+        if peer.is_some() {
+            self.set_ends(seen, peer);
+        }
+        self
+    }
+
+    /// Names as `process` (and `connection`) the end the alert is about,
+    /// the other under `peer`. With one end captured, that end.
+    pub fn set_ends(&mut self, seen: &ConnectionInfo, peer: Option<&ConnectionInfo>) {
+        let Some(peer) = peer else {
+            self.process = Process::of(seen);
+            self.connection = Connection::of(seen);
+            self.tls = seen.tls;
+            self.peer = None;
+            return;
+        };
+        // The end the alert is about: the sender of the message the
+        // finding is in (a leak in a response is the server's, a secret in
+        // a request or a client's behaviour the client's); an inventory
+        // finding is about the server's API.
+        let sender = match (self.category, self.location.message) {
+            (Category::Inventory, _) | (_, Message::Response) => Role::Server,
+            (_, Message::Request) => Role::Client,
+        };
+        let (about, other) = if seen.role != sender && peer.role == sender {
+            (peer, seen)
+        } else {
+            (seen, peer)
+        };
+        self.process = Process::of(about);
+        self.connection = Connection::of(about);
+        self.tls = about.tls;
+        self.peer = Some(Process::of(other));
     }
 
     /// The alert naming the request's principal (kind and fingerprint).

@@ -116,3 +116,71 @@ fn alert_has_the_issue_fields_and_no_raw_values() {
         assert!(ids.insert(alert.id.clone()));
     }
 }
+
+#[test]
+fn with_both_ends_the_process_is_the_sender_of_the_message_and_the_other_is_the_peer() {
+    use crate::exchange::{ConnectionInfo, Role};
+    use crate::finding::Message;
+    let token = github_token("ghp_");
+    let x = exchange(
+        "GET",
+        &format!("/api/users?token={token}"),
+        &[("Host", "api.acme.io")],
+        "",
+        &[("Content-Type", "application/json")],
+        r#"{"email":"ann.lee@acme-mail.io"}"#,
+    );
+    // The analysed view is the server's (pid 42); the client is pid 7.
+    let server = &*x.connection;
+    assert_eq!(server.role, Role::Server);
+    let client = ConnectionInfo {
+        pid: 7,
+        comm: "curl".into(),
+        role: Role::Client,
+        local: server.remote,
+        remote: server.local,
+        ..server.clone()
+    };
+    let findings = detector(&DetectConfig::default()).inspect(&x);
+    let origin = Origin::new("web-1".into(), None);
+    let mut seen = std::collections::HashSet::new();
+    for f in &findings {
+        let alert = Alert::from_finding(f, &x, &EndpointKey::of(&x), 1, &origin)
+            .with_ends(server, Some(&client));
+        let (pid, peer, role) = match f.location.message {
+            Message::Response => (42, 7, "server"),
+            Message::Request => (7, 42, "client"),
+        };
+        assert_eq!(alert.process.pid, pid, "{}", f.rule);
+        assert_eq!(alert.peer.as_ref().map(|p| p.pid), Some(peer));
+        assert_eq!(alert.connection.role, role);
+        seen.insert(role);
+        let json: serde_json::Value = serde_json::to_value(&alert).unwrap();
+        assert_eq!(json["peer"]["pid"], peer);
+        assert_eq!(json["peer"]["comm"], if peer == 7 { "curl" } else { "api" });
+    }
+    assert_eq!(seen.len(), 2, "a request and a response finding");
+    // One end captured: no peer, and none written.
+    let alone = Alert::from_finding(&findings[0], &x, &EndpointKey::of(&x), 1, &origin)
+        .with_ends(server, None);
+    assert!(alone.peer.is_none());
+    assert!(serde_json::to_value(&alone).unwrap().get("peer").is_none());
+}
+
+#[test]
+fn a_process_is_written_the_same_owned_or_borrowed() {
+    use super::{Process, ProcessRef};
+    let x = exchange("GET", "/", &[], "", &[], "");
+    let mut conn = (*x.connection).clone();
+    conn.process.exe = Some("/usr/bin/python3".into());
+    conn.process.uid = Some(1000);
+    conn.process.container_id = Some("ab".repeat(32));
+    let owned = Process::of(&conn);
+    let written = serde_json::to_value(&owned).unwrap();
+    assert_eq!(
+        written,
+        serde_json::to_value(ProcessRef::of(&conn)).unwrap()
+    );
+    assert_eq!(written, serde_json::to_value(owned.as_ref()).unwrap());
+    assert_eq!(written["exe"], "/usr/bin/python3");
+}

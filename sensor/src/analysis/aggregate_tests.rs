@@ -170,3 +170,76 @@ fn the_cap_on_tracked_alerts_summarises_the_oldest_early() {
     aggregator.close_all(&mut out);
     assert_eq!(out.iter().filter(|a| a.count == 2).count(), 10);
 }
+
+#[test]
+fn a_repeat_folds_without_its_alert_and_the_summary_names_its_ends() {
+    use crate::exchange::{ConnectionInfo, Role};
+    use std::sync::Arc;
+    let mut aggregator = Aggregator::new(&config(300, 0));
+    let alert = card_alerts("/api/cards/7", "4539 5787 6362 1486").remove(0);
+    fn key(a: &Alert) -> super::DedupKey<'_> {
+        super::DedupKey {
+            rule: &a.rule,
+            method: &a.endpoint.method,
+            host: &a.endpoint.host,
+            path: &a.endpoint.path,
+            fingerprint: &a.fingerprint,
+        }
+    }
+    let server = |pid: u32| ConnectionInfo {
+        pid,
+        comm: "api".into(),
+        fd: 3,
+        generation: 1,
+        role: Role::Server,
+        local: Some("127.0.0.1:8080".parse().unwrap()),
+        remote: Some("127.0.0.1:50000".parse().unwrap()),
+        tls: false,
+        process: Default::default(),
+    };
+    let client = ConnectionInfo {
+        pid: 77,
+        comm: "curl".into(),
+        role: Role::Client,
+        ..server(0)
+    };
+    let mut out = Vec::new();
+    // No window open: nothing folds, and the ends are not even asked for.
+    let asked = std::cell::Cell::new(false);
+    let ends = || {
+        asked.set(true);
+        super::LatestEnds {
+            seen: Arc::new(server(1)),
+            peer: None,
+            status: 200,
+        }
+    };
+    assert!(!aggregator.fold(key(&alert), START, ends, &mut out));
+    assert!(!asked.get());
+    aggregator.admit(alert.clone(), START, &mut out);
+    assert_eq!(out.len(), 1);
+    // Repeats fold from the key alone; the newest ends are kept.
+    for (i, pid) in [(1, 500u32), (2, 501)] {
+        let ends = || super::LatestEnds {
+            seen: Arc::new(server(pid)),
+            peer: Some(Arc::new(client.clone())),
+            status: 206,
+        };
+        assert!(aggregator.fold(key(&alert), START + i * SECOND, ends, &mut out));
+    }
+    // Another fingerprint is another alert.
+    let mut other = alert.clone();
+    other.fingerprint = "0000".into();
+    assert!(!aggregator.fold(key(&other), START + 3 * SECOND, ends, &mut out));
+    assert_eq!(out.len(), 1);
+    aggregator.close_all(&mut out);
+    let summary = &out[1];
+    assert_eq!(summary.count, 3);
+    assert_eq!(summary.status, 206);
+    // The card is in the response: about the server, curl its peer.
+    assert_eq!(summary.process.pid, 501);
+    assert_eq!(summary.connection.role, "server");
+    assert_eq!(summary.peer.as_ref().map(|p| p.pid), Some(77));
+    assert_eq!(summary.evidence, alert.evidence);
+    assert_eq!(aggregator.counters.folded, 2);
+}

@@ -45,6 +45,22 @@ impl Analysis {
                     "unrouted": i.unrouted,
                 }),
             );
+            if let Some(store) = &i.store {
+                page.counters(
+                    "inventory",
+                    json!({
+                        "store_rows_written": store.rows_written,
+                        "store_write_errors": store.write_errors,
+                        "store_rows_failed": store.rows_failed,
+                        "store_rows_dropped": store.rows_dropped,
+                    }),
+                );
+                page.gauge(
+                    "inventory_store_rows_pending",
+                    "Endpoint records waiting to be written to the fleet inventory database.",
+                    store.rows_pending as f64,
+                );
+            }
         }
         if let Some(c) = &counters.credentials {
             page.counters(

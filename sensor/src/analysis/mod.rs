@@ -25,16 +25,18 @@ mod aggregate;
 mod rate_limit;
 pub mod rules;
 
-pub use aggregate::{AggregateCounters, Aggregator};
+pub use aggregate::{AggregateCounters, Aggregator, DedupKey, LatestEnds};
 
 mod metrics;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::alert::{Alert, AlertsConfig};
 use crate::config::Config;
+use crate::conntrack::ConnectionInfo;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::finding::Finding;
@@ -125,12 +127,21 @@ impl Analysis {
             .behaviour
             .enabled
             .then(|| BehaviourDetector::new(&config.behaviour, key.clone()));
+        let origin = Origin::detect(config.kubernetes.node_name.as_deref());
         let inventory = if config.inventory.enabled {
-            Some(Inventory::load_or_new(
-                &config.inventory,
-                &config.output.state_dir,
-                key.clone(),
-            )?)
+            let mut inventory =
+                Inventory::load_or_new(&config.inventory, &config.output.state_dir, key.clone())?;
+            if let Some(url) = &config.inventory.store {
+                // One row per endpoint and host: the Kubernetes node when
+                // known (a pod's hostname changes with every restart).
+                let sensor_host = origin
+                    .host
+                    .node
+                    .clone()
+                    .unwrap_or_else(|| origin.host.hostname.clone());
+                inventory.attach_store(url, sensor_host)?;
+            }
+            Some(inventory)
         } else {
             None
         };
@@ -153,7 +164,7 @@ impl Analysis {
             .filter(|s| s.transport != "unix")
             .map(|s| s.address.as_str())
             .collect();
-        let noise = Noise::new(&webhooks, &syslogs, key.clone());
+        let noise = Noise::new(&webhooks, &syslogs);
         Ok(Self {
             behaviour,
             inventory,
@@ -163,7 +174,7 @@ impl Analysis {
             noise: Some(noise),
             ..Self::new(content)
                 .with_alert_policy(&config.alerts)
-                .with_origin(Origin::detect(config.kubernetes.node_name.as_deref()))
+                .with_origin(origin)
                 .with_credentials(&config.credentials, key.clone())
                 .with_transport(&config.transport, key)
         })
@@ -189,13 +200,15 @@ impl Analysis {
     /// All findings on one exchange, content findings first. `endpoint`
     /// is the exchange's.
     pub fn inspect(&mut self, exchange: &HttpExchange, endpoint: &EndpointKey) -> Vec<Finding> {
-        self.inspect_as(exchange, endpoint).0
+        self.inspect_as(exchange, None, endpoint).0
     }
 
     /// `inspect`, with the principal the exchange's request carries.
+    /// `peer` is the other end when both ends are captured.
     fn inspect_as(
         &mut self,
         exchange: &HttpExchange,
+        peer: Option<&ConnectionInfo>,
         endpoint: &EndpointKey,
     ) -> (Vec<Finding>, Option<Principal>) {
         if let Some(noise) = &mut self.noise {
@@ -231,6 +244,9 @@ impl Analysis {
         if let Some(inventory) = &mut self.inventory {
             let more = inventory.observe_at(exchange, endpoint, &findings[..content], ts);
             findings.extend(more);
+            if let Some(peer) = peer {
+                inventory.peer_seen(endpoint, peer);
+            }
         }
         if let Some(credentials) = &mut self.credentials {
             findings.extend(credentials.observe_at(exchange, endpoint, ts));
@@ -258,23 +274,49 @@ impl Analysis {
     }
 
     /// The alerts one exchange raises, after deduplication and rate
-    /// limiting, appended to `out`. Returns the tags of every rule that
+    /// limiting, appended to `out`. `peer` is the other end of its
+    /// connection when both ends are captured on this host (its alerts
+    /// then name both processes). Returns the tags of every rule that
     /// fired on it (repeats folded away included), sorted, for its record.
+    ///
+    /// A finding that repeats an open deduplication window is folded
+    /// before any alert is built for it: a repeat costs no alert and no
+    /// JSON.
     pub fn alerts_on(
         &mut self,
         exchange: &HttpExchange,
+        peer: Option<&Arc<ConnectionInfo>>,
         endpoint: &EndpointKey,
         out: &mut Vec<Alert>,
     ) -> Vec<&'static str> {
         let ts = exchange.completed_unix_ns;
         let from = out.len();
         let mut tags = Vec::new();
-        let (findings, principal) = self.inspect_as(exchange, endpoint);
-        let principal = principal.map(|p| p.to_string());
+        let (findings, principal) = self.inspect_as(exchange, peer.map(|p| &**p), endpoint);
+        let mut principal_name: Option<Option<String>> = None;
         for finding in findings {
+            tags.extend_from_slice(crate::tags::tags_of(&finding.rule, finding.category));
+            let key = DedupKey {
+                rule: &finding.rule,
+                method: &endpoint.method,
+                host: &endpoint.host,
+                path: &endpoint.template,
+                fingerprint: &finding.fingerprint,
+            };
+            let ends = || LatestEnds {
+                seen: Arc::clone(&exchange.connection),
+                peer: peer.cloned(),
+                status: exchange.response.status,
+            };
+            if self.aggregator.fold(key, ts, ends, out) {
+                continue;
+            }
+            let principal = principal_name
+                .get_or_insert_with(|| principal.as_ref().map(|p| p.to_string()))
+                .clone();
             let alert = Alert::from_finding(&finding, exchange, endpoint, ts, &self.origin)
-                .with_principal(principal.clone());
-            tags.extend_from_slice(alert.tags);
+                .with_principal(principal)
+                .with_ends(&exchange.connection, peer.map(|p| &**p));
             self.aggregator.admit(alert, ts, out);
         }
         tags.sort_unstable();

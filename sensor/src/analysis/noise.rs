@@ -3,12 +3,11 @@
 //! and the sensor's own deliveries (its webhook and syslog destinations),
 //! which would otherwise alert on the alerts they carry. Both counted.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-use crate::analysis::detect::FingerprintKey;
 use crate::endpoint::{normalise_host, EndpointKey};
 use crate::exchange::{HttpExchange, Role};
 use crate::finding::Finding;
@@ -37,8 +36,11 @@ struct Destinations {
 }
 
 pub struct Noise {
-    key: FingerprintKey,
-    banners: HashSet<String>,
+    /// Banners reported, by host: their fingerprints (already keyed), so
+    /// a repeat is a lookup, with no hashing or allocation.
+    banners: HashMap<String, HashSet<String>>,
+    /// Entries in `banners`.
+    banners_kept: usize,
     sinks: Destinations,
     counters: NoiseCounters,
 }
@@ -46,7 +48,7 @@ pub struct Noise {
 impl Noise {
     /// `webhooks` are the webhook sinks' URLs, `syslogs` the `host:port`
     /// of the syslog sinks over the network.
-    pub fn new(webhooks: &[&str], syslogs: &[&str], key: FingerprintKey) -> Self {
+    pub fn new(webhooks: &[&str], syslogs: &[&str]) -> Self {
         let mut d = Destinations::default();
         for url in webhooks {
             let (default_port, rest) = match url.split_once("://") {
@@ -61,8 +63,8 @@ impl Noise {
             d.add(address, 514);
         }
         Self {
-            key,
-            banners: HashSet::new(),
+            banners: HashMap::new(),
+            banners_kept: 0,
             sinks: d,
             counters: NoiseCounters::default(),
         }
@@ -99,17 +101,23 @@ impl Noise {
             if f.rule != VERSION_BANNER {
                 return true;
             }
-            let id = self
-                .key
-                .fingerprint(format!("{host}\0{}", f.fingerprint).as_bytes());
-            if self.banners.contains(&id) {
+            if self
+                .banners
+                .get(host)
+                .is_some_and(|seen| seen.contains(f.fingerprint.as_str()))
+            {
                 self.counters.banner_repeats += 1;
                 return false;
             }
-            if self.banners.len() >= MAX_BANNERS {
+            if self.banners_kept >= MAX_BANNERS {
                 self.banners.clear();
+                self.banners_kept = 0;
             }
-            self.banners.insert(id);
+            self.banners
+                .entry(host.to_owned())
+                .or_default()
+                .insert(f.fingerprint.clone());
+            self.banners_kept += 1;
             true
         });
     }
@@ -179,7 +187,6 @@ mod tests {
         let mut n = Noise::new(
             &["http://127.0.0.1:9000/hook", "https://hooks.acme.io/x"],
             &["10.0.0.5:6514"],
-            FingerprintKey::from_bytes([1; 32]),
         );
         for (server, host, role, want) in [
             ("127.0.0.1:9000", "127.0.0.1:9000", Role::Server, true),
@@ -201,7 +208,7 @@ mod tests {
 
     #[test]
     fn a_banner_is_one_finding_per_host_and_banner() {
-        let mut n = Noise::new(&[], &[], FingerprintKey::from_bytes([1; 32]));
+        let mut n = Noise::new(&[], &[]);
         let banner = |fingerprint: &str| Finding {
             rule: VERSION_BANNER.into(),
             category: Category::VerboseError,

@@ -2,6 +2,7 @@
 //! local and remote addresses, and the side (server or client) the process
 //! plays. Resolved once, when the kernel starts capturing a connection.
 
+pub mod ends;
 pub mod kubernetes;
 pub mod process;
 mod replay;

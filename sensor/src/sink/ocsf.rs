@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use super::ExchangeRecord;
-use crate::alert::Alert;
+use crate::alert::{Alert, ProcessRef};
 use crate::finding::Severity;
 use crate::origin::{Host, SensorInfo};
 use crate::timestamp::unix_ms;
@@ -93,6 +93,9 @@ pub fn detection_finding(alert: &Alert) -> Value {
     }
     if let Some(node) = &alert.host.node {
         event["unmapped"]["node"] = json!(node);
+    }
+    if let Some(peer) = &alert.peer {
+        event["unmapped"]["peer"] = peer_process(peer.as_ref());
     }
     event
 }
@@ -176,10 +179,7 @@ fn evidence(alert: &Alert) -> Value {
         evidence.insert("dst_endpoint".into(), dst);
     }
     let p = &alert.process;
-    evidence.insert(
-        "process".into(),
-        process(p.pid, &p.comm, p.exe.as_deref(), p.uid),
-    );
+    evidence.insert("process".into(), process(p.as_ref()));
     if let Some(container) = container(p.container_id.as_deref(), p.kubernetes.as_ref()) {
         evidence.insert("container".into(), container);
     }
@@ -230,16 +230,26 @@ fn ends(role: &str, local: Option<&str>, remote: Option<&str>) -> (Option<Value>
     }
 }
 
-fn process(pid: u32, comm: &str, exe: Option<&str>, uid: Option<u32>) -> Value {
-    let mut process = json!({"pid": pid, "name": comm});
-    if let Some(exe) = exe {
+fn process(p: ProcessRef<'_>) -> Value {
+    let mut process = json!({"pid": p.pid, "name": p.comm});
+    if let Some(exe) = p.exe {
         let name = exe.rsplit('/').next().unwrap_or(exe);
         process["file"] = json!({"path": exe, "name": name, "type_id": 1, "type": "Regular File"});
     }
-    if let Some(uid) = uid {
+    if let Some(uid) = p.uid {
         process["user"] = json!({"uid": uid.to_string()});
     }
     process
+}
+
+/// The other end's process (OCSF has no attribute for it: `unmapped`),
+/// with its container when it has one.
+fn peer_process(p: ProcessRef<'_>) -> Value {
+    let mut peer = process(p);
+    if let Some(container) = container(p.container_id, p.kubernetes) {
+        peer["container"] = container;
+    }
+    peer
 }
 
 fn container(
@@ -267,7 +277,7 @@ fn container(
 /// An exchange record as an OCSF HTTP Activity (with the `host` profile,
 /// for the device and the process).
 pub fn http_activity(record: &ExchangeRecord) -> Value {
-    let (activity_id, activity_name) = match record.method.as_str() {
+    let (activity_id, activity_name) = match record.method {
         "CONNECT" => (1, "Connect"),
         "DELETE" => (2, "Delete"),
         "GET" => (3, "Get"),
@@ -280,11 +290,11 @@ pub fn http_activity(record: &ExchangeRecord) -> Value {
     };
     let end = unix_ms(&record.ts).unwrap_or_default();
     let duration = record.duration_ms.round() as i64;
-    let (src, dst) = ends(
-        record.role,
-        record.local.as_deref(),
-        record.remote.as_deref(),
+    let (local, remote) = (
+        record.local.map(|a| a.to_string()),
+        record.remote.map(|a| a.to_string()),
     );
+    let (src, dst) = ends(record.role, local.as_deref(), remote.as_deref());
     let mut event = json!({
         "activity_id": activity_id,
         "activity_name": activity_name,
@@ -300,11 +310,11 @@ pub fn http_activity(record: &ExchangeRecord) -> Value {
         "duration": duration,
         "severity_id": 1,
         "severity": "Informational",
-        "metadata": metadata(&record.sensor, "", &record.tags, Some(&["host"])),
-        "http_request": http_request(&record.method, &record.host, &record.path, record.http_version, Some(record.request_bytes)),
+        "metadata": metadata(record.sensor, "", &record.tags, Some(&["host"])),
+        "http_request": http_request(record.method, record.host, &record.path, record.http_version, Some(record.request_bytes)),
         "http_response": {"code": record.status, "body_length": record.response_bytes},
-        "device": device(&record.sensor_host),
-        "actor": {"process": process(record.pid, &record.comm, record.exe.as_deref(), record.uid)},
+        "device": device(record.sensor_host),
+        "actor": {"process": process(record.process)},
         "unmapped": {
             "schema_version": record.schema_version,
             "template": record.template,
@@ -318,8 +328,11 @@ pub fn http_activity(record: &ExchangeRecord) -> Value {
     if let Some(dst) = dst {
         event["dst_endpoint"] = dst;
     }
-    if let Some(container) = container(record.container_id.as_deref(), record.kubernetes.as_ref()) {
+    if let Some(container) = container(record.process.container_id, record.process.kubernetes) {
         event["unmapped"]["container"] = container;
+    }
+    if let Some(peer) = record.peer {
+        event["unmapped"]["peer"] = peer_process(peer);
     }
     if let Some(node) = &record.sensor_host.node {
         event["unmapped"]["node"] = json!(node);

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::alert::{Alert, AlertsConfig};
 use crate::config::{OutputConfig, RecordFormat};
+use crate::conntrack::ConnectionInfo;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::origin::Origin;
@@ -123,15 +124,18 @@ impl Outputs {
     }
 
     /// Writes the record of one finished exchange, if exchanges are kept;
+    /// `peer` is the other end of its connection when both were captured,
     /// `tags` are those of the rules that fired on it.
     pub fn record_exchange(
         &mut self,
         exchange: &HttpExchange,
+        peer: Option<&ConnectionInfo>,
         endpoint: &EndpointKey,
         tags: Vec<&'static str>,
     ) -> Result<(), OutputError> {
         if let Some(out) = &mut self.exchanges {
-            let record = ExchangeRecord::new(exchange, endpoint, &self.origin, tags);
+            let record =
+                ExchangeRecord::new(exchange, endpoint, &self.origin, tags).with_peer(peer);
             let written = match self.format {
                 RecordFormat::Native => out.write(&record),
                 RecordFormat::Ocsf => out.write(&super::ocsf::http_activity(&record)),

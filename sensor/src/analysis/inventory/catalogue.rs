@@ -41,8 +41,23 @@ impl Catalogue {
         self.records.len()
     }
 
+    pub fn get(&self, key: &EndpointKey) -> Option<&EndpointRecord> {
+        self.records.get(key)
+    }
+
+    /// The cap.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     pub fn contains(&self, key: &EndpointKey) -> bool {
         self.records.contains_key(key)
+    }
+
+    /// The record of `key`, if it is catalogued, left where it is in the
+    /// eviction order.
+    pub fn get_mut(&mut self, key: &EndpointKey) -> Option<&mut EndpointRecord> {
+        self.records.get_mut(key)
     }
 
     /// The record of `key` seen at `now`, created (and room made) if new.

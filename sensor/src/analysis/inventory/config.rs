@@ -27,6 +27,14 @@ pub struct InventoryConfig {
     /// when it comes back after this many seconds without traffic (0: on
     /// every exchange).
     pub realert_after_secs: u64,
+    /// A PostgreSQL database the fleet's sensors share
+    /// (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`): every sensor writes
+    /// its endpoint records there as well as to `inventory.json`, and
+    /// `sensor inventory --store` prints the merged catalogue. Zombie APIs
+    /// are then judged on the fleet's view (a newer version any host
+    /// serves). The sensor creates and upgrades the tables itself. Unset:
+    /// this host only.
+    pub store: Option<super::fleet::StoreUrl>,
 }
 
 impl Default for InventoryConfig {
@@ -37,8 +45,15 @@ impl Default for InventoryConfig {
             max_endpoints: 10_000,
             save_interval_secs: 30,
             realert_after_secs: 7 * 24 * 3600,
+            store: None,
         }
     }
+}
+
+/// A config parse error's text with any `store` password hidden: the TOML
+/// error quotes the offending line, which may be the `store` line.
+pub fn redact_store_passwords(message: &str) -> String {
+    super::fleet::redact_urls_in(message)
 }
 
 impl InventoryConfig {
@@ -55,6 +70,13 @@ impl InventoryConfig {
             return Err((
                 "inventory.save_interval_secs",
                 "must be greater than 0".to_owned(),
+            ));
+        }
+        if self.store.is_some() && !self.enabled {
+            return Err((
+                "inventory.store",
+                "needs inventory.enabled = true (the fleet database gets the local catalogue's records)"
+                    .to_owned(),
             ));
         }
         if let Some(path) = &self.spec {
@@ -76,6 +98,25 @@ mod tests {
         config.validate().unwrap();
         let err = toml::from_str::<InventoryConfig>("max_endpoint = 5\n").unwrap_err();
         assert!(err.to_string().contains("max_endpoint"), "{err}");
+    }
+
+    #[test]
+    fn a_store_url_is_checked_and_its_password_never_shown() {
+        let config: InventoryConfig =
+            toml::from_str("store = \"postgres://sensor:s3cret@db.internal:5432/fleet\"\n")
+                .unwrap();
+        config.validate().unwrap();
+        assert!(!format!("{config:?}").contains("s3cret"));
+        // The parse error quotes the line; Config::load redacts it.
+        let err =
+            toml::from_str::<InventoryConfig>("store = \"postgres://sensor:s3cret@db:x/f\"\n")
+                .unwrap_err()
+                .to_string();
+        let err = redact_store_passwords(&err);
+        assert!(err.contains("store") && !err.contains("s3cret"), "{err}");
+        let disabled: InventoryConfig =
+            toml::from_str("enabled = false\nstore = \"postgres://sensor@db/fleet\"\n").unwrap();
+        assert_eq!(disabled.validate().unwrap_err().0, "inventory.store");
     }
 
     #[test]

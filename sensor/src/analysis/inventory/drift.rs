@@ -68,6 +68,7 @@ impl Drift {
 pub fn classify(
     spec: Option<&ReferenceSpec>,
     observed: &VersionIndex,
+    fleet: Option<&VersionIndex>,
     key: &EndpointKey,
     role: Role,
     cached: &mut Option<Lookup>,
@@ -86,7 +87,10 @@ pub fn classify(
     if served || scope == Some(Scope::Listed) {
         if let Some((version, resource)) = versioned_resource(&key.template) {
             let in_spec = spec.and_then(|s| s.newest_version(&resource));
-            let in_traffic = observed.newest(&key.host, &resource);
+            // This host's traffic, or any host's in the fleet inventory.
+            let in_traffic = observed
+                .newest(&key.host, &resource)
+                .max(fleet.and_then(|f| f.newest(&key.host, &resource)));
             if let Some(newer) = in_spec.filter(|v| *v > version) {
                 return Some(Drift::Zombie(ZombieReason::Superseded {
                     newer,

@@ -11,17 +11,22 @@
 //!   name, detector findings by rule.
 //! - Survives restarts: saved atomically to `inventory.json` in the state
 //!   directory; a file that cannot be used is set aside, not overwritten.
+//! - Shared with a fleet when `store` names a PostgreSQL database: changed
+//!   records are handed to a writer thread on the save interval, never
+//!   waited for (`fleet`).
 //!
 //! Layout: `record` is one endpoint, `catalogue` the bounded map, `store`
 //! the file; `credentials`, `media_type` and `security_headers` read one
 //! exchange; `spec`, `path_match`, `versions` and `drift` judge shadow and
-//! zombie APIs; `openapi`, `table` and `cli` print the catalogue.
+//! zombie APIs; `openapi`, `table` and `cli` print the catalogue; `fleet`
+//! shares it through PostgreSQL.
 
 mod catalogue;
 pub mod cli;
 pub mod config;
 mod credentials;
 mod drift;
+pub mod fleet;
 mod media_type;
 mod openapi;
 mod path_match;
@@ -32,7 +37,9 @@ mod store;
 mod table;
 mod versions;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -41,10 +48,11 @@ use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 
 use catalogue::Catalogue;
+use fleet::{Batch, FleetError, FleetWriter, StoreCounters, StoreUrl};
 use spec::ReferenceSpec;
 use versions::VersionIndex;
 
-pub use cli::{print, InventoryFormat};
+pub use cli::{print, print_fleet, InventoryFormat};
 pub use config::InventoryConfig;
 pub use credentials::{Credential, CredentialKind};
 pub use drift::{RULES, SHADOW_API, ZOMBIE_API};
@@ -59,7 +67,17 @@ pub enum InventoryError {
     Spec(#[from] SpecError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("inventory store {url}: {source}")]
+    Fleet {
+        url: StoreUrl,
+        #[source]
+        source: FleetError,
+    },
 }
+
+/// How long shutdown waits for the fleet database to take the last
+/// records (what it does not take is written at the next start).
+const STORE_FINISH_WAIT: Duration = Duration::from_secs(2);
 
 /// What the inventory did, for `--stats` and the metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -80,6 +98,9 @@ pub struct InventoryCounters {
     /// The same, per host (at most `MAX_UNROUTED_HOSTS`; the rest under
     /// `*`).
     pub unrouted_by_host: std::collections::BTreeMap<String, u64>,
+    /// The fleet database's writer, when `store` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreCounters>,
 }
 
 /// Hosts whose 404/405 answers are counted apart.
@@ -101,6 +122,13 @@ pub struct Inventory {
     save_errors: u64,
     files_set_aside: u64,
     unrouted: std::collections::BTreeMap<String, u64>,
+    /// The fleet database's writer (`store`).
+    store: Option<FleetWriter>,
+    /// Endpoints changed since they were last handed to the writer.
+    unstored: HashSet<EndpointKey>,
+    /// Every host's versioned endpoints, read back from the fleet
+    /// database: zombies are judged on the fleet's view.
+    fleet_versions: Option<VersionIndex>,
 }
 
 impl std::fmt::Debug for Inventory {
@@ -142,6 +170,9 @@ impl Inventory {
             save_errors: 0,
             files_set_aside: 0,
             unrouted: std::collections::BTreeMap::new(),
+            store: None,
+            unstored: HashSet::new(),
+            fleet_versions: None,
         };
         if !config.enabled {
             return Ok(inventory);
@@ -176,6 +207,36 @@ impl Inventory {
         Ok(inventory)
     }
 
+    /// Shares the catalogue with the fleet database at `url`, as
+    /// `sensor_host`: starts the writer thread (without waiting for the
+    /// database, which may be down) and marks every endpoint already known
+    /// for writing, so what an earlier run could not write goes now.
+    pub fn attach_store(
+        &mut self,
+        url: &StoreUrl,
+        sensor_host: String,
+    ) -> Result<(), InventoryError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let max_pending = self.catalogue.max().saturating_mul(2);
+        let writer =
+            FleetWriter::start(url.clone(), sensor_host, max_pending).map_err(|source| {
+                InventoryError::Fleet {
+                    url: url.clone(),
+                    source,
+                }
+            })?;
+        self.store = Some(writer);
+        self.unstored = self
+            .catalogue
+            .sorted()
+            .into_iter()
+            .map(|(key, _)| key.clone())
+            .collect();
+        Ok(())
+    }
+
     /// Adds one exchange, with the content detectors' findings for it, and
     /// returns the shadow or zombie API finding when this endpoint is one
     /// and has not been reported since it was last quiet for
@@ -191,6 +252,15 @@ impl Inventory {
 
     /// `observe` with the exchange's endpoint already worked out (the
     /// caller shares it with the behavioural detectors and the alerts).
+    /// Notes `peer`, the other end of the exchange just observed on `key`
+    /// (both ends captured on this host), as serving or calling it: the
+    /// exchange itself was counted once, from the analysed end.
+    pub fn peer_seen(&mut self, key: &EndpointKey, peer: &crate::conntrack::ConnectionInfo) {
+        if let Some(record) = self.catalogue.get_mut(key) {
+            record.seen_by(peer);
+        }
+    }
+
     pub fn observe_at(
         &mut self,
         exchange: &HttpExchange,
@@ -217,6 +287,7 @@ impl Inventory {
         let touched = self.catalogue.touch(key.clone(), now);
         if let Some(gone) = &touched.evicted {
             self.versions.remove(&gone.host, &gone.template);
+            self.unstored.remove(gone);
         }
         let record = touched.record;
         match touched.previous_last_seen {
@@ -228,10 +299,15 @@ impl Inventory {
         }
         record.observe(exchange, findings);
         self.dirty = true;
+        // Compared first: almost always already marked, so no clone.
+        if self.store.is_some() && !self.unstored.contains(key) {
+            self.unstored.insert(key.clone());
+        }
 
         let drift = drift::classify(
             self.spec.as_ref(),
             &self.versions,
+            self.fleet_versions.as_ref(),
             key,
             exchange.connection.role,
             &mut record.spec_lookup,
@@ -247,8 +323,9 @@ impl Inventory {
     /// Saves when something changed and `save_interval_secs` passed since
     /// the last attempt. A failed save is counted and returned; the previous
     /// file stays, and the next attempt comes an interval later.
+    /// Changed records go to the fleet database's writer at the same pace.
     pub fn save_if_due(&mut self, now_unix_ns: i128) -> Result<(), InventoryError> {
-        if !self.enabled || !self.dirty {
+        if !self.enabled || (!self.dirty && self.unstored.is_empty()) {
             return Ok(());
         }
         if self
@@ -258,17 +335,56 @@ impl Inventory {
             return Ok(());
         }
         self.last_save_attempt_ns = Some(now_unix_ns);
+        self.hand_over_to_store();
+        if !self.dirty {
+            return Ok(());
+        }
         self.write().map_err(InventoryError::from)
+    }
+
+    /// Gives the writer the records changed since the last hand-over,
+    /// without waiting: when its queue is full they stay marked for the
+    /// next one.
+    fn hand_over_to_store(&mut self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        if let Some(versions) = store.take_fleet_versions() {
+            self.fleet_versions = Some(versions);
+        }
+        if self.unstored.is_empty() || !store.has_room() {
+            return;
+        }
+        let endpoints = self
+            .unstored
+            .iter()
+            .filter_map(|key| Some((key.clone(), self.catalogue.get(key)?.clone())))
+            .collect();
+        let batch = Batch {
+            endpoints,
+            evicted: self.catalogue.evicted,
+        };
+        if store.try_hand_over(batch).is_ok() {
+            self.unstored.clear();
+        }
     }
 
     /// Saves now if anything changed (shutdown); a failure is logged and
     /// counted.
+    /// The fleet database's writer gets the last records and a moment to
+    /// write them.
     pub fn save(&mut self) {
-        if !self.enabled || !self.dirty {
+        if !self.enabled {
             return;
         }
-        if let Err(err) = self.write() {
-            tracing::error!("{err}; the inventory file keeps its previous contents");
+        self.hand_over_to_store();
+        if self.dirty {
+            if let Err(err) = self.write() {
+                tracing::error!("{err}; the inventory file keeps its previous contents");
+            }
+        }
+        if let Some(store) = &mut self.store {
+            store.finish(STORE_FINISH_WAIT);
         }
     }
 
@@ -281,6 +397,7 @@ impl Inventory {
             files_set_aside: self.files_set_aside,
             unrouted: self.unrouted.values().sum(),
             unrouted_by_host: self.unrouted.clone(),
+            store: self.store.as_ref().map(FleetWriter::counters),
         }
     }
 

@@ -129,7 +129,14 @@ impl EndpointRecord {
             *self.header_issues.entry(issue).or_default() += 1;
         }
 
-        let conn = &exchange.connection;
+        self.dropped_values += dropped;
+        self.seen_by(&exchange.connection);
+    }
+
+    /// Notes the process at one end (serving or calling the endpoint, by
+    /// its role), without counting a request: the analysed view's end, and
+    /// the other end's when both are captured on this host.
+    pub fn seen_by(&mut self, conn: &crate::conntrack::ConnectionInfo) {
         let processes = match conn.role {
             Role::Server => &mut self.served_by,
             Role::Client => &mut self.called_by,
@@ -143,9 +150,8 @@ impl EndpointRecord {
                 comm: conn.comm.clone(),
                 exe: conn.process.exe.clone(),
             };
-            dropped += insert_capped(processes, process, MAX_PROCESSES);
+            self.dropped_values += insert_capped(processes, process, MAX_PROCESSES);
         }
-        self.dropped_values += dropped;
     }
 
     /// Counts a status and its media type; returns values turned away.
