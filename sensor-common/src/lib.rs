@@ -378,6 +378,31 @@ pub mod tls {
     pub const fn ret(cookie: u64) -> u8 {
         (cookie >> 8) as u8
     }
+
+    /// Socket mode, Go's crypto/tls: the probes know a connection's file
+    /// descriptor (from Go's own structs) and need the socket's cookie,
+    /// found through the kernel's file table at these offsets (bytes, from
+    /// /sys/kernel/btf/vmlinux), handed over as the global `FD_LAYOUT`.
+    /// `ready` is zero until set (then Go plaintext in socket mode is
+    /// counted as without a socket, never guessed).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct FdLayout {
+        pub ready: u32,
+        /// `task_struct.files`.
+        pub task_files: u32,
+        /// `files_struct.fdt`.
+        pub files_fdt: u32,
+        /// `fdtable.max_fds` (u32) and `fdtable.fd` (the `struct file *` array).
+        pub fdt_max_fds: u32,
+        pub fdt_fd: u32,
+        /// `file.private_data` (a socket's `struct socket *`).
+        pub file_private_data: u32,
+        /// `socket.sk`.
+        pub socket_sk: u32,
+        /// `sock_common.skc_cookie` (`struct sock` starts with its `sock_common`).
+        pub sk_cookie: u32,
+    }
 }
 
 /// How the buffer argument of an I/O syscall is laid out.
@@ -413,6 +438,7 @@ mod pod {
     unsafe impl aya::Pod for super::PendingIo {}
     unsafe impl aya::Pod for super::SockState {}
     unsafe impl aya::Pod for super::SockLayout {}
+    unsafe impl aya::Pod for super::tls::FdLayout {}
 }
 
 /// Whether the first bytes of a stream are HTTP, shared by every capture

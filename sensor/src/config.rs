@@ -7,6 +7,10 @@ use serde::Deserialize;
 
 pub use crate::analysis::detect::config::{AllowConfig, CustomRuleConfig, DetectConfig};
 
+mod lines;
+
+use lines::{key_at, line_of};
+
 /// Top level of `sensor.toml`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -222,45 +226,30 @@ impl InvalidKey {
     }
 }
 
-/// The line (from 1) of a TOML `text` that sets `key`: an assignment in
-/// the right table, an array-of-tables entry by index (`sinks.webhook[1]`),
-/// or the inline table a nested key is in. Best effort: None when the key
-/// is not set in the file (an invalid default, or one key judged against
-/// another).
-fn line_of(text: &str, key: &str) -> Option<usize> {
-    let mut table = String::new();
-    let mut entries: std::collections::HashMap<String, usize> = Default::default();
-    let normalise = |name: &str| -> String {
-        name.split('.')
-            .map(|part| part.trim().trim_matches('"'))
-            .collect::<Vec<_>>()
-            .join(".")
-    };
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
-            let name = normalise(name);
-            let n = entries.entry(name.clone()).or_default();
-            table = format!("{name}[{n}]");
-            *n += 1;
-        } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
-            table = normalise(name);
-        } else if let Some((name, _)) = line.split_once('=') {
-            let name = normalise(name);
-            let full = if table.is_empty() {
-                name
-            } else {
-                format!("{table}.{name}")
-            };
-            if key == full || key.starts_with(&format!("{full}.")) {
-                return Some(i + 1);
-            }
-        }
+/// Why `Config::load` refused a file. Text that is not TOML is a `Parse`
+/// error; a value the schema refuses (an unknown key, a severity that is
+/// none, a string where a number goes) is the `InvalidKey` that
+/// `validate` would give, naming the key and its line.
+fn refused(path: &Path, text: &str, err: toml::de::Error) -> ConfigError {
+    // A parser's error may quote the line: never an `inventory.store`
+    // password.
+    let redact = crate::analysis::inventory::config::redact_store_passwords;
+    let is_toml = text.parse::<toml::Table>().is_ok();
+    match err
+        .span()
+        .filter(|_| is_toml)
+        .and_then(|span| key_at(text, span.start))
+    {
+        Some((key, line)) => ConfigError::Invalid(InvalidKey {
+            key,
+            message: redact(err.message().trim()),
+            line: Some(line),
+        }),
+        None => ConfigError::Parse {
+            path: path.to_owned(),
+            message: redact(&err.to_string()),
+        },
     }
-    None
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -295,11 +284,7 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|err| ConfigError::Parse {
-            path: path.to_owned(),
-            // The error quotes the line: never an `inventory.store` password.
-            message: crate::analysis::inventory::config::redact_store_passwords(&err.to_string()),
-        })?;
+        let config: Config = toml::from_str(&text).map_err(|err| refused(path, &text, err))?;
         config.validate().map_err(|err| match err {
             ConfigError::Invalid(invalid) => ConfigError::Invalid(invalid.located_in(&text)),
             other => other,
@@ -325,28 +310,14 @@ impl Config {
         if c.process_names.iter().any(|n| n.is_empty()) {
             return invalid("capture.process_names", "names must not be empty");
         }
-        if let Err((key, message)) = c.tls.validate() {
-            return invalid(key, &message);
-        }
+        c.tls.validate()?;
         self.sinks.validate()?;
-        if let Err((key, message)) = self.alerts.validate() {
-            return invalid(key, &message);
-        }
-        if let Err((key, message)) = self.behaviour.validate() {
-            return invalid(key, &message);
-        }
-        if let Err((key, message)) = self.principal.validate() {
-            return invalid(key, &message);
-        }
-        if let Err((key, message)) = self.inventory.validate() {
-            return invalid(key, &message);
-        }
-        if let Err((key, message)) = self.credentials.validate() {
-            return invalid(key, &message);
-        }
-        if let Err((key, message)) = self.transport.validate() {
-            return invalid(key, &message);
-        }
+        self.alerts.validate()?;
+        self.behaviour.validate()?;
+        self.principal.validate()?;
+        self.inventory.validate()?;
+        self.credentials.validate()?;
+        self.transport.validate()?;
         self.kubernetes.validate()?;
         self.detect.validate()?;
         if self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -426,6 +397,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::Severity;
 
     #[test]
     fn empty_file_gives_defaults() {
@@ -489,5 +461,124 @@ mod tests {
         let config: Config = toml::from_str("[capture]\nring_buffer_bytes = 1000\n").unwrap();
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("capture.ring_buffer_bytes"), "{err}");
+    }
+
+    /// Writes `text` as a config file and loads it, as `run` and
+    /// `check-config` do.
+    fn load_text(name: &str, text: &str) -> Result<Config, ConfigError> {
+        static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sensor-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}-{n}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let loaded = Config::load(&path);
+        std::fs::remove_file(&path).unwrap();
+        loaded
+    }
+
+    fn invalid_key(loaded: Result<Config, ConfigError>) -> InvalidKey {
+        match loaded {
+            Err(ConfigError::Invalid(invalid)) => invalid,
+            other => panic!("not an invalid key: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_severity_is_an_invalid_key_on_its_line() {
+        let text = "# sensor\n[alerts]\ndedup_window_secs = 60\nmin_severity = \"urgent\"\n";
+        let err = invalid_key(load_text("urgent", text));
+        assert_eq!(err.key, "alerts.min_severity");
+        assert_eq!(err.line, Some(4));
+        assert_eq!(
+            err.to_string(),
+            "config key `alerts.min_severity` (line 4): `urgent` is not a severity: must be low, medium, high or critical"
+        );
+    }
+
+    #[test]
+    fn every_severity_key_is_typed() {
+        type Read = fn(&Config) -> Option<Severity>;
+        let cases: [(&str, &str, usize, Read); 6] = [
+            (
+                "[alerts]\nmin_severity = \"{}\"\n",
+                "alerts.min_severity",
+                2,
+                |c| Some(c.alerts.min_severity),
+            ),
+            (
+                "[[sinks.webhook]]\nurl = \"http://a\"\n[[sinks.webhook]]\nurl = \"http://b\"\nmin_severity = \"{}\"\n",
+                "sinks.webhook[1].min_severity",
+                5,
+                |c| c.sinks.webhook.get(1).map(|s| s.min_severity),
+            ),
+            (
+                "[[sinks.syslog]]\ntransport = \"udp\"\naddress = \"127.0.0.1:514\"\nmin_severity = \"{}\"\n",
+                "sinks.syslog[0].min_severity",
+                4,
+                |c| c.sinks.syslog.first().map(|s| s.min_severity),
+            ),
+            (
+                "[[sinks.alertmanager]]\nurl = \"http://am:9093\"\nmin_severity = \"{}\"\n",
+                "sinks.alertmanager[0].min_severity",
+                3,
+                |c| c.sinks.alertmanager.first().map(|s| s.min_severity),
+            ),
+            (
+                "[detect.severity]\n\"pii.email\" = \"{}\"\n",
+                "detect.severity.pii.email",
+                2,
+                |c| c.detect.severity.get("pii.email").copied(),
+            ),
+            (
+                "[[detect.rules]]\nid = \"custom.x\"\ncategory = \"secret\"\nseverity = \"{}\"\ndescription = \"x\"\nregex = \"x\"\n",
+                "detect.rules[0].severity",
+                4,
+                |c| c.detect.rules.first().map(|r| r.severity),
+            ),
+        ];
+        for (template, key, line, read) in cases {
+            // Spelt as alerts spell it, in any case, as when these were
+            // strings.
+            for name in ["high", "HIGH"] {
+                let config = load_text("high", &template.replace("{}", name))
+                    .unwrap_or_else(|e| panic!("{key}: {e}"));
+                assert_eq!(read(&config), Some(Severity::High), "{key}");
+            }
+            let err = invalid_key(load_text("urgent", &template.replace("{}", "urgent")));
+            assert_eq!((err.key.as_str(), err.line), (key, Some(line)), "{err}");
+            assert!(err.message.contains("`urgent` is not a severity"), "{err}");
+        }
+    }
+
+    #[test]
+    fn schema_errors_name_the_key_and_syntax_errors_the_file() {
+        let err = invalid_key(load_text("typo", "[capture]\n\ncapture_limt_bytes = 5\n"));
+        assert_eq!(err.key, "capture.capture_limt_bytes");
+        assert_eq!(err.line, Some(3));
+        assert!(err.message.contains("unknown field"), "{err}");
+        let err = invalid_key(load_text(
+            "type",
+            "[capture]\npids = [\n  1,\n  \"x\",\n]\n",
+        ));
+        assert_eq!(
+            (err.key.as_str(), err.line),
+            ("capture.pids", Some(4)),
+            "{err}"
+        );
+        match load_text("syntax", "[capture\npids = 1\n") {
+            Err(ConfigError::Parse { message, .. }) => {
+                assert!(message.contains("line 1"), "{message}")
+            }
+            other => panic!("not a parse error: {other:?}"),
+        }
+        // Neither shape quotes an `inventory.store` password.
+        for text in [
+            "[inventory]\nstore = \"mysql://sensor:s3cret@db/fleet\"\n",
+            "[inventory]\nstore = \"postgres://sensor:s3cret@db/fleet\n",
+        ] {
+            let err = load_text("store", text).unwrap_err().to_string();
+            assert!(err.contains("line 2") && !err.contains("s3cret"), "{err}");
+        }
     }
 }

@@ -51,7 +51,10 @@ impl Category {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// How bad a finding is, lowest first. Config files spell it as alerts
+/// do (`low` ... `critical`), in any case (`Deserialize` goes through
+/// `FromStr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -99,6 +102,15 @@ impl std::str::FromStr for Severity {
             .into_iter()
             .find(|s| s.as_str().eq_ignore_ascii_case(name))
             .ok_or_else(|| UnknownSeverity(name.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Severity {
+    /// As `FromStr` reads it: an unknown name is an error that says which
+    /// names there are.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -177,4 +189,27 @@ pub struct RuleInfo {
     pub category: Category,
     pub severity: Severity,
     pub description: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_read_as_config_files_spell_them() {
+        for (text, want) in [
+            ("\"low\"", Ok(Severity::Low)),
+            ("\"High\"", Ok(Severity::High)),
+            ("\"CRITICAL\"", Ok(Severity::Critical)),
+            ("\"urgent\"", Err("`urgent` is not a severity")),
+            ("3", Err("invalid type")),
+        ] {
+            let got = serde_json::from_str::<Severity>(text).map_err(|e| e.to_string());
+            match (got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{text}: {got}"),
+                (got, want) => panic!("{text}: {got:?}, wanted {want:?}"),
+            }
+        }
+    }
 }

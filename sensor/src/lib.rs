@@ -8,6 +8,7 @@ pub mod capture;
 pub mod clock;
 pub mod config;
 pub mod conntrack;
+pub mod doctor;
 pub mod endpoint;
 pub mod exchange;
 pub mod finding;

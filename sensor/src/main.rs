@@ -46,6 +46,16 @@ enum Command {
     /// Check the hash chain of an alerts file, or a rotated set; exits 1
     /// at the first line changed, removed or inserted, or a cut tail.
     Verify(VerifyArgs),
+    /// Check what this host offers the sensor: kernel, BTF, capture mode,
+    /// tracefs, capabilities, a trial of the eBPF programs and of the HTTPS
+    /// probes, the outputs and the sinks; a table with a fix for each
+    /// failure, exit status 1 when any check failed. Run it with the
+    /// privileges `run` will have.
+    Doctor {
+        /// The configuration `run` will be given [default: the defaults].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Validate a configuration file and what `run` needs from this host
     /// (key file, state directory, output directories, metrics port).
     CheckConfig {
@@ -249,6 +259,19 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Verify(args) => verify(args),
+        Command::Doctor { config } => {
+            use std::io::Write as _;
+            let report = sensor::doctor::run(config.as_deref());
+            let mut out = std::io::stdout().lock();
+            report.print(&mut out)?;
+            out.flush()?;
+            let failed = report.failures();
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} doctor checks failed: see the fixes above"
+            );
+            Ok(())
+        }
         Command::CheckConfig { file, syntax_only } => {
             let config = Config::load(&file)?;
             if !syntax_only {

@@ -11,20 +11,42 @@ use crate::config::{Config, ConfigError, InvalidKey};
 
 /// Every host check, first failure first.
 pub fn check(config: &Config) -> Result<(), ConfigError> {
-    writable_dir("output.state_dir", &config.output.state_dir)?;
-    key_file(config)?;
-    output_file("output.alerts", &config.output.alerts)?;
+    each(config).into_iter().try_for_each(|(_, result)| result)
+}
+
+/// Every host check with what it checks (as `sensor doctor` shows them),
+/// in the order `check` runs them.
+pub fn each(config: &Config) -> Vec<(&'static str, Result<(), ConfigError>)> {
+    let mut out = vec![
+        (
+            "state directory",
+            writable_dir("output.state_dir", &config.output.state_dir),
+        ),
+        ("fingerprint key", key_file(config)),
+        (
+            "alerts output",
+            output_file("output.alerts", &config.output.alerts),
+        ),
+    ];
     if let Some(exchanges) = &config.output.exchanges {
-        output_file("output.exchanges", exchanges)?;
+        out.push((
+            "exchanges output",
+            output_file("output.exchanges", exchanges),
+        ));
     }
     if config.metrics.enabled {
-        // Bound and let go at once: `run` binds it again moments later.
-        if let Err(err) = std::net::TcpListener::bind(config.metrics.listen.as_str()) {
-            return invalid(
-                "metrics.listen",
-                format!("cannot listen on {}: {err}", config.metrics.listen),
-            );
-        }
+        out.push(("metrics port", metrics_port(config)));
+    }
+    out
+}
+
+fn metrics_port(config: &Config) -> Result<(), ConfigError> {
+    // Bound and let go at once: `run` binds it again moments later.
+    if let Err(err) = std::net::TcpListener::bind(config.metrics.listen.as_str()) {
+        return invalid(
+            "metrics.listen",
+            format!("cannot listen on {}: {err}", config.metrics.listen),
+        );
     }
     Ok(())
 }

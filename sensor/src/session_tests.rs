@@ -7,6 +7,7 @@ use crate::analysis::detect::DetectConfig;
 use crate::analysis::Analysis;
 use crate::config::{CaptureConfig, LimitsConfig, OutputConfig};
 use crate::exchange::HttpExchange;
+use crate::finding::Severity;
 use crate::pipeline::Pipeline;
 use crate::sink::Outputs;
 use crate::tail::severity_rank;
@@ -75,7 +76,7 @@ fn the_alerts_file_keeps_its_minimum_severity() {
 
     std::fs::remove_file(dir.join("alerts.jsonl")).unwrap();
     let policy = AlertsConfig {
-        min_severity: "high".to_owned(),
+        min_severity: Severity::High,
         ..AlertsConfig::default()
     };
     let mut out = outputs(&dir, &policy);

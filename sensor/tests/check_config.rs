@@ -45,6 +45,17 @@ fn errors_name_the_key_and_line() {
         ),
         ("[[sinks.syslog]]\ntransport = \"udp\"\naddress = \"nowhere\"\n", &["sinks.syslog[0].address"]),
         ("[output\n", &["line 1"]),
+        (
+            "[metrics]\nenabled = false\n\n[alerts]\nmin_severity = \"urgent\"\n",
+            &[
+                "config key `alerts.min_severity` (line 5)",
+                "`urgent` is not a severity: must be low, medium, high or critical",
+            ],
+        ),
+        (
+            "[[sinks.webhook]]\nurl = \"https://x\"\nmin_severity = \"urgent\"\n",
+            &["sinks.webhook[0].min_severity", "line 3"],
+        ),
     ];
     for (case, (text, wanted)) in cases.iter().enumerate() {
         let (ok, stderr) = check(case, text);
@@ -54,6 +65,12 @@ fn errors_name_the_key_and_line() {
         }
     }
     let (ok, stderr) = check(cases.len(), "[metrics]\nenabled = false\n");
+    assert!(ok, "{stderr}");
+    // Severities are spelt as alerts spell them, in any case.
+    let (ok, stderr) = check(
+        cases.len() + 1,
+        "[metrics]\nenabled = false\n[alerts]\nmin_severity = \"High\"\n",
+    );
     assert!(ok, "{stderr}");
 }
 

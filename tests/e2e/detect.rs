@@ -430,7 +430,16 @@ fn a_leak_between_two_local_processes_is_one_alert_naming_both() {
         out.stats
     );
 
-    let alerts = read_jsonl(&out.alerts_file);
+    // This server's alerts only: the suite's other tests run alongside.
+    let port = format!(":{}", server.port);
+    let alerts: Vec<Value> = read_jsonl(&out.alerts_file)
+        .into_iter()
+        .filter(|a| {
+            a["connection"]["local"]
+                .as_str()
+                .is_some_and(|l| l.ends_with(&port))
+        })
+        .collect();
     let card: Vec<&Value> = alerts.iter().filter(|a| a["rule"] == "pii.card").collect();
     assert_eq!(card.len(), 1, "one alert, no summary: {}", dump(&alerts));
     for alert in &alerts {

@@ -47,6 +47,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("tinyproxy", "tinyproxy"),
     // `cargo xtask bench --flamegraph`: perf samples the sensor.
     ("perf", "linux-perf"),
+    // Go TLS test: builds a Go HTTPS server and client (Go 1.19 in Debian 12).
+    ("go", "golang-go"),
 ];
 
 /// What building and running the sensor needs: all `cargo xtask run`

@@ -4,7 +4,10 @@
 //! socket the session uses, so the plaintext joins that (pid, fd)'s
 //! connection, marked TLS, and the socket's own ciphertext is skipped.
 //! `exec` tells the agent about new processes, whose libraries it attaches.
+//! Go programs link their own TLS: `go` hooks `crypto/tls` in them.
 
 pub mod calls;
 mod exec;
+#[cfg(bpf_target_arch = "x86_64")]
+mod go;
 mod stream;

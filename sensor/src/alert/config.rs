@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::config::InvalidKey;
 use crate::finding::Severity;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -17,7 +18,7 @@ pub struct AlertsConfig {
     pub max_per_rule_per_minute: u32,
     /// Lowest severity written to the alerts file: low, medium, high or
     /// critical. Sinks have their own `min_severity`.
-    pub min_severity: String,
+    pub min_severity: Severity,
     /// Distinct alerts remembered for deduplication; past it the oldest is
     /// summarised early and forgotten (counted).
     pub max_tracked: usize,
@@ -28,26 +29,20 @@ impl Default for AlertsConfig {
         Self {
             dedup_window_secs: 300,
             max_per_rule_per_minute: 120,
-            min_severity: "low".to_owned(),
+            min_severity: Severity::Low,
             max_tracked: 20_000,
         }
     }
 }
 
 impl AlertsConfig {
-    /// The rank of `min_severity`, or the error `check-config` reports.
-    pub fn min_severity_rank(&self) -> Result<usize, String> {
-        self.min_severity
-            .parse::<Severity>()
-            .map(Severity::rank)
-            .map_err(|_| "must be one of low, medium, high, critical".to_owned())
-    }
-
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        self.min_severity_rank()
-            .map_err(|message| ("alerts.min_severity", message))?;
+    /// `min_severity` is checked as it is read (a `Severity`).
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         if self.max_tracked == 0 {
-            return Err(("alerts.max_tracked", "must be greater than 0".to_owned()));
+            return Err(InvalidKey::new(
+                "alerts.max_tracked",
+                "must be greater than 0",
+            ));
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::Alert;
 use crate::finding::Severity;
 
 /// Severities in increasing order, as alerts spell them.
@@ -51,34 +52,80 @@ pub fn severity_rank(name: &str) -> Option<usize> {
 /// `time  SEVERITY  rule  METHOD host/path  comm[pid]  summary`, coloured
 /// by severity when `color` is set.
 pub fn render(alert: &Value, color: bool) -> String {
-    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
-    let severity = text(&alert["severity"]);
+    fn text(v: &Value) -> &str {
+        v.as_str().unwrap_or("-")
+    }
     let endpoint = &alert["endpoint"];
     let process = &alert["process"];
-    let pid = process["pid"]
-        .as_u64()
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "-".into());
-    let count = match alert["count"].as_u64() {
-        Some(n) if n > 1 => format!(" (x{n})"),
-        _ => String::new(),
-    };
-    let label = format!("{:<8}", severity.to_uppercase());
-    let label = if color {
-        format!("{}{label}\x1b[0m", severity_color(&severity))
-    } else {
-        label
-    };
-    format!(
-        "{}  {label}  {}  {} {}{}  {}[{pid}]  {}{count}",
-        text(&alert["ts"]),
-        text(&alert["rule"]),
-        text(&endpoint["method"]),
-        endpoint["host"].as_str().unwrap_or(""),
-        text(&endpoint["path"]),
-        text(&process["comm"]),
-        text(&alert["summary"]),
-    )
+    Shown {
+        ts: text(&alert["ts"]),
+        severity: text(&alert["severity"]),
+        rule: text(&alert["rule"]),
+        method: text(&endpoint["method"]),
+        host: endpoint["host"].as_str().unwrap_or(""),
+        path: text(&endpoint["path"]),
+        comm: text(&process["comm"]),
+        pid: process["pid"].as_u64(),
+        summary: text(&alert["summary"]),
+        count: alert["count"].as_u64().unwrap_or(1),
+    }
+    .line(color)
+}
+
+/// The same line as `render` gives for the alert's JSON, from the alert
+/// itself (a sink that holds the value need not parse what it wrote).
+pub fn render_alert(alert: &Alert, color: bool) -> String {
+    Shown {
+        ts: &alert.ts,
+        severity: alert.severity.as_str(),
+        rule: &alert.rule,
+        method: &alert.endpoint.method,
+        host: &alert.endpoint.host,
+        path: &alert.endpoint.path,
+        comm: &alert.process.comm,
+        pid: Some(u64::from(alert.process.pid)),
+        summary: &alert.summary,
+        count: alert.count,
+    }
+    .line(color)
+}
+
+/// What one line shows, each field as the alert spells it.
+struct Shown<'a> {
+    ts: &'a str,
+    severity: &'a str,
+    rule: &'a str,
+    method: &'a str,
+    host: &'a str,
+    path: &'a str,
+    comm: &'a str,
+    pid: Option<u64>,
+    summary: &'a str,
+    count: u64,
+}
+
+impl Shown<'_> {
+    fn line(&self, color: bool) -> String {
+        let pid = self
+            .pid
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".into());
+        let count = if self.count > 1 {
+            format!(" (x{})", self.count)
+        } else {
+            String::new()
+        };
+        let label = format!("{:<8}", self.severity.to_uppercase());
+        let label = if color {
+            format!("{}{label}\x1b[0m", severity_color(self.severity))
+        } else {
+            label
+        };
+        format!(
+            "{}  {label}  {}  {} {}{}  {}[{pid}]  {}{count}",
+            self.ts, self.rule, self.method, self.host, self.path, self.comm, self.summary,
+        )
+    }
 }
 
 /// Critical stands out by its background, not only by weight: bold alone
@@ -118,6 +165,18 @@ mod tests {
         assert!(high.contains("\x1b[31mHIGH"), "{high}");
         // Missing fields print as "-", never panic.
         assert_eq!(render(&json!({}), false), "-  -         -  - -  -[-]  -");
+    }
+
+    #[test]
+    fn an_alert_renders_as_its_json_does() {
+        for n in 0..3 {
+            let mut alert = crate::alert::tests::sample(n);
+            alert.count = n as u64 + 1;
+            let json = serde_json::to_value(&alert).unwrap();
+            for color in [false, true] {
+                assert_eq!(render_alert(&alert, color), render(&json, color), "{n}");
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Instant;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
+use sensor_common::tls::FdLayout;
 use sensor_common::{
     counter, ConnKey, ConnState, PendingIo, Settings, SockLayout, SockState, MAX_CAPTURE_LIMIT,
     STATE_IGNORED, TLS_GENERATION_BIT,
@@ -28,7 +29,8 @@ use super::tls::{TlsConfig, TlsProbes, TlsStats};
 const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// The eBPF object built by sensor/build.rs.
-static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
+pub(super) static EBPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
 
 /// Tracepoints attached in both modes: a process's exit (its connections
 /// and TLS calls end) and a thread's rename (the process filters judge it
@@ -148,7 +150,13 @@ impl LiveCapture {
             return Err(LiveError::NoObject);
         }
         ensure_tracefs()?;
-        let (mode, layout) = choose_mode(options.mode)?;
+        let (mode, layout, fd_layout) = choose_mode(options.mode)?;
+        // Go's TLS probes find a socket's cookie through the file table.
+        let fd_layout = if options.tls.enabled && options.tls.go {
+            fd_layout
+        } else {
+            FdLayout::default()
+        };
         // The other mode's tables are never used: keep them tiny.
         let unused: &[&str] = match mode {
             Mode::Socket => &["CONNS", "PENDING_IO", "PENDING_CONN"],
@@ -160,7 +168,8 @@ impl LiveCapture {
         let mut loader = EbpfLoader::new();
         loader
             .map_max_entries("EVENTS", options.ring_bytes)
-            .override_global("SOCK_LAYOUT", &layout, true);
+            .override_global("SOCK_LAYOUT", &layout, true)
+            .override_global("FD_LAYOUT", &fd_layout, true);
         for name in unused {
             loader.map_max_entries(name, UNUSED_TABLE_ENTRIES);
         }
@@ -388,13 +397,16 @@ fn hand_exec_to_tls(tls: &mut Option<TlsProbes>, record: &[u8], now: Instant) ->
 }
 
 /// Entries of the tables the running mode does not use.
-const UNUSED_TABLE_ENTRIES: u32 = 64;
+pub(super) const UNUSED_TABLE_ENTRIES: u32 = 64;
 
-/// The mode to run and the struct layout handed to the programs (all zero
-/// in syscalls mode).
-fn choose_mode(wanted: CaptureMode) -> Result<(Mode, SockLayout), LiveError> {
+/// The mode to run and the struct layouts handed to the programs (all
+/// zero in syscalls mode): the socket programs', and the one Go's TLS
+/// probes follow from an fd to its socket (not ready when the kernel lacks
+/// a field: Go HTTPS is then counted as without a socket, and a warning
+/// says so).
+pub(super) fn choose_mode(wanted: CaptureMode) -> Result<(Mode, SockLayout, FdLayout), LiveError> {
     if wanted == CaptureMode::Syscalls {
-        return Ok((Mode::Syscalls, SockLayout::default()));
+        return Ok((Mode::Syscalls, SockLayout::default(), FdLayout::default()));
     }
     let ready = Btf::from_sys_fs()
         .map_err(|err| format!("the kernel's BTF is not readable ({err})"))
@@ -406,24 +418,32 @@ fn choose_mode(wanted: CaptureMode) -> Result<(Mode, SockLayout), LiveError> {
         .and_then(|()| {
             let data = std::fs::read(socket::VMLINUX_BTF)
                 .map_err(|err| format!("reading {}: {err}", socket::VMLINUX_BTF))?;
-            let layout = socket::btf::Btf::parse(&data)
-                .and_then(|types| socket::layout(&types))
+            let types = socket::btf::Btf::parse(&data)
                 .map_err(|err| format!("{}: {err}", socket::VMLINUX_BTF))?;
-            Ok(layout)
+            let layout =
+                socket::layout(&types).map_err(|err| format!("{}: {err}", socket::VMLINUX_BTF))?;
+            let fd_layout = super::tls::fd_layout::from_btf(&types).unwrap_or_else(|err| {
+                tracing::warn!(
+                    "HTTPS of Go programs will not be captured in socket mode: {}: {err}",
+                    socket::VMLINUX_BTF
+                );
+                FdLayout::default()
+            });
+            Ok((layout, fd_layout))
         });
     match (ready, wanted) {
-        (Ok(layout), _) => Ok((Mode::Socket, layout)),
+        (Ok((layout, fd_layout)), _) => Ok((Mode::Socket, layout, fd_layout)),
         (Err(why), CaptureMode::Socket) => Err(LiveError::SocketMode(why)),
         (Err(why), _) => {
             tracing::info!(
                 "capturing through syscall tracepoints (socket mode needs Linux 6.3): {why}"
             );
-            Ok((Mode::Syscalls, SockLayout::default()))
+            Ok((Mode::Syscalls, SockLayout::default(), FdLayout::default()))
         }
     }
 }
 
-fn attach_tracepoints(
+pub(super) fn attach_tracepoints(
     ebpf: &mut Ebpf,
     list: &[(&'static str, &'static str)],
 ) -> Result<(), LiveError> {
@@ -443,7 +463,7 @@ fn attach_tracepoints(
     Ok(())
 }
 
-fn attach_socket(ebpf: &mut Ebpf) -> Result<(), LiveError> {
+pub(super) fn attach_socket(ebpf: &mut Ebpf) -> Result<(), LiveError> {
     let btf = Btf::from_sys_fs().map_err(|err| {
         LiveError::SocketMode(format!("the kernel's BTF is not readable ({err})"))
     })?;

@@ -11,6 +11,7 @@ pub mod privileges;
 pub mod replay;
 pub mod socket;
 pub mod tls;
+pub mod trial;
 
 pub use event::{CaptureEvent, ConnId, DecodeError, Direction, Role};
 pub use mode::{CaptureMode, Mode};

@@ -10,15 +10,52 @@ const NEEDED: &[(u32, &str)] = &[
     (2, "CAP_DAC_READ_SEARCH"),
 ];
 
+/// Every capability the sensor uses, with why (as `sensor doctor` shows
+/// them): the four live capture needs, then the one HTTPS capture needs.
+pub const ALL: &[(u32, &str, &str)] = &[
+    (
+        39,
+        "CAP_BPF",
+        "load the eBPF programs and create their maps",
+    ),
+    (
+        38,
+        "CAP_PERFMON",
+        "attach the tracing programs to tracepoints",
+    ),
+    (
+        19,
+        "CAP_SYS_PTRACE",
+        "read other processes' sockets (pidfd_getfd) and their syscall state",
+    ),
+    (
+        2,
+        "CAP_DAC_READ_SEARCH",
+        "read tracepoint ids under /sys/kernel/tracing",
+    ),
+    (
+        21,
+        "CAP_SYS_ADMIN",
+        "attach the HTTPS uprobes (Linux 6.16 and later refuse them without it)",
+    ),
+];
+
+/// The bit of CAP_SYS_ADMIN: without it only the HTTPS probes are lost.
+pub const SYS_ADMIN: u32 = 21;
+
+/// This process's effective capability set, if /proc says.
+pub fn effective() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+}
+
 /// The needed capabilities missing from the effective set; empty when all
 /// are there or the set cannot be read (then nothing is claimed).
 pub fn missing() -> Vec<&'static str> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let effective = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok());
-    match effective {
+    match effective() {
         Some(bits) => missing_from(bits),
         None => Vec::new(),
     }

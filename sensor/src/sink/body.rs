@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use super::worker::AlertLine;
+use crate::alert::render::render_alert;
 use crate::config::RecordFormat;
 use crate::timestamp::{rfc3339, unix_ms};
 
@@ -119,11 +120,7 @@ pub fn body_of(batch: &[AlertLine], options: &BodyOptions) -> Vec<u8> {
         WebhookFormat::Slack => {
             let text: Vec<String> = batch
                 .iter()
-                .map(|line| {
-                    serde_json::from_str::<Value>(&line.json)
-                        .map(|alert| crate::alert::render::render(&alert, false))
-                        .unwrap_or_else(|_| line.rule.to_string())
-                })
+                .map(|line| render_alert(&line.alert, false))
                 .collect();
             body = serde_json::to_vec(&json!({ "text": text.join("\n") }))
                 .expect("a JSON object serialises");
@@ -295,6 +292,19 @@ mod tests {
             br#"{"errors":true,"items":[{"create":{"status":429}}]}"#
         ));
         assert!(!bulk_reply_ok(b"<html>"));
+    }
+
+    #[test]
+    fn slack_text_is_the_line_sensor_tail_prints_per_alert() {
+        let batch = [line(0), line(1)];
+        let body = body_of(&batch, &options(WebhookFormat::Slack, RecordFormat::Native));
+        let message: Value = serde_json::from_slice(&body).unwrap();
+        let tail: Vec<String> = batch
+            .iter()
+            .map(|l| crate::alert::render::render(&serde_json::from_str(&l.json).unwrap(), false))
+            .collect();
+        assert_eq!(message, json!({ "text": tail.join("\n") }));
+        assert!(tail[0].contains("pii.email"), "{}", tail[0]);
     }
 
     #[test]

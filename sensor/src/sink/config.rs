@@ -49,8 +49,9 @@ pub struct WebhookSinkConfig {
     pub client_key_file: Option<PathBuf>,
     /// `http://host:port` of an HTTP proxy to go through.
     pub proxy: Option<String>,
+    /// Lowest severity sent: low, medium, high or critical.
     #[serde(default = "default_severity")]
-    pub min_severity: String,
+    pub min_severity: Severity,
     #[serde(default)]
     pub categories: Vec<String>,
     #[serde(default)]
@@ -86,8 +87,9 @@ pub struct AlertmanagerSinkConfig {
     pub name: Option<String>,
     /// Alertmanager's base URL (`http://alertmanager:9093`).
     pub url: String,
+    /// Lowest severity sent: low, medium, high or critical.
     #[serde(default = "default_severity")]
-    pub min_severity: String,
+    pub min_severity: Severity,
     #[serde(default)]
     pub categories: Vec<String>,
     /// Seconds after an alert's last occurrence Alertmanager resolves it
@@ -132,7 +134,7 @@ impl AlertmanagerSinkConfig {
             client_cert_file: self.client_cert_file.clone(),
             client_key_file: self.client_key_file.clone(),
             proxy: self.proxy.clone(),
-            min_severity: self.min_severity.clone(),
+            min_severity: self.min_severity,
             categories: self.categories.clone(),
             headers: self.headers.clone(),
             headers_from_env: self.headers_from_env.clone(),
@@ -168,8 +170,9 @@ pub struct SyslogSinkConfig {
     /// `local0` ... `local7`, `user`, `daemon`, `auth`, `security`.
     #[serde(default = "default_facility")]
     pub facility: String,
+    /// Lowest severity sent: low, medium, high or critical.
     #[serde(default = "default_severity")]
-    pub min_severity: String,
+    pub min_severity: Severity,
     #[serde(default)]
     pub categories: Vec<String>,
     #[serde(default = "default_queue_capacity")]
@@ -179,8 +182,8 @@ pub struct SyslogSinkConfig {
 fn default_format() -> String {
     "json".into()
 }
-fn default_severity() -> String {
-    "low".into()
+fn default_severity() -> Severity {
+    Severity::Low
 }
 fn default_timeout_secs() -> u64 {
     10
@@ -270,9 +273,6 @@ impl SinksConfig {
                 1,
                 MAX_QUEUE,
             )?;
-            sink.min_severity
-                .parse::<Severity>()
-                .map_err(|_| error(key("min_severity"), "must be low, medium, high or critical"))?;
         }
         Ok(())
     }
@@ -322,7 +322,7 @@ impl SinksConfig {
                 retry_max: Duration::from_secs(sink.retry_max_secs.max(1)),
                 drain_timeout: Duration::from_secs(5),
             };
-            let filter = filter(&sink.min_severity, &sink.categories);
+            let filter = filter(sink.min_severity, &sink.categories);
             let handle = SinkHandle::spawn(name, filter, sink.queue_capacity, move |queue| {
                 super::webhook::run(settings, queue)
             })
@@ -340,7 +340,7 @@ impl SinksConfig {
                 retry_max: Duration::from_secs(30),
                 drain_timeout: Duration::from_secs(5),
             };
-            let filter = filter(&sink.min_severity, &sink.categories);
+            let filter = filter(sink.min_severity, &sink.categories);
             let handle = SinkHandle::spawn(name, filter, sink.queue_capacity, move |queue| {
                 super::syslog::run(settings, queue)
             })
@@ -351,9 +351,9 @@ impl SinksConfig {
     }
 }
 
-fn filter(min_severity: &str, categories: &[String]) -> SinkFilter {
+fn filter(min_severity: Severity, categories: &[String]) -> SinkFilter {
     SinkFilter {
-        min_severity: min_severity.parse().map_or(0, Severity::rank),
+        min_severity,
         categories: categories.to_vec(),
     }
 }
@@ -365,9 +365,6 @@ fn validate_http(sink: &WebhookSinkConfig, at: &str) -> Result<(), SinkConfigErr
     if !(sink.url.starts_with("https://") || sink.url.starts_with("http://")) {
         return Err(error(key("url"), "must start with https:// or http://"));
     }
-    sink.min_severity
-        .parse::<Severity>()
-        .map_err(|_| error(key("min_severity"), "must be low, medium, high or critical"))?;
     within(key("timeout_secs"), sink.timeout_secs, 1, MAX_TIMEOUT_SECS)?;
     within(key("batch_max"), sink.batch_max as u64, 1, MAX_BATCH)?;
     within(
@@ -580,7 +577,6 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("[[webhook]]\nurl = \"ftp://x\"", "sinks.webhook[0].url"),
             ("[[webhook]]\nurl = \"http://x\"\nformat = \"xml\"", "sinks.webhook[0].format"),
-            ("[[webhook]]\nurl = \"http://x\"\nmin_severity = \"urgent\"", "sinks.webhook[0].min_severity"),
             (
                 "[[webhook]]\nurl = \"http://x\"\nheaders_from_file = { Authorization = \"/nonexistent/token\" }",
                 "sinks.webhook[0].headers_from_file.Authorization",

@@ -248,7 +248,7 @@ fn syslog_over_udp_and_tcp_gets_every_alert() {
     }
     sink.close();
     // local0 (16) * 8 + the syslog severity of the alert's.
-    let pri = 128 + [5, 4, 3, 2][alert(0).severity];
+    let pri = 128 + [5, 4, 3, 2][alert(0).severity.rank()];
     assert!(got[0].starts_with(&format!("<{pri}>1 ")), "{}", got[0]);
     assert!(got
         .iter()

@@ -100,11 +100,10 @@ impl Outputs {
         self
     }
 
-    /// The alerts file's minimum severity. The config was validated, so
-    /// its severity is known.
+    /// The alerts file's minimum severity.
     pub fn with_alert_policy(mut self, config: &AlertsConfig) -> Self {
         let filter = SinkFilter {
-            min_severity: config.min_severity_rank().unwrap_or(0),
+            min_severity: config.min_severity,
             categories: Vec::new(),
         };
         let format = self.alerts.format();

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::worker::{AlertLine, SinkCounters, SinkQueue};
 use crate::config::RecordFormat;
+use crate::finding::Severity;
 use crate::timestamp;
 
 #[derive(Debug, Clone)]
@@ -62,13 +63,13 @@ pub struct SyslogSettings {
     pub drain_timeout: Duration,
 }
 
-/// RFC 5424 severity for an alert severity (low, medium, high, critical).
-fn syslog_severity(rank: usize) -> u8 {
-    match rank {
-        3 => 2, // critical
-        2 => 3, // error
-        1 => 4, // warning
-        _ => 5, // notice
+/// RFC 5424 severity for an alert severity.
+fn syslog_severity(severity: Severity) -> u8 {
+    match severity {
+        Severity::Critical => 2, // critical
+        Severity::High => 3,     // error
+        Severity::Medium => 4,   // warning
+        Severity::Low => 5,      // notice
     }
 }
 
@@ -257,7 +258,7 @@ mod tests {
     fn rfc5424_message() {
         let line = AlertLine {
             json: Arc::from("{\"rule\":\"secret.aws\"}"),
-            severity: 3,
+            severity: Severity::Critical,
             category: Arc::from("secret"),
             rule: Arc::from("secret.aws key"),
             ..crate::alert::tests::line(0)

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::alert::Alert;
 use crate::config::RecordFormat;
+use crate::finding::Severity;
 
 /// One alert as the sinks receive it: its native JSON line (serialised
 /// once for every sink that takes it), the alert itself for the sinks that
@@ -20,8 +21,7 @@ use crate::config::RecordFormat;
 pub struct AlertLine {
     pub json: Arc<str>,
     pub alert: Arc<Alert>,
-    /// `Severity::rank` of the alert.
-    pub severity: usize,
+    pub severity: Severity,
     pub category: Arc<str>,
     pub rule: Arc<str>,
 }
@@ -30,7 +30,7 @@ impl AlertLine {
     pub fn new(alert: Alert) -> serde_json::Result<Self> {
         Ok(Self {
             json: serde_json::to_string(&alert)?.into(),
-            severity: alert.severity.rank(),
+            severity: alert.severity,
             category: alert.category.as_str().into(),
             rule: alert.rule.as_str().into(),
             alert: Arc::new(alert),
@@ -49,11 +49,21 @@ impl AlertLine {
 }
 
 /// Which alerts a sink takes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SinkFilter {
-    pub min_severity: usize,
+    pub min_severity: Severity,
     /// Empty: every category.
     pub categories: Vec<String>,
+}
+
+impl Default for SinkFilter {
+    /// Every alert.
+    fn default() -> Self {
+        Self {
+            min_severity: Severity::Low,
+            categories: Vec::new(),
+        }
+    }
 }
 
 impl SinkFilter {
@@ -222,7 +232,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn line(severity: usize, category: &str) -> AlertLine {
+    fn line(severity: Severity, category: &str) -> AlertLine {
         AlertLine {
             severity,
             category: Arc::from(category),
@@ -239,7 +249,7 @@ mod tests {
         })
         .unwrap();
         for _ in 0..10 {
-            sink.offer(&line(0, "secret"));
+            sink.offer(&line(Severity::Low, "secret"));
         }
         let snap = sink.snapshot();
         assert_eq!((snap.queued, snap.queue_overflow), (2, 8));
@@ -251,11 +261,11 @@ mod tests {
     #[test]
     fn filters_by_severity_and_category() {
         let filter = SinkFilter {
-            min_severity: 2,
+            min_severity: Severity::High,
             categories: vec!["secret".into()],
         };
-        assert!(filter.accepts(&line(2, "secret")));
-        assert!(!filter.accepts(&line(1, "secret")));
-        assert!(!filter.accepts(&line(3, "verbose_error")));
+        assert!(filter.accepts(&line(Severity::High, "secret")));
+        assert!(!filter.accepts(&line(Severity::Medium, "secret")));
+        assert!(!filter.accepts(&line(Severity::Critical, "verbose_error")));
     }
 }

@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::config::InvalidKey;
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BehaviourConfig {
@@ -368,7 +370,7 @@ impl Default for BolaConfig {
 
 impl BehaviourConfig {
     /// The first bad key and why, in the form `Config::validate` reports.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         let positive = [
             (
                 "behaviour.baseline_half_life_minutes",
@@ -439,7 +441,7 @@ impl BehaviourConfig {
         ];
         for (key, value) in positive {
             if value == 0 {
-                return Err((key, "must be greater than 0".to_owned()));
+                return Err(InvalidKey::new(key, "must be greater than 0"));
             }
         }
         let factors = [
@@ -451,7 +453,7 @@ impl BehaviourConfig {
         ];
         for (key, value) in factors {
             if !(value.is_finite() && value >= 1.0) {
-                return Err((key, "must be a number of at least 1".to_owned()));
+                return Err(InvalidKey::new(key, "must be a number of at least 1"));
             }
         }
         for (key, value) in [
@@ -460,7 +462,7 @@ impl BehaviourConfig {
             ("behaviour.errors.sigmas", self.errors.sigmas),
         ] {
             if !(value.is_finite() && value >= 0.0) {
-                return Err((key, "must be a number of at least 0".to_owned()));
+                return Err(InvalidKey::new(key, "must be a number of at least 0"));
             }
         }
         Ok(())

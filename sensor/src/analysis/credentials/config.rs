@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::config::InvalidKey;
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CredentialsConfig {
@@ -117,7 +119,7 @@ impl Default for CredentialsConfig {
 
 impl CredentialsConfig {
     /// The first bad key and why, in the form `Config::validate` reports.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         for (key, value) in [
             (
                 "credentials.max_clients_per_credential",
@@ -129,13 +131,13 @@ impl CredentialsConfig {
             ("credentials.quiet_period_secs", self.quiet_period_secs),
         ] {
             if value == 0 {
-                return Err((key, "must be greater than 0".to_owned()));
+                return Err(InvalidKey::new(key, "must be greater than 0"));
             }
         }
         if !(2..=256).contains(&self.shared_min_clients) {
-            return Err((
+            return Err(InvalidKey::new(
                 "credentials.shared_min_clients",
-                "must be between 2 and 256".to_owned(),
+                "must be between 2 and 256",
             ));
         }
         for entry in &self.shared {
@@ -145,16 +147,16 @@ impl CredentialsConfig {
                 None => entry.len() == 16 && entry.bytes().all(|b| b.is_ascii_hexdigit()),
             };
             if !ok {
-                return Err((
+                return Err(InvalidKey::new(
                     "credentials.shared",
                     format!("{entry:?} must be jwt:SUBJECT, user:NAME or a 16-hex-digit credential fingerprint"),
                 ));
             }
         }
         if self.logout_paths.iter().any(|p| !p.starts_with(['/', '*'])) {
-            return Err((
+            return Err(InvalidKey::new(
                 "credentials.logout_paths",
-                "each must be a path template starting with / or *".to_owned(),
+                "each must be a path template starting with / or *",
             ));
         }
         Ok(())

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::config::InvalidKey;
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct InventoryConfig {
@@ -59,29 +61,28 @@ pub fn redact_store_passwords(message: &str) -> String {
 impl InventoryConfig {
     /// The offending key and what is wrong with it, as `check-config`
     /// reports it. Reads and checks the reference spec.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         if self.max_endpoints == 0 {
-            return Err((
+            return Err(InvalidKey::new(
                 "inventory.max_endpoints",
-                "must be greater than 0".to_owned(),
+                "must be greater than 0",
             ));
         }
         if self.save_interval_secs == 0 {
-            return Err((
+            return Err(InvalidKey::new(
                 "inventory.save_interval_secs",
-                "must be greater than 0".to_owned(),
+                "must be greater than 0",
             ));
         }
         if self.store.is_some() && !self.enabled {
-            return Err((
+            return Err(InvalidKey::new(
                 "inventory.store",
-                "needs inventory.enabled = true (the fleet database gets the local catalogue's records)"
-                    .to_owned(),
+                "needs inventory.enabled = true (the fleet database gets the local catalogue's records)",
             ));
         }
         if let Some(path) = &self.spec {
             super::spec::ReferenceSpec::load(path)
-                .map_err(|err| ("inventory.spec", err.to_string()))?;
+                .map_err(|err| InvalidKey::new("inventory.spec", err.to_string()))?;
         }
         Ok(())
     }
@@ -116,7 +117,7 @@ mod tests {
         assert!(err.contains("store") && !err.contains("s3cret"), "{err}");
         let disabled: InventoryConfig =
             toml::from_str("enabled = false\nstore = \"postgres://sensor@db/fleet\"\n").unwrap();
-        assert_eq!(disabled.validate().unwrap_err().0, "inventory.store");
+        assert_eq!(disabled.validate().unwrap_err().key, "inventory.store");
     }
 
     #[test]
@@ -125,13 +126,13 @@ mod tests {
             max_endpoints: 0,
             ..Default::default()
         };
-        assert_eq!(zero.validate().unwrap_err().0, "inventory.max_endpoints");
+        assert_eq!(zero.validate().unwrap_err().key, "inventory.max_endpoints");
 
         let missing = InventoryConfig {
             spec: Some("/nonexistent/openapi.json".into()),
             ..Default::default()
         };
-        let (key, message) = missing.validate().unwrap_err();
+        let InvalidKey { key, message, .. } = missing.validate().unwrap_err();
         assert_eq!(key, "inventory.spec");
         assert!(message.contains("/nonexistent/openapi.json"), "{message}");
 
@@ -142,7 +143,7 @@ mod tests {
             spec: Some(path.clone()),
             ..Default::default()
         };
-        let (_, message) = not_openapi.validate().unwrap_err();
+        let message = not_openapi.validate().unwrap_err().message;
         assert!(message.contains(&*path.to_string_lossy()), "{message}");
         assert!(message.contains("openapi"), "{message}");
         std::fs::remove_dir_all(&dir).unwrap();

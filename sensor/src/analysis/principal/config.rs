@@ -5,6 +5,8 @@
 
 use serde::Deserialize;
 
+use crate::config::InvalidKey;
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrincipalConfig {
@@ -70,10 +72,10 @@ impl Default for PrincipalConfig {
 
 impl PrincipalConfig {
     /// The first bad key and why, in the form `Config::validate` reports.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         for (i, host) in self.hosts.iter().enumerate() {
             if host.host.trim().is_empty() {
-                return Err((
+                return Err(InvalidKey::new(
                     "principal.hosts.host",
                     format!("entry {} has no host (use \"*\" for every host)", i + 1),
                 ));
@@ -86,7 +88,7 @@ impl PrincipalConfig {
         );
         for claim in claims {
             if claim.is_empty() || claim.split('.').any(str::is_empty) {
-                return Err((
+                return Err(InvalidKey::new(
                     "principal.jwt_claims",
                     format!("{claim:?} is not a claim path (names joined by dots)"),
                 ));

@@ -94,5 +94,5 @@ fn disabled_and_bad_config() {
         jwt_claims: vec!["user..id".into()],
         ..PrincipalConfig::default()
     };
-    assert_eq!(bad.validate().unwrap_err().0, "principal.jwt_claims");
+    assert_eq!(bad.validate().unwrap_err().key, "principal.jwt_claims");
 }

@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use crate::config::InvalidKey;
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TransportConfig {
@@ -80,10 +82,10 @@ impl TransportConfig {
     }
 
     /// The first bad key and why, in the form `Config::validate` reports.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         for entry in &self.trusted_networks {
             if Network::parse(entry).is_none() {
-                return Err((
+                return Err(InvalidKey::new(
                     "transport.trusted_networks",
                     format!("{entry:?} is not a network: write an address or address/prefix, such as 10.0.0.0/8"),
                 ));
@@ -121,7 +123,7 @@ mod tests {
             ..TransportConfig::default()
         };
         assert_eq!(
-            config.validate().unwrap_err().0,
+            config.validate().unwrap_err().key,
             "transport.trusted_networks"
         );
     }

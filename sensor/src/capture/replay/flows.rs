@@ -3,8 +3,10 @@
 //!
 //! The observed process is always the server: the side that sent the
 //! SYN-ACK (or received the SYN); for a flow joined mid-stream, the side
-//! whose first payload is an HTTP response, or receives an HTTP request,
-//! else the side with the lower port. It gets pid 0, the capture file's name
+//! whose first payload starts a response, or receives one that starts a
+//! request, judged as the kernel side judges a stream's first bytes
+//! (`sensor_common::sniff`: HTTP/1.x, the HTTP/2 client preface and a
+//! server's first SETTINGS frame), else the side with the lower port. It gets pid 0, the capture file's name
 //! as its command, and a connection id numbered by flow.
 //!
 //! A flow closes on RST, once both directions have sent FIN and every byte
@@ -15,9 +17,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use sensor_common::sniff::{self, Verdict, SNIFF_BYTES};
+
 use crate::capture::Role;
 use crate::capture::{CaptureEvent, ConnId, Direction};
-use crate::http;
 
 use super::addresses::FlowAddresses;
 use super::packet::TcpSegment;
@@ -328,12 +331,14 @@ fn server_of(seg: &TcpSegment<'_>) -> SocketAddr {
     if seg.flags.syn {
         return if seg.flags.ack { seg.src } else { seg.dst };
     }
-    if http::looks_like_response_start(seg.payload) {
-        seg.src
-    } else if http::looks_like_request_start(seg.payload) || seg.dst.port() <= seg.src.port() {
-        seg.dst
-    } else {
-        seg.src
+    let mut first = [0u8; SNIFF_BYTES];
+    let len = seg.payload.len().min(SNIFF_BYTES);
+    first[..len].copy_from_slice(&seg.payload[..len]);
+    match sniff::judge(&first, len) {
+        Verdict::Response => seg.src,
+        Verdict::Request => seg.dst,
+        Verdict::Other | Verdict::NeedMore if seg.dst.port() <= seg.src.port() => seg.dst,
+        Verdict::Other | Verdict::NeedMore => seg.src,
     }
 }
 

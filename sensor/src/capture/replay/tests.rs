@@ -304,6 +304,22 @@ fn flows_joined_mid_stream_pick_the_server_from_the_bytes() {
             b"\x16\x03\x01".as_ref(),
             "10.0.0.2:9000",
         ),
+        // Requests from the lower port: the bytes win over the ports,
+        // HTTP/2's preface as well as an HTTP/1 request line.
+        ("10.0.0.2:9000", "10.0.0.1:40000", REQUEST, "10.0.0.1:40000"),
+        (
+            "10.0.0.2:9000",
+            "10.0.0.1:40000",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".as_ref(),
+            "10.0.0.1:40000",
+        ),
+        // A server's first SETTINGS frame, from the higher port.
+        (
+            "10.0.0.1:40000",
+            "10.0.0.2:9000",
+            b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64".as_ref(),
+            "10.0.0.1:40000",
+        ),
     ] {
         let r = replay(ETHERNET, ethernet, &[ip_tcp(src, dst, 1, 1, "A", payload)]);
         let Some(CaptureEvent::Open { remote, .. }) = r.events.first() else {

@@ -10,12 +10,20 @@ use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLink,
 use aya::programs::{ProgramError, UProbe};
 use aya::Ebpf;
 
+use super::go::GoProbes;
 use super::symbols::FoundHook;
 
 /// The uprobe at a function's start: records the call.
 pub const ENTRY_PROGRAM: &str = "tls_enter";
 /// The uretprobe at its return: captures the plaintext.
 pub const RETURN_PROGRAM: &str = "tls_return";
+/// Go's `(*tls.Conn).Write`, at its entry.
+pub const GO_WRITE_PROGRAM: &str = "go_tls_write";
+/// Go's `(*tls.Conn).Read`, at its entry.
+pub const GO_READ_PROGRAM: &str = "go_tls_read";
+/// Go's `(*tls.Conn).Read`, at each of its `RET` instructions.
+pub const GO_READ_RETURN_PROGRAM: &str = "go_tls_read_return";
+const GO_PROGRAMS: [&str; 3] = [GO_WRITE_PROGRAM, GO_READ_PROGRAM, GO_READ_RETURN_PROGRAM];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachError {
@@ -69,6 +77,55 @@ pub fn load(ebpf: &mut Ebpf) -> Result<(), AttachError> {
             .map_err(|source| AttachError::Program { program, source })?;
     }
     Ok(())
+}
+
+/// Loads the Go programs (once, before any Go attachment). Apart from the
+/// library programs: a kernel that refuses these still gets the others.
+pub fn load_go(ebpf: &mut Ebpf) -> Result<(), AttachError> {
+    for program in GO_PROGRAMS {
+        uprobe(ebpf, program)?
+            .load()
+            .map_err(|source| AttachError::Program { program, source })?;
+    }
+    Ok(())
+}
+
+/// Attaches the Go programs to a Go program's file: Write's entry, Read's
+/// entry and every `RET` of Read, each carrying the address of the
+/// `*net.TCPConn` interface table. All or nothing, as `attach_file`.
+pub fn attach_go(
+    ebpf: &mut Ebpf,
+    path: &Path,
+    go: &GoProbes,
+) -> Result<Vec<UProbeLink>, AttachError> {
+    let points = [
+        (GO_WRITE_PROGRAM, "crypto/tls.(*Conn).Write", go.write),
+        (GO_READ_PROGRAM, "crypto/tls.(*Conn).Read", go.read),
+    ]
+    .into_iter()
+    .chain(
+        go.read_returns
+            .iter()
+            .map(|&at| (GO_READ_RETURN_PROGRAM, "crypto/tls.(*Conn).Read (RET)", at)),
+    );
+    let mut links = Vec::with_capacity(go.read_returns.len() + 2);
+    for (program, symbol, offset) in points {
+        let point = UProbeAttachPoint {
+            location: UProbeAttachLocation::AbsoluteOffset(offset),
+            cookie: Some(go.tcp_conn_type),
+        };
+        let attach_error = |source| AttachError::Attach {
+            program,
+            symbol,
+            source,
+        };
+        let probe = uprobe(ebpf, program)?;
+        let id = probe
+            .attach(point, path, UProbeScope::AllProcesses)
+            .map_err(attach_error)?;
+        links.push(probe.take_link(id).map_err(attach_error)?);
+    }
+    Ok(links)
 }
 
 /// Attaches both programs to every function in `hooks` of the file at

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::config::InvalidKey;
+
 /// HTTPS plaintext through uprobes on TLS libraries.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -21,6 +23,10 @@ pub struct TlsConfig {
     /// included) against the path a process maps the file from, such as
     /// `*/libgnutls.so*` or `/opt/vendor/*`. Wins over `include`.
     pub exclude: Vec<String>,
+    /// Capture the plaintext of Go programs' crypto/tls (Go 1.17 and later,
+    /// x86-64, built with a symbol table and not as PIE: Go's defaults),
+    /// found at start-up and as they start.
+    pub go: bool,
     /// When the kernel refuses the TLS uprobes for want of privilege (the
     /// sensor lacks CAP_SYS_ADMIN), the sensor captures plain HTTP only and
     /// reports itself degraded: `/readyz` answers 200 `degraded: ...` by
@@ -35,6 +41,7 @@ impl Default for TlsConfig {
             enabled: true,
             include: Vec::new(),
             exclude: Vec::new(),
+            go: true,
             required: false,
         }
     }
@@ -42,25 +49,25 @@ impl Default for TlsConfig {
 
 impl TlsConfig {
     /// Checks the config; the error names the key.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         for path in &self.include {
             if !path.is_absolute() {
-                return Err((
+                return Err(InvalidKey::new(
                     "capture.tls.include",
                     format!("{} is not an absolute path", path.display()),
                 ));
             }
             if let Err(err) = std::fs::File::open(path) {
-                return Err((
+                return Err(InvalidKey::new(
                     "capture.tls.include",
                     format!("cannot read {}: {err}", path.display()),
                 ));
             }
         }
         if self.exclude.iter().any(|p| p.is_empty()) {
-            return Err((
+            return Err(InvalidKey::new(
                 "capture.tls.exclude",
-                "patterns must not be empty".to_owned(),
+                "patterns must not be empty",
             ));
         }
         Ok(())
@@ -89,7 +96,7 @@ mod tests {
                 include: vec![PathBuf::from(include)],
                 ..TlsConfig::default()
             };
-            let (key, message) = config.validate().unwrap_err();
+            let InvalidKey { key, message, .. } = config.validate().unwrap_err();
             assert_eq!(key, "capture.tls.include");
             assert!(message.contains(key_error), "{message}");
         }
@@ -106,7 +113,7 @@ mod tests {
             exclude: vec![String::new()],
             ..TlsConfig::default()
         };
-        assert_eq!(config.validate().unwrap_err().0, "capture.tls.exclude");
+        assert_eq!(config.validate().unwrap_err().key, "capture.tls.exclude");
     }
 
     #[test]

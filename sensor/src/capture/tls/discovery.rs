@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::candidates::{self, Candidate};
 use super::config::TlsConfig;
+use super::go::{self, GoExamined, GoProbes};
 use super::proc_maps::FileId;
 use super::rescan::RescanQueue;
 use super::symbols::{self, FoundHook};
@@ -28,11 +29,13 @@ const RESCAN_QUEUE: usize = 4096;
 /// How long the thread sleeps when no scan is queued.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
-/// A file to attach and the functions it defines.
+/// A file to attach and the functions it defines: a TLS library's
+/// (`hooks`), or a Go program's crypto/tls (`go`).
 #[derive(Debug)]
 pub struct Found {
     pub candidate: Candidate,
     pub hooks: Vec<FoundHook>,
+    pub go: Option<GoProbes>,
 }
 
 /// What discovery counted, read by the capture side for the stats.
@@ -41,6 +44,9 @@ pub struct DiscoveryCounters {
     pub files_excluded: AtomicU64,
     pub files_over_limit: AtomicU64,
     pub rescans_dropped: AtomicU64,
+    /// Go programs using crypto/tls that cannot be probed (stripped, PIE,
+    /// Go before 1.17, not x86-64).
+    pub go_unsupported: AtomicU64,
 }
 
 pub struct Discovery {
@@ -139,9 +145,25 @@ impl Discovery {
             candidate.open_path.display(),
             started.elapsed()
         );
-        let hooks = match examined {
-            Ok(hooks) if hooks.iter().any(|h| h.hook.moves_data()) => hooks,
-            Ok(_) => return self.pass_over(candidate.id),
+        let (hooks, go) = match examined {
+            Ok(hooks) if hooks.iter().any(|h| h.hook.moves_data()) => (hooks, None),
+            Ok(_) if !self.config.go => return self.pass_over(candidate.id),
+            Ok(_) => match go::examine(&candidate.open_path) {
+                Ok(GoExamined::Probes(probes)) => (Vec::new(), Some(probes)),
+                Ok(GoExamined::NotGoTls) => return self.pass_over(candidate.id),
+                Ok(GoExamined::Unsupported(why)) => {
+                    tracing::info!(
+                        "HTTPS of {} will not be captured: it is {why}",
+                        candidate.path.display()
+                    );
+                    self.counters.go_unsupported.fetch_add(1, Ordering::Relaxed);
+                    return self.pass_over(candidate.id);
+                }
+                Err(err) => {
+                    tracing::debug!("not a Go program: {err}");
+                    return self.pass_over(candidate.id);
+                }
+            },
             Err(err) => {
                 tracing::debug!("not a TLS library: {err}");
                 return self.pass_over(candidate.id);
@@ -170,7 +192,11 @@ impl Discovery {
             return self.pass_over(candidate.id);
         }
         self.handed_over.insert(candidate.id);
-        Some(Found { candidate, hooks })
+        Some(Found {
+            candidate,
+            hooks,
+            go,
+        })
     }
 
     /// Remembers a file as examined and not attached.

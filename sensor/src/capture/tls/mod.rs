@@ -1,7 +1,7 @@
 //! HTTPS plaintext: finds the files that define the TLS library functions
 //! (OpenSSL 1.1 and 3, BoringSSL, GnuTLS; shared or linked statically into
-//! a binary) and attaches the uprobes of `sensor-ebpf/src/tls` to each file
-//! once. Files are found at start-up (every process's mappings, the system
+//! a binary) and Go programs' crypto/tls (`go`), and attaches the uprobes
+//! of `sensor-ebpf/src/tls` to each file once. Files are found at start-up (every process's mappings, the system
 //! library directories, `capture.tls.include`) and after every exec (the
 //! new program's mappings, looked at a few times while it loads).
 //!
@@ -15,10 +15,13 @@ mod attach;
 mod candidates;
 pub mod config;
 mod discovery;
+pub mod fd_layout;
+mod go;
 mod hooks;
 mod proc_maps;
 mod rescan;
 mod symbols;
+pub mod trial;
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -57,6 +60,12 @@ pub struct TlsStats {
     pub files_excluded: u64,
     /// Files with TLS functions not attached because the limit was reached.
     pub files_over_limit: u64,
+    /// Go programs whose crypto/tls the probes are attached to (also
+    /// counted in `files_attached`).
+    pub go_programs_attached: u64,
+    /// Go programs using crypto/tls that cannot be probed: stripped, PIE,
+    /// Go before 1.17, another architecture (each is logged).
+    pub go_programs_not_covered: u64,
     /// Programs started (exec) handed to discovery.
     pub execs_seen: u64,
     /// Execs not looked at because a queue of new processes was full.
@@ -82,6 +91,8 @@ pub struct TlsProbes {
     found: Receiver<Found>,
     counters: Arc<DiscoveryCounters>,
     stats: TlsStats,
+    /// The Go programs loaded (a kernel may refuse them and keep the rest).
+    go_loaded: bool,
 }
 
 impl TlsProbes {
@@ -90,6 +101,13 @@ impl TlsProbes {
     /// returns, processes already running are covered.
     pub fn start(ebpf: &mut Ebpf, config: &TlsConfig) -> Result<Self, AttachError> {
         attach::load(ebpf)?;
+        let go_loaded = match attach::load_go(ebpf) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!("HTTPS of Go programs will not be captured: {err}");
+                false
+            }
+        };
         attach_exec_tracepoint(ebpf)?;
         let counters = Arc::new(DiscoveryCounters::default());
         let mut discovery = Discovery::new(config, Arc::clone(&counters));
@@ -101,6 +119,7 @@ impl TlsProbes {
             found: found_rx,
             counters,
             stats: TlsStats::default(),
+            go_loaded,
         };
         for found in discovery.at_start() {
             probes.attach(ebpf, &found);
@@ -141,21 +160,44 @@ impl TlsProbes {
             files_excluded: counted(&self.counters.files_excluded),
             files_over_limit: counted(&self.counters.files_over_limit),
             execs_dropped: self.stats.execs_dropped + counted(&self.counters.rescans_dropped),
+            go_programs_not_covered: counted(&self.counters.go_unsupported),
             ..self.stats.clone()
         }
     }
 
     fn attach(&mut self, ebpf: &mut Ebpf, found: &Found) {
         let path = &found.candidate.path;
-        match attach::attach_file(ebpf, &found.candidate.open_path, &found.hooks) {
+        let attached = match &found.go {
+            Some(_) if !self.go_loaded => {
+                // Their load failure was logged once.
+                self.stats.files_not_attached.other += 1;
+                return;
+            }
+            Some(go) => attach::attach_go(ebpf, &found.candidate.open_path, go),
+            None => attach::attach_file(ebpf, &found.candidate.open_path, &found.hooks),
+        };
+        match attached {
             Ok(links) => {
                 self.links.extend(links);
-                let names: Vec<&str> = found.hooks.iter().map(|h| h.hook.symbol).collect();
-                tracing::info!(
-                    "TLS probes attached to {} ({})",
-                    path.display(),
-                    names.join(", ")
-                );
+                match &found.go {
+                    Some(go) => {
+                        tracing::info!(
+                            "TLS probes attached to the Go program {} ({}: crypto/tls Write, Read and its {} returns)",
+                            path.display(),
+                            go.version,
+                            go.read_returns.len()
+                        );
+                        self.stats.go_programs_attached += 1;
+                    }
+                    None => {
+                        let names: Vec<&str> = found.hooks.iter().map(|h| h.hook.symbol).collect();
+                        tracing::info!(
+                            "TLS probes attached to {} ({})",
+                            path.display(),
+                            names.join(", ")
+                        );
+                    }
+                }
                 self.stats.files_attached += 1;
             }
             Err(err) if err.is_permission_denied() => {

@@ -177,12 +177,12 @@ fn config_parses_with_defaults_and_rejects_unknown_and_bad_keys() {
     assert!(toml::from_str::<BehaviourConfig>("warmup = 3\n").is_err());
     let mut bad = BehaviourConfig::default();
     bad.rate.factor = 0.5;
-    assert_eq!(bad.validate().unwrap_err().0, "behaviour.rate.factor");
+    assert_eq!(bad.validate().unwrap_err().key, "behaviour.rate.factor");
     let bad = BehaviourConfig {
         max_clients: 0,
         ..BehaviourConfig::default()
     };
-    assert_eq!(bad.validate().unwrap_err().0, "behaviour.max_clients");
+    assert_eq!(bad.validate().unwrap_err().key, "behaviour.max_clients");
 }
 
 #[test]

@@ -1,0 +1,259 @@
+//! Go's crypto/tls: Go programs link their own TLS, so the library probes
+//! never see it. Uprobes on `crypto/tls.(*Conn).Write` (at its entry,
+//! where the plaintext is already in the buffer) and `(*Conn).Read` (at
+//! its entry to note the buffer, and at each of its `RET` instructions,
+//! found by the agent, to capture what it filled). No uretprobes: the
+//! kernel's return probe rewrites the return address on the stack, and Go
+//! copies goroutine stacks when they grow, which breaks them.
+//!
+//! Go's register ABI (Go 1.17 and later, x86-64): the receiver in RAX, the
+//! slice's pointer and length in RBX and RCX; the results (`n`, `err`) in
+//! RAX, RBX and RCX; the running goroutine (`g`) in R14. A Read is keyed
+//! by its goroutine, not its thread: a goroutine that waits for data is
+//! parked and may return on another thread.
+//!
+//! The socket is read from Go's own structs: a `*tls.Conn` starts with its
+//! `net.Conn` interface (type word, then data pointer); when the type word
+//! is the `*net.TCPConn` one (the attachment's cookie: the agent found its
+//! address in the binary), the data is a `*net.TCPConn`, which starts with
+//! its `*netFD`, whose `poll.FD` holds `Sysfd` after a 16-byte mutex. These
+//! are fixed offsets, tested with Go 1.19 only (reading them from DWARF
+//! or a table per Go version is not done). In socket mode the fd
+//! leads to the socket's cookie through the kernel's file table.
+
+use aya_ebpf::{
+    bindings::pt_regs,
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_probe_read_kernel, bpf_probe_read_user,
+        generated::{bpf_get_attach_cookie, bpf_get_current_task},
+    },
+    macros::{map, uprobe},
+    maps::LruHashMap,
+    programs::ProbeContext,
+    EbpfContext, Global,
+};
+use sensor_common::{
+    counter,
+    tls::{FdLayout, OP_READ, OP_WRITE},
+    ConnKey,
+};
+
+use super::stream;
+use crate::capture::{self, Source};
+use crate::conn;
+use crate::maps;
+
+/// Offset of the data word of the `net.Conn` interface in `tls.Conn`.
+const CONN_DATA: u64 = 8;
+/// Offset of `poll.FD.Sysfd` in `net.netFD` (after `fdmu`, 16 bytes).
+const NETFD_SYSFD: u64 = 16;
+
+/// Kernel offsets for socket mode, set by the agent at load time.
+#[unsafe(no_mangle)]
+static FD_LAYOUT: Global<FdLayout> = Global::new(FdLayout {
+    ready: 0,
+    task_files: 0,
+    files_fdt: 0,
+    fdt_max_fds: 0,
+    fdt_fd: 0,
+    file_private_data: 0,
+    socket_sk: 0,
+    sk_cookie: 0,
+});
+
+/// A goroutine inside `(*Conn).Read`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct GoReadKey {
+    pub pid: u32,
+    pub _pad: u32,
+    /// The goroutine (`g` pointer, R14).
+    pub goroutine: u64,
+}
+
+/// What `(*Conn).Read` was called with.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct GoRead {
+    pub conn: u64,
+    pub buf: u64,
+}
+
+/// Reads in flight, from entry to a `RET`. LRU: a Read whose return was
+/// never seen (the program died) ages out.
+#[map]
+static GO_TLS_READS: LruHashMap<GoReadKey, GoRead> = LruHashMap::with_max_entries(16384, 0);
+
+/// The registers the Go ABI passes what the probes need in.
+struct GoRegs {
+    /// First argument or result: the receiver, or `n`.
+    rax: u64,
+    /// The slice's pointer.
+    rbx: u64,
+    /// The slice's length.
+    rcx: u64,
+    /// The goroutine.
+    r14: u64,
+}
+
+#[inline(always)]
+fn regs(ctx: &ProbeContext) -> GoRegs {
+    let regs: *const pt_regs = ctx.regs;
+    // SAFETY: `regs` is the program's context, readable for its whole run.
+    unsafe {
+        GoRegs {
+            rax: (*regs).rax,
+            rbx: (*regs).rbx,
+            rcx: (*regs).rcx,
+            r14: (*regs).r14,
+        }
+    }
+}
+
+#[uprobe]
+pub fn go_tls_write(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    let pid = (id >> 32) as u32;
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let r = regs(&ctx);
+    let len = r.rcx as i64;
+    if len <= 0 {
+        return;
+    }
+    capture_plaintext(&ctx, pid, r.rax, OP_WRITE, r.rbx, len as u64);
+}
+
+#[uprobe]
+pub fn go_tls_read(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    let pid = (id >> 32) as u32;
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let r = regs(&ctx);
+    let key = GoReadKey {
+        pid,
+        _pad: 0,
+        goroutine: r.r14,
+    };
+    let read = GoRead {
+        conn: r.rax,
+        buf: r.rbx,
+    };
+    let _ = GO_TLS_READS.insert(&key, &read, 0);
+}
+
+/// Attached at every `RET` of `(*Conn).Read`.
+#[uprobe]
+pub fn go_tls_read_return(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    let pid = (id >> 32) as u32;
+    let r = regs(&ctx);
+    let key = GoReadKey {
+        pid,
+        _pad: 0,
+        goroutine: r.r14,
+    };
+    // SAFETY: copy out of the map value before removing it.
+    let Some(read) = (unsafe { GO_TLS_READS.get(&key) }).copied() else {
+        return;
+    };
+    let _ = GO_TLS_READS.remove(&key);
+    let n = r.rax as i64;
+    if n <= 0 {
+        return;
+    }
+    capture_plaintext(&ctx, pid, read.conn, OP_READ, read.buf, n as u64);
+}
+
+/// Hands `len` plaintext bytes at `buf` to the capture of the socket
+/// under `conn` (a `*tls.Conn`).
+#[inline(always)]
+fn capture_plaintext(ctx: &ProbeContext, pid: u32, tls_conn: u64, op: u8, buf: u64, len: u64) {
+    maps::count(counter::TLS_CALLS, 1);
+    let Some(fd) = socket_fd(ctx, tls_conn) else {
+        maps::count(counter::TLS_CALLS_WITHOUT_FD, 1);
+        maps::count(counter::TLS_BYTES_WITHOUT_FD, len);
+        return;
+    };
+    let source = Source::Buffer(buf);
+    if crate::socket::enabled() {
+        let Some(cookie) = socket_cookie(fd) else {
+            maps::count(counter::TLS_CALLS_WITHOUT_FD, 1);
+            maps::count(counter::TLS_BYTES_WITHOUT_FD, len);
+            return;
+        };
+        let Some(state) = crate::socket::state::plaintext_state(cookie) else {
+            return;
+        };
+        crate::socket::state::step(state, op, source, len);
+        return;
+    }
+    let key = ConnKey { pid, fd };
+    let first = capture::first_bytes(source);
+    let Some(state) = stream::plaintext_state(&key, op, &first, len) else {
+        return;
+    };
+    crate::syscalls::capture_conn(&key, state, op, source, len);
+}
+
+/// Reads a `T` from user memory at `at`.
+#[inline(always)]
+fn user<T>(at: u64) -> Option<T> {
+    // SAFETY: the helper reads user memory fault-safely.
+    unsafe { bpf_probe_read_user(at as *const T) }.ok()
+}
+
+/// Reads a `T` from kernel memory at `at`.
+#[inline(always)]
+fn kernel<T>(at: u64) -> Option<T> {
+    // SAFETY: the helper reads kernel memory fault-safely.
+    unsafe { bpf_probe_read_kernel(at as *const T) }.ok()
+}
+
+/// The fd of the TCP socket under a `*tls.Conn`, or None when its
+/// `net.Conn` is not a `*net.TCPConn` (a wrapper, a pipe in tests): then
+/// nothing is guessed.
+#[inline(always)]
+fn socket_fd(ctx: &ProbeContext, tls_conn: u64) -> Option<i32> {
+    // SAFETY: the helper reads the cookie of the attachment that fired.
+    let tcp_conn_type = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    let conn_type: u64 = user(tls_conn)?;
+    if tcp_conn_type == 0 || conn_type != tcp_conn_type {
+        return None;
+    }
+    let tcp_conn: u64 = user(tls_conn + CONN_DATA)?;
+    let net_fd: u64 = user(tcp_conn)?;
+    let sysfd: i64 = user(net_fd + NETFD_SYSFD)?;
+    if !(0..=i64::from(i32::MAX)).contains(&sysfd) {
+        return None;
+    }
+    Some(sysfd as i32)
+}
+
+/// Socket mode: the cookie of this process's socket `fd`, through
+/// `current->files->fdt->fd[fd]->private_data->sk`. Zero (never asked for
+/// by the socket programs, so never captured) counts as none.
+#[inline(always)]
+fn socket_cookie(fd: i32) -> Option<u64> {
+    let layout = FD_LAYOUT.load();
+    if layout.ready == 0 {
+        return None;
+    }
+    // SAFETY: no preconditions; the current task's address.
+    let task = unsafe { bpf_get_current_task() };
+    let files: u64 = kernel(task + u64::from(layout.task_files))?;
+    let fdt: u64 = kernel(files + u64::from(layout.files_fdt))?;
+    let max_fds: u32 = kernel(fdt + u64::from(layout.fdt_max_fds))?;
+    if fd as u32 >= max_fds {
+        return None;
+    }
+    let array: u64 = kernel(fdt + u64::from(layout.fdt_fd))?;
+    let file: u64 = kernel(array + 8 * fd as u64)?;
+    let socket: u64 = kernel(file + u64::from(layout.file_private_data))?;
+    let sk: u64 = kernel(socket + u64::from(layout.socket_sk))?;
+    let cookie: u64 = kernel(sk + u64::from(layout.sk_cookie))?;
+    (cookie != 0).then_some(cookie)
+}

@@ -1,0 +1,246 @@
+//! `sensor doctor` as a user runs it on this machine: as root every check
+//! passes (the eBPF programs load and attach, the HTTPS probes attach to
+//! the system's libssl); as `nobody` with the shipped unit's capabilities,
+//! too; without CAP_SYS_ADMIN it warns that HTTPS is lost; with no
+//! capabilities it fails naming each missing one, and says "cannot tell"
+//! for the probes rather than claiming they fail.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sensor_e2e::*;
+
+/// The capabilities the shipped systemd unit grants.
+const UNIT_CAPABILITIES: &[&str] = &[
+    "CAP_BPF",
+    "CAP_PERFMON",
+    "CAP_SYS_PTRACE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_SYS_ADMIN",
+];
+
+struct Doctor {
+    status: std::process::ExitStatus,
+    table: String,
+    log: String,
+}
+
+impl Doctor {
+    /// The line of the check named `name` (the name column, exactly).
+    fn line(&self, name: &str) -> &str {
+        self.table
+            .lines()
+            .find(|l| {
+                l.get(6..)
+                    .is_some_and(|rest| rest.starts_with(&format!("{name} ")))
+            })
+            .unwrap_or_else(|| panic!("no `{name}` check in\n{}", self.table))
+    }
+
+    fn status_of(&self, name: &str) -> &str {
+        self.line(name).split_whitespace().next().unwrap()
+    }
+
+    /// The lines of the HTTPS probe trial on the system's libssl.
+    fn libssl(&self) -> &str {
+        self.table
+            .lines()
+            .find(|l| l.contains("HTTPS ") && l.contains("/libssl.so"))
+            .unwrap_or_else(|| panic!("no libssl check in\n{}", self.table))
+    }
+}
+
+/// A config whose outputs and metrics port are usable by anyone.
+fn config_in(dir: &Path) -> PathBuf {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let config = dir.join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nstate_dir = {:?}\nalerts = {:?}\n\n[metrics]\nlisten = \"127.0.0.1:{}\"\n",
+            dir.join("state").display().to_string(),
+            dir.join("alerts.jsonl").display().to_string(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    config
+}
+
+/// `sensor doctor --config CONFIG`, through `launcher` when it has one.
+fn doctor(config: &Path, launcher: &[String]) -> Doctor {
+    let mut command = match launcher.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(sensor_bin());
+            c
+        }
+        None => Command::new(sensor_bin()),
+    };
+    let out = command
+        .arg("doctor")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    Doctor {
+        status: out.status,
+        table: String::from_utf8_lossy(&out.stdout).into_owned(),
+        log: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// setpriv as `nobody` with exactly `capabilities`, as the unit applies them.
+fn as_nobody_with(capabilities: &[&str]) -> Vec<String> {
+    let caps: Vec<String> = capabilities
+        .iter()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+        .collect();
+    let caps = if caps.is_empty() {
+        String::new()
+    } else {
+        format!(",{}", caps.join(","))
+    };
+    [
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        &format!("--inh-caps=-all{caps}"),
+        &format!("--ambient-caps=-all{caps}"),
+        &format!("--bounding-set=-all{caps}"),
+        "--no-new-privs",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn as_root_every_check_passes() {
+    if !Path::new("/sys/kernel/tracing/events").is_dir() {
+        // A systemd host mounts it; a fresh CI container may not.
+        let mounted = Command::new("mount")
+            .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+            .status()
+            .unwrap();
+        assert!(mounted.success());
+    }
+    let dir = scratch_dir("doctor_root");
+    let out = doctor(&config_in(&dir), &[]);
+    assert!(out.status.success(), "{}\n{}", out.table, out.log);
+    for name in [
+        "config",
+        "kernel",
+        "BTF",
+        "tracefs",
+        "CAP_BPF",
+        "CAP_SYS_ADMIN",
+        "eBPF programs",
+        "tracepoints",
+        "state directory",
+        "metrics port",
+    ] {
+        assert_eq!(out.status_of(name), "ok", "{}", out.table);
+    }
+    assert!(out.line("capture mode").contains("socket"), "{}", out.table);
+    let libssl = out.libssl();
+    assert!(
+        libssl.starts_with("ok")
+            && libssl.contains("probes attach to")
+            && libssl.contains("SSL_read")
+            && libssl.contains("SSL_write"),
+        "{}",
+        out.table
+    );
+    assert!(
+        out.table.ends_with("0 failed, 0 could not be checked\n"),
+        "{}",
+        out.table
+    );
+}
+
+#[test]
+fn the_unit_capabilities_pass_every_check() {
+    let dir = scratch_dir("doctor_unit");
+    let out = doctor(&config_in(&dir), &as_nobody_with(UNIT_CAPABILITIES));
+    assert!(out.status.success(), "{}\n{}", out.table, out.log);
+    assert!(out.libssl().starts_with("ok"), "{}", out.table);
+    assert_eq!(out.status_of("tracepoints"), "ok", "{}", out.table);
+}
+
+#[test]
+fn without_cap_sys_admin_https_is_a_warning_with_its_reason() {
+    let dir = scratch_dir("doctor_no_sys_admin");
+    let config = config_in(&dir);
+    let caps: Vec<&str> = UNIT_CAPABILITIES
+        .iter()
+        .copied()
+        .filter(|c| *c != "CAP_SYS_ADMIN")
+        .collect();
+    let out = doctor(&config, &as_nobody_with(&caps));
+    assert!(
+        out.status.success(),
+        "warnings only:\n{}\n{}",
+        out.table,
+        out.log
+    );
+    assert_eq!(out.status_of("CAP_SYS_ADMIN"), "warn", "{}", out.table);
+    let libssl = out.libssl();
+    assert!(
+        libssl.starts_with("warn")
+            && libssl.contains("the kernel refuses the uprobes")
+            && libssl.contains("lacks CAP_SYS_ADMIN"),
+        "{}",
+        out.table
+    );
+    // Where HTTPS is a must, the same host fails.
+    let required = dir.join("required.toml");
+    let text = std::fs::read_to_string(&config).unwrap() + "\n[capture.tls]\nrequired = true\n";
+    std::fs::write(&required, text).unwrap();
+    std::fs::set_permissions(&required, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = doctor(&required, &as_nobody_with(&caps));
+    assert!(!out.status.success(), "{}", out.table);
+    assert!(out.libssl().starts_with("FAIL"), "{}", out.table);
+}
+
+#[test]
+fn without_capabilities_it_names_each_missing_one_and_claims_nothing_it_cannot_see() {
+    let dir = scratch_dir("doctor_no_caps");
+    let out = doctor(&config_in(&dir), &as_nobody_with(&[]));
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", out.table, out.log);
+    for cap in [
+        "CAP_BPF",
+        "CAP_PERFMON",
+        "CAP_SYS_PTRACE",
+        "CAP_DAC_READ_SEARCH",
+    ] {
+        let line = out.line(cap);
+        assert!(
+            line.starts_with("FAIL") && line.contains("missing"),
+            "{}",
+            out.table
+        );
+    }
+    assert!(
+        out.line("eBPF programs").contains("lacks CAP_BPF"),
+        "{}",
+        out.table
+    );
+    // What does not depend on privilege is still checked, and passes.
+    for name in ["kernel", "BTF", "capture mode", "state directory"] {
+        assert_eq!(out.status_of(name), "ok", "{}", out.table);
+    }
+    // The probes were never tried: "cannot tell", not a failure.
+    assert_eq!(out.status_of("tracepoints"), "?", "{}", out.table);
+    let libssl = out.libssl();
+    assert!(
+        libssl.starts_with('?') && libssl.contains("cannot tell"),
+        "{}",
+        out.table
+    );
+    assert!(out.table.contains("fix: run as root"), "{}", out.table);
+    assert!(out.log.contains("doctor checks failed"), "{}", out.log);
+}
