@@ -1,6 +1,8 @@
 //! Detector throughput on response bodies: clean JSON API responses (the
-//! common case the prefilter must make cheap), a clean HTML page, and a
-//! JSON response full of findings. Run: `cargo bench -p sensor --bench detectors`.
+//! common case the prefilter must make cheap), a clean HTML page, a JSON
+//! response and a text log full of findings; and the cost of one small
+//! API exchange with a version banner, headers included.
+//! Run: `cargo bench -p sensor --bench detectors`.
 
 use std::sync::Arc;
 
@@ -12,6 +14,18 @@ use sensor::exchange::{
 };
 
 fn exchange(content_type: &str, body: String) -> HttpExchange {
+    exchange_with(content_type, body, &[("Server", "envoy")])
+}
+
+fn exchange_with(content_type: &str, body: String, extra: &[(&str, &str)]) -> HttpExchange {
+    let mut response_headers = vec![Header {
+        name: "Content-Type".into(),
+        value: Bytes::copy_from_slice(content_type.as_bytes()),
+    }];
+    response_headers.extend(extra.iter().map(|(name, value)| Header {
+        name: (*name).into(),
+        value: Bytes::copy_from_slice(value.as_bytes()),
+    }));
     HttpExchange {
         connection: Arc::new(ConnectionInfo {
             pid: 1,
@@ -45,16 +59,7 @@ fn exchange(content_type: &str, body: String) -> HttpExchange {
             status: 200,
             reason: "OK".into(),
             version: 1,
-            headers: vec![
-                Header {
-                    name: "Content-Type".into(),
-                    value: Bytes::copy_from_slice(content_type.as_bytes()),
-                },
-                Header {
-                    name: "Server".into(),
-                    value: Bytes::from_static(b"envoy"),
-                },
-            ],
+            headers: response_headers,
             trailers: Vec::new(),
             body: Body {
                 wire_len: body.len() as u64,
@@ -128,6 +133,44 @@ fn leaky_users(n: usize) -> String {
     out
 }
 
+/// An application log served as text, a finding on most lines: emails,
+/// private addresses, Java frames, database URIs with passwords.
+fn leaky_log(n: usize) -> String {
+    let mut out = String::new();
+    for i in 0..n {
+        out.push_str(&format!(
+            "2024-05-01T08:{:02}:00Z INFO order {i} placed by user{i}@corpmail.net from 10.20.{}.{}\n\
+             2024-05-01T08:{:02}:01Z ERROR payment failed: postgres://billing:Pw{i}x9Kq@db-{i}.internal:5432/pay\n\
+             \tat com.shop.billing.Charge.run(Charge.java:{})\n",
+            i % 60,
+            i % 250,
+            1 + i % 250,
+            i % 60,
+            100 + i % 900
+        ));
+    }
+    out
+}
+
+/// One small API exchange as a loaded nginx serves it: 1 KiB of clean
+/// JSON, the usual response headers and the version banner.
+fn api_exchange() -> HttpExchange {
+    let mut body = clean_orders(2);
+    body.truncate(1024);
+    exchange_with(
+        "application/json",
+        body,
+        &[
+            ("Server", "nginx/1.24.0"),
+            ("Date", "Sun, 06 Dec 2026 16:40:00 GMT"),
+            ("Content-Length", "1024"),
+            ("Connection", "keep-alive"),
+            ("ETag", "\"6751a2f0-400\""),
+            ("Accept-Ranges", "bytes"),
+        ],
+    )
+}
+
 fn bench(c: &mut Criterion) {
     let detector = ContentDetector::with_key(
         &DetectConfig::default(),
@@ -139,6 +182,7 @@ fn bench(c: &mut Criterion) {
         ("clean_json_256k", "application/json", clean_orders(480)),
         ("clean_html_256k", "text/html", clean_html(900)),
         ("leaky_json_64k", "application/json", leaky_users(280)),
+        ("leaky_text_64k", "text/plain", leaky_log(290)),
     ] {
         let x = exchange(content_type, body);
         group.throughput(Throughput::Bytes(x.response.body.raw.len() as u64));
@@ -146,6 +190,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| std::hint::black_box(detector.inspect(&x)))
         });
     }
+    let x = api_exchange();
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("api_exchange_1k", |b| {
+        b.iter(|| std::hint::black_box(detector.inspect(&x)))
+    });
     group.finish();
 }
 

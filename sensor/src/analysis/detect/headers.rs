@@ -50,11 +50,20 @@ const BANNERS: &[&str] = &[
     "x-envoy-version",
 ];
 
+/// True for the headers that carry credentials (Authorization,
+/// Proxy-Authorization).
+pub fn names_credentials(name: &str) -> bool {
+    name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization")
+}
+
+/// True for the response headers that announce software.
+pub fn names_software(name: &str) -> bool {
+    BANNERS.iter().any(|b| name.eq_ignore_ascii_case(b))
+}
+
 /// True when a request header carries Basic credentials with a password.
 pub fn basic_credentials(name: &str, value: &[u8]) -> bool {
-    if !name.eq_ignore_ascii_case("authorization")
-        && !name.eq_ignore_ascii_case("proxy-authorization")
-    {
+    if !names_credentials(name) {
         return false;
     }
     let value = value.trim_ascii();
@@ -72,7 +81,7 @@ pub fn basic_credentials(name: &str, value: &[u8]) -> bool {
 
 /// True when a response header announces a software version.
 pub fn version_banner(name: &str, value: &[u8]) -> bool {
-    BANNERS.iter().any(|b| name.eq_ignore_ascii_case(b))
+    names_software(name)
         && value
             .windows(3)
             .any(|w| w[0].is_ascii_digit() && w[1] == b'.' && w[2].is_ascii_digit())

@@ -78,11 +78,12 @@ impl JsonPath<'_> {
     }
 }
 
-/// Receives each value: its path, its bytes, its raw span in the body.
-pub type ValueFn<'f> = dyn FnMut(&JsonPath<'_>, &[u8], (usize, usize)) + 'f;
+/// Receives each value: its path, its bytes, its raw span in the body;
+/// returns false to end the walk there.
+pub type ValueFn<'f> = dyn FnMut(&JsonPath<'_>, &[u8], (usize, usize)) -> bool + 'f;
 
-/// Calls `f(path, value, span)` for each string (unescaped) and number;
-/// `span` is the value's raw byte range in `body`.
+/// Calls `f(path, value, span)` for each string (unescaped) and number,
+/// until it returns false; `span` is the value's raw byte range in `body`.
 pub fn walk(body: &[u8], f: &mut ValueFn<'_>) {
     let mut frames: Vec<Frame> = Vec::with_capacity(16);
     let mut overflow = 0usize;
@@ -133,7 +134,7 @@ pub fn walk(body: &[u8], f: &mut ValueFn<'_>) {
                     raw
                 };
                 let depth = frames.len();
-                f(
+                let go_on = f(
                     &JsonPath {
                         body,
                         frames: &frames[..depth],
@@ -141,6 +142,9 @@ pub fn walk(body: &[u8], f: &mut ValueFn<'_>) {
                     value,
                     (start, end),
                 );
+                if !go_on {
+                    return;
+                }
                 if overflow == 0 {
                     value_done(&mut frames);
                 }
@@ -152,7 +156,7 @@ pub fn walk(body: &[u8], f: &mut ValueFn<'_>) {
                 {
                     i += 1;
                 }
-                f(
+                let go_on = f(
                     &JsonPath {
                         body,
                         frames: &frames,
@@ -160,6 +164,9 @@ pub fn walk(body: &[u8], f: &mut ValueFn<'_>) {
                     &body[start..i],
                     (start, i),
                 );
+                if !go_on {
+                    return;
+                }
                 if overflow == 0 {
                     value_done(&mut frames);
                 }
@@ -270,6 +277,7 @@ mod tests {
                 path.render(false),
                 String::from_utf8_lossy(value).into_owned(),
             ));
+            true
         });
         out
     }
@@ -314,9 +322,20 @@ mod tests {
         let body = br#"{"a":[{"b":"x"}]}"#;
         let mut paths = Vec::new();
         walk(body, &mut |p, _, _| {
-            paths.push((p.render(true), p.key().map(<[u8]>::to_vec)))
+            paths.push((p.render(true), p.key().map(<[u8]>::to_vec)));
+            true
         });
         assert_eq!(paths, [("$.a[*].b".to_string(), Some(b"b".to_vec()))]);
+    }
+
+    #[test]
+    fn stops_when_told() {
+        let mut seen = 0;
+        walk(br#"[1,2,3,4]"#, &mut |_, _, _| {
+            seen += 1;
+            seen < 2
+        });
+        assert_eq!(seen, 2);
     }
 
     #[test]

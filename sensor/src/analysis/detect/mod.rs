@@ -13,8 +13,9 @@
 //!
 //! Layout: `pii`, `secrets`, `jwt`, `errors` and `headers` hold the rule
 //! tables; `rules` and `custom` compile them; `prefilter`, `body`,
-//! `json_walk` and `scan` are the engine; `validators`, `checks`,
-//! `redact` and `fingerprint` the per-value work.
+//! `json_walk`, `scan` and `memo` (header findings by value) are the
+//! engine; `validators`, `checks`, `redact` and `fingerprint` the
+//! per-value work.
 
 mod body;
 mod checks;
@@ -27,11 +28,13 @@ pub mod grpc;
 mod headers;
 mod json_walk;
 pub mod jwt;
+mod memo;
 mod pii;
 mod prefilter;
 pub mod protobuf;
 mod protocol;
 pub mod redact;
+mod rule_set;
 mod rules;
 mod scan;
 mod secrets;
@@ -60,7 +63,8 @@ use rules::{builtin_specs, Rule};
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/sensor";
 
 /// Runs every enabled rule on exchanges. Build once, share by reference:
-/// `inspect` takes `&self` and keeps no state between calls.
+/// `inspect` takes `&self`; the only state kept between calls is the
+/// bounded memo of header findings, which changes no result.
 pub struct ContentDetector {
     rules: Vec<Rule>,
     by_id: HashMap<String, usize>,
@@ -75,6 +79,9 @@ pub struct ContentDetector {
     jwt_max_lifetime_secs: u64,
     jwt_allowed_algs: Vec<String>,
     max_inspect_bytes: usize,
+    /// What header values yielded before (a Server banner), shared by
+    /// every exchange.
+    header_memo: memo::HeaderMemo,
 }
 
 impl std::fmt::Debug for ContentDetector {
@@ -129,6 +136,7 @@ impl ContentDetector {
             jwt_max_lifetime_secs: config.jwt_max_lifetime_secs,
             jwt_allowed_algs: config.jwt_allowed_algs.clone(),
             max_inspect_bytes: config.max_inspect_bytes,
+            header_memo: memo::HeaderMemo::default(),
             rules,
         })
     }
@@ -208,12 +216,18 @@ impl Allow {
             })
     }
 
-    fn drops(&self, rule: &str, fingerprint: &str) -> bool {
-        (self.rules.is_empty()
+    /// Whether the entry is about `rule` (it names no rule, or a glob
+    /// matching it).
+    fn covers(&self, rule: &str) -> bool {
+        self.rules.is_empty()
             || self
                 .rules
                 .iter()
-                .any(|r| glob::matches(r.as_bytes(), rule.as_bytes())))
+                .any(|r| glob::matches(r.as_bytes(), rule.as_bytes()))
+    }
+
+    fn drops(&self, rule: &str, fingerprint: &str) -> bool {
+        self.covers(rule)
             && (self.fingerprints.is_empty() || self.fingerprints.iter().any(|f| f == fingerprint))
     }
 }

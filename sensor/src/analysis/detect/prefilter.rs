@@ -1,24 +1,45 @@
 //! The single pass that decides which rules can fire on a part of a
-//! message. One Aho-Corasick automaton over every enabled rule's keywords
-//! (ASCII case-insensitive) plus a scan for long digit runs; a part that
-//! triggers nothing is done after this pass, which is what keeps clean
-//! traffic cheap.
+//! message. One Aho-Corasick DFA over every enabled rule's keywords (ASCII
+//! case-insensitive, every occurrence) plus a scan for long digit runs; a
+//! part that triggers nothing is done after this pass, which is what keeps
+//! clean traffic cheap.
+//!
+//! Why not a packed (Teddy) searcher: the rules carry about 220
+//! case-insensitive keywords, and Teddy takes at most 64 case-sensitive
+//! ones. A DFA step is one table lookup that waits on the previous one, so
+//! long parts are cut into four stretches scanned in lockstep: the four
+//! lookups of a step are independent and overlap in the CPU.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::{Automaton as _, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 
+use super::rule_set::RuleSet;
 use super::rules::Rule;
 
 pub struct Prefilter {
-    automaton: Option<AhoCorasick>,
+    automaton: Option<Keywords>,
     /// For each automaton pattern, the rules it triggers.
     pattern_rules: Vec<Vec<usize>>,
     digit_rules: Vec<usize>,
     always_rules: Vec<usize>,
 }
 
+struct Keywords {
+    dfa: DFA,
+    start: StateID,
+    /// Bytes a stretch starts early so that a keyword crossing into it is
+    /// seen whole (the longest keyword less one).
+    overlap: usize,
+}
+
 /// Digits (allowing the separators phone, card and SSN formats use) in a
 /// row that make numeric PII possible.
 const MIN_DIGITS: usize = 9;
+
+/// Stretches scanned in lockstep, and the shortest text worth splitting.
+const LANES: usize = 4;
+const MIN_SPLIT: usize = 4096;
 
 impl Prefilter {
     pub fn new(rules: &[Rule]) -> Prefilter {
@@ -44,27 +65,25 @@ impl Prefilter {
                 }
             }
         }
-        // Leftmost-longest matching reports `passw` and not `pass` inside
-        // it: a keyword containing another triggers that one's rules too.
-        for p in 0..keywords.len() {
-            for q in 0..keywords.len() {
-                if p != q && keywords[p].contains(keywords[q].as_str()) {
-                    let extra = pattern_rules[q].clone();
-                    for r in extra {
-                        if !pattern_rules[p].contains(&r) {
-                            pattern_rules[p].push(r);
-                        }
-                    }
-                }
-            }
-        }
         let automaton = (!keywords.is_empty()).then(|| {
-            AhoCorasickBuilder::new()
+            // Standard semantics: every occurrence of every keyword, also
+            // those inside or overlapping another, so no rule is missed.
+            let dfa = DFA::builder()
                 .ascii_case_insensitive(true)
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(AhoCorasickKind::DFA))
+                .match_kind(MatchKind::Standard)
+                .start_kind(StartKind::Unanchored)
+                .prefilter(false)
                 .build(&keywords)
-                .expect("keywords are plain literals")
+                .expect("keywords are plain literals");
+            let start = dfa
+                .start_state(Anchored::No)
+                .expect("built for unanchored searches");
+            let overlap = dfa.max_pattern_len().saturating_sub(1);
+            Keywords {
+                dfa,
+                start,
+                overlap,
+            }
         });
         Prefilter {
             automaton,
@@ -74,106 +93,281 @@ impl Prefilter {
         }
     }
 
-    /// Every keyword occurrence in `text` as (start, end, pattern), in
-    /// order of end: JSON bodies map them onto values instead of running
-    /// every triggered rule on every value.
+    /// Every keyword occurrence in `text` as (start, end, pattern), ordered
+    /// by start: JSON bodies map them onto values instead of running every
+    /// triggered rule on every value.
     pub fn hits(&self, text: &[u8], out: &mut Vec<(usize, usize, usize)>) {
         out.clear();
-        if let Some(automaton) = &self.automaton {
-            out.extend(
-                automaton
-                    .find_iter(text)
-                    .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
-            );
+        if let Some(k) = &self.automaton {
+            k.each(text, |start, end, p| out.push((start, end, p)));
+            out.sort_unstable();
         }
     }
 
     /// Marks the rules of keyword `pattern`.
-    pub fn mark_pattern(&self, pattern: usize, active: &mut [bool]) -> bool {
+    pub fn mark_pattern(&self, pattern: usize, active: &mut RuleSet) -> bool {
         for &r in &self.pattern_rules[pattern] {
-            active[r] = true;
+            active.insert(r);
         }
         !self.pattern_rules[pattern].is_empty()
     }
 
+    /// Marks the rules that run on every part.
+    pub fn mark_always(&self, active: &mut RuleSet) -> bool {
+        for &r in &self.always_rules {
+            active.insert(r);
+        }
+        !self.always_rules.is_empty()
+    }
+
+    /// Marks the rules that read digit runs.
+    pub fn mark_digits(&self, active: &mut RuleSet) -> bool {
+        for &r in &self.digit_rules {
+            active.insert(r);
+        }
+        !self.digit_rules.is_empty()
+    }
+
+    /// Whether any rule reads digit runs (else they need not be looked for).
+    pub fn wants_digits(&self) -> bool {
+        !self.digit_rules.is_empty()
+    }
+
     /// Marks the rules that run on every part, and the digit rules when
     /// `text` holds a long digit run.
-    pub fn mark_unconditional(&self, text: &[u8], active: &mut [bool]) -> bool {
-        let mut any = false;
-        for &r in &self.always_rules {
-            active[r] = true;
-            any = true;
-        }
-        if !self.digit_rules.is_empty() && has_digit_run(text) {
-            for &r in &self.digit_rules {
-                active[r] = true;
-            }
-            any = true;
+    pub fn mark_unconditional(&self, text: &[u8], active: &mut RuleSet) -> bool {
+        let mut any = self.mark_always(active);
+        if self.wants_digits() && has_digit_run(text) {
+            any |= self.mark_digits(active);
         }
         any
     }
 
-    /// Marks in `active` (one flag per rule) the rules `text` can trigger;
+    /// Marks in `active` the rules `text` can trigger;
     /// returns whether any was marked.
-    pub fn run(&self, text: &[u8], active: &mut [bool]) -> bool {
-        let mut any = false;
-        let mut mark = |rules: &[usize], active: &mut [bool]| {
-            for &r in rules {
-                active[r] = true;
+    pub fn run(&self, text: &[u8], active: &mut RuleSet) -> bool {
+        let mut any = self.mark_unconditional(text, active);
+        if let Some(k) = &self.automaton {
+            k.each(text, |_, _, p| {
+                for &r in &self.pattern_rules[p] {
+                    active.insert(r);
+                    any = true;
+                }
+            });
+        }
+        any
+    }
+}
+
+impl Keywords {
+    /// Calls `f(start, end, pattern)` for every keyword occurrence, in no
+    /// particular order.
+    fn each(&self, text: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+        if text.len() < MIN_SPLIT {
+            self.stretch(text, 0, 0, text.len(), self.start, &mut f);
+            return;
+        }
+        // Lane k reports the keywords ending in (own[k], stop[k]] and
+        // starts `overlap` bytes before own[k] to see them whole.
+        let chunk = text.len() / LANES;
+        let own: [usize; LANES] = std::array::from_fn(|k| k * chunk);
+        let stop: [usize; LANES] = std::array::from_fn(|k| {
+            if k + 1 == LANES {
+                text.len()
+            } else {
+                (k + 1) * chunk
             }
-            any |= !rules.is_empty();
-        };
-        mark(&self.always_rules, active);
-        if let Some(automaton) = &self.automaton {
-            let mut seen = vec![false; self.pattern_rules.len()];
-            let mut left = seen.len();
-            for m in automaton.find_iter(text) {
-                let p = m.pattern().as_usize();
-                if !seen[p] {
-                    seen[p] = true;
-                    mark(&self.pattern_rules[p], active);
-                    left -= 1;
-                    if left == 0 {
-                        break;
-                    }
+        });
+        let from: [usize; LANES] = std::array::from_fn(|k| own[k].saturating_sub(self.overlap));
+        let steps = (0..LANES).map(|k| stop[k] - from[k]).min().unwrap_or(0);
+        let dfa = &self.dfa;
+        let mut sid = [self.start; LANES];
+        for step in 0..steps {
+            for k in 0..LANES {
+                let at = from[k] + step;
+                sid[k] = dfa.next_state(Anchored::No, sid[k], text[at]);
+                if dfa.is_special(sid[k]) && at >= own[k] {
+                    self.report(sid[k], at + 1, &mut f);
                 }
             }
         }
-        if !self.digit_rules.is_empty() && has_digit_run(text) {
-            mark(&self.digit_rules, active);
+        for k in 0..LANES {
+            self.stretch(text, from[k] + steps, own[k], stop[k], sid[k], &mut f);
         }
-        any
+    }
+
+    /// One stretch scanned alone from `at` in state `sid`, reporting the
+    /// keywords that end after `own`.
+    fn stretch(
+        &self,
+        text: &[u8],
+        at: usize,
+        own: usize,
+        stop: usize,
+        mut sid: StateID,
+        f: &mut impl FnMut(usize, usize, usize),
+    ) {
+        let dfa = &self.dfa;
+        for (i, &b) in text[at..stop].iter().enumerate() {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            if dfa.is_special(sid) && at + i >= own {
+                self.report(sid, at + i + 1, f);
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn report(&self, sid: StateID, end: usize, f: &mut impl FnMut(usize, usize, usize)) {
+        let dfa = &self.dfa;
+        if !dfa.is_match(sid) {
+            return;
+        }
+        for i in 0..dfa.match_len(sid) {
+            let p = dfa.match_pattern(sid, i);
+            f(end - dfa.pattern_len(p), end, p.as_usize());
+        }
     }
 }
 
 /// True when `text` holds at least `MIN_DIGITS` digits with at most two
 /// separator characters between neighbours.
 pub fn has_digit_run(text: &[u8]) -> bool {
-    let mut digits = 0usize;
-    let mut gap = 0usize;
-    for &b in text {
-        if b.is_ascii_digit() {
-            digits += 1;
-            gap = 0;
-            if digits >= MIN_DIGITS {
-                return true;
-            }
-        } else if digits > 0 && gap < 2 && matches!(b, b' ' | b'-' | b'.' | b'(' | b')') {
-            gap += 1;
-        } else {
-            digits = 0;
-            gap = 0;
+    let mut found = false;
+    digit_runs(text, &mut |_, _| {
+        found = true;
+        false
+    });
+    found
+}
+
+/// Calls `f(start, end)` for each digit run of `MIN_DIGITS` or more (from
+/// its first digit to past its last) until `f` returns false.
+///
+/// Text is read 64 bytes at a time as bit masks (which bytes are digits,
+/// which separators): a block where no nine bytes in a row can belong to
+/// one run, most blocks of most text, is passed over without reading it
+/// byte by byte.
+pub fn digit_runs(text: &[u8], f: &mut dyn FnMut(usize, usize) -> bool) {
+    let mut run = DigitRun::default();
+    let mut blocks = text.chunks_exact(64);
+    let mut at = 0;
+    for block in &mut blocks {
+        // A run in progress reads on byte by byte.
+        if run.digits == 0 && !may_hold_run(block) {
+            at += 64;
+            continue;
         }
+        if !run.feed(block, at, f) {
+            return;
+        }
+        at += 64;
     }
-    false
+    if run.feed(blocks.remainder(), at, f) && run.digits >= MIN_DIGITS {
+        f(run.start, text.len() - run.gap);
+    }
+}
+
+/// False when no run can start, end or lie in `block` (64 bytes) read
+/// from a reset state: no nine bytes in a row that keep a run going, and
+/// a last byte that ends any.
+fn may_hold_run(block: &[u8]) -> bool {
+    let (d, s) = block_masks(block);
+    // Bytes that keep a run going: digits, and separators right after a
+    // digit or after a digit and one separator.
+    let k = d | (s & ((d << 1) | ((s << 1) & (d << 2))));
+    let k2 = k & (k >> 1);
+    let k4 = k2 & (k2 >> 2);
+    let k9 = k4 & (k4 >> 4) & (k >> 8);
+    k9 != 0 || k >> 63 != 0
+}
+
+/// Which bytes of a 64-byte block are digits, and which are separators
+/// (bit i for byte i): 16 bytes per step with SSE2, which every x86_64
+/// has.
+#[cfg(target_arch = "x86_64")]
+fn block_masks(block: &[u8]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    assert_eq!(block.len(), 64);
+    let (mut d, mut s) = (0u64, 0u64);
+    for (i, chunk) in block.chunks_exact(16).enumerate() {
+        // SAFETY: SSE2 is part of the x86_64 baseline; the unaligned load
+        // reads exactly the 16 bytes of `chunk`.
+        let (digits, seps) = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            let x = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let digit = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(9)), x);
+            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+            let sep = _mm_or_si128(
+                _mm_or_si128(eq(b' '), eq(b'-')),
+                _mm_or_si128(eq(b'.'), _mm_or_si128(eq(b'('), eq(b')'))),
+            );
+            (_mm_movemask_epi8(digit), _mm_movemask_epi8(sep))
+        };
+        d |= u64::from(digits as u16) << (16 * i);
+        s |= u64::from(seps as u16) << (16 * i);
+    }
+    (d, s)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn block_masks(block: &[u8]) -> (u64, u64) {
+    let (mut d, mut s) = (0u64, 0u64);
+    for (i, &b) in block.iter().enumerate() {
+        d |= u64::from(b.wrapping_sub(b'0') < 10) << i;
+        s |= u64::from(matches!(b, b' ' | b'-' | b'.' | b'(' | b')')) << i;
+    }
+    (d, s)
+}
+
+/// The byte-by-byte reading: digits so far, separators since the last
+/// digit, where the run began.
+#[derive(Default)]
+struct DigitRun {
+    digits: usize,
+    gap: usize,
+    start: usize,
+}
+
+impl DigitRun {
+    /// Reads `bytes` (at offset `at` of the text); false when `f` asked to
+    /// stop.
+    fn feed(&mut self, bytes: &[u8], at: usize, f: &mut dyn FnMut(usize, usize) -> bool) -> bool {
+        for (i, &b) in bytes.iter().enumerate() {
+            if b.is_ascii_digit() {
+                if self.digits == 0 {
+                    self.start = at + i;
+                }
+                self.digits += 1;
+                self.gap = 0;
+            } else if self.digits > 0
+                && self.gap < 2
+                && matches!(b, b' ' | b'-' | b'.' | b'(' | b')')
+            {
+                self.gap += 1;
+            } else {
+                let ended = self.digits >= MIN_DIGITS;
+                let end = at + i - self.gap;
+                self.digits = 0;
+                self.gap = 0;
+                if ended && !f(self.start, end) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::has_digit_run;
+    use super::*;
+    use crate::analysis::detect::rules::{builtin_specs, Rule};
 
     #[test]
-    fn digit_runs() {
+    fn digit_runs_found() {
         for (text, want) in [
             ("4539 5787 6362 1486", true),
             ("(415) 867-2309", true),
@@ -185,5 +379,131 @@ mod tests {
         ] {
             assert_eq!(has_digit_run(text.as_bytes()), want, "{text}");
         }
+    }
+
+    #[test]
+    fn digit_run_spans_across_blocks() {
+        let pad = "x".repeat(60);
+        let text = format!("{pad}1234 5678 9{pad}{}  123456789", "y".repeat(200));
+        let mut spans = Vec::new();
+        digit_runs(text.as_bytes(), &mut |s, e| {
+            spans.push(&text[s..e]);
+            true
+        });
+        assert_eq!(spans, ["1234 5678 9", "123456789"]);
+    }
+
+    /// Reference: the digit-run state machine byte by byte.
+    fn slow_has_run(text: &[u8]) -> bool {
+        let (mut digits, mut gap) = (0, 0);
+        for &b in text {
+            if b.is_ascii_digit() {
+                digits += 1;
+                gap = 0;
+                if digits >= MIN_DIGITS {
+                    return true;
+                }
+            } else if digits > 0 && gap < 2 && matches!(b, b' ' | b'-' | b'.' | b'(' | b')') {
+                gap += 1;
+            } else {
+                digits = 0;
+                gap = 0;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn digit_runs_agree_with_the_byte_by_byte_reading_across_blocks() {
+        // Runs and near-runs placed at every offset around block edges.
+        for piece in [
+            "123456789",
+            "12-34 56.78(9",
+            "12345678",
+            "1-2-3-4-5-6-7-8-9",
+            "1  2345678",
+        ] {
+            for offset in 40..140 {
+                let mut text = vec![b'x'; offset];
+                text.extend_from_slice(piece.as_bytes());
+                text.extend_from_slice(b"-- 1 yy");
+                let mut spans = Vec::new();
+                digit_runs(&text, &mut |s, e| {
+                    spans.push((s, e));
+                    true
+                });
+                let want = slow_has_run(&text);
+                assert_eq!(!spans.is_empty(), want, "{piece} at {offset}");
+                if want {
+                    assert_eq!(
+                        spans,
+                        [(offset, offset + piece.len())],
+                        "{piece} at {offset}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn digit_runs_agree_with_the_byte_by_byte_reading() {
+        // Every window of a text mixing digits, separators and letters.
+        let text = b"a12-34 5.6(7)89-0x 12345 6789  0123456789 x(415)  867-2309 1-2-3-4-5-6-7-8-9";
+        for s in 0..text.len() {
+            for e in s..=text.len() {
+                let w = &text[s..e];
+                assert_eq!(
+                    has_digit_run(w),
+                    slow_has_run(w),
+                    "{:?}",
+                    String::from_utf8_lossy(w)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn block_masks_mark_digits_and_separators() {
+        let mut block = [b'x'; 64];
+        block[0] = b'0';
+        block[17] = b'9';
+        block[63] = b'5';
+        block[5] = b'-';
+        block[40] = b')';
+        block[41] = b'/';
+        block[42] = b':';
+        assert_eq!(
+            block_masks(&block),
+            ((1 << 0) | (1 << 17) | (1 << 63), (1 << 5) | (1 << 40))
+        );
+    }
+
+    #[test]
+    fn lanes_find_every_keyword_occurrence() {
+        let rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
+        let pre = Prefilter::new(&rules);
+        // Keywords at every offset around the stretch boundaries.
+        let mut text = Vec::new();
+        let mut i = 0;
+        while text.len() < 3 * MIN_SPLIT {
+            text.extend_from_slice(b"lorem ipsum ");
+            text.extend(std::iter::repeat_n(b'z', i % 13));
+            text.extend_from_slice(if i % 2 == 0 {
+                b"Passw"
+            } else {
+                b"AKIA_goroutine "
+            });
+            i += 1;
+        }
+        let mut lanes = Vec::new();
+        pre.hits(&text, &mut lanes);
+        let k = pre.automaton.as_ref().unwrap();
+        let mut alone = Vec::new();
+        k.stretch(&text, 0, 0, text.len(), k.start, &mut |s, e, p| {
+            alone.push((s, e, p))
+        });
+        alone.sort_unstable();
+        assert!(!lanes.is_empty());
+        assert_eq!(lanes, alone);
     }
 }

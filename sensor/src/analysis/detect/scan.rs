@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
+
 use crate::exchange::{header, Body, Header, HttpExchange};
 
 use super::body::{body_kind, form_pairs, BodyKind};
@@ -11,8 +13,11 @@ use super::grpc;
 use super::headers;
 use super::json_walk;
 use super::jwt;
+use super::memo::{Found, HeaderKey};
+use super::prefilter;
 use super::protocol;
 use super::redact::redact;
+use super::rule_set::RuleSet;
 use super::rules::{normalise_field, Check, Scope};
 use super::types::{Finding, Location, Message, Part};
 use super::{Allow, ContentDetector};
@@ -29,11 +34,16 @@ pub struct Scan<'d> {
     allow: Vec<&'d Allow>,
     merged: Vec<Merged>,
     index: HashMap<(usize, Location), usize>,
-    active: Vec<bool>,
+    active: RuleSet,
     /// Findings worded by their detector (protocol), not by the engine.
     worded: Vec<Finding>,
-    /// The Host header without its port (for JWT key URLs).
-    host: String,
+    /// The Host header (for JWT key URLs), read only when a JWT is judged.
+    host: Option<Bytes>,
+    /// While a header is read for the memo: its findings, held back.
+    capture: Option<Vec<Found>>,
+    /// A JWT was judged against `host`: the findings are this exchange's,
+    /// not the header value's alone, and stay out of the memo.
+    read_host: bool,
 }
 
 impl<'d> Scan<'d> {
@@ -49,16 +59,16 @@ impl<'d> Scan<'d> {
                 .collect(),
             merged: Vec::new(),
             index: HashMap::new(),
-            active: vec![false; det.rules.len()],
+            active: RuleSet::new(det.rules.len()),
             worded: Vec::new(),
-            host: header(&exchange.request.headers, "host")
-                .map(|h| {
-                    let h = String::from_utf8_lossy(h);
-                    h.rsplit_once(':')
-                        .map_or(&*h, |(host, _)| host)
-                        .to_ascii_lowercase()
-                })
-                .unwrap_or_default(),
+            host: exchange
+                .request
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("host"))
+                .map(|h| h.value.clone()),
+            capture: None,
+            read_host: false,
         }
     }
 
@@ -123,7 +133,7 @@ impl<'d> Scan<'d> {
 
     /// Runs the prefilter; false when no rule can fire on `text`.
     fn prefilter(&mut self, text: &[u8]) -> bool {
-        self.active.iter_mut().for_each(|a| *a = false);
+        self.active.clear();
         self.det.prefilter.run(text, &mut self.active)
     }
 
@@ -152,34 +162,95 @@ impl<'d> Scan<'d> {
         }
     }
 
+    /// Each header's findings; a header read before (same message, name,
+    /// value, transport) comes from the memo.
     fn headers(&mut self, message: Message, list: &[Header], tls: bool) {
+        let det = self.det;
         for h in list {
-            let location = || Location {
+            let basic = message == Message::Request
+                && !tls
+                && det.basic_rule.is_some()
+                && headers::names_credentials(&h.name);
+            let banner = message == Message::Response
+                && det.banner_rule.is_some()
+                && headers::names_software(&h.name);
+            let triggered = self.prefilter(&h.value);
+            if !basic && !banner && !triggered {
+                continue;
+            }
+            let key = HeaderKey {
+                message,
+                tls,
+                name: &h.name,
+                value: &h.value,
+            };
+            let found = match det.header_memo.get(&key) {
+                Some(found) => found,
+                None => {
+                    let found = self.read_header(message, h, basic, banner, triggered);
+                    if std::mem::take(&mut self.read_host) {
+                        found.into()
+                    } else {
+                        det.header_memo.put(&key, found)
+                    }
+                }
+            };
+            if found.is_empty() {
+                continue;
+            }
+            let location = Location {
                 message,
                 part: Part::Header,
                 name: Some(h.name.clone()),
             };
-            if message == Message::Request && !tls && headers::basic_credentials(&h.name, &h.value)
-            {
-                if let Some(rule) = self.det.basic_rule {
-                    self.record(rule, location(), location(), &h.value);
-                }
-            }
-            if message == Message::Response && headers::version_banner(&h.name, &h.value) {
-                if let Some(rule) = self.det.banner_rule {
-                    self.record(rule, location(), location(), &h.value);
-                }
-            }
-            if self.prefilter(&h.value) {
-                self.value(
-                    message,
-                    Part::Header,
-                    Some(h.name.as_bytes()),
-                    &h.value,
-                    &|_| location(),
+            for f in found.iter() {
+                self.merge(
+                    f.rule,
+                    &|_| location.clone(),
+                    || f.fingerprint.clone(),
+                    || f.evidence.clone(),
                 );
             }
         }
+    }
+
+    /// What one header yields, before allowlists.
+    fn read_header(
+        &mut self,
+        message: Message,
+        h: &Header,
+        basic: bool,
+        banner: bool,
+        triggered: bool,
+    ) -> Vec<Found> {
+        let det = self.det;
+        self.capture = Some(Vec::new());
+        self.read_host = false;
+        let location = || Location {
+            message,
+            part: Part::Header,
+            name: Some(h.name.clone()),
+        };
+        if let Some(rule) = det.basic_rule.filter(|_| basic) {
+            if headers::basic_credentials(&h.name, &h.value) {
+                self.record(rule, &|_| location(), &h.value);
+            }
+        }
+        if let Some(rule) = det.banner_rule.filter(|_| banner) {
+            if headers::version_banner(&h.name, &h.value) {
+                self.record(rule, &|_| location(), &h.value);
+            }
+        }
+        if triggered {
+            self.value(
+                message,
+                Part::Header,
+                Some(h.name.as_bytes()),
+                &h.value,
+                &|_| location(),
+            );
+        }
+        self.capture.take().unwrap_or_default()
     }
 
     fn body(&mut self, message: Message, headers: &[Header], body: &Body) {
@@ -266,25 +337,46 @@ impl<'d> Scan<'d> {
         );
     }
 
-    /// JSON: keyword hits of the whole body are mapped onto the values
-    /// (and keys) they fall in, so a rule runs only on values that can
-    /// match it, and most values run none.
+    /// JSON: keyword hits and digit runs of the whole body are mapped
+    /// onto the values (and keys) they fall in, so a rule runs only on
+    /// values that can match it, and most values run none.
     fn json(&mut self, message: Message, content: &[u8]) {
+        let det = self.det;
+        let pre = &det.prefilter;
         let mut hits = Vec::new();
-        self.det.prefilter.hits(content, &mut hits);
-        if hits.is_empty()
-            && !self
-                .det
-                .prefilter
-                .mark_unconditional(content, &mut self.active)
-        {
+        pre.hits(content, &mut hits);
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        if pre.wants_digits() {
+            prefilter::digit_runs(content, &mut |s, e| {
+                runs.push((s, e));
+                true
+            });
+        }
+        let always = pre.mark_always(&mut self.active);
+        if hits.is_empty() && runs.is_empty() && !always {
             return;
         }
+        // Past the last keyword start, digit run end and escape (an
+        // escaped value is read for digits on its own), no value can
+        // trigger a rule: the walk ends there.
+        let horizon = if always {
+            usize::MAX
+        } else {
+            [
+                hits.last().map_or(0, |h| h.0 + 1),
+                runs.last().map_or(0, |r| r.1),
+                memchr::memrchr(b'\\', content).map_or(0, |at| at + 1),
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+        };
         let mut next = 0;
+        let mut next_run = 0;
         let mut dirty = true;
         json_walk::walk(content, &mut |path, value, (start, end)| {
             if dirty {
-                self.active.iter_mut().for_each(|a| *a = false);
+                self.active.clear();
                 dirty = false;
             }
             let from = path.key_span().map_or(start, |(s, _)| s);
@@ -300,14 +392,14 @@ impl<'d> Scan<'d> {
                     .key_span()
                     .is_some_and(|(ks, ke)| s + 1 >= ks && e <= ke);
                 if in_key || (s >= start && e <= end) {
-                    any |= self.det.prefilter.mark_pattern(p, &mut self.active);
+                    any |= pre.mark_pattern(p, &mut self.active);
                 }
                 i += 1;
             }
-            any |= self
-                .det
-                .prefilter
-                .mark_unconditional(value, &mut self.active);
+            any |= pre.mark_always(&mut self.active);
+            if pre.wants_digits() && digits_in(value, (start, end), &runs, &mut next_run) {
+                any |= pre.mark_digits(&mut self.active);
+            }
             if any {
                 dirty = true;
                 self.value(message, Part::Body, path.key(), value, &|wildcard| {
@@ -318,6 +410,7 @@ impl<'d> Scan<'d> {
                     }
                 });
             }
+            end < horizon
         });
     }
 
@@ -352,12 +445,16 @@ impl<'d> Scan<'d> {
         let det = self.det;
         let mut norm_key: Option<String> = None;
         let mut fired = false;
+        // Taken out while the rules run, and put back (nothing marks rules
+        // meanwhile).
+        let active = std::mem::take(&mut self.active);
         for pass_fallback in [false, true] {
             if pass_fallback && fired {
                 break;
             }
-            for (i, rule) in det.rules.iter().enumerate() {
-                if !self.active[i] || rule.fallback != pass_fallback || !rule.enabled {
+            for i in active.iter() {
+                let rule = &det.rules[i];
+                if rule.fallback != pass_fallback || !rule.enabled {
                     continue;
                 }
                 if !self.applies(rule.scope, message, part) {
@@ -373,7 +470,7 @@ impl<'d> Scan<'d> {
                             };
                             if let Some(value) = value {
                                 if checks::passes(rule.check, value, text, det.report_examples) {
-                                    self.record(i, location(false), location(true), value);
+                                    self.record(i, location, value);
                                     fired = true;
                                 }
                             }
@@ -382,6 +479,11 @@ impl<'d> Scan<'d> {
                 }
                 let Some(re) = &rule.regex else { continue };
                 let grouped = re.captures_len() > 1;
+                // Most values do not match: say so without building the
+                // capture groups `captures_iter` allocates.
+                if grouped && !re.is_match(text) {
+                    continue;
+                }
                 let mut found: Vec<(usize, usize)> = Vec::new();
                 if grouped {
                     for caps in re.captures_iter(text) {
@@ -395,42 +497,87 @@ impl<'d> Scan<'d> {
                 for (s, e) in found {
                     let value = &text[s..e];
                     if rule.check == Check::Jwt {
+                        self.read_host = true;
+                        let host = host_name(self.host.as_deref());
                         let policy = jwt::Policy {
                             max_lifetime_secs: det.jwt_max_lifetime_secs,
                             allowed_algs: &det.jwt_allowed_algs,
-                            host: &self.host,
+                            host: &host,
                         };
                         let problems = jwt::problems_with(value, &policy);
                         for id in problems {
                             if let Some(&r) = det.by_id.get(id) {
                                 if det.rules[r].enabled {
-                                    self.record(r, location(false), location(true), value);
+                                    self.record(r, location, value);
                                     fired = true;
                                 }
                             }
                         }
                     } else if checks::passes(rule.check, value, text, det.report_examples) {
-                        self.record(i, location(false), location(true), value);
+                        self.record(i, location, value);
                         fired = true;
                     }
                 }
             }
         }
+        self.active = active;
     }
 
-    fn record(&mut self, rule: usize, exact: Location, wildcard: Location, value: &[u8]) {
-        let r = &self.det.rules[rule];
-        let fingerprint = self.det.key.fingerprint(&checks::normalise(r.check, value));
-        if self.allow.iter().any(|a| a.drops(&r.id, &fingerprint)) {
+    /// A finding of rule `rule` on `value` at `location(wildcard)`.
+    fn record(&mut self, rule: usize, location: &dyn Fn(bool) -> Location, value: &[u8]) {
+        let det = self.det;
+        let r = &det.rules[rule];
+        let fingerprint = || det.key.fingerprint(&checks::normalise(r.check, value));
+        if let Some(found) = &mut self.capture {
+            found.push(Found {
+                rule,
+                fingerprint: fingerprint(),
+                evidence: redact(r.mask, value),
+            });
             return;
         }
-        let key = (rule, wildcard);
+        self.merge(rule, location, fingerprint, || redact(r.mask, value));
+    }
+
+    /// Adds a finding unless an allowlist drops it; the same rule at the
+    /// same (wildcard) location counts once more instead. The fingerprint
+    /// (a keyed hash) and the evidence are made only when needed: for a
+    /// new finding, or for an allowlist entry that lists fingerprints.
+    fn merge(
+        &mut self,
+        rule: usize,
+        location: &dyn Fn(bool) -> Location,
+        fingerprint: impl FnOnce() -> String,
+        evidence: impl FnOnce() -> String,
+    ) {
+        let r = &self.det.rules[rule];
+        let mut make = Some(fingerprint);
+        let mut made: Option<String> = None;
+        for a in &self.allow {
+            if !a.covers(&r.id) {
+                continue;
+            }
+            if a.fingerprints.is_empty() {
+                return;
+            }
+            let f = made.get_or_insert_with(|| (make.take().expect("made once"))());
+            if a.fingerprints.iter().any(|x| x == f) {
+                return;
+            }
+        }
+        let key = (rule, location(true));
         if let Some(&at) = self.index.get(&key) {
             let m = &mut self.merged[at];
             m.finding.count = m.finding.count.saturating_add(1);
-            m.differs |= m.exact != exact;
+            if !m.differs {
+                m.differs = m.exact != location(false);
+            }
             return;
         }
+        let fingerprint = match made {
+            Some(f) => f,
+            None => (make.take().expect("made once"))(),
+        };
         self.index.insert(key.clone(), self.merged.len());
         self.merged.push(Merged {
             finding: Finding {
@@ -438,12 +585,12 @@ impl<'d> Scan<'d> {
                 category: r.category,
                 severity: r.severity,
                 location: key.1,
-                evidence: redact(r.mask, value),
+                evidence: evidence(),
                 fingerprint,
                 count: 1,
                 summary: String::new(),
             },
-            exact,
+            exact: location(false),
             differs: false,
             rule,
         });
@@ -472,6 +619,18 @@ impl<'d> Scan<'d> {
     }
 }
 
+/// The Host header without its port, lowercase (empty without one).
+fn host_name(header: Option<&[u8]>) -> String {
+    header
+        .map(|h| {
+            let h = String::from_utf8_lossy(h);
+            h.rsplit_once(':')
+                .map_or(&*h, |(host, _)| host)
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
 /// A description up to its parenthesised details.
 fn short(description: &str) -> &str {
     description
@@ -479,4 +638,28 @@ fn short(description: &str) -> &str {
         .next()
         .unwrap_or(description)
         .trim_end_matches('.')
+}
+
+/// Whether a JSON value holds a long digit run, from the runs of the
+/// whole body (ordered, `next` the first not yet passed): a run inside
+/// the value's raw span is one; a value no run touches has none (the
+/// value is a stretch of the body, and its runs are pieces of the
+/// body's); a run crossing its edge, or an unescaped value, is read
+/// again on its own.
+fn digits_in(
+    value: &[u8],
+    (start, end): (usize, usize),
+    runs: &[(usize, usize)],
+    next: &mut usize,
+) -> bool {
+    while *next < runs.len() && runs[*next].1 <= start {
+        *next += 1;
+    }
+    let raw = value.len() == end - start;
+    match runs.get(*next) {
+        Some(&(s, e)) if s < end => {
+            (raw && s >= start && e <= end) || prefilter::has_digit_run(value)
+        }
+        _ => !raw && prefilter::has_digit_run(value),
+    }
 }

@@ -154,7 +154,11 @@ pub const SPECS: &[Spec] = &[
         id: "secret.twilio_api_key",
         gitleaks: &["twilio-api-key"],
         description: "Twilio API key (SK and 32 hex digits)",
-        keywords: &["sk"],
+        // `SK` and the first hex digit: `sk` alone is in every other word.
+        keywords: &[
+            "sk0", "sk1", "sk2", "sk3", "sk4", "sk5", "sk6", "sk7", "sk8", "sk9", "ska", "skb",
+            "skc", "skd", "ske", "skf",
+        ],
         regex: Some(r"\b(SK[0-9a-f]{32})\b"),
         check: Check::Secret,
         mask: Mask::Prefix(2),

@@ -362,3 +362,35 @@ fn the_end_of_a_long_body_is_inspected() {
         "{findings:?}"
     );
 }
+
+#[test]
+fn header_findings_are_remembered_by_value_and_allowlists_still_apply() {
+    let config: DetectConfig = toml::from_str(
+        r#"
+        [[allow]]
+        rules = ["error.version_banner"]
+        endpoints = ["GET /health"]
+        "#,
+    )
+    .unwrap();
+    let d = detector(&config);
+    let at = |target: &str, server: &str| {
+        d.inspect(&exchange("GET", target, &[], "", &[("Server", server)], ""))
+    };
+    let first = at("/x", "nginx/1.24.0");
+    assert_eq!(rules_of(&first), ["error.version_banner"]);
+    for again in [at("/x", "nginx/1.24.0"), at("/y", "nginx/1.24.0")] {
+        assert_eq!(rules_of(&again), ["error.version_banner"]);
+        assert_eq!(again[0].evidence, first[0].evidence);
+        assert_eq!(again[0].fingerprint, first[0].fingerprint);
+        assert_eq!(again[0].location, first[0].location);
+        assert_eq!(again[0].summary, first[0].summary);
+        assert_eq!(again[0].count, 1);
+    }
+    // The endpoint's allowlist drops it, remembered or not.
+    assert!(at("/health", "nginx/1.24.0").is_empty());
+    let other = at("/x", "nginx/1.25.3");
+    assert_eq!(other[0].evidence, "nginx/1.25.3");
+    assert_ne!(other[0].fingerprint, first[0].fingerprint);
+    assert!(at("/x", "nginx").is_empty());
+}
