@@ -74,7 +74,10 @@ pub fn capture(
         run.dir = direction;
         run.start = syscall_offset;
     }
-    let shed = syscall_offset - run.start >= BULK_RUN_BYTES && maps::ring_under_pressure();
+    // Saturating: a stream restarted (TLS plaintext from offset 0) with a
+    // run left from before must never look deep into a run.
+    let shed =
+        syscall_offset.saturating_sub(run.start) >= BULK_RUN_BYTES && maps::ring_under_pressure();
 
     let limit = match maps::settings() {
         Some(s) if s.capture_limit <= MAX_CAPTURE_LIMIT => s.capture_limit as u64,

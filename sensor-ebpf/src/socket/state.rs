@@ -218,6 +218,7 @@ pub fn plaintext_state(cookie: u64) -> Option<*mut SockState> {
         s.flags |= FLAG_TLS;
         s.generation |= TLS_GENERATION_BIT;
         s.offsets = [0, 0];
+        s.run = sensor_common::DirectionRun::default();
         s.state = STATE_SNIFFING;
         s.sniff = SniffStart::default();
     }

@@ -38,6 +38,7 @@ pub fn plaintext_state(
     // SAFETY: no preconditions.
     s.generation = unsafe { bpf_ktime_get_ns() };
     s.offsets = [0, 0];
+    s.run = sensor_common::DirectionRun::default();
     if conn::sniff(first, len) == Sniff::Other {
         // HTTP/2 or another protocol inside TLS.
         s.state = STATE_IGNORED;
