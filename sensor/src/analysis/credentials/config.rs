@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::analysis::principal::config::{DEFAULT_API_KEY_HEADERS, DEFAULT_SESSION_COOKIES};
+
 use crate::config::InvalidKey;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -86,25 +88,8 @@ impl Default for CredentialsConfig {
                 "session_token",
                 "jwt",
             ]),
-            api_key_headers: strings(&[
-                "x-api-key",
-                "api-key",
-                "apikey",
-                "x-api-token",
-                "x-auth-token",
-                "x-access-token",
-            ]),
-            session_cookies: strings(&[
-                "session",
-                "sessionid",
-                "session_id",
-                "sid",
-                "connect.sid",
-                "JSESSIONID",
-                "PHPSESSID",
-                "_session_id",
-                "laravel_session",
-            ]),
+            api_key_headers: strings(DEFAULT_API_KEY_HEADERS),
+            session_cookies: strings(DEFAULT_SESSION_COOKIES),
             max_credentials: 50_000,
             max_tokens: 50_000,
             quiet_period_secs: 3600,

@@ -39,31 +39,39 @@ pub struct HostPrincipalConfig {
     pub session_cookies: Option<Vec<String>>,
 }
 
+/// Headers that carry an API key by default, lowercase. The credential
+/// tracker (`[credentials]`) starts from the same names.
+pub const DEFAULT_API_KEY_HEADERS: &[&str] = &[
+    "x-api-key",
+    "api-key",
+    "apikey",
+    "x-api-token",
+    "x-auth-token",
+    "x-access-token",
+];
+
+/// Session cookie names recognised by default (the credential tracker's
+/// defaults too).
+pub const DEFAULT_SESSION_COOKIES: &[&str] = &[
+    "session",
+    "sessionid",
+    "session_id",
+    "sid",
+    "connect.sid",
+    "JSESSIONID",
+    "PHPSESSID",
+    "_session_id",
+    "laravel_session",
+];
+
 impl Default for PrincipalConfig {
     fn default() -> Self {
         let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
         Self {
             enabled: true,
             jwt_claims: strings(&["sub", "client_id", "azp"]),
-            api_key_headers: strings(&[
-                "x-api-key",
-                "api-key",
-                "apikey",
-                "x-api-token",
-                "x-auth-token",
-                "x-access-token",
-            ]),
-            session_cookies: strings(&[
-                "session",
-                "sessionid",
-                "session_id",
-                "sid",
-                "connect.sid",
-                "JSESSIONID",
-                "PHPSESSID",
-                "_session_id",
-                "laravel_session",
-            ]),
+            api_key_headers: strings(DEFAULT_API_KEY_HEADERS),
+            session_cookies: strings(DEFAULT_SESSION_COOKIES),
             basic: true,
             hosts: Vec::new(),
         }

@@ -15,11 +15,13 @@
 //! 1.17, and other architectures.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
 use object::read::{ReadCache, ReadRef};
 use object::{Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _};
+
+use super::symbols::SymbolError;
 
 const WRITE: &[u8] = b"crypto/tls.(*Conn).Write";
 const READ: &[u8] = b"crypto/tls.(*Conn).Read";
@@ -57,29 +59,15 @@ pub enum GoExamined {
     Probes(GoProbes),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum GoError {
-    #[error("cannot open {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is not an ELF file this sensor reads: {source}")]
-    Parse {
-        path: PathBuf,
-        source: object::Error,
-    },
-}
-
 /// Examines `path`: cheap for files that are not Go programs (the section
 /// headers only).
-pub fn examine(path: &Path) -> Result<GoExamined, GoError> {
-    let file = File::open(path).map_err(|source| GoError::Open {
+pub fn examine(path: &Path) -> Result<GoExamined, SymbolError> {
+    let file = File::open(path).map_err(|source| SymbolError::Open {
         path: path.to_owned(),
         source,
     })?;
     let cache = ReadCache::new(file);
-    let elf = object::File::parse(&cache).map_err(|source| GoError::Parse {
+    let elf = object::File::parse(&cache).map_err(|source| SymbolError::Parse {
         path: path.to_owned(),
         source,
     })?;
@@ -348,7 +336,7 @@ mod tests {
 
     /// tests/servers/go/client.go built by the machine's Go (cargo xtask
     /// setup installs Debian's golang-go), with or without its symbols.
-    fn built_go_client(stripped: bool) -> PathBuf {
+    fn built_go_client(stripped: bool) -> std::path::PathBuf {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let dir = std::env::temp_dir().join(format!("sensor-go-{}-{stripped}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
