@@ -122,7 +122,16 @@ impl Analysis {
     /// `output.state_dir`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let key = fingerprint_key(config)?;
-        let content = ContentDetector::with_key(&config.detect, key.clone())?;
+        let grpc_schema = detect::grpc_schema::GrpcSchema::load(&config.grpc)
+            .map_err(|err| anyhow::anyhow!("grpc.descriptor_sets: {err}"))?;
+        if !grpc_schema.is_empty() {
+            tracing::info!(
+                "gRPC field paths named for {} methods from grpc.descriptor_sets",
+                grpc_schema.len()
+            );
+        }
+        let content =
+            ContentDetector::with_key(&config.detect, key.clone())?.with_grpc_schema(grpc_schema);
         let behaviour = config
             .behaviour
             .enabled

@@ -25,6 +25,7 @@ mod errors;
 mod fingerprint;
 use crate::glob;
 pub mod grpc;
+pub mod grpc_schema;
 mod headers;
 mod json_walk;
 pub mod jwt;
@@ -79,6 +80,9 @@ pub struct ContentDetector {
     jwt_max_lifetime_secs: u64,
     jwt_allowed_algs: Vec<String>,
     max_inspect_bytes: usize,
+    /// gRPC methods' message types (`[grpc] descriptor_sets`): named
+    /// field paths.
+    grpc_schema: grpc_schema::GrpcSchema,
     /// What header values yielded before (a Server banner), shared by
     /// every exchange.
     header_memo: memo::HeaderMemo,
@@ -137,8 +141,15 @@ impl ContentDetector {
             jwt_allowed_algs: config.jwt_allowed_algs.clone(),
             max_inspect_bytes: config.max_inspect_bytes,
             header_memo: memo::HeaderMemo::default(),
+            grpc_schema: grpc_schema::GrpcSchema::default(),
             rules,
         })
+    }
+
+    /// gRPC field paths named from `schema` (loaded from `[grpc]`).
+    pub fn with_grpc_schema(mut self, schema: grpc_schema::GrpcSchema) -> Self {
+        self.grpc_schema = schema;
+        self
     }
 
     /// Checks the rules of `config` (custom rules, disables, severities,
