@@ -41,7 +41,7 @@ pub struct Config {
     /// Pod names for containerised processes, from the API server.
     pub kubernetes: crate::conntrack::kubernetes::config::KubernetesConfig,
     /// Protobuf descriptor sets naming the fields of gRPC messages.
-    pub grpc: crate::analysis::detect::grpc_schema::GrpcConfig,
+    pub grpc: crate::analysis::detect::grpc_schema::config::GrpcConfig,
 }
 
 /// What the kernel side captures.
