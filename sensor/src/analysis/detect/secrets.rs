@@ -200,7 +200,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.slack_token",
-        gitleaks: &["slack-bot-token", "slack-user-token", "slack-app-token", "slack-legacy-bot-token", "slack-legacy-workspace-token", "slack-legacy-token"],
+        gitleaks: &["slack-bot-token", "slack-user-token", "slack-app-token", "slack-config-access-token", "slack-config-refresh-token", "slack-legacy-bot-token", "slack-legacy-workspace-token", "slack-legacy-token"],
         severity: Critical,
         description: "Slack bot, user, app or refresh token (xox?-, xapp-)",
         keywords: &["xox", "xapp-"],
@@ -241,7 +241,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.gitlab_token",
-        gitleaks: &["gitlab-pat", "gitlab-deploy-token", "gitlab-ptt", "gitlab-rrt", "gitlab-runner-authentication-token"],
+        gitleaks: &["gitlab-pat", "gitlab-pat-routable", "gitlab-deploy-token", "gitlab-ptt", "gitlab-rrt", "gitlab-runner-authentication-token", "gitlab-runner-authentication-token-routable"],
         severity: Critical,
         description: "GitLab personal, deploy, pipeline-trigger or runner token",
         keywords: &["glpat-", "gldt-", "glptt-", "glrt-", "gr1348941"],
@@ -540,7 +540,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.url_credentials",
-        gitleaks: &["curl-auth-user"],
+        gitleaks: &["curl-auth-user", "sidekiq-sensitive-url"],
         description: "user:password embedded in an HTTP or FTP URL",
         keywords: &["http://", "https://", "ftp://", "ftps://"],
         regex: Some(
