@@ -13,6 +13,9 @@ in this repository):
   rule's `examples` (positives when the rule's `categories` include
   `secret`; identifier-only rules such as AWS account ids or bucket names
   are not secrets) and `negative_examples` (negatives).
+- trufflehog `pkg/detectors/*/*_test.go` (optional): the `input` of each
+  pattern test case, positive when it `want`s a result; kind
+  `secret (trufflehog)`, scored apart from the rest.
 - Presidio `presidio-analyzer/tests/test_*_recognizer.py`: the `text` of each
   `pytest.mark.parametrize` case of the recognisers for the PII types the
   sensor claims (card, email, IBAN, phone, US SSN); a case expecting at
@@ -20,7 +23,8 @@ in this repository):
 
 Exclusion rules (each reported as a count, never a per-sample choice):
 - a Go expression this evaluator cannot evaluate (loops, helper functions
-  of the rule file) is skipped;
+  of the rule file; a trufflehog case whose `input` or `want` is not a
+  string expression) is skipped;
 - empty or whitespace-only samples are skipped (not secrets in any sense);
 - a sample appearing as both positive and negative of one type is skipped;
 - noseyparker: an example or negative example the YAML marks with a
@@ -29,7 +33,7 @@ Exclusion rules (each reported as a count, never a per-sample choice):
   one pattern can be another's secret) are skipped;
 - duplicates within one type and label are kept once.
 
-Usage: extract.py GITLEAKS_GIT_DIR PRESIDIO_GIT_DIR NOSEYPARKER_GIT_DIR > cases.jsonl
+Usage: extract.py GITLEAKS_GIT_DIR PRESIDIO_GIT_DIR NOSEYPARKER_GIT_DIR [TRUFFLEHOG_GIT_DIR] > cases.jsonl
 Writes one JSON object per line: source, kind (secret|pii), type, label
 (pos|neg), sample, field (a telling field name for the type). Exclusion
 counts go to stderr as one JSON object.
