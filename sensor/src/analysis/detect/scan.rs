@@ -473,8 +473,8 @@ impl<'d> Scan<'d> {
                                 None => Some(text.trim_ascii()),
                             };
                             if let Some(value) = value {
-                                if checks::passes(rule.check, value, text, det.report_examples) {
-                                    self.record(i, location, value);
+                                if let Some(r) = det.judge(i, value, text) {
+                                    self.record(r, location, value);
                                     fired = true;
                                 }
                             }
@@ -517,8 +517,8 @@ impl<'d> Scan<'d> {
                                 }
                             }
                         }
-                    } else if checks::passes(rule.check, value, text, det.report_examples) {
-                        self.record(i, location, value);
+                    } else if let Some(r) = det.judge(i, value, text) {
+                        self.record(r, location, value);
                         fired = true;
                     }
                 }
