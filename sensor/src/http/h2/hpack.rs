@@ -83,6 +83,10 @@ impl HpackDirection {
         if self.broken {
             return Decoded::Undecodable;
         }
+        if !well_formed(block) {
+            self.broken = true;
+            return Decoded::Undecodable;
+        }
         let mut out = Block::default();
         let mut kept = 0usize;
         self.pending.clear();
@@ -115,6 +119,70 @@ impl HpackDirection {
     }
 }
 
+/// Whether every representation in `block` is whole: its integers end
+/// within the block in at most four bytes (no index, length or table size
+/// in a header block needs more) and its strings fit in it. The decoding
+/// crate indexes past the end of a cut integer or string and panics, so
+/// it is only given blocks that pass; a block that fails breaks the
+/// direction like any other decoding error.
+fn well_formed(block: &[u8]) -> bool {
+    let mut at = 0;
+    while at < block.len() {
+        let first = block[at];
+        let next = if first & 0x80 != 0 {
+            integer(block, at, 7).map(|(_, next)| next)
+        } else if first & 0x40 != 0 {
+            literal(block, at, 6)
+        } else if first & 0x20 != 0 {
+            integer(block, at, 5).map(|(_, next)| next)
+        } else {
+            literal(block, at, 4)
+        };
+        match next {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A literal field at `at`: an indexed name or a name string, then a
+/// value string. The index just past it.
+fn literal(block: &[u8], at: usize, prefix: u8) -> Option<usize> {
+    let (index, next) = integer(block, at, prefix)?;
+    let next = if index == 0 {
+        string(block, next)?
+    } else {
+        next
+    };
+    string(block, next)
+}
+
+/// A string at `at`: its length (7-bit prefix) and that many bytes.
+fn string(block: &[u8], at: usize) -> Option<usize> {
+    let (len, next) = integer(block, at, 7)?;
+    let end = next.checked_add(len as usize)?;
+    (end <= block.len()).then_some(end)
+}
+
+/// An integer with a `prefix`-bit prefix at `at` (RFC 7541, 5.1), of at
+/// most four bytes: its value and the index just past it.
+fn integer(block: &[u8], at: usize, prefix: u8) -> Option<(u32, usize)> {
+    const MAX_BYTES: usize = 4;
+    let mask = (1u32 << prefix) - 1;
+    let mut value = u32::from(*block.get(at)?) & mask;
+    if value < mask {
+        return Some((value, at + 1));
+    }
+    for (i, &byte) in block.get(at + 1..)?.iter().take(MAX_BYTES - 1).enumerate() {
+        value += u32::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, at + 2 + i));
+        }
+    }
+    None
+}
+
 fn add(out: &mut Block, name: &[u8], value: &[u8]) {
     let text = || String::from_utf8_lossy(value).into_owned();
     match name {
@@ -129,5 +197,30 @@ fn add(out: &mut Block, name: &[u8], value: &[u8]) {
             name: String::from_utf8_lossy(name).into_owned(),
             value: Bytes::copy_from_slice(value),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_or_oversized_representations_are_refused_before_decoding() {
+        for (block, whole) in [
+            (&[][..], true),
+            (&[0x82][..], true),                          // :method GET
+            (&[0x41, 0x01, b'a'][..], true),              // :authority "a"
+            (&[0x40, 0x01, b'x', 0x01, b'y'][..], true),  // new name "x: y"
+            (&[0x3f, 0xe1, 0x1f][..], true),              // size update 4096
+            (&[0x00][..], false),                         // a literal cut after its first byte
+            (&[0x41][..], false),                         // no value string
+            (&[0x41, 0x05, b'a'][..], false),             // string longer than the block
+            (&[0xff][..], false),                         // integer cut in its continuation
+            (&[0xff, 0x80, 0x80, 0x80, 0x01][..], false), // integer of five bytes
+        ] {
+            assert_eq!(well_formed(block), whole, "{block:02x?}");
+            let decoded = HpackDirection::new(1 << 16).decode(block);
+            assert_eq!(matches!(decoded, Decoded::Block(_)), whole, "{block:02x?}");
+        }
     }
 }
