@@ -166,11 +166,15 @@ fn attached(binary: &Path) -> String {
 
 fn case(programs: &Programs, mode: &str) {
     let dir = scratch_dir(&format!("go_tls_{mode}"));
+    // Socket mode attaches through uprobe_multi links, syscall mode
+    // through perf_event_open uprobes (root holds CAP_SYS_ADMIN): both
+    // ways of attaching carry the same cookies.
+    let multi = mode == "socket";
     let config = dir.join("sensor.toml");
     std::fs::write(
         &config,
         format!(
-            "[capture]\nmode = {mode:?}\n# Each end's own view is what this test checks.\npair_local_ends = false\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
+            "[capture]\nmode = {mode:?}\n# Each end's own view is what this test checks.\npair_local_ends = false\n\n[capture.tls]\nuprobe_multi = {multi}\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
             dir.join("state").display().to_string()
         ),
     )
