@@ -40,6 +40,8 @@ pub struct Config {
     pub transport: crate::analysis::transport::config::TransportConfig,
     /// Pod names for containerised processes, from the API server.
     pub kubernetes: crate::conntrack::kubernetes::config::KubernetesConfig,
+    /// Protobuf descriptor sets naming the fields of gRPC messages.
+    pub grpc: crate::analysis::detect::grpc_schema::config::GrpcConfig,
 }
 
 /// What the kernel side captures.
@@ -320,6 +322,7 @@ impl Config {
         self.transport.validate()?;
         self.kubernetes.validate()?;
         self.detect.validate()?;
+        self.grpc.validate()?;
         if self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("metrics.listen", "must be an ip:port address");
         }

@@ -20,6 +20,14 @@
 //! through at once with no peer. Two views are the same exchange when
 //! they are on the two ends of one connection and agree on method,
 //! target and status, matched in order. Everything counted.
+//!
+//! Once a client end's view has been dropped as a duplicate, both ends of
+//! that connection are known to be captured and the server's view to come
+//! first: the client end is muted (`take_muted`). The pipeline then stops
+//! reassembling and parsing it and the kernel stops copying its bytes, so
+//! a keep-alive connection between two local processes costs one end's
+//! work from its second exchange on. Its server's later views are not
+//! looked out for from it, and a view of it still in flight is dropped.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -47,6 +55,9 @@ const SWEEP_NS: u64 = 1_000_000_000;
 /// Connections whose server end produced no exchange in time; past this
 /// many the set starts over.
 const MAX_SILENT: usize = 4096;
+/// Muted client ends remembered at once; past this many the oldest are
+/// forgotten (their views, if any still come, pair as before).
+const MAX_MUTED: usize = 16_384;
 
 /// An exchange ready for the analysis: the view let through, and the other
 /// end's connection when both ends were captured on this host.
@@ -76,6 +87,8 @@ pub struct PairingCounters {
     /// or that were not looked out for, past the per-connection or total
     /// bound: if one does come, it is analysed too.
     pub expected_never_came: u64,
+    /// Client ends muted: their server end's views stand for both.
+    pub muted_ends: u64,
 }
 
 /// (local, remote) of one end.
@@ -107,6 +120,11 @@ pub struct Pairing {
     /// Client ends whose server end let a view wait out: their next views
     /// go through at once.
     silent: HashSet<Addrs>,
+    /// Client ends muted, by their addresses; the connection is held so
+    /// that a later connection on the same addresses is told apart.
+    muted: HashMap<Addrs, Arc<ConnectionInfo>>,
+    /// Muted since the last `take_muted`.
+    newly_muted: Vec<Arc<ConnectionInfo>>,
     pub counters: PairingCounters,
 }
 
@@ -125,6 +143,8 @@ impl Pairing {
             waiting: VecDeque::new(),
             waiting_bytes: 0,
             silent: HashSet::new(),
+            muted: HashMap::new(),
+            newly_muted: Vec::new(),
             counters: PairingCounters::default(),
         }
     }
@@ -132,6 +152,28 @@ impl Pairing {
     /// Client views waiting now.
     pub fn waiting(&self) -> usize {
         self.waiting.len()
+    }
+
+    /// Client ends muted since the last call: the caller stops capturing
+    /// them.
+    pub fn take_muted(&mut self) -> Vec<Arc<ConnectionInfo>> {
+        std::mem::take(&mut self.newly_muted)
+    }
+
+    fn is_muted(&self, addrs: &Addrs, end: &Arc<ConnectionInfo>) -> bool {
+        self.muted.get(addrs).is_some_and(|m| Arc::ptr_eq(m, end))
+    }
+
+    fn mute(&mut self, addrs: Addrs, end: &Arc<ConnectionInfo>) {
+        if self.muted.len() >= MAX_MUTED {
+            self.muted.retain(|_, m| Arc::strong_count(m) > 1);
+            if self.muted.len() >= MAX_MUTED {
+                self.muted.clear();
+            }
+        }
+        self.muted.insert(addrs, Arc::clone(end));
+        self.newly_muted.push(Arc::clone(end));
+        self.counters.muted_ends += 1;
     }
 
     /// Takes one finished exchange and `peer`, the other end of its
@@ -154,12 +196,21 @@ impl Pairing {
             return;
         };
         let key = key_of(&exchange);
+        let role = exchange.connection.role;
         if self.take_expected(addrs, key, now_ns) {
+            self.counters.duplicate_views += 1;
+            if role == Role::Client && !self.is_muted(&addrs, &exchange.connection) {
+                self.mute(addrs, &exchange.connection);
+            }
+            return;
+        }
+        if role == Role::Client && self.is_muted(&addrs, &exchange.connection) {
+            // Parsed before the mute took effect; its server's view was
+            // let through without looking out for this one.
             self.counters.duplicate_views += 1;
             return;
         }
         let mirror = (addrs.1, addrs.0);
-        let role = exchange.connection.role;
         match role {
             Role::Server => {
                 let waited = self
@@ -172,6 +223,7 @@ impl Pairing {
                         self.waiting_bytes -= client.bytes;
                         self.counters.duplicate_views += 1;
                     }
+                    None if self.is_muted(&mirror, &peer) => {}
                     None => self.expect(mirror, key, now_ns),
                 }
                 self.silent.remove(&mirror);
@@ -241,6 +293,8 @@ impl Pairing {
             });
             self.expected_total -= expired;
             self.counters.expected_never_came += expired as u64;
+            // A muted end nobody else holds any more has closed.
+            self.muted.retain(|_, m| Arc::strong_count(m) > 1);
         }
     }
 

@@ -227,3 +227,116 @@ fn expected_views_that_never_come_are_forgotten() {
     assert_eq!(p.counters.expected_never_came, 1);
     assert_eq!(p.expected_total, MAX_EXPECTED_PER_CONNECTION);
 }
+
+#[test]
+fn a_client_end_is_muted_once_its_first_duplicate_is_dropped() {
+    let e = ends();
+    let mut p = Pairing::new();
+    let mut out = Vec::new();
+    p.offer(
+        view(&e.server, "/a", 100 * MS),
+        Some(e.client.clone()),
+        &mut out,
+    );
+    assert!(p.take_muted().is_empty(), "not before a duplicate");
+    p.offer(
+        view(&e.client, "/a", 101 * MS),
+        Some(e.server.clone()),
+        &mut out,
+    );
+    let muted = p.take_muted();
+    assert_eq!(muted.len(), 1);
+    assert!(Arc::ptr_eq(&muted[0], &e.client));
+    assert_eq!(p.counters.muted_ends, 1);
+    // The server's later views stand for both: nothing is looked out for
+    // from the muted end, so nothing is missed when it stays silent.
+    for i in 2..10 {
+        p.offer(
+            view(&e.server, "/b", i * 100 * MS),
+            Some(e.client.clone()),
+            &mut out,
+        );
+    }
+    p.release_due(20_000 * MS, &mut out);
+    assert_eq!(p.counters.expected_never_came, 0);
+    // A view parsed before the mute took effect is still a duplicate.
+    p.offer(
+        view(&e.client, "/b", 205 * MS),
+        Some(e.server.clone()),
+        &mut out,
+    );
+    assert_eq!(p.counters.duplicate_views, 2);
+    assert_eq!(through(&out), vec![(1, Some(2)); 9]);
+    assert!(p.take_muted().is_empty(), "muted once");
+}
+
+#[test]
+fn a_new_connection_on_a_muted_ends_addresses_is_paired_afresh() {
+    let e = ends();
+    let mut p = Pairing::new();
+    let mut out = Vec::new();
+    p.offer(
+        view(&e.server, "/a", 100 * MS),
+        Some(e.client.clone()),
+        &mut out,
+    );
+    p.offer(
+        view(&e.client, "/a", 101 * MS),
+        Some(e.server.clone()),
+        &mut out,
+    );
+    assert_eq!(p.take_muted().len(), 1);
+    // The same addresses, a later connection (the port reused).
+    let (server, client) = (end(3, Role::Server), end(4, Role::Client));
+    p.offer(
+        view(&client, "/c", 300 * MS),
+        Some(server.clone()),
+        &mut out,
+    );
+    assert_eq!(p.waiting(), 1, "a client view first waits for the server's");
+    p.offer(
+        view(&server, "/c", 301 * MS),
+        Some(client.clone()),
+        &mut out,
+    );
+    assert_eq!(through(&out), vec![(1, Some(2)), (3, Some(4))]);
+    assert_eq!(p.counters.duplicate_views, 2);
+    // Its server's next view is looked out for from the new client end,
+    // whose duplicate then mutes it.
+    p.offer(
+        view(&server, "/d", 400 * MS),
+        Some(client.clone()),
+        &mut out,
+    );
+    p.offer(
+        view(&client, "/d", 401 * MS),
+        Some(server.clone()),
+        &mut out,
+    );
+    let muted = p.take_muted();
+    assert_eq!(muted.len(), 1);
+    assert!(Arc::ptr_eq(&muted[0], &client));
+}
+
+#[test]
+fn closed_muted_ends_are_forgotten() {
+    let e = ends();
+    let mut p = Pairing::new();
+    let mut out = Vec::new();
+    p.offer(
+        view(&e.server, "/a", 100 * MS),
+        Some(e.client.clone()),
+        &mut out,
+    );
+    p.offer(
+        view(&e.client, "/a", 101 * MS),
+        Some(e.server.clone()),
+        &mut out,
+    );
+    drop(p.take_muted());
+    drop(out);
+    drop(e);
+    let mut out = Vec::new();
+    p.release_due(5_000 * MS, &mut out);
+    assert!(p.muted.is_empty());
+}

@@ -28,6 +28,10 @@ pub struct PipelineCounters {
     pub connections_idle_expired: u64,
     pub data_without_open: u64,
     pub exchanges: u64,
+    /// Bytes of muted connections (client ends whose server end stands for
+    /// both, see `pairing`) dropped before reassembly: those that were
+    /// already on their way when the kernel was told to stop.
+    pub muted_bytes: u64,
 }
 
 struct Connection {
@@ -38,6 +42,8 @@ struct Connection {
     parser: ConnectionParser,
     last_active_ns: u64,
     buffered: usize,
+    /// Its other end's views stand for it: its bytes are no longer read.
+    muted: bool,
 }
 
 pub struct Pipeline {
@@ -106,6 +112,31 @@ impl Pipeline {
     /// closed).
     pub fn peer_of(&self, info: &ConnectionInfo) -> Option<Arc<ConnectionInfo>> {
         self.ends.peer_of(info)
+    }
+
+    /// Stops reading `info`'s connection, whose other end's views stand
+    /// for it (see `pairing`): what it holds is dropped, the kernel is told
+    /// to stop sending it, and it stays known (as the other end's peer)
+    /// until it closes.
+    pub fn mute(&mut self, info: &Arc<ConnectionInfo>) {
+        let id = ConnId {
+            pid: info.pid,
+            fd: info.fd,
+            generation: info.generation,
+        };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if !Arc::ptr_eq(&conn.info, info) || conn.muted {
+            return;
+        }
+        conn.muted = true;
+        conn.ingress = StreamReassembler::new();
+        conn.egress = StreamReassembler::new();
+        conn.parser = ConnectionParser::new(self.http_limits.clone(), 1);
+        self.buffered_total -= conn.buffered;
+        conn.buffered = 0;
+        self.ignored.push(id);
     }
 
     /// Connections the kernel should stop capturing.
@@ -213,10 +244,14 @@ impl Pipeline {
     pub fn expire_idle(&mut self, now_ns: u64, out: &mut Vec<HttpExchange>) {
         self.ends.expire(now_ns);
         let cutoff = now_ns.saturating_sub(self.limits.idle_timeout_secs * 1_000_000_000);
+        let ends = &self.ends;
         let idle: Vec<ConnId> = self
             .conns
             .iter()
             .filter(|(_, c)| c.last_active_ns < cutoff)
+            // A muted end is quiet by design; it lasts as long as its
+            // other end is captured.
+            .filter(|(_, c)| !c.muted || ends.peer_of(&c.info).is_none())
             .map(|(id, _)| *id)
             .collect();
         for id in idle {
@@ -305,6 +340,7 @@ impl Pipeline {
                 ),
                 last_active_ns: ts_ns,
                 buffered: 0,
+                muted: false,
             },
         );
         true
@@ -331,6 +367,10 @@ impl Pipeline {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        if conn.muted {
+            self.counters.muted_bytes += chunk.data.len() as u64;
+            return;
+        }
         conn.last_active_ns = ts_ns;
         let is_request = direction == conn.request_direction;
         let stream = match direction {

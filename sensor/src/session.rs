@@ -109,6 +109,9 @@ impl Session {
             };
             self.pairing.offer(exchange, peer, &mut self.done);
         }
+        for end in self.pairing.take_muted() {
+            self.pipeline.mute(&end);
+        }
         self.count_done(before);
     }
 

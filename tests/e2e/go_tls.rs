@@ -74,7 +74,11 @@ struct GoServer {
 
 impl GoServer {
     fn start(binary: &Path, dir: &Path) -> Self {
-        let (cert, key) = self_signed_certificate(dir);
+        // Each server its own certificate: two servers sharing one file
+        // would race its rewriting.
+        let dir = dir.join(binary.file_name().unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = self_signed_certificate(&dir);
         let port = free_port();
         let mut child = Command::new(binary)
             .arg(format!("127.0.0.1:{port}"))

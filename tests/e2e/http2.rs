@@ -1,10 +1,12 @@
 //! HTTP/2 and gRPC end to end: nghttpd serving JSON over h2c and over TLS
-//! with ALPN h2, driven by curl (prior knowledge, ALPN)
-//! and by nghttp with many concurrent streams; a Python grpcio server and
-//! client with unary, streaming and failing calls whose responses carry
-//! planted values in nested messages. Checked: the exchanges (method,
-//! path, status, exact sizes, `http_version`), the alerts with their field
-//! paths, and that no planted value appears in anything the sensor wrote.
+//! with ALPN h2, driven by curl (prior knowledge, ALPN) and by nghttp with
+//! many concurrent streams; `Upgrade: h2c` (curl and `nghttp -u`) through
+//! nghttpx; a Python grpcio server and client with unary, streaming and
+//! failing calls whose responses carry planted values in nested messages,
+//! their field paths numbered, or named from a descriptor set. Checked:
+//! the exchanges (method, path, status, exact sizes, `http_version`), the
+//! alerts with their field paths, and that no planted value appears in
+//! anything the sensor wrote.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -56,6 +58,23 @@ fn nghttpd(root: &Path, tls: Option<&(PathBuf, PathBuf)>) -> (Daemon, u16) {
         .stderr(Stdio::null())
         .spawn()
         .expect("starting nghttpd (cargo xtask setup installs nghttp2-server)");
+    wait_for_port(port);
+    (Daemon(child), port)
+}
+
+/// nghttpx in cleartext on a free port in front of `backend` (nghttpd,
+/// h2c): unlike nghttpd it accepts an HTTP/1.1 request's `Upgrade: h2c`.
+fn nghttpx(backend: u16) -> (Daemon, u16) {
+    let port = free_port();
+    let child = Command::new("nghttpx")
+        .arg(format!("--frontend=127.0.0.1,{port};no-tls"))
+        .arg(format!("--backend=127.0.0.1,{backend};;proto=h2"))
+        .args(["--workers=1", "--no-ocsp", "--conf=/dev/null"])
+        .arg("--errorlog-file=/dev/null")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting nghttpx (cargo xtask setup installs nghttp2-proxy)");
     wait_for_port(port);
     (Daemon(child), port)
 }
@@ -235,6 +254,58 @@ fn nghttpd_over_tls_with_alpn_h2() {
     assert_nothing_raw(&dir, &out.log, &[SSN]);
 }
 
+/// `Upgrade: h2c` with real peers: curl `--http2` on an http:// URL and
+/// `nghttp -u` ask nghttpx to upgrade; the request made in HTTP/1.1 is
+/// stream 1, answered in HTTP/2 after the 101.
+#[test]
+fn upgrade_h2c_with_curl_and_nghttp_through_nghttpx() {
+    let dir = scratch_dir("http2_upgrade");
+    let (root, users_len, _) = docroot(&dir);
+    let (_backend, backend_port) = nghttpd(&root, None);
+    let (_proxy, port) = nghttpx(backend_port);
+    let sensor = Sensor::start_each_end(&dir, &[]);
+    let url = format!("http://127.0.0.1:{port}/users.json");
+    assert_eq!(curl(&["--http2", &url]).len(), users_len);
+    run_ok("nghttp", &["-u", &url]);
+    // The proxy's own connection to nghttpd carries the same Host:
+    // each end is picked by its command and role.
+    let seen = |e: &[Value], comm: &str, role: &str| -> Vec<Value> {
+        on_port(e, port)
+            .into_iter()
+            .filter(|x| x["comm"] == comm && x["role"] == role)
+            .collect()
+    };
+    let exchanges = sensor.wait_for("both ends of both upgraded connections", |e| {
+        seen(e, "curl", "client").len() + seen(e, "nghttp", "client").len() >= 2
+            && seen(e, "nghttpx", "server").len() >= 2
+    });
+    let out = sensor.stop();
+    for comm in ["curl", "nghttp"] {
+        let client = seen(&exchanges, comm, "client");
+        assert_eq!(client.len(), 1, "{comm}: {}", dump(&exchanges));
+        assert_exchange(&client[0], "/users.json", 200, users_len, false);
+    }
+    let served = seen(&exchanges, "nghttpx", "server");
+    assert_eq!(served.len(), 2, "{}", dump(&served));
+    for e in &served {
+        assert!(e["local"].as_str().unwrap().ends_with(&format!(":{port}")));
+        assert_exchange(e, "/users.json", 200, users_len, false);
+    }
+    let h2 = &out.stats["http"]["h2"];
+    // Each upgraded connection seen from both ends.
+    assert!(h2["upgrades_h2c"].as_u64().unwrap() >= 4, "{h2}");
+    assert_eq!(h2["header_blocks_undecodable"], 0, "{h2}");
+    let alerts = read_jsonl(&out.alerts_file);
+    assert!(
+        alerts.iter().any(|a| a["rule"] == "pii.ssn"
+            && a["http_version"] == "2"
+            && a["endpoint"]["host"] == format!("127.0.0.1:{port}")),
+        "{}",
+        dump(&alerts)
+    );
+    assert_nothing_raw(&dir, &out.log, &[SSN]);
+}
+
 #[test]
 fn grpc_calls_with_planted_values_in_nested_messages() {
     let dir = scratch_dir("http2_grpc");
@@ -382,4 +453,137 @@ fn grpc_calls_with_planted_values_in_nested_messages() {
         assert_eq!(a["http_version"], "2", "{a}");
     }
     assert_nothing_raw(&dir, &out.log, &[SSN, AWS_KEY_ID]);
+}
+
+/// The same calls with a descriptor set in the config, compiled from
+/// `tests/servers/leak.proto` by grpcio-tools' protoc: the planted values
+/// are alerted at named field paths, none numbered. A missing or invalid
+/// descriptor set is refused by `check-config` and `run`, naming it.
+#[test]
+fn grpc_field_paths_named_from_a_descriptor_set() {
+    let dir = scratch_dir("http2_grpc_named");
+    let descriptors = dir.join("leak.pb");
+    let servers = workspace_root().join("tests/servers");
+    run_ok(
+        "python3",
+        &[
+            "-m",
+            "grpc_tools.protoc",
+            "--include_imports",
+            &format!("--descriptor_set_out={}", descriptors.display()),
+            "-I",
+            servers.to_str().unwrap(),
+            "leak.proto",
+        ],
+    );
+    refused_descriptor_sets(&dir);
+
+    let values = dir.join("values.json");
+    std::fs::write(
+        &values,
+        json!({"ssn": SSN, "aws_key_id": AWS_KEY_ID}).to_string(),
+    )
+    .unwrap();
+    let server = PyServer::script("grpc_server.py", &["--values", values.to_str().unwrap()]);
+    let grpc = format!(
+        "\n[grpc]\ndescriptor_sets = [{:?}]\n",
+        descriptors.display().to_string()
+    );
+    let sensor = Sensor::start_each_end_with(&dir, &[], &grpc);
+    let client = run_ok(
+        "python3",
+        &[
+            servers.join("grpc_client.py").to_str().unwrap(),
+            "--port",
+            &server.port.to_string(),
+        ],
+    );
+    assert_eq!(client.lines().count(), 3, "{client}");
+    sensor.wait_for("the server's side of the three calls", |e| {
+        on_port(e, server.port)
+            .iter()
+            .filter(|x| x["role"] == "server")
+            .count()
+            >= 3
+    });
+    let out = sensor.stop();
+    assert!(
+        out.log
+            .contains("gRPC field paths named for 3 methods from grpc.descriptor_sets"),
+        "{}",
+        out.log
+    );
+    let all_alerts = read_jsonl(&out.alerts_file);
+    let port = format!(":{}", server.port);
+    let alerts: Vec<&Value> = all_alerts
+        .iter()
+        .filter(|a| {
+            a["connection"]["role"] == "server"
+                && a["connection"]["local"]
+                    .as_str()
+                    .is_some_and(|l| l.ends_with(&port))
+        })
+        .collect();
+    for method in ["GetAccount", "ListAccounts"] {
+        for (rule, field) in [
+            ("pii.ssn", "owner.identity.ssn"),
+            ("secret.aws_access_key_id", "owner.credentials.aws_key_id"),
+        ] {
+            let location = format!("/leak.v1.Accounts/{method} $.{field}");
+            assert!(
+                alerts
+                    .iter()
+                    .any(|a| a["rule"] == rule && a["location"]["name"] == location),
+                "no {rule} at {location}: {}",
+                dump(&all_alerts)
+            );
+        }
+    }
+    // Every field on the way is declared: no numbered segment anywhere.
+    for a in &alerts {
+        let name = a["location"]["name"].as_str().unwrap_or_default();
+        if let Some((_, path)) = name.split_once(" $") {
+            assert!(
+                !path
+                    .split('.')
+                    .any(|s| s.starts_with(|c: char| c.is_ascii_digit())),
+                "{a}"
+            );
+        }
+    }
+    assert_nothing_raw(&dir, &out.log, &[SSN, AWS_KEY_ID]);
+}
+
+/// `check-config` and `run` refuse a descriptor set that is missing or is
+/// not one, naming the key and the file.
+fn refused_descriptor_sets(dir: &Path) {
+    let proto = workspace_root().join("tests/servers/leak.proto");
+    for (bad, why) in [
+        (dir.join("absent.pb"), "cannot read descriptor set"),
+        (proto, "is not a usable protobuf descriptor set"),
+    ] {
+        let config = dir.join("bad-grpc.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[grpc]\ndescriptor_sets = [{:?}]\n",
+                bad.display().to_string()
+            ),
+        )
+        .unwrap();
+        for args in [
+            vec!["check-config", config.to_str().unwrap()],
+            vec!["run", "--config", config.to_str().unwrap()],
+        ] {
+            let out = Command::new(sensor_bin()).args(&args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} accepted {bad:?}");
+            assert!(
+                stderr.contains("grpc.descriptor_sets")
+                    && stderr.contains(&*bad.to_string_lossy())
+                    && stderr.contains(why),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
 }

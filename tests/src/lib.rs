@@ -96,12 +96,25 @@ impl Sensor {
     /// (`capture.pair_local_ends = false`): for the tests of what each
     /// socket captured.
     pub fn start_each_end(dir: &Path, extra: &[&str]) -> Sensor {
-        Self::start_configured(&sensor_bin(), dir, extra, &[], "pair_local_ends = false\n")
+        Self::start_each_end_with(dir, extra, "")
+    }
+
+    /// Like `start_each_end`, with `sections` (TOML sections other than
+    /// `[capture]`, `[output]` and `[metrics]`) added to the config.
+    pub fn start_each_end_with(dir: &Path, extra: &[&str], sections: &str) -> Sensor {
+        Self::start_configured(
+            &sensor_bin(),
+            dir,
+            extra,
+            &[],
+            "pair_local_ends = false\n",
+            sections,
+        )
     }
 
     /// Like `start_with`, running `bin` (a packaged copy, say).
     pub fn start_binary(bin: &Path, dir: &Path, extra: &[&str], launcher: &[String]) -> Sensor {
-        Self::start_configured(bin, dir, extra, launcher, "")
+        Self::start_configured(bin, dir, extra, launcher, "", "")
     }
 
     /// `start_binary`, with `capture_keys` (TOML lines) in the `[capture]`
@@ -112,6 +125,7 @@ impl Sensor {
         extra: &[&str],
         launcher: &[String],
         capture_keys: &str,
+        sections: &str,
     ) -> Sensor {
         assert!(
             // SAFETY: geteuid has no preconditions.
@@ -143,7 +157,7 @@ impl Sensor {
             std::fs::write(
                 &config,
                 format!(
-                    "{}[output]\nstate_dir = {:?}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n",
+                    "{}[output]\nstate_dir = {:?}\n\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n{sections}",
                     capture_section(capture_keys),
                     state.display().to_string()
                 ),

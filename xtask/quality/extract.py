@@ -9,6 +9,13 @@ in this repository):
   and gitleaks' own helpers (`secrets.NewSecret` draws a random string from
   a regex, with a fixed seed; `utils.GenerateSampleSecret(s)` wraps it in
   the same code shapes gitleaks does).
+- noseyparker `crates/noseyparker/data/default/builtin/rules/*.yml`: each
+  rule's `examples` (positives when the rule's `categories` include
+  `secret`; identifier-only rules such as AWS account ids or bucket names
+  are not secrets) and `negative_examples` (negatives).
+- trufflehog `pkg/detectors/*/*_test.go` (optional): the `input` of each
+  pattern test case, positive when it `want`s a result; kind
+  `secret (trufflehog)`, scored apart from the rest.
 - Presidio `presidio-analyzer/tests/test_*_recognizer.py`: the `text` of each
   `pytest.mark.parametrize` case of the recognisers for the PII types the
   sensor claims (card, email, IBAN, phone, US SSN); a case expecting at
@@ -16,12 +23,17 @@ in this repository):
 
 Exclusion rules (each reported as a count, never a per-sample choice):
 - a Go expression this evaluator cannot evaluate (loops, helper functions
-  of the rule file) is skipped;
+  of the rule file; a trufflehog case whose `input` or `want` is not a
+  string expression) is skipped;
 - empty or whitespace-only samples are skipped (not secrets in any sense);
 - a sample appearing as both positive and negative of one type is skipped;
+- noseyparker: an example or negative example the YAML marks with a
+  `FIXME` comment (the maintainers say its label is wrong), and a negative
+  example that some noseyparker rule's own pattern matches (a negative of
+  one pattern can be another's secret) are skipped;
 - duplicates within one type and label are kept once.
 
-Usage: extract.py GITLEAKS_GIT_DIR PRESIDIO_GIT_DIR > cases.jsonl
+Usage: extract.py GITLEAKS_GIT_DIR PRESIDIO_GIT_DIR NOSEYPARKER_GIT_DIR [TRUFFLEHOG_GIT_DIR] > cases.jsonl
 Writes one JSON object per line: source, kind (secret|pii), type, label
 (pos|neg), sample, field (a telling field name for the type). Exclusion
 counts go to stderr as one JSON object.
@@ -29,6 +41,7 @@ counts go to stderr as one JSON object.
 
 import ast
 import json
+import yaml
 import random
 import re
 import subprocess
@@ -407,6 +420,126 @@ def gitleaks(git_dir, stats):
     return cases
 
 
+# --- noseyparker -----------------------------------------------------------------
+
+NP_RULES = "crates/noseyparker/data/default/builtin/rules"
+
+
+def np_pattern(pattern):
+    """A noseyparker (Rust regex) pattern in Python's dialect: a flag group
+    inside the pattern (`(?: (?s) ...)`) becomes a scoped flag group."""
+    return re.compile(re.sub(r"\(\?:\s*\(\?([a-z]+)\)", r"(?\1:", pattern))
+
+
+def np_fixmes(text):
+    """(rule id, list key, item or None for the whole list) that a FIXME
+    comment in the raw YAML marks."""
+    lines = text.splitlines()
+    marked, rule, key = [], None, None
+    for n, line in enumerate(lines):
+        m = re.match(r"^\s*(?:- )?id:\s*(\S+)", line)
+        if m:
+            rule = m.group(1)
+        m = re.match(r"^  (\w+):", line)
+        if m:
+            key = m.group(1)
+        if not re.match(r"^\s*#.*FIXME", line):
+            continue
+        nxt = next((k for k in range(n + 1, len(lines))
+                    if lines[k].strip() and not lines[k].lstrip().startswith("#")), None)
+        if nxt is None:
+            continue
+        m = re.match(r"^  (examples|negative_examples):\s*$", lines[nxt])
+        if m:
+            marked.append((rule, m.group(1), None))
+        elif key in ("examples", "negative_examples") and lines[nxt].lstrip().startswith("- "):
+            indent = len(lines[nxt]) - len(lines[nxt].lstrip())
+            end = nxt + 1
+            while end < len(lines) and (not lines[end].strip()
+                                        or len(lines[end]) - len(lines[end].lstrip()) > indent):
+                end += 1
+            item = "\n".join(l[indent:] for l in lines[nxt:end])
+            marked.append((rule, key, yaml.safe_load(item)[0]))
+    return marked
+
+
+def noseyparker(git_dir, stats):
+    rules, fixmes = [], []
+    for name in git_ls(git_dir, NP_RULES):
+        if name.endswith(".yml"):
+            text = git_show(git_dir, name)
+            rules.extend(yaml.safe_load(text)["rules"])
+            fixmes.extend(np_fixmes(text))
+    patterns = [np_pattern(r["pattern"]) for r in rules]
+    cases = []
+    for r in rules:
+        field = re.sub(r"[^a-z0-9]+", "_", r["name"].lower()).strip("_")
+        secret = "secret" in (r.get("categories") or [])
+        for key, label in (("examples", "pos"), ("negative_examples", "neg")):
+            for sample in r.get(key) or []:
+                if (r["id"], key, None) in fixmes or (r["id"], key, sample) in fixmes:
+                    stats["noseyparker_fixme"] += 1
+                    continue
+                if label == "pos" and not secret:
+                    stats["noseyparker_not_secret_rule"] += 1
+                    continue
+                if label == "neg" and any(p.search(sample) for p in patterns):
+                    stats["noseyparker_negative_another_rule_matches"] += 1
+                    continue
+                cases.append(dict(source="noseyparker", kind="secret", type=r["id"],
+                                  label=label, sample=sample, field=field))
+    return cases
+
+
+# --- trufflehog ------------------------------------------------------------------
+
+TH_DETECTORS = "pkg/detectors"
+GO_VAR = re.compile(r"^[ \t]*(?:var[ \t]+|const[ \t]+)?(\w+)[ \t]*(?:string[ \t]*)?=[ \t]*(?=\S)", re.M)
+
+
+def go_expr(src, env):
+    toks = [t for t in tokenize(src) if t[0] != "nl"]
+    return Evaluator(toks, env).expr()
+
+
+def trufflehog(git_dir, stats):
+    out = subprocess.run(["git", "--git-dir", git_dir, "ls-tree", "-r", "--name-only", "HEAD",
+                          TH_DETECTORS + "/"], check=True, capture_output=True, text=True).stdout
+    cases = []
+    for name in out.splitlines():
+        if not name.endswith("_test.go") or name.endswith("_integration_test.go"):
+            continue
+        src = git_show(git_dir, name)
+        detector = name.split("/")[2]
+        # Package-level strings (`validPattern`, `keyword`...), in order.
+        head = src.split("\nfunc ", 1)[0]
+        env = {}
+        for m in GO_VAR.finditer(head):
+            try:
+                value = go_expr(head[m.end():], env)
+            except (Unevaluable, IndexError):
+                continue
+            if isinstance(value, str):
+                env[m.group(1)] = value
+        inputs = list(re.finditer(r"\binput:\s*", src))
+        for k, m in enumerate(inputs):
+            stop = inputs[k + 1].start() if k + 1 < len(inputs) else len(src)
+            want = re.compile(r"\bwant:\s*").search(src, m.end(), stop)
+            try:
+                sample = go_expr(src[m.end():stop], env)
+                wanted = go_expr(src[want.end():stop], env) if want else None
+            except (Unevaluable, IndexError, AttributeError):
+                stats["trufflehog_unevaluable_cases"] += 1
+                continue
+            if not isinstance(sample, str) or not isinstance(wanted, list):
+                stats["trufflehog_unevaluable_cases"] += 1
+                continue
+            cases.append(dict(source="trufflehog", kind="secret (trufflehog)", type="th." + detector,
+                              label="pos" if wanted else "neg", sample=sample,
+                              field=detector + "_key"))
+    return cases
+
+
 # --- Presidio ------------------------------------------------------------------
 
 PRESIDIO = {
@@ -448,10 +581,15 @@ def presidio(git_dir, stats):
 
 
 def main():
-    gl_dir, pr_dir = sys.argv[1], sys.argv[2]
+    gl_dir, pr_dir, np_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+    th_dir = sys.argv[4] if len(sys.argv) > 4 else None
     stats = {"gitleaks_unevaluable_statements": 0, "presidio_unevaluable_rows": 0,
+             "noseyparker_fixme": 0, "noseyparker_not_secret_rule": 0,
+             "noseyparker_negative_another_rule_matches": 0, "trufflehog_unevaluable_cases": 0,
              "empty_samples": 0, "duplicates": 0, "both_positive_and_negative": 0}
-    raw = gitleaks(gl_dir, stats) + presidio(pr_dir, stats)
+    raw = gitleaks(gl_dir, stats) + presidio(pr_dir, stats) + noseyparker(np_dir, stats)
+    if th_dir:
+        raw += trufflehog(th_dir, stats)
     seen, labels = set(), {}
     for c in raw:
         labels.setdefault((c["type"], c["sample"]), set()).add(c["label"])

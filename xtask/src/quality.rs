@@ -3,7 +3,8 @@
 //! same secret samples.
 //!
 //! The corpus is built at run time from public test suites the user has
-//! fetched (gitleaks' rule `tps`/`fps`, Presidio's recogniser tests; see
+//! fetched (gitleaks' rule `tps`/`fps`, noseyparker's rule `examples` and
+//! `negative_examples`, Presidio's recogniser tests; see
 //! `xtask/quality/extract.py` for what is read and the stated exclusion
 //! rules); nothing fetched is stored in this repository. Each sample becomes
 //! two HTTP JSON responses, one under a neutral field (`{"data": ...}`) and
@@ -25,20 +26,34 @@ use serde_json::Value;
 use crate::{root, run, sensor_binary, target_dir};
 
 /// The public suites, by the repository name their directory contains.
+/// The last, trufflehog's detector tests, is optional and scored on its
+/// own (`secret (trufflehog)`): most of its ~900 detectors are providers
+/// with no format of their own (a keyword near 32 hex digits).
 const SOURCES: &[(&str, &str)] = &[
     ("gitleaks+gitleaks", "https://github.com/gitleaks/gitleaks"),
     (
         "microsoft+presidio",
         "https://github.com/microsoft/presidio",
     ),
+    (
+        "praetorian-inc+noseyparker",
+        "https://github.com/praetorian-inc/noseyparker",
+    ),
+    (
+        "trufflesecurity+trufflehog",
+        "https://github.com/trufflesecurity/trufflehog",
+    ),
 ];
+/// Sources from this index on may be missing.
+const REQUIRED: usize = 3;
 const DETECT_SECRETS: &str = "detect-secrets==1.5.0";
 
 #[derive(clap::Args)]
 pub struct QualityArgs {
     /// Directory holding the fetched repositories, each in a directory
     /// whose name contains `owner+name` (a bare git directory, or one with
-    /// `repo/` or `.git/` inside).
+    /// `repo/` or `.git/` inside): gitleaks, Presidio and noseyparker, and
+    /// trufflehog if present.
     #[arg(long, default_value = "/work/.mirror")]
     sources: PathBuf,
     /// Use target/release/sensor as it is (no `cargo build` first).
@@ -68,7 +83,7 @@ pub fn quality(args: &QualityArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&work)?;
     let detect_secrets = install_detect_secrets(&work)?;
 
-    let (cases, exclusions) = extract(&dirs)?;
+    let (cases, exclusions) = extract(&detect_secrets, &dirs)?;
     println!(
         "corpus: {} samples ({} secret, {} PII); excluded by rule: {exclusions}",
         cases.len(),
@@ -124,6 +139,7 @@ fn find_sources(base: &Path) -> anyhow::Result<Vec<PathBuf>> {
         });
         match hit {
             Some(dir) => found.push(dir),
+            None if found.len() + missing.len() >= REQUIRED => break,
             None => missing.push(format!(
                 "  git clone --bare {url} {}/{name}/repo",
                 base.display()
@@ -171,12 +187,15 @@ fn install_detect_secrets(work: &Path) -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
-fn extract(dirs: &[PathBuf]) -> anyhow::Result<(Vec<Case>, String)> {
-    let out = Command::new("python3")
+/// Runs extract.py with the virtualenv's Python (detect-secrets brings
+/// PyYAML, which reading noseyparker's rules needs).
+fn extract(detect_secrets: &Path, dirs: &[PathBuf]) -> anyhow::Result<(Vec<Case>, String)> {
+    let python = detect_secrets.with_file_name("python3");
+    let out = Command::new(python)
         .arg(root().join("xtask/quality/extract.py"))
         .args(dirs)
         .output()
-        .context("starting python3 xtask/quality/extract.py")?;
+        .context("starting xtask/quality/extract.py")?;
     if !out.status.success() {
         bail!(
             "extract.py failed: {}",
@@ -278,7 +297,7 @@ fn run_detect_secrets(
     std::fs::create_dir_all(&dir)?;
     let mut scanned = BTreeMap::new();
     for (n, body) in bodies.iter().enumerate() {
-        if cases[n / 2].kind == "secret" {
+        if cases[n / 2].kind.starts_with("secret") {
             std::fs::write(dir.join(format!("{n}.json")), body)?;
             scanned.insert(n, false);
         }

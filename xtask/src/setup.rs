@@ -33,9 +33,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ("gnutls-cli", "gnutls-bin"),
     // `promtool check metrics` on a live sensor's page.
     ("promtool", "prometheus"),
-    // HTTP/2 tests and bench: nghttpd, and nghttp and h2load.
+    // HTTP/2 tests and bench: nghttpd, and nghttp and h2load; nghttpx
+    // (a proxy) accepts `Upgrade: h2c`, which nghttpd does not.
     ("nghttpd", "nghttp2-server"),
     ("h2load", "nghttp2-client"),
+    ("nghttpx", "nghttp2-proxy"),
     // Sink tests: the real Alertmanager, rsyslog as an RFC 5425 (TLS)
     // receiver with its OpenSSL driver, an HTTP proxy.
     ("prometheus-alertmanager", "prometheus-alertmanager"),
@@ -139,12 +141,14 @@ fn kubectl() -> anyhow::Result<()> {
 /// Python packages the tests run (PyPI), each with the module it provides:
 /// the Kubernetes schemas for the deployment tests, OpenAPI for the
 /// inventory's `--format openapi` output, gRPC for the HTTP/2 tests'
-/// server and client, JSON Schema for the records (schema/validate.py),
+/// server and client and its protoc (a descriptor set for named field
+/// paths), JSON Schema for the records (schema/validate.py),
 /// and the OCSF schema for `format = "ocsf"`.
 const PYTHON_TOOLS: &[(&str, &str)] = &[
     ("kubernetes_validate", "kubernetes-validate==1.37.0"),
     ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
     ("grpc", "grpcio==1.85.1"),
+    ("grpc_tools.protoc", "grpcio-tools==1.85.1"),
     ("jsonschema", "jsonschema==4.26.0"),
     ("ocsf_json_schema", "ocsf-json-schema==1.2.0"),
 ];

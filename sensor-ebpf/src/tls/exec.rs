@@ -3,7 +3,8 @@
 //! covered in every process that maps it).
 
 use aya_ebpf::{
-    helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
+    bindings::BPF_RB_FORCE_WAKEUP, helpers::bpf_get_current_pid_tgid, macros::tracepoint,
+    programs::TracePointContext,
 };
 use sensor_common::{counter, ConnKey, ConnState, ExecEvent, DIR_INGRESS, EVENT_EXEC};
 
@@ -34,8 +35,10 @@ pub fn sched_process_exec(_ctx: TracePointContext) {
     let event = ExecEvent {
         header: conn::header(EVENT_EXEC, &ConnKey { pid, fd: -1 }, &state, DIR_INGRESS),
     };
+    // Woken at once: the agent polls slowly while idle, and a new
+    // program's TLS libraries must be attached before its first call.
     if EVENTS
-        .output::<ExecEvent>(&event, maps::ring_flags())
+        .output::<ExecEvent>(&event, u64::from(BPF_RB_FORCE_WAKEUP))
         .is_err()
     {
         maps::count(counter::RINGBUF_FULL, 1);

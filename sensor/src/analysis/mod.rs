@@ -42,7 +42,7 @@ use crate::exchange::HttpExchange;
 use crate::finding::Finding;
 use crate::origin::Origin;
 use behaviour::{BehaviourCounters, BehaviourDetector};
-use credentials::{CredentialCounters, CredentialDetector, CredentialsConfig};
+use credentials::{CredentialCounters, CredentialDetector, CredentialsConfig, TokenFields};
 use detect::{ContentDetector, FingerprintKey};
 use inventory::{Inventory, InventoryCounters};
 use noise::{Noise, NoiseCounters};
@@ -58,6 +58,7 @@ pub struct Analysis {
     cleartext: Option<CleartextDetector>,
     /// Where credentials are found (the cleartext check reads them too).
     credentials_config: CredentialsConfig,
+    credentials_token_fields: TokenFields,
     /// `detect.disabled_rules`, for the behavioural and inventory rules
     /// (the content detectors compile theirs out).
     disabled: Vec<String>,
@@ -96,6 +97,7 @@ impl Analysis {
             credentials: None,
             cleartext: None,
             credentials_config: CredentialsConfig::default(),
+            credentials_token_fields: TokenFields::new(&CredentialsConfig::default()),
             disabled: Vec::new(),
             principals: None,
             weak_jwt: None,
@@ -122,7 +124,16 @@ impl Analysis {
     /// `output.state_dir`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let key = fingerprint_key(config)?;
-        let content = ContentDetector::with_key(&config.detect, key.clone())?;
+        let grpc_schema = detect::grpc_schema::GrpcSchema::load(&config.grpc)
+            .map_err(|err| anyhow::anyhow!("grpc.descriptor_sets: {err}"))?;
+        if !grpc_schema.is_empty() {
+            tracing::info!(
+                "gRPC field paths named for {} methods from grpc.descriptor_sets",
+                grpc_schema.len()
+            );
+        }
+        let content =
+            ContentDetector::with_key(&config.detect, key.clone())?.with_grpc_schema(grpc_schema);
         let behaviour = config
             .behaviour
             .enabled
@@ -184,6 +195,7 @@ impl Analysis {
     pub fn with_credentials(mut self, config: &CredentialsConfig, key: FingerprintKey) -> Self {
         self.credentials = config.enabled.then(|| CredentialDetector::new(config, key));
         self.credentials_config = config.clone();
+        self.credentials_token_fields = TokenFields::new(config);
         self
     }
 
@@ -257,6 +269,7 @@ impl Analysis {
                 endpoint,
                 &findings[..content],
                 &self.credentials_config,
+                &self.credentials_token_fields,
             );
             findings.extend(more);
         }

@@ -193,6 +193,9 @@ impl LiveCapture {
             Mode::Syscalls => seed_in_flight(&mut ebpf, options)?,
             Mode::Socket => 0,
         };
+        // Every BTF parse is done: give its pages back before the ring
+        // buffer's are mapped, or the two add up in the peak.
+        super::heap::give_back_freed_memory();
         let ring =
             RingBuf::try_from(take_map(&mut ebpf, "EVENTS")?).map_err(|source| LiveError::Map {
                 name: "EVENTS",
@@ -276,6 +279,15 @@ impl LiveCapture {
         drop(guard);
         self.attach_new_libraries();
         Ok(())
+    }
+
+    /// True while something is waiting on time rather than on the kernel:
+    /// closes held back for a late send, or a program started lately whose
+    /// TLS libraries discovery may still hand back. The agent then polls
+    /// at its shortest interval.
+    pub fn needs_prompt_polls(&self, now: Instant) -> bool {
+        self.closes.as_ref().is_some_and(|c| !c.is_empty())
+            || self.tls.as_ref().is_some_and(|t| t.discovering(now))
     }
 
     /// Attaches the TLS libraries found in processes started lately.

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod event;
+pub mod heap;
 pub mod inflight;
 pub mod live;
 pub mod mode;

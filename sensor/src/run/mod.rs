@@ -6,7 +6,7 @@ mod status;
 use status::{announce_ready, https_refused, live_options, metrics_page, source_stats};
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::signal::unix::{signal, SignalKind};
@@ -35,6 +35,13 @@ const SHUTDOWN_BATCHES: usize = 64;
 /// How often the ring buffer is drained when the kernel did not wake us.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
+/// The longest wait between drains once polls keep finding nothing: an
+/// idle sensor (every process filtered out, a quiet host) wakes ten times a
+/// second instead of a hundred, and each wake-up on a loaded host is a
+/// context switch taken from the applications. The kernel still wakes the
+/// agent as soon as the ring fills past its mark, and for every exec.
+const IDLE_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
 pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<()> {
     config.validate()?;
     crate::preflight::check(&config)?;
@@ -58,24 +65,34 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     // The kernel wakes us only when the ring is filling up (see
     // `Settings::wakeup_bytes`); everything else is collected here.
-    let mut poll = tokio::time::interval(POLL_INTERVAL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut poll_every = POLL_INTERVAL;
+    let poll = tokio::time::sleep(poll_every);
+    tokio::pin!(poll);
     announce_ready(&config, &capture, metrics.as_ref());
 
     let mut events: Vec<CaptureEvent> = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
-            batch = capture.next_batch(&mut events, BATCH) => batch?,
-            _ = poll.tick() => {
+            batch = capture.next_batch(&mut events, BATCH) => {
+                batch?;
+                poll_every = POLL_INTERVAL;
+                poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
+            }
+            _ = &mut poll => {
                 // Bounded batches, each handled before the next is read:
                 // memory stays flat however fast the kernel produces, and
                 // the ring is still emptied as fast as the agent can go.
+                let mut found = false;
                 for _ in 0..BATCHES_PER_POLL {
-                    if !capture.drain_now(&mut events, BATCH) {
+                    let more = capture.drain_now(&mut events, BATCH);
+                    found |= !events.is_empty();
+                    process(&mut capture, &mut session, &mut events)?;
+                    if !more {
                         break;
                     }
-                    process(&mut capture, &mut session, &mut events)?;
                 }
+                poll_every = next_poll_interval(poll_every, found || capture.needs_prompt_polls(Instant::now()));
+                poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
             }
             _ = tick.tick() => {
                 session.expire_idle(monotonic_ns());
@@ -124,6 +141,17 @@ pub async fn run(config: Config, stats_path: Option<PathBuf>) -> anyhow::Result<
     Ok(())
 }
 
+/// The wait before the next drain: the shortest while drains find records
+/// (or something waits on time), doubling up to `IDLE_POLL_INTERVAL` while
+/// they find nothing.
+fn next_poll_interval(current: Duration, busy: bool) -> Duration {
+    if busy {
+        POLL_INTERVAL
+    } else {
+        (current * 2).min(IDLE_POLL_INTERVAL)
+    }
+}
+
 /// Runs captured events through the session, delivers the exchanges
 /// whenever the session holds its bound of them (one batch of records can
 /// finish many), and tells the kernel which connections to stop sending.
@@ -143,4 +171,21 @@ fn process(
         capture.ignore(conn);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_back_off_while_idle_and_snap_back_on_activity() {
+        let mut every = POLL_INTERVAL;
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            every = next_poll_interval(every, false);
+            seen.push(every.as_millis());
+        }
+        assert_eq!(seen, [20, 40, 80, 100, 100, 100]);
+        assert_eq!(next_poll_interval(every, true), POLL_INTERVAL);
+    }
 }

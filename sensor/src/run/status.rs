@@ -84,15 +84,8 @@ pub(super) fn announce_ready(
 ) {
     let exchanges = config.output.exchanges.as_ref();
     let exchanges = exchanges.map(|p| format!(", exchanges to {}", p.display()));
-    // Start-up parsed the kernel's BTF and the eBPF object and scanned
-    // the host's TLS libraries, all freed now: give those pages back
-    // instead of carrying them as resident memory for the sensor's life.
-    // (glibc only: musl's allocator, in the static build, has no trim.)
-    // SAFETY: malloc_trim only returns free memory to the kernel.
-    #[cfg(target_env = "gnu")]
-    unsafe {
-        libc::malloc_trim(0)
-    };
+    // What start-up parsed and scanned since capture began is freed now.
+    crate::capture::heap::give_back_freed_memory();
     let degraded = https_refused(&capture.tls_stats());
     let https_note = degraded.as_ref().map(|what| format!(" (degraded: {what})"));
     tracing::info!(

@@ -7,6 +7,7 @@
 //! One file on purpose: it is the part that overlaps with the principal
 //! of an exchange (who is calling), and folds into it when that lands.
 
+use aho_corasick::AhoCorasick;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde_json::Value;
@@ -108,13 +109,42 @@ pub(crate) fn carries_credentials(exchange: &HttpExchange, config: &CredentialsC
 
 /// Whether a response hands out a credential (a session cookie set, a
 /// token field in its JSON body).
-pub(crate) fn hands_out_credentials(exchange: &HttpExchange, config: &CredentialsConfig) -> bool {
-    !issued(exchange, config).is_empty()
+pub(crate) fn hands_out_credentials(
+    exchange: &HttpExchange,
+    config: &CredentialsConfig,
+    fields: &TokenFields,
+) -> bool {
+    !issued(exchange, config, fields).is_empty()
+}
+
+/// The token field names of `issued_token_fields` as JSON keys, searched
+/// for in one pass; built once, since every response is searched.
+#[derive(Debug, Clone)]
+pub struct TokenFields(Option<AhoCorasick>);
+
+impl TokenFields {
+    pub fn new(config: &CredentialsConfig) -> Self {
+        let quoted = config
+            .issued_token_fields
+            .iter()
+            .map(|f| format!("\"{f}\""));
+        Self(AhoCorasick::new(quoted).ok())
+    }
+
+    /// Whether `body` holds one of the names as a JSON key or string
+    /// (`"access_token"`): a cheap test before parsing.
+    fn named_in(&self, body: &[u8]) -> bool {
+        self.0.as_ref().is_some_and(|ac| ac.is_match(body))
+    }
 }
 
 /// The credentials a response hands out: session cookies it sets and
 /// token fields of its JSON body. At most four.
-pub(crate) fn issued(exchange: &HttpExchange, config: &CredentialsConfig) -> Vec<Credential> {
+pub(crate) fn issued(
+    exchange: &HttpExchange,
+    config: &CredentialsConfig,
+    fields: &TokenFields,
+) -> Vec<Credential> {
     let response = &exchange.response;
     let mut out = Vec::new();
     for h in &response.headers {
@@ -130,7 +160,7 @@ pub(crate) fn issued(exchange: &HttpExchange, config: &CredentialsConfig) -> Vec
     if json
         && !response.body.truncated
         && body.len() <= MAX_TOKEN_RESPONSE_BYTES
-        && names_a_token_field(body, config)
+        && fields.named_in(body)
     {
         if let Ok(value) = serde_json::from_slice::<Value>(body) {
             token_fields(&value, config, 0, &mut out);
@@ -138,15 +168,6 @@ pub(crate) fn issued(exchange: &HttpExchange, config: &CredentialsConfig) -> Vec
     }
     out.truncate(MAX_PER_MESSAGE);
     out
-}
-
-/// Whether `body` holds one of the token field names as a JSON key
-/// (`"access_token"`), as written; a cheap test before parsing.
-fn names_a_token_field(body: &[u8], config: &CredentialsConfig) -> bool {
-    config.issued_token_fields.iter().any(|field| {
-        memchr::memmem::find_iter(body, field.as_bytes())
-            .any(|at| at > 0 && body[at - 1] == b'"' && body.get(at + field.len()) == Some(&b'"'))
-    })
 }
 
 /// `Authorization: Bearer ...` or `Basic ...`.

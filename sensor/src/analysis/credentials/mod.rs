@@ -43,6 +43,7 @@ use crate::glob;
 use client::Client;
 pub use config::CredentialsConfig;
 use extract::Credential;
+pub use extract::TokenFields;
 pub(crate) use extract::{carries_credentials, hands_out_credentials};
 pub use rules::RULES;
 
@@ -92,6 +93,7 @@ pub struct CredentialCounters {
 
 pub struct CredentialDetector {
     config: CredentialsConfig,
+    token_fields: TokenFields,
     key: FingerprintKey,
     keys: Keys,
     credentials: BoundedMap<CredentialState>,
@@ -111,11 +113,17 @@ struct Seen<'a> {
     exchange: &'a HttpExchange,
     endpoint: &'a EndpointKey,
     client: Client,
-    /// The client as reports name it.
-    client_name: String,
     client_id: u64,
     side: u8,
     now: i128,
+}
+
+impl Seen<'_> {
+    /// The client as reports name it; formatted only when a report or a
+    /// learned credential needs it, not for every exchange.
+    fn client_name(&self) -> String {
+        client::describe(&self.client, self.exchange)
+    }
 }
 
 impl CredentialDetector {
@@ -142,6 +150,7 @@ impl CredentialDetector {
             exchanges_with_credentials: 0,
             widely_used: 0,
             findings: 0,
+            token_fields: TokenFields::new(config),
             config: config.clone(),
         }
     }
@@ -167,7 +176,6 @@ impl CredentialDetector {
         };
         let seen = Seen {
             client_id: self.keys.hash(&(side, &client)),
-            client_name: client::describe(&client, exchange),
             client,
             exchange,
             endpoint,
@@ -205,12 +213,12 @@ impl CredentialDetector {
                     .revoked = Some((now_unix_ns, call));
             }
         } else if accepted && self.config.handed_out {
-            for credential in extract::issued(exchange, &self.config) {
+            for credential in extract::issued(exchange, &self.config, &self.token_fields) {
                 let token_id = self.keys.hash(&(side, b"exact", &credential.exact));
                 let token = self
                     .tokens
                     .get_or_insert_with(token_id, TokenState::default);
-                token.issued_to = Some((seen.client_id, seen.client_name.clone()));
+                token.issued_to = Some((seen.client_id, seen.client_name()));
                 // Handed out anew: whatever revoked it before is over.
                 token.revoked = None;
             }
@@ -267,7 +275,7 @@ impl CredentialDetector {
             duration(secs),
             seen.exchange.response.status,
             seen.endpoint,
-            seen.client_name,
+            seen.client_name(),
             self.config.leeway_secs
         );
         let evidence = format!("{name}: {} {when}", duration(secs));
@@ -307,7 +315,7 @@ impl CredentialDetector {
             "{name} accepted ({}) by {} from {} {} after a logout ({call}) revoked it; expected 401 once logged out.",
             seen.exchange.response.status,
             seen.endpoint,
-            seen.client_name,
+            seen.client_name(),
             duration(after),
         );
         let evidence = format!("{name}: accepted {} after logout", duration(after));
@@ -346,11 +354,11 @@ impl CredentialDetector {
             let name = self.name(credential);
             let summary = format!(
                 "{name} handed out to {to_name} presented by {} on {} ({}); expected only the client it was issued to.",
-                seen.client_name, seen.endpoint, seen.exchange.response.status
+                seen.client_name(), seen.endpoint, seen.exchange.response.status
             );
             let evidence = format!(
                 "{name}: issued to {to_name}, presented by {}",
-                seen.client_name
+                seen.client_name()
             );
             out.push(self.finding(&rules::HANDED_TO_OTHER, credential, seen, summary, evidence));
         }
@@ -407,7 +415,7 @@ impl CredentialDetector {
             if state.learned.len() < cap {
                 state.learned.push(seen.client_id);
                 if state.learned_names.len() < NAMED {
-                    state.learned_names.push(seen.client_name.clone());
+                    state.learned_names.push(seen.client_name());
                 }
             } else if !state.widely_used {
                 state.widely_used = true;
@@ -424,7 +432,7 @@ impl CredentialDetector {
                 };
                 let summary = format!(
                     "{name} used from a new client, {}, on {} ({}); learned from {names}{more} ({known} client(s)) since first seen {} ago, warm-up {}.",
-                    seen.client_name,
+                    seen.client_name(),
                     seen.endpoint,
                     seen.exchange.response.status,
                     duration(age as i64),
@@ -432,7 +440,7 @@ impl CredentialDetector {
                 );
                 let evidence = format!(
                     "{name}: new client {}; learned: {names}{more}",
-                    seen.client_name
+                    seen.client_name()
                 );
                 out.push(self.finding(&rules::NEW_CLIENT, credential, seen, summary, evidence));
             }
@@ -446,7 +454,7 @@ impl CredentialDetector {
             let summary = format!(
                 "{name} used by {sharing} distinct clients within {} (latest {} on {}); expected one client per credential (threshold {shared_min}): leaked or shared, unless listed in [credentials] shared.",
                 duration(self.config.shared_window_secs as i64),
-                seen.client_name,
+                seen.client_name(),
                 seen.endpoint,
             );
             let evidence = format!(

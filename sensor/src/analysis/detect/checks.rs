@@ -1,5 +1,7 @@
 //! `Check` evaluation and value normalisation for fingerprints.
 
+use base64::Engine as _;
+
 use super::rules::Check;
 use super::validators as v;
 
@@ -40,16 +42,50 @@ const EMPTY_VALUES: &[&str] = &[
     "-",
 ];
 
+/// What a check makes of a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not a finding.
+    No,
+    /// A finding of the rule.
+    Finding,
+    /// A valid value that is published for testing or documentation (a
+    /// test card, a bank's documentation IBAN, a 555-01xx phone number, an
+    /// example SSN): the rule's `example` rule reports it at low severity,
+    /// unless `report_example_values` makes it an ordinary finding.
+    Example,
+}
+
 /// `value` is the match (or the whole field value), `segment` the text it
 /// came from.
-pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> bool {
+pub fn verdict(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> Verdict {
+    // A valid value: an example (checked only then), or a finding.
+    let judge = |valid: bool, is_example: &dyn Fn() -> bool| match valid {
+        false => Verdict::No,
+        true if !report_examples && is_example() => Verdict::Example,
+        true => Verdict::Finding,
+    };
+    match check {
+        Check::Card => judge(
+            v::card(value) && !continues_a_number(segment, value),
+            &|| v::is_test_card(value),
+        ),
+        Check::Ssn => judge(v::ssn(value), &|| v::is_example_ssn(value)),
+        Check::Phone => judge(v::phone(value), &|| v::is_fictional_phone(value)),
+        Check::Iban => judge(v::iban(value), &|| v::is_example_iban(value)),
+        _ if passes(check, value, segment, report_examples) => Verdict::Finding,
+        _ => Verdict::No,
+    }
+}
+
+/// Whether a match of a rule without example values (every check but
+/// card, SSN, phone and IBAN: `verdict` judges those) is a finding.
+fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> bool {
     let not_example = |is_example: bool| report_examples || !is_example;
     match check {
         Check::None | Check::Jwt => true,
-        Check::Card => {
-            v::card(value)
-                && not_example(v::is_test_card(value))
-                && !continues_a_number(segment, value)
+        Check::Card | Check::Ssn | Check::Phone | Check::Iban => {
+            verdict(check, value, segment, report_examples) == Verdict::Finding
         }
         Check::Luhn => {
             let d: Vec<u8> = value
@@ -59,11 +95,10 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
                 .collect();
             d.len() >= 2 && v::luhn(&d)
         }
-        Check::Ssn => v::ssn(value),
-        Check::Phone => v::phone(value) && not_example(v::is_fictional_phone(value)),
         Check::NationalPhone => v::national_phone(value),
-        Check::Iban => v::iban(value) && not_example(v::is_example_iban(value)),
-        Check::Email => v::email(value),
+        // Reserved documentation domains (example.com, .test) are example
+        // values too.
+        Check::Email => v::email(value) || (report_examples && v::email_shape(value)),
         // Fine-grained tokens carry no checksum: the value must look generated.
         Check::CrcToken if value.starts_with(b"github_pat_") => {
             not_example(v::is_placeholder(value)) && v::high_entropy(value)
@@ -72,6 +107,9 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
         Check::PrivateIp => v::private_ipv4(value),
         Check::Secret => not_example(v::is_placeholder(value)) && v::high_entropy(value),
         Check::NotPlaceholder => not_example(v::is_placeholder(value)),
+        Check::GoogleApiKey => {
+            not_example(v::is_placeholder(value)) && !firebase_web_config(segment)
+        }
         Check::Slack => {
             if value.starts_with(b"xapp-") {
                 not_example(v::is_placeholder(value))
@@ -82,8 +120,10 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
         // A JWT is the JWT rules' to judge (the jwt.io example is not a
         // finding).
         Check::GenericSecret => {
-            !(value.starts_with(b"eyJ") && value.iter().filter(|&&b| b == b'.').count() == 2)
-                && (report_examples || v::generic_secret(value))
+            let jwt =
+                value.starts_with(b"eyJ") && value.iter().filter(|&&b| b == b'.').count() == 2;
+            let firebase = value.starts_with(b"AIza") && firebase_web_config(segment);
+            !jwt && !firebase && (report_examples || v::generic_secret(value))
         }
         Check::Stripe => {
             value[8..].iter().any(u8::is_ascii_uppercase) && not_example(v::is_placeholder(value))
@@ -95,6 +135,23 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
                 && !PLACEHOLDER_PASSWORDS.contains(&lower.as_str())
                 && not_example(v::is_placeholder(p))
         }),
+        Check::Base64Pem => {
+            // 64 characters decode to 48 bytes: the header and key type.
+            let head = &value[..value.len().min(64) / 4 * 4];
+            base64::engine::general_purpose::STANDARD
+                .decode(head)
+                .is_ok_and(|pem| memchr::memmem::find(&pem, b"PRIVATE KEY-----").is_some())
+        }
+        Check::ConfigPassword => {
+            let variable = (value.starts_with(b"%") && value.ends_with(b"%"))
+                || value.starts_with(b"$(")
+                || value.starts_with(b"${");
+            // The sample passwords of Microsoft's NuGet.config reference.
+            let documented = matches!(value, b"33f!!lloppa" | b"hal+9ooo_da!sY");
+            !variable
+                && !value.iter().all(|&b| b == value[0])
+                && not_example(documented || v::is_placeholder(value))
+        }
         Check::NonEmpty => {
             let t = value.trim_ascii();
             let lower = String::from_utf8_lossy(t).to_ascii_lowercase();
@@ -116,6 +173,14 @@ pub fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool)
             has(b"\tat ") || has(b"Exception") || has(b"\n\tat")
         }
     }
+}
+
+/// `segment` is a Firebase web app config (`apiKey` next to `authDomain`
+/// and `projectId`): its Google API key is public by design, shipped to
+/// every browser, and guarded by Firebase security rules, not secrecy.
+fn firebase_web_config(segment: &[u8]) -> bool {
+    let has = |needle: &[u8]| memchr::memmem::find(segment, needle).is_some();
+    has(b"authDomain") && has(b"projectId")
 }
 
 /// The digits of `value` follow, after spaces, a group ending in a digit
@@ -173,7 +238,7 @@ mod tests {
             ("amqp://guest:@mq", false),
         ] {
             assert_eq!(
-                passes(Check::UriPassword, uri.as_bytes(), b"", false),
+                verdict(Check::UriPassword, uri.as_bytes(), b"", false) == Verdict::Finding,
                 ok,
                 "{uri}"
             );
@@ -190,7 +255,7 @@ mod tests {
             ("[REDACTED]", false),
         ] {
             assert_eq!(
-                passes(Check::NonEmpty, value.as_bytes(), b"", false),
+                verdict(Check::NonEmpty, value.as_bytes(), b"", false) == Verdict::Finding,
                 ok,
                 "{value}"
             );

@@ -20,9 +20,14 @@ pub struct DetectConfig {
     /// only responses, where leakage shows; requests carry users' own
     /// data by design).
     pub pii_in_requests: bool,
-    /// Report documented example and test values too (AWS `...EXAMPLE`
-    /// keys, test card numbers such as 4111 1111 1111 1111, example
-    /// IBANs, the jwt.io token, reserved example domains).
+    /// Report documented example and test values as ordinary findings of
+    /// their rule, at its severity (AWS `...EXAMPLE` keys and other
+    /// placeholder-shaped secrets, test card numbers such as 4111 1111
+    /// 1111 1111, documentation IBANs, 555-01xx phone numbers, example
+    /// SSNs, the jwt.io token, addresses at reserved example domains).
+    /// Off, the published PII examples (cards, IBANs, phones, SSNs) are
+    /// still reported, as `pii.example.*` at low severity, and the others
+    /// not at all.
     pub report_example_values: bool,
     /// A JWT whose `exp - iat` exceeds this is reported.
     pub jwt_max_lifetime_secs: u64,

@@ -1,12 +1,15 @@
 //! gRPC bodies: length-prefixed messages (1 byte compressed flag, 4 bytes
 //! big-endian length, the message), decompressed when `grpc-encoding` is
-//! gzip or deflate, then walked as protobuf (`protobuf::walk`).
+//! gzip or deflate, then walked as protobuf (`protobuf::walk_typed`, with
+//! the message type when a descriptor set knows the method).
 //!
 //! Bounded: decompressed output stops at the decode cap; a body cut short
 //! (kept prefix, capture gap) yields the messages it holds whole and the
 //! walkable start of the last one.
 
 use std::io::Read;
+
+use prost_reflect::MessageDescriptor;
 
 use crate::exchange::{header, Header};
 
@@ -24,9 +27,16 @@ pub fn is_grpc(headers: &[Header]) -> bool {
     })
 }
 
-/// Calls `on(path, text)` for every string of every message in `body`.
-/// `cap` bounds the output of decompression per message.
-pub fn strings(headers: &[Header], body: &[u8], cap: usize, on: &mut dyn FnMut(&FieldPath, &[u8])) {
+/// Calls `on(path, text)` for every string of every message in `body`,
+/// read as `schema` (the messages' type) when given. `cap` bounds the
+/// output of decompression per message.
+pub fn strings(
+    headers: &[Header],
+    body: &[u8],
+    cap: usize,
+    schema: Option<&MessageDescriptor>,
+    on: &mut dyn FnMut(&FieldPath, &[u8]),
+) {
     let encoding = header(headers, "grpc-encoding").map(<[u8]>::trim_ascii);
     let mut at = 0;
     while at + PREFIX <= body.len() {
@@ -37,7 +47,7 @@ pub fn strings(headers: &[Header], body: &[u8], cap: usize, on: &mut dyn FnMut(&
         let message = &body[start..end];
         at = start.saturating_add(len as usize);
         if !compressed {
-            protobuf::walk(message, on);
+            protobuf::walk_typed(message, schema, on);
             continue;
         }
         let decoded = match encoding {
@@ -50,7 +60,7 @@ pub fn strings(headers: &[Header], body: &[u8], cap: usize, on: &mut dyn FnMut(&
             // identity with the flag set, snappy, zstd...: not readable.
             _ => continue,
         };
-        protobuf::walk(&decoded, on);
+        protobuf::walk_typed(&decoded, schema, on);
     }
 }
 
@@ -111,7 +121,7 @@ mod tests {
 
     fn collect(headers: &[Header], body: &[u8]) -> Vec<(String, String)> {
         let mut got = Vec::new();
-        strings(headers, body, 1 << 20, &mut |p, t| {
+        strings(headers, body, 1 << 20, None, &mut |p, t| {
             got.push((p.render(), String::from_utf8_lossy(t).into_owned()))
         });
         got

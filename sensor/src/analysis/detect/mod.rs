@@ -25,6 +25,7 @@ mod errors;
 mod fingerprint;
 use crate::glob;
 pub mod grpc;
+pub mod grpc_schema;
 mod headers;
 mod json_walk;
 pub mod jwt;
@@ -74,11 +75,17 @@ pub struct ContentDetector {
     basic_rule: Option<usize>,
     banner_rule: Option<usize>,
     framing_rule: Option<usize>,
+    /// Per rule, the enabled rule its published example values are
+    /// reported under (`Spec::example`).
+    example_rule: Vec<Option<usize>>,
     pii_in_requests: bool,
     report_examples: bool,
     jwt_max_lifetime_secs: u64,
     jwt_allowed_algs: Vec<String>,
     max_inspect_bytes: usize,
+    /// gRPC methods' message types (`[grpc] descriptor_sets`): named
+    /// field paths.
+    grpc_schema: grpc_schema::GrpcSchema,
     /// What header values yielded before (a Server banner), shared by
     /// every exchange.
     header_memo: memo::HeaderMemo,
@@ -121,9 +128,18 @@ impl ContentDetector {
         let basic_rule = enabled(headers::BASIC_AUTH);
         let banner_rule = enabled(headers::VERSION_BANNER);
         let framing_rule = enabled(protocol::AMBIGUOUS_FRAMING);
+        let specs = builtin_specs();
+        let example_rule = rules
+            .iter()
+            .map(|r| {
+                let spec = specs.iter().find(|s| s.id == r.id)?;
+                enabled(spec.example?)
+            })
+            .collect();
         let prefilter = Prefilter::new(&rules);
         let allow = config.allow.iter().map(Allow::new).collect();
         Ok(ContentDetector {
+            example_rule,
             by_id,
             prefilter,
             key,
@@ -137,8 +153,15 @@ impl ContentDetector {
             jwt_allowed_algs: config.jwt_allowed_algs.clone(),
             max_inspect_bytes: config.max_inspect_bytes,
             header_memo: memo::HeaderMemo::default(),
+            grpc_schema: grpc_schema::GrpcSchema::default(),
             rules,
         })
+    }
+
+    /// gRPC field paths named from `schema` (loaded from `[grpc]`).
+    pub fn with_grpc_schema(mut self, schema: grpc_schema::GrpcSchema) -> Self {
+        self.grpc_schema = schema;
+        self
     }
 
     /// Checks the rules of `config` (custom rules, disables, severities,
@@ -172,6 +195,18 @@ impl ContentDetector {
     pub fn rule_info(&self, id: &str) -> Option<(Category, Severity)> {
         let rule = &self.rules[*self.by_id.get(id)?];
         rule.enabled.then_some((rule.category, rule.severity))
+    }
+
+    /// The rule a match of rule `rule` is a finding of, if any: the rule
+    /// itself, or for a published example value its example rule (low
+    /// severity) unless `report_example_values` is on.
+    fn judge(&self, rule: usize, value: &[u8], segment: &[u8]) -> Option<usize> {
+        let check = self.rules[rule].check;
+        match checks::verdict(check, value, segment, self.report_examples) {
+            checks::Verdict::Finding => Some(rule),
+            checks::Verdict::Example => self.example_rule[rule],
+            checks::Verdict::No => None,
+        }
     }
 
     /// Every finding in one exchange, merged by rule and location.

@@ -2,10 +2,26 @@
 //! SSN, card, IBAN), by field name (dates of birth, government ids), and
 //! excessive data exposure: sensitive field names carrying values in
 //! responses.
+//!
+//! A valid card, IBAN, phone number or SSN that is a published example
+//! (4111 1111 1111 1111, a bank's documentation IBAN, 555-01xx, 078-05-1120)
+//! is test data, and test data in production traffic is still worth
+//! knowing: it is reported under `pii.example.*` at low severity (the rule
+//! id is the marker), or under the type's own rule with
+//! `report_example_values = true`.
 
 use super::redact::Mask;
 use super::rules::{Check, Scope, Spec};
 use super::types::{Category::SensitiveData, Severity::*};
+
+/// A published example value of a PII rule, found where that rule's
+/// check holds (see `checks::Verdict::Example`).
+const EXAMPLE: Spec = Spec {
+    category: SensitiveData,
+    severity: Low,
+    scope: Scope::Special,
+    ..Spec::BASE
+};
 
 const PII: Spec = Spec {
     category: SensitiveData,
@@ -26,6 +42,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "pii.phone",
+        example: Some("pii.example.phone"),
         description: "Phone number: international or formatted North American, validated",
         digits: true,
         regex: Some(r"(?:^|[^0-9A-Za-z+.-])(\+[1-9][0-9]{0,2}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,4}(?:[ .-]?[0-9]{1,4}){1,4}|\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4})(?:$|[^0-9A-Za-z.-])"),
@@ -44,6 +61,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "pii.ssn",
+        example: Some("pii.example.ssn"),
         severity: High,
         description: "US social security number (area, group and serial rules; known fakes excluded)",
         digits: true,
@@ -54,6 +72,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "pii.card",
+        example: Some("pii.example.card"),
         severity: Critical,
         description: "Payment card number (issuer prefix, length and Luhn; test cards excluded)",
         digits: true,
@@ -64,6 +83,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "pii.iban",
+        example: Some("pii.example.iban"),
         severity: High,
         description: "IBAN (country length and mod-97 check; documentation examples excluded)",
         digits: true,
@@ -127,5 +147,37 @@ pub const SPECS: &[Spec] = &[
         mask: Mask::Hidden,
         scope: Scope::ResponseBody,
         ..PII
+    },
+    Spec {
+        id: "pii.example.card",
+        // Normalised (and so fingerprinted) as the rule it stands for.
+        check: Check::Card,
+        description: "Published test card number (4111 1111 1111 1111 and the like): test data in this traffic",
+        mask: Mask::Card,
+        ..EXAMPLE
+    },
+    Spec {
+        id: "pii.example.iban",
+        // Normalised (and so fingerprinted) as the rule it stands for.
+        check: Check::Iban,
+        description: "Documentation IBAN (DE89 3704 0044 0532 0130 00 and the like): test data in this traffic",
+        mask: Mask::Iban,
+        ..EXAMPLE
+    },
+    Spec {
+        id: "pii.example.phone",
+        // Normalised (and so fingerprinted) as the rule it stands for.
+        check: Check::Phone,
+        description: "Phone number in the 555-0100..0199 block reserved for fiction: test data in this traffic",
+        mask: Mask::Phone,
+        ..EXAMPLE
+    },
+    Spec {
+        id: "pii.example.ssn",
+        // Normalised (and so fingerprinted) as the rule it stands for.
+        check: Check::Ssn,
+        description: "Published example SSN (078-05-1120, 219-09-9999, 123-45-6789): test data in this traffic",
+        mask: Mask::Ssn,
+        ..EXAMPLE
     },
 ];

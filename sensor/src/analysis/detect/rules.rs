@@ -31,12 +31,21 @@ pub enum Check {
     /// A value assigned to a credential-named variable: long enough,
     /// letters and digits, high entropy, not a placeholder.
     GenericSecret,
+    /// A Google API key, unless the text around it is a Firebase web
+    /// config (`apiKey` next to `authDomain` and `projectId`), which every
+    /// web app ships to browsers by design.
+    GoogleApiKey,
     /// Slack: the token has Slack's structure, not a stand-in's.
     Slack,
     /// Stripe: mixed case (a lowercase-only key is Picatic's format).
     Stripe,
     /// The password in `scheme://user:password@host` is real.
     UriPassword,
+    /// Base64 whose decoded start is a PEM private key header.
+    Base64Pem,
+    /// A password in a config file: not a variable (`%VAR%`, `$(VAR)`),
+    /// not one character repeated, not a placeholder or documented sample.
+    ConfigPassword,
     /// A non-empty value that is not a mask or placeholder.
     NonEmpty,
     /// A date-like value (at least four digits).
@@ -61,7 +70,8 @@ pub enum Scope {
     Pii,
     /// Response bodies only.
     ResponseBody,
-    /// Handled by dedicated code (headers); never by the engine.
+    /// Handled by dedicated code (headers), or recorded on behalf of
+    /// another rule (its example values); never run by the engine.
     Special,
     /// Custom rules limited to one message: every part of it.
     Request,
@@ -93,6 +103,9 @@ pub struct Spec {
     /// The gitleaks default rule ids this rule covers (`sensor rules
     /// --json` shows them), for comparing coverage.
     pub gitleaks: &'static [&'static str],
+    /// The rule that reports this rule's published example values (test
+    /// cards, documentation IBANs...) when `report_example_values` is off.
+    pub example: Option<&'static str>,
 }
 
 impl Spec {
@@ -110,6 +123,7 @@ impl Spec {
         scope: Scope::Anywhere,
         listed: true,
         gitleaks: &[],
+        example: None,
     };
 }
 

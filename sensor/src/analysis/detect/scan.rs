@@ -301,7 +301,11 @@ impl<'d> Scan<'d> {
     fn grpc(&mut self, message: Message, method: &str, headers: &[Header], body: &Body) {
         let content = &body.raw[..body.raw.len().min(self.det.max_inspect_bytes)];
         let cap = self.det.max_inspect_bytes;
-        grpc::strings(headers, content, cap, &mut |path, text| {
+        let det = self.det;
+        let schema = det
+            .grpc_schema
+            .message_type(method, message == Message::Response);
+        grpc::strings(headers, content, cap, schema, &mut |path, text| {
             if self.prefilter(text) {
                 let name = if method.is_empty() {
                     path.render()
@@ -469,8 +473,8 @@ impl<'d> Scan<'d> {
                                 None => Some(text.trim_ascii()),
                             };
                             if let Some(value) = value {
-                                if checks::passes(rule.check, value, text, det.report_examples) {
-                                    self.record(i, location, value);
+                                if let Some(r) = det.judge(i, value, text) {
+                                    self.record(r, location, value);
                                     fired = true;
                                 }
                             }
@@ -513,8 +517,8 @@ impl<'d> Scan<'d> {
                                 }
                             }
                         }
-                    } else if checks::passes(rule.check, value, text, det.report_examples) {
-                        self.record(i, location, value);
+                    } else if let Some(r) = det.judge(i, value, text) {
+                        self.record(r, location, value);
                         fired = true;
                     }
                 }

@@ -64,10 +64,13 @@ pub const SPECS: &[Spec] = &[
     Spec {
         id: "secret.google_api_key",
         gitleaks: &["gcp-api-key"],
-        description: "Google API key (AIza...)",
+        // Browser and mobile apps ship their key (restricted by referrer
+        // or app): worth knowing, rarely a breach.
+        severity: Low,
+        description: "Google API key (AIza...) outside a public Firebase web config",
         keywords: &["aiza"],
         regex: Some(r"\b(AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)"),
-        check: Check::NotPlaceholder,
+        check: Check::GoogleApiKey,
         mask: Mask::Prefix(4),
         ..Spec::BASE
     },
@@ -197,7 +200,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.slack_token",
-        gitleaks: &["slack-bot-token", "slack-user-token", "slack-app-token", "slack-legacy-bot-token", "slack-legacy-workspace-token", "slack-legacy-token"],
+        gitleaks: &["slack-bot-token", "slack-user-token", "slack-app-token", "slack-config-access-token", "slack-config-refresh-token", "slack-legacy-bot-token", "slack-legacy-workspace-token", "slack-legacy-token"],
         severity: Critical,
         description: "Slack bot, user, app or refresh token (xox?-, xapp-)",
         keywords: &["xox", "xapp-"],
@@ -211,12 +214,15 @@ pub const SPECS: &[Spec] = &[
     Spec {
         id: "secret.slack_webhook",
         gitleaks: &["slack-webhook-url"],
-        description: "Slack incoming webhook URL",
+        description: "Slack incoming webhook, workflow or trigger URL",
         keywords: &["hooks.slack.com"],
+        // Incoming webhooks are `T…/B…/secret`, workflow and trigger URLs
+        // `T…/A…/id/secret` or one generated path: the path must look
+        // generated (`Check::Secret`), not be a stand-in.
         regex: Some(
-            r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{8,12}/[A-Z0-9]{8,12}/[A-Za-z0-9]{24})",
+            r"((?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{43,120})",
         ),
-        check: Check::NotPlaceholder,
+        check: Check::Secret,
         mask: Mask::Prefix(24),
         ..Spec::BASE
     },
@@ -235,7 +241,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.gitlab_token",
-        gitleaks: &["gitlab-pat", "gitlab-deploy-token", "gitlab-ptt", "gitlab-rrt", "gitlab-runner-authentication-token"],
+        gitleaks: &["gitlab-pat", "gitlab-pat-routable", "gitlab-deploy-token", "gitlab-ptt", "gitlab-rrt", "gitlab-runner-authentication-token", "gitlab-runner-authentication-token-routable"],
         severity: Critical,
         description: "GitLab personal, deploy, pipeline-trigger or runner token",
         keywords: &["glpat-", "gldt-", "glptt-", "glrt-", "gr1348941"],
@@ -264,6 +270,18 @@ pub const SPECS: &[Spec] = &[
         regex: Some(r"\b(oy2[a-z0-9]{43})\b"),
         check: Check::Secret,
         mask: Mask::Prefix(3),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.nuget_config_password",
+        gitleaks: &["nuget-config-password"],
+        description: "Password of a package source in a NuGet.config (<add key=\"ClearTextPassword\" value=...>)",
+        keywords: &["<add key="],
+        regex: Some(
+            r#"(?i)<add\s+key=\\?"(?:cleartext)?password\\?"\s+value=\\?"([^"\\]{8,200})\\?"\s*/?>"#,
+        ),
+        check: Check::ConfigPassword,
+        mask: Mask::Prefix(0),
         ..Spec::BASE
     },
     Spec {
@@ -365,13 +383,126 @@ pub const SPECS: &[Spec] = &[
         ..Spec::BASE
     },
     Spec {
+        id: "secret.settlemint_token",
+        gitleaks: &["settlemint-personal-access-token", "settlemint-application-access-token", "settlemint-service-access-token"],
+        description: "SettleMint personal, application or service access token (sm_pat_, sm_aat_, sm_sat_)",
+        keywords: &["sm_pat_", "sm_aat_", "sm_sat_"],
+        regex: Some(r"\b(sm_(?:pat|aat|sat)_[a-zA-Z0-9]{16})\b"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(7),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.azure_ad_client_secret",
+        gitleaks: &["azure-ad-client-secret"],
+        severity: Critical,
+        description: "Microsoft Entra ID (Azure AD) client secret (the Q~ marker after four characters)",
+        keywords: &["q~"],
+        regex: Some(r#"(?:^|[\\'"`\s>=:(,)])([a-zA-Z0-9_~.]{3}[0-9]Q~[a-zA-Z0-9_~.-]{31,34})(?:$|[\\'"`\s<),])"#),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.teams_webhook",
+        gitleaks: &["microsoft-teams-webhook"],
+        description: "Microsoft Teams incoming webhook URL",
+        keywords: &["office.com/webhook"],
+        regex: Some(
+            r"(https://(?:[a-z0-9-]{1,63}\.webhook|outlook)\.office(?:365)?\.com/webhook(?:b2)?/[0-9a-f-]{36}@[0-9a-f-]{36}/IncomingWebhook/[0-9a-f]{32}/[0-9a-f-]{36})",
+        ),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(34),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.dockerhub_token",
+        description: "Docker Hub personal access token (dckr_pat_)",
+        keywords: &["dckr_pat_"],
+        regex: Some(r"\b(dckr_pat_[A-Za-z0-9_-]{27})(?:[^A-Za-z0-9_-]|$)"),
+        check: Check::Secret,
+        mask: Mask::Prefix(9),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.telegram_bot_token",
+        gitleaks: &["telegram-bot-api-token"],
+        description: "Telegram bot token (bot id, colon, AA and 33 characters)",
+        keywords: &[":aa"],
+        regex: Some(r"\b([0-9]{8,10}:AA[A-Za-z0-9_-]{32,33})(?:[^A-Za-z0-9_-]|$)"),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.sourcegraph_token",
+        gitleaks: &["sourcegraph-access-token"],
+        description: "Sourcegraph access token (sgp_)",
+        keywords: &["sgp_"],
+        regex: Some(r"\b(sgp_(?:[a-fA-F0-9]{16}_|local_)?[a-fA-F0-9]{40})\b"),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(4),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.notion_token",
+        gitleaks: &["notion-api-token"],
+        description: "Notion integration token (ntn_)",
+        keywords: &["ntn_"],
+        regex: Some(r"\b(ntn_[0-9]{11}[A-Za-z0-9]{35})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(4),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.tavily_key",
+        description: "Tavily API key (tvly-)",
+        keywords: &["tvly-"],
+        regex: Some(r"\b(tvly-(?:dev-|prod-)?[A-Za-z0-9]{32})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(5),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.easypost_key",
+        gitleaks: &["easypost-api-token", "easypost-test-api-token"],
+        description: "EasyPost production or test API key (EZAK, EZTK)",
+        keywords: &["ezak", "eztk"],
+        regex: Some(r"\b(EZ[AT]K[A-Za-z0-9]{54})\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(4),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.flyio_token",
+        gitleaks: &["flyio-access-token"],
+        description: "Fly.io access or macaroon token (fo1_, fm1a_, fm1r_, fm2_)",
+        keywords: &["fo1_", "fm1a_", "fm1r_", "fm2_"],
+        regex: Some(r"\b(fo1_[A-Za-z0-9_-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,4096}={0,3}|fm2_[A-Za-z0-9+/]{100,4096}={0,3})"),
+        check: Check::Secret,
+        mask: Mask::Prefix(4),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.private_key_base64",
+        gitleaks: &["private-key"],
+        severity: Critical,
+        description: "Base64-encoded PEM private key (LS0tLS1CRUdJTi...)",
+        keywords: &["ls0tls1crudjti"],
+        regex: Some(r"\b(LS0tLS1CRUdJTi[A-Za-z0-9+/]{60,8192}={0,2})"),
+        check: Check::Base64Pem,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
         id: "secret.password_hash",
-        description: "Password hash (bcrypt, argon2, scrypt, sha-crypt, PBKDF2)",
+        description: "Password hash (bcrypt, argon2, scrypt, sha-crypt, md5-crypt, PBKDF2, Cisco type 8/9)",
         keywords: &[
             "$2a$", "$2b$", "$2y$", "$2x$", "$argon2", "$scrypt$", "$7$", "$5$", "$6$", "pbkdf2",
+            "$1$", "$8$", "$9$",
         ],
         regex: Some(
-            r"(\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,8},t=[0-9]{1,4},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$scrypt\$ln=[0-9]{1,2},r=[0-9]{1,3},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$7\$[./A-Za-z0-9]{14,64}\$[./A-Za-z0-9]{43}|\$[56]\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}|pbkdf2_sha(?:1|256|512)\$[0-9]{1,9}\$[A-Za-z0-9+/=]{1,128}\$[A-Za-z0-9+/=]{20,256}|\$pbkdf2(?:-sha(?:1|256|512))?\$[0-9]{1,9}\$[./A-Za-z0-9+=]{1,128}\$[./A-Za-z0-9+=]{20,256})",
+            r"(\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,8},t=[0-9]{1,4},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$scrypt\$ln=[0-9]{1,2},r=[0-9]{1,3},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$7\$[./A-Za-z0-9]{14,64}\$[./A-Za-z0-9]{43}|\$[56]\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}|\$1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}|\$[89]\$[./A-Za-z0-9]{14}\$[./A-Za-z0-9]{43}|pbkdf2_sha(?:1|256|512)\$[0-9]{1,9}\$[A-Za-z0-9+/=]{1,128}\$[A-Za-z0-9+/=]{20,256}|\$pbkdf2(?:-sha(?:1|256|512))?\$[0-9]{1,9}\$[./A-Za-z0-9+=]{1,128}\$[./A-Za-z0-9+=]{20,256})",
         ),
         check: Check::None,
         mask: Mask::Prefix(15),
@@ -409,7 +540,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.url_credentials",
-        gitleaks: &["curl-auth-user"],
+        gitleaks: &["curl-auth-user", "sidekiq-sensitive-url"],
         description: "user:password embedded in an HTTP or FTP URL",
         keywords: &["http://", "https://", "ftp://", "ftps://"],
         regex: Some(

@@ -101,6 +101,54 @@ fn json_fields_are_walked_with_paths_and_merged() {
 }
 
 #[test]
+fn published_example_values_are_low_findings_of_their_own() {
+    let body = r#"{"card":"4111 1111 1111 1111","iban":"GB82 WEST 1234 5698 7654 32","phone":"415-555-0142","ssn":"078-05-1120","to":"qa@example.com"}"#;
+    let x = exchange("GET", "/x", &[], "", JSON, body);
+    let findings = detector(&DetectConfig::default()).inspect(&x);
+    assert_eq!(
+        rules_of(&findings),
+        [
+            "pii.example.card",
+            "pii.example.iban",
+            "pii.example.phone",
+            "pii.example.ssn"
+        ]
+    );
+    let card = findings
+        .iter()
+        .find(|f| f.rule == "pii.example.card")
+        .unwrap();
+    assert_eq!(card.severity, Severity::Low);
+    assert_eq!(card.evidence, "**** **** **** 1111");
+    // Fingerprinted as the value it is, whatever its spacing.
+    let spaced = |v: &str| {
+        let x = exchange("GET", "/x", &[], "", JSON, &format!(r#"{{"card":"{v}"}}"#));
+        detector(&DetectConfig::default()).inspect(&x)[0]
+            .fingerprint
+            .clone()
+    };
+    assert_eq!(spaced("4111111111111111"), card.fingerprint);
+
+    // With `report_example_values` they are ordinary findings of the rule.
+    let config = DetectConfig {
+        report_example_values: true,
+        ..DetectConfig::default()
+    };
+    let findings = detector(&config).inspect(&x);
+    assert_eq!(
+        rules_of(&findings),
+        ["pii.card", "pii.email", "pii.iban", "pii.phone", "pii.ssn"]
+    );
+    // Disabled, an example rule reports nothing, and the value is no
+    // finding of the rule it stands for either.
+    let config = DetectConfig {
+        disabled_rules: vec!["pii.example.*".into()],
+        ..DetectConfig::default()
+    };
+    assert!(detector(&config).inspect(&x).is_empty());
+}
+
+#[test]
 fn table_of_response_bodies() {
     for (ct, body, want) in [
         (JSON, r#"{"password":"hunter2"}"#, &["pii.sensitive_field"][..]),
@@ -115,9 +163,9 @@ fn table_of_response_bodies() {
         (JSON, r#"{"backend":"10.12.4.7"}"#, &["pii.private_ip"]),
         (JSON, r#"{"version":"10.4"}"#, &[]),
         (JSON, r#"{"iban":"DE44500105175407324931"}"#, &["pii.iban"]),
-        (JSON, r#"{"iban":"DE89370400440532013000"}"#, &[]),
+        (JSON, r#"{"iban":"DE89370400440532013000"}"#, &["pii.example.iban"]),
         (JSON, r#"{"phone":"+1 415 867 2309"}"#, &["pii.phone"]),
-        (JSON, r#"{"card":"4111111111111111"}"#, &[]),
+        (JSON, r#"{"card":"4111111111111111"}"#, &["pii.example.card"]),
         (JSON, r#"{"key":"AKIAIOSFODNN7EXAMPLE"}"#, &[]),
         (JSON, r#"{"key":"AKIAZ3MHQX7KDPLR4WTN"}"#, &["secret.aws_access_key_id"]),
         (JSON, r#"{"db":"postgres://app:Zq8vT3xK@db.internal:5432/main"}"#, &["secret.database_uri"]),

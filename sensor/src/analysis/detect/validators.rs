@@ -123,7 +123,8 @@ pub fn is_test_card(s: &[u8]) -> bool {
 }
 
 /// A US social security number in `AAA-GG-SSSS` or `AAA GG SSSS` form
-/// with the SSA's validity rules and the numbers known to be fake.
+/// with the SSA's validity rules (no area 000, 666 or 9xx, no group 00,
+/// no serial 0000).
 pub fn ssn(s: &[u8]) -> bool {
     let Some(d) = digits(s) else { return false };
     if d.len() != 9 {
@@ -132,13 +133,19 @@ pub fn ssn(s: &[u8]) -> bool {
     let area = u32::from(d[0]) * 100 + u32::from(d[1]) * 10 + u32::from(d[2]);
     let group = u32::from(d[3]) * 10 + u32::from(d[4]);
     let serial = d[5..].iter().fold(0u32, |acc, &x| acc * 10 + u32::from(x));
-    if area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0 {
-        return false;
-    }
-    // Woolworth's wallet card, the 1962 SSA pamphlet, and the number every
-    // form example uses.
-    let n = area * 1_000_000 + group * 10_000 + serial;
-    !matches!(n, 78_051_120 | 219_099_999 | 123_456_789)
+    !(area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0)
+}
+
+/// The SSNs published as examples: Woolworth's wallet card (078-05-1120),
+/// the 1962 SSA pamphlet (219-09-9999), and the number every form example
+/// uses (123-45-6789).
+pub fn is_example_ssn(s: &[u8]) -> bool {
+    let d: String = s
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|&b| b as char)
+        .collect();
+    matches!(d.as_str(), "078051120" | "219099999" | "123456789")
 }
 
 /// A phone number: international `+CC ...` with 8 to 15 digits, or a North
@@ -374,6 +381,12 @@ pub fn is_example_iban(s: &[u8]) -> bool {
 /// An email address whose domain is not reserved for documentation
 /// (RFC 2606/6761) and whose TLD is alphabetic.
 pub fn email(s: &[u8]) -> bool {
+    email_shape(s) && !is_example_domain(s)
+}
+
+/// An email address with an alphabetic (or punycode) TLD that is not a
+/// file name such as `logo@2x.png`, whatever its domain.
+pub fn email_shape(s: &[u8]) -> bool {
     let Some(at) = s.iter().rposition(|&b| b == b'@') else {
         return false;
     };
@@ -389,23 +402,23 @@ pub fn email(s: &[u8]) -> bool {
         return false;
     }
     // File names such as `logo@2x.png` match the shape.
-    if matches!(
+    !matches!(
         tld,
         b"png" | b"jpg" | b"jpeg" | b"gif" | b"svg" | b"webp" | b"js" | b"css"
-    ) {
-        return false;
-    }
+    )
+}
+
+/// The address's domain is reserved for documentation (RFC 2606/6761).
+fn is_example_domain(s: &[u8]) -> bool {
+    let at = s.iter().rposition(|&b| b == b'@').map_or(0, |at| at + 1);
+    let domain = s[at..].to_ascii_lowercase();
     let reserved = [&b"example.com"[..], b"example.org", b"example.net"];
-    if reserved
+    reserved
         .iter()
         .any(|r| domain == *r || domain.ends_with(&[b".", *r].concat()))
         || [&b".example"[..], b".test", b".invalid", b".localhost"]
             .iter()
             .any(|t| domain.ends_with(t))
-    {
-        return false;
-    }
-    true
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -644,10 +657,15 @@ mod tests {
         "912-22-8726" => false,
         "536-00-8726" => false,
         "536-22-0000" => false,
-        "078-05-1120" => false,
-        "219-09-9999" => false,
-        "123-45-6789" => false,
+        "078-05-1120" => true,
         "536-22-872" => false,
+    );
+
+    table!(example_ssns, is_example_ssn,
+        "078-05-1120" => true,
+        "219 09 9999" => true,
+        "123-45-6789" => true,
+        "536-22-8726" => false,
     );
 
     table!(phones, phone,

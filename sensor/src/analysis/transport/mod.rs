@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use crate::analysis::behaviour::bounded::BoundedMap;
 use crate::analysis::behaviour::client::Keys;
-use crate::analysis::credentials::{self, CredentialsConfig};
+use crate::analysis::credentials::{self, CredentialsConfig, TokenFields};
 use crate::analysis::detect::FingerprintKey;
 use crate::endpoint::EndpointKey;
 use crate::exchange::{HttpExchange, HttpRequest, Role};
@@ -71,6 +71,7 @@ impl CleartextDetector {
         endpoint: &EndpointKey,
         findings: &[Finding],
         credentials: &CredentialsConfig,
+        token_fields: &TokenFields,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
         let conn = &exchange.connection;
@@ -81,7 +82,7 @@ impl CleartextDetector {
             return out;
         }
         for message in [Message::Request, Message::Response] {
-            let what = carried(exchange, message, findings, credentials);
+            let what = carried(exchange, message, findings, credentials, token_fields);
             if what.is_empty() {
                 continue;
             }
@@ -154,6 +155,7 @@ fn carried(
     message: Message,
     findings: &[Finding],
     config: &CredentialsConfig,
+    token_fields: &TokenFields,
 ) -> Vec<String> {
     let mut what = Vec::new();
     match message {
@@ -166,7 +168,7 @@ fn carried(
             }
         }
         Message::Response => {
-            if credentials::hands_out_credentials(exchange, config) {
+            if credentials::hands_out_credentials(exchange, config, token_fields) {
                 what.push("a token or session handed out".to_owned());
             }
         }

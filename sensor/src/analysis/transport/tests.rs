@@ -43,11 +43,13 @@ fn authorised(local: &str, remote: &str, tls: bool) -> HttpExchange {
 }
 
 fn check(d: &mut CleartextDetector, x: &HttpExchange, findings: &[Finding]) -> Vec<Finding> {
+    let config = CredentialsConfig::default();
     d.observe(
         x,
         &EndpointKey::of(x),
         findings,
-        &CredentialsConfig::default(),
+        &config,
+        &TokenFields::new(&config),
     )
 }
 

@@ -29,7 +29,7 @@ pub mod trial;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aya::programs::TracePoint;
 use aya::Ebpf;
@@ -98,7 +98,12 @@ pub struct TlsProbes {
     stats: TlsStats,
     /// The Go programs loaded (a kernel may refuse them and keep the rest).
     go_loaded: bool,
+    /// When the last program started: discovery may still be examining it.
+    last_exec: Option<Instant>,
 }
+
+/// How long after an exec discovery may still hand back a file to attach.
+const DISCOVERY_WINDOW: Duration = Duration::from_secs(1);
 
 impl TlsProbes {
     /// Loads the programs, attaches the exec tracepoint and every TLS
@@ -139,6 +144,7 @@ impl TlsProbes {
             counters,
             stats: TlsStats::default(),
             go_loaded,
+            last_exec: None,
         };
         for found in discovery.at_start() {
             probes.attach(ebpf, &found);
@@ -157,6 +163,7 @@ impl TlsProbes {
     /// Process `pid` started a new program (an exec event).
     pub fn process_started(&mut self, pid: u32, now: Instant) {
         self.stats.execs_seen += 1;
+        self.last_exec = Some(now);
         match self.execs.try_send((pid, now)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.stats.execs_dropped += 1,
@@ -164,6 +171,14 @@ impl TlsProbes {
             // attached, what is attached keeps working.
             Err(TrySendError::Disconnected(_)) => self.stats.execs_dropped += 1,
         }
+    }
+
+    /// True while discovery may still find something in a program started
+    /// lately: the agent keeps polling promptly so that it is attached
+    /// before the program's first HTTPS call.
+    pub fn discovering(&self, now: Instant) -> bool {
+        self.last_exec
+            .is_some_and(|at| now.saturating_duration_since(at) < DISCOVERY_WINDOW)
     }
 
     /// Attaches what discovery found since the last call. Never waits.

@@ -190,18 +190,22 @@ impl FrameReader {
         pos
     }
 
-    /// `n` bytes of the direction went by uncaptured.
-    pub fn gap(&mut self, n: u64, on: &mut dyn FnMut(FrameEvent<'_>)) {
+    /// `n` bytes of the direction went by uncaptured. True when they fell
+    /// inside one frame's payload whose length the reader knew (DATA
+    /// content or padding, a frame being skipped): the framing is kept,
+    /// and no header block can have been in them.
+    pub fn gap(&mut self, n: u64, on: &mut dyn FnMut(FrameEvent<'_>)) -> bool {
         if n == 0 {
-            return;
+            return true;
         }
         match &mut self.state {
-            State::Dead => {}
+            State::Dead => false,
             State::Skip(left) if *left >= n => {
                 *left -= n;
                 if *left == 0 {
                     self.state = State::Header;
                 }
+                true
             }
             State::Data {
                 header,
@@ -224,16 +228,21 @@ impl FrameReader {
                     self.state = State::Header;
                     on(FrameEvent::DataEnd { stream, end_stream });
                 }
+                true
             }
             State::Resync { skipped } => {
                 *skipped += n + self.buf.len() as u64;
                 self.buf.clear();
+                false
             }
+            // A frame header, a held frame (a header block's included) or
+            // a padded DATA frame's pad length went by: lost.
             _ => {
                 let skipped = n + self.buf.len() as u64;
                 self.buf.clear();
                 self.state = State::Resync { skipped };
                 on(FrameEvent::Lost);
+                false
             }
         }
     }

@@ -1,13 +1,14 @@
 //! HPACK (RFC 7541) glue: one decoder per direction, fed every header
 //! block of that direction in order, since each block may change the
 //! dynamic table the next one refers to. The decoding itself is the
-//! `loona-hpack` crate's.
+//! `httlib-hpack` crate's: `loona-hpack`, used before, builds a hash table
+//! of the whole Huffman code for every Huffman-coded string it decodes and
+//! walks it bit by bit, which made HPACK 60% of the agent's CPU under
+//! h2load; this one decodes Huffman codes five bits per table lookup.
 //!
 //! Once a block is lost (capture gap, block over the size limit, a decode
 //! error), the table can no longer be trusted: every later block of the
 //! direction is reported `Undecodable`, never guessed.
-
-use std::borrow::Cow;
 
 use bytes::Bytes;
 
@@ -15,7 +16,9 @@ use crate::exchange::Header;
 
 /// Largest dynamic table a peer may ask for; a bigger size update breaks
 /// the direction (memory stays bounded).
-const MAX_TABLE_SIZE: usize = 64 * 1024;
+const MAX_TABLE_SIZE: u32 = 64 * 1024;
+/// The table every HTTP/2 connection starts with (RFC 7540, 6.5.2).
+const INITIAL_TABLE_SIZE: u32 = 4096;
 
 /// A decoded header block: pseudo-headers split from the fields.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -38,10 +41,15 @@ pub enum Decoded {
 }
 
 pub struct HpackDirection {
-    decoder: loona_hpack::Decoder<'static>,
+    decoder: httlib_hpack::Decoder<'static>,
     broken: bool,
     /// Decoded bytes (names and values) kept per block.
     max_decoded: usize,
+    /// The block being decoded: the crate consumes its input as it goes.
+    pending: Vec<u8>,
+    /// One decoded field at a time, so that a block of small references to
+    /// large table entries never expands in memory past `max_decoded`.
+    field: Vec<(Vec<u8>, Vec<u8>, u8)>,
 }
 
 impl std::fmt::Debug for HpackDirection {
@@ -54,12 +62,14 @@ impl std::fmt::Debug for HpackDirection {
 
 impl HpackDirection {
     pub fn new(max_decoded: usize) -> Self {
-        let mut decoder = loona_hpack::Decoder::new();
-        decoder.set_max_allowed_table_size(MAX_TABLE_SIZE);
+        let mut decoder = httlib_hpack::Decoder::with_dynamic_size(INITIAL_TABLE_SIZE);
+        decoder.set_max_dynamic_size(MAX_TABLE_SIZE);
         Self {
             decoder,
             broken: false,
             max_decoded,
+            pending: Vec::new(),
+            field: Vec::with_capacity(1),
         }
     }
 
@@ -75,46 +85,49 @@ impl HpackDirection {
         }
         let mut out = Block::default();
         let mut kept = 0usize;
-        let max = self.max_decoded;
-        let result = self.decoder.decode_with_cb(block, |name, value| {
-            // Indexed fields can expand a small block into a large header
-            // list: only `max` decoded bytes are copied out; the decoder
-            // still sees every field, so the table stays in step.
-            let size = name.len() + value.len();
-            if kept.saturating_add(size) > max {
-                out.capped = true;
-                return;
-            }
-            kept += size;
-            add(&mut out, name, value);
-        });
-        match result {
-            Ok(()) => Decoded::Block(out),
-            Err(_) => {
+        self.pending.clear();
+        self.pending.extend_from_slice(block);
+        while !self.pending.is_empty() {
+            let before = self.pending.len();
+            self.field.clear();
+            // Decodes as many representations as `field` has room for
+            // (one): every one updates the table, kept or not.
+            let decoded = self
+                .decoder
+                .decode_exact(&mut self.pending, &mut self.field);
+            if decoded.is_err() || self.pending.len() == before {
                 self.broken = true;
-                Decoded::Undecodable
+                return Decoded::Undecodable;
+            }
+            for (name, value, _) in self.field.drain(..) {
+                // Indexed fields can expand a small block into a large
+                // header list: only `max_decoded` bytes are copied out.
+                let size = name.len() + value.len();
+                if kept.saturating_add(size) > self.max_decoded {
+                    out.capped = true;
+                    continue;
+                }
+                kept += size;
+                add(&mut out, &name, &value);
             }
         }
+        Decoded::Block(out)
     }
 }
 
-fn add(out: &mut Block, name: Cow<'_, [u8]>, value: Cow<'_, [u8]>) {
-    let text = || String::from_utf8_lossy(&value).into_owned();
-    match &*name {
+fn add(out: &mut Block, name: &[u8], value: &[u8]) {
+    let text = || String::from_utf8_lossy(value).into_owned();
+    match name {
         b":method" => out.method = Some(text()),
         b":scheme" => out.scheme = Some(text()),
         b":authority" => out.authority = Some(text()),
         b":path" => out.path = Some(text()),
-        b":status" => {
-            out.status = std::str::from_utf8(&value)
-                .ok()
-                .and_then(|s| s.parse().ok())
-        }
+        b":status" => out.status = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok()),
         // Unknown pseudo-headers (`:protocol` of extended CONNECT) are kept
         // as fields: they are what the peer sent.
         _ => out.fields.push(Header {
-            name: String::from_utf8_lossy(&name).into_owned(),
-            value: Bytes::copy_from_slice(&value),
+            name: String::from_utf8_lossy(name).into_owned(),
+            value: Bytes::copy_from_slice(value),
         }),
     }
 }

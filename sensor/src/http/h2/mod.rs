@@ -17,6 +17,10 @@
 //!   `H2Counters`.
 //! - Exact sizes: a body's `wire_len` counts DATA content without padding,
 //!   uncaptured bytes included.
+//! - A capture gap inside a DATA payload costs only those bytes (counted
+//!   in `gaps_kept_in_sync`): the frame's remaining length is known, so
+//!   framing and both HPACK tables stay in sync. Only a gap that covers a
+//!   frame header or part of a header block loses them.
 
 mod frame;
 mod hpack;
@@ -75,7 +79,13 @@ pub struct H2Counters {
     /// Frame sequences that break the protocol (a block interrupted,
     /// CONTINUATION without a block).
     pub protocol_errors: u64,
-    /// Times a capture gap broke the framing of a direction.
+    /// Capture gaps that fell inside one frame's payload (DATA, or a
+    /// frame being skipped): framing and HPACK table kept in sync, only
+    /// those body bytes missing.
+    pub gaps_kept_in_sync: u64,
+    pub gap_bytes_kept_in_sync: u64,
+    /// Times a capture gap broke the framing of a direction (it covered a
+    /// frame header or a held frame: the HPACK table is lost with it).
     pub framing_lost: u64,
     /// Bytes searched past before framing was found again.
     pub resync_skipped_bytes: u64,
@@ -232,9 +242,17 @@ impl H2ConnectionParser {
         let half = self.half(side);
         let mut reader = std::mem::replace(&mut half.reader, FrameReader::new(false, 0));
         let mut on = |ev: FrameEvent<'_>| self.event(side, ts, ev, c, out);
-        match seg {
-            Segment::Data(d) => reader.feed(d, &mut on),
-            Segment::Gap(n) => reader.gap(n, &mut on),
+        let kept = match seg {
+            Segment::Data(d) => {
+                reader.feed(d, &mut on);
+                0
+            }
+            Segment::Gap(n) if reader.gap(n, &mut on) => n,
+            Segment::Gap(_) => 0,
+        };
+        if kept > 0 {
+            c.h2.gaps_kept_in_sync += 1;
+            c.h2.gap_bytes_kept_in_sync += kept;
         }
         self.half(side).reader = reader;
     }

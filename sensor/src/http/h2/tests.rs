@@ -85,6 +85,11 @@ impl Conn {
             .response_segment(2, Segment::Data(bytes), &mut self.counters, &mut self.out);
     }
 
+    fn client_gap(&mut self, n: u64) {
+        self.parser
+            .request_segment(1, Segment::Gap(n), &mut self.counters, &mut self.out);
+    }
+
     fn server_gap(&mut self, n: u64) {
         self.parser
             .response_segment(3, Segment::Gap(n), &mut self.counters, &mut self.out);
@@ -316,6 +321,137 @@ fn a_gap_inside_data_costs_only_those_bytes() {
     assert!(conn.out[0].response.body.truncated);
     assert_eq!(conn.out[1].response.status, 404);
     assert_eq!(conn.counters.h2.framing_lost, 0);
+}
+
+/// A DATA frame with `pad` bytes of padding.
+fn padded_data(stream: u32, body: &[u8], pad: u8, end: bool) -> Vec<u8> {
+    let mut payload = vec![pad];
+    payload.extend_from_slice(body);
+    payload.extend(std::iter::repeat_n(0, usize::from(pad)));
+    let flags = FLAG_PADDED | if end { FLAG_END_STREAM } else { 0 };
+    frame(DATA, flags, stream, &payload)
+}
+
+/// Gaps inside DATA payloads, wherever they fall in them (content, the
+/// padding, up to the frame's last byte; either direction; streams
+/// interleaved), keep framing and both HPACK tables: every later head,
+/// encoded against the peers' dynamic tables, decodes.
+#[test]
+fn gaps_inside_data_keep_every_later_head_decodable() {
+    let (mut c, mut s) = (Peer::new(), Peer::new());
+    let mut conn = Conn::new();
+    let mut client = PREFACE.to_vec();
+    client.extend(request(&mut c, 1, "POST", "/upload", false));
+    client.extend(request(&mut c, 3, "GET", "/a", true));
+    conn.client(&client);
+    // Stream 1's request body: 600 bytes, 200 in the middle lost.
+    let upload = data(1, &[b'u'; 600], true);
+    conn.client(&upload[..9 + 100]);
+    conn.client_gap(200);
+    conn.client(&upload[9 + 300..]);
+    // Responses interleaved: stream 3's padded DATA loses part of its
+    // padding, stream 1's DATA its last 50 bytes (to the frame's end).
+    let mut server = response(&mut s, 3, "200", "application/json");
+    server.extend(response(&mut s, 1, "201", "application/json"));
+    let padded = padded_data(3, b"{\"ok\":true}", 20, true);
+    server.extend(&padded[..padded.len() - 15]);
+    conn.server(&server);
+    conn.server_gap(15);
+    let reply = data(1, &[b'r'; 300], true);
+    conn.server(&reply[..reply.len() - 50]);
+    conn.server_gap(50);
+    // A later stream: both heads refer to entries the earlier ones added.
+    conn.client(&request(&mut c, 5, "GET", "/later", true));
+    let mut later = response(&mut s, 5, "404", "application/json");
+    later.extend(data(5, b"{}", true));
+    conn.server(&later);
+
+    let h2 = &conn.counters.h2;
+    assert_eq!((h2.gaps_kept_in_sync, h2.gap_bytes_kept_in_sync), (3, 265));
+    assert_eq!(h2.framing_lost, 0);
+    assert_eq!(h2.header_blocks_undecodable, 0);
+    assert_eq!(conn.out.len(), 3);
+    let by_path = |p: &str| {
+        conn.out
+            .iter()
+            .find(|e| e.request.target == p)
+            .unwrap_or_else(|| panic!("no exchange for {p}"))
+    };
+    // Only padding was lost: the body is whole.
+    let a = by_path("/a");
+    assert_eq!(a.response.status, 200);
+    assert_eq!(&a.response.body.raw[..], b"{\"ok\":true}");
+    assert_eq!(a.response.body.wire_len, 11);
+    assert!(!a.response.body.truncated);
+    let upload = by_path("/upload");
+    assert_eq!(upload.request.method, "POST");
+    assert_eq!(upload.response.status, 201);
+    assert_eq!(
+        (upload.request.body.wire_len, upload.request.body.raw.len()),
+        (600, 400)
+    );
+    assert!(upload.request.body.truncated);
+    assert_eq!(
+        (
+            upload.response.body.wire_len,
+            upload.response.body.raw.len()
+        ),
+        (300, 250)
+    );
+    let later = by_path("/later");
+    assert_eq!(later.request.method, "GET");
+    assert_eq!(later.response.status, 404);
+    assert_eq!(
+        header(&later.response.headers, "content-type").map(<[u8]>::to_vec),
+        Some(b"application/json".to_vec())
+    );
+}
+
+/// A gap that covers a header block (here a whole HEADERS frame, starting
+/// on a frame boundary, so the framing itself resumes at the right byte)
+/// still loses that direction's HPACK table: later heads of the direction
+/// are undecodable, never guessed; the other direction's still decode.
+#[test]
+fn a_gap_across_headers_makes_later_heads_of_its_direction_undecodable() {
+    let (mut c, mut s) = (Peer::new(), Peer::new());
+    let mut conn = Conn::new();
+    let mut client = PREFACE.to_vec();
+    client.extend(request(&mut c, 1, "GET", "/one", true));
+    client.extend(request(&mut c, 3, "GET", "/two", true));
+    conn.client(&client);
+    let mut first = response(&mut s, 1, "200", "application/json");
+    first.extend(data(1, b"{}", true));
+    conn.server(&first);
+    // Stream 3's response head adds a header to the server's table.
+    let lost = frame(
+        HEADERS,
+        FLAG_END_HEADERS,
+        3,
+        &s.block(&[(":status", "200"), ("x-trace", "f00d")]),
+    );
+    conn.server_gap(lost.len() as u64);
+    let mut rest = data(3, b"[]", true);
+    conn.client(&request(&mut c, 5, "GET", "/three", true));
+    let block = s.block(&[(":status", "200"), ("x-trace", "f00d")]);
+    rest.extend(frame(HEADERS, FLAG_END_HEADERS, 5, &block));
+    rest.extend(data(5, b"{\"ssn\":\"078-05-1120\"}", true));
+    conn.server(&rest);
+
+    let h2 = &conn.counters.h2;
+    assert_eq!(h2.gaps_kept_in_sync, 0);
+    assert_eq!(h2.framing_lost, 1);
+    assert_eq!(h2.header_blocks_undecodable, 1);
+    let three = conn
+        .out
+        .iter()
+        .find(|e| e.request.target == "/three")
+        .expect("stream 5 is an exchange");
+    assert_eq!(three.request.method, "GET");
+    assert_eq!(three.response.status, 0);
+    assert!(three.response.headers.is_empty());
+    assert_eq!(&three.response.body.raw[..], b"{\"ssn\":\"078-05-1120\"}");
+    assert_eq!(conn.out[0].request.target, "/one");
+    assert_eq!(conn.out[0].response.status, 200);
 }
 
 #[test]

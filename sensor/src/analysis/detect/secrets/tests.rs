@@ -72,6 +72,8 @@ fn providers() {
         ("pbkdf2_sha256$600000$Kq7vP2xR9sT4$Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6t=".into(), "secret.password_hash", "pbkdf2_sha256$****"),
         ("mongodb+srv://svc:Zq8vT3xK@cluster0.mongo.internal/db".into(), "secret.database_uri", "mongodb+srv://****:****@cluster0.mongo.internal"),
         ("https://deploy:Zq8vT3xK@git.internal.io/repo.git".into(), "secret.url_credentials", "https://****:****@git.internal.io"),
+        ("https://hooks.slack.com/triggers/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".into(), "secret.slack_webhook", "https://hooks.slack.com/****"),
+        ("<packageSourceCredentials><acme><add key=\"Username\" value=\"ci\" /><add key=\"ClearTextPassword\" value=\"Zq8vT3xK-s3cret\" /></acme>".into(), "secret.nuget_config_password", "****"),
     ];
     for (text, rule, evidence) in &cases {
         let got = found(text);
@@ -106,6 +108,10 @@ fn near_misses() {
         "password = \"changeme\"",
         "tokenClass = \"ThisIsJustAWordInCamelCaseHere\"",
         "github_pat_xxxxxxxxxxxxxxxxxxxxxx_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        // Public by design: a Firebase web app's config.
+        "const firebaseConfig = { apiKey: \"AIzaSyD4mK9pQ2rT7vX1zB3cF6hJ8kL0nP5sW2y\", authDomain: \"acme-app.firebaseapp.com\", projectId: \"acme-app\" };",
+        "<add key=\"ClearTextPassword\" value=\"%NUGET_PASSWORD%\" />",
+        "https://hooks.slack.com/services/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     ] {
         assert_eq!(found(text), vec![], "{text}");
     }
