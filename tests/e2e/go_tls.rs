@@ -3,8 +3,9 @@
 //! found through its exec), both built here from tests/servers/go with
 //! Debian's Go, exchange JSON with a planted key over TLS on loopback. The
 //! sensor must report the exchange from both sides, exactly, marked
-//! `tls: true`, and alert on the key without writing it. A stripped build
-//! of the same client is reported as not covered, never half-captured.
+//! `tls: true`, and alert on the key without writing it. The same again
+//! between stripped builds (`-ldflags=-s -w`: functions found through Go's
+//! own function table), and from a stripped position-independent client.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -33,17 +34,20 @@ fn go() -> PathBuf {
     panic!("no Go toolchain: cargo xtask setup installs Debian's golang-go");
 }
 
+/// Without the symbol table and DWARF.
+const STRIPPED: &[&str] = &["-ldflags=-s -w"];
+/// Position-independent and stripped.
+const PIE_STRIPPED: &[&str] = &["-buildmode=pie", "-ldflags=-s -w"];
+
 /// `go build` of tests/servers/go/`source` into `dir`/`name`, offline and
-/// with the standard library only; `stripped` drops the symbol table and
-/// DWARF (`-ldflags=-s -w`).
-fn build(dir: &Path, source: &str, name: &str, stripped: bool) -> PathBuf {
+/// with the standard library only, with `flags`.
+fn build(dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
     let out_path = dir.join(name);
-    let mut command = Command::new(go());
-    command.arg("build").arg("-o").arg(&out_path);
-    if stripped {
-        command.arg("-ldflags=-s -w");
-    }
-    let out = command
+    let out = Command::new(go())
+        .arg("build")
+        .arg("-o")
+        .arg(&out_path)
+        .args(flags)
         .arg(workspace_root().join("tests/servers/go").join(source))
         .current_dir(dir)
         // The cache outlives the test's directory: the standard library
@@ -70,7 +74,11 @@ struct GoServer {
 
 impl GoServer {
     fn start(binary: &Path, dir: &Path) -> Self {
-        let (cert, key) = self_signed_certificate(dir);
+        // Each server its own certificate: two servers sharing one file
+        // would race its rewriting.
+        let dir = dir.join(binary.file_name().unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = self_signed_certificate(&dir);
         let port = free_port();
         let mut child = Command::new(binary)
             .arg(format!("127.0.0.1:{port}"))
@@ -136,90 +144,115 @@ fn seen_by(exchanges: &[Value], pid: u32) -> &Value {
 struct Programs {
     server: PathBuf,
     client: PathBuf,
-    stripped: PathBuf,
+    stripped_server: PathBuf,
+    stripped_client: PathBuf,
+    pie_client: PathBuf,
 }
 
 #[test]
 fn go_https_is_captured_from_both_sides_in_each_capture_mode() {
     let dir = scratch_dir("go_tls_build");
     let programs = Programs {
-        server: build(&dir, "server.go", "go-server", false),
-        client: build(&dir, "client.go", "go-client", false),
-        stripped: build(&dir, "client.go", "go-client-stripped", true),
+        server: build(&dir, "server.go", "go-server", &[]),
+        client: build(&dir, "client.go", "go-client", &[]),
+        stripped_server: build(&dir, "server.go", "go-server-stripped", STRIPPED),
+        stripped_client: build(&dir, "client.go", "go-client-stripped", STRIPPED),
+        pie_client: build(&dir, "client.go", "go-client-pie", PIE_STRIPPED),
     };
     for mode in ["socket", "syscalls"] {
         case(&programs, mode);
     }
 }
 
+fn attached(binary: &Path) -> String {
+    format!("TLS probes attached to the Go program {}", binary.display())
+}
+
 fn case(programs: &Programs, mode: &str) {
     let dir = scratch_dir(&format!("go_tls_{mode}"));
-    let (server_bin, client_bin, stripped_bin) =
-        (&programs.server, &programs.client, &programs.stripped);
+    // Socket mode attaches through uprobe_multi links, syscall mode
+    // through perf_event_open uprobes (root holds CAP_SYS_ADMIN): both
+    // ways of attaching carry the same cookies.
+    let multi = mode == "socket";
     let config = dir.join("sensor.toml");
     std::fs::write(
         &config,
         format!(
-            "[capture]\nmode = {mode:?}\n# Each end's own view is what this test checks.\npair_local_ends = false\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
+            "[capture]\nmode = {mode:?}\n# Each end's own view is what this test checks.\npair_local_ends = false\n\n[capture.tls]\nuprobe_multi = {multi}\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
             dir.join("state").display().to_string()
         ),
     )
     .unwrap();
-    let server = GoServer::start(server_bin, &dir);
+    let server = GoServer::start(&programs.server, &dir);
+    let stripped_server = GoServer::start(&programs.stripped_server, &dir);
     let config = config.display().to_string();
     let sensor = Sensor::start(&dir, &["--config", &config]);
     let log = dir.join("sensor.log");
-    let attached = format!(
-        "TLS probes attached to the Go program {}",
-        client_bin.display()
-    );
-    let (client_pid, response_bytes) = run_client(client_bin, server.port, &log, &attached);
-    sensor.wait_for("both sides of the Go HTTPS request", |e| {
-        on_port(e, server.port).len() >= 2
-    });
-    // The stripped client is not covered: its request is made, and only
-    // the server's side of it is seen.
-    let not_covered = "go-client-stripped will not be captured: it is a stripped Go program";
-    let (stripped_pid, _) = run_client(stripped_bin, server.port, &log, not_covered);
-    sensor.wait_for("the server's side of the stripped client's request", |e| {
-        on_port(e, server.port).len() >= 3
-    });
-    let out = sensor.stop();
-    let seen = on_port(&out.exchanges, server.port);
-    let client = seen_by(&seen, client_pid);
-    let served: Vec<&Value> = seen
-        .iter()
-        .filter(|e| e["pid"] == server.child.id())
-        .collect();
-    assert_eq!(served.len(), 2, "{}", dump(&seen));
-    for (role, e) in [
-        ("client", client),
-        ("server", served[0]),
-        ("server", served[1]),
-    ] {
-        assert_eq!(e["tls"], true, "{mode}: {e}");
-        assert_eq!(e["role"], role, "{e}");
-        assert_eq!(e["method"], "POST", "{e}");
-        assert_eq!(e["path"], PATH, "{e}");
-        assert_eq!(e["status"], 200, "{e}");
-        assert_eq!(e["request_bytes"], REQUEST.len() as u64, "{e}");
-        assert_eq!(e["response_bytes"], response_bytes, "{e}");
-        assert_eq!(e["truncated"], false, "{e}");
+    // The servers ran before the sensor: the start-up scan finds them.
+    for binary in [&programs.server, &programs.stripped_server] {
+        let line = attached(binary);
+        wait_until(
+            &format!("the sensor to log `{line}`"),
+            20,
+            || std::fs::read_to_string(&log).is_ok_and(|log| log.contains(&line)),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
     }
-    assert_eq!(client["comm"], "go-client", "{client}");
-    assert_eq!(
-        client["remote"],
-        format!("127.0.0.1:{}", server.port),
-        "{client}"
-    );
-    assert!(
-        seen.iter().all(|e| e["pid"] != stripped_pid),
-        "the stripped client was captured?\n{}",
-        dump(&seen)
-    );
-    // The key is seen in three responses: the Go client's and the
-    // server's sides of its request, and the server's side of the
-    // stripped client's. The first raises the alert; the others are
+    // Each client is found through its exec. Each pair: the client, the
+    // server it talks to, and how many exchanges are seen once it is done.
+    let pairs = [
+        (&programs.client, &server, "go-client", 2),
+        (
+            &programs.stripped_client,
+            &stripped_server,
+            "go-client-strip",
+            4,
+        ),
+        (&programs.pie_client, &server, "go-client-pie", 6),
+    ];
+    let mut clients = Vec::new();
+    for (client, to, comm, seen) in pairs {
+        let (pid, response_bytes) = run_client(client, to.port, &log, &attached(client));
+        sensor.wait_for(&format!("both sides of {comm}'s request"), |e| {
+            on_port(e, server.port).len() + on_port(e, stripped_server.port).len() >= seen
+        });
+        clients.push((pid, to, comm, response_bytes));
+    }
+    let out = sensor.stop();
+    let mut seen = on_port(&out.exchanges, server.port);
+    seen.extend(on_port(&out.exchanges, stripped_server.port));
+    assert_eq!(seen.len(), 6, "{mode}: {}", dump(&seen));
+    for (pid, to, comm, response_bytes) in &clients {
+        let client = seen_by(&seen, *pid);
+        let served: Vec<&Value> = seen
+            .iter()
+            .filter(|e| {
+                e["pid"] == to.child.id()
+                    && e["local"] == client["remote"]
+                    && e["remote"] == client["local"]
+            })
+            .collect();
+        assert_eq!(served.len(), 1, "{mode} {comm}: {}", dump(&seen));
+        for (role, e) in [("client", client), ("server", served[0])] {
+            assert_eq!(e["tls"], true, "{mode}: {e}");
+            assert_eq!(e["role"], role, "{e}");
+            assert_eq!(e["method"], "POST", "{e}");
+            assert_eq!(e["path"], PATH, "{e}");
+            assert_eq!(e["status"], 200, "{e}");
+            assert_eq!(e["request_bytes"], REQUEST.len() as u64, "{e}");
+            assert_eq!(e["response_bytes"], *response_bytes, "{e}");
+            assert_eq!(e["truncated"], false, "{e}");
+        }
+        assert_eq!(client["comm"], *comm, "{client}");
+        assert_eq!(
+            client["remote"],
+            format!("127.0.0.1:{}", to.port),
+            "{client}"
+        );
+    }
+    // The key is seen in six responses, both sides of three requests:
+    // four through the first server (two clients), two through the
+    // stripped one. Per server the first raises the alert; the others are
     // folded into the summary written at shutdown (`count`).
     let alerts = read_jsonl(&out.alerts_file);
     let key_alerts: Vec<&Value> = alerts
@@ -229,29 +262,43 @@ fn case(programs: &Programs, mode: &str) {
         })
         .collect();
     assert!(!key_alerts.is_empty(), "{mode}: {}", dump(&alerts));
-    let seen_count: u64 = key_alerts
-        .iter()
-        .map(|a| a["count"].as_u64().unwrap())
-        .max()
-        .unwrap();
-    assert_eq!(seen_count, 3, "{mode}: {}", dump(&alerts));
+    for (port, responses) in [(server.port, 4), (stripped_server.port, 2)] {
+        let host = format!("127.0.0.1:{port}");
+        let seen_count = key_alerts
+            .iter()
+            .filter(|a| a["endpoint"]["host"] == host.as_str())
+            .map(|a| a["count"].as_u64().unwrap())
+            .max();
+        assert_eq!(
+            seen_count,
+            Some(responses),
+            "{mode} {host}: {}",
+            dump(&alerts)
+        );
+    }
     assert!(
         key_alerts.iter().all(|a| a["tls"] == true),
         "{}",
         dump(&alerts)
     );
     let tls = &out.stats["tls"];
-    assert!(tls["go_programs_attached"].as_u64().unwrap() >= 2, "{tls}");
-    assert!(
-        tls["go_programs_not_covered"].as_u64().unwrap() >= 1,
-        "{tls}"
-    );
-    assert!(
-        out.log
-            .contains("go-client-stripped will not be captured: it is a stripped Go program"),
-        "{}",
-        out.log
-    );
+    assert!(tls["go_programs_attached"].as_u64().unwrap() >= 5, "{tls}");
+    assert_eq!(tls["go_programs_not_covered"], 0, "{tls}");
+    // The stripped ones were found through Go's function table.
+    for binary in [
+        &programs.stripped_server,
+        &programs.stripped_client,
+        &programs.pie_client,
+    ] {
+        let line = attached(binary);
+        assert!(
+            out.log
+                .lines()
+                .any(|l| l.contains(&line) && l.contains("found in its .gopclntab")),
+            "{line}\n{}",
+            out.log
+        );
+    }
     let written = std::fs::read_to_string(&out.alerts_file).unwrap()
         + &std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap()
         + &out.log;

@@ -14,9 +14,14 @@
 //!
 //! The socket is read from Go's own structs: a `*tls.Conn` starts with its
 //! `net.Conn` interface (type word, then data pointer); when the type word
-//! is the `*net.TCPConn` one (the attachment's cookie: the agent found its
-//! address in the binary), the data is a `*net.TCPConn`, which starts with
-//! its `*netFD`, whose `poll.FD` holds `Sysfd` after a 16-byte mutex. These
+//! is the `*net.TCPConn` one, the data is a `*net.TCPConn`, which starts with
+//! its `*netFD`, whose `poll.FD` holds `Sysfd` after a 16-byte mutex.
+//! The `*net.TCPConn` type word is the address of its interface table:
+//! each attachment's cookie is that table's distance from the probed
+//! instruction (the agent found both in the binary), added here to the
+//! instruction pointer, which the kernel sets to the probed instruction
+//! for the program's run. So the check holds for position-independent
+//! programs too, wherever they are loaded. These
 //! are fixed offsets, tested with Go 1.19 only (reading them from DWARF
 //! or a table per Go version is not done). In socket mode the fd
 //! leads to the socket's cookie through the kernel's file table.
@@ -94,6 +99,8 @@ struct GoRegs {
     rcx: u64,
     /// The goroutine.
     r14: u64,
+    /// The probed instruction.
+    rip: u64,
 }
 
 #[inline(always)]
@@ -106,6 +113,7 @@ fn regs(ctx: &ProbeContext) -> GoRegs {
             rbx: (*regs).rbx,
             rcx: (*regs).rcx,
             r14: (*regs).r14,
+            rip: (*regs).rip,
         }
     }
 }
@@ -122,7 +130,7 @@ pub fn go_tls_write(ctx: ProbeContext) {
     if len <= 0 {
         return;
     }
-    capture_plaintext(&ctx, pid, r.rax, OP_WRITE, r.rbx, len as u64);
+    capture_plaintext(&ctx, r.rip, pid, r.rax, OP_WRITE, r.rbx, len as u64);
 }
 
 #[uprobe]
@@ -165,15 +173,23 @@ pub fn go_tls_read_return(ctx: ProbeContext) {
     if n <= 0 {
         return;
     }
-    capture_plaintext(&ctx, pid, read.conn, OP_READ, read.buf, n as u64);
+    capture_plaintext(&ctx, r.rip, pid, read.conn, OP_READ, read.buf, n as u64);
 }
 
 /// Hands `len` plaintext bytes at `buf` to the capture of the socket
-/// under `conn` (a `*tls.Conn`).
+/// under `conn` (a `*tls.Conn`); `ip` is the probed instruction.
 #[inline(always)]
-fn capture_plaintext(ctx: &ProbeContext, pid: u32, tls_conn: u64, op: u8, buf: u64, len: u64) {
+fn capture_plaintext(
+    ctx: &ProbeContext,
+    ip: u64,
+    pid: u32,
+    tls_conn: u64,
+    op: u8,
+    buf: u64,
+    len: u64,
+) {
     maps::count(counter::TLS_CALLS, 1);
-    let Some(fd) = socket_fd(ctx, tls_conn) else {
+    let Some(fd) = socket_fd(ctx, ip, tls_conn) else {
         maps::count(counter::TLS_CALLS_WITHOUT_FD, 1);
         maps::count(counter::TLS_BYTES_WITHOUT_FD, len);
         return;
@@ -217,11 +233,11 @@ fn kernel<T>(at: u64) -> Option<T> {
 /// `net.Conn` is not a `*net.TCPConn` (a wrapper, a pipe in tests): then
 /// nothing is guessed.
 #[inline(always)]
-fn socket_fd(ctx: &ProbeContext, tls_conn: u64) -> Option<i32> {
+fn socket_fd(ctx: &ProbeContext, ip: u64, tls_conn: u64) -> Option<i32> {
     // SAFETY: the helper reads the cookie of the attachment that fired.
-    let tcp_conn_type = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    let distance = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     let conn_type: u64 = user(tls_conn)?;
-    if tcp_conn_type == 0 || conn_type != tcp_conn_type {
+    if distance == 0 || conn_type != ip.wrapping_add(distance) {
         return None;
     }
     let tcp_conn: u64 = user(tls_conn + CONN_DATA)?;

@@ -11,7 +11,8 @@ const NEEDED: &[(u32, &str)] = &[
 ];
 
 /// Every capability the sensor uses, with why (as `sensor doctor` shows
-/// them): the four live capture needs, then the one HTTPS capture needs.
+/// them): the four live capture needs, then the one HTTPS capture needs
+/// on kernels without uprobe_multi links.
 pub const ALL: &[(u32, &str, &str)] = &[
     (
         39,
@@ -36,7 +37,7 @@ pub const ALL: &[(u32, &str, &str)] = &[
     (
         21,
         "CAP_SYS_ADMIN",
-        "attach the HTTPS uprobes (Linux 6.16 and later refuse them without it)",
+        "attach the HTTPS uprobes where uprobe_multi links are not used (before Linux 6.6, or [capture.tls] uprobe_multi = false): perf_event_open refuses uprobes without it since Linux 6.16",
     ),
 ];
 

@@ -45,12 +45,14 @@ pub struct Trial {
 }
 
 /// Runs the trial. Never fails: each part says what happened.
-pub fn run(wanted: CaptureMode) -> Trial {
+/// `uprobe_multi`: try the TLS probes through uprobe_multi links first,
+/// as `[capture.tls] uprobe_multi` makes `sensor run` do.
+pub fn run(wanted: CaptureMode, uprobe_multi: bool) -> Trial {
     if EBPF_OBJECT.is_empty() {
         return Trial {
             load: None,
             mode: None,
-            libraries: tls_trial::libraries(None),
+            libraries: tls_trial::libraries(None, false),
         };
     }
     let mut ebpf = match load() {
@@ -59,12 +61,12 @@ pub fn run(wanted: CaptureMode) -> Trial {
             return Trial {
                 load: Some(Err(err.to_string())),
                 mode: None,
-                libraries: tls_trial::libraries(None),
+                libraries: tls_trial::libraries(None, false),
             }
         }
     };
     let mode = attach_mode(&mut ebpf, wanted).map_err(|err| err.to_string());
-    let libraries = tls_trial::libraries(Some(&mut ebpf));
+    let libraries = tls_trial::libraries(Some(&mut ebpf), uprobe_multi);
     Trial {
         load: Some(Ok(())),
         mode: Some(mode),

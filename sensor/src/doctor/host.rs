@@ -32,10 +32,21 @@ pub fn lacking(capabilities: Option<u64>, bits: &[u32]) -> Vec<&'static str> {
         .collect()
 }
 
-pub fn kernel() -> Check {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+/// The first kernel with uprobe_multi links.
+const UPROBE_MULTI: (u32, u32) = (6, 6);
+
+fn release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn running_kernel() -> Option<(u32, u32)> {
+    version(&release())
+}
+
+pub fn kernel() -> Check {
+    let release = release();
     match version(&release) {
         Some(v) if v >= OLDEST_KERNEL => Check::pass("kernel", format!("Linux {release}")),
         Some(_) => Check::fail(
@@ -132,6 +143,13 @@ pub fn capability_checks(capabilities: Option<u64>, config: &Config) -> Vec<Chec
             if bit != privileges::SYS_ADMIN {
                 return Check::fail(name, format!("missing: needed to {why}"), GRANT);
             }
+            if config.capture.tls.uprobe_multi && running_kernel().is_some_and(|v| v >= UPROBE_MULTI)
+            {
+                return Check::pass(
+                    name,
+                    "not held; not needed: uprobe_multi links (Linux 6.6 and later) attach the HTTPS probes with CAP_BPF and CAP_PERFMON",
+                );
+            }
             let detail = format!("missing: needed to {why}; HTTPS will not be captured");
             match (https_wanted, config.capture.tls.required) {
                 (false, _) => {
@@ -165,11 +183,23 @@ mod tests {
         let config = Config::default();
         let all = capability_checks(Some(u64::MAX), &config);
         assert!(all.iter().all(|c| c.status == super::super::Status::Pass));
+        // With uprobe_multi links (Linux 6.6 and later) HTTPS needs no
+        // CAP_SYS_ADMIN.
         let none = capability_checks(Some(0), &config);
         let status = |name: &str| none.iter().find(|c| c.name == name).unwrap().status;
         assert_eq!(status("CAP_BPF"), super::super::Status::Fail);
+        let expected = if running_kernel().is_some_and(|v| v >= UPROBE_MULTI) {
+            super::super::Status::Pass
+        } else {
+            super::super::Status::Warn
+        };
+        assert_eq!(status("CAP_SYS_ADMIN"), expected);
+        let mut perf = Config::default();
+        perf.capture.tls.uprobe_multi = false;
+        let none = capability_checks(Some(0), &perf);
+        let status = |name: &str| none.iter().find(|c| c.name == name).unwrap().status;
         assert_eq!(status("CAP_SYS_ADMIN"), super::super::Status::Warn);
-        let mut required = Config::default();
+        let mut required = perf.clone();
         required.capture.tls.required = true;
         let none = capability_checks(Some(0), &required);
         assert_eq!(

@@ -18,7 +18,7 @@ const GRANT: &str = "run as root, or grant the capabilities deploy/systemd/senso
 
 pub fn checks(config: &Config, capabilities: Option<u64>) -> Vec<Check> {
     let mut out = vec![capture_mode(config.capture.mode)];
-    let trial = trial::run(config.capture.mode);
+    let trial = trial::run(config.capture.mode, config.capture.tls.uprobe_multi);
     out.push(load(&trial, capabilities));
     out.push(attach(&trial, capabilities));
     if !config.capture.tls.enabled {
@@ -163,7 +163,7 @@ fn tls_library(
             let detail = format!(
                 "{shown}: the kernel refuses the uprobes{lacks}: HTTPS through it will not be captured ({err})"
             );
-            let fix = "grant CAP_SYS_ADMIN: since Linux 6.16 uprobes need it";
+            let fix = "grant CAP_SYS_ADMIN: without uprobe_multi links (Linux 6.6 and later, [capture.tls] uprobe_multi) uprobes need it since Linux 6.16";
             if required {
                 Check::fail(name, detail, fix)
             } else {

@@ -3,6 +3,11 @@
 //! at its return, each attachment carrying the function's cookie. The
 //! kernel places the probes on the file's inode, so every process mapping
 //! it, now or later, is covered.
+//!
+//! Through uprobe_multi links (`multi`) when the kernel takes them: they
+//! need CAP_BPF and CAP_PERFMON only, and one link covers every function
+//! of a file. Otherwise through aya's uprobes (`perf_event_open`), which
+//! since Linux 6.16 need CAP_SYS_ADMIN.
 
 use std::path::Path;
 
@@ -11,6 +16,7 @@ use aya::programs::{ProgramError, UProbe};
 use aya::Ebpf;
 
 use super::go::GoProbes;
+use super::multi::{MultiError, MultiLink, MultiPrograms};
 use super::symbols::FoundHook;
 
 /// The uprobe at a function's start: records the call.
@@ -24,6 +30,15 @@ pub const GO_READ_PROGRAM: &str = "go_tls_read";
 /// Go's `(*tls.Conn).Read`, at each of its `RET` instructions.
 pub const GO_READ_RETURN_PROGRAM: &str = "go_tls_read_return";
 const GO_PROGRAMS: [&str; 3] = [GO_WRITE_PROGRAM, GO_READ_PROGRAM, GO_READ_RETURN_PROGRAM];
+
+/// One attachment: dropping it detaches its probes.
+#[allow(dead_code, reason = "held for its lifetime: dropping detaches")]
+pub enum TlsLink {
+    /// A uprobe_multi link: one program at every point of one file.
+    Multi(MultiLink),
+    /// One aya uprobe at one point.
+    Perf(UProbeLink),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachError {
@@ -40,6 +55,8 @@ pub enum AttachError {
         symbol: &'static str,
         source: ProgramError,
     },
+    #[error(transparent)]
+    Multi(#[from] MultiError),
     #[error("starting the thread that finds TLS libraries: {0}")]
     Thread(std::io::Error),
 }
@@ -50,6 +67,7 @@ impl AttachError {
     /// CAP_SYS_ADMIN, CAP_PERFMON no longer suffices.
     pub fn is_permission_denied(&self) -> bool {
         match self {
+            Self::Multi(err) => err.is_permission_denied(),
             Self::Attach {
                 source: ProgramError::SyscallError(error),
                 ..
@@ -79,6 +97,18 @@ pub fn load(ebpf: &mut Ebpf) -> Result<(), AttachError> {
     Ok(())
 }
 
+/// Loads copies of the programs for uprobe_multi links (once), from
+/// `object`, the bytes `ebpf` was loaded from; `go` with the Go ones.
+/// An error means the kernel does not take such links (before 6.6) or
+/// the programs for them: the uprobes then go through aya.
+pub fn load_multi(ebpf: &Ebpf, object: &[u8], go: bool) -> Result<MultiPrograms, MultiError> {
+    let mut names = vec![ENTRY_PROGRAM, RETURN_PROGRAM];
+    if go {
+        names.extend(GO_PROGRAMS);
+    }
+    MultiPrograms::load(ebpf, object, &names)
+}
+
 /// Loads the Go programs (once, before any Go attachment). Apart from the
 /// library programs: a kernel that refuses these still gets the others.
 pub fn load_go(ebpf: &mut Ebpf) -> Result<(), AttachError> {
@@ -91,41 +121,46 @@ pub fn load_go(ebpf: &mut Ebpf) -> Result<(), AttachError> {
 }
 
 /// Attaches the Go programs to a Go program's file: Write's entry, Read's
-/// entry and every `RET` of Read, each carrying the address of the
+/// entry and every `RET` of Read, each carrying its distance to the
 /// `*net.TCPConn` interface table. All or nothing, as `attach_file`.
 pub fn attach_go(
     ebpf: &mut Ebpf,
+    multi: Option<&MultiPrograms>,
     path: &Path,
     go: &GoProbes,
-) -> Result<Vec<UProbeLink>, AttachError> {
-    let points = [
-        (GO_WRITE_PROGRAM, "crypto/tls.(*Conn).Write", go.write),
-        (GO_READ_PROGRAM, "crypto/tls.(*Conn).Read", go.read),
-    ]
-    .into_iter()
-    .chain(
-        go.read_returns
-            .iter()
-            .map(|&at| (GO_READ_RETURN_PROGRAM, "crypto/tls.(*Conn).Read (RET)", at)),
-    );
-    let mut links = Vec::with_capacity(go.read_returns.len() + 2);
-    for (program, symbol, offset) in points {
-        let point = UProbeAttachPoint {
-            location: UProbeAttachLocation::AbsoluteOffset(offset),
-            cookie: Some(go.tcp_conn_type),
-        };
-        let attach_error = |source| AttachError::Attach {
-            program,
-            symbol,
-            source,
-        };
-        let probe = uprobe(ebpf, program)?;
-        let id = probe
-            .attach(point, path, UProbeScope::AllProcesses)
-            .map_err(attach_error)?;
-        links.push(probe.take_link(id).map_err(attach_error)?);
-    }
-    Ok(links)
+) -> Result<Vec<TlsLink>, AttachError> {
+    let returns: Vec<u64> = go.read_returns.iter().map(|p| p.offset).collect();
+    let return_cookies: Vec<u64> = go.read_returns.iter().map(|p| p.cookie).collect();
+    let groups: [(&'static str, &'static str, Vec<u64>, Vec<u64>); 3] = [
+        (
+            GO_WRITE_PROGRAM,
+            "crypto/tls.(*Conn).Write",
+            vec![go.write.offset],
+            vec![go.write.cookie],
+        ),
+        (
+            GO_READ_PROGRAM,
+            "crypto/tls.(*Conn).Read",
+            vec![go.read.offset],
+            vec![go.read.cookie],
+        ),
+        (
+            GO_READ_RETURN_PROGRAM,
+            "crypto/tls.(*Conn).Read (RET)",
+            returns,
+            return_cookies,
+        ),
+    ];
+    // Go's returns are probed at their RET instructions, never with
+    // return probes.
+    let groups = groups.map(|(program, symbol, offsets, cookies)| Group {
+        program,
+        symbols: vec![symbol; offsets.len()],
+        offsets,
+        cookies,
+        returns: false,
+    });
+    attach_groups(ebpf, multi, path, &groups)
 }
 
 /// Attaches both programs to every function in `hooks` of the file at
@@ -134,26 +169,76 @@ pub fn attach_go(
 /// is seen entering without being seen returning.
 pub fn attach_file(
     ebpf: &mut Ebpf,
+    multi: Option<&MultiPrograms>,
     path: &Path,
     hooks: &[FoundHook],
-) -> Result<Vec<UProbeLink>, AttachError> {
-    let mut links = Vec::with_capacity(hooks.len() * 2);
-    for found in hooks {
-        for program in [ENTRY_PROGRAM, RETURN_PROGRAM] {
+) -> Result<Vec<TlsLink>, AttachError> {
+    let offsets: Vec<u64> = hooks.iter().map(|h| h.offset).collect();
+    let cookies: Vec<u64> = hooks.iter().map(|h| h.hook.cookie()).collect();
+    let symbols: Vec<&'static str> = hooks.iter().map(|h| h.hook.symbol).collect();
+    let groups = [(ENTRY_PROGRAM, false), (RETURN_PROGRAM, true)].map(|(program, returns)| Group {
+        program,
+        symbols: symbols.clone(),
+        offsets: offsets.clone(),
+        cookies: cookies.clone(),
+        returns,
+    });
+    attach_groups(ebpf, multi, path, &groups)
+}
+
+/// One program at some points of a file.
+struct Group {
+    program: &'static str,
+    /// The function at each offset, named in errors.
+    symbols: Vec<&'static str>,
+    offsets: Vec<u64>,
+    cookies: Vec<u64>,
+    /// At the functions' returns (uretprobes).
+    returns: bool,
+}
+
+/// Every group through uprobe_multi links when `multi` is there and the
+/// kernel takes them, else through aya; all or nothing.
+fn attach_groups(
+    ebpf: &mut Ebpf,
+    multi: Option<&MultiPrograms>,
+    path: &Path,
+    groups: &[Group],
+) -> Result<Vec<TlsLink>, AttachError> {
+    if let Some(multi) = multi {
+        let linked: Result<Vec<TlsLink>, MultiError> = groups
+            .iter()
+            .map(|g| {
+                multi
+                    .attach(g.program, path, &g.offsets, &g.cookies, g.returns)
+                    .map(TlsLink::Multi)
+            })
+            .collect();
+        match linked {
+            Ok(links) => return Ok(links),
+            // aya's uprobes need more privilege than these links.
+            Err(err) if err.is_permission_denied() => return Err(err.into()),
+            Err(err) => tracing::debug!("{err}: attaching through perf_event_open instead"),
+        }
+    }
+    let mut links = Vec::new();
+    for group in groups {
+        let points = group.offsets.iter().zip(&group.cookies).zip(&group.symbols);
+        for ((&offset, &cookie), &symbol) in points {
             let point = UProbeAttachPoint {
-                location: UProbeAttachLocation::AbsoluteOffset(found.offset),
-                cookie: Some(found.hook.cookie()),
+                location: UProbeAttachLocation::AbsoluteOffset(offset),
+                cookie: Some(cookie),
             };
             let attach_error = |source| AttachError::Attach {
-                program,
-                symbol: found.hook.symbol,
+                program: group.program,
+                symbol,
                 source,
             };
-            let probe = uprobe(ebpf, program)?;
+            let probe = uprobe(ebpf, group.program)?;
             let id = probe
                 .attach(point, path, UProbeScope::AllProcesses)
                 .map_err(attach_error)?;
-            links.push(probe.take_link(id).map_err(attach_error)?);
+            links.push(TlsLink::Perf(probe.take_link(id).map_err(attach_error)?));
         }
     }
     Ok(links)

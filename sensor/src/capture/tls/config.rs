@@ -24,11 +24,18 @@ pub struct TlsConfig {
     /// `*/libgnutls.so*` or `/opt/vendor/*`. Wins over `include`.
     pub exclude: Vec<String>,
     /// Capture the plaintext of Go programs' crypto/tls (Go 1.17 and later,
-    /// x86-64, built with a symbol table and not as PIE: Go's defaults),
-    /// found at start-up and as they start.
+    /// x86-64; stripped or not, PIE or not), found at start-up and as they
+    /// start.
     pub go: bool,
+    /// Attach the uprobes through uprobe_multi BPF links when the kernel
+    /// has them (Linux 6.6 and later): they need CAP_BPF and CAP_PERFMON
+    /// only. false (or an older kernel) attaches them through
+    /// perf_event_open, which Linux 6.16 and later (and the stable kernels
+    /// with the CVE-2025-38466 fix) refuse without CAP_SYS_ADMIN.
+    pub uprobe_multi: bool,
     /// When the kernel refuses the TLS uprobes for want of privilege (the
-    /// sensor lacks CAP_SYS_ADMIN), the sensor captures plain HTTP only and
+    /// sensor lacks CAP_SYS_ADMIN where uprobe_multi links are not used),
+    /// the sensor captures plain HTTP only and
     /// reports itself degraded: `/readyz` answers 200 `degraded: ...` by
     /// default, or 503 when this is true, for deployments where HTTPS
     /// capture is a must.
@@ -42,6 +49,7 @@ impl Default for TlsConfig {
             include: Vec::new(),
             exclude: Vec::new(),
             go: true,
+            uprobe_multi: true,
             required: false,
         }
     }

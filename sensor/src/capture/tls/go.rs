@@ -4,23 +4,30 @@
 //! The probes go on `crypto/tls.(*Conn).Write` (entry) and
 //! `crypto/tls.(*Conn).Read` (entry, and each `RET` instruction found by
 //! decoding the function: no uretprobes on Go, whose stacks move), found
-//! in the symbol table; the kernel side checks each connection's type
-//! against the address of the `*net.TCPConn` interface table, found there
-//! too.
+//! in the symbol table or, in a stripped build (`-ldflags=-s`), in Go's
+//! own function table (`go_pclntab`); the kernel side checks each
+//! connection's type against the `*net.TCPConn` interface table, found in
+//! the symbol table or through `.itablink` (`go_itab`).
 //!
-//! Covered: x86-64, Go 1.17 and later (the register ABI), executables
-//! that are not position-independent, with a symbol table. Not covered,
-//! each logged once per file: stripped binaries (`-ldflags=-s`; finding
-//! the functions through `.gopclntab` is not done), PIE builds, Go before
-//! 1.17, and other architectures.
+//! Each probe carries, as its cookie, the distance from the probed
+//! instruction to that interface table: the kernel side adds it to the
+//! instruction pointer, so the check holds wherever the program is loaded
+//! (position-independent builds included).
+//!
+//! Covered: x86-64, Go 1.17 and later (the register ABI), executables and
+//! PIE builds, with or without a symbol table. Not covered, each logged
+//! once per file: Go before 1.17, and other architectures.
 
 use std::fs::File;
+use std::ops::Range;
 use std::path::Path;
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
 use object::read::{ReadCache, ReadRef};
 use object::{Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _};
 
+use super::go_itab;
+use super::go_pclntab::FuncTable;
 use super::symbols::SymbolError;
 
 const WRITE: &[u8] = b"crypto/tls.(*Conn).Write";
@@ -31,22 +38,34 @@ const TCP_CONN_TYPES: [&[u8]; 2] = [
     b"go:itab.*net.TCPConn,net.Conn",
     b"go.itab.*net.TCPConn,net.Conn",
 ];
+/// Go's function table; PIE builds put it among the relocated data.
+const PCLNTAB: [&str; 2] = [".gopclntab", ".data.rel.ro.gopclntab"];
 /// The first Go with the register ABI on x86-64.
 const REGISTER_ABI: (u32, u32) = (1, 17);
 /// `.go.buildinfo` starts with this magic.
 const BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
 
-/// Where the probes of one Go program go (file offsets).
+/// Where one probe goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbePoint {
+    /// The instruction's offset in the file (uprobes are placed by it).
+    pub offset: u64,
+    /// The `*net.TCPConn` interface table's address minus the
+    /// instruction's (wrapping).
+    pub cookie: u64,
+}
+
+/// Where the probes of one Go program go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoProbes {
     /// `go1.19.8`.
     pub version: String,
-    pub write: u64,
-    pub read: u64,
+    /// Where the functions were found: "symbol table" or ".gopclntab".
+    pub found_in: &'static str,
+    pub write: ProbePoint,
+    pub read: ProbePoint,
     /// Every `RET` instruction of `(*Conn).Read`.
-    pub read_returns: Vec<u64>,
-    /// Address of the `*net.TCPConn` interface table (the cookie).
-    pub tcp_conn_type: u64,
+    pub read_returns: Vec<ProbePoint>,
 }
 
 /// What examining a file found.
@@ -57,6 +76,13 @@ pub enum GoExamined {
     /// A Go program using crypto/tls, and why it cannot be probed.
     Unsupported(String),
     Probes(GoProbes),
+}
+
+/// The virtual addresses the probes need.
+struct Functions {
+    write: u64,
+    read: Range<u64>,
+    tcp_conn_type: u64,
 }
 
 /// Examines `path`: cheap for files that are not Go programs (the section
@@ -83,23 +109,18 @@ pub fn examine(path: &Path) -> Result<GoExamined, SymbolError> {
 }
 
 fn probes<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, version: String) -> GoExamined {
-    let names_tls = elf
+    let symbols_name_tls = elf
         .section_by_name(".strtab")
         .and_then(|s| s.data().ok())
         .is_some_and(|strings| memchr::memmem::find(strings, READ).is_some());
-    if !names_tls {
-        // No symbol table: a stripped build. Its function names are still
-        // in .gopclntab, which tells whether it uses crypto/tls.
-        let stripped_tls = elf.section_by_name(".symtab").is_none()
-            && elf
-                .section_by_name(".gopclntab")
-                .and_then(|s| s.data().ok())
-                .is_some_and(|table| memchr::memmem::find(table, READ).is_some());
-        if stripped_tls {
-            return GoExamined::Unsupported(format!(
-                "a stripped Go program ({version}): without a symbol table its crypto/tls functions are not found (reading their addresses from .gopclntab is not done yet)"
-            ));
-        }
+    // Without a symbol table (a stripped build) the function names are
+    // still in .gopclntab, which tells whether it uses crypto/tls.
+    let pclntab = PCLNTAB
+        .into_iter()
+        .find_map(|name| elf.section_by_name(name))
+        .and_then(|s| s.data().ok())
+        .filter(|table| memchr::memmem::find(table, READ).is_some());
+    if !symbols_name_tls && pclntab.is_none() {
         return GoExamined::NotGoTls;
     }
     if elf.architecture() != Architecture::X86_64 {
@@ -121,11 +142,34 @@ fn probes<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, version: Strin
             ))
         }
     }
-    if elf.kind() != ObjectKind::Executable {
+    if !matches!(elf.kind(), ObjectKind::Executable | ObjectKind::Dynamic) {
         return GoExamined::Unsupported(format!(
-            "a position-independent Go program ({version}): only non-PIE builds (Go's default) are covered"
+            "a Go object file ({version}) that no process runs"
         ));
     }
+    let (found_in, functions) = match pclntab {
+        _ if symbols_name_tls => ("symbol table", from_symbols(elf)),
+        Some(table) => (".gopclntab", from_pclntab(elf, table)),
+        None => unreachable!("one of the two names crypto/tls"),
+    };
+    match functions.and_then(|functions| locate(elf, &functions)) {
+        Ok((write, read, read_returns)) => GoExamined::Probes(GoProbes {
+            version,
+            found_in,
+            write,
+            read,
+            read_returns,
+        }),
+        Err(why) => GoExamined::Unsupported(format!(
+            "a Go program ({version}, functions read from its {found_in}): {why}"
+        )),
+    }
+}
+
+/// The functions and the interface table from the ELF symbol table.
+fn from_symbols<'data, R: ReadRef<'data>>(
+    elf: &object::File<'data, R>,
+) -> Result<Functions, String> {
     let (mut write, mut read, mut tcp_conn_type) = (None, None, None);
     for symbol in elf.symbols() {
         let Ok(name) = symbol.name_bytes() else {
@@ -140,9 +184,9 @@ fn probes<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, version: Strin
         }
     }
     let (Some(write), Some(read), Some(tcp_conn_type)) = (write, read, tcp_conn_type) else {
-        return GoExamined::Unsupported(format!(
-            "a Go program ({version}) without (*tls.Conn).Write, (*tls.Conn).Read or the *net.TCPConn interface table in its symbol table"
-        ));
+        return Err(
+            "(*tls.Conn).Write, (*tls.Conn).Read or the *net.TCPConn interface table is not in its symbol table".to_owned(),
+        );
     };
     // Go's linker records each function's size; should one be missing,
     // the next function's start bounds it.
@@ -150,17 +194,29 @@ fn probes<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, version: Strin
         0 => next_symbol_after(elf, read.address()).map_or(0, |next| next - read.address()),
         size => size,
     };
-    let located = locate(elf, write.address(), (read.address(), read_size));
-    match located {
-        Ok((write, read, read_returns)) => GoExamined::Probes(GoProbes {
-            version,
-            write,
-            read,
-            read_returns,
-            tcp_conn_type,
-        }),
-        Err(why) => GoExamined::Unsupported(format!("a Go program ({version}): {why}")),
-    }
+    Ok(Functions {
+        write: write.address(),
+        read: read.address()..read.address() + read_size,
+        tcp_conn_type,
+    })
+}
+
+/// The functions from Go's function table, the interface table through
+/// `.itablink`.
+fn from_pclntab<'data, R: ReadRef<'data>>(
+    elf: &object::File<'data, R>,
+    table: &[u8],
+) -> Result<Functions, String> {
+    let table = FuncTable::parse(table).map_err(|err| err.to_string())?;
+    let found = table.find(&[WRITE, READ]).map_err(|err| err.to_string())?;
+    let (Some(write), Some(read)) = (&found[0], &found[1]) else {
+        return Err("(*tls.Conn).Write or (*tls.Conn).Read is not in its .gopclntab".to_owned());
+    };
+    Ok(Functions {
+        write: write.start,
+        read: read.clone(),
+        tcp_conn_type: go_itab::tcp_conn_itab(elf, &table)?,
+    })
 }
 
 /// The lowest symbol address above `at`.
@@ -171,24 +227,28 @@ fn next_symbol_after<'data, R: ReadRef<'data>>(
     elf.symbols().map(|s| s.address()).filter(|&a| a > at).min()
 }
 
-/// The file offsets of Write, Read and each of Read's `RET`s.
+/// The probe points of Write, Read and each of Read's `RET`s.
 fn locate<'data, R: ReadRef<'data>>(
     elf: &object::File<'data, R>,
-    write: u64,
-    (read, read_size): (u64, u64),
-) -> Result<(u64, u64, Vec<u64>), String> {
-    let write_at = file_offset(elf, write)?;
-    let read_at = file_offset(elf, read)?;
-    let code = code(elf, read, read_size)?;
-    let returns = returns(code, read)
+    functions: &Functions,
+) -> Result<(ProbePoint, ProbePoint, Vec<ProbePoint>), String> {
+    let point = |at: u64| -> Result<ProbePoint, String> {
+        Ok(ProbePoint {
+            offset: file_offset(elf, at)?,
+            cookie: functions.tcp_conn_type.wrapping_sub(at),
+        })
+    };
+    let read = &functions.read;
+    let code = code(elf, read.start, read.end - read.start)?;
+    let returns = returns(code, read.start)
         .map_err(|at| format!("(*tls.Conn).Read does not decode at {at:#x}"))?
         .into_iter()
-        .map(|ip| file_offset(elf, ip))
-        .collect::<Result<Vec<u64>, String>>()?;
+        .map(point)
+        .collect::<Result<Vec<ProbePoint>, String>>()?;
     if returns.is_empty() {
         return Err("(*tls.Conn).Read has no RET instruction".to_owned());
     }
-    Ok((write_at, read_at, returns))
+    Ok((point(functions.write)?, point(read.start)?, returns))
 }
 
 /// `runtime.buildVersion` as `.go.buildinfo` holds it: inline (Go 1.18
@@ -243,7 +303,7 @@ fn go_version(version: &str) -> Option<(u32, u32)> {
 }
 
 /// The bytes at virtual address `at`, from the section holding them.
-fn read_virtual<'data, R: ReadRef<'data>>(
+pub(super) fn read_virtual<'data, R: ReadRef<'data>>(
     elf: &object::File<'data, R>,
     at: u64,
     len: u64,
@@ -335,18 +395,15 @@ mod tests {
     }
 
     /// tests/servers/go/client.go built by the machine's Go (cargo xtask
-    /// setup installs Debian's golang-go), with or without its symbols.
-    fn built_go_client(stripped: bool) -> std::path::PathBuf {
+    /// setup installs Debian's golang-go) into `dir` with `flags`.
+    fn built_go_client(dir: &Path, name: &str, flags: &[&str]) -> std::path::PathBuf {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let dir = std::env::temp_dir().join(format!("sensor-go-{}-{stripped}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("client");
-        let mut go = std::process::Command::new("go");
-        go.arg("build").arg("-o").arg(&out);
-        if stripped {
-            go.arg("-ldflags=-s -w");
-        }
-        let status = go
+        let out = dir.join(name);
+        let status = std::process::Command::new("go")
+            .arg("build")
+            .arg("-o")
+            .arg(&out)
+            .args(flags)
             .arg(root.join("tests/servers/go/client.go"))
             .env("GOCACHE", root.join("target/go-cache"))
             .env("GOPATH", dir.join("gopath"))
@@ -358,29 +415,108 @@ mod tests {
         out
     }
 
-    #[test]
-    fn a_go_program_gets_write_read_and_each_ret_of_read() {
-        let path = built_go_client(false);
-        let GoExamined::Probes(probes) = examine(&path).unwrap() else {
-            panic!("{} not found to be a Go TLS program", path.display());
-        };
+    fn probes_of(path: &Path) -> GoProbes {
+        match examine(path).unwrap() {
+            GoExamined::Probes(probes) => probes,
+            other => panic!("{}: {other:?}", path.display()),
+        }
+    }
+
+    /// Each probe point is an instruction of the file: a RET byte (C3, or
+    /// C2 with an immediate) for the returns.
+    fn assert_points_in(path: &Path, probes: &GoProbes) {
+        let bytes = std::fs::read(path).unwrap();
         assert!(probes.version.starts_with("go1."), "{probes:?}");
-        let bytes = std::fs::read(&path).unwrap();
-        // Each probe point is an instruction of the file: a RET byte
-        // (C3, or C2 with an immediate) for the returns.
         assert!(!probes.read_returns.is_empty());
-        for &at in &probes.read_returns {
-            assert!(matches!(bytes[at as usize], 0xc3 | 0xc2), "{at:#x}");
+        for point in &probes.read_returns {
+            assert!(
+                matches!(bytes[point.offset as usize], 0xc3 | 0xc2),
+                "{point:?}"
+            );
         }
-        assert!(probes.write < bytes.len() as u64 && probes.read < bytes.len() as u64);
-        assert_ne!(probes.tcp_conn_type, 0);
-        let stripped = built_go_client(true);
-        match examine(&stripped).unwrap() {
-            GoExamined::Unsupported(why) => assert!(why.contains("stripped"), "{why}"),
-            other => panic!("{other:?}"),
+        assert!(
+            probes.write.offset < bytes.len() as u64 && probes.read.offset < bytes.len() as u64
+        );
+        // Each cookie is the distance to the same interface table.
+        assert_ne!(probes.write.cookie, probes.read.cookie);
+    }
+
+    #[test]
+    fn go_programs_get_write_read_and_each_ret_of_read_stripped_or_not_pie_or_not() {
+        let dir = std::env::temp_dir().join(format!("sensor-go-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (plain, stripped) in [
+            (&[][..], &["-ldflags=-s -w"][..]),
+            (
+                &["-buildmode=pie"][..],
+                &["-buildmode=pie", "-ldflags=-s -w"][..],
+            ),
+        ] {
+            let with_symbols = built_go_client(&dir, "client", plain);
+            let without = built_go_client(&dir, "client-stripped", stripped);
+            let expected = probes_of(&with_symbols);
+            assert_eq!(expected.found_in, "symbol table");
+            assert_points_in(&with_symbols, &expected);
+            // Stripping drops sections after the code and data only: the
+            // same probes, found through .gopclntab and .itablink.
+            let found = probes_of(&without);
+            assert_eq!(found.found_in, ".gopclntab");
+            assert_eq!(
+                GoProbes {
+                    found_in: expected.found_in,
+                    ..found
+                },
+                expected,
+                "{plain:?}"
+            );
         }
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
-        let _ = std::fs::remove_dir_all(stripped.parent().unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The whole function table of a program built here agrees with its
+    /// symbol table, function by function.
+    #[test]
+    fn the_function_table_agrees_with_the_symbol_table() {
+        let dir = std::env::temp_dir().join(format!("sensor-pclntab-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = built_go_client(&dir, "client", &[]);
+        let data = std::fs::read(&path).unwrap();
+        let elf = object::File::parse(&*data).unwrap();
+        let symbols: std::collections::HashSet<(Vec<u8>, u64)> = elf
+            .symbols()
+            .filter_map(|s| Some((s.name_bytes().ok()?.to_vec(), s.address())))
+            .collect();
+        let table =
+            FuncTable::parse(elf.section_by_name(".gopclntab").unwrap().data().unwrap()).unwrap();
+        assert!(table.len() > 1000, "{}", table.len());
+        let mut previous_end = 0;
+        for i in 0..table.len() {
+            let function = table.function(i).unwrap();
+            // The symbol table spells the runtime's `·` as `.` and
+            // assembly functions as `name.abi0`; the runtime shortens
+            // array types to `[...]`.
+            let name = String::from_utf8_lossy(function.name).replace('·', ".");
+            let named = |name: Vec<u8>| symbols.contains(&(name, function.entry));
+            assert!(
+                named(name.clone().into_bytes())
+                    || named(format!("{name}.abi0").into_bytes())
+                    || name.contains("[...]"),
+                "{name} at {:#x}",
+                function.entry
+            );
+            assert!(
+                function.entry >= previous_end && function.end > function.entry,
+                "{name}"
+            );
+            previous_end = function.end;
+        }
+        let itab = elf
+            .symbols()
+            .find(|s| s.name_bytes().is_ok_and(|n| TCP_CONN_TYPES.contains(&n)))
+            .unwrap()
+            .address();
+        assert_eq!(go_itab::tcp_conn_itab(&elf, &table), Ok(itab));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

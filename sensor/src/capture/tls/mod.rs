@@ -17,7 +17,10 @@ pub mod config;
 mod discovery;
 pub mod fd_layout;
 mod go;
+mod go_itab;
+mod go_pclntab;
 mod hooks;
+mod multi;
 mod proc_maps;
 mod rescan;
 mod symbols;
@@ -28,7 +31,6 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aya::programs::uprobe::UProbeLink;
 use aya::programs::TracePoint;
 use aya::Ebpf;
 use serde::Serialize;
@@ -63,8 +65,9 @@ pub struct TlsStats {
     /// Go programs whose crypto/tls the probes are attached to (also
     /// counted in `files_attached`).
     pub go_programs_attached: u64,
-    /// Go programs using crypto/tls that cannot be probed: stripped, PIE,
-    /// Go before 1.17, another architecture (each is logged).
+    /// Go programs using crypto/tls that cannot be probed: Go before
+    /// 1.17, another architecture, a damaged function table (each is
+    /// logged).
     pub go_programs_not_covered: u64,
     /// Programs started (exec) handed to discovery.
     pub execs_seen: u64,
@@ -77,7 +80,7 @@ pub struct TlsStats {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct NotAttached {
     /// The kernel refused the uprobe for want of privilege: the sensor
-    /// lacks CAP_SYS_ADMIN.
+    /// lacks CAP_SYS_ADMIN where uprobe_multi links are not used.
     pub permission: u64,
     /// Any other attachment error.
     pub other: u64,
@@ -86,7 +89,9 @@ pub struct NotAttached {
 pub struct TlsProbes {
     /// Every attachment; dropping them detaches the probes (the kernel
     /// takes about a tenth of a second per probe, one after the other).
-    links: Vec<UProbeLink>,
+    links: Vec<attach::TlsLink>,
+    /// The programs for uprobe_multi links, when the kernel takes them.
+    multi: Option<multi::MultiPrograms>,
     execs: SyncSender<(u32, Instant)>,
     found: Receiver<Found>,
     counters: Arc<DiscoveryCounters>,
@@ -113,6 +118,19 @@ impl TlsProbes {
                 false
             }
         };
+        let multi = match config
+            .uprobe_multi
+            .then(|| attach::load_multi(ebpf, super::live::EBPF_OBJECT, go_loaded))
+        {
+            None => None,
+            Some(Ok(programs)) => Some(programs),
+            Some(Err(err)) => {
+                tracing::info!(
+                    "TLS probes attach through perf_event_open, which needs CAP_SYS_ADMIN since Linux 6.16: uprobe_multi links are not available ({err})"
+                );
+                None
+            }
+        };
         attach_exec_tracepoint(ebpf)?;
         let counters = Arc::new(DiscoveryCounters::default());
         let mut discovery = Discovery::new(config, Arc::clone(&counters));
@@ -120,6 +138,7 @@ impl TlsProbes {
         let (found_tx, found_rx) = mpsc::sync_channel(FOUND_QUEUE);
         let mut probes = Self {
             links: Vec::new(),
+            multi,
             execs: execs_tx,
             found: found_rx,
             counters,
@@ -188,8 +207,15 @@ impl TlsProbes {
                 self.stats.files_not_attached.other += 1;
                 return;
             }
-            Some(go) => attach::attach_go(ebpf, &found.candidate.open_path, go),
-            None => attach::attach_file(ebpf, &found.candidate.open_path, &found.hooks),
+            Some(go) => {
+                attach::attach_go(ebpf, self.multi.as_ref(), &found.candidate.open_path, go)
+            }
+            None => attach::attach_file(
+                ebpf,
+                self.multi.as_ref(),
+                &found.candidate.open_path,
+                &found.hooks,
+            ),
         };
         match attached {
             Ok(links) => {
@@ -197,10 +223,11 @@ impl TlsProbes {
                 match &found.go {
                     Some(go) => {
                         tracing::info!(
-                            "TLS probes attached to the Go program {} ({}: crypto/tls Write, Read and its {} returns)",
+                            "TLS probes attached to the Go program {} ({}: crypto/tls Write, Read and its {} returns, found in its {})",
                             path.display(),
                             go.version,
-                            go.read_returns.len()
+                            go.read_returns.len(),
+                            go.found_in
                         );
                         self.stats.go_programs_attached += 1;
                     }
@@ -218,8 +245,9 @@ impl TlsProbes {
             Err(err) if err.is_permission_denied() => {
                 tracing::warn!(
                     "HTTPS through {} will not be captured: the kernel refused the uprobe \
-                     ({err}, permission denied); since Linux 6.16 uprobes need CAP_SYS_ADMIN: \
-                     grant it to capture HTTPS (see README, Deploying it)",
+                     ({err}, permission denied); without uprobe_multi links (Linux 6.6 and \
+                     later, [capture.tls] uprobe_multi) uprobes need CAP_SYS_ADMIN since \
+                     Linux 6.16: grant it to capture HTTPS (see README, Deploying it)",
                     path.display()
                 );
                 self.stats.attach_failures += 1;

@@ -22,9 +22,10 @@ pub struct LibraryTrial {
 
 /// Every TLS library in the system directories that defines a hooked
 /// function (each file once, whatever its names); with `ebpf`, each one's
-/// probes are tried. Files that are not ELF (static archives) or define
+/// probes are tried (through uprobe_multi links first when
+/// `uprobe_multi`). Files that are not ELF (static archives) or define
 /// none of the functions are left out.
-pub fn libraries(mut ebpf: Option<&mut Ebpf>) -> Vec<LibraryTrial> {
+pub fn libraries(mut ebpf: Option<&mut Ebpf>, uprobe_multi: bool) -> Vec<LibraryTrial> {
     let loaded = match ebpf.as_deref_mut().map(attach::load) {
         Some(Ok(())) => true,
         Some(Err(err)) => {
@@ -32,6 +33,14 @@ pub fn libraries(mut ebpf: Option<&mut Ebpf>) -> Vec<LibraryTrial> {
             false
         }
         None => false,
+    };
+    let multi = match ebpf.as_deref() {
+        Some(ebpf) if loaded && uprobe_multi => {
+            attach::load_multi(ebpf, crate::capture::live::EBPF_OBJECT, false)
+                .map_err(|err| tracing::debug!("no uprobe_multi links: {err}"))
+                .ok()
+        }
+        _ => None,
     };
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -59,7 +68,7 @@ pub fn libraries(mut ebpf: Option<&mut Ebpf>) -> Vec<LibraryTrial> {
         let attach = match ebpf.as_deref_mut() {
             Some(ebpf) if loaded => {
                 // Dropping the links detaches the probes.
-                Some(attach::attach_file(ebpf, &path, &hooks).map(drop))
+                Some(attach::attach_file(ebpf, multi.as_ref(), &path, &hooks).map(drop))
             }
             _ => None,
         };
