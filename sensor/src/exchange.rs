@@ -151,6 +151,15 @@ pub struct HttpExchange {
 }
 
 impl HttpExchange {
+    /// Body bytes the exchange holds (kept, tail and decoded, both
+    /// messages): what holding it back costs in memory.
+    pub fn body_bytes_held(&self) -> usize {
+        [&self.request.body, &self.response.body]
+            .iter()
+            .map(|b| b.raw.len() + b.tail.len() + b.decoded.as_ref().map_or(0, |d| d.len()))
+            .sum()
+    }
+
     /// True when either body is not complete in this exchange.
     pub fn truncated(&self) -> bool {
         self.request.body.truncated || self.response.body.truncated

@@ -244,7 +244,7 @@ impl Pairing {
                 );
             }
             Role::Client => {
-                let bytes = body_bytes(&exchange);
+                let bytes = exchange.body_bytes_held();
                 while !self.waiting.is_empty()
                     && (self.waiting.len() >= MAX_WAITING
                         || self.waiting_bytes + bytes > MAX_WAITING_BYTES)
@@ -384,13 +384,6 @@ fn key_of(exchange: &HttpExchange) -> u64 {
     exchange.request.target.hash(&mut h);
     exchange.response.status.hash(&mut h);
     h.finish()
-}
-
-fn body_bytes(x: &HttpExchange) -> usize {
-    [&x.request.body, &x.response.body]
-        .iter()
-        .map(|b| b.raw.len() + b.tail.len() + b.decoded.as_ref().map_or(0, |d| d.len()))
-        .sum()
 }
 
 #[cfg(test)]

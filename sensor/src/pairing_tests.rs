@@ -34,6 +34,19 @@ fn view(seen: &Arc<ConnectionInfo>, target: &str, at_ns: u64) -> HttpExchange {
     x
 }
 
+/// `by`'s view of `GET target`, completed at `at_ns`, offered with `peer`
+/// as the other end.
+fn offer(
+    p: &mut Pairing,
+    out: &mut Vec<Paired>,
+    by: &Arc<ConnectionInfo>,
+    peer: &Arc<ConnectionInfo>,
+    target: &str,
+    at_ns: u64,
+) {
+    p.offer(view(by, target, at_ns), Some(peer.clone()), out);
+}
+
 struct Ends {
     server: Arc<ConnectionInfo>,
     client: Arc<ConnectionInfo>,
@@ -60,13 +73,9 @@ fn the_servers_view_goes_through_at_once_and_the_clients_is_dropped() {
     let mut out = Vec::new();
     for i in 0..3 {
         let at = 100 * MS * (i + 1);
-        p.offer(view(&e.server, "/a", at), Some(e.client.clone()), &mut out);
+        offer(&mut p, &mut out, &e.server, &e.client, "/a", at);
         assert_eq!(out.len() as u64, i + 1, "not held");
-        p.offer(
-            view(&e.client, "/a", at + 1),
-            Some(e.server.clone()),
-            &mut out,
-        );
+        offer(&mut p, &mut out, &e.client, &e.server, "/a", at + 1);
     }
     assert_eq!(through(&out), vec![(1, Some(2)); 3]);
     assert_eq!(p.counters.both_ends, 3);
@@ -79,18 +88,10 @@ fn a_client_view_first_waits_for_the_servers() {
     let e = ends();
     let mut p = Pairing::new();
     let mut out = Vec::new();
-    p.offer(
-        view(&e.client, "/a", 10 * MS),
-        Some(e.server.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &e.client, &e.server, "/a", 10 * MS);
     assert!(out.is_empty());
     assert_eq!(p.waiting(), 1);
-    p.offer(
-        view(&e.server, "/a", 11 * MS),
-        Some(e.client.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &e.server, &e.client, "/a", 11 * MS);
     assert_eq!(through(&out), vec![(1, Some(2))]);
     assert_eq!(p.waiting(), 0);
     assert_eq!(p.counters.duplicate_views, 1);
@@ -101,21 +102,20 @@ fn a_client_view_waits_at_most_the_hold_time_then_the_server_view_is_dropped() {
     let e = ends();
     let mut p = Pairing::new();
     let mut out = Vec::new();
-    p.offer(
-        view(&e.client, "/a", 10 * MS),
-        Some(e.server.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &e.client, &e.server, "/a", 10 * MS);
     p.release_due(10 * MS + HOLD_NS - 1, &mut out);
     assert!(out.is_empty());
     p.release_due(10 * MS + HOLD_NS, &mut out);
     assert_eq!(through(&out), vec![(2, Some(1))]);
     assert_eq!(p.counters.waited_out, 1);
     // The server's view, late: a duplicate.
-    p.offer(
-        view(&e.server, "/a", 10 * MS + HOLD_NS + 1),
-        Some(e.client.clone()),
+    offer(
+        &mut p,
         &mut out,
+        &e.server,
+        &e.client,
+        "/a",
+        10 * MS + HOLD_NS + 1,
     );
     assert_eq!(out.len(), 1);
     assert_eq!(p.counters.duplicate_views, 1);
@@ -128,13 +128,16 @@ fn a_server_end_that_never_answers_costs_one_wait_per_connection() {
     let e = ends();
     let mut p = Pairing::new();
     let mut out = Vec::new();
-    p.offer(view(&e.client, "/a", 0), Some(e.server.clone()), &mut out);
+    offer(&mut p, &mut out, &e.client, &e.server, "/a", 0);
     p.release_due(HOLD_NS, &mut out);
     for i in 1..5 {
-        p.offer(
-            view(&e.client, "/b", HOLD_NS + i * MS),
-            Some(e.server.clone()),
+        offer(
+            &mut p,
             &mut out,
+            &e.client,
+            &e.server,
+            "/b",
+            HOLD_NS + i * MS,
         );
         assert_eq!(out.len() as u64, i + 1, "not held");
     }
@@ -160,12 +163,12 @@ fn views_are_matched_in_order_by_method_target_and_status() {
     let mut p = Pairing::new();
     let mut out = Vec::new();
     // Pipelined: the server finishes /a and /b before the client reads.
-    p.offer(view(&e.server, "/a", 1), Some(e.client.clone()), &mut out);
-    p.offer(view(&e.server, "/b", 2), Some(e.client.clone()), &mut out);
+    offer(&mut p, &mut out, &e.server, &e.client, "/a", 1);
+    offer(&mut p, &mut out, &e.server, &e.client, "/b", 2);
     // A client view of something the server never answered waits...
-    p.offer(view(&e.client, "/c", 3), Some(e.server.clone()), &mut out);
-    p.offer(view(&e.client, "/a", 4), Some(e.server.clone()), &mut out);
-    p.offer(view(&e.client, "/b", 5), Some(e.server.clone()), &mut out);
+    offer(&mut p, &mut out, &e.client, &e.server, "/c", 3);
+    offer(&mut p, &mut out, &e.client, &e.server, "/a", 4);
+    offer(&mut p, &mut out, &e.client, &e.server, "/b", 5);
     let paths: Vec<&str> = out
         .iter()
         .map(|p| p.exchange.request.target.as_str())
@@ -183,7 +186,7 @@ fn waiting_is_bounded_in_views_and_bytes() {
     let mut p = Pairing::new();
     let mut out = Vec::new();
     for i in 0..MAX_WAITING as u64 + 10 {
-        p.offer(view(&e.client, "/a", i), Some(e.server.clone()), &mut out);
+        offer(&mut p, &mut out, &e.client, &e.server, "/a", i);
     }
     assert_eq!(p.waiting(), MAX_WAITING);
     assert_eq!(out.len(), 10);
@@ -207,22 +210,18 @@ fn expected_views_that_never_come_are_forgotten() {
     let e = ends();
     let mut p = Pairing::new();
     let mut out = Vec::new();
-    p.offer(view(&e.server, "/a", 0), Some(e.client.clone()), &mut out);
+    offer(&mut p, &mut out, &e.server, &e.client, "/a", 0);
     p.release_due(EXPECT_NS, &mut out);
     assert_eq!(p.counters.expected_never_came, 1);
     assert!(p.expected.is_empty());
     // So a client view of the same request later is a new exchange.
-    p.offer(
-        view(&e.client, "/a", EXPECT_NS + 1),
-        Some(e.server.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &e.client, &e.server, "/a", EXPECT_NS + 1);
     assert_eq!(p.waiting(), 1);
 
     // Per connection, the oldest goes first.
     let mut p = Pairing::new();
     for i in 0..MAX_EXPECTED_PER_CONNECTION as u64 + 1 {
-        p.offer(view(&e.server, "/a", i), Some(e.client.clone()), &mut out);
+        offer(&mut p, &mut out, &e.server, &e.client, "/a", i);
     }
     assert_eq!(p.counters.expected_never_came, 1);
     assert_eq!(p.expected_total, MAX_EXPECTED_PER_CONNECTION);
@@ -233,17 +232,9 @@ fn a_client_end_is_muted_once_its_first_duplicate_is_dropped() {
     let e = ends();
     let mut p = Pairing::new();
     let mut out = Vec::new();
-    p.offer(
-        view(&e.server, "/a", 100 * MS),
-        Some(e.client.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &e.server, &e.client, "/a", 100 * MS);
     assert!(p.take_muted().is_empty(), "not before a duplicate");
-    p.offer(
-        view(&e.client, "/a", 101 * MS),
-        Some(e.server.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &e.client, &e.server, "/a", 101 * MS);
     let muted = p.take_muted();
     assert_eq!(muted.len(), 1);
     assert!(Arc::ptr_eq(&muted[0], &e.client));
@@ -251,20 +242,12 @@ fn a_client_end_is_muted_once_its_first_duplicate_is_dropped() {
     // The server's later views stand for both: nothing is looked out for
     // from the muted end, so nothing is missed when it stays silent.
     for i in 2..10 {
-        p.offer(
-            view(&e.server, "/b", i * 100 * MS),
-            Some(e.client.clone()),
-            &mut out,
-        );
+        offer(&mut p, &mut out, &e.server, &e.client, "/b", i * 100 * MS);
     }
     p.release_due(20_000 * MS, &mut out);
     assert_eq!(p.counters.expected_never_came, 0);
     // A view parsed before the mute took effect is still a duplicate.
-    p.offer(
-        view(&e.client, "/b", 205 * MS),
-        Some(e.server.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &e.client, &e.server, "/b", 205 * MS);
     assert_eq!(p.counters.duplicate_views, 2);
     assert_eq!(through(&out), vec![(1, Some(2)); 9]);
     assert!(p.take_muted().is_empty(), "muted once");
@@ -275,44 +258,20 @@ fn a_new_connection_on_a_muted_ends_addresses_is_paired_afresh() {
     let e = ends();
     let mut p = Pairing::new();
     let mut out = Vec::new();
-    p.offer(
-        view(&e.server, "/a", 100 * MS),
-        Some(e.client.clone()),
-        &mut out,
-    );
-    p.offer(
-        view(&e.client, "/a", 101 * MS),
-        Some(e.server.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &e.server, &e.client, "/a", 100 * MS);
+    offer(&mut p, &mut out, &e.client, &e.server, "/a", 101 * MS);
     assert_eq!(p.take_muted().len(), 1);
     // The same addresses, a later connection (the port reused).
     let (server, client) = (end(3, Role::Server), end(4, Role::Client));
-    p.offer(
-        view(&client, "/c", 300 * MS),
-        Some(server.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &client, &server, "/c", 300 * MS);
     assert_eq!(p.waiting(), 1, "a client view first waits for the server's");
-    p.offer(
-        view(&server, "/c", 301 * MS),
-        Some(client.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &server, &client, "/c", 301 * MS);
     assert_eq!(through(&out), vec![(1, Some(2)), (3, Some(4))]);
     assert_eq!(p.counters.duplicate_views, 2);
     // Its server's next view is looked out for from the new client end,
     // whose duplicate then mutes it.
-    p.offer(
-        view(&server, "/d", 400 * MS),
-        Some(client.clone()),
-        &mut out,
-    );
-    p.offer(
-        view(&client, "/d", 401 * MS),
-        Some(server.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &server, &client, "/d", 400 * MS);
+    offer(&mut p, &mut out, &client, &server, "/d", 401 * MS);
     let muted = p.take_muted();
     assert_eq!(muted.len(), 1);
     assert!(Arc::ptr_eq(&muted[0], &client));
@@ -323,16 +282,8 @@ fn closed_muted_ends_are_forgotten() {
     let e = ends();
     let mut p = Pairing::new();
     let mut out = Vec::new();
-    p.offer(
-        view(&e.server, "/a", 100 * MS),
-        Some(e.client.clone()),
-        &mut out,
-    );
-    p.offer(
-        view(&e.client, "/a", 101 * MS),
-        Some(e.server.clone()),
-        &mut out,
-    );
+    offer(&mut p, &mut out, &e.server, &e.client, "/a", 100 * MS);
+    offer(&mut p, &mut out, &e.client, &e.server, "/a", 101 * MS);
     drop(p.take_muted());
     drop(out);
     drop(e);

@@ -118,7 +118,7 @@ impl Session {
     fn count_done(&mut self, from: usize) {
         self.done_bytes += self.done[from..]
             .iter()
-            .map(|p| body_bytes(&p.exchange))
+            .map(|p| p.exchange.body_bytes_held())
             .sum::<usize>();
     }
 
@@ -283,13 +283,6 @@ impl Session {
 #[path = "session_tests.rs"]
 mod tests;
 
-/// Body bytes an exchange holds (kept, tail and decoded, both messages).
-fn body_bytes(x: &HttpExchange) -> usize {
-    [&x.request.body, &x.response.body]
-        .iter()
-        .map(|b| b.raw.len() + b.tail.len() + b.decoded.as_ref().map_or(0, |d| d.len()))
-        .sum()
-}
 #[cfg(test)]
 #[path = "schema_tests.rs"]
 mod schema_tests;

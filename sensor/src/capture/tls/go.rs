@@ -18,17 +18,16 @@
 //! PIE builds, with or without a symbol table. Not covered, each logged
 //! once per file: Go before 1.17, and other architectures.
 
-use std::fs::File;
 use std::ops::Range;
 use std::path::Path;
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
-use object::read::{ReadCache, ReadRef};
+use object::read::ReadRef;
 use object::{Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _};
 
 use super::go_itab;
 use super::go_pclntab::FuncTable;
-use super::symbols::SymbolError;
+use super::symbols::{self, SymbolError};
 
 const WRITE: &[u8] = b"crypto/tls.(*Conn).Write";
 const READ: &[u8] = b"crypto/tls.(*Conn).Read";
@@ -88,15 +87,8 @@ struct Functions {
 /// Examines `path`: cheap for files that are not Go programs (the section
 /// headers only).
 pub fn examine(path: &Path) -> Result<GoExamined, SymbolError> {
-    let file = File::open(path).map_err(|source| SymbolError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    let cache = ReadCache::new(file);
-    let elf = object::File::parse(&cache).map_err(|source| SymbolError::Parse {
-        path: path.to_owned(),
-        source,
-    })?;
+    let cache = symbols::open_elf(path)?;
+    let elf = symbols::parse_elf(&cache, path)?;
     let Some(buildinfo) = elf.section_by_name(".go.buildinfo") else {
         return Ok(GoExamined::NotGoTls);
     };

@@ -38,17 +38,31 @@ pub enum SymbolError {
     },
 }
 
-/// The hooked functions `path` defines, each once.
-pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
+/// `path` opened for reading its ELF structures on demand (a large
+/// program is never read whole).
+pub(super) fn open_elf(path: &Path) -> Result<ReadCache<File>, SymbolError> {
     let file = File::open(path).map_err(|source| SymbolError::Open {
         path: path.to_owned(),
         source,
     })?;
-    let cache = ReadCache::new(file);
-    let elf = object::File::parse(&cache).map_err(|source| SymbolError::Parse {
+    Ok(ReadCache::new(file))
+}
+
+/// The ELF file behind `cache`, opened from `path`.
+pub(super) fn parse_elf<'a>(
+    cache: &'a ReadCache<File>,
+    path: &Path,
+) -> Result<object::File<'a, &'a ReadCache<File>>, SymbolError> {
+    object::File::parse(cache).map_err(|source| SymbolError::Parse {
         path: path.to_owned(),
         source,
-    })?;
+    })
+}
+
+/// The hooked functions `path` defines, each once.
+pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
+    let cache = open_elf(path)?;
+    let elf = parse_elf(&cache, path)?;
     let mut found: Vec<FoundHook> = Vec::new();
     let dynamic = names_a_hook(&elf, path, ".dynstr").then(|| elf.dynamic_symbols());
     let table = names_a_hook(&elf, path, ".strtab").then(|| elf.symbols());
