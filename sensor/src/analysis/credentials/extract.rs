@@ -7,7 +7,7 @@
 //! One file on purpose: it is the part that overlaps with the principal
 //! of an exchange (who is calling), and folds into it when that lands.
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde_json::Value;
@@ -119,22 +119,59 @@ pub(crate) fn hands_out_credentials(
 
 /// The token field names of `issued_token_fields` as JSON keys, searched
 /// for in one pass; built once, since every response is searched.
+///
+/// The searcher looks for the bare names and each hit is then checked for
+/// its quotes: every name starts with a letter that is rare in JSON, so
+/// the searcher's vectorised prefilter (Teddy) skips most of a body, where
+/// the quoted names all start with `"`, the commonest byte of JSON, and
+/// sent the automaton to every string of every response.
 #[derive(Debug, Clone)]
-pub struct TokenFields(Option<AhoCorasick>);
+pub struct TokenFields {
+    searcher: Option<AhoCorasick>,
+    names: Vec<Box<[u8]>>,
+}
 
 impl TokenFields {
     pub fn new(config: &CredentialsConfig) -> Self {
-        let quoted = config
-            .issued_token_fields
-            .iter()
-            .map(|f| format!("\"{f}\""));
-        Self(AhoCorasick::new(quoted).ok())
+        let names = &config.issued_token_fields;
+        // Leftmost matches: the searcher reports the earliest start at
+        // which any name matches (which the check below relies on), and
+        // only leftmost searchers use the packed prefilter.
+        let searcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(names)
+            .ok();
+        Self {
+            searcher,
+            names: names.iter().map(|n| n.as_bytes().into()).collect(),
+        }
     }
 
     /// Whether `body` holds one of the names as a JSON key or string
     /// (`"access_token"`): a cheap test before parsing.
     fn named_in(&self, body: &[u8]) -> bool {
-        self.0.as_ref().is_some_and(|ac| ac.is_match(body))
+        let Some(searcher) = &self.searcher else {
+            return false;
+        };
+        let mut at = 0;
+        while at <= body.len() {
+            let Some(hit) = searcher.find(Input::new(body).span(at..body.len())) else {
+                return false;
+            };
+            let start = hit.start();
+            // Every name that starts here, not only the one reported: one
+            // name can be a prefix of another ("token", "tokens").
+            let quoted = |name: &[u8]| {
+                body[start..]
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.first() == Some(&b'"'))
+            };
+            if start > 0 && body[start - 1] == b'"' && self.names.iter().any(|n| quoted(n)) {
+                return true;
+            }
+            at = start + 1;
+        }
+        false
     }
 }
 
@@ -365,6 +402,34 @@ pub(crate) fn revoked_in_body(
 mod tests {
     use super::*;
     use crate::analysis::detect::jwt::encode;
+
+    #[test]
+    fn token_field_names_are_found_only_quoted() {
+        let mut config = CredentialsConfig::default();
+        config.issued_token_fields.push("tokens".into());
+        let fields = TokenFields::new(&config);
+        for (body, want) in [
+            (r#"{"access_token":"abc"}"#, true),
+            (r#"{"token":"abc"}"#, true),
+            (r#"{"data":{"jwt":"abc"}}"#, true),
+            (r#"{"tokens":["abc"]}"#, true),
+            (r#"{"token_type":"bearer"}"#, false),
+            (r#"{"my_token":"abc"}"#, false),
+            (r#"{"accessToken2":"abc"}"#, false),
+            (r#"{"name":"access_token"}"#, true),
+            (r#"token"access_token"#, false),
+            (r#"access_token""#, false),
+            (r#"{"id":1,"tokenx":2,"xtoken":3,"id_token":"a"}"#, true),
+            ("", false),
+        ] {
+            assert_eq!(fields.named_in(body.as_bytes()), want, "{body}");
+        }
+        let none = TokenFields::new(&CredentialsConfig {
+            issued_token_fields: Vec::new(),
+            ..CredentialsConfig::default()
+        });
+        assert!(!none.named_in(br#"{"token":"abc"}"#));
+    }
 
     #[test]
     fn a_jwt_is_known_by_issuer_and_jti_or_subject() {
