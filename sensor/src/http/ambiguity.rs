@@ -38,8 +38,8 @@ pub const OBFUSCATED_TE: &str = "obfuscated_transfer_encoding";
 /// The ambiguity in `headers`, if any. `no_length` is the framing of a
 /// message without a length (no body for requests, close for responses).
 pub(crate) fn check(headers: &[Header], no_length: Framing) -> Option<Ambiguity> {
-    let lengths = content_lengths(headers);
-    let first_length = lengths.first().copied();
+    let mut lengths = content_lengths(headers);
+    let first_length = lengths.clone().next();
     let mut te_headers = headers.iter().filter(|h| te_like(&h.name)).peekable();
     if te_headers.peek().is_some() {
         let te: Vec<&Header> = te_headers.collect();
@@ -73,24 +73,24 @@ pub(crate) fn check(headers: &[Header], no_length: Framing) -> Option<Ambiguity>
         return None;
     }
     let first = first_length?;
-    let differing = lengths.iter().find(|&&n| n != first)?;
+    let differing = lengths.find(|&n| n != first)?;
     Some(Ambiguity {
         shape: CONFLICTING_LENGTHS,
         follow: Framing::Length(first),
-        other: Framing::Length(*differing),
+        other: Framing::Length(differing),
     })
 }
 
 /// Every Content-Length value, in order; values that are not numbers are
-/// left out (the framing code rejects them as malformed).
-fn content_lengths(headers: &[Header]) -> Vec<u64> {
+/// left out (the framing code rejects them as malformed). Read as needed,
+/// not collected: every message is checked.
+fn content_lengths(headers: &[Header]) -> impl Iterator<Item = u64> + Clone + '_ {
     headers
         .iter()
         .filter(|h| h.name.trim().eq_ignore_ascii_case("content-length"))
         .flat_map(|h| h.value.split(|&b| b == b','))
         .filter_map(|v| std::str::from_utf8(v.trim_ascii()).ok()?.parse().ok())
         .take(16)
-        .collect()
 }
 
 /// A header some implementation may take for Transfer-Encoding: the exact

@@ -258,13 +258,7 @@ impl BehaviourDetector {
             return out;
         }
         self.exchanges += 1;
-        let obs = Observation::new(
-            exchange,
-            endpoint.clone(),
-            principal,
-            &self.keys,
-            now_unix_ns,
-        );
+        let obs = Observation::new(exchange, endpoint, principal, &self.keys, now_unix_ns);
         let (endpoint_spike, surge, bulk) = self.observe_endpoint(&obs);
         let credentials = self.observe_credentials(&obs);
         let (client_spike, failures, stuffing) = self.observe_client(&obs, credentials.attempt);

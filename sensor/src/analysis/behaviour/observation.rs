@@ -9,7 +9,7 @@ use super::client::{ClientKey, Keys};
 
 pub(crate) struct Observation<'a> {
     pub exchange: &'a HttpExchange,
-    pub endpoint: EndpointKey,
+    pub endpoint: &'a EndpointKey,
     /// Keyed hash of `endpoint`.
     pub endpoint_id: u64,
     pub client: ClientKey,
@@ -24,7 +24,7 @@ pub(crate) struct Observation<'a> {
 impl<'a> Observation<'a> {
     pub(crate) fn new(
         exchange: &'a HttpExchange,
-        endpoint: EndpointKey,
+        endpoint: &'a EndpointKey,
         principal: Option<&'a Principal>,
         keys: &Keys,
         now_unix_ns: i128,
@@ -32,7 +32,7 @@ impl<'a> Observation<'a> {
         let client = ClientKey::of(exchange, principal);
         Self {
             principal,
-            endpoint_id: keys.hash(&endpoint),
+            endpoint_id: keys.hash(endpoint),
             client_id: keys.hash(&client),
             endpoint,
             client,

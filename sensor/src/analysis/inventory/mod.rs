@@ -284,7 +284,7 @@ impl Inventory {
             return Vec::new();
         }
         let now = now_unix_ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-        let touched = self.catalogue.touch(key.clone(), now);
+        let touched = self.catalogue.touch(key, now);
         if let Some(gone) = &touched.evicted {
             self.versions.remove(&gone.host, &gone.template);
             self.unstored.remove(gone);
