@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use sensor::analysis::Analysis;
+use sensor::capture::event::Payloads;
 use sensor::capture::{CaptureEvent, ConnId, Direction, Role};
 use sensor::config::Config;
 use sensor::conntrack::{OpenFacts, ResolveError};
@@ -123,7 +124,13 @@ impl Side {
         }
     }
 
-    fn data(&mut self, ts_ns: u64, direction: Direction, data: &Bytes) -> CaptureEvent {
+    fn data(
+        &mut self,
+        ts_ns: u64,
+        direction: Direction,
+        data: &Bytes,
+        payloads: &mut Payloads,
+    ) -> CaptureEvent {
         let offset = match direction {
             Direction::Egress => &mut self.sent,
             Direction::Ingress => &mut self.received,
@@ -137,8 +144,9 @@ impl Side {
             stream_offset,
             syscall_offset: stream_offset,
             syscall_len: data.len() as u32,
-            // What decoding a ring buffer record costs is counted too.
-            data: Bytes::copy_from_slice(data),
+            // What decoding a ring buffer record costs is counted too:
+            // the payload copied out as the live capture does.
+            data: payloads.copy(data),
             tls: false,
         }
     }
@@ -207,6 +215,7 @@ fn run(name: &str, body: &str, both_sides: bool) -> (f64, f64) {
     let response = response(body);
     let mut server = Side::new(1000, Role::Server);
     let mut client = Side::new(2000, Role::Client);
+    let mut payloads = Payloads::default();
     let mut ts = 1_000_000_000u64;
     if both_sides {
         session.handle(client.open(ts));
@@ -222,15 +231,15 @@ fn run(name: &str, body: &str, both_sides: bool) -> (f64, f64) {
         }
         ts += GAP_NS;
         if both_sides {
-            let event = client.data(ts, Direction::Egress, &request);
+            let event = client.data(ts, Direction::Egress, &request, &mut payloads);
             session.handle(event);
         }
-        let event = server.data(ts + 10_000, Direction::Ingress, &request);
+        let event = server.data(ts + 10_000, Direction::Ingress, &request, &mut payloads);
         session.handle(event);
-        let event = server.data(ts + 20_000, Direction::Egress, &response);
+        let event = server.data(ts + 20_000, Direction::Egress, &response, &mut payloads);
         session.handle(event);
         if both_sides {
-            let event = client.data(ts + 30_000, Direction::Ingress, &response);
+            let event = client.data(ts + 30_000, Direction::Ingress, &response, &mut payloads);
             session.handle(event);
         }
         session.deliver_done().expect("deliver");
