@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use sensor_common::{
     CloseEvent, DataEvent, EventHeader, OpenEvent, AF_INET, AF_INET6, DATA_HEADER_LEN, DIR_EGRESS,
     EVENT_CLOSE, EVENT_DATA, EVENT_EXEC, EVENT_OPEN, EVENT_PROCESS_EXIT, FLAG_DISCOVERED, FLAG_TLS,
@@ -147,7 +147,7 @@ fn socket_addr(family: u16, port: u16, addr: &[u8; 16]) -> Option<SocketAddr> {
 }
 
 /// Decodes one ring buffer record.
-pub fn decode(record: &[u8], payloads: &mut Payloads) -> Result<CaptureEvent, DecodeError> {
+pub fn decode(record: &[u8]) -> Result<CaptureEvent, DecodeError> {
     let header: EventHeader = read(record)?;
     let conn = conn_id(&header);
     let ts_ns = header.ts_ns;
@@ -181,7 +181,7 @@ pub fn decode(record: &[u8], payloads: &mut Payloads) -> Result<CaptureEvent, De
                 stream_offset,
                 syscall_offset,
                 syscall_len,
-                data: payloads.copy(&payload[..chunk_len]),
+                data: Bytes::copy_from_slice(&payload[..chunk_len]),
                 tls: header.flags & FLAG_TLS != 0,
             })
         }
@@ -220,34 +220,6 @@ pub fn decode(record: &[u8], payloads: &mut Payloads) -> Result<CaptureEvent, De
 pub fn exec_pid(record: &[u8]) -> Option<u32> {
     let header: EventHeader = read(record).ok()?;
     (header.kind == EVENT_EXEC).then_some(header.pid)
-}
-
-/// Where decoded payloads are copied out of the ring buffer: one block
-/// shared by the records of a batch, each record a slice of it, instead of
-/// an allocation per record. Nothing downstream keeps a payload past its
-/// batch (reassembly and the HTTP parser copy what they keep), so a block
-/// is freed once its batch is handled.
-#[derive(Default)]
-pub struct Payloads {
-    block: BytesMut,
-}
-
-impl Payloads {
-    /// Bytes per block: about fifty 1 KiB responses.
-    const BLOCK: usize = 64 << 10;
-
-    /// `bytes` as a slice of the current block.
-    pub fn copy(&mut self, bytes: &[u8]) -> Bytes {
-        if self.block.capacity() - self.block.len() < bytes.len() {
-            if bytes.len() > Self::BLOCK / 4 {
-                return Bytes::copy_from_slice(bytes);
-            }
-            // The old block lives on in the slices handed out of it.
-            self.block = BytesMut::with_capacity(Self::BLOCK);
-        }
-        self.block.extend_from_slice(bytes);
-        self.block.split().freeze()
-    }
 }
 
 const fn offset_of_stream() -> usize {
@@ -298,7 +270,7 @@ mod tests {
             generation: 99,
         };
         let rec = encode_data(conn, DIR_EGRESS, 10, 4, 100, b"HTTP/1.1 200 OK\r\n");
-        match decode(&rec, &mut Payloads::default()).unwrap() {
+        match decode(&rec).unwrap() {
             CaptureEvent::Data {
                 conn: c,
                 direction,
@@ -326,13 +298,13 @@ mod tests {
         };
         let mut rec = encode_data(conn, DIR_EGRESS, 0, 0, 4, b"GET ");
         assert!(matches!(
-            decode(&rec, &mut Payloads::default()),
+            decode(&rec),
             Ok(CaptureEvent::Data { tls: false, .. })
         ));
         assert_eq!(exec_pid(&rec), None);
         rec[3] = FLAG_TLS;
         assert!(matches!(
-            decode(&rec, &mut Payloads::default()),
+            decode(&rec),
             Ok(CaptureEvent::Data { tls: true, .. })
         ));
         rec[0] = EVENT_EXEC;
@@ -350,34 +322,12 @@ mod tests {
         let rec = encode_data(conn, 0, 0, 0, 5, b"hello");
         for len in 0..rec.len() {
             assert!(
-                decode(&rec[..len], &mut Payloads::default()).is_err(),
+                decode(&rec[..len]).is_err(),
                 "prefix of {len} bytes decoded"
             );
         }
         let mut bad = rec.clone();
         bad[0] = 42;
-        assert_eq!(
-            decode(&bad, &mut Payloads::default()),
-            Err(DecodeError::UnknownKind(42))
-        );
-    }
-
-    #[test]
-    fn payloads_share_a_block_and_keep_their_bytes() {
-        let mut payloads = Payloads::default();
-        let a = payloads.copy(b"first");
-        let b = payloads.copy(b"second");
-        assert_eq!((&a[..], &b[..]), (&b"first"[..], &b"second"[..]));
-        // The second follows the first in the same block.
-        assert_eq!(a.as_ptr().wrapping_add(a.len()), b.as_ptr());
-        // A block that is full makes way for a new one; the old slices stay.
-        let fill = vec![7u8; Payloads::BLOCK / 4];
-        let copies: Vec<Bytes> = (0..5).map(|_| payloads.copy(&fill)).collect();
-        assert!(copies.iter().all(|c| c[..] == fill[..]));
-        assert_eq!((&a[..], &b[..]), (&b"first"[..], &b"second"[..]));
-        // Large payloads are copied on their own.
-        let large = vec![1u8; Payloads::BLOCK];
-        assert_eq!(payloads.copy(&large)[..], large[..]);
-        assert_eq!(payloads.copy(b"")[..], b""[..]);
+        assert_eq!(decode(&bad), Err(DecodeError::UnknownKind(42)));
     }
 }

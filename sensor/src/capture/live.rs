@@ -16,7 +16,7 @@ use sensor_common::{
 };
 use tokio::io::{unix::AsyncFd, Interest};
 
-use super::event::{decode, exec_pid, CaptureEvent, ConnId, Payloads};
+use super::event::{decode, exec_pid, CaptureEvent, ConnId};
 use super::inflight;
 use super::mode::{CaptureMode, Mode};
 use super::socket;
@@ -136,8 +136,6 @@ pub struct LiveCapture {
     pub mode: Mode,
     /// Socket mode: closes held back for a late send (`close_hold`).
     closes: Option<socket::close_hold::CloseHold>,
-    /// The blocks record payloads are copied into.
-    payloads: Payloads,
     /// Records that did not decode (never expected; counted, not fatal).
     pub decode_errors: u64,
     /// Socket syscalls already blocked at start whose exit will be captured.
@@ -241,7 +239,6 @@ impl LiveCapture {
             mode,
             closes: (mode == Mode::Socket).then(Default::default),
             decode_errors: 0,
-            payloads: Payloads::default(),
             resumed,
         })
     }
@@ -265,7 +262,7 @@ impl LiveCapture {
             if hand_exec_to_tls(&mut self.tls, &record, now) {
                 continue;
             }
-            match decode(&record, &mut self.payloads) {
+            match decode(&record) {
                 Ok(event) => route(&mut self.closes, event, now, out),
                 Err(err) => {
                     self.decode_errors += 1;
@@ -320,7 +317,7 @@ impl LiveCapture {
             if hand_exec_to_tls(&mut self.tls, &record, now) {
                 continue;
             }
-            match decode(&record, &mut self.payloads) {
+            match decode(&record) {
                 Ok(event) => route(&mut self.closes, event, now, out),
                 Err(_) => self.decode_errors += 1,
             }
