@@ -61,8 +61,10 @@ impl CodeReader for File {
 }
 
 /// `found`'s hooks placed on the instructions the kernel emulates where
-/// the code allows it. `text` holds the file ranges of the file's
-/// executable sections: a call is followed only within one of them.
+/// the code allows it; x86-64 code only. `text` holds the file ranges of
+/// the file's executable sections: a call is followed only within one of
+/// them, where a target computed from file offsets is the target's file
+/// offset (one section lies in one segment).
 pub fn place(code: &dyn CodeReader, text: &[Range<u64>], found: Vec<FoundHook>) -> Vec<FoundHook> {
     let mut placed = found;
     for (exported, also, internal) in INTERNALS {

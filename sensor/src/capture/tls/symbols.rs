@@ -14,7 +14,8 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 use object::read::{ReadCache, ReadRef};
 use object::{
-    Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _, SectionKind, SymbolKind,
+    Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _, SectionKind,
+    SymbolKind,
 };
 
 use super::hooks::{self, Hook};
@@ -45,6 +46,9 @@ pub enum SymbolError {
     },
 }
 
+/// Hooks found by symbol, and the executable ranges of x86-64 code.
+type ExportedHooks = (Vec<FoundHook>, Option<Vec<Range<u64>>>);
+
 /// `path` opened for reading its ELF structures on demand (a large
 /// program is never read whole).
 pub(super) fn open_elf(path: &Path) -> Result<ReadCache<File>, SymbolError> {
@@ -70,9 +74,9 @@ pub(super) fn parse_elf<'a>(
 /// `placement` says.
 pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
     let (found, text) = exported_hooks(path)?;
-    if found.is_empty() {
+    let Some(text) = text.filter(|_| !found.is_empty()) else {
         return Ok(found);
-    }
+    };
     let file = File::open(path).map_err(|source| SymbolError::Open {
         path: path.to_owned(),
         source,
@@ -81,8 +85,9 @@ pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
 }
 
 /// The hooked functions `path` defines, each at its start, and the file
-/// ranges of its executable sections.
-fn exported_hooks(path: &Path) -> Result<(Vec<FoundHook>, Vec<Range<u64>>), SymbolError> {
+/// ranges of its executable sections when it is x86-64 code (the only
+/// code `placement` decodes).
+fn exported_hooks(path: &Path) -> Result<ExportedHooks, SymbolError> {
     let cache = open_elf(path)?;
     let elf = parse_elf(&cache, path)?;
     let mut found: Vec<FoundHook> = Vec::new();
@@ -113,12 +118,13 @@ fn exported_hooks(path: &Path) -> Result<(Vec<FoundHook>, Vec<Range<u64>>), Symb
             });
         }
     }
-    let text = elf
-        .sections()
-        .filter(|s| s.kind() == SectionKind::Text)
-        .filter_map(|s| s.file_range())
-        .map(|(offset, size)| offset..offset + size)
-        .collect();
+    let text = (elf.architecture() == Architecture::X86_64).then(|| {
+        elf.sections()
+            .filter(|s| s.kind() == SectionKind::Text)
+            .filter_map(|s| s.file_range())
+            .map(|(offset, size)| offset..offset + size)
+            .collect()
+    });
     Ok((found, text))
 }
 
