@@ -31,6 +31,9 @@ pub enum Check {
     /// A value assigned to a credential-named variable: long enough,
     /// letters and digits, high entropy, not a placeholder.
     GenericSecret,
+    /// The content of an XML credential element (`<secret>`, `<password>`
+    /// ...): one of its words is a generated-looking value.
+    XmlCredential,
     /// A Google API key, unless the text around it is a Firebase web
     /// config (`apiKey` next to `authDomain` and `projectId`), which every
     /// web app ships to browsers by design.
@@ -201,7 +204,10 @@ impl Rule {
             check: spec.check,
             mask: spec.mask,
             scope: spec.scope,
-            fallback: matches!(spec.check, Check::NonEmpty | Check::GenericSecret),
+            fallback: matches!(
+                spec.check,
+                Check::NonEmpty | Check::GenericSecret | Check::XmlCredential
+            ),
             enabled: true,
         }
     }

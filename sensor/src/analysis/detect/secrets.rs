@@ -592,13 +592,42 @@ pub const SPECS: &[Spec] = &[
         ..Spec::BASE
     },
     Spec {
+        id: "secret.xml_credential",
+        severity: Medium,
+        description: "Generated-looking value inside an XML credential element (<secret>, <password>, <apiToken>...), as in Jenkins credentials.xml",
+        keywords: &[
+            "<secret>",
+            "<password>",
+            "<passphrase>",
+            "<apitoken>",
+            "<api_token>",
+            "<apikey>",
+            "<api_key>",
+            "<clientsecret>",
+            "<client_secret>",
+            "<accesstoken>",
+            "<access_token>",
+            "<token>",
+        ],
+        regex: Some(
+            r"(?i)<(?:secret|password|passphrase|api_?token|api_?key|client_?secret|access_?token|token)>([^<]{8,400})</",
+        ),
+        check: Check::XmlCredential,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
         id: "secret.generic_credential",
         gitleaks: &["generic-api-key"],
         severity: Medium,
         description: "Generated-looking value assigned to a credential-named variable in config or code text (key, token, secret, password = ...)",
         keywords: &["token", "secret", "passw", "api_key", "apikey", "api-key", "access_key", "accesskey", "auth", "credential", "_key", "key="],
         regex: Some(
-            r#"(?i)[0-9a-z_.-]{0,40}(?:access|auth|api|credential|creds|key|passw(?:or)?d|secret|token)[ \t0-9a-z_.-]{0,20}[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[`'"\s=]{0,5}([0-9a-z_.=+/~:\\^!@#$%&*?|-]{10,400})(?:[`'"\s;<,)]|\\[nr]|$)"#,
+            // The name and its separator share a line (a bare `= value`
+            // line is not named by the line above); `name - 'value'`
+            // needs the quote; a value never ends in `:` (that is the
+            // next YAML key after an empty section such as `api:`).
+            r#"(?i)[0-9a-z_.-]{0,40}(?:access|auth|api|credential|creds|key|passw(?:or)?d|secret|token)[ \t0-9a-z_.-]{0,20}[ \t'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|[ \t]-[ \t]{1,3}[`'"])[`'"\s=]{0,5}([0-9a-z_.=+/~:\\^!@#$%&*?|-]{9,399}[0-9a-z_.=+/~\\^!@#$%&*?|-])(?:[`'"\s;<,)]|\\[nr]|$)"#,
         ),
         check: Check::GenericSecret,
         mask: Mask::Prefix(0),
