@@ -626,8 +626,10 @@ pub const SPECS: &[Spec] = &[
             // The name and its separator share a line (a bare `= value`
             // line is not named by the line above); `name - 'value'`
             // needs the quote; a value never ends in `:` (that is the
-            // next YAML key after an empty section such as `api:`).
-            r#"(?i)[0-9a-z_.-]{0,40}(?:access|auth|api|credential|creds|key|passw(?:or)?d|secret|token)[ \t0-9a-z_.-]{0,20}[ \t'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|[ \t]-[ \t]{1,3}[`'"])[`'"\s=]{0,5}([0-9a-z_.=+/~:\\^!@#$%&*?|-]{9,399}[0-9a-z_.=+/~\\^!@#$%&*?|-])(?:[`'"\s;<,)]|\\[nr]|$)"#,
+            // next YAML key after an empty section such as `api:`); an
+            // auth scheme before the value (`token = "Bearer ..."`) is
+            // not the value.
+            r#"(?i)[0-9a-z_.-]{0,40}(?:access|auth|api|credential|creds|key|passw(?:or)?d|secret|token)[ \t0-9a-z_.-]{0,20}[ \t'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|[ \t]-[ \t]{1,3}[`'"])[`'"\s=]{0,5}(?:(?:bearer|basic|token)[ \t]+)?([0-9a-z_.=+/~:\\^!@#$%&*?|-]{9,399}[0-9a-z_.=+/~\\^!@#$%&*?|-])(?:[`'"\s;<,)]|\\[nr]|$)"#,
         ),
         check: Check::GenericSecret,
         mask: Mask::Prefix(0),

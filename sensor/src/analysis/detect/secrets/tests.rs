@@ -75,6 +75,7 @@ fn providers() {
         ("https://hooks.slack.com/triggers/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".into(), "secret.slack_webhook", "https://hooks.slack.com/****"),
         ("<com.cloudbees.plugins.credentials.impl.StringCredentialsImpl><secret>{AQAAABAAAAAQKq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4r=}</secret>".into(), "secret.xml_credential", "****"),
         ("deploy_token - 'Kq7vP2xR9sT4uW6yZ8aB1cD3'".into(), "secret.generic_credential", "****"),
+        ("acmeToken := \"Bearer Kq7vP2xR9sT4uW6yZ8aB1cD3\"".into(), "secret.generic_credential", "****"),
         ("api:\n  acme_api_key: \"Kq7vP2xR9sT4uW6yZ8aB1cD3\"".into(), "secret.generic_credential", "****"),
         ("<packageSourceCredentials><acme><add key=\"Username\" value=\"ci\" /><add key=\"ClearTextPassword\" value=\"Zq8vT3xK-s3cret\" /></acme>".into(), "secret.nuget_config_password", "****"),
     ];
