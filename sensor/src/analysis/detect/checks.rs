@@ -159,6 +159,20 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
                 && !value.iter().all(|&b| b == value[0])
                 && not_example(documented || v::is_placeholder(value))
         }
+        Check::CliPassword => {
+            let lower = String::from_utf8_lossy(value).to_ascii_lowercase();
+            // `$PASS`, `{{ .password }}`, `[PASSWORD]`, `<user:password>`.
+            let variable = matches!(value.first(), Some(b'$' | b'%' | b'{' | b'[' | b'<'))
+                || value.ends_with(b">");
+            let word = value.iter().all(u8::is_ascii_lowercase)
+                || value.iter().all(u8::is_ascii_uppercase);
+            value.len() >= 8
+                && !variable
+                && !word
+                && !value.iter().all(|&b| b == value[0])
+                && !PLACEHOLDER_PASSWORDS.contains(&lower.as_str())
+                && not_example(v::is_placeholder(value))
+        }
         Check::NonEmpty => {
             let t = value.trim_ascii();
             let lower = String::from_utf8_lossy(t).to_ascii_lowercase();

@@ -49,6 +49,10 @@ pub enum Check {
     /// A password in a config file: not a variable (`%VAR%`, `$(VAR)`),
     /// not one character repeated, not a placeholder or documented sample.
     ConfigPassword,
+    /// A password typed on a command line: long enough, not a shell or
+    /// template variable, not a word (a digit, mixed case or a symbol),
+    /// not a placeholder.
+    CliPassword,
     /// A non-empty value that is not a mask or placeholder.
     NonEmpty,
     /// A date-like value (at least four digits).

@@ -540,7 +540,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.url_credentials",
-        gitleaks: &["curl-auth-user", "sidekiq-sensitive-url"],
+        gitleaks: &["sidekiq-sensitive-url"],
         description: "user:password embedded in an HTTP or FTP URL",
         keywords: &["http://", "https://", "ftp://", "ftps://"],
         regex: Some(
@@ -548,6 +548,16 @@ pub const SPECS: &[Spec] = &[
         ),
         check: Check::UriPassword,
         mask: Mask::Uri,
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.curl_user_password",
+        gitleaks: &["curl-auth-user"],
+        description: "Password given to curl on its command line (-u/--user user:password)",
+        keywords: &[" -u ", "--user "],
+        regex: Some(r#"(?:^|\s)(?:-u|--user)[ \t]+['"]?[^\s'":]{0,64}['"]?:['"]?([^\s'"]{1,128})"#),
+        check: Check::CliPassword,
+        mask: Mask::Prefix(0),
         ..Spec::BASE
     },
     Spec {

@@ -76,6 +76,7 @@ fn providers() {
         ("<com.cloudbees.plugins.credentials.impl.StringCredentialsImpl><secret>{AQAAABAAAAAQKq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4r=}</secret>".into(), "secret.xml_credential", "****"),
         ("deploy_token - 'Kq7vP2xR9sT4uW6yZ8aB1cD3'".into(), "secret.generic_credential", "****"),
         ("acmeToken := \"Bearer Kq7vP2xR9sT4uW6yZ8aB1cD3\"".into(), "secret.generic_credential", "****"),
+        ("curl -s --user 'deploy:pRf7vG2h1L8nQkW9' https://api.internal".into(), "secret.curl_user_password", "****"),
         ("api:\n  acme_api_key: \"Kq7vP2xR9sT4uW6yZ8aB1cD3\"".into(), "secret.generic_credential", "****"),
         ("<packageSourceCredentials><acme><add key=\"Username\" value=\"ci\" /><add key=\"ClearTextPassword\" value=\"Zq8vT3xK-s3cret\" /></acme>".into(), "secret.nuget_config_password", "****"),
     ];
@@ -121,6 +122,10 @@ fn near_misses() {
         // A `?` where a token character was lost.
         "api_key = 'Kq7vP2xR9sT4?W6yZ8aB1cD3'",
         "<password>{your-password}</password>",
+        "curl -i -u 'test:test' https://api.internal",
+        "curl -u \"${USER}:${PASSWORD}\" https://api.internal",
+        "curl --user neo4j:[PASSWORD] http://db:7474/",
+        "curl -u <user:password> https://test.com/endpoint",
     ] {
         assert_eq!(found(text), vec![], "{text}");
     }
