@@ -553,8 +553,8 @@ pub const SPECS: &[Spec] = &[
     Spec {
         id: "secret.curl_user_password",
         gitleaks: &["curl-auth-user"],
-        description: "Password given to curl on its command line (-u/--user user:password)",
-        keywords: &[" -u ", "--user "],
+        description: "Password given to curl on its command line (curl ... -u/--user user:password)",
+        keywords: &["curl"],
         regex: Some(r#"(?:^|\s)(?:-u|--user)[ \t]+['"]?[^\s'":]{0,64}['"]?:['"]?([^\s'"]{1,128})"#),
         check: Check::CliPassword,
         mask: Mask::Prefix(0),
