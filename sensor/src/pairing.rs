@@ -15,6 +15,13 @@
 //! server end whose exchanges never come (its TLS library not hooked)
 //! costs one wait per connection, not one per exchange.
 //!
+//! A TLS client's request is seen when its library call returns, which
+//! on a busy host can be after the server has already answered: the
+//! server's view then completes before the client's end is known at all.
+//! So a server view over TLS from a client on this host whose end is not
+//! captured yet waits for it as a client view waits for the server's
+//! (`late_client_ends`), once per connection.
+//!
 //! When only one end is captured (a remote peer, a process filter, a
 //! connection without addresses) nothing changes: the exchange goes
 //! through at once with no peer. Two views are the same exchange when
@@ -42,7 +49,7 @@ use crate::exchange::{HttpExchange, Role};
 
 /// The longest a client's view waits for the server's.
 pub const HOLD_NS: u64 = 500_000_000;
-/// Client views waiting at once, and the body bytes they may hold.
+/// Views waiting at once, and the body bytes they may hold.
 const MAX_WAITING: usize = 256;
 const MAX_WAITING_BYTES: usize = 4 << 20;
 /// How long the view still to come of an exchange already let through is
@@ -78,10 +85,10 @@ pub struct PairingCounters {
     /// Exchanges with only one end captured (remote peers included), or
     /// let through alone as `capture.pair_local_ends = false` asks.
     pub one_end: u64,
-    /// Client views let through without the server's view: it did not
-    /// come within the hold time.
+    /// Views let through without the other end's: it did not come within
+    /// the hold time.
     pub waited_out: u64,
-    /// Client views let through early: the waiting bound was reached.
+    /// Views let through early: the waiting bound was reached.
     pub released_at_bound: u64,
     /// Views still to come that never came (looked out for `EXPECT_NS`),
     /// or that were not looked out for, past the per-connection or total
@@ -89,6 +96,9 @@ pub struct PairingCounters {
     pub expected_never_came: u64,
     /// Client ends muted: their server end's views stand for both.
     pub muted_ends: u64,
+    /// Server views over TLS held because their client, on this host, was
+    /// not captured yet when they completed.
+    pub late_client_ends: u64,
 }
 
 /// (local, remote) of one end.
@@ -114,11 +124,12 @@ pub struct Pairing {
     expected: HashMap<Addrs, VecDeque<Expected>>,
     expected_total: usize,
     last_sweep_ns: u64,
-    /// Client views waiting for the server's, oldest first.
+    /// Views waiting for the other end's, oldest first: client views, and
+    /// server views whose client end is not captured yet.
     waiting: VecDeque<Waiting>,
     waiting_bytes: usize,
-    /// Client ends whose server end let a view wait out: their next views
-    /// go through at once.
+    /// Ends whose other end let a view wait out (a client's server, a TLS
+    /// server's client): their next views go through at once.
     silent: HashSet<Addrs>,
     /// Client ends muted, by their addresses; the connection is held so
     /// that a later connection on the same addresses is told apart.
@@ -149,7 +160,7 @@ impl Pairing {
         }
     }
 
-    /// Client views waiting now.
+    /// Views waiting now.
     pub fn waiting(&self) -> usize {
         self.waiting.len()
     }
@@ -187,7 +198,13 @@ impl Pairing {
     ) {
         let now_ns = exchange.timings.response_end_ns;
         self.release_due(now_ns, out);
-        let (Some(peer), Some(addrs)) = (peer, addrs_of(&exchange.connection)) else {
+        let addrs = addrs_of(&exchange.connection);
+        let Some((peer, addrs)) = peer.zip(addrs) else {
+            if let Some(addrs) = addrs.filter(|a| self.client_may_be_late(&exchange, a)) {
+                self.counters.late_client_ends += 1;
+                self.wait(addrs, key_of(&exchange), now_ns, exchange, None, out);
+                return;
+            }
             self.counters.one_end += 1;
             out.push(Paired {
                 exchange,
@@ -213,6 +230,7 @@ impl Pairing {
         let mirror = (addrs.1, addrs.0);
         match role {
             Role::Server => {
+                self.let_held_servers_through(addrs, &peer, out);
                 let waited = self
                     .waiting
                     .iter()
@@ -234,7 +252,7 @@ impl Pairing {
                 });
             }
             Role::Client if self.silent.contains(&addrs) => {
-                self.let_client_through(
+                self.let_through(
                     Paired {
                         exchange,
                         peer: Some(peer),
@@ -244,27 +262,89 @@ impl Pairing {
                 );
             }
             Role::Client => {
-                let bytes = exchange.body_bytes_held();
-                while !self.waiting.is_empty()
-                    && (self.waiting.len() >= MAX_WAITING
-                        || self.waiting_bytes + bytes > MAX_WAITING_BYTES)
-                {
-                    self.counters.released_at_bound += 1;
-                    self.release_oldest(out);
+                let held = self
+                    .waiting
+                    .iter()
+                    .position(|w| w.addrs == mirror && w.key == key && w.paired.peer.is_none());
+                if let Some(i) = held {
+                    // The server's view came first and waited for this end.
+                    let mut server = self.waiting.remove(i).expect("position is in range");
+                    self.waiting_bytes -= server.bytes;
+                    server.paired.peer = Some(Arc::clone(&exchange.connection));
+                    self.counters.duplicate_views += 1;
+                    self.counters.both_ends += 1;
+                    if !self.is_muted(&addrs, &exchange.connection) {
+                        self.mute(addrs, &exchange.connection);
+                    }
+                    out.push(server.paired);
+                    return;
                 }
-                self.waiting_bytes += bytes;
-                self.waiting.push_back(Waiting {
-                    addrs,
-                    key,
-                    since_ns: now_ns,
-                    bytes,
-                    paired: Paired {
-                        exchange,
-                        peer: Some(peer),
-                    },
-                });
+                self.wait(addrs, key, now_ns, exchange, Some(peer), out);
             }
         }
+    }
+
+    /// True when `exchange`, a server's view with no other end captured,
+    /// may yet see its client's end: over TLS (whose client request is
+    /// seen only when its write returns) from this host, on a connection
+    /// whose client has not already failed to show once.
+    fn client_may_be_late(&self, exchange: &HttpExchange, addrs: &Addrs) -> bool {
+        let (local, remote) = addrs;
+        exchange.connection.role == Role::Server
+            && exchange.connection.tls
+            && (remote.ip().is_loopback() || remote.ip() == local.ip())
+            && !self.silent.contains(addrs)
+    }
+
+    /// Holds a view until the other end's comes, within the waiting bounds.
+    fn wait(
+        &mut self,
+        addrs: Addrs,
+        key: u64,
+        now_ns: u64,
+        exchange: HttpExchange,
+        peer: Option<Arc<ConnectionInfo>>,
+        out: &mut Vec<Paired>,
+    ) {
+        let bytes = exchange.body_bytes_held();
+        while !self.waiting.is_empty()
+            && (self.waiting.len() >= MAX_WAITING || self.waiting_bytes + bytes > MAX_WAITING_BYTES)
+        {
+            self.counters.released_at_bound += 1;
+            self.release_oldest(out);
+        }
+        self.waiting_bytes += bytes;
+        self.waiting.push_back(Waiting {
+            addrs,
+            key,
+            since_ns: now_ns,
+            bytes,
+            paired: Paired { exchange, peer },
+        });
+    }
+
+    /// The server end `addrs` has its client end captured now: its views
+    /// held waiting for it go through, in order, with it as their peer.
+    fn let_held_servers_through(
+        &mut self,
+        addrs: Addrs,
+        peer: &Arc<ConnectionInfo>,
+        out: &mut Vec<Paired>,
+    ) {
+        if !self.waiting.iter().any(|w| w.addrs == addrs) {
+            return;
+        }
+        let mut kept = VecDeque::with_capacity(self.waiting.len());
+        for mut w in std::mem::take(&mut self.waiting) {
+            if w.addrs != addrs {
+                kept.push_back(w);
+                continue;
+            }
+            self.waiting_bytes -= w.bytes;
+            w.paired.peer = Some(Arc::clone(peer));
+            self.let_through(w.paired, w.key, out);
+        }
+        self.waiting = kept;
     }
 
     /// Lets through the client views that have waited `HOLD_NS` by
@@ -309,18 +389,22 @@ impl Pairing {
     fn release_oldest(&mut self, out: &mut Vec<Paired>) {
         if let Some(w) = self.waiting.pop_front() {
             self.waiting_bytes -= w.bytes;
-            self.let_client_through(w.paired, w.key, out);
+            self.let_through(w.paired, w.key, out);
         }
     }
 
-    /// A client view goes through alone: the server's view of the same
-    /// exchange, should it still come, is a duplicate.
-    fn let_client_through(&mut self, paired: Paired, key: u64, out: &mut Vec<Paired>) {
+    /// A held view goes through without the other end's: that view of the
+    /// same exchange, should it still come, is a duplicate.
+    fn let_through(&mut self, paired: Paired, key: u64, out: &mut Vec<Paired>) {
         if let Some((local, remote)) = addrs_of(&paired.exchange.connection) {
             let now_ns = paired.exchange.timings.response_end_ns;
             self.expect((remote, local), key, now_ns);
         }
-        self.counters.both_ends += 1;
+        if paired.peer.is_some() {
+            self.counters.both_ends += 1;
+        } else {
+            self.counters.one_end += 1;
+        }
         out.push(paired);
     }
 

@@ -291,3 +291,83 @@ fn closed_muted_ends_are_forgotten() {
     p.release_due(5_000 * MS, &mut out);
     assert!(p.muted.is_empty());
 }
+
+/// `end`, as its TLS library's plaintext.
+fn over_tls(end: &Arc<ConnectionInfo>) -> Arc<ConnectionInfo> {
+    Arc::new(ConnectionInfo {
+        tls: true,
+        ..(**end).clone()
+    })
+}
+
+#[test]
+fn a_tls_servers_view_waits_for_a_local_client_end_not_captured_yet() {
+    // A TLS client's request is captured when its write returns: on a busy
+    // host the server has answered before the client's end is known.
+    let (server, client) = (over_tls(&ends().server), over_tls(&ends().client));
+    let mut p = Pairing::new();
+    let mut out = Vec::new();
+    p.offer(view(&server, "/a", 10 * MS), None, &mut out);
+    assert!(out.is_empty(), "held");
+    assert_eq!(p.waiting(), 1);
+    offer(&mut p, &mut out, &client, &server, "/a", 40 * MS);
+    assert_eq!(through(&out), vec![(1, Some(2))]);
+    assert_eq!(p.waiting(), 0);
+    assert_eq!(p.counters.late_client_ends, 1);
+    assert_eq!(p.counters.duplicate_views, 1);
+    assert_eq!(p.counters.both_ends, 1);
+    assert_eq!(p.take_muted().len(), 1, "the client end is muted");
+}
+
+#[test]
+fn a_held_tls_server_view_goes_on_with_its_peer_when_a_later_view_finds_it() {
+    let (server, client) = (over_tls(&ends().server), over_tls(&ends().client));
+    let mut p = Pairing::new();
+    let mut out = Vec::new();
+    p.offer(view(&server, "/a", 10 * MS), None, &mut out);
+    offer(&mut p, &mut out, &server, &client, "/b", 20 * MS);
+    assert_eq!(through(&out), vec![(1, Some(2)), (1, Some(2))], "in order");
+    // Both client views, when they come, are duplicates.
+    offer(&mut p, &mut out, &client, &server, "/a", 30 * MS);
+    offer(&mut p, &mut out, &client, &server, "/b", 31 * MS);
+    assert_eq!(out.len(), 2);
+    assert_eq!(p.counters.duplicate_views, 2);
+}
+
+#[test]
+fn a_tls_server_whose_local_client_never_shows_waits_once_per_connection() {
+    let server = over_tls(&ends().server);
+    let mut p = Pairing::new();
+    let mut out = Vec::new();
+    p.offer(view(&server, "/a", 0), None, &mut out);
+    p.release_due(HOLD_NS - 1, &mut out);
+    assert!(out.is_empty());
+    p.release_due(HOLD_NS, &mut out);
+    assert_eq!(through(&out), vec![(1, None)]);
+    for i in 1..4 {
+        p.offer(view(&server, "/b", HOLD_NS + i * MS), None, &mut out);
+        assert_eq!(out.len() as u64, i + 1, "not held");
+    }
+    assert_eq!(p.counters.waited_out, 1);
+    assert_eq!(p.counters.late_client_ends, 1);
+    assert_eq!(p.counters.one_end, 4);
+}
+
+#[test]
+fn only_tls_server_views_from_this_host_wait_for_their_client() {
+    let mut p = Pairing::new();
+    let mut out = Vec::new();
+    // Plain HTTP: the client's end is known from its first send.
+    p.offer(view(&ends().server, "/a", 0), None, &mut out);
+    // A client on another host.
+    let remote = Arc::new(ConnectionInfo {
+        remote: Some("10.1.2.3:50000".parse().unwrap()),
+        local: Some("10.9.9.9:8443".parse().unwrap()),
+        ..(*over_tls(&ends().server)).clone()
+    });
+    p.offer(view(&remote, "/a", 1), None, &mut out);
+    // A client's own view with its server not captured.
+    p.offer(view(&over_tls(&ends().client), "/a", 2), None, &mut out);
+    assert_eq!(out.len(), 3, "none held");
+    assert_eq!(p.counters.late_client_ends, 0);
+}
