@@ -78,13 +78,14 @@ impl JsonPath<'_> {
     }
 }
 
-/// Receives each value: its path, its bytes, its raw span in the body;
-/// returns false to end the walk there.
-pub type ValueFn<'f> = dyn FnMut(&JsonPath<'_>, &[u8], (usize, usize)) -> bool + 'f;
-
 /// Calls `f(path, value, span)` for each string (unescaped) and number,
 /// until it returns false; `span` is the value's raw byte range in `body`.
-pub fn walk(body: &[u8], f: &mut ValueFn<'_>) {
+/// Generic, not `dyn`, so that the caller's per-value step is inlined
+/// into the walk instead of being an indirect call per value.
+pub fn walk<F>(body: &[u8], f: &mut F)
+where
+    F: FnMut(&JsonPath<'_>, &[u8], (usize, usize)) -> bool,
+{
     let mut frames: Vec<Frame> = Vec::with_capacity(16);
     let mut overflow = 0usize;
     let mut scratch = Vec::new();
