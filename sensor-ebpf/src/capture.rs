@@ -1,6 +1,9 @@
 //! Copies the bytes a syscall moved into ring buffer events: at most the
 //! configured limit per syscall, in `CHUNK_SIZE` pieces, each stamped with
 //! its stream offset so the agent knows exactly which bytes it missed.
+//! The buffers of a vectored write (a server's headers and body in one
+//! `writev`) are packed into the same pieces: one event, not one per
+//! buffer.
 
 use core::ffi::c_void;
 
@@ -10,7 +13,7 @@ use sensor_common::{
     MAX_CAPTURE_LIMIT, MAX_LOOP_STEPS,
 };
 
-use crate::maps::{self, EVENTS, SCRATCH, WALK};
+use crate::maps::{self, APPEND_BELOW, EVENTS, SCRATCH, WALK};
 
 /// Where the syscall's bytes are in user memory.
 #[derive(Clone, Copy)]
@@ -83,11 +86,11 @@ pub fn capture(
         Some(s) if s.capture_limit <= MAX_CAPTURE_LIMIT => s.capture_limit as u64,
         _ => MAX_CAPTURE_LIMIT as u64,
     };
-    let Some(event) = SCRATCH.get_ptr_mut(0) else {
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
         return;
     };
     // SAFETY: per-CPU scratch value, exclusively ours during this run.
-    let event = unsafe { &mut *event };
+    let event = unsafe { &mut (*scratch).event };
     event.header = header;
     event.header.direction = direction;
     event.syscall_offset = syscall_offset;
@@ -96,7 +99,7 @@ pub fn capture(
     if shed {
         maps::count(counter::BULK_SHED_BYTES, moved);
         // A header-only event: the agent learns where the stream is.
-        send_chunk(event, 0, 0, syscall_offset);
+        send(event, 0, syscall_offset);
         return;
     }
     let wanted = if moved < limit { moved } else { limit };
@@ -122,6 +125,7 @@ pub fn capture(
         done: 0,
         wanted,
         syscall_offset,
+        filled: 0,
     };
     // bpf_loop: the verifier checks the step as a callback instead of
     // unrolling a loop. The walk lives in a map rather than on the stack so
@@ -136,9 +140,12 @@ pub fn capture(
             0,
         );
     }
+    if walk.filled > 0 {
+        flush(event, walk);
+    }
     if walk.done == 0 {
         // Nothing captured: the agent must still learn these bytes went by.
-        send_chunk(event, 0, 0, syscall_offset);
+        send(event, 0, syscall_offset);
     }
     if walk.done < moved {
         maps::count(counter::TRUNCATED_SYSCALLS, 1);
@@ -156,14 +163,18 @@ pub struct Walk {
     iov: u64,
     iovcnt: u64,
     iov_index: u64,
-    /// Bytes sent so far, and the most that will be.
+    /// Bytes copied so far, and the most that will be.
     done: u64,
     wanted: u64,
     syscall_offset: u64,
+    /// Bytes copied into the scratch event and not sent yet (the last of
+    /// `done`).
+    filled: u64,
 }
 
-/// One bpf_loop iteration: send the next chunk, or move to the next iovec.
-/// Returns 1 to stop.
+/// One bpf_loop iteration: copy the next piece into the event being
+/// filled, sending it once full (or, before appending, once it holds
+/// `APPEND_BELOW` bytes), or move to the next iovec. Returns 1 to stop.
 extern "C" fn step(_index: u64, _ctx: *mut c_void) -> i64 {
     let Some(walk) = WALK.get_ptr_mut(0) else {
         return 1;
@@ -187,6 +198,17 @@ extern "C" fn step(_index: u64, _ctx: *mut c_void) -> i64 {
         walk.left = v.len;
         return 0;
     }
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        return 1;
+    };
+    // SAFETY: per-CPU scratch value, exclusively ours during this run.
+    let event = unsafe { &mut (*scratch).event };
+    if walk.filled >= APPEND_BELOW as u64 && !flush(event, walk) {
+        return 1;
+    }
+    // The mask changes nothing (the offset is below APPEND_BELOW); it is
+    // for the verifier, which needs the offset bounded by a constant.
+    let filled = walk.filled & (APPEND_BELOW as u64 - 1);
     let mut n = walk.wanted - walk.done;
     if n > walk.left {
         n = walk.left;
@@ -194,18 +216,41 @@ extern "C" fn step(_index: u64, _ctx: *mut c_void) -> i64 {
     if n > CHUNK_SIZE as u64 {
         n = CHUNK_SIZE as u64;
     }
-    let Some(event) = SCRATCH.get_ptr_mut(0) else {
-        return 1;
+    if n > CHUNK_SIZE as u64 - filled {
+        n = CHUNK_SIZE as u64 - filled;
+    }
+    // SAFETY: `filled` < APPEND_BELOW and `n` <= CHUNK_SIZE, within the
+    // scratch value (the event and APPEND_BELOW bytes of room after it);
+    // the source is user memory read fault-safely.
+    let ret = unsafe {
+        bpf_probe_read_user(
+            event.data.as_mut_ptr().add(filled as usize).cast(),
+            n as u32,
+            walk.base as *const c_void,
+        )
     };
-    // SAFETY: per-CPU scratch value, exclusively ours during this run.
-    let event = unsafe { &mut *event };
-    if !send_chunk(event, walk.base, n, walk.syscall_offset + walk.done) {
+    if ret != 0 {
+        maps::count(counter::READ_FAULTS, 1);
         return 1;
     }
     walk.base += n;
     walk.left -= n;
     walk.done += n;
+    walk.filled = filled + n;
+    if walk.filled >= CHUNK_SIZE as u64 && !flush(event, walk) {
+        return 1;
+    }
     0
+}
+
+/// Sends the bytes copied into `event` and not sent yet; false when the
+/// ring buffer had no room.
+#[inline(always)]
+fn flush(event: &mut DataEvent, walk: &mut Walk) -> bool {
+    let len = walk.filled;
+    walk.filled = 0;
+    let start = walk.syscall_offset + walk.done - len;
+    send(event, len as usize, start)
 }
 
 /// Sends bytes already in hand (the start of a stream, kept while it was
@@ -218,11 +263,11 @@ pub fn send_kept(
     len: u64,
     stream_offset: u64,
 ) {
-    let Some(event) = SCRATCH.get_ptr_mut(0) else {
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
         return;
     };
     // SAFETY: per-CPU scratch value, exclusively ours during this run.
-    let event = unsafe { &mut *event };
+    let event = unsafe { &mut (*scratch).event };
     event.header = header;
     event.header.direction = direction;
     event.syscall_offset = stream_offset;
@@ -246,34 +291,18 @@ pub fn send_kept(
     maps::count(counter::BYTES_SENT, len as u64);
 }
 
-/// Copies `len` (0..=CHUNK_SIZE) bytes at `src` into the scratch event and
-/// sends it. Returns false when the copy or the send failed.
+/// Sends the first `len` (0..=CHUNK_SIZE) payload bytes of `event` as the
+/// bytes at `stream_offset`. Returns false when the ring buffer had no room.
 #[inline(always)]
-fn send_chunk(event: &mut DataEvent, src: u64, len: u64, stream_offset: u64) -> bool {
-    let len = len as usize;
+fn send(event: &mut DataEvent, len: usize, stream_offset: u64) -> bool {
     if len > CHUNK_SIZE {
         return false;
     }
     event.stream_offset = stream_offset;
     event.chunk_len = len as u32;
-    if len > 0 {
-        // SAFETY: destination is the scratch buffer of CHUNK_SIZE bytes and
-        // len <= CHUNK_SIZE; the source is user memory read fault-safely.
-        let ret = unsafe {
-            bpf_probe_read_user(
-                event.data.as_mut_ptr().cast(),
-                len as u32,
-                src as *const c_void,
-            )
-        };
-        if ret != 0 {
-            maps::count(counter::READ_FAULTS, 1);
-            return false;
-        }
-    }
     let total = DATA_HEADER_LEN + len;
     // SAFETY: `total` <= size_of::<DataEvent>(); the bytes are initialised
-    // (header written above, payload copied).
+    // (header written by the caller, payload copied).
     let bytes =
         unsafe { core::slice::from_raw_parts((event as *const DataEvent).cast::<u8>(), total) };
     if EVENTS.output::<[u8]>(bytes, maps::ring_flags()).is_err() {

@@ -53,7 +53,21 @@ pub static PENDING_CONN: HashMap<u64, PendingConn> = HashMap::with_max_entries(1
 
 /// One event-sized scratch buffer per CPU: too big for the 512-byte stack.
 #[map]
-pub static SCRATCH: PerCpuArray<DataEvent> = PerCpuArray::with_max_entries(1, 0);
+pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// The event being filled, with half a chunk of room past its payload:
+/// the capture walk appends an iovec at a verifier-bounded offset below
+/// `APPEND_BELOW` with a length of at most `CHUNK_SIZE`, and only ever
+/// sends the first `CHUNK_SIZE` bytes. (A per-CPU value is at most 32 KiB,
+/// so the room cannot be a whole chunk.)
+#[repr(C)]
+pub struct Scratch {
+    pub event: DataEvent,
+    _spare: [u8; APPEND_BELOW],
+}
+
+/// Payload bytes past which the walk sends the event before appending.
+pub const APPEND_BELOW: usize = sensor_common::CHUNK_SIZE / 2;
 
 /// Per-CPU progress of the capture walk (see `capture::step`).
 #[map]

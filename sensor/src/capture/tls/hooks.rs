@@ -46,6 +46,14 @@ pub const HOOKS: &[Hook] = &[
     hook("gnutls_handshake", OP_HANDSHAKE, RET_INT),
 ];
 
+/// OpenSSL 3's internal functions behind `SSL_read`/`SSL_read_ex` and
+/// `SSL_write`/`SSL_write_ex` (and the SSL BIO), with `SSL_read_ex`'s
+/// arguments and result. Not exported: `placement` finds them as the
+/// callee of `SSL_read_ex` and `SSL_write_ex`, and probes them where the
+/// kernel emulates their first instruction.
+pub const OPENSSL_READ_INTERNAL: Hook = hook("ssl_read_internal", OP_READ, RET_EX);
+pub const OPENSSL_WRITE_INTERNAL: Hook = hook("ssl_write_internal", OP_WRITE, RET_EX);
+
 /// The hook named `symbol`, if it is one.
 pub fn by_symbol(symbol: &[u8]) -> Option<&'static Hook> {
     HOOKS.iter().find(|h| h.symbol.as_bytes() == symbol)

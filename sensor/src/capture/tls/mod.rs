@@ -21,6 +21,7 @@ mod go_itab;
 mod go_pclntab;
 mod hooks;
 mod multi;
+mod placement;
 mod proc_maps;
 mod rescan;
 mod symbols;
@@ -73,6 +74,12 @@ pub struct TlsStats {
     pub execs_seen: u64,
     /// Execs not looked at because a queue of new processes was full.
     pub execs_dropped: u64,
+    /// Library functions probed at an instruction the kernel emulates
+    /// (one breakpoint trap per call).
+    pub probes_emulated: u64,
+    /// Library functions probed at an instruction the kernel single-steps
+    /// (a breakpoint and a debug trap per call: about twice the cost).
+    pub probes_single_stepped: u64,
 }
 
 /// Why files with TLS functions were not attached (metrics
@@ -233,11 +240,15 @@ impl TlsProbes {
                     }
                     None => {
                         let names: Vec<&str> = found.hooks.iter().map(|h| h.hook.symbol).collect();
+                        let stepped = found.hooks.iter().filter(|h| !h.emulated).count();
                         tracing::info!(
-                            "TLS probes attached to {} ({})",
+                            "TLS probes attached to {} ({}; {stepped} of {} at an instruction the kernel single-steps)",
                             path.display(),
-                            names.join(", ")
+                            names.join(", "),
+                            names.len()
                         );
+                        self.stats.probes_single_stepped += stepped as u64;
+                        self.stats.probes_emulated += (names.len() - stepped) as u64;
                     }
                 }
                 self.stats.files_attached += 1;

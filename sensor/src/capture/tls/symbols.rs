@@ -7,21 +7,29 @@
 
 use std::fs::File;
 use std::io::{Read, Seek as _, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 use object::read::{ReadCache, ReadRef};
-use object::{Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _, SymbolKind};
+use object::{
+    Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _, SectionKind,
+    SymbolKind,
+};
 
 use super::hooks::{self, Hook};
+use super::placement;
 
 /// A hooked function defined in a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FoundHook {
     pub hook: &'static Hook,
-    /// Where the function starts in the file.
+    /// Where the probe goes in the file: the function's start, or its
+    /// first instruction after an `endbr64` (see `placement`).
     pub offset: u64,
+    /// The kernel emulates the probed instruction (no single-step).
+    pub emulated: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +45,9 @@ pub enum SymbolError {
         source: object::Error,
     },
 }
+
+/// Hooks found by symbol, and the executable ranges of x86-64 code.
+type ExportedHooks = (Vec<FoundHook>, Option<Vec<Range<u64>>>);
 
 /// `path` opened for reading its ELF structures on demand (a large
 /// program is never read whole).
@@ -59,8 +70,24 @@ pub(super) fn parse_elf<'a>(
     })
 }
 
-/// The hooked functions `path` defines, each once.
+/// The hooked functions `path` defines, each once, each probed where
+/// `placement` says.
 pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
+    let (found, text) = exported_hooks(path)?;
+    let Some(text) = text.filter(|_| !found.is_empty()) else {
+        return Ok(found);
+    };
+    let file = File::open(path).map_err(|source| SymbolError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(placement::place(&file, &text, found))
+}
+
+/// The hooked functions `path` defines, each at its start, and the file
+/// ranges of its executable sections when it is x86-64 code (the only
+/// code `placement` decodes).
+fn exported_hooks(path: &Path) -> Result<ExportedHooks, SymbolError> {
     let cache = open_elf(path)?;
     let elf = parse_elf(&cache, path)?;
     let mut found: Vec<FoundHook> = Vec::new();
@@ -84,10 +111,21 @@ pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
             continue;
         }
         if let Some(offset) = file_offset(&elf, &symbol) {
-            found.push(FoundHook { hook, offset });
+            found.push(FoundHook {
+                hook,
+                offset,
+                emulated: false,
+            });
         }
     }
-    Ok(found)
+    let text = (elf.architecture() == Architecture::X86_64).then(|| {
+        elf.sections()
+            .filter(|s| s.kind() == SectionKind::Text)
+            .filter_map(|s| s.file_range())
+            .map(|(offset, size)| offset..offset + size)
+            .collect()
+    });
+    Ok((found, text))
 }
 
 /// The hooked names as a string table holds them: NUL before, and NUL or
@@ -246,7 +284,7 @@ mod tests {
             else {
                 continue;
             };
-            let found = find_hooks(&path).unwrap();
+            let (found, _) = exported_hooks(&path).unwrap();
             let len = std::fs::metadata(&path).unwrap().len();
             for symbol in wanted {
                 let hook = found.iter().find(|f| f.hook.symbol == *symbol);
