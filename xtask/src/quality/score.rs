@@ -6,6 +6,10 @@ use std::fmt::Write as _;
 
 use super::Case;
 
+/// The summary row over every secret sample (gitleaks, noseyparker and
+/// trufflehog).
+const ALL_SECRETS: &str = "secret, all sources";
+
 /// Counts over exchanges: true positives, positives, false positives,
 /// negatives.
 #[derive(Default, Clone, Copy)]
@@ -69,7 +73,16 @@ impl Report {
             };
             let flagged = !rules.is_empty();
             let ds = theirs.get(&n).copied();
-            for key in [(case.kind.clone(), variant), (case.kind.clone(), "both")] {
+            // Every secret source together is what the target is
+            // measured on.
+            let all_secrets = case
+                .kind
+                .starts_with("secret")
+                .then(|| (ALL_SECRETS.to_owned(), "both"));
+            for key in [(case.kind.clone(), variant), (case.kind.clone(), "both")]
+                .into_iter()
+                .chain(all_secrets)
+            {
                 let entry = report.summary.entry(key).or_default();
                 entry.0.add(case.positive, flagged);
                 if let Some(ds) = ds {

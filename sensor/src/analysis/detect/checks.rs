@@ -125,6 +125,13 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
             let firebase = value.starts_with(b"AIza") && firebase_web_config(segment);
             !jwt && !firebase && (report_examples || v::generic_secret(value))
         }
+        // Jenkins keeps credentials as `<secret>{AQAAABAAAAAQ...}</secret>`
+        // (encrypted with the controller's key, so still a secret to
+        // anyone holding the controller's files); other tools put the value
+        // after a label inside the element.
+        Check::XmlCredential => value
+            .split(|b| b.is_ascii_whitespace() || matches!(b, b'{' | b'}'))
+            .any(|word| report_examples || v::generic_secret(word) && !v::is_placeholder(word)),
         Check::Stripe => {
             value[8..].iter().any(u8::is_ascii_uppercase) && not_example(v::is_placeholder(value))
         }
@@ -151,6 +158,20 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
             !variable
                 && !value.iter().all(|&b| b == value[0])
                 && not_example(documented || v::is_placeholder(value))
+        }
+        Check::CliPassword => {
+            let lower = String::from_utf8_lossy(value).to_ascii_lowercase();
+            // `$PASS`, `{{ .password }}`, `[PASSWORD]`, `<user:password>`.
+            let variable = matches!(value.first(), Some(b'$' | b'%' | b'{' | b'[' | b'<'))
+                || value.ends_with(b">");
+            let word = value.iter().all(u8::is_ascii_lowercase)
+                || value.iter().all(u8::is_ascii_uppercase);
+            value.len() >= 8
+                && !variable
+                && !word
+                && !value.iter().all(|&b| b == value[0])
+                && !PLACEHOLDER_PASSWORDS.contains(&lower.as_str())
+                && not_example(v::is_placeholder(value))
         }
         Check::NonEmpty => {
             let t = value.trim_ascii();

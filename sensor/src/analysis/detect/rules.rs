@@ -31,6 +31,9 @@ pub enum Check {
     /// A value assigned to a credential-named variable: long enough,
     /// letters and digits, high entropy, not a placeholder.
     GenericSecret,
+    /// The content of an XML credential element (`<secret>`, `<password>`
+    /// ...): one of its words is a generated-looking value.
+    XmlCredential,
     /// A Google API key, unless the text around it is a Firebase web
     /// config (`apiKey` next to `authDomain` and `projectId`), which every
     /// web app ships to browsers by design.
@@ -46,6 +49,10 @@ pub enum Check {
     /// A password in a config file: not a variable (`%VAR%`, `$(VAR)`),
     /// not one character repeated, not a placeholder or documented sample.
     ConfigPassword,
+    /// A password typed on a command line: long enough, not a shell or
+    /// template variable, not a word (a digit, mixed case or a symbol),
+    /// not a placeholder.
+    CliPassword,
     /// A non-empty value that is not a mask or placeholder.
     NonEmpty,
     /// A date-like value (at least four digits).
@@ -201,7 +208,10 @@ impl Rule {
             check: spec.check,
             mask: spec.mask,
             scope: spec.scope,
-            fallback: matches!(spec.check, Check::NonEmpty | Check::GenericSecret),
+            fallback: matches!(
+                spec.check,
+                Check::NonEmpty | Check::GenericSecret | Check::XmlCredential
+            ),
             enabled: true,
         }
     }

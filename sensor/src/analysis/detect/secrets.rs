@@ -540,7 +540,7 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.url_credentials",
-        gitleaks: &["curl-auth-user", "sidekiq-sensitive-url"],
+        gitleaks: &["sidekiq-sensitive-url"],
         description: "user:password embedded in an HTTP or FTP URL",
         keywords: &["http://", "https://", "ftp://", "ftps://"],
         regex: Some(
@@ -548,6 +548,16 @@ pub const SPECS: &[Spec] = &[
         ),
         check: Check::UriPassword,
         mask: Mask::Uri,
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.curl_user_password",
+        gitleaks: &["curl-auth-user"],
+        description: "Password given to curl on its command line (curl ... -u/--user user:password)",
+        keywords: &["curl"],
+        regex: Some(r#"(?:^|\s)(?:-u|--user)[ \t]+['"]?[^\s'":]{0,64}['"]?:['"]?([^\s'"]{1,128})"#),
+        check: Check::CliPassword,
+        mask: Mask::Prefix(0),
         ..Spec::BASE
     },
     Spec {
@@ -592,13 +602,39 @@ pub const SPECS: &[Spec] = &[
         ..Spec::BASE
     },
     Spec {
+        id: "secret.xml_credential",
+        severity: Medium,
+        description: "Generated-looking value inside an XML credential element (<secret>, <password>, <token>, <apiToken>, <apiKey>, <clientSecret>), as in Jenkins credentials.xml",
+        // Few keywords: each one grows the prefilter every byte goes through.
+        keywords: &[
+            "<secret>",
+            "<password>",
+            "<token>",
+            "<apitoken>",
+            "<apikey>",
+            "<clientsecret>",
+        ],
+        regex: Some(
+            r"(?i)<(?:secret|password|token|apitoken|apikey|clientsecret)>([^<]{8,400})</",
+        ),
+        check: Check::XmlCredential,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
         id: "secret.generic_credential",
         gitleaks: &["generic-api-key"],
         severity: Medium,
         description: "Generated-looking value assigned to a credential-named variable in config or code text (key, token, secret, password = ...)",
         keywords: &["token", "secret", "passw", "api_key", "apikey", "api-key", "access_key", "accesskey", "auth", "credential", "_key", "key="],
         regex: Some(
-            r#"(?i)[0-9a-z_.-]{0,40}(?:access|auth|api|credential|creds|key|passw(?:or)?d|secret|token)[ \t0-9a-z_.-]{0,20}[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[`'"\s=]{0,5}([0-9a-z_.=+/~:\\^!@#$%&*?|-]{10,400})(?:[`'"\s;<,)]|\\[nr]|$)"#,
+            // The name and its separator share a line (a bare `= value`
+            // line is not named by the line above); `name - 'value'`
+            // needs the quote; a value never ends in `:` (that is the
+            // next YAML key after an empty section such as `api:`); an
+            // auth scheme before the value (`token = "Bearer ..."`) is
+            // not the value.
+            r#"(?i)[0-9a-z_.-]{0,40}(?:access|auth|api|credential|creds|key|passw(?:or)?d|secret|token)[ \t0-9a-z_.-]{0,20}[ \t'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|[ \t]-[ \t]{1,3}[`'"])[`'"\s=]{0,5}(?:(?:bearer|basic|token)[ \t]+)?([0-9a-z_.=+/~:\\^!@#$%&*?|-]{9,399}[0-9a-z_.=+/~\\^!@#$%&*?|-])(?:[`'"\s;<,)]|\\[nr]|$)"#,
         ),
         check: Check::GenericSecret,
         mask: Mask::Prefix(0),

@@ -566,7 +566,20 @@ pub fn generic_secret(s: &[u8]) -> bool {
         (true, false) => s.iter().filter(|b| b.is_ascii_digit()).count() >= 16 && entropy >= 2.3,
         (false, false) => false,
     };
-    shape && !is_placeholder_word(s)
+    shape && !is_placeholder_word(s) && !has_replacement_mark(s)
+}
+
+/// A `?` among otherwise token characters (`Kq7vP2?R9sT4...`): the mark
+/// encoders print for a character they could not represent, or a masked
+/// one. No token alphabet (hex, base32/58/62/64, base64url) contains it,
+/// so the value is damaged or masked, not a usable secret. Values with
+/// other punctuation (passwords) are left to the other checks.
+fn has_replacement_mark(s: &[u8]) -> bool {
+    s.contains(&b'?')
+        && s.iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'?' | b'-' | b'_' | b'.' | b'+' | b'/' | b'=' | b'~')
+        })
 }
 
 /// Enough different characters to be a generated secret rather than a word.
@@ -647,6 +660,8 @@ mod tests {
         "2023-10-16" => false,
         "ThisIsJustAWordInCamelCase" => false,
         "1700000000000000" => false,
+        "mHvIoyAsS593j9zKRH?GO81aEMPKgQxmzfWnuD" => false,
+        "mHvIoyAsS593j9zKRH!GO81aEMPKgQ?mzfWnuD" => true,
     );
 
     table!(ssns, ssn,

@@ -14,6 +14,9 @@
 //! instruction pointer, so the check holds wherever the program is loaded
 //! (position-independent builds included).
 //!
+//! The struct offsets from a `*tls.Conn` to its fd are checked against the
+//! program's DWARF when it has any (`go_layout`).
+//!
 //! Covered: x86-64, Go 1.17 and later (the register ABI), executables and
 //! PIE builds, with or without a symbol table. Not covered, each logged
 //! once per file: Go before 1.17, and other architectures.
@@ -26,6 +29,7 @@ use object::read::ReadRef;
 use object::{Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _};
 
 use super::go_itab;
+use super::go_layout::{self, Layout};
 use super::go_pclntab::FuncTable;
 use super::symbols::{self, SymbolError};
 
@@ -61,6 +65,8 @@ pub struct GoProbes {
     pub version: String,
     /// Where the functions were found: "symbol table" or ".gopclntab".
     pub found_in: &'static str,
+    /// Whether the struct offsets the probes follow were checked.
+    pub layout: Layout,
     pub write: ProbePoint,
     pub read: ProbePoint,
     /// Every `RET` instruction of `(*Conn).Read`.
@@ -144,10 +150,15 @@ fn probes<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, version: Strin
         Some(table) => (".gopclntab", from_pclntab(elf, table)),
         None => unreachable!("one of the two names crypto/tls"),
     };
+    let layout = match go_layout::check(elf) {
+        Ok(layout) => layout,
+        Err(why) => return GoExamined::Unsupported(format!("a Go program ({version}): {why}")),
+    };
     match functions.and_then(|functions| locate(elf, &functions)) {
         Ok((write, read, read_returns)) => GoExamined::Probes(GoProbes {
             version,
             found_in,
+            layout,
             write,
             read,
             read_returns,
@@ -453,9 +464,13 @@ mod tests {
             // same probes, found through .gopclntab and .itablink.
             let found = probes_of(&without);
             assert_eq!(found.found_in, ".gopclntab");
+            // Go's DWARF confirms the struct offsets; `-w` drops it.
+            assert_eq!(expected.layout, Layout::Checked);
+            assert_eq!(found.layout, Layout::Assumed);
             assert_eq!(
                 GoProbes {
                     found_in: expected.found_in,
+                    layout: expected.layout,
                     ..found
                 },
                 expected,

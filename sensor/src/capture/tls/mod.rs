@@ -18,6 +18,7 @@ mod discovery;
 pub mod fd_layout;
 mod go;
 mod go_itab;
+mod go_layout;
 mod go_pclntab;
 mod hooks;
 mod multi;
@@ -230,11 +231,12 @@ impl TlsProbes {
                 match &found.go {
                     Some(go) => {
                         tracing::info!(
-                            "TLS probes attached to the Go program {} ({}: crypto/tls Write, Read and its {} returns, found in its {})",
+                            "TLS probes attached to the Go program {} ({}: crypto/tls Write, Read and its {} returns, found in its {}; {})",
                             path.display(),
                             go.version,
                             go.read_returns.len(),
-                            go.found_in
+                            go.found_in,
+                            go.layout.describe()
                         );
                         self.stats.go_programs_attached += 1;
                     }

@@ -73,6 +73,11 @@ fn providers() {
         ("mongodb+srv://svc:Zq8vT3xK@cluster0.mongo.internal/db".into(), "secret.database_uri", "mongodb+srv://****:****@cluster0.mongo.internal"),
         ("https://deploy:Zq8vT3xK@git.internal.io/repo.git".into(), "secret.url_credentials", "https://****:****@git.internal.io"),
         ("https://hooks.slack.com/triggers/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".into(), "secret.slack_webhook", "https://hooks.slack.com/****"),
+        ("<com.cloudbees.plugins.credentials.impl.StringCredentialsImpl><secret>{AQAAABAAAAAQKq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4r=}</secret>".into(), "secret.xml_credential", "****"),
+        ("deploy_token - 'Kq7vP2xR9sT4uW6yZ8aB1cD3'".into(), "secret.generic_credential", "****"),
+        ("acmeToken := \"Bearer Kq7vP2xR9sT4uW6yZ8aB1cD3\"".into(), "secret.generic_credential", "****"),
+        ("curl -s --user 'deploy:pRf7vG2h1L8nQkW9' https://api.internal".into(), "secret.curl_user_password", "****"),
+        ("api:\n  acme_api_key: \"Kq7vP2xR9sT4uW6yZ8aB1cD3\"".into(), "secret.generic_credential", "****"),
         ("<packageSourceCredentials><acme><add key=\"Username\" value=\"ci\" /><add key=\"ClearTextPassword\" value=\"Zq8vT3xK-s3cret\" /></acme>".into(), "secret.nuget_config_password", "****"),
     ];
     for (text, rule, evidence) in &cases {
@@ -112,6 +117,15 @@ fn near_misses() {
         "const firebaseConfig = { apiKey: \"AIzaSyD4mK9pQ2rT7vX1zB3cF6hJ8kL0nP5sW2y\", authDomain: \"acme-app.firebaseapp.com\", projectId: \"acme-app\" };",
         "<add key=\"ClearTextPassword\" value=\"%NUGET_PASSWORD%\" />",
         "https://hooks.slack.com/services/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        // An assignment's name is on its own line.
+        "the key is not on this line\n = 'Kq7vP2xR9sT4uW6yZ8aB1cD3'",
+        // A `?` where a token character was lost.
+        "api_key = 'Kq7vP2xR9sT4?W6yZ8aB1cD3'",
+        "<password>{your-password}</password>",
+        "curl -i -u 'test:test' https://api.internal",
+        "curl -u \"${USER}:${PASSWORD}\" https://api.internal",
+        "curl --user neo4j:[PASSWORD] http://db:7474/",
+        "curl -u <user:password> https://test.com/endpoint",
     ] {
         assert_eq!(found(text), vec![], "{text}");
     }
