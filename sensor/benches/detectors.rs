@@ -3,10 +3,16 @@
 //! response and a text log full of findings; and the cost of one small
 //! API exchange with a version banner, headers included.
 //! Run: `cargo bench -p sensor --bench detectors`.
+//!
+//! Time is the benchmark thread's CPU time, not wall time: on a shared,
+//! loaded machine wall time counts the slices other processes ran in, and
+//! figures taken a minute apart differed by 2x. CPU time still varies with
+//! cache pressure from neighbours, so compare back to back.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sensor::analysis::detect::{ContentDetector, DetectConfig, FingerprintKey};
 use sensor::exchange::{
@@ -171,7 +177,52 @@ fn api_exchange() -> HttpExchange {
     )
 }
 
-fn bench(c: &mut Criterion) {
+/// The calling thread's CPU time, in nanoseconds.
+struct ThreadCpuTime;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+
+    fn end(&self, started: u64) -> u64 {
+        thread_cpu_ns() - started
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Nanoseconds, as wall time's are: the same units and throughput.
+        static WALL: WallTime = WallTime;
+        WALL.formatter()
+    }
+}
+
+fn bench(c: &mut Criterion<ThreadCpuTime>) {
     let detector = ContentDetector::with_key(
         &DetectConfig::default(),
         FingerprintKey::from_bytes([1; 32]),
@@ -198,5 +249,9 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = bench
+}
 criterion_main!(benches);

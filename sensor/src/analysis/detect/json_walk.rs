@@ -78,13 +78,14 @@ impl JsonPath<'_> {
     }
 }
 
-/// Receives each value: its path, its bytes, its raw span in the body;
-/// returns false to end the walk there.
-pub type ValueFn<'f> = dyn FnMut(&JsonPath<'_>, &[u8], (usize, usize)) -> bool + 'f;
-
 /// Calls `f(path, value, span)` for each string (unescaped) and number,
 /// until it returns false; `span` is the value's raw byte range in `body`.
-pub fn walk(body: &[u8], f: &mut ValueFn<'_>) {
+/// Generic, not `dyn`, so that the caller's per-value step is inlined
+/// into the walk instead of being an indirect call per value.
+pub fn walk<F>(body: &[u8], f: &mut F)
+where
+    F: FnMut(&JsonPath<'_>, &[u8], (usize, usize)) -> bool,
+{
     let mut frames: Vec<Frame> = Vec::with_capacity(16);
     let mut overflow = 0usize;
     let mut scratch = Vec::new();
@@ -195,6 +196,13 @@ fn value_done(frames: &mut [Frame]) {
 /// Index of the closing quote (or the body's end) and whether the string
 /// holds escapes.
 fn string_end(body: &[u8], mut i: usize) -> (usize, bool) {
+    // Most strings (keys, ids, statuses) are short: the next 16 bytes are
+    // looked at in place before calling out to memchr.
+    if let Some(at) = body.get(i..i + 16).and_then(quote_or_escape_in_16) {
+        if body[i + at] == b'"' {
+            return (i + at, false);
+        }
+    }
     let mut escaped = false;
     while let Some(off) = memchr::memchr2(b'"', b'\\', &body[i..]) {
         let at = i + off;
@@ -208,6 +216,31 @@ fn string_end(body: &[u8], mut i: usize) -> (usize, bool) {
         }
     }
     (body.len(), escaped)
+}
+
+/// The first `"` or `\\` among 16 bytes.
+#[cfg(target_arch = "x86_64")]
+fn quote_or_escape_in_16(bytes: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    assert_eq!(bytes.len(), 16);
+    // SAFETY: SSE2 is part of the x86_64 baseline; the unaligned load
+    // reads exactly the 16 bytes of `bytes`.
+    let mask = unsafe {
+        let v = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
+        let hit = _mm_or_si128(
+            _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+            _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+        );
+        _mm_movemask_epi8(hit)
+    };
+    (mask != 0).then(|| mask.trailing_zeros() as usize)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn quote_or_escape_in_16(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'"' || b == b'\\')
 }
 
 fn next_non_ws(body: &[u8], i: usize) -> Option<u8> {

@@ -184,10 +184,17 @@ impl Keywords {
         let mut sid = [self.start; LANES];
         for step in 0..steps {
             for k in 0..LANES {
-                let at = from[k] + step;
-                sid[k] = dfa.next_state(Anchored::No, sid[k], text[at]);
-                if dfa.is_special(sid[k]) && at >= own[k] {
-                    self.report(sid[k], at + 1, &mut f);
+                sid[k] = dfa.next_state(Anchored::No, sid[k], text[from[k] + step]);
+            }
+            // Special states (matches among them) have the lowest ids: one
+            // test for all lanes, the rare hit sorted out after.
+            let low = sid.iter().copied().min().unwrap_or(self.start);
+            if dfa.is_special(low) {
+                for k in 0..LANES {
+                    let at = from[k] + step;
+                    if dfa.is_special(sid[k]) && at >= own[k] {
+                        self.report(sid[k], at + 1, &mut f);
+                    }
                 }
             }
         }
@@ -244,41 +251,119 @@ pub fn has_digit_run(text: &[u8]) -> bool {
 /// its first digit to past its last) until `f` returns false.
 ///
 /// Text is read 64 bytes at a time as bit masks (which bytes are digits,
-/// which separators): a block where no nine bytes in a row can belong to
-/// one run, most blocks of most text, is passed over without reading it
-/// byte by byte.
+/// which separators): the bytes that keep a run going form stretches of
+/// set bits, and a stretch's digits are counted with one popcount, so no
+/// byte is read on its own (dates and UUIDs, nine bytes of digits and
+/// dashes with fewer than nine digits, used to send whole blocks to a
+/// byte-by-byte reading).
 pub fn digit_runs(text: &[u8], f: &mut dyn FnMut(usize, usize) -> bool) {
-    let mut run = DigitRun::default();
+    let mut run = Runs::default();
     let mut blocks = text.chunks_exact(64);
     let mut at = 0;
     for block in &mut blocks {
-        // A run in progress reads on byte by byte.
-        if run.digits == 0 && !may_hold_run(block) {
-            at += 64;
-            continue;
-        }
-        if !run.feed(block, at, f) {
+        if !run.block(block_masks(block), at, f) {
             return;
         }
         at += 64;
     }
-    if run.feed(blocks.remainder(), at, f) && run.digits >= MIN_DIGITS {
-        f(run.start, text.len() - run.gap);
+    let rest = blocks.remainder();
+    if !rest.is_empty() {
+        // Padding bytes are neither digits nor separators: they end a run.
+        let mut last = [0u8; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        if !run.block(block_masks(&last), at, f) {
+            return;
+        }
     }
+    run.close(f);
 }
 
-/// False when no run can start, end or lie in `block` (64 bytes) read
-/// from a reset state: no nine bytes in a row that keep a run going, and
-/// a last byte that ends any.
-fn may_hold_run(block: &[u8]) -> bool {
-    let (d, s) = block_masks(block);
-    // Bytes that keep a run going: digits, and separators right after a
-    // digit or after a digit and one separator.
-    let k = d | (s & ((d << 1) | ((s << 1) & (d << 2))));
-    let k2 = k & (k >> 1);
-    let k4 = k2 & (k2 >> 2);
-    let k9 = k4 & (k4 >> 4) & (k >> 8);
-    k9 != 0 || k >> 63 != 0
+/// A stretch of run bytes still open at the end of the last block read,
+/// and the masks' top bits a separator in the next block looks back to.
+#[derive(Default)]
+struct Runs {
+    /// (first digit, digits so far, past the last digit)
+    open: Option<(usize, u32, usize)>,
+    /// Bits 62 and 63 of the previous block's digit mask (as bits 0 and
+    /// 1), bit 63 of its separator mask (as bit 0).
+    digit_carry: u64,
+    sep_carry: u64,
+}
+
+impl Runs {
+    /// Reads one block's masks (at offset `at`); false when `f` asked to
+    /// stop.
+    fn block(
+        &mut self,
+        (d, s): (u64, u64),
+        at: usize,
+        f: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> bool {
+        let d1 = (d << 1) | (self.digit_carry >> 1);
+        let d2 = (d << 2) | self.digit_carry;
+        let s1 = (s << 1) | self.sep_carry;
+        self.digit_carry = d >> 62;
+        self.sep_carry = s >> 63;
+        // Bytes that keep a run going: digits, and separators right after a
+        // digit or after a digit and one separator (at most two in a row).
+        let mut keep = d | (s & (d1 | (s1 & d2)));
+        // The stretch a previous block left open, continued or ended.
+        if let Some((start, n, last)) = self.open.take() {
+            let len = keep.trailing_ones();
+            let stretch = if len == 64 { !0 } else { (1u64 << len) - 1 };
+            let digits = d & stretch;
+            let past = match digits {
+                0 => last,
+                _ => at + 64 - digits.leading_zeros() as usize,
+            };
+            self.open = Some((start, n + digits.count_ones(), past));
+            if len == 64 {
+                return true;
+            }
+            if !self.close(f) {
+                return false;
+            }
+            keep &= !stretch;
+        }
+        // Only stretches of nine bytes or more can hold nine digits: most
+        // blocks have none, and are done after these shifts.
+        let k2 = keep & (keep >> 1);
+        let k4 = k2 & (k2 >> 2);
+        let mut long = k4 & (k4 >> 4) & (keep >> 8);
+        while long != 0 {
+            let first = long.trailing_zeros();
+            let len = (keep >> first).trailing_ones();
+            let stretch = if first + len == 64 {
+                !0u64 << first
+            } else {
+                ((1u64 << len) - 1) << first
+            };
+            keep &= !stretch;
+            long &= !stretch;
+            let digits = d & stretch;
+            let past = at + 64 - digits.leading_zeros() as usize;
+            self.open = Some((at + first as usize, digits.count_ones(), past));
+            if first + len < 64 && !self.close(f) {
+                return false;
+            }
+        }
+        // A short stretch running to the block's end may go on in the next.
+        if keep >> 63 != 0 {
+            let first = 64 - keep.leading_ones();
+            let digits = d & (!0u64 << first);
+            let past = at + 64 - digits.leading_zeros() as usize;
+            self.open = Some((at + first as usize, digits.count_ones(), past));
+        }
+        true
+    }
+
+    /// Ends the open stretch; reports it when it holds enough digits.
+    fn close(&mut self, f: &mut dyn FnMut(usize, usize) -> bool) -> bool {
+        match self.open.take() {
+            Some((start, n, past)) if n as usize >= MIN_DIGITS => f(start, past),
+            _ => true,
+        }
+    }
 }
 
 /// Which bytes of a 64-byte block are digits, and which are separators
@@ -320,45 +405,6 @@ fn block_masks(block: &[u8]) -> (u64, u64) {
         s |= u64::from(matches!(b, b' ' | b'-' | b'.' | b'(' | b')')) << i;
     }
     (d, s)
-}
-
-/// The byte-by-byte reading: digits so far, separators since the last
-/// digit, where the run began.
-#[derive(Default)]
-struct DigitRun {
-    digits: usize,
-    gap: usize,
-    start: usize,
-}
-
-impl DigitRun {
-    /// Reads `bytes` (at offset `at` of the text); false when `f` asked to
-    /// stop.
-    fn feed(&mut self, bytes: &[u8], at: usize, f: &mut dyn FnMut(usize, usize) -> bool) -> bool {
-        for (i, &b) in bytes.iter().enumerate() {
-            if b.is_ascii_digit() {
-                if self.digits == 0 {
-                    self.start = at + i;
-                }
-                self.digits += 1;
-                self.gap = 0;
-            } else if self.digits > 0
-                && self.gap < 2
-                && matches!(b, b' ' | b'-' | b'.' | b'(' | b')')
-            {
-                self.gap += 1;
-            } else {
-                let ended = self.digits >= MIN_DIGITS;
-                let end = at + i - self.gap;
-                self.digits = 0;
-                self.gap = 0;
-                if ended && !f(self.start, end) {
-                    return false;
-                }
-            }
-        }
-        true
-    }
 }
 
 #[cfg(test)]
@@ -441,6 +487,60 @@ mod tests {
                         "{piece} at {offset}"
                     );
                 }
+            }
+        }
+    }
+
+    /// Reference: every run's span, byte by byte.
+    fn slow_spans(text: &[u8]) -> Vec<(usize, usize)> {
+        let (mut digits, mut gap, mut start) = (0, 0, 0);
+        let mut out = Vec::new();
+        for (i, &b) in text.iter().chain(std::iter::once(&b'x')).enumerate() {
+            if b.is_ascii_digit() {
+                if digits == 0 {
+                    start = i;
+                }
+                digits += 1;
+                gap = 0;
+            } else if digits > 0 && gap < 2 && matches!(b, b' ' | b'-' | b'.' | b'(' | b')') {
+                gap += 1;
+            } else {
+                if digits >= MIN_DIGITS {
+                    out.push((start, i - gap));
+                }
+                digits = 0;
+                gap = 0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn digit_run_spans_agree_with_the_byte_by_byte_reading_on_random_text() {
+        // Texts drawn from digits, separators and a letter, across blocks.
+        let alphabet = b"0123456789012345 -.()x";
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..400 {
+            for _ in 0..8 {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
+                        alphabet[(seed >> 33) as usize % alphabet.len()]
+                    })
+                    .collect();
+                let mut spans = Vec::new();
+                digit_runs(&text, &mut |s, e| {
+                    spans.push((s, e));
+                    true
+                });
+                assert_eq!(
+                    spans,
+                    slow_spans(&text),
+                    "{:?}",
+                    String::from_utf8_lossy(&text)
+                );
             }
         }
     }

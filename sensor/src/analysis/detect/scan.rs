@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use regex::bytes::CaptureLocations;
 
 use crate::exchange::{header, Body, Header, HttpExchange};
 
@@ -44,6 +45,9 @@ pub struct Scan<'d> {
     /// A JWT was judged against `host`: the findings are this exchange's,
     /// not the header value's alone, and stay out of the memo.
     read_host: bool,
+    /// Capture slots per rule, made when a grouped rule first runs in the
+    /// exchange (none in the clean path).
+    locs: Vec<Option<CaptureLocations>>,
 }
 
 impl<'d> Scan<'d> {
@@ -69,6 +73,7 @@ impl<'d> Scan<'d> {
                 .map(|h| h.value.clone()),
             capture: None,
             read_host: false,
+            locs: Vec::new(),
         }
     }
 
@@ -437,7 +442,10 @@ impl<'d> Scan<'d> {
 
     /// Runs the active rules on one value (a JSON value, a parameter, a
     /// header, a whole text body). `key` is its field name, if any;
-    /// `location(wildcard)` builds where it is.
+    /// `location(wildcard)` builds where it is. Kept out of line: the walk
+    /// that calls it for the few values the prefilter lets through stays
+    /// small.
+    #[inline(never)]
     fn value(
         &mut self,
         message: Message,
@@ -482,18 +490,33 @@ impl<'d> Scan<'d> {
                     }
                 }
                 let Some(re) = &rule.regex else { continue };
-                let grouped = re.captures_len() > 1;
-                // Most values do not match: say so without building the
-                // capture groups `captures_iter` allocates.
-                if grouped && !re.is_match(text) {
-                    continue;
-                }
                 let mut found: Vec<(usize, usize)> = Vec::new();
-                if grouped {
-                    for caps in re.captures_iter(text) {
-                        if let Some(m) = caps.get(1).or_else(|| caps.get(0)) {
-                            found.push((m.start(), m.end()));
+                if re.captures_len() > 1 {
+                    // Most values do not match: `is_match` says so by the
+                    // cheapest strategy the regex has. Group 1 (the value
+                    // without the context the pattern reads around it) goes
+                    // into slots kept for the exchange: no `Captures` per
+                    // match.
+                    if !re.is_match(text) {
+                        continue;
+                    }
+                    if self.locs.is_empty() {
+                        self.locs = vec![None; det.rules.len()];
+                    }
+                    let locs = self.locs[i].get_or_insert_with(|| re.capture_locations());
+                    let mut at = 0;
+                    while at <= text.len() {
+                        let Some(m) = re.captures_read_at(locs, text, at) else {
+                            break;
+                        };
+                        if let Some(span) = locs.get(1).or(Some((m.start(), m.end()))) {
+                            found.push(span);
                         }
+                        at = if m.end() > m.start() {
+                            m.end()
+                        } else {
+                            m.end() + 1
+                        };
                     }
                 } else {
                     found.extend(re.find_iter(text).map(|m| (m.start(), m.end())));
