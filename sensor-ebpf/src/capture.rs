@@ -213,6 +213,8 @@ extern "C" fn step(_index: u64, _ctx: *mut c_void) -> i64 {
     if n > walk.left {
         n = walk.left;
     }
+    // Implied by the next bound, but the verifier only learns bounds from
+    // comparisons with constants.
     if n > CHUNK_SIZE as u64 {
         n = CHUNK_SIZE as u64;
     }

@@ -22,8 +22,9 @@
 //! instruction pointer, which the kernel sets to the probed instruction
 //! for the program's run. So the check holds for position-independent
 //! programs too, wherever they are loaded. These
-//! are fixed offsets, tested with Go 1.19 only (reading them from DWARF
-//! or a table per Go version is not done). In socket mode the fd
+//! are fixed offsets; the agent checks them against the program's DWARF
+//! when it has any and does not hook a program whose layout differs
+//! (`capture::tls::go_layout`). In socket mode the fd
 //! leads to the socket's cookie through the kernel's file table.
 
 use aya_ebpf::{
