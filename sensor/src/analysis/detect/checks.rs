@@ -123,7 +123,10 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
             let jwt =
                 value.starts_with(b"eyJ") && value.iter().filter(|&&b| b == b'.').count() == 2;
             let firebase = value.starts_with(b"AIza") && firebase_web_config(segment);
-            !jwt && !firebase && (report_examples || v::generic_secret(value))
+            !jwt && !firebase
+                && (report_examples
+                    || v::generic_secret(value)
+                        && (v::token_alphabet(value) || password_named(segment, value)))
         }
         // Jenkins keeps credentials as `<secret>{AQAAABAAAAAQ...}</secret>`
         // (encrypted with the controller's key, so still a secret to
@@ -202,6 +205,25 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
 fn firebase_web_config(segment: &[u8]) -> bool {
     let has = |needle: &[u8]| memchr::memmem::find(segment, needle).is_some();
     has(b"authDomain") && has(b"projectId")
+}
+
+/// The name `value` is assigned to (the text before it on its line) says
+/// password (`password`, `passwd`, `pwd`, `pass`): a person chose it, so
+/// any printable character may be in it.
+fn password_named(segment: &[u8], value: &[u8]) -> bool {
+    let Some(at) = memchr::memmem::find(segment, value) else {
+        return false;
+    };
+    let line = &segment[..at];
+    let start = line
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |n| n + 1)
+        .max(at.saturating_sub(64));
+    let name = line[start..].to_ascii_lowercase();
+    [&b"pass"[..], b"pwd"]
+        .iter()
+        .any(|w| memchr::memmem::find(&name, w).is_some())
 }
 
 /// The digits of `value` follow, after spaces, a group ending in a digit
