@@ -404,6 +404,30 @@ pub const SPECS: &[Spec] = &[
         ..Spec::BASE
     },
     Spec {
+        id: "secret.azure_storage_key",
+        severity: Critical,
+        description: "Azure storage account key (86 base64 characters and ==, a 512-bit key) after an account or storage key name, as in connection strings and SDK initialisers",
+        keywords: &["accountkey", "account_key", "storagekey", "storage_key"],
+        regex: Some(
+            r"(?i)(?:account_?key|storage_?key)[^a-z0-9+/]{1,30}([a-z0-9+/]{86}==)(?:[^a-z0-9+/=]|$)",
+        ),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.azure_container_registry_password",
+        severity: Critical,
+        description: "Azure Container Registry access key (42 base64 characters, the +ACR marker, 6 more)",
+        keywords: &["+acr"],
+        regex: Some(
+            r"(?:^|[^A-Za-z0-9+/])([A-Za-z0-9+/]{42}\+ACR[A-Za-z0-9+/]{6})(?:[^A-Za-z0-9+/=]|$)",
+        ),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
         id: "secret.teams_webhook",
         gitleaks: &["microsoft-teams-webhook"],
         description: "Microsoft Teams incoming webhook URL",

@@ -74,6 +74,8 @@ fn providers() {
         ("https://deploy:Zq8vT3xK@git.internal.io/repo.git".into(), "secret.url_credentials", "https://****:****@git.internal.io"),
         ("https://hooks.slack.com/triggers/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".into(), "secret.slack_webhook", "https://hooks.slack.com/****"),
         ("<com.cloudbees.plugins.credentials.impl.StringCredentialsImpl><secret>{AQAAABAAAAAQKq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4r=}</secret>".into(), "secret.xml_credential", "****"),
+        (format!("DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={}==;EndpointSuffix=core.windows.net", "Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6tU8vW0xY2zA4bC6dE8fG1hJ3kL5mN7pQ9rS2tU4vW6x+"), "secret.azure_storage_key", "****"),
+        ("docker login acme.azurecr.io -u acme -p Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6+ACRbC6dE8".into(), "secret.azure_container_registry_password", "****"),
         ("deploy_token - 'Kq7vP2xR9sT4uW6yZ8aB1cD3'".into(), "secret.generic_credential", "****"),
         ("acmeToken := \"Bearer Kq7vP2xR9sT4uW6yZ8aB1cD3\"".into(), "secret.generic_credential", "****"),
         ("curl -s --user 'deploy:pRf7vG2h1L8nQkW9' https://api.internal".into(), "secret.curl_user_password", "****"),
@@ -126,6 +128,9 @@ fn near_misses() {
         "curl -u \"${USER}:${PASSWORD}\" https://api.internal",
         "curl --user neo4j:[PASSWORD] http://db:7474/",
         "curl -u <user:password> https://test.com/endpoint",
+        // An ACR key one character short; a typed `$` in a key.
+        "docker login acme.azurecr.io -u acme -p Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6+ACRbC6dE",
+        "api_key = 'Kq7vP2xR9sT4$W6yZ8aB1cD3'",
     ] {
         assert_eq!(found(text), vec![], "{text}");
     }
