@@ -126,7 +126,8 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
             !jwt && !firebase
                 && (report_examples
                     || v::generic_secret(value)
-                        && (v::token_alphabet(value) || password_named(segment, value)))
+                        && (v::token_alphabet(value) || password_named(segment, value))
+                        && !names_a_location(segment, value))
         }
         // Jenkins keeps credentials as `<secret>{AQAAABAAAAAQ...}</secret>`
         // (encrypted with the controller's key, so still a secret to
@@ -176,6 +177,13 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
                 && !PLACEHOLDER_PASSWORDS.contains(&lower.as_str())
                 && not_example(v::is_placeholder(value))
         }
+        Check::KubernetesSecretData => {
+            kubernetes_secret(segment)
+                && value.len() % 4 == 0
+                && base64::engine::general_purpose::STANDARD
+                    .decode(value)
+                    .is_ok_and(|data| data.len() >= 8)
+        }
         Check::NonEmpty => {
             let t = value.trim_ascii();
             let lower = String::from_utf8_lossy(t).to_ascii_lowercase();
@@ -207,12 +215,11 @@ fn firebase_web_config(segment: &[u8]) -> bool {
     has(b"authDomain") && has(b"projectId")
 }
 
-/// The name `value` is assigned to (the text before it on its line) says
-/// password (`password`, `passwd`, `pwd`, `pass`): a person chose it, so
-/// any printable character may be in it.
-fn password_named(segment: &[u8], value: &[u8]) -> bool {
+/// The name `value` is assigned to: the text before it on its line (at
+/// most 64 bytes), lowercase.
+fn assigned_name(segment: &[u8], value: &[u8]) -> Vec<u8> {
     let Some(at) = memchr::memmem::find(segment, value) else {
-        return false;
+        return Vec::new();
     };
     let line = &segment[..at];
     let start = line
@@ -220,10 +227,59 @@ fn password_named(segment: &[u8], value: &[u8]) -> bool {
         .rposition(|&b| b == b'\n')
         .map_or(0, |n| n + 1)
         .max(at.saturating_sub(64));
-    let name = line[start..].to_ascii_lowercase();
+    line[start..].to_ascii_lowercase()
+}
+
+/// The name says password (`password`, `passwd`, `pwd`, `pass`): a person
+/// chose the value, so any printable character may be in it.
+fn password_named(segment: &[u8], value: &[u8]) -> bool {
+    let name = assigned_name(segment, value);
     [&b"pass"[..], b"pwd"]
         .iter()
         .any(|w| memchr::memmem::find(&name, w).is_some())
+}
+
+/// The name ends in a word for where something is (`apiVersion`,
+/// `api_url`, `DUO_API_HOST`, `auth_endpoint`): `api` or `auth` in it
+/// does not make its value a credential.
+fn names_a_location(segment: &[u8], value: &[u8]) -> bool {
+    let name = assigned_name(segment, value);
+    let end = name
+        .iter()
+        .rposition(|b| b.is_ascii_alphanumeric())
+        .map_or(0, |n| n + 1);
+    let name = &name[..end];
+    [
+        &b"version"[..],
+        b"url",
+        b"uri",
+        b"host",
+        b"hostname",
+        b"endpoint",
+        b"domain",
+        b"path",
+        b"server",
+    ]
+    .iter()
+    .any(|w| name.ends_with(w))
+}
+
+/// `segment` is a Kubernetes Secret manifest (a `kind: Secret` line; not
+/// `SopsSecret` or `ExternalSecret`, whose data is encrypted or a
+/// reference).
+fn kubernetes_secret(segment: &[u8]) -> bool {
+    segment.split(|&b| b == b'\n').any(|line| {
+        let line = line.trim_ascii();
+        line.len() >= 5
+            && line[..5].eq_ignore_ascii_case(b"kind:")
+            && line[5..]
+                .trim_ascii()
+                .trim_ascii_start()
+                .iter()
+                .filter(|&&b| b != b'\'' && b != b'"')
+                .map(u8::to_ascii_lowercase)
+                .eq(b"secret".iter().copied())
+    })
 }
 
 /// The digits of `value` follow, after spaces, a group ending in a digit

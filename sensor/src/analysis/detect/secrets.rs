@@ -428,6 +428,22 @@ pub const SPECS: &[Spec] = &[
         ..Spec::BASE
     },
     Spec {
+        id: "secret.kubernetes_secret_data",
+        gitleaks: &["kubernetes-secret-yaml"],
+        severity: High,
+        description: "Kubernetes Secret manifest with base64 data values (decoded: at least 8 bytes; templates, empty and short values are not findings)",
+        keywords: &["kind: secret", "kind: 'secret", "kind: \"secret"],
+        // A `key: value` line (or a `|`/`>` block scalar's first line) whose
+        // value is one base64 word; the check wants `kind: Secret` in the
+        // same text and the value to decode.
+        regex: Some(
+            r#"(?m)^[ \t]*[A-Za-z0-9_.-]{1,253}:[ \t]*(?:[|>][-+]?[ \t]*\r?\n[ \t]+)?['"]?([A-Za-z0-9+/]{12,8192}={0,2})['"]?[ \t]*\r?$"#,
+        ),
+        check: Check::KubernetesSecretData,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
         id: "secret.teams_webhook",
         gitleaks: &["microsoft-teams-webhook"],
         description: "Microsoft Teams incoming webhook URL",
