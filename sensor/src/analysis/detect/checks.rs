@@ -179,7 +179,7 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
         }
         Check::KubernetesSecretData => {
             kubernetes_secret(segment)
-                && value.len() % 4 == 0
+                && value.len().is_multiple_of(4)
                 && base64::engine::general_purpose::STANDARD
                     .decode(value)
                     .is_ok_and(|data| data.len() >= 8)
@@ -216,10 +216,10 @@ fn firebase_web_config(segment: &[u8]) -> bool {
 }
 
 /// The name `value` is assigned to: the text before it on its line (at
-/// most 64 bytes), lowercase.
-fn assigned_name(segment: &[u8], value: &[u8]) -> Vec<u8> {
+/// most 64 bytes).
+fn assigned_name<'a>(segment: &'a [u8], value: &[u8]) -> &'a [u8] {
     let Some(at) = memchr::memmem::find(segment, value) else {
-        return Vec::new();
+        return &[];
     };
     let line = &segment[..at];
     let start = line
@@ -227,16 +227,20 @@ fn assigned_name(segment: &[u8], value: &[u8]) -> Vec<u8> {
         .rposition(|&b| b == b'\n')
         .map_or(0, |n| n + 1)
         .max(at.saturating_sub(64));
-    line[start..].to_ascii_lowercase()
+    &line[start..]
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// The name says password (`password`, `passwd`, `pwd`, `pass`): a person
 /// chose the value, so any printable character may be in it.
 fn password_named(segment: &[u8], value: &[u8]) -> bool {
     let name = assigned_name(segment, value);
-    [&b"pass"[..], b"pwd"]
-        .iter()
-        .any(|w| memchr::memmem::find(&name, w).is_some())
+    contains_ignore_case(name, b"pass") || contains_ignore_case(name, b"pwd")
 }
 
 /// The name ends in a word for where something is (`apiVersion`,
@@ -246,7 +250,7 @@ fn names_a_location(segment: &[u8], value: &[u8]) -> bool {
     let name = assigned_name(segment, value);
     let end = name
         .iter()
-        .rposition(|b| b.is_ascii_alphanumeric())
+        .rposition(u8::is_ascii_alphanumeric)
         .map_or(0, |n| n + 1);
     let name = &name[..end];
     [
@@ -254,14 +258,13 @@ fn names_a_location(segment: &[u8], value: &[u8]) -> bool {
         b"url",
         b"uri",
         b"host",
-        b"hostname",
         b"endpoint",
         b"domain",
         b"path",
         b"server",
     ]
     .iter()
-    .any(|w| name.ends_with(w))
+    .any(|w| name.len() >= w.len() && name[name.len() - w.len()..].eq_ignore_ascii_case(w))
 }
 
 /// `segment` is a Kubernetes Secret manifest (a `kind: Secret` line; not
