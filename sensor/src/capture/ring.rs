@@ -108,10 +108,10 @@ pub struct Ring {
     scratch: Vec<u8>,
 }
 
-// SAFETY: the mappings are owned and only touched through `&mut self` (the
-// kernel writes its side concurrently, which the atomics order).
+// SAFETY: the mappings are owned and only read or written through
+// `&mut self` (the kernel writes its side concurrently, which the atomics
+// order), so moving the reader to another thread is sound.
 unsafe impl Send for Ring {}
-unsafe impl Sync for Ring {}
 
 impl Ring {
     pub fn new(map: MapData) -> Result<Self, RingError> {
@@ -165,7 +165,7 @@ impl Ring {
     /// The next committed record, or None when the ring holds no more (or
     /// the next one is still being written). The record is handed back to
     /// the kernel when the returned value drops.
-    pub fn next(&mut self) -> Option<Record<'_>> {
+    pub fn next_record(&mut self) -> Option<Record<'_>> {
         let (start, len, next) = self.next_committed()?;
         let data = data_pages(&self.producer, self.page, self.size);
         Some(Record {
@@ -205,7 +205,11 @@ impl Ring {
                 self.consume(next);
                 continue;
             }
-            return Some((offset + HEADER_BYTES as usize, len as usize, next));
+            // The kernel never reserves a record as large as the ring; the
+            // clamp only keeps a corrupt length from reading out of bounds
+            // (the record then fails to decode, and is counted).
+            let len = u64::from(len).min(self.size - HEADER_BYTES) as usize;
+            return Some((offset + HEADER_BYTES as usize, len, next));
         }
     }
 
