@@ -258,7 +258,9 @@ impl LiveCapture {
         let mut bytes = 0;
         let now = Instant::now();
         while drained < max && bytes < MAX_BATCH_BYTES {
-            let Some(record) = ring.next_record() else { break };
+            let Some(record) = ring.next_record() else {
+                break;
+            };
             drained += 1;
             bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {
@@ -313,7 +315,9 @@ impl LiveCapture {
         let ring = self.ring.get_mut();
         let (mut drained, mut bytes) = (0, 0);
         while drained < max && bytes < MAX_BATCH_BYTES {
-            let Some(record) = ring.next_record() else { break };
+            let Some(record) = ring.next_record() else {
+                break;
+            };
             drained += 1;
             bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {
