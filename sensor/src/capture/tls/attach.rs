@@ -296,3 +296,46 @@ fn attach_groups(
     }
     Ok(links)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::tls::hooks;
+    use sensor_common::tls::{at_entry, op, AT_ENTRY, OP_WRITE};
+
+    fn found(symbol: &str, offset: u64) -> FoundHook {
+        let hook = hooks::by_symbol(symbol.as_bytes()).unwrap();
+        FoundHook {
+            hook,
+            offset,
+            emulated: true,
+            at_entry: hook.op == OP_WRITE,
+        }
+    }
+
+    #[test]
+    fn only_session_links_carry_the_entry_capture_bit() {
+        let hooks = [found("SSL_read", 0x10), found("SSL_write", 0x20)];
+        let groups = entry_and_return(&hooks);
+        assert_eq!(
+            groups
+                .iter()
+                .map(|g| (g.program, g.kind))
+                .collect::<Vec<_>>(),
+            [
+                (ENTRY_PROGRAM, LinkKind::Entry),
+                (RETURN_PROGRAM, LinkKind::Return)
+            ]
+        );
+        for g in &groups {
+            assert_eq!(g.offsets, [0x10, 0x20]);
+            assert!(g.cookies.iter().all(|&c| !at_entry(c)));
+        }
+        let session = group(WRITE_PROGRAM, &hooks[1..], LinkKind::Session);
+        assert_eq!(session.offsets, [0x20]);
+        assert_eq!(session.symbols, ["SSL_write"]);
+        assert_eq!(session.cookies, [hooks[1].hook.cookie() | AT_ENTRY]);
+        assert_eq!(op(session.cookies[0]), OP_WRITE);
+        assert!(entry_and_return(&[]).is_empty());
+    }
+}

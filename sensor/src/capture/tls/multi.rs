@@ -12,6 +12,11 @@
 //! their map references relocated against the maps aya created (globals
 //! included, already set), and creates the links itself. Closing a link's
 //! fd detaches it; a program's fd stays open while it has links.
+//!
+//! A session link (`BPF_TRACE_UPROBE_SESSION`, Linux 6.13) runs one
+//! program at the entry and, unless that run returned nonzero, at the
+//! return: the write program is loaded a third time with that attach type
+//! when the kernel takes it.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;

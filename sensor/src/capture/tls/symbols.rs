@@ -301,7 +301,8 @@ mod tests {
             else {
                 continue;
             };
-            let (found, _) = exported_hooks(&path).unwrap();
+            let (found, _, wraps) = exported_hooks(&path).unwrap();
+            assert!(!wraps, "{}", path.display());
             let len = std::fs::metadata(&path).unwrap().len();
             for symbol in wanted {
                 let hook = found.iter().find(|f| f.hook.symbol == *symbol);
@@ -315,6 +316,42 @@ mod tests {
             offsets.sort_unstable();
             offsets.dedup();
             assert_eq!(offsets.len(), found.len());
+        }
+    }
+
+    #[test]
+    fn system_libraries_capture_the_writes_that_call_no_other_hook_at_entry() {
+        let find = |library: &str| {
+            super::super::candidates::standard_library_dirs()
+                .into_iter()
+                .map(|dir| dir.join(library))
+                .find(|p| p.exists())
+        };
+        // (library, function, captured at entry) where the library is here.
+        for (library, symbol, want) in [
+            ("libssl.so.3", "ssl_write_internal", true),
+            ("libssl.so.3", "ssl_read_internal", false),
+            ("libssl.so.3", "SSL_do_handshake", false),
+            ("libgnutls.so.30", "gnutls_record_send2", true),
+            ("libgnutls.so.30", "gnutls_record_send", false),
+            ("libgnutls.so.30", "gnutls_record_recv", false),
+            // GnuTLS's OpenSSL layer calls gnutls_record_send.
+            ("libgnutls-openssl.so.27", "SSL_write", false),
+        ] {
+            let Some(path) = find(library) else {
+                continue;
+            };
+            let found = find_hooks(&path).unwrap();
+            let Some(hook) = found.iter().find(|f| f.hook.symbol == symbol) else {
+                // ssl_read_internal where placement found OpenSSL 3's shape.
+                assert!(
+                    symbol.ends_with("_internal"),
+                    "{symbol} in {}",
+                    path.display()
+                );
+                continue;
+            };
+            assert_eq!(hook.at_entry, want, "{symbol} in {}", path.display());
         }
     }
 }
