@@ -87,7 +87,8 @@ fn instruction_pointer(regs: *mut pt_regs) -> u64 {
 }
 
 /// The write's entry: true when it is done with (captured, or nothing to
-/// capture), false when its return must capture it.
+/// capture), false when its return must capture it (socket not known, not
+/// followed, or a write longer than one record that is no retry).
 #[inline(always)]
 fn enter(ctx: &ProbeContext) -> bool {
     let id = bpf_get_current_pid_tgid();
@@ -111,7 +112,7 @@ fn enter(ctx: &ProbeContext) -> bool {
     // SAFETY: copy of the map value.
     let socket = unsafe { TLS_SESSIONS.get(&key) }.copied();
     let captured = match socket {
-        Some(socket) if tls::at_entry(cookie) && len <= tls::MAX_AT_ENTRY => {
+        Some(socket) if tls::at_entry(cookie) => {
             let buf: u64 = ctx.arg(1).unwrap_or(0);
             if crate::socket::enabled() {
                 socket.sock != 0 && capture_sock(socket.sock, buf, len)
@@ -157,8 +158,10 @@ fn capture_sock(cookie: u64, buf: u64, len: u64) -> bool {
     };
     // SAFETY: pointer into the map value, valid for this run.
     let last = unsafe { &mut (*state).tls_write };
-    let skip = retried(u32::from(*last), len);
-    *last = len as u16;
+    let Some(skip) = retried(u32::from(*last), len) else {
+        return false;
+    };
+    *last = remembered(len) as u16;
     if len > skip {
         crate::socket::state::step(state, tls::OP_WRITE, Source::Buffer(buf + skip), len - skip);
     }
@@ -185,8 +188,10 @@ fn capture_conn(pid: u32, fd: i32, buf: u64, len: u64) -> bool {
     };
     // SAFETY: pointer into the map value, valid for this run.
     let last = unsafe { &mut (*state).tls_write };
-    let skip = retried(*last, len);
-    *last = len as u32;
+    let Some(skip) = retried(*last, len) else {
+        return false;
+    };
+    *last = remembered(len);
     if len > skip {
         crate::syscalls::capture_conn(
             &key,
@@ -202,16 +207,32 @@ fn capture_conn(pid: u32, fd: i32, buf: u64, len: u64) -> bool {
 /// Bytes of this write already captured: the last write captured at entry
 /// on the socket when a send of it found the buffer full (this call is its
 /// retry, with the same arguments or, OpenSSL allows it, more bytes), else
-/// none. Counts the write.
+/// none. None when the write is to be captured at its return instead:
+/// longer than `tls::MAX_AT_ENTRY` and no retry (a retry is captured here
+/// whatever its length, so that the mark never outlives it). Counts the
+/// write.
 #[inline(always)]
-fn retried(last: u32, len: u64) -> u64 {
+fn retried(last: u32, len: u64) -> Option<u64> {
+    let blocked = last & tls::WRITE_BLOCKED != 0;
+    if !blocked && len > tls::MAX_AT_ENTRY {
+        return None;
+    }
     maps::count(counter::TLS_CALLS, 1);
     maps::count(counter::TLS_WRITES_AT_ENTRY, 1);
-    if last & tls::WRITE_BLOCKED == 0 {
-        return 0;
+    if !blocked {
+        return Some(0);
     }
     maps::count(counter::TLS_WRITE_RETRIES, 1);
-    u64::from(last & !tls::WRITE_BLOCKED).min(len)
+    Some(u64::from(last & !tls::WRITE_BLOCKED).min(len))
+}
+
+/// The length kept for a write captured at entry, below the
+/// `tls::WRITE_BLOCKED` bit: only a retry longer than one record (which
+/// OpenSSL takes) is cut, and its own retry would then capture again what
+/// lies past the cut.
+#[inline(always)]
+fn remembered(len: u64) -> u32 {
+    len.min(u64::from(tls::WRITE_BLOCKED - 1)) as u32
 }
 
 /// True for a send's error after which a TLS library asks to be called
