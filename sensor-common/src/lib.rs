@@ -195,6 +195,11 @@ pub struct OpenEvent {
     pub addr: [u8; 16],
     /// The local address, same family and layout as `addr`.
     pub local_addr: [u8; 16],
+    /// Syscall mode, a connection seen at accept: the listening socket's
+    /// fd, which still tells the local port once the connection's own fd
+    /// is closed or reused. -1 otherwise.
+    pub listener_fd: i32,
+    pub _pad2: u32,
 }
 
 /// A captured connection was closed, or (kind `EVENT_PROCESS_EXIT`) a
@@ -233,6 +238,10 @@ pub struct ConnState {
     /// the socket's buffer full. Kernel only.
     pub tls_write: u32,
     pub run: DirectionRun,
+    /// The listening socket's fd of a connection seen at accept (syscall
+    /// mode), for the open event; -1 otherwise.
+    pub listener_fd: i32,
+    pub _pad3: u32,
 }
 
 /// Socket mode: per-socket state, keyed by the socket cookie (unique for

@@ -177,6 +177,8 @@ pub fn discover(
         sniff: sensor_common::SniffStart::default(),
         tls_write: 0,
         run: sensor_common::DirectionRun::default(),
+        listener_fd: -1,
+        _pad3: 0,
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);
@@ -189,7 +191,7 @@ pub fn discover(
 
 /// Starts tracking a socket seen at accept (server) or connect (client).
 #[inline(always)]
-pub fn track(key: &ConnKey, role: u8, family: u16, port: u16, addr: [u8; 16]) {
+pub fn track(key: &ConnKey, role: u8, family: u16, port: u16, addr: [u8; 16], listener_fd: i32) {
     let state = ConnState {
         generation: unsafe { bpf_ktime_get_ns() },
         offsets: [0, 0],
@@ -203,6 +205,8 @@ pub fn track(key: &ConnKey, role: u8, family: u16, port: u16, addr: [u8; 16]) {
         sniff: sensor_common::SniffStart::default(),
         tls_write: 0,
         run: sensor_common::DirectionRun::default(),
+        listener_fd,
+        _pad3: 0,
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);
@@ -241,6 +245,8 @@ pub fn emit_open(key: &ConnKey, state: &ConnState, direction: u8) {
         _pad: 0,
         addr: state.addr,
         local_addr: [0; 16],
+        listener_fd: state.listener_fd,
+        _pad2: 0,
     };
     // Always wake the agent: it reads the socket's addresses through the
     // process's fd table, which only works while the connection is open.

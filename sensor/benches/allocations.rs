@@ -119,6 +119,7 @@ impl Side {
             guessed_role: None,
             remote: Some(remote),
             local: Some(local),
+            listener_fd: None,
             tls: false,
         }
     }

@@ -155,6 +155,7 @@ impl Pipeline {
                 guessed_role,
                 remote,
                 local,
+                listener_fd,
                 tls,
             } => {
                 let facts = OpenFacts {
@@ -166,6 +167,7 @@ impl Pipeline {
                     guessed_role,
                     remote,
                     local,
+                    listener_fd,
                     tls,
                 };
                 self.open(conn, &facts, ts_ns, out);
@@ -202,6 +204,7 @@ impl Pipeline {
                         guessed_role,
                         remote: None,
                         local: None,
+                        listener_fd: None,
                         tls,
                     };
                     if !self.open(conn, &facts, ts_ns, out) {

@@ -277,6 +277,7 @@ fn both_ends(n: u64) -> Vec<crate::capture::CaptureEvent> {
         guessed_role: None,
         remote: Some(remote),
         local: Some(local),
+        listener_fd: None,
         tls: false,
     };
     let request = "GET /api/users/42 HTTP/1.1\r\nHost: api.acme.io\r\n\r\n";

@@ -376,6 +376,48 @@ fn hostile_and_broken_peers_leave_no_state() {
     );
 }
 
+/// A `ports` filter on a server's port keeps its short connections even
+/// when the agent reads them after they closed: in syscall mode accept
+/// tells only the client's address, and the server's port then comes
+/// from the listening socket.
+#[test]
+fn server_port_filter_keeps_connections_closed_before_the_agent_looked() {
+    let dir = scratch_dir("port_filter_late");
+    let server = PyServer::start("127.0.0.1");
+    let sensor = Sensor::start_on_port(&dir, server.port);
+    sensor.pause();
+    for i in 0..3 {
+        curl(&[
+            "-o",
+            "/dev/null",
+            &format!("http://127.0.0.1:{}/item/late{i}", server.port),
+        ]);
+    }
+    // The server closes its ends once curl has gone.
+    std::thread::sleep(Duration::from_millis(500));
+    sensor.resume();
+    sensor.wait_for("the three server views", |e| {
+        server_side(e, &server)
+            .iter()
+            .filter(|x| {
+                x["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/item/late"))
+            })
+            .count()
+            == 3
+    });
+    let out = sensor.stop();
+    for view in server_side(&out.exchanges, &server) {
+        let local = view["local"].as_str().unwrap_or_default();
+        assert!(
+            local.ends_with(&format!(":{}", server.port)),
+            "{}",
+            dump(&[view.clone()])
+        );
+    }
+}
+
 fn set_linger_zero(s: &TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {

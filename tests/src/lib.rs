@@ -117,6 +117,18 @@ impl Sensor {
         Self::start_configured(bin, dir, extra, launcher, "", "")
     }
 
+    /// Like `start`, keeping only connections to or from `port`.
+    pub fn start_on_port(dir: &Path, port: u16) -> Sensor {
+        Self::start_configured(
+            &sensor_bin(),
+            dir,
+            &[],
+            &[],
+            &format!("ports = [{port}]\n"),
+            "",
+        )
+    }
+
     /// Like `start`, capturing only the processes named `names`: for the
     /// tests that count what the sensor holds, which other traffic on the
     /// host (a build downloading crates, another test) would skew.
@@ -268,6 +280,19 @@ impl Sensor {
 }
 
 impl Sensor {
+    /// SIGSTOP: the agent stops reading while the kernel keeps capturing,
+    /// as when a loaded host does not schedule it; `resume` lets it go on.
+    pub fn pause(&self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGSTOP) };
+    }
+
+    /// SIGCONT after `pause`.
+    pub fn resume(&self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGCONT) };
+    }
+
     /// SIGKILL: the sensor gets no chance to flush or hand anything over.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -238,6 +238,8 @@ fn emit_open(s: &SockState, direction: u8) {
         _pad: 0,
         addr: s.remote_addr,
         local_addr: s.local_addr,
+        listener_fd: -1,
+        _pad2: 0,
     };
     // Opens are rare and start a connection the agent must set up: wake it.
     if EVENTS

@@ -44,9 +44,11 @@ fn exit(ctx: &TracePointContext) {
     };
     let _ = PENDING_CONN.remove(&id);
     let result = ret(ctx);
-    let fd = match pending.role {
-        ROLE_SERVER if result >= 0 => result as i32,
-        ROLE_CLIENT if result == 0 || result == -EINPROGRESS => pending.fd,
+    // accept's first argument is the listening socket, connect's the
+    // connection's own.
+    let (fd, listener_fd) = match pending.role {
+        ROLE_SERVER if result >= 0 => (result as i32, pending.fd),
+        ROLE_CLIENT if result == 0 || result == -EINPROGRESS => (pending.fd, -1),
         _ => return,
     };
     let (family, port, addr) = peer_address(pending.addr);
@@ -64,6 +66,7 @@ fn exit(ctx: &TracePointContext) {
         family,
         port,
         addr,
+        listener_fd,
     );
 }
 
@@ -154,6 +157,8 @@ pub fn sched_process_exit(_ctx: TracePointContext) {
         sniff: sensor_common::SniffStart::default(),
         tls_write: 0,
         run: sensor_common::DirectionRun::default(),
+        listener_fd: -1,
+        _pad3: 0,
     };
     let key = ConnKey {
         pid: (id >> 32) as u32,

@@ -31,6 +31,8 @@ pub fn sched_process_exec(_ctx: TracePointContext) {
         sniff: sensor_common::SniffStart::default(),
         tls_write: 0,
         run: sensor_common::DirectionRun::default(),
+        listener_fd: -1,
+        _pad3: 0,
     };
     let event = ExecEvent {
         header: conn::header(EVENT_EXEC, &ConnKey { pid, fd: -1 }, &state, DIR_INGRESS),

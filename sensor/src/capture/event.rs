@@ -60,6 +60,9 @@ pub enum CaptureEvent {
         /// The local address, when the kernel read both from the socket
         /// (socket mode): then neither needs looking up.
         local: Option<SocketAddr>,
+        /// The listening socket's fd, for a connection the kernel saw
+        /// accepted (syscall mode).
+        listener_fd: Option<i32>,
         /// The bytes are a TLS library's plaintext.
         tls: bool,
     },
@@ -200,6 +203,7 @@ pub fn decode(record: &[u8]) -> Result<CaptureEvent, DecodeError> {
                 } else {
                     None
                 },
+                listener_fd: (open.listener_fd >= 0).then_some(open.listener_fd),
                 tls: header.flags & FLAG_TLS != 0,
             })
         }

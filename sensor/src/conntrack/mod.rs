@@ -50,6 +50,10 @@ pub struct OpenFacts {
     /// Both addresses as the kernel read them from the socket (socket
     /// mode): nothing to look up, and right even once the socket closed.
     pub local: Option<SocketAddr>,
+    /// The listening socket of a connection the kernel saw accepted
+    /// (syscall mode): its address stands in for the local one when the
+    /// connection's own fd is gone by the time it is looked up.
+    pub listener_fd: Option<i32>,
     /// The bytes are a TLS library's plaintext, not the socket's.
     pub tls: bool,
 }
@@ -143,9 +147,14 @@ pub fn resolve(facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
             // The fd may already belong to a newer connection: only trust
             // the lookup when it agrees with what the kernel saw.
             match facts.remote {
-                Some(remote) if remote != addrs.remote => (None, Some(remote)),
+                Some(remote) if remote != addrs.remote => (listener_address(facts), Some(remote)),
                 _ => (Some(addrs.local), Some(addrs.remote)),
             }
+        }
+        // accept or connect returned an internet address, so the
+        // connection was TCP: its fd now holds something else.
+        Err(SocketError::NotTcp) if facts.role.is_some() && facts.remote.is_some() => {
+            (listener_address(facts), facts.remote)
         }
         Err(SocketError::NotTcp) => {
             return Err(ResolveError::NotTcp {
@@ -158,9 +167,17 @@ pub fn resolve(facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
             // but the bytes were HTTP; keep it without addresses.
             (None, None)
         }
-        Err(SocketError::Gone) => (None, facts.remote),
+        Err(SocketError::Gone) => (listener_address(facts), facts.remote),
     };
     Ok(info(facts, local, remote))
+}
+
+/// The local address of an accepted connection whose own fd is gone: its
+/// listening socket's, which has the same port (and the same address,
+/// unless it listens on every address: then `0.0.0.0:PORT` or `[::]:PORT`
+/// is as much as is known). Enough for a `ports` filter on a server's port.
+fn listener_address(facts: &OpenFacts) -> Option<SocketAddr> {
+    socket::listening_address(facts.pid, facts.listener_fd?)
 }
 
 fn info(

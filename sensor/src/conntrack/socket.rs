@@ -37,6 +37,41 @@ fn dup_from(pid: u32, fd: i32) -> Result<OwnedFd, SocketError> {
     }
 }
 
+/// The address `fd` of process `pid` listens on; None when the fd is no
+/// longer a listening socket (closed, or its number reused).
+pub fn listening_address(pid: u32, fd: i32) -> Option<SocketAddr> {
+    let sock = dup_from(pid, fd).ok()?;
+    let raw = sock.as_raw_fd();
+    // SAFETY: getsockopt/getsockname write at most the lengths we pass
+    // into zeroed, properly sized storage.
+    unsafe {
+        let mut listening: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        if libc::getsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut listening as *mut libc::c_int).cast(),
+            &mut len,
+        ) != 0
+            || listening == 0
+        {
+            return None;
+        }
+        let mut storage: libc::sockaddr_storage = zeroed();
+        let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        if libc::getsockname(
+            raw,
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        ) != 0
+        {
+            return None;
+        }
+        to_socket_addr(&storage)
+    }
+}
+
 pub fn peer_and_local(pid: u32, fd: i32) -> Result<SocketAddrs, SocketError> {
     let sock = dup_from(pid, fd)?;
     let raw = sock.as_raw_fd();

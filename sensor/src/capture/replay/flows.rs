@@ -280,6 +280,7 @@ impl FlowTable {
             guessed_role: Some(Role::Server),
             remote: Some(client),
             local: None,
+            listener_fd: None,
             // A capture file holds what the wire carried: TLS stays opaque.
             tls: false,
         });
