@@ -21,6 +21,9 @@ pub struct Prefilter {
     automaton: Option<Keywords>,
     /// For each automaton pattern, the rules it triggers.
     pattern_rules: Vec<Vec<usize>>,
+    /// For each automaton pattern, whether it starts a number
+    /// (`Rule::keywords_start_numbers`).
+    starts_number: Vec<bool>,
     digit_rules: Vec<usize>,
     always_rules: Vec<usize>,
 }
@@ -45,6 +48,7 @@ impl Prefilter {
     pub fn new(rules: &[Rule]) -> Prefilter {
         let mut keywords: Vec<String> = Vec::new();
         let mut pattern_rules: Vec<Vec<usize>> = Vec::new();
+        let mut starts_number: Vec<bool> = Vec::new();
         let mut digit_rules = Vec::new();
         let mut always_rules = Vec::new();
         for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
@@ -56,11 +60,17 @@ impl Prefilter {
             }
             for keyword in &rule.keywords {
                 let keyword = keyword.to_ascii_lowercase();
-                match keywords.iter().position(|k| *k == keyword) {
+                let numeric = rule.keywords_start_numbers;
+                match keywords
+                    .iter()
+                    .zip(&starts_number)
+                    .position(|(k, &n)| *k == keyword && n == numeric)
+                {
                     Some(p) => pattern_rules[p].push(i),
                     None => {
                         keywords.push(keyword);
                         pattern_rules.push(vec![i]);
+                        starts_number.push(numeric);
                     }
                 }
             }
@@ -88,6 +98,7 @@ impl Prefilter {
         Prefilter {
             automaton,
             pattern_rules,
+            starts_number,
             digit_rules,
             always_rules,
         }
@@ -99,9 +110,28 @@ impl Prefilter {
     pub fn hits(&self, text: &[u8], out: &mut Vec<(usize, usize, usize)>) {
         out.clear();
         if let Some(k) = &self.automaton {
-            k.each(text, |start, end, p| out.push((start, end, p)));
+            k.each(text, |start, end, p| {
+                if self.counts(text, start, p) {
+                    out.push((start, end, p));
+                }
+            });
             out.sort_unstable();
         }
+    }
+
+    /// Whether keyword `pattern` found at `start` triggers its rules: a
+    /// keyword that starts a number does not in the middle of another
+    /// (`10.` in `110.50`). Next to a backslash the byte before may be
+    /// part of an escape (`\u00a0`) that decodes to something else, so the
+    /// occurrence counts.
+    #[inline]
+    fn counts(&self, text: &[u8], start: usize, pattern: usize) -> bool {
+        if !self.starts_number[pattern] || start == 0 {
+            return true;
+        }
+        let before = text[start - 1];
+        !(before.is_ascii_digit() || before == b'.')
+            || text[start.saturating_sub(6)..start].contains(&b'\\')
     }
 
     /// Marks the rules of keyword `pattern`.
@@ -148,7 +178,10 @@ impl Prefilter {
     pub fn run(&self, text: &[u8], active: &mut RuleSet) -> bool {
         let mut any = self.mark_unconditional(text, active);
         if let Some(k) = &self.automaton {
-            k.each(text, |_, _, p| {
+            k.each(text, |start, _, p| {
+                if !self.counts(text, start, p) {
+                    return;
+                }
                 for &r in &self.pattern_rules[p] {
                     active.insert(r);
                     any = true;
@@ -576,6 +609,30 @@ mod tests {
             block_masks(&block),
             ((1 << 0) | (1 << 17) | (1 << 63), (1 << 5) | (1 << 40))
         );
+    }
+
+    #[test]
+    fn keywords_starting_numbers_count_only_where_a_number_starts() {
+        let rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
+        let pre = Prefilter::new(&rules);
+        let ip = rules.iter().position(|r| r.id == "pii.private_ip").unwrap();
+        for (text, want) in [
+            ("10.1.2.3", true),
+            ("host 10.1.2.3", true),
+            ("\"ip\":\"172.16.0.9\"", true),
+            ("a10.1.2.3", true),
+            ("\\u00a010.1.2.3", true),
+            ("\"total\":110.50,\"v\":\"2.100.4\"", false),
+            ("price 4172.00", false),
+        ] {
+            let mut active = RuleSet::new(rules.len());
+            pre.run(text.as_bytes(), &mut active);
+            assert_eq!(active.iter().any(|r| r == ip), want, "{text}");
+            let mut hits = Vec::new();
+            pre.hits(text.as_bytes(), &mut hits);
+            let marked = hits.iter().any(|&(_, _, p)| pre.pattern_rules[p].contains(&ip));
+            assert_eq!(marked, want, "{text}");
+        }
     }
 
     #[test]
