@@ -13,7 +13,7 @@
 //!
 //! Layout: `pii`, `secrets`, `jwt`, `errors` and `headers` hold the rule
 //! tables; `rules` and `custom` compile them; `prefilter`, `body`,
-//! `json_walk`, `scan` and `memo` (header findings by value) are the
+//! `keyword_dfa`, `json_walk`, `scan` and `memo` (header findings by value) are the
 //! engine; `validators`, `checks`, `redact` and `fingerprint` the
 //! per-value work.
 
@@ -29,6 +29,7 @@ pub mod grpc_schema;
 mod headers;
 mod json_walk;
 pub mod jwt;
+mod keyword_dfa;
 mod memo;
 mod pii;
 mod prefilter;

@@ -6,19 +6,14 @@
 //!
 //! Why not a packed (Teddy) searcher: the rules carry about 220
 //! case-insensitive keywords, and Teddy takes at most 64 case-sensitive
-//! ones. A DFA step is one table lookup that waits on the previous one, so
-//! long parts are cut into four stretches scanned in lockstep: the four
-//! lookups of a step are independent and overlap in the CPU.
+//! ones. The DFA is stepped through as a flat table (`keyword_dfa`).
 
-use aho_corasick::automaton::{Automaton as _, StateID};
-use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, MatchKind, StartKind};
-
+use super::keyword_dfa::KeywordDfa;
 use super::rule_set::RuleSet;
 use super::rules::Rule;
 
 pub struct Prefilter {
-    automaton: Option<Keywords>,
+    automaton: Option<KeywordDfa>,
     /// For each automaton pattern, the rules it triggers.
     pattern_rules: Vec<Vec<usize>>,
     /// For each automaton pattern, whether it starts a number
@@ -28,21 +23,9 @@ pub struct Prefilter {
     always_rules: Vec<usize>,
 }
 
-struct Keywords {
-    dfa: DFA,
-    start: StateID,
-    /// Bytes a stretch starts early so that a keyword crossing into it is
-    /// seen whole (the longest keyword less one).
-    overlap: usize,
-}
-
 /// Digits (allowing the separators phone, card and SSN formats use) in a
 /// row that make numeric PII possible.
 const MIN_DIGITS: usize = 9;
-
-/// Stretches scanned in lockstep, and the shortest text worth splitting.
-const LANES: usize = 4;
-const MIN_SPLIT: usize = 4096;
 
 impl Prefilter {
     pub fn new(rules: &[Rule]) -> Prefilter {
@@ -75,26 +58,7 @@ impl Prefilter {
                 }
             }
         }
-        let automaton = (!keywords.is_empty()).then(|| {
-            // Standard semantics: every occurrence of every keyword, also
-            // those inside or overlapping another, so no rule is missed.
-            let dfa = DFA::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .start_kind(StartKind::Unanchored)
-                .prefilter(false)
-                .build(&keywords)
-                .expect("keywords are plain literals");
-            let start = dfa
-                .start_state(Anchored::No)
-                .expect("built for unanchored searches");
-            let overlap = dfa.max_pattern_len().saturating_sub(1);
-            Keywords {
-                dfa,
-                start,
-                overlap,
-            }
-        });
+        let automaton = KeywordDfa::new(&keywords);
         Prefilter {
             automaton,
             pattern_rules,
@@ -110,7 +74,7 @@ impl Prefilter {
     pub fn hits(&self, text: &[u8], out: &mut Vec<(usize, usize, usize)>) {
         out.clear();
         if let Some(k) = &self.automaton {
-            k.each(text, |start, end, p| {
+            k.each(text, &mut |start, end, p| {
                 if self.counts(text, start, p) {
                     out.push((start, end, p));
                 }
@@ -178,7 +142,7 @@ impl Prefilter {
     pub fn run(&self, text: &[u8], active: &mut RuleSet) -> bool {
         let mut any = self.mark_unconditional(text, active);
         if let Some(k) = &self.automaton {
-            k.each(text, |start, _, p| {
+            k.each(text, &mut |start, _, p| {
                 if !self.counts(text, start, p) {
                     return;
                 }
@@ -189,83 +153,6 @@ impl Prefilter {
             });
         }
         any
-    }
-}
-
-impl Keywords {
-    /// Calls `f(start, end, pattern)` for every keyword occurrence, in no
-    /// particular order.
-    fn each(&self, text: &[u8], mut f: impl FnMut(usize, usize, usize)) {
-        if text.len() < MIN_SPLIT {
-            self.stretch(text, 0, 0, text.len(), self.start, &mut f);
-            return;
-        }
-        // Lane k reports the keywords ending in (own[k], stop[k]] and
-        // starts `overlap` bytes before own[k] to see them whole.
-        let chunk = text.len() / LANES;
-        let own: [usize; LANES] = std::array::from_fn(|k| k * chunk);
-        let stop: [usize; LANES] = std::array::from_fn(|k| {
-            if k + 1 == LANES {
-                text.len()
-            } else {
-                (k + 1) * chunk
-            }
-        });
-        let from: [usize; LANES] = std::array::from_fn(|k| own[k].saturating_sub(self.overlap));
-        let steps = (0..LANES).map(|k| stop[k] - from[k]).min().unwrap_or(0);
-        let dfa = &self.dfa;
-        let mut sid = [self.start; LANES];
-        for step in 0..steps {
-            for k in 0..LANES {
-                sid[k] = dfa.next_state(Anchored::No, sid[k], text[from[k] + step]);
-            }
-            // Special states (matches among them) have the lowest ids: one
-            // test for all lanes, the rare hit sorted out after.
-            let low = sid.iter().copied().min().unwrap_or(self.start);
-            if dfa.is_special(low) {
-                for k in 0..LANES {
-                    let at = from[k] + step;
-                    if dfa.is_special(sid[k]) && at >= own[k] {
-                        self.report(sid[k], at + 1, &mut f);
-                    }
-                }
-            }
-        }
-        for k in 0..LANES {
-            self.stretch(text, from[k] + steps, own[k], stop[k], sid[k], &mut f);
-        }
-    }
-
-    /// One stretch scanned alone from `at` in state `sid`, reporting the
-    /// keywords that end after `own`.
-    fn stretch(
-        &self,
-        text: &[u8],
-        at: usize,
-        own: usize,
-        stop: usize,
-        mut sid: StateID,
-        f: &mut impl FnMut(usize, usize, usize),
-    ) {
-        let dfa = &self.dfa;
-        for (i, &b) in text[at..stop].iter().enumerate() {
-            sid = dfa.next_state(Anchored::No, sid, b);
-            if dfa.is_special(sid) && at + i >= own {
-                self.report(sid, at + i + 1, f);
-            }
-        }
-    }
-
-    #[inline(never)]
-    fn report(&self, sid: StateID, end: usize, f: &mut impl FnMut(usize, usize, usize)) {
-        let dfa = &self.dfa;
-        if !dfa.is_match(sid) {
-            return;
-        }
-        for i in 0..dfa.match_len(sid) {
-            let p = dfa.match_pattern(sid, i);
-            f(end - dfa.pattern_len(p), end, p.as_usize());
-        }
     }
 }
 
@@ -630,7 +517,9 @@ mod tests {
             assert_eq!(active.iter().any(|r| r == ip), want, "{text}");
             let mut hits = Vec::new();
             pre.hits(text.as_bytes(), &mut hits);
-            let marked = hits.iter().any(|&(_, _, p)| pre.pattern_rules[p].contains(&ip));
+            let marked = hits
+                .iter()
+                .any(|&(_, _, p)| pre.pattern_rules[p].contains(&ip));
             assert_eq!(marked, want, "{text}");
         }
     }
@@ -642,7 +531,7 @@ mod tests {
         // Keywords at every offset around the stretch boundaries.
         let mut text = Vec::new();
         let mut i = 0;
-        while text.len() < 3 * MIN_SPLIT {
+        while text.len() < 3 * 4096 {
             text.extend_from_slice(b"lorem ipsum ");
             text.extend(std::iter::repeat_n(b'z', i % 13));
             text.extend_from_slice(if i % 2 == 0 {
@@ -656,9 +545,7 @@ mod tests {
         pre.hits(&text, &mut lanes);
         let k = pre.automaton.as_ref().unwrap();
         let mut alone = Vec::new();
-        k.stretch(&text, 0, 0, text.len(), k.start, &mut |s, e, p| {
-            alone.push((s, e, p))
-        });
+        k.stretch(&text, 0, 0, k.start(), &mut |s, e, p| alone.push((s, e, p)));
         alone.sort_unstable();
         assert!(!lanes.is_empty());
         assert_eq!(lanes, alone);
