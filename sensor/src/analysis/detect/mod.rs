@@ -69,6 +69,9 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/sensor";
 /// bounded memo of header findings, which changes no result.
 pub struct ContentDetector {
     rules: Vec<Rule>,
+    /// Per rule, whether its pattern's group 1 is the whole match
+    /// (`rules::group_is_whole`): matches need no captures.
+    whole_group: Vec<bool>,
     by_id: HashMap<String, usize>,
     prefilter: Prefilter,
     key: FingerprintKey,
@@ -138,8 +141,17 @@ impl ContentDetector {
             })
             .collect();
         let prefilter = Prefilter::new(&rules);
+        let whole_group = rules
+            .iter()
+            .map(|r| {
+                r.regex
+                    .as_ref()
+                    .is_some_and(|re| rules::group_is_whole(re.as_str()))
+            })
+            .collect();
         let allow = config.allow.iter().map(Allow::new).collect();
         Ok(ContentDetector {
+            whole_group,
             example_rule,
             by_id,
             prefilter,

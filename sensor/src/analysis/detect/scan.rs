@@ -491,15 +491,11 @@ impl<'d> Scan<'d> {
                 }
                 let Some(re) = &rule.regex else { continue };
                 let mut found: Vec<(usize, usize)> = Vec::new();
-                if re.captures_len() > 1 {
-                    // Most values do not match: `is_match` says so by the
-                    // cheapest strategy the regex has. Group 1 (the value
-                    // without the context the pattern reads around it) goes
-                    // into slots kept for the exchange: no `Captures` per
-                    // match.
-                    if !re.is_match(text) {
-                        continue;
-                    }
+                if re.captures_len() > 1 && !det.whole_group[i] {
+                    // Group 1 (the value without the context the pattern
+                    // reads around it) goes into slots kept for the
+                    // exchange: no `Captures` per match. A value that does
+                    // not match costs what `is_match` would.
                     if self.locs.is_empty() {
                         self.locs = vec![None; det.rules.len()];
                     }
@@ -519,6 +515,8 @@ impl<'d> Scan<'d> {
                         };
                     }
                 } else {
+                    // No group, or group 1 is the whole match: the match
+                    // is the value, found without the capture engines.
                     found.extend(re.find_iter(text).map(|m| (m.start(), m.end())));
                 }
                 for (s, e) in found {
