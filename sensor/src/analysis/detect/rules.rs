@@ -193,21 +193,6 @@ pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
         .build()
 }
 
-/// Whether capture group 1 of `pattern` is its whole match (`(a|b)`):
-/// the value is then the match, read without captures. Parsed as
-/// `compile` builds it; false when it does not parse.
-pub fn group_is_whole(pattern: &str) -> bool {
-    let parsed = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern);
-    matches!(
-        parsed.as_ref().map(|hir| hir.kind()),
-        Ok(regex_syntax::hir::HirKind::Capture(c)) if c.index == 1
-    )
-}
-
 impl Rule {
     pub fn from_spec(spec: &Spec) -> Rule {
         Rule {
@@ -282,26 +267,4 @@ pub fn normalise_field(name: &[u8]) -> String {
         .take(128)
         .map(|b| b.to_ascii_lowercase() as char)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::group_is_whole;
-
-    #[test]
-    fn group_one_is_the_whole_match_only_when_it_wraps_the_pattern() {
-        for (pattern, want) in [
-            (r"(\$2[abxy]\$[0-9]{2}|pbkdf2_sha256\$[0-9]+)", true),
-            (r"(?i)(ghp_[A-Za-z0-9]{36})", true),
-            (r"(a)|(b)", false),
-            (r"(?:^|[^0-9])([0-9]{9})(?:$|[^0-9])", false),
-            (r"(a)b", false),
-            (r"(?:ab)", false),
-            (r"ab", false),
-            (r"(?P<v>a+)", true),
-            (r"(unclosed", false),
-        ] {
-            assert_eq!(group_is_whole(pattern), want, "{pattern}");
-        }
-    }
 }

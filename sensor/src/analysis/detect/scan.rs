@@ -10,6 +10,7 @@ use crate::exchange::{header, Body, Header, HttpExchange};
 
 use super::body::{body_kind, form_pairs, BodyKind};
 use super::checks;
+use super::group_span::GroupSpan;
 use super::grpc;
 use super::headers;
 use super::json_walk;
@@ -491,7 +492,8 @@ impl<'d> Scan<'d> {
                 }
                 let Some(re) = &rule.regex else { continue };
                 let mut found: Vec<(usize, usize)> = Vec::new();
-                if re.captures_len() > 1 && !det.whole_group[i] {
+                let plan = &det.group_span[i];
+                if re.captures_len() > 1 && matches!(plan, GroupSpan::Captures) {
                     // Group 1 (the value without the context the pattern
                     // reads around it) goes into slots kept for the
                     // exchange: no `Captures` per match. A value that does
@@ -515,9 +517,12 @@ impl<'d> Scan<'d> {
                         };
                     }
                 } else {
-                    // No group, or group 1 is the whole match: the match
-                    // is the value, found without the capture engines.
-                    found.extend(re.find_iter(text).map(|m| (m.start(), m.end())));
+                    // No group, or group 1 told from the match's ends:
+                    // found without the capture engines.
+                    found.extend(re.find_iter(text).map(|m| {
+                        let span = (m.start(), m.end());
+                        plan.cut(text, span).unwrap_or(span)
+                    }));
                 }
                 for (s, e) in found {
                     let value = &text[s..e];
