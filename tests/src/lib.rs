@@ -117,6 +117,20 @@ impl Sensor {
         Self::start_configured(bin, dir, extra, launcher, "", "")
     }
 
+    /// Like `start`, capturing only the processes named `names`: for the
+    /// tests that count what the sensor holds, which other traffic on the
+    /// host (a build downloading crates, another test) would skew.
+    pub fn start_for_processes(dir: &Path, names: &[&str]) -> Sensor {
+        Self::start_configured(
+            &sensor_bin(),
+            dir,
+            &[],
+            &[],
+            &format!("process_names = {names:?}\n"),
+            "",
+        )
+    }
+
     /// `start_binary`, with `capture_keys` (TOML lines) in the `[capture]`
     /// section of the harness's config.
     fn start_configured(
