@@ -49,6 +49,9 @@ pub struct Scan<'d> {
     /// Capture slots per rule, made when a grouped rule first runs in the
     /// exchange (none in the clean path).
     locs: Vec<Option<CaptureLocations>>,
+    /// The match spans of the rule being run, kept between values so a
+    /// findings-heavy document does not allocate them per value.
+    spans: Vec<(usize, usize)>,
 }
 
 impl<'d> Scan<'d> {
@@ -75,6 +78,7 @@ impl<'d> Scan<'d> {
             capture: None,
             read_host: false,
             locs: Vec::new(),
+            spans: Vec::new(),
         }
     }
 
@@ -491,7 +495,8 @@ impl<'d> Scan<'d> {
                     }
                 }
                 let Some(re) = &rule.regex else { continue };
-                let mut found: Vec<(usize, usize)> = Vec::new();
+                let mut found = std::mem::take(&mut self.spans);
+                found.clear();
                 let plan = &det.group_span[i];
                 if re.captures_len() > 1 && matches!(plan, GroupSpan::Captures) {
                     // Group 1 (the value without the context the pattern
@@ -524,7 +529,7 @@ impl<'d> Scan<'d> {
                         plan.cut(text, span).unwrap_or(span)
                     }));
                 }
-                for (s, e) in found {
+                for &(s, e) in &found {
                     let value = &text[s..e];
                     if rule.check == Check::Jwt {
                         self.read_host = true;
@@ -548,6 +553,7 @@ impl<'d> Scan<'d> {
                         fired = true;
                     }
                 }
+                self.spans = found;
             }
         }
         self.active = active;
