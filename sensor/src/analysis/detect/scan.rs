@@ -499,10 +499,15 @@ impl<'d> Scan<'d> {
                 found.clear();
                 let plan = &det.group_span[i];
                 if re.captures_len() > 1 && matches!(plan, GroupSpan::Captures) {
-                    // Group 1 (the value without the context the pattern
-                    // reads around it) goes into slots kept for the
-                    // exchange: no `Captures` per match. A value that does
-                    // not match costs what `is_match` would.
+                    // Most values do not match: `is_match` says so by the
+                    // cheapest strategy the regex has. Group 1 (the value
+                    // without the context the pattern reads around it) goes
+                    // into slots kept for the exchange: no `Captures` per
+                    // match.
+                    if !re.is_match(text) {
+                        self.spans = found;
+                        continue;
+                    }
                     if self.locs.is_empty() {
                         self.locs = vec![None; det.rules.len()];
                     }
