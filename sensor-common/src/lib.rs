@@ -104,8 +104,14 @@ pub mod counter {
     /// beyond `BULK_RUN_BYTES` of one direction's run (the body of a large
     /// message): bulk is shed before any message start is.
     pub const BULK_SHED_BYTES: u32 = 16;
+    /// TLS library writes whose plaintext was captured at the function's
+    /// entry, with no return probe (see `tls::AT_ENTRY`).
+    pub const TLS_WRITES_AT_ENTRY: u32 = 17;
+    /// Of those, retries of a write whose send found the socket's buffer
+    /// full: their bytes were captured at the first try, not again.
+    pub const TLS_WRITE_RETRIES: u32 = 18;
     /// Number of counters.
-    pub const COUNT: u32 = 17;
+    pub const COUNT: u32 = 19;
     /// Names, in index order, as the agent reports them.
     pub const NAMES: [&str; COUNT as usize] = [
         "ringbuf_full_events",
@@ -125,6 +131,8 @@ pub mod counter {
         "uncopyable_bytes",
         "filtered_port_connections",
         "bulk_shed_bytes",
+        "tls_writes_at_entry",
+        "tls_write_retries",
     ];
 }
 
@@ -220,7 +228,10 @@ pub struct ConnState {
     pub addr: [u8; 16],
     /// The start of the stream while it is judged.
     pub sniff: SniffStart,
-    pub _pad2: u32,
+    /// TLS writes captured at entry (see `tls::AT_ENTRY`): the length of
+    /// the last one, with `tls::WRITE_BLOCKED` once a send of it found
+    /// the socket's buffer full. Kernel only.
+    pub tls_write: u32,
     pub run: DirectionRun,
 }
 
@@ -246,7 +257,8 @@ pub struct SockState {
     pub family: u16,
     pub local_port: u16,
     pub remote_port: u16,
-    pub _pad2: u16,
+    /// As `ConnState::tls_write`.
+    pub tls_write: u16,
     /// The start of the stream while it is judged.
     pub sniff: SniffStart,
     pub local_addr: [u8; 16],
@@ -367,8 +379,28 @@ pub mod tls {
     /// argument, a `size_t *` (`SSL_read_ex`).
     pub const RET_EX: u8 = 2;
 
+    /// Cookie bit of a write function whose plaintext may be captured at
+    /// its entry, where it already is in the buffer, with no return probe:
+    /// the function calls no other hooked function. Set by the agent.
+    pub const AT_ENTRY: u64 = 1 << 16;
+
+    /// Longest write captured at entry: one TLS record's plaintext. A
+    /// longer write may be sent in part (partial-write mode, GnuTLS), so
+    /// only its return says how much went out.
+    pub const MAX_AT_ENTRY: u64 = 16384;
+
+    /// `tls_write` bit of a socket's state: a send of the write captured
+    /// at entry found the buffer full (EAGAIN, EINTR). The library then
+    /// returns "want write", and the caller must call it again with the
+    /// same arguments: that retry's bytes are not captured again.
+    pub const WRITE_BLOCKED: u32 = 0x8000;
+
     pub const fn cookie(op: u8, ret: u8) -> u64 {
         op as u64 | (ret as u64) << 8
+    }
+
+    pub const fn at_entry(cookie: u64) -> bool {
+        cookie & AT_ENTRY != 0
     }
 
     pub const fn op(cookie: u64) -> u8 {

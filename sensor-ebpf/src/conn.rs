@@ -175,7 +175,7 @@ pub fn discover(
         port: 0,
         addr: [0; 16],
         sniff: sensor_common::SniffStart::default(),
-        _pad2: 0,
+        tls_write: 0,
         run: sensor_common::DirectionRun::default(),
     };
     if CONNS.insert(key, &state, 0).is_err() {
@@ -201,7 +201,7 @@ pub fn track(key: &ConnKey, role: u8, family: u16, port: u16, addr: [u8; 16]) {
         port,
         addr,
         sniff: sensor_common::SniffStart::default(),
-        _pad2: 0,
+        tls_write: 0,
         run: sensor_common::DirectionRun::default(),
     };
     if CONNS.insert(key, &state, 0).is_err() {

@@ -15,12 +15,15 @@
 //! server end whose exchanges never come (its TLS library not hooked)
 //! costs one wait per connection, not one per exchange.
 //!
-//! A TLS client's request is seen when its library call returns, which
-//! on a busy host can be after the server has already answered: the
-//! server's view then completes before the client's end is known at all.
-//! So a server view over TLS from a client on this host whose end is not
-//! captured yet waits for it as a client view waits for the server's
-//! (`late_client_ends`), once per connection.
+//! A TLS client's request written at the return of its library call
+//! (older kernels, a first write that runs the handshake, a write over one
+//! TLS record: see `sensor-ebpf`'s `tls::write`) is seen when the call
+//! returns, which on a busy host can be after the server has already
+//! answered: the server's view then completes before the client's end is
+//! known at all. So a server view over TLS from a client on this host
+//! whose end is not captured yet waits for it as a client view waits for
+//! the server's (`late_client_ends`), once per connection. A request
+//! captured at the write's entry never needs it.
 //!
 //! When only one end is captured (a remote peer, a process filter, a
 //! connection without addresses) nothing changes: the exchange goes

@@ -43,6 +43,10 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
 /// tests/servers/tls_server.py: the plain test server's API over HTTPS, or
 /// the leaky API when `values` is given.
 fn https_server(dir: &Path, values: Option<&Path>) -> PyServer {
+    https_server_with(dir, values, &[])
+}
+
+fn https_server_with(dir: &Path, values: Option<&Path>, extra: &[&str]) -> PyServer {
     let (cert, key) = certificate(dir);
     let mut args = vec![
         "--cert".to_owned(),
@@ -53,6 +57,7 @@ fn https_server(dir: &Path, values: Option<&Path>) -> PyServer {
     if let Some(values) = values {
         args.extend(["--values".to_owned(), values.display().to_string()]);
     }
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     PyServer::script("tls_server.py", &args)
 }
@@ -345,6 +350,86 @@ fn https_from_openssl_and_gnutls_clients_started_before_and_after_the_sensor() {
         "{}",
         out.log
     );
+}
+
+/// Writes captured at their entry (see README, HTTPS): a write whose send
+/// finds the socket's buffer full returns "want write" and is called again
+/// with the same arguments; its bytes must be captured once, and a write
+/// that fails for a while must lose nothing. A reader slowed by curl's rate
+/// limit makes the server's non-blocking writes, as nginx makes them
+/// (16,000-byte chunks, small enough to be captured at entry, then 64 KiB
+/// blocks, captured at their return), find a full buffer again and again.
+/// Three responses on one connection: a byte captured twice or lost shifts
+/// the framing of the body and of the responses after it, so exact sizes
+/// on both sides show both.
+#[test]
+fn https_writes_retried_on_a_full_socket_buffer_are_captured_once() {
+    let dir = scratch_dir("tls_retried_writes");
+    let server = https_server_with(&dir, None, &["--retrying-writes", "4096"]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", server.port);
+    let paths = [
+        "/chunked/600000?chunk=16000",
+        "/bytes/600000",
+        "/item/after",
+    ];
+    let out_files: Vec<String> = (0..paths.len())
+        .map(|i| dir.join(format!("body{i}")).display().to_string())
+        .collect();
+    let urls: Vec<String> = paths.iter().map(|p| url(p)).collect();
+    let mut args = vec!["-k", "--limit-rate", "300k"];
+    for (url, out) in urls.iter().zip(&out_files) {
+        args.extend(["-o", out.as_str(), url.as_str()]);
+    }
+    curl(&args);
+    for (out, size) in out_files.iter().zip([600_000, 600_000]) {
+        assert_eq!(std::fs::metadata(out).unwrap().len(), size, "{out}");
+    }
+    sensor.wait_for("both sides of three HTTPS requests", |e| {
+        on_port(e, server.port).len() >= 6
+    });
+    let out = sensor.stop();
+    let seen = on_port(&out.exchanges, server.port);
+    assert_eq!(seen.len(), 6, "{}", dump(&seen));
+    let client_pid = seen
+        .iter()
+        .find(|e| e["comm"] == "curl")
+        .and_then(|e| e["pid"].as_u64())
+        .unwrap_or_else(|| panic!("no curl exchange: {}", dump(&seen))) as u32;
+    let item = std::fs::metadata(&out_files[2]).unwrap().len();
+    for (path, size) in [
+        ("/chunked/600000", 600_000),
+        ("/bytes/600000", 600_000),
+        ("/item/after", item),
+    ] {
+        for (side, pid) in [("client", client_pid), ("server", server.pid())] {
+            let e = seen_by(&seen, pid, path);
+            assert_eq!(
+                (&e["tls"], &e["role"], &e["method"], &e["status"]),
+                (&json!(true), &json!(side), &json!("GET"), &json!(200)),
+                "{e}"
+            );
+            // Counted exactly past the bodies' kept prefix (`truncated`).
+            assert_eq!(e["response_bytes"], size, "{e}");
+            assert_eq!(e["partial"], false, "{e}");
+        }
+    }
+    let kernel = &out.stats["kernel"];
+    assert_eq!(kernel["tls_calls_without_fd"], 0, "{}", out.stats);
+    if !out.log.contains("does not take uprobe sessions") {
+        // The server's 38 chunk writes were captured at entry, and some
+        // retried: the case this test is about did happen.
+        assert!(
+            kernel["tls_writes_at_entry"].as_u64().unwrap() >= 38,
+            "{}",
+            out.stats
+        );
+        assert!(
+            kernel["tls_write_retries"].as_u64().unwrap() > 0,
+            "{}",
+            out.stats
+        );
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 """HTTP/1.1 test server for the end-to-end tests (loopback only).
 
 GET  /bytes/N    N bytes of body (Content-Length)
-GET  /chunked/N  N bytes of body in chunked transfer encoding
+GET  /chunked/N  N bytes of body in chunked transfer encoding, in chunks of
+                 1000 bytes (?chunk=SIZE: of SIZE), each chunk one write
 GET  /item/ID    a small JSON document
 POST /upload     reads the body (Content-Length or chunked), answers its size
 anything else    a small JSON document
@@ -43,12 +44,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         if parts[0] == "chunked" and len(parts) == 2:
             n = int(parts[1])
+            query = self.path.partition("?")[2]
+            chunk = int(query[len("chunk="):]) if query.startswith("chunk=") else 1000
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             while n > 0:
-                size = min(n, 1000)
+                size = min(n, chunk)
                 self.wfile.write(b"%x\r\n%s\r\n" % (size, b"y" * size))
                 n -= size
             self.wfile.write(b"0\r\n\r\n")

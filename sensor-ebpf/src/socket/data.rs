@@ -36,6 +36,12 @@ pub fn sock_recv_length(ctx: BtfTracePointContext) -> i32 {
 fn on_io(ctx: &BtfTracePointContext, direction: u8) {
     let moved: i32 = ctx.arg(1);
     if moved <= 0 {
+        if direction == DIR_EGRESS && tls::write::retry_error(i64::from(moved)) {
+            let sk: *mut c_void = ctx.arg(0);
+            // SAFETY: `sk` is the tracepoint's `struct sock *`.
+            let cookie = unsafe { bpf_get_socket_cookie(sk) };
+            tls::write::note_failed_send_sock(bpf_get_current_pid_tgid(), cookie);
+        }
         return;
     }
     if direction == DIR_INGRESS && ctx.arg::<i32>(2) & MSG_PEEK != 0 {

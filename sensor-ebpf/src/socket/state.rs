@@ -69,7 +69,7 @@ pub fn create(
         family,
         local_port: kernel_read(sk, layout.num).unwrap_or(0),
         remote_port: u16::from_be(kernel_read(sk, layout.dport).unwrap_or(0)),
-        _pad2: 0,
+        tls_write: 0,
         sniff: SniffStart::default(),
         local_addr: [0; 16],
         remote_addr: [0; 16],

@@ -49,13 +49,16 @@ fn exit(ctx: &TracePointContext) {
         return;
     }
     let moved = ret(ctx);
-    if moved <= 0 {
-        return;
-    }
     let key = ConnKey {
         pid: (id >> 32) as u32,
         fd: pending.fd,
     };
+    if moved <= 0 {
+        if pending.direction == DIR_EGRESS && tls::write::retry_error(moved) {
+            tls::write::note_failed_send_conn(&key);
+        }
+        return;
+    }
     let source = match pending.layout {
         BUF_PLAIN => Source::Buffer(pending.buf),
         BUF_IOVEC => Source::Iovec(pending.buf, pending.iovcnt),

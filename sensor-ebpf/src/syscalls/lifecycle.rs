@@ -152,7 +152,7 @@ pub fn sched_process_exit(_ctx: TracePointContext) {
         port: 0,
         addr: [0; 16],
         sniff: sensor_common::SniffStart::default(),
-        _pad2: 0,
+        tls_write: 0,
         run: sensor_common::DirectionRun::default(),
     };
     let key = ConnKey {

@@ -31,14 +31,14 @@ const RETURN_ADDRESS_BYTES: u64 = 0;
 
 #[cfg(bpf_target_arch = "x86_64")]
 #[inline(always)]
-fn stack_pointer(regs: *mut pt_regs) -> u64 {
+pub fn stack_pointer(regs: *mut pt_regs) -> u64 {
     // SAFETY: `regs` is the program's context, readable for its whole run.
     unsafe { (*regs).rsp }
 }
 
 #[cfg(bpf_target_arch = "aarch64")]
 #[inline(always)]
-fn stack_pointer(regs: *mut pt_regs) -> u64 {
+pub fn stack_pointer(regs: *mut pt_regs) -> u64 {
     // SAFETY: on arm64 the context starts with `user_pt_regs`.
     unsafe { (*(regs as *const aya_ebpf::bindings::user_pt_regs)).sp }
 }
@@ -53,16 +53,30 @@ pub fn tls_enter(ctx: ProbeContext) {
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     let session: u64 = ctx.arg(0).unwrap_or(0);
     let sp = stack_pointer(ctx.regs);
-    // SAFETY: read-only look at the map value.
-    if let Some(outer) = unsafe { TLS_CALLS.get(&id) } {
-        // Deeper in the stack: a call nested in the outer one. At the same
-        // depth on the same session: a tail call, or the same function
-        // reached through a second attachment. Otherwise the entry is a
-        // leftover whose return never came, and this call replaces it.
-        if outer.sp > sp || (outer.sp == sp && outer.session == session) {
-            return;
-        }
+    if nested(id, session, sp) {
+        return;
     }
+    record(&ctx, id, cookie, session, sp);
+}
+
+/// True when the thread is already inside a hooked call that this one is
+/// part of: its return reports the bytes.
+#[inline(always)]
+pub fn nested(id: u64, session: u64, sp: u64) -> bool {
+    // SAFETY: read-only look at the map value.
+    let Some(outer) = (unsafe { TLS_CALLS.get(&id) }) else {
+        return false;
+    };
+    // Deeper in the stack: a call nested in the outer one. At the same
+    // depth on the same session: a tail call, or the same function
+    // reached through a second attachment. Otherwise the entry is a
+    // leftover whose return never came, and this call replaces it.
+    outer.sp > sp || (outer.sp == sp && outer.session == session)
+}
+
+/// Keeps the call for its return, which captures its bytes.
+#[inline(always)]
+pub fn record(ctx: &ProbeContext, id: u64, cookie: u64, session: u64, sp: u64) {
     let ret_kind = tls::ret(cookie);
     let call = TlsCall {
         session,
@@ -85,6 +99,13 @@ pub fn tls_enter(ctx: ProbeContext) {
 
 #[uretprobe]
 pub fn tls_return(ctx: RetProbeContext) {
+    finish(&ctx);
+}
+
+/// At a hooked function's return: the call kept at its entry ends, and
+/// what it read or wrote is captured.
+#[inline(always)]
+pub fn finish(ctx: &RetProbeContext) {
     let id = bpf_get_current_pid_tgid();
     // SAFETY: copy out of the map value before removing it.
     let Some(call) = (unsafe { TLS_CALLS.get(&id) }).copied() else {
@@ -122,7 +143,7 @@ pub fn tls_return(ctx: RetProbeContext) {
     if call.op == tls::OP_HANDSHAKE {
         return;
     }
-    let moved = bytes_moved(&ctx, &call);
+    let moved = bytes_moved(ctx, &call);
     if moved <= 0 {
         return;
     }

@@ -3,6 +3,8 @@
 //! decryption. The syscalls a library call makes on its thread tell which
 //! socket the session uses, so the plaintext joins that (pid, fd)'s
 //! connection, marked TLS, and the socket's own ciphertext is skipped.
+//! Writes are captured at their entry where the kernel takes uprobe
+//! sessions (`write`), reads at their return (`calls`).
 //! `exec` tells the agent about new processes, whose libraries it attaches.
 //! Go programs link their own TLS: `go` hooks `crypto/tls` in them.
 
@@ -11,3 +13,4 @@ mod exec;
 #[cfg(bpf_target_arch = "x86_64")]
 mod go;
 mod stream;
+pub mod write;

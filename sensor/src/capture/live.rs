@@ -6,7 +6,7 @@
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, PerCpuArray};
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 use sensor_common::tls::FdLayout;
@@ -19,6 +19,7 @@ use tokio::io::{unix::AsyncFd, Interest};
 use super::event::{decode, exec_pid, CaptureEvent, ConnId};
 use super::inflight;
 use super::mode::{CaptureMode, Mode};
+use super::ring::{Ring, RingError};
 use super::socket;
 use super::tls::{TlsConfig, TlsProbes, TlsStats};
 
@@ -92,6 +93,8 @@ pub enum LiveError {
     Tracefs(std::io::Error),
     #[error("tracefs at {0} is mounted but this process may not read it: it lacks {1}; run as root or grant the capabilities deploy/systemd/sensor.service lists")]
     TracefsUnreadable(&'static str, String),
+    #[error("eBPF map `EVENTS`: {0}")]
+    Ring(#[from] RingError),
     #[error("ring buffer polling failed: {0}")]
     Poll(#[from] std::io::Error),
     #[error("TLS library probes: {0}")]
@@ -129,7 +132,7 @@ pub struct LiveCapture {
     // New TLS libraries are attached through it as programs start.
     ebpf: Ebpf,
     tls: Option<TlsProbes>,
-    ring: AsyncFd<RingBuf<MapData>>,
+    ring: AsyncFd<Ring>,
     counters: PerCpuArray<MapData, u64>,
     conns: ConnTable,
     /// The mode running.
@@ -196,11 +199,10 @@ impl LiveCapture {
         // Every BTF parse is done: give its pages back before the ring
         // buffer's are mapped, or the two add up in the peak.
         super::heap::give_back_freed_memory();
-        let ring =
-            RingBuf::try_from(take_map(&mut ebpf, "EVENTS")?).map_err(|source| LiveError::Map {
-                name: "EVENTS",
-                source,
-            })?;
+        let ring = match take_map(&mut ebpf, "EVENTS")? {
+            Map::RingBuf(data) => Ring::new(data)?,
+            _ => return Err(RingError::NotARing.into()),
+        };
         let counters =
             PerCpuArray::try_from(take_map(&mut ebpf, "COUNTERS")?).map_err(|source| {
                 LiveError::Map {
@@ -256,7 +258,9 @@ impl LiveCapture {
         let mut bytes = 0;
         let now = Instant::now();
         while drained < max && bytes < MAX_BATCH_BYTES {
-            let Some(record) = ring.next() else { break };
+            let Some(record) = ring.next_record() else {
+                break;
+            };
             drained += 1;
             bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {
@@ -311,7 +315,9 @@ impl LiveCapture {
         let ring = self.ring.get_mut();
         let (mut drained, mut bytes) = (0, 0);
         while drained < max && bytes < MAX_BATCH_BYTES {
-            let Some(record) = ring.next() else { break };
+            let Some(record) = ring.next_record() else {
+                break;
+            };
             drained += 1;
             bytes += record.len();
             if hand_exec_to_tls(&mut self.tls, &record, now) {

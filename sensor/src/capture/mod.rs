@@ -10,6 +10,7 @@ pub mod live;
 pub mod mode;
 pub mod privileges;
 pub mod replay;
+pub mod ring;
 pub mod socket;
 pub mod tls;
 pub mod trial;

@@ -123,7 +123,11 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
             let jwt =
                 value.starts_with(b"eyJ") && value.iter().filter(|&&b| b == b'.').count() == 2;
             let firebase = value.starts_with(b"AIza") && firebase_web_config(segment);
-            !jwt && !firebase && (report_examples || v::generic_secret(value))
+            !jwt && !firebase
+                && (report_examples
+                    || v::generic_secret(value)
+                        && (v::token_alphabet(value) || password_named(segment, value))
+                        && !names_a_location(segment, value))
         }
         // Jenkins keeps credentials as `<secret>{AQAAABAAAAAQ...}</secret>`
         // (encrypted with the controller's key, so still a secret to
@@ -173,6 +177,13 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
                 && !PLACEHOLDER_PASSWORDS.contains(&lower.as_str())
                 && not_example(v::is_placeholder(value))
         }
+        Check::KubernetesSecretData => {
+            kubernetes_secret(segment)
+                && value.len().is_multiple_of(4)
+                && base64::engine::general_purpose::STANDARD
+                    .decode(value)
+                    .is_ok_and(|data| data.len() >= 8)
+        }
         Check::NonEmpty => {
             let t = value.trim_ascii();
             let lower = String::from_utf8_lossy(t).to_ascii_lowercase();
@@ -202,6 +213,76 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
 fn firebase_web_config(segment: &[u8]) -> bool {
     let has = |needle: &[u8]| memchr::memmem::find(segment, needle).is_some();
     has(b"authDomain") && has(b"projectId")
+}
+
+/// The name `value` is assigned to: the text before it on its line (at
+/// most 64 bytes).
+fn assigned_name<'a>(segment: &'a [u8], value: &[u8]) -> &'a [u8] {
+    let Some(at) = memchr::memmem::find(segment, value) else {
+        return &[];
+    };
+    let line = &segment[..at];
+    let start = line
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |n| n + 1)
+        .max(at.saturating_sub(64));
+    &line[start..]
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// The name says password (`password`, `passwd`, `pwd`, `pass`): a person
+/// chose the value, so any printable character may be in it.
+fn password_named(segment: &[u8], value: &[u8]) -> bool {
+    let name = assigned_name(segment, value);
+    contains_ignore_case(name, b"pass") || contains_ignore_case(name, b"pwd")
+}
+
+/// The name ends in a word for where something is (`apiVersion`,
+/// `api_url`, `DUO_API_HOST`, `auth_endpoint`): `api` or `auth` in it
+/// does not make its value a credential.
+fn names_a_location(segment: &[u8], value: &[u8]) -> bool {
+    let name = assigned_name(segment, value);
+    let end = name
+        .iter()
+        .rposition(u8::is_ascii_alphanumeric)
+        .map_or(0, |n| n + 1);
+    let name = &name[..end];
+    [
+        &b"version"[..],
+        b"url",
+        b"uri",
+        b"host",
+        b"endpoint",
+        b"domain",
+        b"path",
+        b"server",
+    ]
+    .iter()
+    .any(|w| name.len() >= w.len() && name[name.len() - w.len()..].eq_ignore_ascii_case(w))
+}
+
+/// `segment` is a Kubernetes Secret manifest (a `kind: Secret` line; not
+/// `SopsSecret` or `ExternalSecret`, whose data is encrypted or a
+/// reference).
+fn kubernetes_secret(segment: &[u8]) -> bool {
+    segment.split(|&b| b == b'\n').any(|line| {
+        let line = line.trim_ascii();
+        line.len() >= 5
+            && line[..5].eq_ignore_ascii_case(b"kind:")
+            && line[5..]
+                .trim_ascii()
+                .trim_ascii_start()
+                .iter()
+                .filter(|&&b| b != b'\'' && b != b'"')
+                .map(u8::to_ascii_lowercase)
+                .eq(b"secret".iter().copied())
+    })
 }
 
 /// The digits of `value` follow, after spaces, a group ending in a digit

@@ -53,6 +53,9 @@ pub enum Check {
     /// template variable, not a word (a digit, mixed case or a symbol),
     /// not a placeholder.
     CliPassword,
+    /// A `data:` value of a Kubernetes Secret manifest (`kind: Secret` in
+    /// the same text): base64 that decodes to at least 8 bytes.
+    KubernetesSecretData,
     /// A non-empty value that is not a mask or placeholder.
     NonEmpty,
     /// A date-like value (at least four digits).

@@ -404,6 +404,46 @@ pub const SPECS: &[Spec] = &[
         ..Spec::BASE
     },
     Spec {
+        id: "secret.azure_storage_key",
+        severity: Critical,
+        description: "Azure storage account key (86 base64 characters and ==, a 512-bit key) after an account or storage key name, as in connection strings and SDK initialisers",
+        keywords: &["accountkey", "account_key", "storagekey", "storage_key"],
+        regex: Some(
+            r"(?i)(?:account_?key|storage_?key)[^a-z0-9+/]{1,30}([a-z0-9+/]{86}==)(?:[^a-z0-9+/=]|$)",
+        ),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.azure_container_registry_password",
+        severity: Critical,
+        description: "Azure Container Registry access key (42 base64 characters, the +ACR marker, 6 more)",
+        keywords: &["+acr"],
+        regex: Some(
+            r"(?:^|[^A-Za-z0-9+/])([A-Za-z0-9+/]{42}\+ACR[A-Za-z0-9+/]{6})(?:[^A-Za-z0-9+/=]|$)",
+        ),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.kubernetes_secret_data",
+        gitleaks: &["kubernetes-secret-yaml"],
+        severity: High,
+        description: "Kubernetes Secret manifest with base64 data values (decoded: at least 8 bytes; templates, empty and short values are not findings)",
+        keywords: &["kind: secret", "kind: 'secret", "kind: \"secret"],
+        // A `key: value` line (or a `|`/`>` block scalar's first line) whose
+        // value is one base64 word; the check wants `kind: Secret` in the
+        // same text and the value to decode.
+        regex: Some(
+            r#"(?m)^[ \t]*[A-Za-z0-9_.-]{1,253}:[ \t]*(?:[|>][-+]?[ \t]*\r?\n[ \t]+)?['"]?([A-Za-z0-9+/]{12,8192}={0,2})['"]?[ \t]*\r?$"#,
+        ),
+        check: Check::KubernetesSecretData,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
         id: "secret.teams_webhook",
         gitleaks: &["microsoft-teams-webhook"],
         description: "Microsoft Teams incoming webhook URL",

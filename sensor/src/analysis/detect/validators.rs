@@ -506,11 +506,14 @@ pub fn slack_token(s: &[u8]) -> bool {
     let Some(rest) = s.get(5..) else {
         return false;
     };
-    if is_placeholder(s) {
-        return false;
-    }
     let parts: Vec<&[u8]> = rest.split(|&b| b == b'-').collect();
     let last = parts.last().copied().unwrap_or_default();
+    // The numeric parts are workspace and user ids, not secrets: a run of
+    // one digit there is an odd id, not a placeholder token. The secret
+    // part, and placeholder words anywhere, decide.
+    if is_placeholder_word(s) || is_placeholder(last) {
+        return false;
+    }
     let numeric_ids = parts[..parts.len() - 1]
         .iter()
         .filter(|p| p.len() >= 8 && p.iter().all(u8::is_ascii_digit))
@@ -567,6 +570,50 @@ pub fn generic_secret(s: &[u8]) -> bool {
         (false, false) => false,
     };
     shape && !is_placeholder_word(s) && !has_replacement_mark(s)
+}
+
+/// Whether `s` is written in the alphabet of generated tokens: letters,
+/// digits and the separators token formats use (`+/=` base64, `-_`
+/// base64url, `.` segments, `~`, `:` and `|` between an id and its secret,
+/// `&` and `=` of query strings such as SAS tokens, `%XX` URL escapes, `\`
+/// and `^` that escaped text and some providers' ranges carry). A URL is
+/// judged by its own rules. `$`, `#`, `@`, `*`, `!`, `;` or a bare `%`
+/// inside a key is a character a person typed: a password, or a key
+/// damaged in copying; only a password-named value may have them (the
+/// caller decides). Only the text before an escaped line break (`\n`) is
+/// the value: what follows is the next line of the file it was quoted from.
+pub fn token_alphabet(s: &[u8]) -> bool {
+    let end = s
+        .windows(2)
+        .position(|w| w[0] == b'\\' && matches!(w[1], b'n' | b'r' | b't'))
+        .unwrap_or(s.len());
+    let s = &s[..end];
+    if memchr::memmem::find(s, b"://").is_some() {
+        return true;
+    }
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if b == b'%' {
+            if !(s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'+' | b'/' | b'=' | b'_' | b'-' | b'.' | b'~' | b':' | b'|' | b'&' | b'\\' | b'^'
+            ))
+        {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// A `?` among otherwise token characters (`Kq7vP2?R9sT4...`): the mark
@@ -664,6 +711,19 @@ mod tests {
         "mHvIoyAsS593j9zKRH!GO81aEMPKgQ?mzfWnuD" => true,
     );
 
+    table!(token_alphabets, token_alphabet,
+        "Kq7vP2xR9sT4uW6yZ8aB1cD3" => true,
+        "R2xlVEmqi+OW130dxWIDhfw1K6XKw/gxc5P9te3cwWBtnK2XkZq5k+VUA==" => true,
+        "sp=r&st=2025-03-04&sig=WSdF9YeZhvrbs%2B%2B1f8ZdDBzEe7fBJ%3D" => true,
+        "49|07KJBwfPzF2ESyNui5yBw9OVB6eWj0iXkssEKC7b" => true,
+        "https://hooks.example.net/a@b/c$d" => true,
+        "qjxoft0b3p1_wj7s8vvqtz4cqvxgx9vu\\nBACKUP=$x" => true,
+        "Qh6DP6Zf7vHtm@DDsbS219qcz4d883Y9" => false,
+        "WAgP6m4gYc1qe%HnjWAAF5HBKL%i6kwrsbD" => false,
+        "2mm8Rl67MjoMruYfyIBg5#zy2pxcxIQfet" => false,
+        "$YenOG.PKHl7LcdVYsjaR4LgQiZ1zw3MAnMyiondXC63" => false,
+    );
+
     table!(ssns, ssn,
         "536-22-8726" => true,
         "536 22 8726" => true,
@@ -736,6 +796,8 @@ mod tests {
         "xoxp-1234-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d" => false,
         "xoxp-2401839273-4892017354-5920183746-" => false,
         "xoxp-1-RANDOMSTRINGHERE" => false,
+        "xoxa-2-511111111-31111111111-3111111111111-e039d02840a0b9379c" => true,
+        "xoxb-2401839273-4892017354-00000000000000000000" => false,
     );
 
     table!(private_ips, private_ipv4,

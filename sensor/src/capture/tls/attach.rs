@@ -8,6 +8,11 @@
 //! need CAP_BPF and CAP_PERFMON only, and one link covers every function
 //! of a file. Otherwise through aya's uprobes (`perf_event_open`), which
 //! since Linux 6.16 need CAP_SYS_ADMIN.
+//!
+//! Where the kernel takes uprobe sessions (Linux 6.13), the writes that
+//! `symbols` marks as capturable at their entry get the write program
+//! through a session link instead: it captures at the entry and skips the
+//! return, or keeps it when the entry cannot (`sensor-ebpf`, `tls::write`).
 
 use std::path::Path;
 
@@ -16,13 +21,16 @@ use aya::programs::{ProgramError, UProbe};
 use aya::Ebpf;
 
 use super::go::GoProbes;
-use super::multi::{MultiError, MultiLink, MultiPrograms};
+use super::multi::{LinkKind, MultiError, MultiLink, MultiPrograms};
 use super::symbols::FoundHook;
 
 /// The uprobe at a function's start: records the call.
 pub const ENTRY_PROGRAM: &str = "tls_enter";
 /// The uretprobe at its return: captures the plaintext.
 pub const RETURN_PROGRAM: &str = "tls_return";
+/// The write functions' session program: captures at the entry, or at
+/// the return when the entry cannot.
+pub const WRITE_PROGRAM: &str = "tls_write";
 /// Go's `(*tls.Conn).Write`, at its entry.
 pub const GO_WRITE_PROGRAM: &str = "go_tls_write";
 /// Go's `(*tls.Conn).Read`, at its entry.
@@ -98,15 +106,21 @@ pub fn load(ebpf: &mut Ebpf) -> Result<(), AttachError> {
 }
 
 /// Loads copies of the programs for uprobe_multi links (once), from
-/// `object`, the bytes `ebpf` was loaded from; `go` with the Go ones.
-/// An error means the kernel does not take such links (before 6.6) or
-/// the programs for them: the uprobes then go through aya.
-pub fn load_multi(ebpf: &Ebpf, object: &[u8], go: bool) -> Result<MultiPrograms, MultiError> {
+/// `object`, the bytes `ebpf` was loaded from; `go` with the Go ones;
+/// the write program for session links when the kernel takes it (the
+/// second value says why not). An error means the kernel does not take
+/// such links (before 6.6) or the programs for them: the uprobes then go
+/// through aya.
+pub fn load_multi(
+    ebpf: &Ebpf,
+    object: &[u8],
+    go: bool,
+) -> Result<(MultiPrograms, Option<MultiError>), MultiError> {
     let mut names = vec![ENTRY_PROGRAM, RETURN_PROGRAM];
     if go {
         names.extend(GO_PROGRAMS);
     }
-    MultiPrograms::load(ebpf, object, &names)
+    MultiPrograms::load(ebpf, object, &names, &[WRITE_PROGRAM])
 }
 
 /// Loads the Go programs (once, before any Go attachment). Apart from the
@@ -158,12 +172,12 @@ pub fn attach_go(
         symbols: vec![symbol; offsets.len()],
         offsets,
         cookies,
-        returns: false,
+        kind: LinkKind::Entry,
     });
     attach_groups(ebpf, multi, path, &groups)
 }
 
-/// Attaches both programs to every function in `hooks` of the file at
+/// Attaches the programs to every function in `hooks` of the file at
 /// `path`, and returns the links: dropping one detaches it. All or
 /// nothing: on a failure what was attached is detached again, so no call
 /// is seen entering without being seen returning.
@@ -173,17 +187,48 @@ pub fn attach_file(
     path: &Path,
     hooks: &[FoundHook],
 ) -> Result<Vec<TlsLink>, AttachError> {
-    let offsets: Vec<u64> = hooks.iter().map(|h| h.offset).collect();
-    let cookies: Vec<u64> = hooks.iter().map(|h| h.hook.cookie()).collect();
-    let symbols: Vec<&'static str> = hooks.iter().map(|h| h.hook.symbol).collect();
-    let groups = [(ENTRY_PROGRAM, false), (RETURN_PROGRAM, true)].map(|(program, returns)| Group {
+    if let Some(sessions) = multi.filter(|m| m.has_session(WRITE_PROGRAM)) {
+        let (at_entry, rest): (Vec<FoundHook>, Vec<FoundHook>) =
+            hooks.iter().partition(|h| h.at_entry);
+        if !at_entry.is_empty() {
+            let mut groups = entry_and_return(&rest);
+            groups.push(group(WRITE_PROGRAM, &at_entry, LinkKind::Session));
+            match attach_multi(sessions, path, &groups) {
+                Ok(links) => return Ok(links),
+                Err(err) if err.is_permission_denied() => return Err(err.into()),
+                Err(err) => tracing::debug!("{err}: capturing writes at their return instead"),
+            }
+        }
+    }
+    attach_groups(ebpf, multi, path, &entry_and_return(hooks))
+}
+
+/// The entry and the return program on `hooks` (none when empty).
+fn entry_and_return(hooks: &[FoundHook]) -> Vec<Group> {
+    if hooks.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        group(ENTRY_PROGRAM, hooks, LinkKind::Entry),
+        group(RETURN_PROGRAM, hooks, LinkKind::Return),
+    ]
+}
+
+/// `program` on `hooks`, each with its cookie; a session's carry
+/// `tls::AT_ENTRY`.
+fn group(program: &'static str, hooks: &[FoundHook], kind: LinkKind) -> Group {
+    let at_entry = if kind == LinkKind::Session {
+        sensor_common::tls::AT_ENTRY
+    } else {
+        0
+    };
+    Group {
         program,
-        symbols: symbols.clone(),
-        offsets: offsets.clone(),
-        cookies: cookies.clone(),
-        returns,
-    });
-    attach_groups(ebpf, multi, path, &groups)
+        symbols: hooks.iter().map(|h| h.hook.symbol).collect(),
+        offsets: hooks.iter().map(|h| h.offset).collect(),
+        cookies: hooks.iter().map(|h| h.hook.cookie() | at_entry).collect(),
+        kind,
+    }
 }
 
 /// One program at some points of a file.
@@ -193,12 +238,28 @@ struct Group {
     symbols: Vec<&'static str>,
     offsets: Vec<u64>,
     cookies: Vec<u64>,
-    /// At the functions' returns (uretprobes).
-    returns: bool,
+    kind: LinkKind,
+}
+
+/// Every group through uprobe_multi links; all or nothing.
+fn attach_multi(
+    multi: &MultiPrograms,
+    path: &Path,
+    groups: &[Group],
+) -> Result<Vec<TlsLink>, MultiError> {
+    groups
+        .iter()
+        .map(|g| {
+            multi
+                .attach(g.program, path, &g.offsets, &g.cookies, g.kind)
+                .map(TlsLink::Multi)
+        })
+        .collect()
 }
 
 /// Every group through uprobe_multi links when `multi` is there and the
-/// kernel takes them, else through aya; all or nothing.
+/// kernel takes them, else through aya (entries and returns only); all or
+/// nothing.
 fn attach_groups(
     ebpf: &mut Ebpf,
     multi: Option<&MultiPrograms>,
@@ -206,15 +267,7 @@ fn attach_groups(
     groups: &[Group],
 ) -> Result<Vec<TlsLink>, AttachError> {
     if let Some(multi) = multi {
-        let linked: Result<Vec<TlsLink>, MultiError> = groups
-            .iter()
-            .map(|g| {
-                multi
-                    .attach(g.program, path, &g.offsets, &g.cookies, g.returns)
-                    .map(TlsLink::Multi)
-            })
-            .collect();
-        match linked {
+        match attach_multi(multi, path, groups) {
             Ok(links) => return Ok(links),
             // aya's uprobes need more privilege than these links.
             Err(err) if err.is_permission_denied() => return Err(err.into()),
@@ -242,4 +295,47 @@ fn attach_groups(
         }
     }
     Ok(links)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::tls::hooks;
+    use sensor_common::tls::{at_entry, op, AT_ENTRY, OP_WRITE};
+
+    fn found(symbol: &str, offset: u64) -> FoundHook {
+        let hook = hooks::by_symbol(symbol.as_bytes()).unwrap();
+        FoundHook {
+            hook,
+            offset,
+            emulated: true,
+            at_entry: hook.op == OP_WRITE,
+        }
+    }
+
+    #[test]
+    fn only_session_links_carry_the_entry_capture_bit() {
+        let hooks = [found("SSL_read", 0x10), found("SSL_write", 0x20)];
+        let groups = entry_and_return(&hooks);
+        assert_eq!(
+            groups
+                .iter()
+                .map(|g| (g.program, g.kind))
+                .collect::<Vec<_>>(),
+            [
+                (ENTRY_PROGRAM, LinkKind::Entry),
+                (RETURN_PROGRAM, LinkKind::Return)
+            ]
+        );
+        for g in &groups {
+            assert_eq!(g.offsets, [0x10, 0x20]);
+            assert!(g.cookies.iter().all(|&c| !at_entry(c)));
+        }
+        let session = group(WRITE_PROGRAM, &hooks[1..], LinkKind::Session);
+        assert_eq!(session.offsets, [0x20]);
+        assert_eq!(session.symbols, ["SSL_write"]);
+        assert_eq!(session.cookies, [hooks[1].hook.cookie() | AT_ENTRY]);
+        assert_eq!(op(session.cookies[0]), OP_WRITE);
+        assert!(entry_and_return(&[]).is_empty());
+    }
 }

@@ -54,6 +54,26 @@ pub const HOOKS: &[Hook] = &[
 pub const OPENSSL_READ_INTERNAL: Hook = hook("ssl_read_internal", OP_READ, RET_EX);
 pub const OPENSSL_WRITE_INTERNAL: Hook = hook("ssl_write_internal", OP_WRITE, RET_EX);
 
+/// Hooked functions that call another one of the same library, which is
+/// then hooked too: (caller, callee). `gnutls_record_send` jumps to
+/// `gnutls_record_send2`.
+const CALLERS: [(&str, &str); 1] = [("gnutls_record_send", "gnutls_record_send2")];
+
+/// True when `hook`'s plaintext may be captured at its entry, with no
+/// return probe: it writes, and no hooked function runs inside it, so
+/// that only one probe reports its bytes. Among the hooks of one file
+/// (`file`), a caller of another keeps its return (the callee, captured at
+/// entry, sees the caller in flight and leaves the bytes to its return);
+/// the functions of a file that `wraps` another TLS library (imports a
+/// hooked function, as GnuTLS's OpenSSL layer does) all keep theirs.
+pub fn at_entry(hook: &Hook, file: &[&Hook], wraps: bool) -> bool {
+    hook.op == OP_WRITE
+        && !wraps
+        && !CALLERS.iter().any(|(caller, callee)| {
+            hook.symbol == *caller && file.iter().any(|h| h.symbol == *callee)
+        })
+}
+
 /// The hook named `symbol`, if it is one.
 pub fn by_symbol(symbol: &[u8]) -> Option<&'static Hook> {
     HOOKS.iter().find(|h| h.symbol.as_bytes() == symbol)
@@ -76,5 +96,26 @@ mod tests {
         }
         assert_eq!(by_symbol(b"SSL_read_ex").unwrap().ret, RET_EX);
         assert!(by_symbol(b"SSL_readx").is_none());
+    }
+
+    #[test]
+    fn only_writes_that_call_no_other_hook_are_captured_at_entry() {
+        let h = |s: &str| by_symbol(s.as_bytes()).unwrap();
+        let openssl = [h("SSL_read"), h("SSL_write"), h("SSL_do_handshake")];
+        let gnutls = [h("gnutls_record_send"), h("gnutls_record_send2")];
+        let cases: [(&Hook, &[&Hook], bool, bool); 9] = [
+            (h("SSL_write"), &openssl, false, true),
+            (h("SSL_write_ex"), &openssl, false, true),
+            (&OPENSSL_WRITE_INTERNAL, &openssl, false, true),
+            (h("SSL_read"), &openssl, false, false),
+            (h("SSL_do_handshake"), &openssl, false, false),
+            (h("gnutls_record_send2"), &gnutls, false, true),
+            (h("gnutls_record_send"), &gnutls, false, false),
+            (h("gnutls_record_send"), &gnutls[..1], false, true),
+            (h("SSL_write"), &openssl, true, false),
+        ];
+        for (hook, file, wraps, want) in cases {
+            assert_eq!(at_entry(hook, file, wraps), want, "{hook:?} wraps={wraps}");
+        }
     }
 }

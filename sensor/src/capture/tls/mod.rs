@@ -131,7 +131,14 @@ impl TlsProbes {
             .then(|| attach::load_multi(ebpf, super::live::EBPF_OBJECT, go_loaded))
         {
             None => None,
-            Some(Ok(programs)) => Some(programs),
+            Some(Ok((programs, sessions_refused))) => {
+                if let Some(err) = sessions_refused {
+                    tracing::info!(
+                        "TLS writes are captured at their return: the kernel does not take uprobe sessions (Linux 6.13 and later; {err})"
+                    );
+                }
+                Some(programs)
+            }
             Some(Err(err)) => {
                 tracing::info!(
                     "TLS probes attach through perf_event_open, which needs CAP_SYS_ADMIN since Linux 6.16: uprobe_multi links are not available ({err})"
@@ -243,8 +250,14 @@ impl TlsProbes {
                     None => {
                         let names: Vec<&str> = found.hooks.iter().map(|h| h.hook.symbol).collect();
                         let stepped = found.hooks.iter().filter(|h| !h.emulated).count();
+                        let at_entry = match &self.multi {
+                            Some(m) if m.has_session(attach::WRITE_PROGRAM) => {
+                                found.hooks.iter().filter(|h| h.at_entry).count()
+                            }
+                            _ => 0,
+                        };
                         tracing::info!(
-                            "TLS probes attached to {} ({}; {stepped} of {} at an instruction the kernel single-steps)",
+                            "TLS probes attached to {} ({}; {stepped} of {} at an instruction the kernel single-steps; {at_entry} writing functions captured at their entry)",
                             path.display(),
                             names.join(", "),
                             names.len()

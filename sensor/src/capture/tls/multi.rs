@@ -12,6 +12,11 @@
 //! their map references relocated against the maps aya created (globals
 //! included, already set), and creates the links itself. Closing a link's
 //! fd detaches it; a program's fd stays open while it has links.
+//!
+//! A session link (`BPF_TRACE_UPROBE_SESSION`, Linux 6.13) runs one
+//! program at the entry and, unless that run returned nonzero, at the
+//! return: the write program is loaded a third time with that attach type
+//! when the kernel takes it.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
@@ -26,6 +31,10 @@ use aya_obj::generated::{bpf_attach_type, bpf_attr, bpf_cmd, bpf_prog_type};
 
 /// `BPF_F_UPROBE_MULTI_RETURN`: probes at the functions' returns.
 const RETURN_FLAG: u32 = 1;
+/// `BPF_TRACE_UPROBE_SESSION` (Linux 6.13), newer than aya-obj's
+/// bindings: one program at the entry and, unless the entry returned
+/// nonzero, at the return.
+const UPROBE_SESSION: u32 = 57;
 /// Verifier log kept when a program is refused.
 const LOG_BYTES: usize = 64 * 1024;
 
@@ -67,6 +76,20 @@ impl MultiError {
 /// The TLS programs loaded for uprobe_multi links.
 pub struct MultiPrograms {
     programs: HashMap<&'static str, OwnedFd>,
+    /// The programs loaded for session links.
+    sessions: HashMap<&'static str, OwnedFd>,
+}
+
+/// Where a link's program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    /// At the probed instruction.
+    Entry,
+    /// At the functions' returns.
+    Return,
+    /// At the probed instruction and, unless that run returned nonzero,
+    /// at the function's return (a session program).
+    Session,
 }
 
 /// One uprobe_multi link: dropping it detaches its probes.
@@ -77,8 +100,14 @@ pub struct MultiLink(
 
 impl MultiPrograms {
     /// Loads `names` from `object` (the bytes `ebpf` was loaded from),
-    /// sharing `ebpf`'s maps.
-    pub fn load(ebpf: &Ebpf, object: &[u8], names: &[&'static str]) -> Result<Self, MultiError> {
+    /// sharing `ebpf`'s maps, and `sessions` for session links where the
+    /// kernel takes them (Linux 6.13): the second value is why not.
+    pub fn load(
+        ebpf: &Ebpf,
+        object: &[u8],
+        names: &[&'static str],
+        sessions: &[&'static str],
+    ) -> Result<(Self, Option<MultiError>), MultiError> {
         let mut obj =
             aya_obj::Object::parse(object).map_err(|err| MultiError::Object(err.to_string()))?;
         // The programs' BTF: the verifier wants each subprogram's type.
@@ -110,8 +139,7 @@ impl MultiPrograms {
         .map_err(|err| MultiError::Relocation(err.to_string()))?;
         obj.relocate_calls(&text_sections)
             .map_err(|err| MultiError::Relocation(err.to_string()))?;
-        let mut programs = HashMap::new();
-        for &name in names {
+        let load = |name: &'static str, attach_type: u32| {
             let program = obj
                 .programs
                 .get(name)
@@ -120,22 +148,44 @@ impl MultiPrograms {
                 .functions
                 .get(&program.function_key())
                 .ok_or(MultiError::MissingProgram(name))?;
-            let fd = load_program(name, function, btf.as_ref(), &obj.license)?;
+            load_program(name, function, btf.as_ref(), &obj.license, attach_type)
+        };
+        let mut programs = HashMap::new();
+        for &name in names {
+            let fd = load(name, bpf_attach_type::BPF_TRACE_UPROBE_MULTI as u32)?;
             programs.insert(name, fd);
         }
-        Ok(Self { programs })
+        let mut session_programs = HashMap::new();
+        let mut refused = None;
+        for &name in sessions {
+            match load(name, UPROBE_SESSION) {
+                Ok(fd) => {
+                    session_programs.insert(name, fd);
+                }
+                Err(err) => refused = Some(err),
+            }
+        }
+        let programs = Self {
+            programs,
+            sessions: session_programs,
+        };
+        Ok((programs, refused))
+    }
+
+    /// True when `program` was loaded for session links.
+    pub fn has_session(&self, program: &str) -> bool {
+        self.sessions.contains_key(program)
     }
 
     /// Attaches `program` at `offsets` of the file at `path`, each with
-    /// its cookie, at the functions' returns when `returns`, for every
-    /// process.
+    /// its cookie, where `kind` says, for every process.
     pub fn attach(
         &self,
         program: &'static str,
         path: &Path,
         offsets: &[u64],
         cookies: &[u64],
-        returns: bool,
+        kind: LinkKind,
     ) -> Result<MultiLink, MultiError> {
         assert_eq!(offsets.len(), cookies.len());
         let link_error = |source| MultiError::Link {
@@ -143,8 +193,11 @@ impl MultiPrograms {
             path: path.display().to_string(),
             source,
         };
-        let prog = self
-            .programs
+        let programs = match kind {
+            LinkKind::Session => &self.sessions,
+            LinkKind::Entry | LinkKind::Return => &self.programs,
+        };
+        let prog = programs
             .get(program)
             .ok_or(MultiError::MissingProgram(program))?;
         let c_path = CString::new(path.as_os_str().as_bytes())
@@ -155,13 +208,22 @@ impl MultiPrograms {
         unsafe {
             let link = &mut attr.link_create;
             link.__bindgen_anon_1.prog_fd = prog.as_raw_fd() as u32;
-            link.attach_type = bpf_attach_type::BPF_TRACE_UPROBE_MULTI as u32;
+            link.attach_type = match kind {
+                LinkKind::Session => UPROBE_SESSION,
+                LinkKind::Entry | LinkKind::Return => {
+                    bpf_attach_type::BPF_TRACE_UPROBE_MULTI as u32
+                }
+            };
             let multi = &mut link.__bindgen_anon_3.uprobe_multi;
             multi.path = c_path.as_ptr() as u64;
             multi.offsets = offsets.as_ptr() as u64;
             multi.cookies = cookies.as_ptr() as u64;
             multi.cnt = offsets.len() as u32;
-            multi.flags = if returns { RETURN_FLAG } else { 0 };
+            multi.flags = if kind == LinkKind::Return {
+                RETURN_FLAG
+            } else {
+                0
+            };
         }
         // The arrays and the path outlive the call.
         bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr)
@@ -223,20 +285,22 @@ fn load_btf(btf: &[u8]) -> Result<OwnedFd, MultiError> {
     })
 }
 
-/// `bpf(BPF_PROG_LOAD)` of a kprobe-type program for uprobe_multi links;
-/// on a refusal, again with the verifier's log for the error.
+/// `bpf(BPF_PROG_LOAD)` of a kprobe-type program for uprobe_multi links
+/// of `attach_type`; on a refusal, again with the verifier's log for the
+/// error.
 fn load_program(
     name: &'static str,
     function: &aya_obj::Function,
     btf: Option<&OwnedFd>,
     license: &CString,
+    attach_type: u32,
 ) -> Result<OwnedFd, MultiError> {
-    let source = match prog_load(name, function, btf, license, None) {
+    let source = match prog_load(name, function, btf, license, attach_type, None) {
         Ok(fd) => return Ok(fd),
         Err(source) => source,
     };
     let mut log = vec![0u8; LOG_BYTES];
-    if let Ok(fd) = prog_load(name, function, btf, license, Some(&mut log)) {
+    if let Ok(fd) = prog_load(name, function, btf, license, attach_type, Some(&mut log)) {
         return Ok(fd);
     }
     let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
@@ -258,6 +322,7 @@ fn prog_load(
     function: &aya_obj::Function,
     btf: Option<&OwnedFd>,
     license: &CString,
+    attach_type: u32,
     log: Option<&mut [u8]>,
 ) -> io::Result<OwnedFd> {
     let instructions = &function.instructions;
@@ -269,7 +334,7 @@ fn prog_load(
     unsafe {
         let load = &mut attr.__bindgen_anon_3;
         load.prog_type = bpf_prog_type::BPF_PROG_TYPE_KPROBE as u32;
-        load.expected_attach_type = bpf_attach_type::BPF_TRACE_UPROBE_MULTI as u32;
+        load.expected_attach_type = attach_type;
         load.insns = instructions.as_ptr() as u64;
         load.insn_cnt = instructions.len() as u32;
         load.license = license.as_ptr() as u64;

@@ -97,6 +97,7 @@ pub fn place(code: &dyn CodeReader, text: &[Range<u64>], found: Vec<FoundHook>) 
             hook: internal,
             offset,
             emulated: true,
+            at_entry: false,
         });
     }
     for f in &mut placed {

@@ -30,6 +30,9 @@ pub struct FoundHook {
     pub offset: u64,
     /// The kernel emulates the probed instruction (no single-step).
     pub emulated: bool,
+    /// A write whose plaintext may be captured at its entry, with no
+    /// return probe (see `hooks::at_entry`).
+    pub at_entry: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +50,7 @@ pub enum SymbolError {
 }
 
 /// Hooks found by symbol, and the executable ranges of x86-64 code.
-type ExportedHooks = (Vec<FoundHook>, Option<Vec<Range<u64>>>);
+type ExportedHooks = (Vec<FoundHook>, Option<Vec<Range<u64>>>, bool);
 
 /// `path` opened for reading its ELF structures on demand (a large
 /// program is never read whole).
@@ -73,24 +76,33 @@ pub(super) fn parse_elf<'a>(
 /// The hooked functions `path` defines, each once, each probed where
 /// `placement` says.
 pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
-    let (found, text) = exported_hooks(path)?;
-    let Some(text) = text.filter(|_| !found.is_empty()) else {
-        return Ok(found);
+    let (found, text, wraps) = exported_hooks(path)?;
+    let mut found = match text.filter(|_| !found.is_empty()) {
+        None => found,
+        Some(text) => {
+            let file = File::open(path).map_err(|source| SymbolError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+            placement::place(&file, &text, found)
+        }
     };
-    let file = File::open(path).map_err(|source| SymbolError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(placement::place(&file, &text, found))
+    let file_hooks: Vec<&'static Hook> = found.iter().map(|f| f.hook).collect();
+    for f in &mut found {
+        f.at_entry = hooks::at_entry(f.hook, &file_hooks, wraps);
+    }
+    Ok(found)
 }
 
-/// The hooked functions `path` defines, each at its start, and the file
+/// The hooked functions `path` defines, each at its start, the file
 /// ranges of its executable sections when it is x86-64 code (the only
-/// code `placement` decodes).
+/// code `placement` decodes), and whether it imports a hooked function
+/// that moves data (it wraps another TLS library).
 fn exported_hooks(path: &Path) -> Result<ExportedHooks, SymbolError> {
     let cache = open_elf(path)?;
     let elf = parse_elf(&cache, path)?;
     let mut found: Vec<FoundHook> = Vec::new();
+    let mut wraps = false;
     let dynamic = names_a_hook(&elf, path, ".dynstr").then(|| elf.dynamic_symbols());
     let table = names_a_hook(&elf, path, ".strtab").then(|| elf.symbols());
     for symbol in dynamic
@@ -98,15 +110,19 @@ fn exported_hooks(path: &Path) -> Result<ExportedHooks, SymbolError> {
         .flatten()
         .chain(table.into_iter().flatten())
     {
-        if !symbol.is_definition() || symbol.kind() != SymbolKind::Text {
-            continue;
-        }
         let Ok(name) = symbol.name_bytes() else {
             continue;
         };
         let Some(hook) = hooks::by_symbol(unversioned(name)) else {
             continue;
         };
+        if symbol.is_undefined() {
+            wraps |= hook.moves_data();
+            continue;
+        }
+        if !symbol.is_definition() || symbol.kind() != SymbolKind::Text {
+            continue;
+        }
         if found.iter().any(|f| f.hook.symbol == hook.symbol) {
             continue;
         }
@@ -115,6 +131,7 @@ fn exported_hooks(path: &Path) -> Result<ExportedHooks, SymbolError> {
                 hook,
                 offset,
                 emulated: false,
+                at_entry: false,
             });
         }
     }
@@ -125,7 +142,7 @@ fn exported_hooks(path: &Path) -> Result<ExportedHooks, SymbolError> {
             .map(|(offset, size)| offset..offset + size)
             .collect()
     });
-    Ok((found, text))
+    Ok((found, text, wraps))
 }
 
 /// The hooked names as a string table holds them: NUL before, and NUL or
@@ -284,7 +301,8 @@ mod tests {
             else {
                 continue;
             };
-            let (found, _) = exported_hooks(&path).unwrap();
+            let (found, _, wraps) = exported_hooks(&path).unwrap();
+            assert!(!wraps, "{}", path.display());
             let len = std::fs::metadata(&path).unwrap().len();
             for symbol in wanted {
                 let hook = found.iter().find(|f| f.hook.symbol == *symbol);
@@ -298,6 +316,42 @@ mod tests {
             offsets.sort_unstable();
             offsets.dedup();
             assert_eq!(offsets.len(), found.len());
+        }
+    }
+
+    #[test]
+    fn system_libraries_capture_the_writes_that_call_no_other_hook_at_entry() {
+        let find = |library: &str| {
+            super::super::candidates::standard_library_dirs()
+                .into_iter()
+                .map(|dir| dir.join(library))
+                .find(|p| p.exists())
+        };
+        // (library, function, captured at entry) where the library is here.
+        for (library, symbol, want) in [
+            ("libssl.so.3", "ssl_write_internal", true),
+            ("libssl.so.3", "ssl_read_internal", false),
+            ("libssl.so.3", "SSL_do_handshake", false),
+            ("libgnutls.so.30", "gnutls_record_send2", true),
+            ("libgnutls.so.30", "gnutls_record_send", false),
+            ("libgnutls.so.30", "gnutls_record_recv", false),
+            // GnuTLS's OpenSSL layer calls gnutls_record_send.
+            ("libgnutls-openssl.so.27", "SSL_write", false),
+        ] {
+            let Some(path) = find(library) else {
+                continue;
+            };
+            let found = find_hooks(&path).unwrap();
+            let Some(hook) = found.iter().find(|f| f.hook.symbol == symbol) else {
+                // ssl_read_internal where placement found OpenSSL 3's shape.
+                assert!(
+                    symbol.ends_with("_internal"),
+                    "{symbol} in {}",
+                    path.display()
+                );
+                continue;
+            };
+            assert_eq!(hook.at_entry, want, "{symbol} in {}", path.display());
         }
     }
 }

@@ -37,6 +37,7 @@ pub fn libraries(mut ebpf: Option<&mut Ebpf>, uprobe_multi: bool) -> Vec<Library
     let multi = match ebpf.as_deref() {
         Some(ebpf) if loaded && uprobe_multi => {
             attach::load_multi(ebpf, crate::capture::live::EBPF_OBJECT, false)
+                .map(|(programs, _)| programs)
                 .map_err(|err| tracing::debug!("no uprobe_multi links: {err}"))
                 .ok()
         }

@@ -61,6 +61,7 @@ fn hook(symbol: &str, offset: u64) -> FoundHook {
         hook: hooks::by_symbol(symbol.as_bytes()).unwrap(),
         offset,
         emulated: false,
+        at_entry: false,
     }
 }
 
