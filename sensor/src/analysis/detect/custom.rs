@@ -179,6 +179,7 @@ fn compile_custom(c: &CustomRuleConfig) -> Result<Rule, RuleError> {
             c.description.clone()
         },
         keywords: c.keywords.clone(),
+        keywords_start_numbers: false,
         digits: false,
         // Field names are compared normalised, so their raw spelling is no
         // literal to look for; such rules run on every part.

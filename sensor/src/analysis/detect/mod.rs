@@ -13,7 +13,7 @@
 //!
 //! Layout: `pii`, `secrets`, `jwt`, `errors` and `headers` hold the rule
 //! tables; `rules` and `custom` compile them; `prefilter`, `body`,
-//! `json_walk`, `scan` and `memo` (header findings by value) are the
+//! `keyword_dfa`, `json_walk`, `scan`, `group_span` and `memo` (header findings by value) are the
 //! engine; `validators`, `checks`, `redact` and `fingerprint` the
 //! per-value work.
 
@@ -23,12 +23,14 @@ pub mod config;
 mod custom;
 mod errors;
 mod fingerprint;
+mod group_span;
 use crate::glob;
 pub mod grpc;
 pub mod grpc_schema;
 mod headers;
 mod json_walk;
 pub mod jwt;
+mod keyword_dfa;
 mod memo;
 mod pii;
 mod prefilter;
@@ -68,6 +70,8 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/sensor";
 /// bounded memo of header findings, which changes no result.
 pub struct ContentDetector {
     rules: Vec<Rule>,
+    /// Per rule, how its value (group 1) is cut from a match.
+    group_span: Vec<group_span::GroupSpan>,
     by_id: HashMap<String, usize>,
     prefilter: Prefilter,
     key: FingerprintKey,
@@ -137,8 +141,16 @@ impl ContentDetector {
             })
             .collect();
         let prefilter = Prefilter::new(&rules);
+        let group_span = rules
+            .iter()
+            .map(|r| match &r.regex {
+                Some(re) => group_span::GroupSpan::of(re.as_str()),
+                None => group_span::GroupSpan::Captures,
+            })
+            .collect();
         let allow = config.allow.iter().map(Allow::new).collect();
         Ok(ContentDetector {
+            group_span,
             example_rule,
             by_id,
             prefilter,

@@ -123,6 +123,7 @@ pub const SPECS: &[Spec] = &[
         severity: Low,
         description: "Private, loopback-adjacent or link-local IPv4 address in a response body",
         keywords: &["10.", "172.", "192.168.", "169.254.", "100."],
+        keywords_start_numbers: true,
         regex: Some(r"(?:^|[^0-9.])((?:10|172|192|169|100)\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})(?:$|[^0-9.]|\.(?:$|[^0-9]))"),
         check: Check::PrivateIp,
         mask: Mask::Ip,

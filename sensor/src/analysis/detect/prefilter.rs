@@ -6,45 +6,32 @@
 //!
 //! Why not a packed (Teddy) searcher: the rules carry about 220
 //! case-insensitive keywords, and Teddy takes at most 64 case-sensitive
-//! ones. A DFA step is one table lookup that waits on the previous one, so
-//! long parts are cut into four stretches scanned in lockstep: the four
-//! lookups of a step are independent and overlap in the CPU.
+//! ones. The DFA is stepped through as a flat table (`keyword_dfa`).
 
-use aho_corasick::automaton::{Automaton as _, StateID};
-use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, MatchKind, StartKind};
-
+use super::keyword_dfa::KeywordDfa;
 use super::rule_set::RuleSet;
 use super::rules::Rule;
 
 pub struct Prefilter {
-    automaton: Option<Keywords>,
+    automaton: Option<KeywordDfa>,
     /// For each automaton pattern, the rules it triggers.
     pattern_rules: Vec<Vec<usize>>,
+    /// For each automaton pattern, whether it starts a number
+    /// (`Rule::keywords_start_numbers`).
+    starts_number: Vec<bool>,
     digit_rules: Vec<usize>,
     always_rules: Vec<usize>,
-}
-
-struct Keywords {
-    dfa: DFA,
-    start: StateID,
-    /// Bytes a stretch starts early so that a keyword crossing into it is
-    /// seen whole (the longest keyword less one).
-    overlap: usize,
 }
 
 /// Digits (allowing the separators phone, card and SSN formats use) in a
 /// row that make numeric PII possible.
 const MIN_DIGITS: usize = 9;
 
-/// Stretches scanned in lockstep, and the shortest text worth splitting.
-const LANES: usize = 4;
-const MIN_SPLIT: usize = 4096;
-
 impl Prefilter {
     pub fn new(rules: &[Rule]) -> Prefilter {
         let mut keywords: Vec<String> = Vec::new();
         let mut pattern_rules: Vec<Vec<usize>> = Vec::new();
+        let mut starts_number: Vec<bool> = Vec::new();
         let mut digit_rules = Vec::new();
         let mut always_rules = Vec::new();
         for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
@@ -56,38 +43,26 @@ impl Prefilter {
             }
             for keyword in &rule.keywords {
                 let keyword = keyword.to_ascii_lowercase();
-                match keywords.iter().position(|k| *k == keyword) {
+                let numeric = rule.keywords_start_numbers;
+                match keywords
+                    .iter()
+                    .zip(&starts_number)
+                    .position(|(k, &n)| *k == keyword && n == numeric)
+                {
                     Some(p) => pattern_rules[p].push(i),
                     None => {
                         keywords.push(keyword);
                         pattern_rules.push(vec![i]);
+                        starts_number.push(numeric);
                     }
                 }
             }
         }
-        let automaton = (!keywords.is_empty()).then(|| {
-            // Standard semantics: every occurrence of every keyword, also
-            // those inside or overlapping another, so no rule is missed.
-            let dfa = DFA::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .start_kind(StartKind::Unanchored)
-                .prefilter(false)
-                .build(&keywords)
-                .expect("keywords are plain literals");
-            let start = dfa
-                .start_state(Anchored::No)
-                .expect("built for unanchored searches");
-            let overlap = dfa.max_pattern_len().saturating_sub(1);
-            Keywords {
-                dfa,
-                start,
-                overlap,
-            }
-        });
+        let automaton = KeywordDfa::new(&keywords);
         Prefilter {
             automaton,
             pattern_rules,
+            starts_number,
             digit_rules,
             always_rules,
         }
@@ -99,9 +74,28 @@ impl Prefilter {
     pub fn hits(&self, text: &[u8], out: &mut Vec<(usize, usize, usize)>) {
         out.clear();
         if let Some(k) = &self.automaton {
-            k.each(text, |start, end, p| out.push((start, end, p)));
+            k.each(text, &mut |start, end, p| {
+                if self.counts(text, start, p) {
+                    out.push((start, end, p));
+                }
+            });
             out.sort_unstable();
         }
+    }
+
+    /// Whether keyword `pattern` found at `start` triggers its rules: a
+    /// keyword that starts a number does not in the middle of another
+    /// (`10.` in `110.50`). Next to a backslash the byte before may be
+    /// part of an escape (`\u00a0`) that decodes to something else, so the
+    /// occurrence counts.
+    #[inline]
+    fn counts(&self, text: &[u8], start: usize, pattern: usize) -> bool {
+        if !self.starts_number[pattern] || start == 0 {
+            return true;
+        }
+        let before = text[start - 1];
+        !(before.is_ascii_digit() || before == b'.')
+            || text[start.saturating_sub(6)..start].contains(&b'\\')
     }
 
     /// Marks the rules of keyword `pattern`.
@@ -148,7 +142,10 @@ impl Prefilter {
     pub fn run(&self, text: &[u8], active: &mut RuleSet) -> bool {
         let mut any = self.mark_unconditional(text, active);
         if let Some(k) = &self.automaton {
-            k.each(text, |_, _, p| {
+            k.each(text, &mut |start, _, p| {
+                if !self.counts(text, start, p) {
+                    return;
+                }
                 for &r in &self.pattern_rules[p] {
                     active.insert(r);
                     any = true;
@@ -156,83 +153,6 @@ impl Prefilter {
             });
         }
         any
-    }
-}
-
-impl Keywords {
-    /// Calls `f(start, end, pattern)` for every keyword occurrence, in no
-    /// particular order.
-    fn each(&self, text: &[u8], mut f: impl FnMut(usize, usize, usize)) {
-        if text.len() < MIN_SPLIT {
-            self.stretch(text, 0, 0, text.len(), self.start, &mut f);
-            return;
-        }
-        // Lane k reports the keywords ending in (own[k], stop[k]] and
-        // starts `overlap` bytes before own[k] to see them whole.
-        let chunk = text.len() / LANES;
-        let own: [usize; LANES] = std::array::from_fn(|k| k * chunk);
-        let stop: [usize; LANES] = std::array::from_fn(|k| {
-            if k + 1 == LANES {
-                text.len()
-            } else {
-                (k + 1) * chunk
-            }
-        });
-        let from: [usize; LANES] = std::array::from_fn(|k| own[k].saturating_sub(self.overlap));
-        let steps = (0..LANES).map(|k| stop[k] - from[k]).min().unwrap_or(0);
-        let dfa = &self.dfa;
-        let mut sid = [self.start; LANES];
-        for step in 0..steps {
-            for k in 0..LANES {
-                sid[k] = dfa.next_state(Anchored::No, sid[k], text[from[k] + step]);
-            }
-            // Special states (matches among them) have the lowest ids: one
-            // test for all lanes, the rare hit sorted out after.
-            let low = sid.iter().copied().min().unwrap_or(self.start);
-            if dfa.is_special(low) {
-                for k in 0..LANES {
-                    let at = from[k] + step;
-                    if dfa.is_special(sid[k]) && at >= own[k] {
-                        self.report(sid[k], at + 1, &mut f);
-                    }
-                }
-            }
-        }
-        for k in 0..LANES {
-            self.stretch(text, from[k] + steps, own[k], stop[k], sid[k], &mut f);
-        }
-    }
-
-    /// One stretch scanned alone from `at` in state `sid`, reporting the
-    /// keywords that end after `own`.
-    fn stretch(
-        &self,
-        text: &[u8],
-        at: usize,
-        own: usize,
-        stop: usize,
-        mut sid: StateID,
-        f: &mut impl FnMut(usize, usize, usize),
-    ) {
-        let dfa = &self.dfa;
-        for (i, &b) in text[at..stop].iter().enumerate() {
-            sid = dfa.next_state(Anchored::No, sid, b);
-            if dfa.is_special(sid) && at + i >= own {
-                self.report(sid, at + i + 1, f);
-            }
-        }
-    }
-
-    #[inline(never)]
-    fn report(&self, sid: StateID, end: usize, f: &mut impl FnMut(usize, usize, usize)) {
-        let dfa = &self.dfa;
-        if !dfa.is_match(sid) {
-            return;
-        }
-        for i in 0..dfa.match_len(sid) {
-            let p = dfa.match_pattern(sid, i);
-            f(end - dfa.pattern_len(p), end, p.as_usize());
-        }
     }
 }
 
@@ -579,13 +499,39 @@ mod tests {
     }
 
     #[test]
+    fn keywords_starting_numbers_count_only_where_a_number_starts() {
+        let rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
+        let pre = Prefilter::new(&rules);
+        let ip = rules.iter().position(|r| r.id == "pii.private_ip").unwrap();
+        for (text, want) in [
+            ("10.1.2.3", true),
+            ("host 10.1.2.3", true),
+            ("\"ip\":\"172.16.0.9\"", true),
+            ("a10.1.2.3", true),
+            ("\\u00a010.1.2.3", true),
+            ("\"total\":110.50,\"v\":\"2.100.4\"", false),
+            ("price 4172.00", false),
+        ] {
+            let mut active = RuleSet::new(rules.len());
+            pre.run(text.as_bytes(), &mut active);
+            assert_eq!(active.iter().any(|r| r == ip), want, "{text}");
+            let mut hits = Vec::new();
+            pre.hits(text.as_bytes(), &mut hits);
+            let marked = hits
+                .iter()
+                .any(|&(_, _, p)| pre.pattern_rules[p].contains(&ip));
+            assert_eq!(marked, want, "{text}");
+        }
+    }
+
+    #[test]
     fn lanes_find_every_keyword_occurrence() {
         let rules: Vec<Rule> = builtin_specs().iter().map(Rule::from_spec).collect();
         let pre = Prefilter::new(&rules);
         // Keywords at every offset around the stretch boundaries.
         let mut text = Vec::new();
         let mut i = 0;
-        while text.len() < 3 * MIN_SPLIT {
+        while text.len() < 3 * 4096 {
             text.extend_from_slice(b"lorem ipsum ");
             text.extend(std::iter::repeat_n(b'z', i % 13));
             text.extend_from_slice(if i % 2 == 0 {
@@ -599,9 +545,7 @@ mod tests {
         pre.hits(&text, &mut lanes);
         let k = pre.automaton.as_ref().unwrap();
         let mut alone = Vec::new();
-        k.stretch(&text, 0, 0, text.len(), k.start, &mut |s, e, p| {
-            alone.push((s, e, p))
-        });
+        k.stretch(&text, 0, 0, k.start(), &mut |s, e, p| alone.push((s, e, p)));
         alone.sort_unstable();
         assert!(!lanes.is_empty());
         assert_eq!(lanes, alone);

@@ -98,6 +98,10 @@ pub struct Spec {
     /// Case-insensitive literals, one of which must occur for the rule to
     /// run on a part (the prefilter).
     pub keywords: &'static [&'static str],
+    /// The keywords start a number (`10.` of an address): an occurrence
+    /// right after a digit or a '.' is the middle of another number (a
+    /// price, a version) and triggers nothing.
+    pub keywords_start_numbers: bool,
     /// Runs when the part holds a long run of digits.
     pub digits: bool,
     /// Pattern over text; capture group 1, when present, is the value.
@@ -125,6 +129,7 @@ impl Spec {
         severity: Severity::High,
         description: "",
         keywords: &[],
+        keywords_start_numbers: false,
         digits: false,
         regex: None,
         fields: &[],
@@ -164,6 +169,8 @@ pub struct Rule {
     pub severity: Severity,
     pub description: String,
     pub keywords: Vec<String>,
+    /// `Spec::keywords_start_numbers`.
+    pub keywords_start_numbers: bool,
     pub digits: bool,
     /// Runs on every part of its scope (no literal to prefilter on).
     pub always: bool,
@@ -197,6 +204,7 @@ impl Rule {
             severity: spec.severity,
             description: spec.description.to_owned(),
             keywords: spec.keywords.iter().map(|k| (*k).to_owned()).collect(),
+            keywords_start_numbers: spec.keywords_start_numbers,
             digits: spec.digits,
             always: false,
             regex: spec

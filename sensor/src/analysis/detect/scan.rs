@@ -10,6 +10,7 @@ use crate::exchange::{header, Body, Header, HttpExchange};
 
 use super::body::{body_kind, form_pairs, BodyKind};
 use super::checks;
+use super::group_span::GroupSpan;
 use super::grpc;
 use super::headers;
 use super::json_walk;
@@ -48,6 +49,9 @@ pub struct Scan<'d> {
     /// Capture slots per rule, made when a grouped rule first runs in the
     /// exchange (none in the clean path).
     locs: Vec<Option<CaptureLocations>>,
+    /// The match spans of the rule being run, kept between values so a
+    /// findings-heavy document does not allocate them per value.
+    spans: Vec<(usize, usize)>,
 }
 
 impl<'d> Scan<'d> {
@@ -74,6 +78,7 @@ impl<'d> Scan<'d> {
             capture: None,
             read_host: false,
             locs: Vec::new(),
+            spans: Vec::new(),
         }
     }
 
@@ -490,14 +495,17 @@ impl<'d> Scan<'d> {
                     }
                 }
                 let Some(re) = &rule.regex else { continue };
-                let mut found: Vec<(usize, usize)> = Vec::new();
-                if re.captures_len() > 1 {
+                let mut found = std::mem::take(&mut self.spans);
+                found.clear();
+                let plan = &det.group_span[i];
+                if re.captures_len() > 1 && matches!(plan, GroupSpan::Captures) {
                     // Most values do not match: `is_match` says so by the
                     // cheapest strategy the regex has. Group 1 (the value
                     // without the context the pattern reads around it) goes
                     // into slots kept for the exchange: no `Captures` per
                     // match.
                     if !re.is_match(text) {
+                        self.spans = found;
                         continue;
                     }
                     if self.locs.is_empty() {
@@ -519,9 +527,14 @@ impl<'d> Scan<'d> {
                         };
                     }
                 } else {
-                    found.extend(re.find_iter(text).map(|m| (m.start(), m.end())));
+                    // No group, or group 1 told from the match's ends:
+                    // found without the capture engines.
+                    found.extend(re.find_iter(text).map(|m| {
+                        let span = (m.start(), m.end());
+                        plan.cut(text, span).unwrap_or(span)
+                    }));
                 }
-                for (s, e) in found {
+                for &(s, e) in &found {
                     let value = &text[s..e];
                     if rule.check == Check::Jwt {
                         self.read_host = true;
@@ -545,6 +558,7 @@ impl<'d> Scan<'d> {
                         fired = true;
                     }
                 }
+                self.spans = found;
             }
         }
         self.active = active;
