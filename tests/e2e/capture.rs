@@ -413,7 +413,7 @@ fn server_port_filter_keeps_connections_closed_before_the_agent_looked() {
         assert!(
             local.ends_with(&format!(":{}", server.port)),
             "{}",
-            dump(&[view.clone()])
+            dump(std::slice::from_ref(&view))
         );
     }
 }
