@@ -110,6 +110,7 @@ fuzz_target!(|input: &[u8]| {
             &exchange,
             &sensor::endpoint::EndpointKey::of(&exchange),
             0,
+            &sensor::origin::Origin::new("fuzz".into(), None),
         );
         serde_json::to_string(&alert).unwrap();
     }

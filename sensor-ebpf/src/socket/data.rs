@@ -37,10 +37,15 @@ fn on_io(ctx: &BtfTracePointContext, direction: u8) {
     let moved: i32 = ctx.arg(1);
     if moved <= 0 {
         if direction == DIR_EGRESS && tls::write::retry_error(i64::from(moved)) {
-            let sk: *mut c_void = ctx.arg(0);
-            // SAFETY: `sk` is the tracepoint's `struct sock *`.
-            let cookie = unsafe { bpf_get_socket_cookie(sk) };
-            tls::write::note_failed_send_sock(bpf_get_current_pid_tgid(), cookie);
+            let id = bpf_get_current_pid_tgid();
+            // A left-out process's sockets are not followed: no mark to
+            // set, and its failed sends stay on the idle path's one lookup.
+            if conn::process_wanted(id) {
+                let sk: *mut c_void = ctx.arg(0);
+                // SAFETY: `sk` is the tracepoint's `struct sock *`.
+                let cookie = unsafe { bpf_get_socket_cookie(sk) };
+                tls::write::note_failed_send_sock(id, cookie);
+            }
         }
         return;
     }
