@@ -151,9 +151,10 @@ pub fn resolve(facts: &OpenFacts) -> Result<ConnectionInfo, ResolveError> {
                 _ => (Some(addrs.local), Some(addrs.remote)),
             }
         }
-        // accept or connect returned an internet address, so the
-        // connection was TCP: its fd now holds something else.
-        Err(SocketError::NotTcp) if facts.role.is_some() && facts.remote.is_some() => {
+        // accept returned an internet address, so the connection was TCP
+        // (accept takes only stream sockets): its fd now holds something
+        // else. Not so for connect, which a UDP socket may call too.
+        Err(SocketError::NotTcp) if facts.role == Some(Role::Server) && facts.remote.is_some() => {
             (listener_address(facts), facts.remote)
         }
         Err(SocketError::NotTcp) => {
