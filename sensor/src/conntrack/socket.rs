@@ -5,7 +5,7 @@
 
 use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SocketAddrs {
@@ -42,80 +42,65 @@ fn dup_from(pid: u32, fd: i32) -> Result<OwnedFd, SocketError> {
 pub fn listening_address(pid: u32, fd: i32) -> Option<SocketAddr> {
     let sock = dup_from(pid, fd).ok()?;
     let raw = sock.as_raw_fd();
-    // SAFETY: getsockopt/getsockname write at most the lengths we pass
-    // into zeroed, properly sized storage.
-    unsafe {
-        let mut listening: libc::c_int = 0;
-        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-        if libc::getsockopt(
-            raw,
-            libc::SOL_SOCKET,
-            libc::SO_ACCEPTCONN,
-            (&mut listening as *mut libc::c_int).cast(),
-            &mut len,
-        ) != 0
-            || listening == 0
-        {
-            return None;
-        }
-        let mut storage: libc::sockaddr_storage = zeroed();
-        let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        if libc::getsockname(
-            raw,
-            (&mut storage as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-        ) != 0
-        {
-            return None;
-        }
-        to_socket_addr(&storage)
+    if socket_option(raw, libc::SO_ACCEPTCONN)? == 0 {
+        return None;
     }
+    name(raw, libc::getsockname)
+        .as_ref()
+        .and_then(to_socket_addr)
 }
 
 pub fn peer_and_local(pid: u32, fd: i32) -> Result<SocketAddrs, SocketError> {
     let sock = dup_from(pid, fd)?;
     let raw = sock.as_raw_fd();
-    // SAFETY: getsockopt/getsockname/getpeername write at most the lengths
-    // we pass into zeroed, properly sized storage.
-    unsafe {
-        let mut kind: libc::c_int = 0;
-        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-        if libc::getsockopt(
+    if socket_option(raw, libc::SO_TYPE) != Some(libc::SOCK_STREAM) {
+        return Err(SocketError::NotTcp);
+    }
+    let local = name(raw, libc::getsockname)
+        .as_ref()
+        .and_then(to_socket_addr)
+        .ok_or(SocketError::NotTcp)?;
+    // Not connected (any more): for our purpose the connection is gone.
+    let remote = name(raw, libc::getpeername).ok_or(SocketError::Gone)?;
+    let remote = to_socket_addr(&remote).ok_or(SocketError::NotTcp)?;
+    Ok(SocketAddrs { local, remote })
+}
+
+/// `getsockname` or `getpeername`.
+type NameCall =
+    unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
+
+/// An integer `SOL_SOCKET` option of `raw`; None when the call fails.
+fn socket_option(raw: RawFd, option: libc::c_int) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `value`.
+    let rc = unsafe {
+        libc::getsockopt(
             raw,
             libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut kind as *mut libc::c_int).cast(),
+            option,
+            (&mut value as *mut libc::c_int).cast(),
             &mut len,
-        ) != 0
-            || kind != libc::SOCK_STREAM
-        {
-            return Err(SocketError::NotTcp);
-        }
-        let mut storage: libc::sockaddr_storage = zeroed();
-        let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        if libc::getsockname(
+        )
+    };
+    (rc == 0).then_some(value)
+}
+
+/// The address `call` reports for `raw`; None when the call fails.
+fn name(raw: RawFd, call: NameCall) -> Option<libc::sockaddr_storage> {
+    // SAFETY: an all-zero sockaddr_storage is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: the call writes at most `len` bytes into the storage.
+    let rc = unsafe {
+        call(
             raw,
             (&mut storage as *mut libc::sockaddr_storage).cast(),
             &mut len,
-        ) != 0
-        {
-            return Err(SocketError::NotTcp);
-        }
-        let local = to_socket_addr(&storage).ok_or(SocketError::NotTcp)?;
-        let mut storage: libc::sockaddr_storage = zeroed();
-        let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        if libc::getpeername(
-            raw,
-            (&mut storage as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-        ) != 0
-        {
-            // Not connected (any more): for our purpose the connection is gone.
-            return Err(SocketError::Gone);
-        }
-        let remote = to_socket_addr(&storage).ok_or(SocketError::NotTcp)?;
-        Ok(SocketAddrs { local, remote })
-    }
+        )
+    };
+    (rc == 0).then_some(storage)
 }
 
 fn to_socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
