@@ -526,6 +526,25 @@ impl<'d> Scan<'d> {
                             m.end() + 1
                         };
                     }
+                } else if plan.may_need_captures() && re.captures_len() > 1 {
+                    // Group 1 told from each match where one framing
+                    // fits; the captures of that match where not.
+                    for m in re.find_iter(text) {
+                        let span = (m.start(), m.end());
+                        if let Some(cut) = plan.cut(text, span) {
+                            found.push(cut);
+                            continue;
+                        }
+                        if self.locs.is_empty() {
+                            self.locs = vec![None; det.rules.len()];
+                        }
+                        let locs = self.locs[i].get_or_insert_with(|| re.capture_locations());
+                        // The search from the match's start finds that
+                        // match again (nothing matched before it).
+                        if re.captures_read_at(locs, text, m.start()).is_some() {
+                            found.extend(locs.get(1).or(Some(span)));
+                        }
+                    }
                 } else {
                     // No group, or group 1 told from the match's ends:
                     // found without the capture engines.
