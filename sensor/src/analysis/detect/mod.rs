@@ -13,7 +13,7 @@
 //!
 //! Layout: `pii`, `secrets`, `jwt`, `errors` and `headers` hold the rule
 //! tables; `rules` and `custom` compile them; `prefilter`, `body`,
-//! `keyword_dfa`, `json_walk`, `scan`, `group_span` and `memo` (header findings by value) are the
+//! `keyword_dfa`, `json_walk`, `scan`, `group_span`, `match_set` and `memo` (header findings by value) are the
 //! engine; `validators`, `checks`, `redact` and `fingerprint` the
 //! per-value work.
 
@@ -24,6 +24,7 @@ mod custom;
 mod errors;
 mod fingerprint;
 mod group_span;
+mod match_set;
 use crate::glob;
 pub mod grpc;
 pub mod grpc_schema;
@@ -72,6 +73,8 @@ pub struct ContentDetector {
     rules: Vec<Rule>,
     /// Per rule, how its value (group 1) is cut from a match.
     group_span: Vec<group_span::GroupSpan>,
+    /// The digit rules' patterns as one set, for long texts.
+    digit_set: Option<match_set::MatchSet>,
     by_id: HashMap<String, usize>,
     prefilter: Prefilter,
     key: FingerprintKey,
@@ -148,9 +151,14 @@ impl ContentDetector {
                 None => group_span::GroupSpan::Captures,
             })
             .collect();
+        let digit_rules: Vec<usize> = (0..rules.len())
+            .filter(|&i| rules[i].enabled && rules[i].digits)
+            .collect();
+        let digit_set = match_set::MatchSet::new(&rules, &digit_rules);
         let allow = config.allow.iter().map(Allow::new).collect();
         Ok(ContentDetector {
             group_span,
+            digit_set,
             example_rule,
             by_id,
             prefilter,

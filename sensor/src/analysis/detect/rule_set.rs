@@ -18,6 +18,10 @@ impl RuleSet {
         self.words[rule / 64] |= 1 << (rule % 64);
     }
 
+    pub fn contains(&self, rule: usize) -> bool {
+        self.words[rule / 64] & (1 << (rule % 64)) != 0
+    }
+
     pub fn clear(&mut self) {
         self.words.iter_mut().for_each(|w| *w = 0);
     }

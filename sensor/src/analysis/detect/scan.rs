@@ -15,6 +15,7 @@ use super::grpc;
 use super::headers;
 use super::json_walk;
 use super::jwt;
+use super::match_set;
 use super::memo::{Found, HeaderKey};
 use super::prefilter;
 use super::protocol;
@@ -52,6 +53,9 @@ pub struct Scan<'d> {
     /// The match spans of the rule being run, kept between values so a
     /// findings-heavy document does not allocate them per value.
     spans: Vec<(usize, usize)>,
+    /// The rules the digit set ruled out for the value being read (made
+    /// when first needed: most exchanges have no long text).
+    missed: Option<RuleSet>,
 }
 
 impl<'d> Scan<'d> {
@@ -79,6 +83,7 @@ impl<'d> Scan<'d> {
             read_host: false,
             locs: Vec::new(),
             spans: Vec::new(),
+            missed: None,
         }
     }
 
@@ -465,6 +470,7 @@ impl<'d> Scan<'d> {
         // Taken out while the rules run, and put back (nothing marks rules
         // meanwhile).
         let active = std::mem::take(&mut self.active);
+        let ruled_out = self.rule_out(&active, message, part, text);
         for pass_fallback in [false, true] {
             if pass_fallback && fired {
                 break;
@@ -495,6 +501,9 @@ impl<'d> Scan<'d> {
                     }
                 }
                 let Some(re) = &rule.regex else { continue };
+                if ruled_out && self.missed.as_ref().is_some_and(|m| m.contains(i)) {
+                    continue;
+                }
                 let mut found = std::mem::take(&mut self.spans);
                 found.clear();
                 let plan = &det.group_span[i];
@@ -581,6 +590,33 @@ impl<'d> Scan<'d> {
             }
         }
         self.active = active;
+    }
+
+    /// In a long text where two or more digit rules are to run, one pass
+    /// of their set finds those with no match (into `missed`); true when
+    /// it ran.
+    fn rule_out(&mut self, active: &RuleSet, message: Message, part: Part, text: &[u8]) -> bool {
+        let det = self.det;
+        let Some(set) = &det.digit_set else {
+            return false;
+        };
+        if text.len() < match_set::MIN_TEXT {
+            return false;
+        }
+        let running = set
+            .rules()
+            .iter()
+            .filter(|&&r| active.contains(r) && self.applies(det.rules[r].scope, message, part))
+            .count();
+        if running < 2 {
+            return false;
+        }
+        let missed = self
+            .missed
+            .get_or_insert_with(|| RuleSet::new(det.rules.len()));
+        missed.clear();
+        set.misses(text, missed);
+        true
     }
 
     /// A finding of rule `rule` on `value` at `location(wildcard)`.
