@@ -5,7 +5,10 @@
 //! sensor must report the exchange from both sides, exactly, marked
 //! `tls: true`, and alert on the key without writing it. The same again
 //! between stripped builds (`-ldflags=-s -w`: functions found through Go's
-//! own function table), and from a stripped position-independent client.
+//! own function table), from a stripped position-independent client, and
+//! between programs built by Go 1.15 (the stack ABI, before Go 1.17: a
+//! server with its symbol table and DWARF, a stripped client whose
+//! functions are in the Go 1.2–1.15 function table layout).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -34,6 +37,9 @@ fn go() -> PathBuf {
     panic!("no Go toolchain: cargo xtask setup installs Debian's golang-go");
 }
 
+/// Go 1.15 (Debian 11's package; cargo xtask setup installs it).
+const OLD_GO: &str = "/usr/lib/go-1.15/bin/go";
+
 /// Without the symbol table and DWARF.
 const STRIPPED: &[&str] = &["-ldflags=-s -w"];
 /// Position-independent and stripped.
@@ -42,8 +48,26 @@ const PIE_STRIPPED: &[&str] = &["-buildmode=pie", "-ldflags=-s -w"];
 /// `go build` of tests/servers/go/`source` into `dir`/`name`, offline and
 /// with the standard library only, with `flags`.
 fn build(dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
+    build_with(&go(), dir, source, name, flags)
+}
+
+/// `build` by Go 1.15, with a cache of its own.
+fn build_old(dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
+    assert!(
+        Path::new(OLD_GO).exists(),
+        "no Go 1.15 at {OLD_GO}: cargo xtask setup installs it"
+    );
+    build_with(Path::new(OLD_GO), dir, source, name, flags)
+}
+
+fn build_with(go: &Path, dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
     let out_path = dir.join(name);
-    let out = Command::new(go())
+    let cache = if go == Path::new(OLD_GO) {
+        "target/go-1.15-cache"
+    } else {
+        "target/go-cache"
+    };
+    let out = Command::new(go)
         .arg("build")
         .arg("-o")
         .arg(&out_path)
@@ -52,7 +76,7 @@ fn build(dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
         .current_dir(dir)
         // The cache outlives the test's directory: the standard library
         // is compiled once per machine, not per run.
-        .env("GOCACHE", workspace_root().join("target/go-cache"))
+        .env("GOCACHE", workspace_root().join(cache))
         .env("GOPATH", dir.join("gopath"))
         .env("GOFLAGS", "-mod=mod")
         .env("GOPROXY", "off")
@@ -147,6 +171,9 @@ struct Programs {
     stripped_server: PathBuf,
     stripped_client: PathBuf,
     pie_client: PathBuf,
+    /// Built by Go 1.15.
+    old_server: PathBuf,
+    old_stripped_client: PathBuf,
 }
 
 #[test]
@@ -158,6 +185,8 @@ fn go_https_is_captured_from_both_sides_in_each_capture_mode() {
         stripped_server: build(&dir, "server.go", "go-server-stripped", STRIPPED),
         stripped_client: build(&dir, "client.go", "go-client-stripped", STRIPPED),
         pie_client: build(&dir, "client.go", "go-client-pie", PIE_STRIPPED),
+        old_server: build_old(&dir, "server.go", "old-go-server", &[]),
+        old_stripped_client: build_old(&dir, "client.go", "old-go-client", STRIPPED),
     };
     for mode in ["socket", "syscalls"] {
         case(&programs, mode);
@@ -185,11 +214,16 @@ fn case(programs: &Programs, mode: &str) {
     .unwrap();
     let server = GoServer::start(&programs.server, &dir);
     let stripped_server = GoServer::start(&programs.stripped_server, &dir);
+    let old_server = GoServer::start(&programs.old_server, &dir);
     let config = config.display().to_string();
     let sensor = Sensor::start(&dir, &["--config", &config]);
     let log = dir.join("sensor.log");
     // The servers ran before the sensor: the start-up scan finds them.
-    for binary in [&programs.server, &programs.stripped_server] {
+    for binary in [
+        &programs.server,
+        &programs.stripped_server,
+        &programs.old_server,
+    ] {
         let line = attached(binary);
         wait_until(
             &format!("the sensor to log `{line}`"),
@@ -209,19 +243,28 @@ fn case(programs: &Programs, mode: &str) {
             4,
         ),
         (&programs.pie_client, &server, "go-client-pie", 6),
+        (
+            &programs.old_stripped_client,
+            &old_server,
+            "old-go-client",
+            8,
+        ),
     ];
+    let ports = [server.port, stripped_server.port, old_server.port];
+    let seen_on_ports = |exchanges: &[Value]| -> Vec<Value> {
+        ports.iter().flat_map(|&p| on_port(exchanges, p)).collect()
+    };
     let mut clients = Vec::new();
     for (client, to, comm, seen) in pairs {
         let (pid, response_bytes) = run_client(client, to.port, &log, &attached(client));
         sensor.wait_for(&format!("both sides of {comm}'s request"), |e| {
-            on_port(e, server.port).len() + on_port(e, stripped_server.port).len() >= seen
+            seen_on_ports(e).len() >= seen
         });
         clients.push((pid, to, comm, response_bytes));
     }
     let out = sensor.stop();
-    let mut seen = on_port(&out.exchanges, server.port);
-    seen.extend(on_port(&out.exchanges, stripped_server.port));
-    assert_eq!(seen.len(), 6, "{mode}: {}", dump(&seen));
+    let seen = seen_on_ports(&out.exchanges);
+    assert_eq!(seen.len(), 8, "{mode}: {}", dump(&seen));
     // Syscall mode reads a client's local address from its socket when the
     // agent first handles the connection: a client that has exited by then
     // has none (see README), and is matched to the server's view whose
@@ -262,9 +305,9 @@ fn case(programs: &Programs, mode: &str) {
             "{client}"
         );
     }
-    // The key is seen in six responses, both sides of three requests:
-    // four through the first server (two clients), two through the
-    // stripped one. Per server the first raises the alert; the others are
+    // The key is seen in eight responses, both sides of four requests:
+    // four through the first server (two clients), two through each of
+    // the others. Per server the first raises the alert; the others are
     // folded into the summary written at shutdown (`count`).
     let alerts = read_jsonl(&out.alerts_file);
     let key_alerts: Vec<&Value> = alerts
@@ -274,7 +317,11 @@ fn case(programs: &Programs, mode: &str) {
         })
         .collect();
     assert!(!key_alerts.is_empty(), "{mode}: {}", dump(&alerts));
-    for (port, responses) in [(server.port, 4), (stripped_server.port, 2)] {
+    for (port, responses) in [
+        (server.port, 4),
+        (stripped_server.port, 2),
+        (old_server.port, 2),
+    ] {
         let host = format!("127.0.0.1:{port}");
         let seen_count = key_alerts
             .iter()
@@ -294,19 +341,41 @@ fn case(programs: &Programs, mode: &str) {
         dump(&alerts)
     );
     let tls = &out.stats["tls"];
-    assert!(tls["go_programs_attached"].as_u64().unwrap() >= 5, "{tls}");
+    assert!(tls["go_programs_attached"].as_u64().unwrap() >= 7, "{tls}");
     assert_eq!(tls["go_programs_not_covered"], 0, "{tls}");
     // The stripped ones were found through Go's function table.
     for binary in [
         &programs.stripped_server,
         &programs.stripped_client,
         &programs.pie_client,
+        &programs.old_stripped_client,
     ] {
         let line = attached(binary);
         assert!(
             out.log
                 .lines()
                 .any(|l| l.contains(&line) && l.contains("found in its .gopclntab")),
+            "{line}\n{}",
+            out.log
+        );
+    }
+    // Go 1.15's programs run the stack-ABI probes; the server's offsets
+    // were checked against its (compressed) DWARF.
+    for (binary, layout) in [
+        (
+            &programs.old_server,
+            "struct offsets checked against its DWARF",
+        ),
+        (
+            &programs.old_stripped_client,
+            "no DWARF, struct offsets assumed",
+        ),
+    ] {
+        let line = attached(binary);
+        assert!(
+            out.log.lines().any(|l| l.contains(&line)
+                && l.contains("(go1.15.15, stack ABI:")
+                && l.contains(layout)),
             "{line}\n{}",
             out.log
         );

@@ -84,7 +84,7 @@ fn load() -> Result<Ebpf, LiveError> {
 }
 
 fn attach_mode(ebpf: &mut Ebpf, wanted: CaptureMode) -> Result<Mode, LiveError> {
-    let (mode, _, _) = live::choose_mode(wanted)?;
+    let (mode, ..) = live::choose_mode(wanted)?;
     match mode {
         Mode::Socket => live::attach_socket(ebpf)?,
         Mode::Syscalls => live::attach_tracepoints(ebpf, SYSCALLS_TRIAL)?,

@@ -6,7 +6,7 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
+	"io/ioutil"
 	"net"
 	"net/http"
 	"os"
@@ -19,7 +19,7 @@ func main() {
 	addr, cert, key := os.Args[1], os.Args[2], os.Args[3]
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/accounts/42", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := io.ReadAll(r.Body); err != nil {
+		if _, err := ioutil.ReadAll(r.Body); err != nil {
 			http.Error(w, "bad body", http.StatusBadRequest)
 			return
 		}
