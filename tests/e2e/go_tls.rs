@@ -10,10 +10,11 @@
 //! server with its symbol table and DWARF, a stripped client whose
 //! functions are in the Go 1.2–1.15 function table layout).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use sensor_e2e::go::{build, build_old, GoServer};
 use sensor_e2e::*;
 use serde_json::Value;
 
@@ -23,109 +24,10 @@ const REQUEST: &str = r#"{"note":"rotate the key","requested_by":"go-client"}"#;
 /// The key tests/servers/go/server.go plants in its response.
 const PLANTED_KEY: &str = "AKIAZ7QW3RTLXJ5GOTLS";
 
-/// Debian's golang-go puts `go` on the PATH (cargo xtask setup installs it).
-fn go() -> PathBuf {
-    for candidate in [
-        "/usr/bin/go",
-        "/usr/lib/go-1.19/bin/go",
-        "/usr/local/go/bin/go",
-    ] {
-        if Path::new(candidate).exists() {
-            return PathBuf::from(candidate);
-        }
-    }
-    panic!("no Go toolchain: cargo xtask setup installs Debian's golang-go");
-}
-
-/// Go 1.15 (Debian 11's package; cargo xtask setup installs it).
-const OLD_GO: &str = "/usr/lib/go-1.15/bin/go";
-
 /// Without the symbol table and DWARF.
 const STRIPPED: &[&str] = &["-ldflags=-s -w"];
 /// Position-independent and stripped.
 const PIE_STRIPPED: &[&str] = &["-buildmode=pie", "-ldflags=-s -w"];
-
-/// `go build` of tests/servers/go/`source` into `dir`/`name`, offline and
-/// with the standard library only, with `flags`.
-fn build(dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
-    build_with(&go(), dir, source, name, flags)
-}
-
-/// `build` by Go 1.15, with a cache of its own.
-fn build_old(dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
-    assert!(
-        Path::new(OLD_GO).exists(),
-        "no Go 1.15 at {OLD_GO}: cargo xtask setup installs it"
-    );
-    build_with(Path::new(OLD_GO), dir, source, name, flags)
-}
-
-fn build_with(go: &Path, dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
-    let out_path = dir.join(name);
-    let cache = if go == Path::new(OLD_GO) {
-        "target/go-1.15-cache"
-    } else {
-        "target/go-cache"
-    };
-    let out = Command::new(go)
-        .arg("build")
-        .arg("-o")
-        .arg(&out_path)
-        .args(flags)
-        .arg(workspace_root().join("tests/servers/go").join(source))
-        .current_dir(dir)
-        // The cache outlives the test's directory: the standard library
-        // is compiled once per machine, not per run.
-        .env("GOCACHE", workspace_root().join(cache))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPROXY", "off")
-        .env("GO111MODULE", "off")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "go build {source}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out_path
-}
-
-struct GoServer {
-    child: Child,
-    port: u16,
-}
-
-impl GoServer {
-    fn start(binary: &Path, dir: &Path) -> Self {
-        // Each server its own certificate: two servers sharing one file
-        // would race its rewriting.
-        let dir = dir.join(binary.file_name().unwrap());
-        std::fs::create_dir_all(&dir).unwrap();
-        let (cert, key) = self_signed_certificate(&dir);
-        let port = free_port();
-        let mut child = Command::new(binary)
-            .arg(format!("127.0.0.1:{port}"))
-            .arg(cert)
-            .arg(key)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "listening", "the Go server did not start");
-        Self { child, port }
-    }
-}
-
-impl Drop for GoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs the client against the server once the sensor's log says `seen`
 /// about it (the start-up of a program races its discovery, which runs at
