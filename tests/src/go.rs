@@ -80,6 +80,11 @@ pub struct GoServer {
 
 impl GoServer {
     pub fn start(binary: &Path, dir: &Path) -> Self {
+        Self::start_with(binary, dir, &[])
+    }
+
+    /// With `extra` arguments after the certificate's (`h2`).
+    pub fn start_with(binary: &Path, dir: &Path, extra: &[&str]) -> Self {
         // Each server its own certificate: two servers sharing one file
         // would race its rewriting.
         let dir = dir.join(binary.file_name().unwrap());
@@ -90,6 +95,7 @@ impl GoServer {
             .arg(format!("127.0.0.1:{port}"))
             .arg(cert)
             .arg(key)
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
