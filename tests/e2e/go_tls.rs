@@ -10,10 +10,11 @@
 //! server with its symbol table and DWARF, a stripped client whose
 //! functions are in the Go 1.2–1.15 function table layout).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use sensor_e2e::go::{build, build_old, GoServer};
 use sensor_e2e::*;
 use serde_json::Value;
 
@@ -23,116 +24,30 @@ const REQUEST: &str = r#"{"note":"rotate the key","requested_by":"go-client"}"#;
 /// The key tests/servers/go/server.go plants in its response.
 const PLANTED_KEY: &str = "AKIAZ7QW3RTLXJ5GOTLS";
 
-/// Debian's golang-go puts `go` on the PATH (cargo xtask setup installs it).
-fn go() -> PathBuf {
-    for candidate in [
-        "/usr/bin/go",
-        "/usr/lib/go-1.19/bin/go",
-        "/usr/local/go/bin/go",
-    ] {
-        if Path::new(candidate).exists() {
-            return PathBuf::from(candidate);
-        }
-    }
-    panic!("no Go toolchain: cargo xtask setup installs Debian's golang-go");
-}
-
-/// Go 1.15 (Debian 11's package; cargo xtask setup installs it).
-const OLD_GO: &str = "/usr/lib/go-1.15/bin/go";
-
 /// Without the symbol table and DWARF.
 const STRIPPED: &[&str] = &["-ldflags=-s -w"];
 /// Position-independent and stripped.
 const PIE_STRIPPED: &[&str] = &["-buildmode=pie", "-ldflags=-s -w"];
 
-/// `go build` of tests/servers/go/`source` into `dir`/`name`, offline and
-/// with the standard library only, with `flags`.
-fn build(dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
-    build_with(&go(), dir, source, name, flags)
-}
-
-/// `build` by Go 1.15, with a cache of its own.
-fn build_old(dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
-    assert!(
-        Path::new(OLD_GO).exists(),
-        "no Go 1.15 at {OLD_GO}: cargo xtask setup installs it"
-    );
-    build_with(Path::new(OLD_GO), dir, source, name, flags)
-}
-
-fn build_with(go: &Path, dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
-    let out_path = dir.join(name);
-    let cache = if go == Path::new(OLD_GO) {
-        "target/go-1.15-cache"
-    } else {
-        "target/go-cache"
-    };
-    let out = Command::new(go)
-        .arg("build")
-        .arg("-o")
-        .arg(&out_path)
-        .args(flags)
-        .arg(workspace_root().join("tests/servers/go").join(source))
-        .current_dir(dir)
-        // The cache outlives the test's directory: the standard library
-        // is compiled once per machine, not per run.
-        .env("GOCACHE", workspace_root().join(cache))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPROXY", "off")
-        .env("GO111MODULE", "off")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "go build {source}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out_path
-}
-
-struct GoServer {
-    child: Child,
-    port: u16,
-}
-
-impl GoServer {
-    fn start(binary: &Path, dir: &Path) -> Self {
-        // Each server its own certificate: two servers sharing one file
-        // would race its rewriting.
-        let dir = dir.join(binary.file_name().unwrap());
-        std::fs::create_dir_all(&dir).unwrap();
-        let (cert, key) = self_signed_certificate(&dir);
-        let port = free_port();
-        let mut child = Command::new(binary)
-            .arg(format!("127.0.0.1:{port}"))
-            .arg(cert)
-            .arg(key)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "listening", "the Go server did not start");
-        Self { child, port }
-    }
-}
-
-impl Drop for GoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs the client against the server once the sensor's log says `seen`
 /// about it (the start-up of a program races its discovery, which runs at
 /// the lowest priority); returns its pid and the response body's length.
 fn run_client(binary: &Path, port: u16, sensor_log: &Path, seen: &str) -> (u32, u64) {
+    run_client_speaking(binary, port, sensor_log, seen, "HTTP/1.1")
+}
+
+/// `run_client`, the client asking for `protocol` ("HTTP/2.0": ALPN h2),
+/// which the response must have come over.
+fn run_client_speaking(
+    binary: &Path,
+    port: u16,
+    sensor_log: &Path,
+    seen: &str,
+    protocol: &str,
+) -> (u32, u64) {
     let mut child = Command::new(binary)
         .arg(format!("https://127.0.0.1:{port}{PATH}"))
+        .args((protocol == "HTTP/2.0").then_some("h2"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -153,9 +68,10 @@ fn run_client(binary: &Path, port: u16, sensor_log: &Path, seen: &str) -> (u32, 
         "the Go client failed: {printed}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (status, length) = printed.trim().split_once(' ').unwrap();
-    assert_eq!(status, "200", "{printed}");
-    (pid, length.parse().unwrap())
+    let fields: Vec<&str> = printed.split_whitespace().collect();
+    assert_eq!(fields[0], "200", "{printed}");
+    assert_eq!(fields[2], protocol, "{printed}");
+    (pid, fields[1].parse().unwrap())
 }
 
 fn seen_by(exchanges: &[Value], pid: u32) -> &Value {
@@ -387,4 +303,75 @@ fn case(programs: &Programs, mode: &str) {
         !written.contains(PLANTED_KEY),
         "the planted key appears in the sensor's output"
     );
+}
+
+/// Go's net/http speaks HTTP/2 over TLS when both ends offer it (ALPN):
+/// the same probes carry its frames, and the exchange is decoded from
+/// both sides as HTTP/2, the key alerted.
+#[test]
+fn go_http2_over_tls_is_captured_from_both_sides() {
+    let dir = scratch_dir("go_tls_h2_build");
+    let server = build(&dir, "server.go", "go-h2-server", &[]);
+    let client = build(&dir, "client.go", "go-h2-client", &[]);
+    for mode in ["socket", "syscalls"] {
+        let dir = scratch_dir(&format!("go_tls_h2_{mode}"));
+        let config = dir.join("sensor.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[capture]\nmode = {mode:?}\npair_local_ends = false\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
+                dir.join("state").display().to_string()
+            ),
+        )
+        .unwrap();
+        let running = GoServer::start_with(&server, &dir, &["h2"]);
+        let config = config.display().to_string();
+        let sensor = Sensor::start(&dir, &["--config", &config]);
+        let log = dir.join("sensor.log");
+        let line = attached(&server);
+        wait_until(
+            &format!("the sensor to log `{line}`"),
+            20,
+            || std::fs::read_to_string(&log).is_ok_and(|log| log.contains(&line)),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
+        let (pid, response_bytes) =
+            run_client_speaking(&client, running.port, &log, &attached(&client), "HTTP/2.0");
+        sensor.wait_for("both sides of the HTTP/2 request", |e| {
+            on_port(e, running.port).len() >= 2
+        });
+        let out = sensor.stop();
+        let seen = on_port(&out.exchanges, running.port);
+        assert_eq!(seen.len(), 2, "{mode}: {}", dump(&seen));
+        for (role, e) in [
+            ("client", seen_by(&seen, pid)),
+            ("server", seen_by(&seen, running.child.id())),
+        ] {
+            assert_eq!(e["role"], role, "{mode}: {e}");
+            assert_eq!(e["tls"], true, "{mode}: {e}");
+            assert_eq!(e["http_version"], "2", "{mode}: {e}");
+            assert_eq!(e["method"], "POST", "{mode}: {e}");
+            assert_eq!(e["path"], PATH, "{mode}: {e}");
+            assert_eq!(e["status"], 200, "{mode}: {e}");
+            assert_eq!(e["request_bytes"], REQUEST.len() as u64, "{mode}: {e}");
+            assert_eq!(e["response_bytes"], response_bytes, "{mode}: {e}");
+        }
+        let alerts = read_jsonl(&out.alerts_file);
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a["rule"] == "secret.aws_access_key_id"
+                    && a["tls"] == true
+                    && a["http_version"] == "2"),
+            "{mode}: {}",
+            dump(&alerts)
+        );
+        let written = std::fs::read_to_string(&out.alerts_file).unwrap()
+            + &std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap()
+            + &out.log;
+        assert!(
+            !written.contains(PLANTED_KEY),
+            "{mode}: the key was written"
+        );
+    }
 }
