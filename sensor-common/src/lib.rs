@@ -110,8 +110,11 @@ pub mod counter {
     /// Of those, retries of a write whose send found the socket's buffer
     /// full: their bytes were captured at the first try, not again.
     pub const TLS_WRITE_RETRIES: u32 = 18;
+    /// TLS library reads whose return was not probed: their session's
+    /// socket is known and not captured (muted, not HTTP, filtered out).
+    pub const TLS_READS_NOT_FOLLOWED: u32 = 19;
     /// Number of counters.
-    pub const COUNT: u32 = 19;
+    pub const COUNT: u32 = 20;
     /// Names, in index order, as the agent reports them.
     pub const NAMES: [&str; COUNT as usize] = [
         "ringbuf_full_events",
@@ -133,6 +136,7 @@ pub mod counter {
         "bulk_shed_bytes",
         "tls_writes_at_entry",
         "tls_write_retries",
+        "tls_reads_not_followed",
     ];
 }
 
@@ -444,6 +448,20 @@ pub mod tls {
         /// `sock_common.skc_cookie` (`struct sock` starts with its `sock_common`).
         pub sk_cookie: u32,
     }
+
+    /// Go before 1.17 (the stack ABI) keeps the running goroutine in
+    /// thread-local storage, 8 bytes below the thread pointer (the FS
+    /// base), not in a register: the probes find the FS base at this
+    /// offset in `task_struct` (`thread.fsbase`, from BTF), handed over
+    /// as the global `GO_STACK_LAYOUT`. `ready` is zero until set (then
+    /// no stack-ABI Read is followed).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct GoStackLayout {
+        pub ready: u32,
+        /// `task_struct.thread` + `thread_struct.fsbase`.
+        pub task_fsbase: u32,
+    }
 }
 
 /// How the buffer argument of an I/O syscall is laid out.
@@ -480,6 +498,7 @@ mod pod {
     unsafe impl aya::Pod for super::SockState {}
     unsafe impl aya::Pod for super::SockLayout {}
     unsafe impl aya::Pod for super::tls::FdLayout {}
+    unsafe impl aya::Pod for super::tls::GoStackLayout {}
 }
 
 /// Whether the first bytes of a stream are HTTP, shared by every capture
