@@ -126,17 +126,18 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
             // Slack's structure is known (`secret.slack_token`): a value
             // with its prefix that lacks it is a stand-in
             // (`xoxp-1234567890`), not a credential of another kind.
-            let not_slack = value.len() > 5
-                && value.starts_with(b"xox")
-                && value[4] == b'-'
-                && !v::slack_token(value);
+            // Other values pass this step.
+            let slack_shaped = value.len() <= 5
+                || !value.starts_with(b"xox")
+                || value[4] != b'-'
+                || v::slack_token(value);
             !jwt && !firebase
-                && (report_examples || !not_slack)
                 && (report_examples
-                    || v::generic_secret(value)
+                    || slack_shaped
+                        && v::generic_secret(value)
                         && (v::token_alphabet(value) || password_named(segment, value))
                         && !names_a_location(segment, value)
-                        && !(opens_with_padding(segment, value) && !password_named(segment, value)))
+                        && (password_named(segment, value) || !opens_with_padding(segment, value)))
         }
         // Jenkins keeps credentials as `<secret>{AQAAABAAAAAQ...}</secret>`
         // (encrypted with the controller's key, so still a secret to
