@@ -444,6 +444,20 @@ pub mod tls {
         /// `sock_common.skc_cookie` (`struct sock` starts with its `sock_common`).
         pub sk_cookie: u32,
     }
+
+    /// Go before 1.17 (the stack ABI) keeps the running goroutine in
+    /// thread-local storage, 8 bytes below the thread pointer (the FS
+    /// base), not in a register: the probes find the FS base at this
+    /// offset in `task_struct` (`thread.fsbase`, from BTF), handed over
+    /// as the global `GO_STACK_LAYOUT`. `ready` is zero until set (then
+    /// no stack-ABI Read is followed).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct GoStackLayout {
+        pub ready: u32,
+        /// `task_struct.thread` + `thread_struct.fsbase`.
+        pub task_fsbase: u32,
+    }
 }
 
 /// How the buffer argument of an I/O syscall is laid out.
@@ -480,6 +494,7 @@ mod pod {
     unsafe impl aya::Pod for super::SockState {}
     unsafe impl aya::Pod for super::SockLayout {}
     unsafe impl aya::Pod for super::tls::FdLayout {}
+    unsafe impl aya::Pod for super::tls::GoStackLayout {}
 }
 
 /// Whether the first bytes of a stream are HTTP, shared by every capture

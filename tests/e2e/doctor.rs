@@ -5,12 +5,15 @@
 //! without CAP_SYS_ADMIN and with those links turned off it warns that
 //! HTTPS is lost; with no
 //! capabilities it fails naming each missing one, and says "cannot tell"
-//! for the probes rather than claiming they fail.
+//! for the probes rather than claiming they fail. Running Go programs
+//! (built here by Go 1.19 and by Go 1.15) are tried one by one and say
+//! which ABI their probes use.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sensor_e2e::go::{build, build_old, GoServer};
 use sensor_e2e::*;
 
 /// The capabilities the shipped systemd unit grants.
@@ -256,4 +259,68 @@ fn without_capabilities_it_names_each_missing_one_and_claims_nothing_it_cannot_s
     );
     assert!(out.table.contains("fix: run as root"), "{}", out.table);
     assert!(out.log.contains("doctor checks failed"), "{}", out.log);
+}
+
+#[test]
+fn running_go_programs_are_tried_each_with_its_abi() {
+    let dir = scratch_dir("doctor_go");
+    let build_dir = dir.join("build");
+    std::fs::create_dir_all(&build_dir).unwrap();
+    let server = build(&build_dir, "server.go", "doctor-go-server", &[]);
+    let old = build_old(
+        &build_dir,
+        "server.go",
+        "doctor-old-go",
+        &["-ldflags=-s -w"],
+    );
+    // Readable by `nobody`, as the programs' directories must be.
+    for path in [&dir, &build_dir, &server, &old] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let _running = [GoServer::start(&server, &dir), GoServer::start(&old, &dir)];
+    let config = config_in(&dir);
+    for (who, launcher) in [
+        ("root", Vec::new()),
+        ("the unit's capabilities", as_nobody_with(UNIT_CAPABILITIES)),
+    ] {
+        let out = doctor(&config, &launcher);
+        assert!(out.status.success(), "{who}:\n{}\n{}", out.table, out.log);
+        let line = out.line("HTTPS doctor-go-server");
+        assert!(
+            line.starts_with("ok")
+                && line.contains("probes attach to Go's crypto/tls, go1.19")
+                && line.contains("register ABI")
+                && line.contains("found in its symbol table"),
+            "{who}:\n{}",
+            out.table
+        );
+        let line = out.line("HTTPS doctor-old-go");
+        assert!(
+            line.starts_with("ok")
+                && line.contains("go1.15.15, stack ABI")
+                && line.contains("found in its .gopclntab"),
+            "{who}:\n{}",
+            out.table
+        );
+        // A warning at most (a process this machine's root may not look
+        // into, such as a sandbox's init, is named as one).
+        let summary = out.line("HTTPS in programs");
+        assert!(
+            summary.contains("running programs")
+                && !summary.contains("no running program")
+                && (summary.starts_with("ok") || summary.contains("cannot be read")),
+            "{who}:\n{}",
+            out.table
+        );
+    }
+    // Without CAP_SYS_PTRACE root's programs' maps cannot be read: said
+    // so, not "no program".
+    let out = doctor(&config, &as_nobody_with(&[]));
+    let line = out.line("HTTPS in programs");
+    assert!(
+        line.starts_with("warn") && line.contains("cannot be read"),
+        "{}",
+        out.table
+    );
+    assert!(!out.table.contains("doctor-go-server"), "{}", out.table);
 }

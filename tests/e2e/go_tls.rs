@@ -5,12 +5,16 @@
 //! sensor must report the exchange from both sides, exactly, marked
 //! `tls: true`, and alert on the key without writing it. The same again
 //! between stripped builds (`-ldflags=-s -w`: functions found through Go's
-//! own function table), and from a stripped position-independent client.
+//! own function table), from a stripped position-independent client, and
+//! between programs built by Go 1.15 (the stack ABI, before Go 1.17: a
+//! server with its symbol table and DWARF, a stripped client whose
+//! functions are in the Go 1.2–1.15 function table layout).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use sensor_e2e::go::{build, build_old, GoServer};
 use sensor_e2e::*;
 use serde_json::Value;
 
@@ -20,95 +24,30 @@ const REQUEST: &str = r#"{"note":"rotate the key","requested_by":"go-client"}"#;
 /// The key tests/servers/go/server.go plants in its response.
 const PLANTED_KEY: &str = "AKIAZ7QW3RTLXJ5GOTLS";
 
-/// Debian's golang-go puts `go` on the PATH (cargo xtask setup installs it).
-fn go() -> PathBuf {
-    for candidate in [
-        "/usr/bin/go",
-        "/usr/lib/go-1.19/bin/go",
-        "/usr/local/go/bin/go",
-    ] {
-        if Path::new(candidate).exists() {
-            return PathBuf::from(candidate);
-        }
-    }
-    panic!("no Go toolchain: cargo xtask setup installs Debian's golang-go");
-}
-
 /// Without the symbol table and DWARF.
 const STRIPPED: &[&str] = &["-ldflags=-s -w"];
 /// Position-independent and stripped.
 const PIE_STRIPPED: &[&str] = &["-buildmode=pie", "-ldflags=-s -w"];
 
-/// `go build` of tests/servers/go/`source` into `dir`/`name`, offline and
-/// with the standard library only, with `flags`.
-fn build(dir: &Path, source: &str, name: &str, flags: &[&str]) -> PathBuf {
-    let out_path = dir.join(name);
-    let out = Command::new(go())
-        .arg("build")
-        .arg("-o")
-        .arg(&out_path)
-        .args(flags)
-        .arg(workspace_root().join("tests/servers/go").join(source))
-        .current_dir(dir)
-        // The cache outlives the test's directory: the standard library
-        // is compiled once per machine, not per run.
-        .env("GOCACHE", workspace_root().join("target/go-cache"))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPROXY", "off")
-        .env("GO111MODULE", "off")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "go build {source}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out_path
-}
-
-struct GoServer {
-    child: Child,
-    port: u16,
-}
-
-impl GoServer {
-    fn start(binary: &Path, dir: &Path) -> Self {
-        // Each server its own certificate: two servers sharing one file
-        // would race its rewriting.
-        let dir = dir.join(binary.file_name().unwrap());
-        std::fs::create_dir_all(&dir).unwrap();
-        let (cert, key) = self_signed_certificate(&dir);
-        let port = free_port();
-        let mut child = Command::new(binary)
-            .arg(format!("127.0.0.1:{port}"))
-            .arg(cert)
-            .arg(key)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "listening", "the Go server did not start");
-        Self { child, port }
-    }
-}
-
-impl Drop for GoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs the client against the server once the sensor's log says `seen`
 /// about it (the start-up of a program races its discovery, which runs at
 /// the lowest priority); returns its pid and the response body's length.
 fn run_client(binary: &Path, port: u16, sensor_log: &Path, seen: &str) -> (u32, u64) {
+    run_client_speaking(binary, port, sensor_log, seen, "HTTP/1.1")
+}
+
+/// `run_client`, the client asking for `protocol` ("HTTP/2.0": ALPN h2),
+/// which the response must have come over.
+fn run_client_speaking(
+    binary: &Path,
+    port: u16,
+    sensor_log: &Path,
+    seen: &str,
+    protocol: &str,
+) -> (u32, u64) {
     let mut child = Command::new(binary)
         .arg(format!("https://127.0.0.1:{port}{PATH}"))
+        .args((protocol == "HTTP/2.0").then_some("h2"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -129,9 +68,10 @@ fn run_client(binary: &Path, port: u16, sensor_log: &Path, seen: &str) -> (u32, 
         "the Go client failed: {printed}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (status, length) = printed.trim().split_once(' ').unwrap();
-    assert_eq!(status, "200", "{printed}");
-    (pid, length.parse().unwrap())
+    let fields: Vec<&str> = printed.split_whitespace().collect();
+    assert_eq!(fields[0], "200", "{printed}");
+    assert_eq!(fields[2], protocol, "{printed}");
+    (pid, fields[1].parse().unwrap())
 }
 
 fn seen_by(exchanges: &[Value], pid: u32) -> &Value {
@@ -147,6 +87,9 @@ struct Programs {
     stripped_server: PathBuf,
     stripped_client: PathBuf,
     pie_client: PathBuf,
+    /// Built by Go 1.15.
+    old_server: PathBuf,
+    old_stripped_client: PathBuf,
 }
 
 #[test]
@@ -158,6 +101,8 @@ fn go_https_is_captured_from_both_sides_in_each_capture_mode() {
         stripped_server: build(&dir, "server.go", "go-server-stripped", STRIPPED),
         stripped_client: build(&dir, "client.go", "go-client-stripped", STRIPPED),
         pie_client: build(&dir, "client.go", "go-client-pie", PIE_STRIPPED),
+        old_server: build_old(&dir, "server.go", "old-go-server", &[]),
+        old_stripped_client: build_old(&dir, "client.go", "old-go-client", STRIPPED),
     };
     for mode in ["socket", "syscalls"] {
         case(&programs, mode);
@@ -185,11 +130,16 @@ fn case(programs: &Programs, mode: &str) {
     .unwrap();
     let server = GoServer::start(&programs.server, &dir);
     let stripped_server = GoServer::start(&programs.stripped_server, &dir);
+    let old_server = GoServer::start(&programs.old_server, &dir);
     let config = config.display().to_string();
     let sensor = Sensor::start(&dir, &["--config", &config]);
     let log = dir.join("sensor.log");
     // The servers ran before the sensor: the start-up scan finds them.
-    for binary in [&programs.server, &programs.stripped_server] {
+    for binary in [
+        &programs.server,
+        &programs.stripped_server,
+        &programs.old_server,
+    ] {
         let line = attached(binary);
         wait_until(
             &format!("the sensor to log `{line}`"),
@@ -209,19 +159,28 @@ fn case(programs: &Programs, mode: &str) {
             4,
         ),
         (&programs.pie_client, &server, "go-client-pie", 6),
+        (
+            &programs.old_stripped_client,
+            &old_server,
+            "old-go-client",
+            8,
+        ),
     ];
+    let ports = [server.port, stripped_server.port, old_server.port];
+    let seen_on_ports = |exchanges: &[Value]| -> Vec<Value> {
+        ports.iter().flat_map(|&p| on_port(exchanges, p)).collect()
+    };
     let mut clients = Vec::new();
     for (client, to, comm, seen) in pairs {
         let (pid, response_bytes) = run_client(client, to.port, &log, &attached(client));
         sensor.wait_for(&format!("both sides of {comm}'s request"), |e| {
-            on_port(e, server.port).len() + on_port(e, stripped_server.port).len() >= seen
+            seen_on_ports(e).len() >= seen
         });
         clients.push((pid, to, comm, response_bytes));
     }
     let out = sensor.stop();
-    let mut seen = on_port(&out.exchanges, server.port);
-    seen.extend(on_port(&out.exchanges, stripped_server.port));
-    assert_eq!(seen.len(), 6, "{mode}: {}", dump(&seen));
+    let seen = seen_on_ports(&out.exchanges);
+    assert_eq!(seen.len(), 8, "{mode}: {}", dump(&seen));
     // Syscall mode reads a client's local address from its socket when the
     // agent first handles the connection: a client that has exited by then
     // has none (see README), and is matched to the server's view whose
@@ -262,9 +221,9 @@ fn case(programs: &Programs, mode: &str) {
             "{client}"
         );
     }
-    // The key is seen in six responses, both sides of three requests:
-    // four through the first server (two clients), two through the
-    // stripped one. Per server the first raises the alert; the others are
+    // The key is seen in eight responses, both sides of four requests:
+    // four through the first server (two clients), two through each of
+    // the others. Per server the first raises the alert; the others are
     // folded into the summary written at shutdown (`count`).
     let alerts = read_jsonl(&out.alerts_file);
     let key_alerts: Vec<&Value> = alerts
@@ -274,7 +233,11 @@ fn case(programs: &Programs, mode: &str) {
         })
         .collect();
     assert!(!key_alerts.is_empty(), "{mode}: {}", dump(&alerts));
-    for (port, responses) in [(server.port, 4), (stripped_server.port, 2)] {
+    for (port, responses) in [
+        (server.port, 4),
+        (stripped_server.port, 2),
+        (old_server.port, 2),
+    ] {
         let host = format!("127.0.0.1:{port}");
         let seen_count = key_alerts
             .iter()
@@ -294,19 +257,41 @@ fn case(programs: &Programs, mode: &str) {
         dump(&alerts)
     );
     let tls = &out.stats["tls"];
-    assert!(tls["go_programs_attached"].as_u64().unwrap() >= 5, "{tls}");
+    assert!(tls["go_programs_attached"].as_u64().unwrap() >= 7, "{tls}");
     assert_eq!(tls["go_programs_not_covered"], 0, "{tls}");
     // The stripped ones were found through Go's function table.
     for binary in [
         &programs.stripped_server,
         &programs.stripped_client,
         &programs.pie_client,
+        &programs.old_stripped_client,
     ] {
         let line = attached(binary);
         assert!(
             out.log
                 .lines()
                 .any(|l| l.contains(&line) && l.contains("found in its .gopclntab")),
+            "{line}\n{}",
+            out.log
+        );
+    }
+    // Go 1.15's programs run the stack-ABI probes; the server's offsets
+    // were checked against its (compressed) DWARF.
+    for (binary, layout) in [
+        (
+            &programs.old_server,
+            "struct offsets checked against its DWARF",
+        ),
+        (
+            &programs.old_stripped_client,
+            "no DWARF, struct offsets assumed",
+        ),
+    ] {
+        let line = attached(binary);
+        assert!(
+            out.log.lines().any(|l| l.contains(&line)
+                && l.contains("(go1.15.15, stack ABI:")
+                && l.contains(layout)),
             "{line}\n{}",
             out.log
         );
@@ -318,4 +303,75 @@ fn case(programs: &Programs, mode: &str) {
         !written.contains(PLANTED_KEY),
         "the planted key appears in the sensor's output"
     );
+}
+
+/// Go's net/http speaks HTTP/2 over TLS when both ends offer it (ALPN):
+/// the same probes carry its frames, and the exchange is decoded from
+/// both sides as HTTP/2, the key alerted.
+#[test]
+fn go_http2_over_tls_is_captured_from_both_sides() {
+    let dir = scratch_dir("go_tls_h2_build");
+    let server = build(&dir, "server.go", "go-h2-server", &[]);
+    let client = build(&dir, "client.go", "go-h2-client", &[]);
+    for mode in ["socket", "syscalls"] {
+        let dir = scratch_dir(&format!("go_tls_h2_{mode}"));
+        let config = dir.join("sensor.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[capture]\nmode = {mode:?}\npair_local_ends = false\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
+                dir.join("state").display().to_string()
+            ),
+        )
+        .unwrap();
+        let running = GoServer::start_with(&server, &dir, &["h2"]);
+        let config = config.display().to_string();
+        let sensor = Sensor::start(&dir, &["--config", &config]);
+        let log = dir.join("sensor.log");
+        let line = attached(&server);
+        wait_until(
+            &format!("the sensor to log `{line}`"),
+            20,
+            || std::fs::read_to_string(&log).is_ok_and(|log| log.contains(&line)),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
+        let (pid, response_bytes) =
+            run_client_speaking(&client, running.port, &log, &attached(&client), "HTTP/2.0");
+        sensor.wait_for("both sides of the HTTP/2 request", |e| {
+            on_port(e, running.port).len() >= 2
+        });
+        let out = sensor.stop();
+        let seen = on_port(&out.exchanges, running.port);
+        assert_eq!(seen.len(), 2, "{mode}: {}", dump(&seen));
+        for (role, e) in [
+            ("client", seen_by(&seen, pid)),
+            ("server", seen_by(&seen, running.child.id())),
+        ] {
+            assert_eq!(e["role"], role, "{mode}: {e}");
+            assert_eq!(e["tls"], true, "{mode}: {e}");
+            assert_eq!(e["http_version"], "2", "{mode}: {e}");
+            assert_eq!(e["method"], "POST", "{mode}: {e}");
+            assert_eq!(e["path"], PATH, "{mode}: {e}");
+            assert_eq!(e["status"], 200, "{mode}: {e}");
+            assert_eq!(e["request_bytes"], REQUEST.len() as u64, "{mode}: {e}");
+            assert_eq!(e["response_bytes"], response_bytes, "{mode}: {e}");
+        }
+        let alerts = read_jsonl(&out.alerts_file);
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a["rule"] == "secret.aws_access_key_id"
+                    && a["tls"] == true
+                    && a["http_version"] == "2"),
+            "{mode}: {}",
+            dump(&alerts)
+        );
+        let written = std::fs::read_to_string(&out.alerts_file).unwrap()
+            + &std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap()
+            + &out.log;
+        assert!(
+            !written.contains(PLANTED_KEY),
+            "{mode}: the key was written"
+        );
+    }
 }

@@ -69,7 +69,58 @@ pub fn setup() -> anyhow::Result<()> {
     postgresql()?;
     static_target()?;
     python_tools()?;
+    old_go()?;
     kubectl()
+}
+
+/// Where `old_go` installs Go 1.15 (the tests look for it there).
+pub const OLD_GO: &str = "/usr/lib/go-1.15/bin/go";
+/// Go 1.15 for the test of Go programs built before 1.17 (the stack ABI):
+/// Debian 12 packages only Go 1.19, Debian 11 packages 1.15. The two
+/// packages from Debian's archive, at the hashes its bullseye index
+/// (main, amd64) lists for them.
+const OLD_GO_PACKAGES: &[(&str, &str)] = &[
+    (
+        "pool/main/g/golang-1.15/golang-1.15-src_1.15.15-1~deb11u4_amd64.deb",
+        "e580f570f706d801191f9a17e55156736fc5979a6a878bab9304ca007ae29941",
+    ),
+    (
+        "pool/main/g/golang-1.15/golang-1.15-go_1.15.15-1~deb11u4_amd64.deb",
+        "33f6680406698b60370322aa5710be199006b3d66fbb0974b44da012de3aa82a",
+    ),
+];
+
+/// Installs `OLD_GO_PACKAGES` with apt, which resolves their dependencies
+/// (libc only) and records them like any package.
+fn old_go() -> anyhow::Result<()> {
+    if std::path::Path::new(OLD_GO).exists() {
+        return Ok(());
+    }
+    let dir = std::env::temp_dir().join("sensor-setup-go-1.15");
+    std::fs::create_dir_all(&dir)?;
+    let mut files = Vec::new();
+    for (path, sha256) in OLD_GO_PACKAGES {
+        let file = dir.join(path.rsplit('/').next().expect("a file name"));
+        let url = format!("http://deb.debian.org/debian/{path}");
+        eprintln!("xtask: fetching {url}");
+        run(Command::new("curl")
+            .args(["-fsSL", "--retry", "3", "-o"])
+            .arg(&file)
+            .arg(&url))
+        .with_context(|| format!("fetching {url}"))?;
+        let sum = output(Command::new("sha256sum").arg(&file));
+        if sum.split_whitespace().next() != Some(*sha256) {
+            bail!("{url}: SHA-256 {sum} is not Debian's {sha256}");
+        }
+        files.push(file.display().to_string());
+    }
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    apt_install(&files)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !std::path::Path::new(OLD_GO).exists() {
+        bail!("golang-1.15 installed, but there is no {OLD_GO}");
+    }
+    Ok(())
 }
 
 /// PostgreSQL's server binaries for the fleet inventory tests, which start

@@ -12,6 +12,14 @@
 //! by its goroutine, not its thread: a goroutine that waits for data is
 //! parked and may return on another thread.
 //!
+//! Go's stack ABI (before 1.17; the `_stack` programs): at the entry and
+//! at a `RET` the stack pointer points at the return address, the
+//! arguments follow it (receiver, then the slice's pointer, length and
+//! capacity) and then the results (`n` 40 bytes above it). The goroutine
+//! is the word 8 bytes below the thread's FS base (Go's `runtime.tlsg`,
+//! the program's only thread-local variable: the agent checks the
+//! program's TLS segment is 8 bytes).
+//!
 //! The socket is read from Go's own structs: a `*tls.Conn` starts with its
 //! `net.Conn` interface (type word, then data pointer); when the type word
 //! is the `*net.TCPConn` one, the data is a `*net.TCPConn`, which starts with
@@ -40,7 +48,7 @@ use aya_ebpf::{
 };
 use sensor_common::{
     counter,
-    tls::{FdLayout, OP_READ, OP_WRITE},
+    tls::{FdLayout, GoStackLayout, OP_READ, OP_WRITE},
     ConnKey,
 };
 
@@ -66,6 +74,22 @@ static FD_LAYOUT: Global<FdLayout> = Global::new(FdLayout {
     socket_sk: 0,
     sk_cookie: 0,
 });
+
+/// Where the FS base is in `task_struct`, set by the agent at load time.
+#[unsafe(no_mangle)]
+static GO_STACK_LAYOUT: Global<GoStackLayout> = Global::new(GoStackLayout {
+    ready: 0,
+    task_fsbase: 0,
+});
+
+/// Stack ABI: offsets from the stack pointer at the entry or a `RET`.
+const STACK_RECEIVER: u64 = 8;
+const STACK_BUF: u64 = 16;
+const STACK_LEN: u64 = 24;
+/// `n`, after the receiver and the slice (8 + 24 bytes of arguments).
+const STACK_N: u64 = 40;
+/// The goroutine's distance below the FS base.
+const TLS_G: u64 = 8;
 
 /// A goroutine inside `(*Conn).Read`.
 #[repr(C)]
@@ -102,6 +126,8 @@ struct GoRegs {
     r14: u64,
     /// The probed instruction.
     rip: u64,
+    /// The stack pointer (stack ABI).
+    rsp: u64,
 }
 
 #[inline(always)]
@@ -115,6 +141,7 @@ fn regs(ctx: &ProbeContext) -> GoRegs {
             rcx: (*regs).rcx,
             r14: (*regs).r14,
             rip: (*regs).rip,
+            rsp: (*regs).rsp,
         }
     }
 }
@@ -175,6 +202,95 @@ pub fn go_tls_read_return(ctx: ProbeContext) {
         return;
     }
     capture_plaintext(&ctx, r.rip, pid, read.conn, OP_READ, read.buf, n as u64);
+}
+
+#[uprobe]
+pub fn go_tls_write_stack(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    let pid = (id >> 32) as u32;
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let r = regs(&ctx);
+    let (Some(conn), Some(buf), Some(len)) = (
+        user::<u64>(r.rsp + STACK_RECEIVER),
+        user::<u64>(r.rsp + STACK_BUF),
+        user::<i64>(r.rsp + STACK_LEN),
+    ) else {
+        return;
+    };
+    if len <= 0 {
+        return;
+    }
+    capture_plaintext(&ctx, r.rip, pid, conn, OP_WRITE, buf, len as u64);
+}
+
+#[uprobe]
+pub fn go_tls_read_stack(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    let pid = (id >> 32) as u32;
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let r = regs(&ctx);
+    let Some(goroutine) = stack_abi_goroutine() else {
+        return;
+    };
+    let (Some(conn), Some(buf)) = (
+        user::<u64>(r.rsp + STACK_RECEIVER),
+        user::<u64>(r.rsp + STACK_BUF),
+    ) else {
+        return;
+    };
+    let key = GoReadKey {
+        pid,
+        _pad: 0,
+        goroutine,
+    };
+    let _ = GO_TLS_READS.insert(&key, &GoRead { conn, buf }, 0);
+}
+
+/// Attached at every `RET` of `(*Conn).Read` in a stack-ABI program.
+#[uprobe]
+pub fn go_tls_read_return_stack(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    let pid = (id >> 32) as u32;
+    let Some(goroutine) = stack_abi_goroutine() else {
+        return;
+    };
+    let key = GoReadKey {
+        pid,
+        _pad: 0,
+        goroutine,
+    };
+    // SAFETY: copy out of the map value before removing it.
+    let Some(read) = (unsafe { GO_TLS_READS.get(&key) }).copied() else {
+        return;
+    };
+    let _ = GO_TLS_READS.remove(&key);
+    let r = regs(&ctx);
+    let Some(n) = user::<i64>(r.rsp + STACK_N) else {
+        return;
+    };
+    if n <= 0 {
+        return;
+    }
+    capture_plaintext(&ctx, r.rip, pid, read.conn, OP_READ, read.buf, n as u64);
+}
+
+/// The running goroutine of a stack-ABI program: the word below the
+/// thread's FS base.
+#[inline(always)]
+fn stack_abi_goroutine() -> Option<u64> {
+    let layout = GO_STACK_LAYOUT.load();
+    if layout.ready == 0 {
+        return None;
+    }
+    // SAFETY: no preconditions; the current task's address.
+    let task = unsafe { bpf_get_current_task() };
+    let fsbase: u64 = kernel(task + u64::from(layout.task_fsbase))?;
+    let goroutine: u64 = user(fsbase.wrapping_sub(TLS_G))?;
+    (goroutine != 0).then_some(goroutine)
 }
 
 /// Hands `len` plaintext bytes at `buf` to the capture of the socket

@@ -9,7 +9,7 @@ use std::time::Instant;
 use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, PerCpuArray};
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
-use sensor_common::tls::FdLayout;
+use sensor_common::tls::{FdLayout, GoStackLayout};
 use sensor_common::{
     counter, ConnKey, ConnState, PendingIo, Settings, SockLayout, SockState, MAX_CAPTURE_LIMIT,
     STATE_IGNORED, TLS_GENERATION_BIT,
@@ -153,12 +153,15 @@ impl LiveCapture {
             return Err(LiveError::NoObject);
         }
         ensure_tracefs()?;
-        let (mode, layout, fd_layout) = choose_mode(options.mode)?;
-        // Go's TLS probes find a socket's cookie through the file table.
-        let fd_layout = if options.tls.enabled && options.tls.go {
-            fd_layout
-        } else {
-            FdLayout::default()
+        let (mode, layout, fd_layout, go_stack) = choose_mode(options.mode)?;
+        // Go's TLS probes find a socket's cookie through the file table,
+        // and a pre-1.17 program's goroutine through the FS base.
+        let go = options.tls.enabled && options.tls.go;
+        let fd_layout = if go { fd_layout } else { FdLayout::default() };
+        let go_stack = match (go, mode) {
+            (false, _) => GoStackLayout::default(),
+            (true, Mode::Socket) => go_stack,
+            (true, Mode::Syscalls) => super::tls::fd_layout::go_stack_of_kernel(),
         };
         // The other mode's tables are never used: keep them tiny.
         let unused: &[&str] = match mode {
@@ -172,7 +175,8 @@ impl LiveCapture {
         loader
             .map_max_entries("EVENTS", options.ring_bytes)
             .override_global("SOCK_LAYOUT", &layout, true)
-            .override_global("FD_LAYOUT", &fd_layout, true);
+            .override_global("FD_LAYOUT", &fd_layout, true)
+            .override_global("GO_STACK_LAYOUT", &go_stack, true);
         for name in unused {
             loader.map_max_entries(name, UNUSED_TABLE_ENTRIES);
         }
@@ -422,9 +426,21 @@ pub(super) const UNUSED_TABLE_ENTRIES: u32 = 64;
 /// probes follow from an fd to its socket (not ready when the kernel lacks
 /// a field: Go HTTPS is then counted as without a socket, and a warning
 /// says so).
-pub(super) fn choose_mode(wanted: CaptureMode) -> Result<(Mode, SockLayout, FdLayout), LiveError> {
+/// The mode that will run and, for socket mode, the kernel offsets its
+/// programs and the Go probes use (read from one parse of the BTF).
+type Chosen = (Mode, SockLayout, FdLayout, GoStackLayout);
+
+pub(super) fn choose_mode(wanted: CaptureMode) -> Result<Chosen, LiveError> {
+    let syscalls = || {
+        (
+            Mode::Syscalls,
+            SockLayout::default(),
+            FdLayout::default(),
+            GoStackLayout::default(),
+        )
+    };
     if wanted == CaptureMode::Syscalls {
-        return Ok((Mode::Syscalls, SockLayout::default(), FdLayout::default()));
+        return Ok(syscalls());
     }
     let ready = Btf::from_sys_fs()
         .map_err(|err| format!("the kernel's BTF is not readable ({err})"))
@@ -447,16 +463,23 @@ pub(super) fn choose_mode(wanted: CaptureMode) -> Result<(Mode, SockLayout, FdLa
                 );
                 FdLayout::default()
             });
-            Ok((layout, fd_layout))
+            let go_stack = super::tls::fd_layout::go_stack_from_btf(&types).unwrap_or_else(|err| {
+                tracing::warn!(
+                    "HTTPS of Go programs built before Go 1.17 will not be captured: {}: {err}",
+                    socket::VMLINUX_BTF
+                );
+                GoStackLayout::default()
+            });
+            Ok((layout, fd_layout, go_stack))
         });
     match (ready, wanted) {
-        (Ok((layout, fd_layout)), _) => Ok((Mode::Socket, layout, fd_layout)),
+        (Ok((layout, fd_layout, go_stack)), _) => Ok((Mode::Socket, layout, fd_layout, go_stack)),
         (Err(why), CaptureMode::Socket) => Err(LiveError::SocketMode(why)),
         (Err(why), _) => {
             tracing::info!(
                 "capturing through syscall tracepoints (socket mode needs Linux 6.3): {why}"
             );
-            Ok((Mode::Syscalls, SockLayout::default(), FdLayout::default()))
+            Ok(syscalls())
         }
     }
 }

@@ -9,7 +9,8 @@ use aya::{Ebpf, EbpfLoader};
 use super::live::{self, LiveError, EBPF_OBJECT, UNUSED_TABLE_ENTRIES};
 use super::mode::{CaptureMode, Mode};
 use super::socket;
-use super::tls::trial::{self as tls_trial, LibraryTrial};
+use super::tls::trial::{self as tls_trial, TlsTrial};
+use super::tls::TlsConfig;
 
 /// The ring buffer's size in the trial (nothing is ever written to it
 /// for long: nobody reads it).
@@ -40,19 +41,20 @@ pub struct Trial {
     /// The mode's programs loaded and attached (None: not tried, the
     /// object did not load).
     pub mode: Option<Result<Mode, String>>,
-    /// The system TLS libraries, each with its attachment result.
-    pub libraries: Vec<LibraryTrial>,
+    /// The system TLS libraries and the running programs with TLS of
+    /// their own, each with its attachment result.
+    pub tls: TlsTrial,
 }
 
-/// Runs the trial. Never fails: each part says what happened.
-/// `uprobe_multi`: try the TLS probes through uprobe_multi links first,
-/// as `[capture.tls] uprobe_multi` makes `sensor run` do.
-pub fn run(wanted: CaptureMode, uprobe_multi: bool) -> Trial {
+/// Runs the trial. Never fails: each part says what happened. The TLS
+/// probes are tried as `tls` makes `sensor run` attach them (uprobe_multi
+/// links first, Go programs, excluded files).
+pub fn run(wanted: CaptureMode, tls: &TlsConfig) -> Trial {
     if EBPF_OBJECT.is_empty() {
         return Trial {
             load: None,
             mode: None,
-            libraries: tls_trial::libraries(None, false),
+            tls: tls_trial::run(None, tls),
         };
     }
     let mut ebpf = match load() {
@@ -61,16 +63,16 @@ pub fn run(wanted: CaptureMode, uprobe_multi: bool) -> Trial {
             return Trial {
                 load: Some(Err(err.to_string())),
                 mode: None,
-                libraries: tls_trial::libraries(None, false),
+                tls: tls_trial::run(None, tls),
             }
         }
     };
     let mode = attach_mode(&mut ebpf, wanted).map_err(|err| err.to_string());
-    let libraries = tls_trial::libraries(Some(&mut ebpf), uprobe_multi);
+    let tls = tls_trial::run(Some(&mut ebpf), tls);
     Trial {
         load: Some(Ok(())),
         mode: Some(mode),
-        libraries,
+        tls,
     }
 }
 
@@ -84,7 +86,7 @@ fn load() -> Result<Ebpf, LiveError> {
 }
 
 fn attach_mode(ebpf: &mut Ebpf, wanted: CaptureMode) -> Result<Mode, LiveError> {
-    let (mode, _, _) = live::choose_mode(wanted)?;
+    let (mode, ..) = live::choose_mode(wanted)?;
     match mode {
         Mode::Socket => live::attach_socket(ebpf)?,
         Mode::Syscalls => live::attach_tracepoints(ebpf, SYSCALLS_TRIAL)?,

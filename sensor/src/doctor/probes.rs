@@ -4,7 +4,8 @@
 use super::host::{holds, lacking};
 use super::Check;
 use crate::capture::privileges::SYS_ADMIN;
-use crate::capture::tls::trial::LibraryTrial;
+use crate::capture::tls::trial::{LibraryTrial, ProgramTrial, MAX_PROGRAMS};
+use crate::capture::tls::AttachError;
 use crate::capture::trial::{self, Trial};
 use crate::capture::CaptureMode;
 use crate::config::Config;
@@ -18,7 +19,7 @@ const GRANT: &str = "run as root, or grant the capabilities deploy/systemd/senso
 
 pub fn checks(config: &Config, capabilities: Option<u64>) -> Vec<Check> {
     let mut out = vec![capture_mode(config.capture.mode)];
-    let trial = trial::run(config.capture.mode, config.capture.tls.uprobe_multi);
+    let trial = trial::run(config.capture.mode, &config.capture.tls);
     out.push(load(&trial, capabilities));
     out.push(attach(&trial, capabilities));
     if !config.capture.tls.enabled {
@@ -28,7 +29,7 @@ pub fn checks(config: &Config, capabilities: Option<u64>) -> Vec<Check> {
         ));
         return out;
     }
-    if trial.libraries.is_empty() {
+    if trial.tls.libraries.is_empty() {
         out.push(Check::warn(
             "HTTPS libraries",
             "no OpenSSL, BoringSSL or GnuTLS library in the system library directories",
@@ -38,11 +39,56 @@ pub fn checks(config: &Config, capabilities: Option<u64>) -> Vec<Check> {
     let required = config.capture.tls.required;
     out.extend(
         trial
+            .tls
             .libraries
             .iter()
             .map(|library| tls_library(library, &trial, capabilities, required)),
     );
+    out.extend(
+        trial
+            .tls
+            .programs
+            .iter()
+            .map(|program| tls_program(program, &trial, capabilities, required)),
+    );
+    out.push(programs_summary(&trial, config.capture.tls.go));
     out
+}
+
+/// What the running programs with TLS of their own came to.
+fn programs_summary(trial: &Trial, go: bool) -> Check {
+    let what = if go {
+        "Go's crypto/tls or an OpenSSL-style library linked in statically"
+    } else {
+        "an OpenSSL-style library linked in statically; Go programs are not looked at ([capture.tls] go = false)"
+    };
+    let shown = trial.tls.programs.len();
+    let not_shown = trial.tls.programs_not_shown;
+    let unreadable = trial.tls.processes_unreadable;
+    if unreadable > 0 {
+        return Check::warn(
+            "HTTPS in programs",
+            format!(
+                "{shown} running programs found with TLS of their own ({what}), but the memory maps of {unreadable} processes cannot be read by this process: they were not looked at"
+            ),
+            "run as root, or with the unit's CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, as `sensor run` does",
+        );
+    }
+    if not_shown > 0 {
+        return Check::warn(
+            "HTTPS in programs",
+            format!(
+                "{} running programs carry TLS of their own ({what}); the first {MAX_PROGRAMS} are above, {not_shown} more were not tried",
+                shown + not_shown
+            ),
+            "the sensor attaches to each as it does to these: its log names each program attached or not covered",
+        );
+    }
+    let detail = match shown {
+        0 => format!("no running program carries TLS of its own ({what}); such programs are attached as they start"),
+        n => format!("{n} running programs carry TLS of their own ({what}): above"),
+    };
+    Check::pass("HTTPS in programs", detail)
 }
 
 fn capture_mode(wanted: CaptureMode) -> Check {
@@ -141,7 +187,68 @@ fn tls_library(
             )
         }
     };
-    match &library.attach {
+    attach_check(
+        name,
+        format!("{shown} defines {functions}"),
+        format!("{shown}: probes attach to {functions}"),
+        library.attach.as_ref(),
+        trial,
+        capabilities,
+        required,
+    )
+}
+
+fn tls_program(
+    program: &ProgramTrial,
+    trial: &Trial,
+    capabilities: Option<u64>,
+    required: bool,
+) -> Check {
+    let file = program.path.file_name().map_or_else(
+        || program.path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let name = format!("HTTPS {file}");
+    let shown = format!("{} (pid {})", program.path.display(), program.pid);
+    let found = match &program.found {
+        Ok(found) => found,
+        Err(why) => {
+            return Check::warn(
+                name,
+                format!("{shown}: HTTPS through it will not be captured: {why}"),
+                "see the README's Go crypto/tls section for the programs covered",
+            )
+        }
+    };
+    if program.excluded {
+        return Check::pass(
+            name,
+            format!("{shown}: {found}; not attached: [capture.tls] exclude matches it"),
+        );
+    }
+    attach_check(
+        name,
+        format!("{shown}: {found}"),
+        format!("{shown}: probes attach to {found}"),
+        program.attach.as_ref(),
+        trial,
+        capabilities,
+        required,
+    )
+}
+
+/// The check of one file's probe trial: `what` says what the file is,
+/// `attached` what a pass says.
+fn attach_check(
+    name: String,
+    what: String,
+    attached: String,
+    attach: Option<&Result<(), AttachError>>,
+    trial: &Trial,
+    capabilities: Option<u64>,
+    required: bool,
+) -> Check {
+    match attach {
         None => {
             let why = if trial.load.is_none() {
                 " (this binary carries no eBPF programs)".to_owned()
@@ -150,10 +257,10 @@ fn tls_library(
             };
             Check::unknown(
                 name,
-                format!("{shown} defines {functions}; cannot tell whether the probes attach without the eBPF programs loaded{why}"),
+                format!("{what}; cannot tell whether the probes attach without the eBPF programs loaded{why}"),
             )
         }
-        Some(Ok(())) => Check::pass(name, format!("{shown}: probes attach to {functions}")),
+        Some(Ok(())) => Check::pass(name, attached),
         Some(Err(err)) if err.is_permission_denied() => {
             let lacks = if holds(capabilities, SYS_ADMIN) {
                 String::new()
@@ -161,7 +268,7 @@ fn tls_library(
                 " (this process lacks CAP_SYS_ADMIN)".to_owned()
             };
             let detail = format!(
-                "{shown}: the kernel refuses the uprobes{lacks}: HTTPS through it will not be captured ({err})"
+                "{what}: the kernel refuses the uprobes{lacks}: HTTPS through it will not be captured ({err})"
             );
             let fix = "grant CAP_SYS_ADMIN: without uprobe_multi links (Linux 6.6 and later, [capture.tls] uprobe_multi) uprobes need it since Linux 6.16";
             if required {
@@ -172,7 +279,7 @@ fn tls_library(
         }
         Some(Err(err)) => Check::fail(
             name,
-            format!("{shown}: the probes do not attach: {err}"),
+            format!("{what}: the probes do not attach: {err}"),
             "exclude the file ([capture.tls] exclude) if it is not used, or report it",
         ),
     }

@@ -1,12 +1,12 @@
 // HTTPS server for the Go TLS end-to-end test (tests/e2e/go_tls.rs): Go's
-// own crypto/tls and net/http, HTTP/1.1, one JSON endpoint that leaks a
-// planted key. Usage: server ADDR CERT KEY.
+// own crypto/tls and net/http, HTTP/1.1 (HTTP/2 too when asked), one JSON endpoint that leaks a
+// planted key. Usage: server ADDR CERT KEY [h2].
 package main
 
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
+	"io/ioutil"
 	"net"
 	"net/http"
 	"os"
@@ -17,9 +17,11 @@ const response = `{"id":42,"owner":"go-tls","aws_key_id":"AKIAZ7QW3RTLXJ5GOTLS"}
 
 func main() {
 	addr, cert, key := os.Args[1], os.Args[2], os.Args[3]
+	// A fourth argument "h2" offers HTTP/2 as well (ALPN).
+	h2 := len(os.Args) > 4 && os.Args[4] == "h2"
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/accounts/42", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := io.ReadAll(r.Body); err != nil {
+		if _, err := ioutil.ReadAll(r.Body); err != nil {
 			http.Error(w, "bad body", http.StatusBadRequest)
 			return
 		}
@@ -31,6 +33,9 @@ func main() {
 		Handler: mux,
 		// HTTP/1.1 only: an empty map turns off HTTP/2 over TLS.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	}
+	if h2 {
+		server.TLSNextProto = nil
 	}
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {

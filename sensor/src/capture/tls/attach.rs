@@ -20,7 +20,7 @@ use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLink,
 use aya::programs::{ProgramError, UProbe};
 use aya::Ebpf;
 
-use super::go::GoProbes;
+use super::go::{GoAbi, GoProbes};
 use super::multi::{LinkKind, MultiError, MultiLink, MultiPrograms};
 use super::symbols::FoundHook;
 
@@ -37,7 +37,18 @@ pub const GO_WRITE_PROGRAM: &str = "go_tls_write";
 pub const GO_READ_PROGRAM: &str = "go_tls_read";
 /// Go's `(*tls.Conn).Read`, at each of its `RET` instructions.
 pub const GO_READ_RETURN_PROGRAM: &str = "go_tls_read_return";
-const GO_PROGRAMS: [&str; 3] = [GO_WRITE_PROGRAM, GO_READ_PROGRAM, GO_READ_RETURN_PROGRAM];
+/// The same three for programs built before Go 1.17 (the stack ABI).
+pub const GO_STACK_WRITE_PROGRAM: &str = "go_tls_write_stack";
+pub const GO_STACK_READ_PROGRAM: &str = "go_tls_read_stack";
+pub const GO_STACK_READ_RETURN_PROGRAM: &str = "go_tls_read_return_stack";
+const GO_PROGRAMS: [&str; 6] = [
+    GO_WRITE_PROGRAM,
+    GO_READ_PROGRAM,
+    GO_READ_RETURN_PROGRAM,
+    GO_STACK_WRITE_PROGRAM,
+    GO_STACK_READ_PROGRAM,
+    GO_STACK_READ_RETURN_PROGRAM,
+];
 
 /// One attachment: dropping it detaches its probes.
 #[allow(dead_code, reason = "held for its lifetime: dropping detaches")]
@@ -145,21 +156,29 @@ pub fn attach_go(
 ) -> Result<Vec<TlsLink>, AttachError> {
     let returns: Vec<u64> = go.read_returns.iter().map(|p| p.offset).collect();
     let return_cookies: Vec<u64> = go.read_returns.iter().map(|p| p.cookie).collect();
+    let (write, read, read_return) = match go.abi {
+        GoAbi::Registers => (GO_WRITE_PROGRAM, GO_READ_PROGRAM, GO_READ_RETURN_PROGRAM),
+        GoAbi::Stack => (
+            GO_STACK_WRITE_PROGRAM,
+            GO_STACK_READ_PROGRAM,
+            GO_STACK_READ_RETURN_PROGRAM,
+        ),
+    };
     let groups: [(&'static str, &'static str, Vec<u64>, Vec<u64>); 3] = [
         (
-            GO_WRITE_PROGRAM,
+            write,
             "crypto/tls.(*Conn).Write",
             vec![go.write.offset],
             vec![go.write.cookie],
         ),
         (
-            GO_READ_PROGRAM,
+            read,
             "crypto/tls.(*Conn).Read",
             vec![go.read.offset],
             vec![go.read.cookie],
         ),
         (
-            GO_READ_RETURN_PROGRAM,
+            read_return,
             "crypto/tls.(*Conn).Read (RET)",
             returns,
             return_cookies,

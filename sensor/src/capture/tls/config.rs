@@ -23,7 +23,7 @@ pub struct TlsConfig {
     /// included) against the path a process maps the file from, such as
     /// `*/libgnutls.so*` or `/opt/vendor/*`. Wins over `include`.
     pub exclude: Vec<String>,
-    /// Capture the plaintext of Go programs' crypto/tls (Go 1.17 and later,
+    /// Capture the plaintext of Go programs' crypto/tls (Go 1.13 and later,
     /// x86-64; stripped or not, PIE or not), found at start-up and as they
     /// start.
     pub go: bool,

@@ -44,8 +44,8 @@ pub struct DiscoveryCounters {
     pub files_excluded: AtomicU64,
     pub files_over_limit: AtomicU64,
     pub rescans_dropped: AtomicU64,
-    /// Go programs using crypto/tls that cannot be probed (stripped, PIE,
-    /// Go before 1.17, not x86-64).
+    /// Go programs using crypto/tls that cannot be probed (Go before 1.13,
+    /// a thread-local layout other than Go's own, not x86-64).
     pub go_unsupported: AtomicU64,
 }
 

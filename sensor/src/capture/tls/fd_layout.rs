@@ -1,9 +1,37 @@
-//! Socket mode, Go programs: the kernel offsets the Go probes follow from
-//! a file descriptor to its socket's cookie, from the kernel's BTF.
+//! Go programs: the kernel offsets the Go probes follow, from the kernel's
+//! BTF. In socket mode, from a file descriptor to its socket's cookie; in
+//! every mode, for programs built before Go 1.17, to the thread's FS base
+//! (where such a program keeps its running goroutine).
 
-use sensor_common::tls::FdLayout;
+use sensor_common::tls::{FdLayout, GoStackLayout};
 
 use crate::capture::socket::btf::{Btf, BtfError};
+use crate::capture::socket::VMLINUX_BTF;
+
+/// `task_struct.thread.fsbase` from `btf`.
+pub fn go_stack_from_btf(btf: &Btf) -> Result<GoStackLayout, BtfError> {
+    Ok(GoStackLayout {
+        ready: 1,
+        task_fsbase: btf.field_offset("task_struct", "thread")?
+            + btf.field_offset("thread_struct", "fsbase")?,
+    })
+}
+
+/// `go_stack_from_btf` of the running kernel, read here (syscall mode
+/// reads no BTF otherwise); logs and gives an unset layout when the BTF
+/// cannot say.
+pub fn go_stack_of_kernel() -> GoStackLayout {
+    let parsed = std::fs::read(VMLINUX_BTF)
+        .map_err(|err| err.to_string())
+        .and_then(|data| Btf::parse(&data).map_err(|err| err.to_string()))
+        .and_then(|btf| go_stack_from_btf(&btf).map_err(|err| err.to_string()));
+    parsed.unwrap_or_else(|err| {
+        tracing::warn!(
+            "HTTPS of Go programs built before Go 1.17 will not be captured: {VMLINUX_BTF}: {err}"
+        );
+        GoStackLayout::default()
+    })
+}
 
 /// The offsets from `btf`.
 pub fn from_btf(btf: &Btf) -> Result<FdLayout, BtfError> {
@@ -23,7 +51,6 @@ pub fn from_btf(btf: &Btf) -> Result<FdLayout, BtfError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::socket::VMLINUX_BTF;
 
     /// This machine's kernel has every field (the e2e tests run on it).
     #[test]
@@ -34,5 +61,8 @@ mod tests {
         let layout = from_btf(&Btf::parse(&data).unwrap()).unwrap();
         assert_eq!(layout.ready, 1);
         assert!(layout.task_files > 0 && layout.sk_cookie > 0 && layout.socket_sk > 0);
+        let stack = go_stack_from_btf(&Btf::parse(&data).unwrap()).unwrap();
+        assert_eq!(stack.ready, 1);
+        assert!(stack.task_fsbase > layout.task_files, "{stack:?}");
     }
 }

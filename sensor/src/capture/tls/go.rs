@@ -17,16 +17,23 @@
 //! The struct offsets from a `*tls.Conn` to its fd are checked against the
 //! program's DWARF when it has any (`go_layout`).
 //!
-//! Covered: x86-64, Go 1.17 and later (the register ABI), executables and
-//! PIE builds, with or without a symbol table. Not covered, each logged
-//! once per file: Go before 1.17, and other architectures.
+//! Covered: x86-64, executables and PIE builds, with or without a symbol
+//! table; Go 1.17 and later (the register ABI) and, through their own
+//! programs, Go 1.13–1.16 (the stack ABI; 1.13 is the first to name its
+//! version in `.go.buildinfo`), where the running goroutine is in
+//! thread-local storage: such a program is covered when Go's `g` is its
+//! only thread-local variable (8 bytes below the thread pointer), as in
+//! every build Go links itself. Not covered, each logged once per file:
+//! older Go, other thread-local layouts, and other architectures.
 
 use std::ops::Range;
 use std::path::Path;
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
 use object::read::ReadRef;
-use object::{Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _};
+use object::{
+    Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _, SectionFlags,
+};
 
 use super::go_itab;
 use super::go_layout::{self, Layout};
@@ -45,6 +52,10 @@ const TCP_CONN_TYPES: [&[u8]; 2] = [
 const PCLNTAB: [&str; 2] = [".gopclntab", ".data.rel.ro.gopclntab"];
 /// The first Go with the register ABI on x86-64.
 const REGISTER_ABI: (u32, u32) = (1, 17);
+/// The first Go whose `.go.buildinfo` names its version.
+const OLDEST: (u32, u32) = (1, 13);
+/// ELF's flag of a thread-local section.
+const SHF_TLS: u64 = 0x400;
 /// `.go.buildinfo` starts with this magic.
 const BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
 
@@ -58,11 +69,31 @@ pub struct ProbePoint {
     pub cookie: u64,
 }
 
+/// How a Go program passes arguments and results, which decides the
+/// programs its probes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoAbi {
+    /// Go 1.17 and later: in registers, the goroutine in R14.
+    Registers,
+    /// Before: on the stack, the goroutine in thread-local storage.
+    Stack,
+}
+
+impl GoAbi {
+    pub fn describe(self) -> &'static str {
+        match self {
+            GoAbi::Registers => "register ABI",
+            GoAbi::Stack => "stack ABI",
+        }
+    }
+}
+
 /// Where the probes of one Go program go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoProbes {
     /// `go1.19.8`.
     pub version: String,
+    pub abi: GoAbi,
     /// Where the functions were found: "symbol table" or ".gopclntab".
     pub found_in: &'static str,
     /// Whether the struct offsets the probes follow were checked.
@@ -127,19 +158,27 @@ fn probes<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, version: Strin
             elf.architecture()
         ));
     }
-    match go_version(&version) {
-        Some(v) if v >= REGISTER_ABI => {}
+    let abi = match go_version(&version) {
+        Some(v) if v >= REGISTER_ABI => GoAbi::Registers,
+        Some(v) if v >= OLDEST => match goroutine_in_tls(elf) {
+            Ok(()) => GoAbi::Stack,
+            Err(why) => {
+                return GoExamined::Unsupported(format!(
+                    "built by {version}, which keeps the goroutine in thread-local storage: {why}"
+                ))
+            }
+        },
         Some(_) => {
             return GoExamined::Unsupported(format!(
-            "built by {version}, which passes arguments on the stack: Go 1.17 or later is covered"
-        ))
+                "built by {version}: Go 1.13 or later is covered"
+            ))
         }
         None => {
             return GoExamined::Unsupported(format!(
-                "its Go version cannot be read ({version:?}): Go 1.17 or later is covered"
+                "its Go version cannot be read ({version:?}): Go 1.13 or later is covered"
             ))
         }
-    }
+    };
     if !matches!(elf.kind(), ObjectKind::Executable | ObjectKind::Dynamic) {
         return GoExamined::Unsupported(format!(
             "a Go object file ({version}) that no process runs"
@@ -157,6 +196,7 @@ fn probes<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, version: Strin
     match functions.and_then(|functions| locate(elf, &functions)) {
         Ok((write, read, read_returns)) => GoExamined::Probes(GoProbes {
             version,
+            abi,
             found_in,
             layout,
             write,
@@ -165,6 +205,25 @@ fn probes<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, version: Strin
         }),
         Err(why) => GoExamined::Unsupported(format!(
             "a Go program ({version}, functions read from its {found_in}): {why}"
+        )),
+    }
+}
+
+/// Whether Go's `g` is the program's only thread-local variable, so that
+/// it is 8 bytes below the thread pointer: the program's thread-local
+/// sections hold 8 bytes in all (`runtime.tlsg`). A program linked with
+/// C code that has thread-local variables of its own places `g` elsewhere.
+fn goroutine_in_tls<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>) -> Result<(), String> {
+    let size: u64 = elf
+        .sections()
+        .filter(|s| matches!(s.flags(), SectionFlags::Elf { sh_flags } if sh_flags & SHF_TLS != 0))
+        .map(|s| s.size())
+        .sum();
+    match size {
+        8 => Ok(()),
+        0 => Err("it has no thread-local section".to_owned()),
+        size => Err(format!(
+            "its thread-local sections hold {size} bytes, not only Go's 8"
         )),
     }
 }
@@ -397,23 +456,34 @@ mod tests {
         assert_eq!(returns(&[0x48, 0x83], 0x2000), Err(0x2000));
     }
 
-    /// tests/servers/go/client.go built by the machine's Go (cargo xtask
-    /// setup installs Debian's golang-go) into `dir` with `flags`.
-    fn built_go_client(dir: &Path, name: &str, flags: &[&str]) -> std::path::PathBuf {
+    /// Go 1.15 (cargo xtask setup installs Debian 11's package).
+    const OLD_GO: &str = "/usr/lib/go-1.15/bin/go";
+
+    /// The machine's Go (cargo xtask setup installs Debian's golang-go),
+    /// then Go 1.15, with the ABI each program's probes use.
+    const TOOLCHAINS: [(&str, GoAbi); 2] = [("go", GoAbi::Registers), (OLD_GO, GoAbi::Stack)];
+
+    /// tests/servers/go/client.go built by `go` into `dir` with `flags`.
+    fn built_go_client(go: &str, dir: &Path, name: &str, flags: &[&str]) -> std::path::PathBuf {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let out = dir.join(name);
-        let status = std::process::Command::new("go")
+        let cache = if go == OLD_GO {
+            "target/go-1.15-cache"
+        } else {
+            "target/go-cache"
+        };
+        let status = std::process::Command::new(go)
             .arg("build")
             .arg("-o")
             .arg(&out)
             .args(flags)
             .arg(root.join("tests/servers/go/client.go"))
-            .env("GOCACHE", root.join("target/go-cache"))
+            .env("GOCACHE", root.join(cache))
             .env("GOPATH", dir.join("gopath"))
             .env("GOPROXY", "off")
             .env("GO111MODULE", "off")
             .status()
-            .expect("`go` runs (cargo xtask setup installs golang-go)");
+            .unwrap_or_else(|err| panic!("{go} runs (cargo xtask setup installs it): {err}"));
         assert!(status.success());
         out
     }
@@ -448,16 +518,21 @@ mod tests {
     fn go_programs_get_write_read_and_each_ret_of_read_stripped_or_not_pie_or_not() {
         let dir = std::env::temp_dir().join(format!("sensor-go-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (plain, stripped) in [
+        let builds = [
             (&[][..], &["-ldflags=-s -w"][..]),
             (
                 &["-buildmode=pie"][..],
                 &["-buildmode=pie", "-ldflags=-s -w"][..],
             ),
-        ] {
-            let with_symbols = built_go_client(&dir, "client", plain);
-            let without = built_go_client(&dir, "client-stripped", stripped);
+        ];
+        for ((go, abi), (plain, stripped)) in TOOLCHAINS
+            .into_iter()
+            .flat_map(|toolchain| builds.map(|build| (toolchain, build)))
+        {
+            let with_symbols = built_go_client(go, &dir, "client", plain);
+            let without = built_go_client(go, &dir, "client-stripped", stripped);
             let expected = probes_of(&with_symbols);
+            assert_eq!(expected.abi, abi, "{go}");
             assert_eq!(expected.found_in, "symbol table");
             assert_points_in(&with_symbols, &expected);
             // Stripping drops sections after the code and data only: the
@@ -474,7 +549,7 @@ mod tests {
                     ..found
                 },
                 expected,
-                "{plain:?}"
+                "{go} {plain:?}"
             );
         }
         let _ = std::fs::remove_dir_all(&dir);
@@ -484,9 +559,15 @@ mod tests {
     /// symbol table, function by function.
     #[test]
     fn the_function_table_agrees_with_the_symbol_table() {
+        for (go, _) in TOOLCHAINS {
+            function_table_agrees_with_symbol_table(go);
+        }
+    }
+
+    fn function_table_agrees_with_symbol_table(go: &str) {
         let dir = std::env::temp_dir().join(format!("sensor-pclntab-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = built_go_client(&dir, "client", &[]);
+        let path = built_go_client(go, &dir, "client", &[]);
         let data = std::fs::read(&path).unwrap();
         let elf = object::File::parse(&*data).unwrap();
         let symbols: std::collections::HashSet<(Vec<u8>, u64)> = elf

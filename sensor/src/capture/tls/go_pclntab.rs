@@ -4,7 +4,7 @@
 //! entry and end of each function, on 64-bit little-endian programs.
 //!
 //! Layout (the header is the runtime's `pcHeader`): a magic number per
-//! format (Go 1.16–1.17, 1.18–1.19, 1.20 and later), then the minimum
+//! format (Go 1.2–1.15, 1.16–1.17, 1.18–1.19, 1.20 and later), then the minimum
 //! instruction size, the pointer size, the function count and offsets of
 //! the sub-tables from the header. The function table (`functab`) holds
 //! `nfunc + 1` pairs sorted by address — entry, then the offset of the
@@ -12,11 +12,16 @@
 //! entry is the end of the last function. A record starts with its entry
 //! again, then the offset of its name in the name table (`funcnametab`).
 //! From Go 1.18 entries are 32-bit offsets from the header's `textStart`;
-//! before, they are addresses. Every offset is checked against the
-//! section: a damaged or unknown table is an error, never a guess.
+//! before, they are addresses. Go 1.2–1.15 tables have no sub-table
+//! offsets: the function count follows the magic, the function table
+//! follows the count, and records and names are at offsets from the
+//! section's start. Every offset is checked against the section: a
+//! damaged or unknown table is an error, never a guess.
 
 use std::ops::Range;
 
+/// Go 1.2 to 1.15.
+const MAGIC_12: u32 = 0xffff_fffb;
 /// Go 1.16 and 1.17.
 const MAGIC_116: u32 = 0xffff_fffa;
 /// Go 1.18 and 1.19.
@@ -31,7 +36,7 @@ const MAX_FUNCTIONS: u64 = 1 << 24;
 pub enum PclntabError {
     #[error(".gopclntab is too short for its header")]
     Short,
-    #[error(".gopclntab has the magic number {0:#x}, of a Go before 1.16 or unknown")]
+    #[error(".gopclntab has the magic number {0:#x}, of a Go before 1.2 or unknown")]
     Magic(u32),
     #[error(".gopclntab is for {0}-byte pointers: only 64-bit programs are read")]
     PointerSize(u8),
@@ -44,7 +49,7 @@ pub enum PclntabError {
 /// Which header and entry layout a table has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
-    /// Go 1.16–1.17: 64-bit addresses in the function table.
+    /// Go 1.2–1.17: 64-bit addresses in the function table.
     Addresses,
     /// Go 1.18 and later: 32-bit offsets from `textStart`.
     TextOffsets { text_start: u64 },
@@ -58,6 +63,9 @@ pub struct FuncTable<'data> {
     functions: u64,
     names: usize,
     table: usize,
+    /// Where the function table's record offsets count from: the table
+    /// itself from Go 1.16, the section's start before.
+    records: usize,
 }
 
 /// One function of the table.
@@ -75,7 +83,7 @@ impl<'data> FuncTable<'data> {
     pub fn parse(data: &'data [u8]) -> Result<Self, PclntabError> {
         let magic = u32::from_le_bytes(bytes(data, 0)?);
         let pointer_size = *data.get(7).ok_or(PclntabError::Short)?;
-        if !matches!(magic, MAGIC_116 | MAGIC_118 | MAGIC_120) {
+        if !matches!(magic, MAGIC_12 | MAGIC_116 | MAGIC_118 | MAGIC_120) {
             return Err(PclntabError::Magic(magic));
         }
         if pointer_size != 8 {
@@ -83,28 +91,30 @@ impl<'data> FuncTable<'data> {
         }
         let word = |at: usize| bytes(data, at).map(u64::from_le_bytes);
         let functions = word(8)?;
-        // Go 1.18 inserted textStart after nfiles; the offsets follow.
-        let (layout, offsets_at) = if magic == MAGIC_116 {
-            (Layout::Addresses, 24)
-        } else {
-            (
-                Layout::TextOffsets {
-                    text_start: word(24)?,
-                },
-                32,
-            )
-        };
-        let names = word(offsets_at)?;
-        let table = word(offsets_at + 32)?;
         if functions == 0 || functions > MAX_FUNCTIONS {
             return Err(PclntabError::OutOfBounds("function count"));
         }
+        let (layout, names, table) = match magic {
+            // The function table right after the count.
+            MAGIC_12 => (Layout::Addresses, 0, 16),
+            MAGIC_116 => (Layout::Addresses, word(24)?, word(56)?),
+            // Go 1.18 inserted textStart after nfiles; the offsets follow.
+            _ => (
+                Layout::TextOffsets {
+                    text_start: word(24)?,
+                },
+                word(32)?,
+                word(64)?,
+            ),
+        };
+        let table = index(table, data, "function table")?;
         let parsed = Self {
             data,
             layout,
             functions,
             names: index(names, data, "name table")?,
-            table: index(table, data, "function table")?,
+            table,
+            records: if magic == MAGIC_12 { 0 } else { table },
         };
         // The whole function table, last pair included, is in the section.
         let pairs = (functions + 1) * parsed.pair_size();
@@ -127,7 +137,7 @@ impl<'data> FuncTable<'data> {
             return Err(PclntabError::Unsorted(i));
         }
         let record = self
-            .table
+            .records
             .checked_add(index(record, self.data, "function record")?)
             .ok_or(PclntabError::OutOfBounds("function record"))?;
         let name_at = record + self.entry_size();
@@ -269,10 +279,44 @@ mod tests {
         ("crypto/tls.(*Conn).Read", 0x401800),
     ];
 
+    /// A Go 1.2–1.15 table: the function table after the count, records
+    /// and names at offsets from the start.
+    fn table_12(functions: &[(&str, u64)], end: u64) -> Vec<u8> {
+        let count = functions.len();
+        // Header 16 bytes, the pairs and the end entry, then the records
+        // (entry and name offset, 16 bytes each), then the names.
+        let records_at = 16 + count * 16 + 8;
+        let mut names_at = records_at + count * 16;
+        let mut out = Vec::new();
+        out.extend_from_slice(&MAGIC_12.to_le_bytes());
+        out.extend_from_slice(&[0, 0, 1, 8]);
+        out.extend_from_slice(&(count as u64).to_le_bytes());
+        for (i, (_, address)) in functions.iter().enumerate() {
+            out.extend_from_slice(&address.to_le_bytes());
+            out.extend_from_slice(&((records_at + i * 16) as u64).to_le_bytes());
+        }
+        out.extend_from_slice(&end.to_le_bytes());
+        for (name, address) in functions {
+            out.extend_from_slice(&address.to_le_bytes());
+            out.extend_from_slice(&(names_at as i32).to_le_bytes());
+            out.extend_from_slice(&[0; 4]);
+            names_at += name.len() + 1;
+        }
+        for (name, _) in functions {
+            out.extend_from_slice(name.as_bytes());
+            out.push(0);
+        }
+        out
+    }
+
     #[test]
     fn each_layout_gives_names_entries_and_ends() {
-        for magic in [MAGIC_116, MAGIC_118, MAGIC_120] {
-            let data = table(magic, 0x401000, &FUNCTIONS, 0x402000);
+        let old = table_12(&FUNCTIONS, 0x402000);
+        for (magic, data) in [MAGIC_116, MAGIC_118, MAGIC_120]
+            .map(|magic| (magic, table(magic, 0x401000, &FUNCTIONS, 0x402000)))
+            .into_iter()
+            .chain([(MAGIC_12, old)])
+        {
             let parsed = FuncTable::parse(&data).unwrap();
             assert_eq!(parsed.len(), 3);
             assert_eq!(
@@ -294,8 +338,8 @@ mod tests {
     #[test]
     fn damaged_and_unknown_tables_are_errors() {
         let good = table(MAGIC_118, 0x401000, &FUNCTIONS, 0x402000);
-        let mut old = good.clone();
-        old[..4].copy_from_slice(&0xffff_fffbu32.to_le_bytes());
+        let mut unknown = good.clone();
+        unknown[..4].copy_from_slice(&0xffff_fff9u32.to_le_bytes());
         let mut narrow = good.clone();
         narrow[7] = 4;
         let mut too_many = good.clone();
@@ -306,7 +350,7 @@ mod tests {
         unsorted[table_at + 24..table_at + 28].copy_from_slice(&0u32.to_le_bytes());
         for (data, err) in [
             (&good[..6], PclntabError::Short),
-            (&old[..], PclntabError::Magic(0xffff_fffb)),
+            (&unknown[..], PclntabError::Magic(0xffff_fff9)),
             (&narrow[..], PclntabError::PointerSize(4)),
             (&too_many[..], PclntabError::OutOfBounds("function table")),
         ] {

@@ -68,7 +68,7 @@ pub struct TlsStats {
     /// counted in `files_attached`).
     pub go_programs_attached: u64,
     /// Go programs using crypto/tls that cannot be probed: Go before
-    /// 1.17, another architecture, a damaged function table (each is
+    /// 1.13, another architecture, a damaged function table (each is
     /// logged).
     pub go_programs_not_covered: u64,
     /// Programs started (exec) handed to discovery.
@@ -238,9 +238,10 @@ impl TlsProbes {
                 match &found.go {
                     Some(go) => {
                         tracing::info!(
-                            "TLS probes attached to the Go program {} ({}: crypto/tls Write, Read and its {} returns, found in its {}; {})",
+                            "TLS probes attached to the Go program {} ({}, {}: crypto/tls Write, Read and its {} returns, found in its {}; {})",
                             path.display(),
                             go.version,
+                            go.abi.describe(),
                             go.read_returns.len(),
                             go.found_in,
                             go.layout.describe()
