@@ -110,8 +110,11 @@ pub mod counter {
     /// Of those, retries of a write whose send found the socket's buffer
     /// full: their bytes were captured at the first try, not again.
     pub const TLS_WRITE_RETRIES: u32 = 18;
+    /// TLS library reads whose return was not probed: their session's
+    /// socket is known and not captured (muted, not HTTP, filtered out).
+    pub const TLS_READS_NOT_FOLLOWED: u32 = 19;
     /// Number of counters.
-    pub const COUNT: u32 = 19;
+    pub const COUNT: u32 = 20;
     /// Names, in index order, as the agent reports them.
     pub const NAMES: [&str; COUNT as usize] = [
         "ringbuf_full_events",
@@ -133,6 +136,7 @@ pub mod counter {
         "bulk_shed_bytes",
         "tls_writes_at_entry",
         "tls_write_retries",
+        "tls_reads_not_followed",
     ];
 }
 

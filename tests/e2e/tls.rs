@@ -352,6 +352,68 @@ fn https_from_openssl_and_gnutls_clients_started_before_and_after_the_sensor() {
     );
 }
 
+/// Reads on a socket whose plaintext is not captured skip their return
+/// probe (see README, HTTPS): here a local client's end, muted once the
+/// pairing knows the server's end of the connection is captured. The
+/// server's view of every request on that keep-alive connection, before
+/// and after the mute, stays exact, and the skipped reads are counted.
+#[test]
+fn https_reads_on_a_muted_client_end_skip_their_return_and_lose_nothing() {
+    let dir = scratch_dir("tls_muted_reads");
+    let server = https_server(&dir, None);
+    let sensor = Sensor::start(&dir, &[]);
+    let mut client = InteractiveClient::openssl(server.port);
+    let sizes = [1201, 1202, 1203, 1204, 1205, 1206];
+    for size in sizes {
+        assert_eq!(client.get(&format!("/bytes/{size}")), (200, size));
+        // Time for the agent to pair the views and mute the client end.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    sensor.wait_for("the server's view of six HTTPS requests", |e| {
+        on_port(e, server.port)
+            .iter()
+            .filter(|e| e["pid"] == server.pid())
+            .count()
+            >= sizes.len()
+    });
+    let out = sensor.stop();
+    let seen = on_port(&out.exchanges, server.port);
+    for size in sizes {
+        let served = seen_by(&seen, server.pid(), &format!("/bytes/{size}"));
+        for (field, value) in [
+            ("tls", json!(true)),
+            ("role", json!("server")),
+            ("method", json!("GET")),
+            ("status", json!(200)),
+            ("response_bytes", json!(size)),
+            ("partial", json!(false)),
+        ] {
+            assert_eq!(served[field], value, "{field}: {served}");
+        }
+    }
+    // The client's first view paired with the server's: it was captured.
+    assert_eq!(
+        seen_by(&seen, server.pid(), "/bytes/1201")["peer"]["pid"],
+        client.pid(),
+        "{}",
+        dump(&seen)
+    );
+    let stats = &out.stats;
+    assert!(
+        stats["pairing"]["muted_ends"].as_u64().unwrap() >= 1,
+        "{stats}"
+    );
+    assert_eq!(stats["kernel"]["tls_calls_without_fd"], 0, "{stats}");
+    if !out.log.contains("does not take uprobe sessions") {
+        // The client's reads of the later responses (other muted local
+        // TLS connections on the host may add theirs).
+        assert!(
+            stats["kernel"]["tls_reads_not_followed"].as_u64().unwrap() >= 2,
+            "{stats}"
+        );
+    }
+}
+
 /// Writes captured at their entry (see README, HTTPS): a write whose send
 /// finds the socket's buffer full returns "want write" and is called again
 /// with the same arguments; its bytes must be captured once, and a write

@@ -48,10 +48,16 @@ pub struct BenchArgs {
     /// Seconds per wrk run of the idle case.
     #[arg(long, default_value_t = 3)]
     idle_seconds: u32,
-    /// Which cases to run: all, idle (the idle case only) or full (every
-    /// detector on, both modes).
+    /// Which cases to run: all, idle (the idle case only), full (every
+    /// detector on, both modes) or https (the full case over HTTPS only).
     #[arg(long, default_value = "all")]
     case: String,
+    /// Also run every scenario of the full (or https) case with this
+    /// sensor binary (a build of main, say), right after the one built
+    /// here and against the same baseline: a side-by-side comparison
+    /// within one run, whatever else loads the machine.
+    #[arg(long)]
+    compare_with: Option<std::path::PathBuf>,
     /// Port nginx serves plain HTTP on with its `Server: nginx/<version>`
     /// banner, as nginx's default configuration does (loopback only).
     #[arg(long, default_value_t = 18081)]
@@ -86,12 +92,12 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             nginx::wait_until_serving(&url)?;
             idle::measure(&url, args, &dir, &server)?;
         }
-        if args.case == "all" || args.case == "full" {
+        if ["all", "full", "https"].contains(&args.case.as_str()) {
             measure(args, &dir)?;
         }
     }
     server.stop();
-    if args.h2_only || args.case != "idle" {
+    if args.h2_only || args.case == "all" || args.case == "full" {
         measure_h2(args, &dir)?;
     }
     println!("load after the run: {}", load_average());
@@ -201,8 +207,12 @@ struct Scenario {
     delay_ms: Option<u32>,
 }
 
-/// What one scenario measured on one protocol in one capture mode.
+/// What one scenario measured on one protocol in one capture mode with
+/// one sensor binary.
 struct Measured {
+    /// The binary's file name and directory, when `--compare-with` runs
+    /// two.
+    sensor: String,
     baseline: WrkResult,
     with: WrkResult,
     cpu_per_10k: f64,
@@ -251,15 +261,22 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         args.duration
     );
     let mut table = Vec::new();
-    for (protocol, url) in &protocols {
+    let https_only = args.case == "https";
+    let protocols = protocols
+        .iter()
+        .filter(|(protocol, _)| !https_only || *protocol == "HTTPS");
+    let mut sensors = vec![crate::sensor_binary()];
+    sensors.extend(args.compare_with.iter().cloned());
+    for (protocol, url) in protocols {
         nginx::wait_until_serving(url)?;
         // Warm-up so both runs start from the same state.
         wrk::run(url, 2, args.connections, None, dir)?;
         for scenario in &scenarios {
             for mode in MODES {
                 println!("{protocol}, {}, {mode} mode", scenario.name);
-                let measured = measure_scenario(args, dir, url, scenario, mode)?;
-                table.push((*protocol, scenario.name.as_str(), mode, measured));
+                for measured in measure_scenario(args, dir, url, scenario, mode, &sensors)? {
+                    table.push((*protocol, scenario.name.as_str(), mode, measured));
+                }
             }
         }
     }
@@ -269,7 +286,8 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     println!("\nsummary, every detector on (without -> with sensor)");
     for (protocol, scenario, mode, m) in &table {
         println!(
-            "  {protocol:<10} {scenario:<36} {mode:<8} req/s {:>8.0} -> {:>8.0} ({:.3})  p99 {:.2} -> {:.2} ms  CPU {:.3} s/10k req  RSS {:.1} MiB  complete {}/{}  kernel drops {}",
+            "  {protocol:<10} {scenario:<36} {mode:<8} {}req/s {:>8.0} -> {:>8.0} ({:.3})  p99 {:.2} -> {:.2} ms  CPU {:.3} s/10k req  RSS {:.1} MiB  complete {}/{}  kernel drops {}",
+            m.sensor,
             m.baseline.rps,
             m.with.rps,
             m.with.rps / m.baseline.rps,
@@ -319,14 +337,16 @@ fn draw_flamegraph(
     running.stop()
 }
 
+/// `scenario` without the sensor, then with each of `sensors` in turn.
 fn measure_scenario(
     args: &BenchArgs,
     dir: &Path,
     url: &str,
     scenario: &Scenario,
     mode: &str,
-) -> anyhow::Result<Measured> {
-    let load = |dir| {
+    sensors: &[std::path::PathBuf],
+) -> anyhow::Result<Vec<Measured>> {
+    let load = |dir: &Path| {
         wrk::run(
             url,
             args.duration,
@@ -336,13 +356,47 @@ fn measure_scenario(
         )
     };
     let baseline = load(dir)?;
+    println!(
+        "  without sensor: {:>10.0} req/s  p99 {:>7.3} ms",
+        baseline.rps, baseline.p99_ms
+    );
+    let mut out = Vec::new();
+    for bin in sensors {
+        let sensor = if sensors.len() > 1 {
+            println!("  sensor {}", bin.display());
+            format!("{} ", bin.display())
+        } else {
+            String::new()
+        };
+        out.push(measure_with(
+            bin,
+            sensor,
+            dir,
+            url,
+            (mode, scenario.connections),
+            &baseline,
+            &load,
+        )?);
+    }
+    Ok(out)
+}
 
+/// One run with the sensor `bin`, its figures against `baseline`.
+fn measure_with(
+    bin: &Path,
+    sensor: String,
+    dir: &Path,
+    url: &str,
+    (mode, connections): (&str, u32),
+    baseline: &WrkResult,
+    load: &dyn Fn(&Path) -> anyhow::Result<WrkResult>,
+) -> anyhow::Result<Measured> {
     let exchanges = dir.join("exchanges.jsonl");
     let stats = dir.join("stats.json");
     let _ = std::fs::remove_file(&exchanges);
     let _ = std::fs::remove_file(dir.join("alerts.jsonl"));
     let mut running =
-        sensor::Running::start(dir, &exchanges, &stats, &format!("mode = {mode:?}\n"))?;
+        sensor::Running::start_binary(bin, dir, &exchanges, &stats, &format!("mode = {mode:?}\n"))?;
     let cpu_before = running.cpu_seconds()?;
     let with = load(dir)?;
     let cpu = running.cpu_seconds()? - cpu_before;
@@ -374,10 +428,6 @@ fn measure_scenario(
     .sum();
 
     println!(
-        "  without sensor: {:>10.0} req/s  p99 {:>7.3} ms",
-        baseline.rps, baseline.p99_ms
-    );
-    println!(
         "  with sensor:    {:>10.0} req/s  p99 {:>7.3} ms",
         with.rps, with.p99_ms
     );
@@ -403,12 +453,13 @@ fn measure_scenario(
         recorded,
         with.requests,
         recorded as f64 / with.requests as f64,
-        scenario.connections
+        connections
     );
     println!("  kernel counters: {}", stats["kernel"]);
     println!("  pipeline counters: {}", stats["pipeline"]);
     Ok(Measured {
-        baseline,
+        sensor,
+        baseline: baseline.clone(),
         with,
         cpu_per_10k,
         peak_rss_mib,

@@ -4,7 +4,8 @@
 //! socket the session uses, so the plaintext joins that (pid, fd)'s
 //! connection, marked TLS, and the socket's own ciphertext is skipped.
 //! Writes are captured at their entry where the kernel takes uprobe
-//! sessions (`write`), reads at their return (`calls`).
+//! sessions (`write`), reads at their return (`calls`), which a read on
+//! a socket that is not captured skips (`read`).
 //! `exec` tells the agent about new processes, whose libraries it attaches.
 //! Go programs link their own TLS: `go` hooks `crypto/tls` in them.
 
@@ -12,5 +13,7 @@ pub mod calls;
 mod exec;
 #[cfg(bpf_target_arch = "x86_64")]
 mod go;
+mod read;
+mod session;
 mod stream;
 pub mod write;

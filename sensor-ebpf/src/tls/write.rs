@@ -5,9 +5,9 @@
 //! the entry (a second trap, the kernel's return trampoline).
 //!
 //! One program serves both ends through a uprobe session link (Linux
-//! 6.13): at the entry it returns `CAPTURED` and the kernel skips the
-//! function's return, or `KEEP_RETURN` and the return runs this program
-//! again, which then finishes the call as `calls::tls_return` does. That
+//! 6.13, `session`): at the entry it returns `SKIP_RETURN` and the kernel
+//! skips the function's return, or `KEEP_RETURN` and the return runs this
+//! program again, which then finishes the call as `calls::tls_return` does. That
 //! fallback covers the writes whose socket is not known yet (the first
 //! write of a client that lets it run the handshake), the writes too long
 //! to be sure they are sent whole (`tls::MAX_AT_ENTRY`), and the hooks the
@@ -20,25 +20,16 @@
 //! socket, and the next write entry on it captures only what it adds.
 
 use aya_ebpf::{
-    bindings::pt_regs,
-    helpers::{
-        bpf_get_current_pid_tgid,
-        generated::{bpf_get_attach_cookie, bpf_get_func_ip},
-    },
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_get_attach_cookie},
     programs::{ProbeContext, RetProbeContext},
     EbpfContext,
 };
 use sensor_common::{counter, tls, ConnKey, ConnState, SockState};
 
-use super::{calls, stream};
+use super::{calls, session, stream};
 use crate::capture::{self, Source};
 use crate::conn;
 use crate::maps::{self, TlsSessionKey, CONNS, SOCKS, TLS_SESSIONS};
-
-/// Entry result of a session program: the kernel skips the return.
-const CAPTURED: u32 = 1;
-/// Entry result of a session program: the return runs it again.
-const KEEP_RETURN: u32 = 0;
 
 const EAGAIN: i64 = 11;
 const EINTR: i64 = 4;
@@ -49,41 +40,15 @@ const EINTR: i64 = 4;
 #[unsafe(link_section = "uprobe")]
 pub fn tls_write(ctx: *mut core::ffi::c_void) -> u32 {
     let probe = ProbeContext::new(ctx);
-    if at_return(&probe) {
+    if session::at_return(&probe) {
         calls::finish(&RetProbeContext::new(ctx));
-        return KEEP_RETURN;
+        return session::KEEP_RETURN;
     }
     if enter(&probe) {
-        CAPTURED
+        session::SKIP_RETURN
     } else {
-        KEEP_RETURN
+        session::KEEP_RETURN
     }
-}
-
-/// True at the function's return. The kernel points the registers'
-/// instruction pointer at the probed instruction for the entry's run and
-/// at the caller's return address for the return's, while the function
-/// address is the probed one for both (`bpf_session_is_return` says the
-/// same, but is a kfunc, which this toolchain does not call).
-#[inline(always)]
-fn at_return(ctx: &ProbeContext) -> bool {
-    // SAFETY: the helper reads the run's probed address.
-    let probed = unsafe { bpf_get_func_ip(ctx.as_ptr()) };
-    instruction_pointer(ctx.regs) != probed
-}
-
-#[cfg(bpf_target_arch = "x86_64")]
-#[inline(always)]
-fn instruction_pointer(regs: *mut pt_regs) -> u64 {
-    // SAFETY: `regs` is the program's context, readable for its whole run.
-    unsafe { (*regs).rip }
-}
-
-#[cfg(bpf_target_arch = "aarch64")]
-#[inline(always)]
-fn instruction_pointer(regs: *mut pt_regs) -> u64 {
-    // SAFETY: on arm64 the context starts with `user_pt_regs`.
-    unsafe { (*(regs as *const aya_ebpf::bindings::user_pt_regs)).pc }
 }
 
 /// The write's entry: true when it is done with (captured, or nothing to

@@ -22,6 +22,17 @@ impl Running {
         stats: &Path,
         capture: &str,
     ) -> anyhow::Result<Self> {
+        Self::start_binary(&sensor_binary(), dir, exchanges, stats, capture)
+    }
+
+    /// Like `start`, running the sensor binary `bin`.
+    pub fn start_binary(
+        bin: &Path,
+        dir: &Path,
+        exchanges: &Path,
+        stats: &Path,
+        capture: &str,
+    ) -> anyhow::Result<Self> {
         let log = std::fs::File::create(dir.join("sensor.log"))?;
         // One exchanges file however long the run (completeness is counted
         // from it), and the sensor's state kept with the bench's files.
@@ -33,7 +44,7 @@ impl Running {
                 dir.join("state").display().to_string()
             ),
         )?;
-        let mut child = Command::new(sensor_binary())
+        let mut child = Command::new(bin)
             .arg("run")
             .arg("--config")
             .arg(&config)

@@ -5,6 +5,7 @@ use std::process::Command;
 
 use anyhow::Context as _;
 
+#[derive(Clone)]
 pub struct WrkResult {
     pub requests: u64,
     pub rps: f64,

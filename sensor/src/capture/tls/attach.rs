@@ -13,12 +13,16 @@
 //! `symbols` marks as capturable at their entry get the write program
 //! through a session link instead: it captures at the entry and skips the
 //! return, or keeps it when the entry cannot (`sensor-ebpf`, `tls::write`).
+//! The reads get the read program through one: it keeps the return only
+//! for a socket whose plaintext is captured or not judged yet
+//! (`tls::read`). The handshakes keep the entry and return programs.
 
 use std::path::Path;
 
 use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLink, UProbeScope};
 use aya::programs::{ProgramError, UProbe};
 use aya::Ebpf;
+use sensor_common::tls::OP_READ;
 
 use super::go::{GoAbi, GoProbes};
 use super::multi::{LinkKind, MultiError, MultiLink, MultiPrograms};
@@ -31,6 +35,9 @@ pub const RETURN_PROGRAM: &str = "tls_return";
 /// The write functions' session program: captures at the entry, or at
 /// the return when the entry cannot.
 pub const WRITE_PROGRAM: &str = "tls_write";
+/// The read functions' session program: keeps the return only for a
+/// socket that is captured or not judged yet.
+pub const READ_PROGRAM: &str = "tls_read";
 /// Go's `(*tls.Conn).Write`, at its entry.
 pub const GO_WRITE_PROGRAM: &str = "go_tls_write";
 /// Go's `(*tls.Conn).Read`, at its entry.
@@ -118,8 +125,8 @@ pub fn load(ebpf: &mut Ebpf) -> Result<(), AttachError> {
 
 /// Loads copies of the programs for uprobe_multi links (once), from
 /// `object`, the bytes `ebpf` was loaded from; `go` with the Go ones;
-/// the write program for session links when the kernel takes it (the
-/// second value says why not). An error means the kernel does not take
+/// the write and read programs for session links when the kernel takes
+/// them (the second value says why not). An error means the kernel does not take
 /// such links (before 6.6) or the programs for them: the uprobes then go
 /// through aya.
 pub fn load_multi(
@@ -131,7 +138,7 @@ pub fn load_multi(
     if go {
         names.extend(GO_PROGRAMS);
     }
-    MultiPrograms::load(ebpf, object, &names, &[WRITE_PROGRAM])
+    MultiPrograms::load(ebpf, object, &names, &[WRITE_PROGRAM, READ_PROGRAM])
 }
 
 /// Loads the Go programs (once, before any Go attachment). Apart from the
@@ -206,20 +213,47 @@ pub fn attach_file(
     path: &Path,
     hooks: &[FoundHook],
 ) -> Result<Vec<TlsLink>, AttachError> {
-    if let Some(sessions) = multi.filter(|m| m.has_session(WRITE_PROGRAM)) {
-        let (at_entry, rest): (Vec<FoundHook>, Vec<FoundHook>) =
-            hooks.iter().partition(|h| h.at_entry);
-        if !at_entry.is_empty() {
-            let mut groups = entry_and_return(&rest);
-            groups.push(group(WRITE_PROGRAM, &at_entry, LinkKind::Session));
+    if let Some(sessions) = multi {
+        let groups = session_groups(
+            hooks,
+            sessions.has_session(WRITE_PROGRAM),
+            sessions.has_session(READ_PROGRAM),
+        );
+        if groups.iter().any(|g| g.kind == LinkKind::Session) {
             match attach_multi(sessions, path, &groups) {
                 Ok(links) => return Ok(links),
                 Err(err) if err.is_permission_denied() => return Err(err.into()),
-                Err(err) => tracing::debug!("{err}: capturing writes at their return instead"),
+                Err(err) => tracing::debug!("{err}: capturing at the returns instead"),
             }
         }
     }
     attach_groups(ebpf, multi, path, &entry_and_return(hooks))
+}
+
+/// `hooks` where the kernel took the write (`writes`) and the read
+/// (`reads`) session programs: the writes capturable at their entry to
+/// the write program, the reads to the read program, the rest
+/// (handshakes, writes kept for their return) to the entry and return
+/// programs.
+fn session_groups(hooks: &[FoundHook], writes: bool, reads: bool) -> Vec<Group> {
+    let (mut write, mut read, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    for h in hooks {
+        if writes && h.at_entry {
+            write.push(*h);
+        } else if reads && h.hook.op == OP_READ {
+            read.push(*h);
+        } else {
+            rest.push(*h);
+        }
+    }
+    let mut groups = entry_and_return(&rest);
+    if !write.is_empty() {
+        groups.push(group(WRITE_PROGRAM, &write, LinkKind::Session));
+    }
+    if !read.is_empty() {
+        groups.push(group(READ_PROGRAM, &read, LinkKind::Session));
+    }
+    groups
 }
 
 /// The entry and the return program on `hooks` (none when empty).
@@ -233,10 +267,10 @@ fn entry_and_return(hooks: &[FoundHook]) -> Vec<Group> {
     ]
 }
 
-/// `program` on `hooks`, each with its cookie; a session's carry
+/// `program` on `hooks`, each with its cookie; the write session's carry
 /// `tls::AT_ENTRY`.
 fn group(program: &'static str, hooks: &[FoundHook], kind: LinkKind) -> Group {
-    let at_entry = if kind == LinkKind::Session {
+    let at_entry = if program == WRITE_PROGRAM {
         sensor_common::tls::AT_ENTRY
     } else {
         0
@@ -356,5 +390,42 @@ mod tests {
         assert_eq!(session.cookies, [hooks[1].hook.cookie() | AT_ENTRY]);
         assert_eq!(op(session.cookies[0]), OP_WRITE);
         assert!(entry_and_return(&[]).is_empty());
+    }
+
+    #[test]
+    fn reads_go_to_the_read_session_and_handshakes_keep_their_return() {
+        let hooks = [
+            found("SSL_read", 0x10),
+            found("SSL_write", 0x20),
+            found("SSL_do_handshake", 0x30),
+        ];
+        let placed = |writes, reads| -> Vec<(&str, LinkKind, Vec<u64>)> {
+            session_groups(&hooks, writes, reads)
+                .into_iter()
+                .map(|g| (g.program, g.kind, g.offsets))
+                .collect()
+        };
+        let entry = |offsets: &[u64]| (ENTRY_PROGRAM, LinkKind::Entry, offsets.to_vec());
+        let ret = |offsets: &[u64]| (RETURN_PROGRAM, LinkKind::Return, offsets.to_vec());
+        let write = (WRITE_PROGRAM, LinkKind::Session, vec![0x20]);
+        let read = (READ_PROGRAM, LinkKind::Session, vec![0x10]);
+        assert_eq!(
+            placed(true, true),
+            [entry(&[0x30]), ret(&[0x30]), write.clone(), read.clone()]
+        );
+        assert_eq!(
+            placed(true, false),
+            [entry(&[0x10, 0x30]), ret(&[0x10, 0x30]), write]
+        );
+        assert_eq!(
+            placed(false, true),
+            [entry(&[0x20, 0x30]), ret(&[0x20, 0x30]), read]
+        );
+        assert_eq!(
+            placed(false, false),
+            [entry(&[0x10, 0x20, 0x30]), ret(&[0x10, 0x20, 0x30])]
+        );
+        let read_session = session_groups(&hooks, true, true).pop().unwrap();
+        assert!(read_session.cookies.iter().all(|&c| !at_entry(c)));
     }
 }

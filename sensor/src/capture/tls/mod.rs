@@ -134,7 +134,7 @@ impl TlsProbes {
             Some(Ok((programs, sessions_refused))) => {
                 if let Some(err) = sessions_refused {
                     tracing::info!(
-                        "TLS writes are captured at their return: the kernel does not take uprobe sessions (Linux 6.13 and later; {err})"
+                        "TLS writes are captured at their return, and every TLS read keeps its return probe: the kernel does not take uprobe sessions (Linux 6.13 and later; {err})"
                     );
                 }
                 Some(programs)
@@ -257,8 +257,16 @@ impl TlsProbes {
                             }
                             _ => 0,
                         };
+                        let reads = match &self.multi {
+                            Some(m) if m.has_session(attach::READ_PROGRAM) => found
+                                .hooks
+                                .iter()
+                                .filter(|h| h.hook.op == sensor_common::tls::OP_READ)
+                                .count(),
+                            _ => 0,
+                        };
                         tracing::info!(
-                            "TLS probes attached to {} ({}; {stepped} of {} at an instruction the kernel single-steps; {at_entry} writing functions captured at their entry)",
+                            "TLS probes attached to {} ({}; {stepped} of {} at an instruction the kernel single-steps; {at_entry} writing functions captured at their entry; {reads} reading functions probed at their return only on sockets captured or not judged yet)",
                             path.display(),
                             names.join(", "),
                             names.len()
