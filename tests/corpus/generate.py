@@ -259,7 +259,10 @@ case("neg-timestamps", J({"events": [{"at": "2024-06-01 12:30:45", "epoch": 1717
 case("neg-versions", J({"app": "3.12.4", "build": "2024.06.01.1234", "schema": 10}), [])
 case("neg-masked", J({"user": {"password": "", "token": None, "card": "**** **** **** 4242", "pin": "****"}}), [])
 case("neg-placeholders", J({"db": "postgres://user:password@localhost:5432/app", "url": "https://${USER}:${PASS}@host/x", "key": "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx"}), [])
-case("neg-jwt-healthy", J({"access_token": jwt({"alg": "RS256", "typ": "JWT"}, {"sub": "u-81", "iat": now, "exp": now + 900})}), ["pii.sensitive_field"])
+# A healthy token is still a finding in a response body (issue 11), at low
+# severity: `secret.jwt_exposed` (which, like every rule on the value, keeps
+# the field-name fallback `pii.sensitive_field` quiet).
+case("neg-jwt-healthy", J({"access_token": jwt({"alg": "RS256", "typ": "JWT"}, {"sub": "u-81", "iat": now, "exp": now + 900})}), ["secret.jwt_exposed"])
 case("neg-jwt-io-example", "Authorization example: eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", [], ct="text/plain")
 case("neg-bad-crc-github", J({"token_like": "ghp_" + rnd(B62, 36)}), [])
 case("neg-html-page", "<html><head><title>Orders</title><link href=\"/static/app.css\"></head><body><a href=\"/users/42\">Profile</a><p>Call us at 1-800-FLOWERS</p><img src=\"logo@2x.png\"></body></html>", [], ct="text/html")

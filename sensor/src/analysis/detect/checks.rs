@@ -123,11 +123,21 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
             let jwt =
                 value.starts_with(b"eyJ") && value.iter().filter(|&&b| b == b'.').count() == 2;
             let firebase = value.starts_with(b"AIza") && firebase_web_config(segment);
+            // Slack's structure is known (`secret.slack_token`): a value
+            // with its prefix that lacks it is a stand-in
+            // (`xoxp-1234567890`), not a credential of another kind.
+            // Other values pass this step.
+            let slack_shaped = value.len() <= 5
+                || !value.starts_with(b"xox")
+                || value[4] != b'-'
+                || v::slack_token(value);
             !jwt && !firebase
                 && (report_examples
-                    || v::generic_secret(value)
+                    || slack_shaped
+                        && v::generic_secret(value)
                         && (v::token_alphabet(value) || password_named(segment, value))
-                        && !names_a_location(segment, value))
+                        && !names_a_location(segment, value)
+                        && (password_named(segment, value) || !opens_with_padding(segment, value)))
         }
         // Jenkins keeps credentials as `<secret>{AQAAABAAAAAQ...}</secret>`
         // (encrypted with the controller's key, so still a secret to
@@ -193,6 +203,7 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
                     .iter()
                     .all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.' | b'#'))
                 && !lower.contains("\u{2022}")
+                && !pem_without_key(t)
         }
         Check::Date => value.iter().filter(|b| b.is_ascii_digit()).count() >= 4,
         Check::GovId => {
@@ -234,6 +245,45 @@ fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// PEM armor around too little base64 to be a key
+/// (`-----BEGIN PRIVATE KEY-----\nanything\n-----END PRIVATE KEY-----`):
+/// the smallest private key PEM, an Ed25519 PKCS#8 key, holds 64 base64
+/// characters, so a shorter body is a template, not a key.
+fn pem_without_key(value: &[u8]) -> bool {
+    if !value.starts_with(b"-----BEGIN ") {
+        return false;
+    }
+    let Some(body_start) = memchr::memmem::find(&value[11..], b"-----").map(|at| at + 16) else {
+        return false;
+    };
+    let body = &value[body_start..];
+    let body = &body[..memchr::memmem::find(body, b"-----END").unwrap_or(body.len())];
+    body.iter()
+        .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
+        .count()
+        < 64
+}
+
+/// The quoted value starts with `=` (`key = '=0UXRQ2DB...'`; the
+/// assignment's own `=` is outside the quotes): `=` is base64's padding,
+/// which only ever ends a value, and no token alphabet starts with it, so
+/// this is a key with a stray character, not a usable one (a password,
+/// typed by a person, may start with anything).
+fn opens_with_padding(segment: &[u8], value: &[u8]) -> bool {
+    let Some(at) = memchr::memmem::find(segment, value) else {
+        return false;
+    };
+    // The separator the rule skipped may have taken the `=`s, or the
+    // value may hold them.
+    let before = &segment[..at];
+    let skipped = before.iter().rev().take_while(|&&b| b == b'=').count();
+    let padding = skipped + value.iter().take_while(|&&b| b == b'=').count();
+    padding > 0
+        && before[..before.len() - skipped]
+            .last()
+            .is_some_and(|b| matches!(b, b'\'' | b'"' | b'`'))
 }
 
 /// The name says password (`password`, `passwd`, `pwd`, `pass`): a person
@@ -355,6 +405,15 @@ mod tests {
             ("********", false),
             ("null", false),
             ("[REDACTED]", false),
+            (
+                "-----BEGIN PRIVATE KEY-----\nanything\n-----END PRIVATE KEY-----",
+                false,
+            ),
+            ("-----BEGIN OPENSSH PRIVATE KEY----------END OPENSSH PRIVATE KEY-----", false),
+            (
+                "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIK7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6tU\n-----END PRIVATE KEY-----",
+                true,
+            ),
         ] {
             assert_eq!(
                 verdict(Check::NonEmpty, value.as_bytes(), b"", false) == Verdict::Finding,

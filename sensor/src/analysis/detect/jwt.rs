@@ -23,6 +23,7 @@ pub const ALG_NOT_ALLOWED: &str = "secret.jwt_alg_not_allowed";
 pub const KID_INJECTION: &str = "secret.jwt_kid_injection";
 pub const FOREIGN_KEY_URL: &str = "secret.jwt_foreign_key_url";
 pub const WEAK_SECRET: &str = "secret.jwt_weak_secret";
+pub const EXPOSED: &str = "secret.jwt_exposed";
 
 const JWT: Spec = Spec {
     scope: Scope::Special,
@@ -85,6 +86,12 @@ pub const SPECS: &[Spec] = &[
         id: FOREIGN_KEY_URL,
         severity: High,
         description: "JWT whose jku or x5u header points at a host other than its issuer's or the server's (attacker-supplied keys)",
+        ..JWT
+    },
+    Spec {
+        id: EXPOSED,
+        severity: Low,
+        description: "JWT with no problem found, in a response body or a URL (path or query): whoever reads the body, a proxy log or the browser history can replay it until it expires",
         ..JWT
     },
     Spec {
@@ -152,24 +159,33 @@ pub fn problems(token: &[u8], max_lifetime_secs: u64) -> Vec<&'static str> {
     )
 }
 
+/// The token's header and claims, when both decode (the claims to a
+/// JSON object) and it is not the token every JWT tutorial shows
+/// (jwt.io's `1234567890` / `John Doe`).
+fn decoded(token: &[u8]) -> Option<(Value, serde_json::Map<String, Value>)> {
+    let mut parts = token.split(|&b| b == b'.');
+    let (header, payload) = (parts.next()?, parts.next()?);
+    let (header, payload) = (decode(header)?, decode(payload)?);
+    let Value::Object(claims) = payload else {
+        return None;
+    };
+    let example = claims.get("sub").and_then(Value::as_str) == Some("1234567890")
+        && claims.get("name").and_then(Value::as_str) == Some("John Doe");
+    (!example).then_some((header, claims))
+}
+
+/// A real token: header and claims decode to JSON objects, and it is not
+/// the tutorial's example.
+pub fn decodes(token: &[u8]) -> bool {
+    decoded(token).is_some_and(|(header, _)| header.is_object())
+}
+
 /// `problems` under a policy.
 pub fn problems_with(token: &[u8], policy: &Policy<'_>) -> Vec<&'static str> {
     let max_lifetime_secs = policy.max_lifetime_secs;
-    let mut parts = token.split(|&b| b == b'.');
-    let (Some(header), Some(payload)) = (parts.next(), parts.next()) else {
+    let Some((header, claims)) = decoded(token) else {
         return Vec::new();
     };
-    let (Some(header), Some(payload)) = (decode(header), decode(payload)) else {
-        return Vec::new();
-    };
-    let Some(claims) = payload.as_object() else {
-        return Vec::new();
-    };
-    if claims.get("sub").and_then(Value::as_str) == Some("1234567890")
-        && claims.get("name").and_then(Value::as_str) == Some("John Doe")
-    {
-        return Vec::new();
-    }
     let mut out = Vec::new();
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     if alg.eq_ignore_ascii_case("none") {

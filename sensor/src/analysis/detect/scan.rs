@@ -545,6 +545,18 @@ impl<'d> Scan<'d> {
                             host: &host,
                         };
                         let problems = jwt::problems_with(value, &policy);
+                        // A healthy token is still a finding where it
+                        // should not travel: in a response body or a URL.
+                        let exposed = matches!(part, Part::RequestLine | Part::Query)
+                            || (message == Message::Response && part == Part::Body);
+                        if problems.is_empty() && exposed && jwt::decodes(value) {
+                            if let Some(&r) = det.by_id.get(jwt::EXPOSED) {
+                                if det.rules[r].enabled {
+                                    self.record(r, location, value);
+                                    fired = true;
+                                }
+                            }
+                        }
                         for id in problems {
                             if let Some(&r) = det.by_id.get(id) {
                                 if det.rules[r].enabled {

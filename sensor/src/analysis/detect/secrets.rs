@@ -295,6 +295,47 @@ pub const SPECS: &[Spec] = &[
         ..Spec::BASE
     },
     Spec {
+        id: "secret.sonarqube_login",
+        gitleaks: &["sonar-api-token"],
+        description: "SonarQube token (40 characters, sqp_/squ_/sqa_ or none) assigned to sonar.login or sonar.token",
+        keywords: &["sonar"],
+        // gitleaks' `sonar-api-token`: the scanner property names, then
+        // the token's 40 characters.
+        regex: Some(
+            r#"(?i)sonar[_.-]?(?:login|token)[ \t\w.-]{0,20}[ \t'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[`'"\s=]{0,5}((?:squ_|sqp_|sqa_)?[a-z0-9=_-]{40})(?:[`'"\s;]|\\[nr]|$)"#,
+        ),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.sidekiq_credentials",
+        gitleaks: &["sidekiq-secret"],
+        description: "Sidekiq Pro/Enterprise gem server credentials (BUNDLE_ENTERPRISE__CONTRIBSYS__COM, BUNDLE_GEMS__CONTRIBSYS__COM: 8 hex digits, a colon, 8 hex digits)",
+        keywords: &["__contribsys__com"],
+        regex: Some(
+            r#"(?i)BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM[ \t'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[`'"\s=]{0,5}([a-f0-9]{8}:[a-f0-9]{8})(?:[`'"\s;]|\\[nr]|$)"#,
+        ),
+        check: Check::NotPlaceholder,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.sumologic_access_id",
+        gitleaks: &["sumologic-access-id"],
+        severity: Medium,
+        description: "Sumo Logic access id (su and 12 letters or digits) assigned to a Sumo-named variable",
+        keywords: &["sumo"],
+        // `Sumo`/`SUMO`/`sumo`, case as written: `sumObj` is not a name
+        // for Sumo Logic.
+        regex: Some(
+            r#"(?:[Ss]umo|SUMO)[ \t\w.-]{0,20}[ \t'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[`'"\s=]{0,5}(su[a-zA-Z0-9]{12})(?:[`'"\s;]|\\[nr]|$)"#,
+        ),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
         id: "secret.sauce_access_key",
         description: "Sauce Labs access key next to its name",
         keywords: &["sauce"],

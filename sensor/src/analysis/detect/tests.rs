@@ -278,6 +278,38 @@ fn jwt_problems_are_findings() {
 }
 
 #[test]
+fn healthy_jwt_is_a_finding_in_a_response_body_or_url() {
+    let fine = jwt::encode(
+        r#"{"alg":"HS256"}"#,
+        r#"{"sub":"u1","iat":1700000000,"exp":1700000600}"#,
+        "c2lnbmF0dXJlLXNpZ25hdHVyZQ",
+    );
+    let d = detector(&DetectConfig::default());
+    let body = format!(r#"{{"data": "{fine}"}}"#);
+    let in_body = d.inspect(&exchange("GET", "/x", &[], "", JSON, &body));
+    assert_eq!(rules_of(&in_body), vec!["secret.jwt_exposed"]);
+    assert!(!in_body[0].evidence.contains(&fine[fine.len() - 8..]));
+    let url = format!("/cb?state=1&id_token={fine}");
+    let in_url = d.inspect(&exchange("GET", &url, &[], "", &[], ""));
+    assert_eq!(rules_of(&in_url), vec!["secret.jwt_exposed"]);
+    // Where a token belongs (a request's Authorization header), or a
+    // token that does not decode, is not one.
+    let auth = format!("Bearer {fine}");
+    let in_header = d.inspect(&exchange(
+        "GET",
+        "/",
+        &[("Authorization", &auth)],
+        "",
+        &[],
+        "",
+    ));
+    assert_eq!(rules_of(&in_header), Vec::<String>::new());
+    let broken =
+        r#"{"data": "eyJhbGciOieeeiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl"}"#;
+    assert_eq!(response(JSON, broken), Vec::<String>::new());
+}
+
+#[test]
 fn config_disables_overrides_allows_and_adds_rules() {
     let config: DetectConfig = toml::from_str(
         r#"

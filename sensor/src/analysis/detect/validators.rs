@@ -500,8 +500,10 @@ pub fn is_placeholder_word(s: &[u8]) -> bool {
 /// A Slack token with Slack's structure rather than a documentation
 /// stand-in (`xoxb-12345-abcd234`, `xoxp-1234567890`): after the prefix,
 /// either two or more numeric ids of 8+ digits and a final secret part,
-/// a long generated part (configuration tokens), or for legacy workspace
-/// tokens (`xoxa-`, `xoxr-`) one generated part of letters and digits.
+/// a long generated part (configuration tokens), for legacy workspace
+/// tokens (`xoxa-`, `xoxr-`) one generated part of letters and digits,
+/// for legacy bot tokens (`xoxb-`) one id and 18-26 letters and digits,
+/// for legacy user tokens (`xoxo-`, `xoxs-`) three ids and hex.
 pub fn slack_token(s: &[u8]) -> bool {
     let Some(rest) = s.get(5..) else {
         return false;
@@ -519,9 +521,30 @@ pub fn slack_token(s: &[u8]) -> bool {
         .filter(|p| p.len() >= 8 && p.iter().all(u8::is_ascii_digit))
         .count();
     let generated = |p: &[u8]| p.len() >= 8 && high_entropy(p) && !is_placeholder_word(p);
-    (numeric_ids >= 2 && last.len() >= 8 && !is_placeholder_word(last))
+    let digits = |p: &[u8]| !p.is_empty() && p.iter().all(u8::is_ascii_digit);
+    let alnum = |p: &[u8]| p.iter().all(u8::is_ascii_alphanumeric);
+    // The secret part is never an id: `xoxp-1-2-3-4` followed by text
+    // the pattern stops at (`-####`) is a mask, not a token.
+    (numeric_ids >= 2 && last.len() >= 8 && !is_placeholder_word(last) && !digits(last))
         || parts.iter().any(|p| p.len() >= 100 && generated(p))
         || (matches!(&s[..4], b"xoxa" | b"xoxr") && generated(last))
+        // Legacy bot tokens: one numeric id of 8-14 digits, then 18-26
+        // letters and digits (gitleaks `slack-legacy-bot-token`).
+        || (&s[..4] == b"xoxb"
+            && parts.len() == 2
+            && (8..=14).contains(&parts[0].len())
+            && digits(parts[0])
+            && (18..=26).contains(&last.len())
+            && alnum(last)
+            && generated(last))
+        // Legacy user tokens: three numeric ids, then hex (gitleaks
+        // `slack-legacy-token`).
+        || (matches!(&s[..4], b"xoxo" | b"xoxs")
+            && parts.len() == 4
+            && parts[..3].iter().all(|p| digits(p))
+            && last.len() >= 8
+            && last.iter().all(u8::is_ascii_hexdigit)
+            && generated(last))
 }
 
 /// Shannon entropy of `s` in bits per character.
@@ -569,7 +592,45 @@ pub fn generic_secret(s: &[u8]) -> bool {
         (true, false) => s.iter().filter(|b| b.is_ascii_digit()).count() >= 16 && entropy >= 2.3,
         (false, false) => false,
     };
-    shape && !is_placeholder_word(s) && !has_replacement_mark(s)
+    shape && !is_placeholder_word(s) && !has_replacement_mark(s) && !counts_up_in_pairs(s)
+}
+
+/// Four or more letter-digit pairs counting up together (`a1b2c3d4`,
+/// `1a2b3c4d`, `A1B2C3D4`): the stand-in people type for a key, never
+/// the output of a generator (a random value repeats this by chance
+/// about once in 10^11 positions).
+fn counts_up_in_pairs(s: &[u8]) -> bool {
+    let lower = s.to_ascii_lowercase();
+    // (letter, digit) and (digit, letter) pairs: the next pair's letter
+    // and digit are each one more (the digit wraps 9 -> 0).
+    let pair = |w: &[u8], letter_first: bool| -> Option<(u8, u8)> {
+        let (l, d) = if letter_first {
+            (w[0], w[1])
+        } else {
+            (w[1], w[0])
+        };
+        (l.is_ascii_lowercase() && d.is_ascii_digit()).then(|| (l, d - b'0'))
+    };
+    [true, false].into_iter().any(|letter_first| {
+        (0..lower.len().saturating_sub(1)).any(|start| {
+            let mut prev: Option<(u8, u8)> = None;
+            let mut run = 0;
+            for w in lower[start..].chunks_exact(2) {
+                let Some((l, d)) = pair(w, letter_first) else {
+                    break;
+                };
+                if prev.is_some_and(|(pl, pd)| l != pl + 1 || d != (pd + 1) % 10) {
+                    break;
+                }
+                prev = Some((l, d));
+                run += 1;
+                if run >= 4 {
+                    return true;
+                }
+            }
+            false
+        })
+    })
 }
 
 /// Whether `s` is written in the alphabet of generated tokens: letters,
@@ -622,6 +683,11 @@ pub fn token_alphabet(s: &[u8]) -> bool {
 /// so the value is damaged or masked, not a usable secret. Values with
 /// other punctuation (passwords) are left to the other checks.
 fn has_replacement_mark(s: &[u8]) -> bool {
+    // A value or its host name never starts with `?` (`?ttp://...`,
+    // `https://?ww...`): that is the lost character itself.
+    if s.first() == Some(&b'?') || memchr::memmem::find(s, b"://?").is_some() {
+        return true;
+    }
     s.contains(&b'?')
         && s.iter().all(|&b| {
             b.is_ascii_alphanumeric()
@@ -709,6 +775,13 @@ mod tests {
         "1700000000000000" => false,
         "mHvIoyAsS593j9zKRH?GO81aEMPKgQxmzfWnuD" => false,
         "mHvIoyAsS593j9zKRH!GO81aEMPKgQ?mzfWnuD" => true,
+        "?ttp://api.Kq7vP2xR9sT4.com:12345" => false,
+        "https://?wwSG7$com.acme.io/x9" => false,
+        "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6" => false,
+        "sk_A1B2C3D4xR9sT4uW6yZ8" => false,
+        "1a2b3C4d-5E6f-7g8H-9i0J-k1l2M3n4o5p6" => false,
+        "y8z9a0b1Kq7vP2xR9sT4" => true,
+        "d1f2e3c4b5a6Kq7vP2xR9sT4" => true,
     );
 
     table!(token_alphabets, token_alphabet,
@@ -798,6 +871,10 @@ mod tests {
         "xoxp-1-RANDOMSTRINGHERE" => false,
         "xoxa-2-511111111-31111111111-3111111111111-e039d02840a0b9379c" => true,
         "xoxb-2401839273-4892017354-00000000000000000000" => false,
+        "xoxp-572370529330-573807301142-572331691188" => false,
+        "xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1" => true,
+        "xoxb-263594206564-FGqddMF8" => false,
+        "xoxo-523423-234243-234233-e039d02840a0b9379c" => true,
     );
 
     table!(private_ips, private_ipv4,

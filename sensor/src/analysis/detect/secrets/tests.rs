@@ -29,7 +29,7 @@ fn found(text: &str) -> Vec<(String, String)> {
 
 #[test]
 fn providers() {
-    let hex32 = "9f2c4e7a1b3d5f60718293a4b5c6d7e8";
+    let hex32 = "9f2c4e7a1b3d5f60718293f4c5a6e7d8";
     let cases: Vec<(String, &str, &str)> = vec![
         ("AKIAZ3MHQX7KDPLR4WTN".into(), "secret.aws_access_key_id", "AKIA****"),
         ("aws_secret_access_key = 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".into(), "secret.aws_secret_key", "****"),
@@ -61,6 +61,9 @@ fn providers() {
         (crc_token("npm_", "Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7"), "secret.npm_token", "npm_****"),
         ("oy2kq7vp2xr9st4uw6yz8ab1cd3ef5gh7jk9mn2pq4rs6t".into(), "secret.nuget_key", "oy2****"),
         ("sqp_9f2c4e7a1b3d5f60718293a4b5c6d7e8f9a0b1c2".into(), "secret.sonarqube_token", "sqp_****"),
+        ("sonar.login=Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4r".into(), "secret.sonarqube_login", "****"),
+        ("export BUNDLE_ENTERPRISE__CONTRIBSYS__COM=9f2c4e7a:1b3d5f60".into(), "secret.sidekiq_credentials", "****"),
+        ("sumologic.accessId = \"su9OL59biWiJu7\"".into(), "secret.sumologic_access_id", "****"),
         ("SAUCE_ACCESS_KEY=4f2a9c1e-7b3d-4e5f-8a6b-9c0d1e2f3a4b".into(), "secret.sauce_access_key", "****"),
         (format!("HOCKEYAPP_TOKEN={hex32}"), "secret.hockeyapp_token", "****"),
         ("hawk.Kq7vP2xR9sT4uW6yZ8aB.Cq7vP2xR9sT4uW6yZ8aB".into(), "secret.stackhawk_key", "hawk.****"),
@@ -139,6 +142,14 @@ fn near_misses() {
         // An ACR key one character short; a typed `$` in a key.
         "docker login acme.azurecr.io -u acme -p Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6+ACRbC6dE",
         "api_key = 'Kq7vP2xR9sT4$W6yZ8aB1cD3'",
+        // A key opening with base64 padding; a counting stand-in; a lost
+        // character opening a host.
+        "mixpanel key = '=0UXRQ2DBF5rEJ-qlJTgJvwGqUJ'",
+        "client_secret=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",
+        "portainer token - '?ttp://api.Kq7vP2xR9sT4.com:12345'",
+        "BUNDLE_GEMS__CONTRIBSYS__COM: 00000000:00000000",
+        "sumObj = suGyI5imvADdvU",
+        "export SUMOLOGIC_ACCESSID=XXXXXXXXXXXXXX",
     ] {
         assert_eq!(found(text), vec![], "{text}");
     }
