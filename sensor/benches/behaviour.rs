@@ -78,7 +78,7 @@ impl Bodies {
 
 fn header(name: &str, value: &str) -> Header {
     Header {
-        name: name.to_owned(),
+        name: name.into(),
         value: Bytes::copy_from_slice(value.as_bytes()),
     }
 }

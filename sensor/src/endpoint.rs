@@ -31,6 +31,7 @@
 //! them apart needs cardinality across many requests, which is the
 //! inventory's job, not this per-path function's.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::exchange::{header, HttpExchange, Role};
@@ -99,16 +100,25 @@ const MASKED_DIGITS: usize = 9;
 /// more. Short numeric ids and words stay, so `/orders/4711` keeps its id
 /// while `/lookup/536-22-8174` becomes `/lookup/{token}`. This is what
 /// exchange records show: never a value the detectors would flag.
-pub fn masked_path(target: &str) -> String {
+/// Borrowed from `target` when nothing in it is masked (the common case:
+/// no allocation per exchange record).
+pub fn masked_path(target: &str) -> Cow<'_, str> {
     let path = path_of(target);
     if !path.starts_with('/') {
         // No target at all (an HTTP/2 header block that could not be
         // decoded) has nothing to hide, and stays visibly empty.
-        return match path {
+        return Cow::Borrowed(match path {
             "" | "*" => path,
             _ => "{token}",
-        }
-        .to_owned();
+        });
+    }
+    let masks = |(i, segment): (usize, &str)| {
+        i == MAX_SEGMENTS
+            || matches!(classify_segment(segment),
+                Some(p) if p.kind != ParamKind::Id || p.end - p.start >= MASKED_DIGITS)
+    };
+    if !path[1..].split('/').enumerate().any(masks) {
+        return Cow::Borrowed(path);
     }
     let mut masked = String::with_capacity(path.len().min(1024));
     for (i, segment) in path[1..].split('/').enumerate() {
@@ -126,7 +136,7 @@ pub fn masked_path(target: &str) -> String {
             _ => masked.push_str(segment),
         }
     }
-    masked
+    Cow::Owned(masked)
 }
 
 /// The raw identifier values of a target's path, with the index of the

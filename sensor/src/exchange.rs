@@ -11,10 +11,12 @@ use bytes::Bytes;
 pub use crate::capture::Role;
 pub use crate::conntrack::ConnectionInfo;
 
+pub use crate::header_name::HeaderName;
+
 /// A header as it appeared on the wire (name case preserved, value raw bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
-    pub name: String,
+    pub name: HeaderName,
     pub value: Bytes,
 }
 

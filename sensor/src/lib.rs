@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod exchange;
 pub mod finding;
 pub mod glob;
+pub mod header_name;
 pub mod http;
 pub mod metrics;
 pub mod origin;

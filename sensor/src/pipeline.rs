@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::capture::{CaptureEvent, ConnId, Direction};
 use crate::config::{CaptureConfig, LimitsConfig};
 use crate::conntrack::ends::Ends;
@@ -217,7 +219,7 @@ impl Pipeline {
                     syscall_offset,
                     syscall_len: u64::from(syscall_len),
                 };
-                self.data(conn, ts_ns, direction, chunk, out);
+                self.data(conn, ts_ns, direction, chunk, &data, out);
             }
             CaptureEvent::Close { conn, ts_ns } => {
                 if let Some(c) = self.conns.remove(&conn) {
@@ -365,6 +367,7 @@ impl Pipeline {
         ts_ns: u64,
         direction: Direction,
         chunk: Chunk<'_>,
+        record: &Bytes,
         out: &mut Vec<HttpExchange>,
     ) {
         let Some(conn) = self.conns.get_mut(&id) else {
@@ -383,6 +386,9 @@ impl Pipeline {
         let parser = &mut conn.parser;
         let counters = &mut self.http_counters;
         let pairs = &mut self.pairs;
+        // What the parser keeps of the record's bytes (heads, a body that
+        // arrived in one piece) is a slice of it, not a copy.
+        parser.share_input(Some(record));
         stream.push(chunk, &mut |segment| {
             if is_request {
                 parser.request_segment(ts_ns, segment, counters, pairs);
@@ -390,6 +396,7 @@ impl Pipeline {
                 parser.response_segment(ts_ns, segment, counters, pairs);
             }
         });
+        parser.share_input(None);
         let buffered = parser.buffered_bytes();
         self.buffered_total = self.buffered_total - conn.buffered + buffered;
         conn.buffered = buffered;

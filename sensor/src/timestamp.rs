@@ -7,10 +7,69 @@ use time::OffsetDateTime;
 
 /// Unix nanoseconds as RFC 3339 (empty when out of range).
 pub fn rfc3339(unix_ns: i128) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(unix_ns)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    Rfc3339Text::of(unix_ns).as_str().to_owned()
+}
+
+/// RFC 3339 text held on the stack: what an exchange record writes for
+/// every exchange, formatted without a heap allocation (`rfc3339` is the
+/// same text as a `String`).
+#[derive(Clone, Copy)]
+pub struct Rfc3339Text {
+    /// `9999-12-31T23:59:59.999999999Z` is 30 bytes, the longest in range.
+    buf: [u8; 32],
+    len: u8,
+}
+
+impl Rfc3339Text {
+    /// Unix nanoseconds as RFC 3339 (empty when out of range).
+    pub fn of(unix_ns: i128) -> Self {
+        let mut buf = [0u8; 32];
+        let mut out = &mut buf[..];
+        let written = OffsetDateTime::from_unix_timestamp_nanos(unix_ns)
+            .ok()
+            .and_then(|t| t.format_into(&mut out, &Rfc3339).ok());
+        // What the writer moved past, not the count `format_into` returns:
+        // that count leaves out the fraction's digits (time 0.3.55).
+        let len = match written {
+            Some(_) => 32 - out.len(),
+            None => 0,
+        };
+        Self {
+            buf,
+            len: len as u8,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // The formatter writes ASCII only; a failed write leaves `len` 0.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Rfc3339Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for Rfc3339Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for Rfc3339Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl serde::Serialize for Rfc3339Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Milliseconds since the Unix epoch of an RFC 3339 time (OCSF's
@@ -39,5 +98,35 @@ mod tests {
             Some(1_700_000_000_500)
         );
         assert_eq!(super::unix_ms(""), None);
+    }
+
+    #[test]
+    fn the_stack_text_is_the_time_crates_rfc3339() {
+        use time::format_description::well_known::Rfc3339;
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut cases = vec![
+            0i128,
+            -1,
+            253_402_300_799_999_999_999,
+            253_402_300_800_000_000_000,
+        ];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Up to year 9999 and before 1970, with every digit count of
+            // the fraction.
+            let ns = i128::from(x) * 16 % 253_402_300_800_000_000_000 - 1_000_000_000_000_000_000;
+            let digits = 10i128.pow((x % 10) as u32);
+            cases.push(ns / digits * digits);
+        }
+        for ns in cases {
+            let want = time::OffsetDateTime::from_unix_timestamp_nanos(ns)
+                .ok()
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .unwrap_or_default();
+            assert_eq!(super::Rfc3339Text::of(ns).as_str(), want, "{ns}");
+            assert_eq!(rfc3339(ns), want, "{ns}");
+        }
     }
 }

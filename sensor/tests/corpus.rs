@@ -34,7 +34,7 @@ fn exchange(case: &Case) -> HttpExchange {
         .headers
         .iter()
         .map(|(n, v)| Header {
-            name: n.clone(),
+            name: n.clone().into(),
             value: Bytes::copy_from_slice(v.as_bytes()),
         })
         .collect();

@@ -145,7 +145,7 @@ mod tests {
     fn hs(list: &[(&str, &str)]) -> Vec<Header> {
         list.iter()
             .map(|(n, v)| Header {
-                name: (*n).to_owned(),
+                name: (*n).into(),
                 value: Bytes::copy_from_slice(v.as_bytes()),
             })
             .collect()

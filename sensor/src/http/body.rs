@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::{HttpCounters, HttpError};
 use crate::exchange::{header, Body, Header};
+use crate::header_name::slice_within;
 
 /// How the body of a message ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +108,10 @@ const MAX_TAIL: usize = 64 * 1024;
 /// after them, and counts them all.
 #[derive(Debug, Default)]
 pub(crate) struct BodyAcc {
+    /// The kept body while it is one slice of a capture record (no copy):
+    /// set when the first piece arrives whole inside its record; a second
+    /// piece moves it into `kept`.
+    shared: Option<Bytes>,
     kept: Vec<u8>,
     /// The end of the body past `kept`: at most `2 * tail_limit` bytes, cut
     /// to the last `tail_limit` when the body ends.
@@ -126,7 +131,27 @@ impl BodyAcc {
         }
     }
 
+    /// `data` for a piece that may lie inside `owner` (the capture record
+    /// it arrived in): a body that arrives in one piece is kept as a slice
+    /// of the record instead of a copy.
+    pub(crate) fn data_in(&mut self, d: &[u8], owner: Option<&Bytes>, counters: &mut HttpCounters) {
+        let first = self.shared.is_none() && self.kept.is_empty() && self.tail.is_empty();
+        if first && !d.is_empty() && d.len() <= self.limit && self.wire_len == 0 {
+            if let Some(slice) = owner.and_then(|o| slice_within(o, d)) {
+                self.wire_len = d.len() as u64;
+                self.shared = Some(slice);
+                return;
+            }
+        }
+        self.data(d, counters);
+    }
+
     pub(crate) fn data(&mut self, d: &[u8], counters: &mut HttpCounters) {
+        if let Some(shared) = self.shared.take() {
+            // More than one piece after all: copy what the record held.
+            self.kept.reserve_exact(self.limit.min(2 * shared.len()));
+            self.kept.extend_from_slice(&shared);
+        }
         self.wire_len = self.wire_len.saturating_add(d.len() as u64);
         let take = d.len().min(self.limit - self.kept.len());
         if take > 0 {
@@ -187,13 +212,13 @@ impl BodyAcc {
 
     /// Memory held.
     pub(crate) fn held(&self) -> usize {
-        self.kept.capacity() + self.tail.capacity()
+        self.shared.as_ref().map_or(0, Bytes::len) + self.kept.capacity() + self.tail.capacity()
     }
 
     pub(crate) fn into_body(self) -> Body {
         let from = self.tail.len().saturating_sub(self.tail_limit);
         Body {
-            raw: Bytes::from(self.kept),
+            raw: self.shared.unwrap_or_else(|| Bytes::from(self.kept)),
             decoded: None,
             wire_len: self.wire_len,
             truncated: self.truncated,
@@ -209,7 +234,7 @@ mod tests {
     fn hs(list: &[(&str, &str)]) -> Vec<Header> {
         list.iter()
             .map(|(n, v)| Header {
-                name: (*n).to_owned(),
+                name: (*n).into(),
                 value: Bytes::copy_from_slice(v.as_bytes()),
             })
             .collect()

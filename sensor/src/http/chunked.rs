@@ -353,7 +353,7 @@ mod tests {
                     ChunkStep::Ended(_) => return Err(HttpError::Gap),
                     ChunkStep::Done(n, trailers) => {
                         let raw = body.into_body().raw;
-                        let names = trailers.into_iter().map(|h| h.name).collect();
+                        let names = trailers.into_iter().map(|h| h.name.into()).collect();
                         return Ok((
                             String::from_utf8_lossy(&raw).into_owned(),
                             names,

@@ -1,11 +1,12 @@
 //! Heads: the start line and headers of one message. httparse parses them
-//! once the blank line that ends them has arrived; header values are kept
-//! as slices of one shared copy of the head.
+//! once the blank line that ends them has arrived; header names and values
+//! are kept as slices of one shared copy of the head.
 
 use bytes::Bytes;
 
 use super::HttpError;
-use crate::exchange::Header;
+use crate::exchange::{Header, HeaderName};
+use crate::header_name::slice_within;
 
 /// Headers httparse accepts per head or trailer section; more is a limit drop.
 const MAX_HEADERS: usize = 128;
@@ -66,8 +67,9 @@ pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// Parses a complete head (`buf` ends with its blank line).
-pub(crate) fn parse_request(buf: &[u8]) -> Result<Head, HttpError> {
+/// Parses a complete head (`buf` ends with its blank line); `owner`, when
+/// `buf` lies inside it, is shared instead of copying the head.
+pub(crate) fn parse_request(buf: &[u8], owner: Option<&Bytes>) -> Result<Head, HttpError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     let n = complete(req.parse(buf))?;
@@ -78,14 +80,15 @@ pub(crate) fn parse_request(buf: &[u8]) -> Result<Head, HttpError> {
     Ok(Head {
         start,
         version: req.version.unwrap_or(1),
-        headers: owned_headers(buf, n, req.headers),
+        headers: owned_headers(buf, n, req.headers, owner),
         wire_len: n,
         malformed: None,
     })
 }
 
-/// Parses a complete head (`buf` ends with its blank line).
-pub(crate) fn parse_response(buf: &[u8]) -> Result<Head, HttpError> {
+/// Parses a complete head (`buf` ends with its blank line); `owner` as
+/// for `parse_request`.
+pub(crate) fn parse_response(buf: &[u8], owner: Option<&Bytes>) -> Result<Head, HttpError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut slots);
     let n = complete(res.parse(buf))?;
@@ -96,7 +99,7 @@ pub(crate) fn parse_response(buf: &[u8]) -> Result<Head, HttpError> {
     Ok(Head {
         start,
         version: res.version.unwrap_or(1),
-        headers: owned_headers(buf, n, res.headers),
+        headers: owned_headers(buf, n, res.headers, owner),
         wire_len: n,
         malformed: None,
     })
@@ -107,7 +110,9 @@ pub(crate) fn parse_response(buf: &[u8]) -> Result<Head, HttpError> {
 pub(crate) fn parse_trailers(buf: &[u8]) -> Result<(usize, Vec<Header>), HttpError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     match httparse::parse_headers(buf, &mut slots) {
-        Ok(httparse::Status::Complete((n, headers))) => Ok((n, owned_headers(buf, n, headers))),
+        Ok(httparse::Status::Complete((n, headers))) => {
+            Ok((n, owned_headers(buf, n, headers, None)))
+        }
         Ok(httparse::Status::Partial) => Err(HttpError::Head(httparse::Error::NewLine)),
         Err(httparse::Error::TooManyHeaders) => Err(HttpError::TooLarge),
         Err(e) => Err(HttpError::Head(e)),
@@ -125,9 +130,19 @@ fn complete(r: httparse::Result<usize>) -> Result<usize, HttpError> {
     }
 }
 
-/// Copies the head once and points every header value into that copy.
-fn owned_headers(buf: &[u8], len: usize, headers: &[httparse::Header<'_>]) -> Vec<Header> {
-    let copy = Bytes::copy_from_slice(&buf[..len.min(buf.len())]);
+/// Copies the head once and points every header name and value into that
+/// copy.
+/// The head is a slice of `owner` instead when it lies inside it.
+fn owned_headers(
+    buf: &[u8],
+    len: usize,
+    headers: &[httparse::Header<'_>],
+    owner: Option<&Bytes>,
+) -> Vec<Header> {
+    let head = &buf[..len.min(buf.len())];
+    let copy = owner
+        .and_then(|o| slice_within(o, head))
+        .unwrap_or_else(|| Bytes::copy_from_slice(head));
     let base = buf.as_ptr() as usize;
     headers
         .iter()
@@ -138,10 +153,16 @@ fn owned_headers(buf: &[u8], len: usize, headers: &[httparse::Header<'_>]) -> Ve
             let value = copy
                 .get(at..at.saturating_add(h.value.len()))
                 .map_or_else(|| Bytes::copy_from_slice(h.value), |s| copy.slice_ref(s));
-            Header {
-                name: h.name.to_owned(),
-                value,
-            }
+            // The name's bytes in the copy are the name's (a `&str`).
+            let at = (h.name.as_ptr() as usize).wrapping_sub(base);
+            let name = copy
+                .get(at..at.saturating_add(h.name.len()))
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .map_or_else(
+                    || HeaderName::from(h.name),
+                    |s| HeaderName::shared(&copy, s),
+                );
+            Header { name, value }
         })
         .collect()
 }
@@ -190,7 +211,7 @@ mod tests {
             ("GET / HTTP/1.1\r\nBad Header\r\n\r\n", Err(())),
         ];
         for (buf, want) in cases {
-            let got = parse_request(buf.as_bytes()).map(|h| match h.start {
+            let got = parse_request(buf.as_bytes(), None).map(|h| match h.start {
                 StartLine::Request { method, target } => {
                     (method, target, h.version, h.headers.len())
                 }
@@ -207,7 +228,7 @@ mod tests {
     #[test]
     fn header_values_share_the_head() {
         let buf = b"HTTP/1.1 404 Not Found\r\nX-A: one\r\nx-b:two  \r\n\r\n";
-        let head = parse_response(buf).expect("valid head");
+        let head = parse_response(buf, None).expect("valid head");
         assert_eq!(head.status(), 404);
         assert_eq!(head.wire_len, buf.len());
         let got: Vec<(&str, &[u8])> = head
@@ -216,6 +237,9 @@ mod tests {
             .map(|h| (h.name.as_str(), &h.value[..]))
             .collect();
         assert_eq!(got, vec![("X-A", &b"one"[..]), ("x-b", &b"two"[..])]);
+        // Names live in the head's one copy too: "X-A: " before "one".
+        let (name, value) = (&head.headers[0].name, &head.headers[0].value);
+        assert_eq!(name.as_ptr().wrapping_add(5), value.as_ptr());
         assert!(
             matches!(head.start, StartLine::Response { ref reason, .. } if reason == "Not Found")
         );
@@ -228,6 +252,6 @@ mod tests {
             buf.extend_from_slice(format!("h{i}: v\r\n").as_bytes());
         }
         buf.extend_from_slice(b"\r\n");
-        assert_eq!(parse_request(&buf), Err(HttpError::TooLarge));
+        assert_eq!(parse_request(&buf, None), Err(HttpError::TooLarge));
     }
 }

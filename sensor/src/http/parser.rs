@@ -18,6 +18,8 @@
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+
 use super::ambiguity::{self, Ambiguity};
 use super::body::{request_framing, response_framing, wants_upgrade, BodyAcc, Framing};
 use super::decode::decode_body;
@@ -35,6 +37,9 @@ pub struct HttpConnectionParser {
     request: HalfStream,
     response: HalfStream,
     pairing: Pairing,
+    /// The capture record the segments being fed are slices of (see
+    /// `share_input`).
+    input_owner: Option<Bytes>,
 }
 
 impl HttpConnectionParser {
@@ -53,7 +58,15 @@ impl HttpConnectionParser {
                 stop_requests: false,
                 resume_requests: false,
             },
+            input_owner: None,
         }
+    }
+
+    /// The capture record the next segments are slices of (`None` once
+    /// they are not): a head or body lying whole inside it is kept as a
+    /// slice of it, not copied. A segment outside it is copied as before.
+    pub fn share_input(&mut self, owner: Option<&Bytes>) {
+        self.input_owner = owner.cloned();
     }
 
     /// Bytes of the request direction (client to server), in order.
@@ -67,7 +80,10 @@ impl HttpConnectionParser {
         let pairing = &mut self.pairing;
         let mut handle = |ev: Event, c: &mut HttpCounters| pairing.on_request(ev, c, out);
         match seg {
-            Segment::Data(d) => self.request.feed(ts_ns, d, counters, &mut handle),
+            Segment::Data(d) => {
+                let owner = self.input_owner.as_ref();
+                self.request.feed(ts_ns, d, owner, counters, &mut handle)
+            }
             Segment::Gap(n) => self.request.gap(n, ts_ns, counters, &mut handle),
         }
         self.apply_requests_flags(ts_ns, counters, out);
@@ -84,7 +100,10 @@ impl HttpConnectionParser {
         let pairing = &mut self.pairing;
         let mut handle = |ev: Event, c: &mut HttpCounters| pairing.on_response(ev, c, out);
         match seg {
-            Segment::Data(d) => self.response.feed(ts_ns, d, counters, &mut handle),
+            Segment::Data(d) => {
+                let owner = self.input_owner.as_ref();
+                self.response.feed(ts_ns, d, owner, counters, &mut handle)
+            }
             Segment::Gap(n) => self.response.gap(n, ts_ns, counters, &mut handle),
         }
         self.apply_requests_flags(ts_ns, counters, out);

@@ -7,6 +7,8 @@
 //! are held, bounded by `max_buffered_bytes`, until the client's direction
 //! decides; any other first response bytes decide HTTP/1 as before.
 
+use bytes::Bytes;
+
 use super::h2::{self, H2ConnectionParser, PREFACE};
 use super::{HttpConnectionParser, HttpCounters, HttpLimits};
 use crate::exchange::{header, MessagePair};
@@ -129,6 +131,15 @@ impl ConnectionParser {
             Parser::Http1(p) => p.close(ts_ns, c, out),
             Parser::Http2(p) => p.close(ts_ns, c, out),
             Parser::Undecided { .. } => {}
+        }
+    }
+
+    /// The capture record the next segments are slices of (`None` once
+    /// they are not): HTTP/1 heads and bodies that lie whole inside it are
+    /// kept as slices of it instead of copies.
+    pub fn share_input(&mut self, owner: Option<&Bytes>) {
+        if let Parser::Http1(p) = &mut self.parser {
+            p.share_input(owner);
         }
     }
 

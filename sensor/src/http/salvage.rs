@@ -44,7 +44,7 @@ pub(crate) fn salvage(side: Side, buf: &[u8], reason: &'static str) -> Option<He
         headers.push(Header {
             // Kept as written (spaces included): a name a strict parser
             // would not recognise must not be taken for the real one.
-            name: String::from_utf8_lossy(name).into_owned(),
+            name: String::from_utf8_lossy(name).into_owned().into(),
             value: copy
                 .get(at..at.saturating_add(value.len()))
                 .map_or_else(|| Bytes::copy_from_slice(value), |s| copy.slice_ref(s)),
@@ -159,7 +159,7 @@ mod tests {
                         format!("{status} {reason} {}", h.version)
                     }
                 };
-                let names: Vec<String> = h.headers.iter().map(|h| h.name.clone()).collect();
+                let names: Vec<String> = h.headers.iter().map(|h| h.name.to_string()).collect();
                 (start, names)
             });
             let want = want.map(|(s, n)| {

@@ -10,6 +10,8 @@
 //! `max_buffered_bytes`. Each step either consumes input, changes state
 //! towards consuming it, or waits, so a feed is linear in its input.
 
+use bytes::Bytes;
+
 use super::body::{BodyAcc, Framing};
 use super::chunked::{ChunkStep, ChunkedDecoder};
 use super::message::{find_head_end, parse_request, parse_response, Head};
@@ -153,12 +155,22 @@ impl HalfStream {
         self.buf.capacity() + body
     }
 
-    pub(crate) fn feed<H>(&mut self, ts: u64, input: &[u8], c: &mut HttpCounters, handle: &mut H)
-    where
+    /// Parses `input`; `owner` is the capture record it is a slice of, if
+    /// known, so that what is kept of it can be a slice too.
+    pub(crate) fn feed<H>(
+        &mut self,
+        ts: u64,
+        input: &[u8],
+        owner: Option<&Bytes>,
+        c: &mut HttpCounters,
+        handle: &mut H,
+    ) where
         H: FnMut(Event, &mut HttpCounters) -> Action,
     {
         let mut held = std::mem::take(&mut self.buf);
         let from_held = !held.is_empty();
+        // Held bytes are this stream's own: what is kept of them is copied.
+        let owner = if from_held { None } else { owner };
         if from_held {
             held.extend_from_slice(input);
         }
@@ -167,7 +179,7 @@ impl HalfStream {
         let mut stalls = 0;
         loop {
             let rest = &data[pos..];
-            let (n, mut event) = match self.step(rest, ts, c) {
+            let (n, mut event) = match self.step(rest, ts, owner, c) {
                 Step::NeedMore => break,
                 Step::Consumed(n) => (n, None),
                 Step::Event(n, e) => (n, Some(e)),
@@ -302,7 +314,7 @@ impl HalfStream {
             self.line_start = true;
             self.skip_first = false;
         }
-        self.feed(ts, &[], c, handle);
+        self.feed(ts, &[], None, c, handle);
     }
 
     /// Stops parsing for good (the protocol switched); input held so far
@@ -365,13 +377,13 @@ impl HalfStream {
         }
     }
 
-    fn step(&mut self, input: &[u8], ts: u64, c: &mut HttpCounters) -> Step {
+    fn step(&mut self, input: &[u8], ts: u64, owner: Option<&Bytes>, c: &mut HttpCounters) -> Step {
         if self.skipping_head {
             return self.skip_head(input);
         }
         match &mut self.state {
             State::Resync => self.resync(input, c),
-            State::Head => self.head(input, ts, c),
+            State::Head => self.head(input, ts, owner, c),
             State::AwaitFraming | State::Paused | State::Closed => Step::NeedMore,
             State::Stopped => {
                 if input.is_empty() {
@@ -382,7 +394,7 @@ impl HalfStream {
             }
             State::Body(BodyFraming::Length(left), body) => {
                 let take = (*left).min(input.len() as u64) as usize;
-                body.data(&input[..take], c);
+                body.data_in(&input[..take], owner, c);
                 *left -= take as u64;
                 self.body_framed += take as u64;
                 match (*left, take) {
@@ -395,7 +407,7 @@ impl HalfStream {
                 if input.is_empty() {
                     return Step::NeedMore;
                 }
-                body.data(input, c);
+                body.data_in(input, owner, c);
                 self.body_framed += input.len() as u64;
                 Step::Consumed(input.len())
             }
@@ -468,7 +480,7 @@ impl HalfStream {
         Step::Consumed(input.len())
     }
 
-    fn head(&mut self, input: &[u8], ts: u64, c: &mut HttpCounters) -> Step {
+    fn head(&mut self, input: &[u8], ts: u64, owner: Option<&Bytes>, c: &mut HttpCounters) -> Step {
         // Empty lines before a message are allowed (RFC 9112 §2.2).
         let blank = input
             .iter()
@@ -509,8 +521,8 @@ impl HalfStream {
             }
         };
         let parsed = match self.side {
-            Side::Request => parse_request(&input[..end]),
-            Side::Response => parse_response(&input[..end]),
+            Side::Request => parse_request(&input[..end], owner),
+            Side::Response => parse_response(&input[..end], owner),
         };
         match parsed {
             Ok(head) => Step::Event(head.wire_len, self.reported(head, start_ns)),

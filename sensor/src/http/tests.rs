@@ -24,6 +24,12 @@ struct Run {
 
 /// Runs `ops` (timestamp = 10 * op index); `bytewise` splits data ops.
 fn run_with(limits: HttpLimits, ops: &[Op], bytewise: bool) -> Run {
+    run_fed(limits, ops, bytewise, false)
+}
+
+/// `run_with`; with `shared`, each piece arrives in a capture record of
+/// its own that the parser may keep slices of (as the pipeline feeds it).
+fn run_fed(limits: HttpLimits, ops: &[Op], bytewise: bool, shared: bool) -> Run {
     let mut parser = HttpConnectionParser::new(limits);
     let mut counters = HttpCounters::default();
     let mut pairs = Vec::new();
@@ -37,13 +43,19 @@ fn run_with(limits: HttpLimits, ops: &[Op], bytewise: bool) -> Run {
                 vec![s]
             }
         };
+        let mut feed = |p: &[u8], request: bool| {
+            let record = bytes::Bytes::copy_from_slice(p);
+            parser.share_input(shared.then_some(&record));
+            if request {
+                parser.request_segment(ts, Segment::Data(&record), c, out);
+            } else {
+                parser.response_segment(ts, Segment::Data(&record), c, out);
+            }
+            parser.share_input(None);
+        };
         match *op {
-            Req(s) => pieces(s)
-                .into_iter()
-                .for_each(|p| parser.request_segment(ts, Segment::Data(p), c, out)),
-            Res(s) => pieces(s)
-                .into_iter()
-                .for_each(|p| parser.response_segment(ts, Segment::Data(p), c, out)),
+            Req(s) => pieces(s).into_iter().for_each(|p| feed(p, true)),
+            Res(s) => pieces(s).into_iter().for_each(|p| feed(p, false)),
             ReqGap(n) => parser.request_segment(ts, Segment::Gap(n), c, out),
             ResGap(n) => parser.response_segment(ts, Segment::Gap(n), c, out),
             Close => parser.close(ts, c, out),
@@ -381,19 +393,19 @@ const CASES: &[Case] = &[
 #[test]
 fn scripted_cases() {
     for (name, ops, want, counters) in CASES {
-        for bytewise in [false, true] {
-            let run = run_with(HttpLimits::default(), ops, bytewise);
+        for (bytewise, shared) in [(false, false), (true, false), (false, true), (true, true)] {
+            let run = run_fed(HttpLimits::default(), ops, bytewise, shared);
             let got: Vec<String> = run.pairs.iter().map(summary).collect();
             assert_eq!(
                 &got, want,
-                "case {name:?} (bytewise: {bytewise}) {:?}",
+                "case {name:?} (bytewise: {bytewise}, shared: {shared}) {:?}",
                 run.counters
             );
             for (counter_name, value) in *counters {
                 assert_eq!(
                     counter(&run.counters, counter_name),
                     *value,
-                    "case {name:?} counter {counter_name} (bytewise: {bytewise}): {:?}",
+                    "case {name:?} counter {counter_name} (bytewise: {bytewise}, shared: {shared}): {:?}",
                     run.counters
                 );
             }
@@ -604,4 +616,36 @@ fn after_close_input_is_ignored() {
     assert!(run.pairs.is_empty());
     assert_eq!(run.counters.requests_unanswered, 1);
     assert_eq!(run.counters.unmatched_responses, 0);
+}
+
+#[test]
+fn heads_and_whole_bodies_are_slices_of_their_capture_record() {
+    let mut parser = HttpConnectionParser::new(HttpLimits::default());
+    let mut c = HttpCounters::default();
+    let mut out = Vec::new();
+    let request = bytes::Bytes::from_static(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    let response = bytes::Bytes::copy_from_slice(OK5);
+    parser.share_input(Some(&request));
+    parser.request_segment(0, Segment::Data(&request), &mut c, &mut out);
+    parser.share_input(Some(&response));
+    parser.response_segment(1, Segment::Data(&response), &mut c, &mut out);
+    parser.share_input(None);
+    let inside = |record: &bytes::Bytes, part: &[u8]| {
+        let at = part.as_ptr() as usize;
+        let start = record.as_ptr() as usize;
+        at >= start && at + part.len() <= start + record.len()
+    };
+    let pair = &out[0];
+    assert!(inside(&request, pair.request.headers[0].name.as_bytes()));
+    assert!(inside(&request, &pair.request.headers[0].value));
+    assert!(inside(&response, &pair.response.headers[0].value));
+    assert_eq!(&pair.response.body.raw[..], b"hello");
+    assert!(inside(&response, &pair.response.body.raw));
+    // Without the record named, the same bytes are copied.
+    let mut parser = HttpConnectionParser::new(HttpLimits::default());
+    let mut out = Vec::new();
+    parser.request_segment(0, Segment::Data(&request), &mut c, &mut out);
+    parser.response_segment(1, Segment::Data(&response), &mut c, &mut out);
+    assert!(!inside(&response, &out[0].response.body.raw));
+    assert!(!inside(&response, &out[0].response.headers[0].value));
 }

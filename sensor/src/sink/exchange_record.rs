@@ -1,7 +1,10 @@
 //! The `--exchanges` record: metadata of one exchange, never its bodies.
 //! Borrowed from the exchange and written at once: what it names is not
-//! copied (only the time, the masked path and the tags are its own).
+//! copied, and it allocates nothing of its own in the common case: the
+//! time is formatted on the stack, the path borrowed unless a segment is
+//! masked, the tags empty unless a rule fired.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use serde::Serialize;
@@ -11,7 +14,7 @@ use crate::conntrack::ConnectionInfo;
 use crate::endpoint::EndpointKey;
 use crate::exchange::HttpExchange;
 use crate::origin::{Host, Origin, SensorInfo};
-use crate::timestamp::rfc3339;
+use crate::timestamp::Rfc3339Text;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct ExchangeRecord<'a> {
@@ -24,12 +27,12 @@ pub struct ExchangeRecord<'a> {
     /// OWASP API Top 10 risks and CWEs of the rules that fired on this
     /// exchange (empty when none did).
     pub tags: Vec<&'static str>,
-    pub ts: String,
+    pub ts: Rfc3339Text,
     pub duration_ms: f64,
     pub method: &'a str,
     pub host: &'a str,
     /// The path with its sensitive segments masked (`endpoint::masked_path`).
-    pub path: String,
+    pub path: Cow<'a, str>,
     /// The endpoint's path template (`/users/{id}`), as alerts and the
     /// inventory name it.
     pub template: &'a str,
@@ -81,7 +84,7 @@ impl<'a> ExchangeRecord<'a> {
             sensor_host: &origin.host,
             sensor: &origin.sensor,
             tags,
-            ts: rfc3339(exchange.completed_unix_ns),
+            ts: Rfc3339Text::of(exchange.completed_unix_ns),
             duration_ms: (duration_ns as f64 / 1e6 * 1000.0).round() / 1000.0,
             method: &exchange.request.method,
             host: &endpoint.host,

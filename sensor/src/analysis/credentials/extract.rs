@@ -95,7 +95,8 @@ pub(crate) fn presented(exchange: &HttpExchange, config: &CredentialsConfig) -> 
             out.push(opaque(Kind::ApiKey, value));
         }
         for credential in &mut out[from..] {
-            credential.header.clone_from(&h.name);
+            credential.header.clear();
+            credential.header.push_str(&h.name);
         }
     }
     out.truncate(MAX_PER_MESSAGE);

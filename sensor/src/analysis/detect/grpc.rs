@@ -113,7 +113,7 @@ mod tests {
     fn hs(list: &[(&str, &str)]) -> Vec<Header> {
         list.iter()
             .map(|(n, v)| Header {
-                name: (*n).to_owned(),
+                name: (*n).into(),
                 value: bytes::Bytes::copy_from_slice(v.as_bytes()),
             })
             .collect()

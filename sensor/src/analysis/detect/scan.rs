@@ -216,7 +216,7 @@ impl<'d> Scan<'d> {
             let location = Location {
                 message,
                 part: Part::Header,
-                name: Some(h.name.clone()),
+                name: Some(h.name.to_string()),
             };
             for f in found.iter() {
                 self.merge(
@@ -244,7 +244,7 @@ impl<'d> Scan<'d> {
         let location = || Location {
             message,
             part: Part::Header,
-            name: Some(h.name.clone()),
+            name: Some(h.name.to_string()),
         };
         if let Some(rule) = det.basic_rule.filter(|_| basic) {
             if headers::basic_credentials(&h.name, &h.value) {

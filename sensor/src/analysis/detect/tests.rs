@@ -19,7 +19,7 @@ pub(crate) fn exchange(
     let headers = |list: &[(&str, &str)]| {
         list.iter()
             .map(|(n, v)| Header {
-                name: (*n).to_owned(),
+                name: (*n).into(),
                 value: Bytes::copy_from_slice(v.as_bytes()),
             })
             .collect()

@@ -2,24 +2,40 @@
 //! (`application/json`, parameters such as `charset` or a multipart
 //! `boundary` dropped), lowercase, and only when it has the shape of one.
 
+use std::borrow::Cow;
+
 use crate::exchange::{header, Header};
 
 /// What a malformed Content-Type is recorded as, so it is still visible.
 pub const INVALID: &str = "invalid";
 
 /// The message's media type; None when it has no Content-Type header.
-pub fn media_type(headers: &[Header]) -> Option<String> {
+/// Borrowed from the header when it is already in the kept form (the
+/// common case: nothing allocated per exchange).
+pub fn media_type(headers: &[Header]) -> Option<Cow<'_, str>> {
     let value = header(headers, "content-type")?;
-    let value = String::from_utf8_lossy(value);
+    Some(match String::from_utf8_lossy(value) {
+        Cow::Borrowed(text) => match essence(text) {
+            Some(e) if e.bytes().any(|b| b.is_ascii_uppercase()) => {
+                Cow::Owned(e.to_ascii_lowercase())
+            }
+            Some(e) => Cow::Borrowed(e),
+            None => Cow::Borrowed(INVALID),
+        },
+        Cow::Owned(text) => {
+            Cow::Owned(essence(&text).map_or_else(|| INVALID.to_owned(), str::to_ascii_lowercase))
+        }
+    })
+}
+
+/// The media type of a Content-Type value as sent, when it has the shape
+/// of one.
+fn essence(value: &str) -> Option<&str> {
     let essence = value.split(';').next().unwrap_or_default().trim();
     let valid = essence
         .split_once('/')
         .is_some_and(|(kind, subtype)| is_token(kind) && is_token(subtype) && essence.len() <= 100);
-    Some(if valid {
-        essence.to_ascii_lowercase()
-    } else {
-        INVALID.to_owned()
-    })
+    valid.then_some(essence)
 }
 
 /// RFC 9110 token characters.

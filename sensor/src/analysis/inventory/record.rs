@@ -3,6 +3,7 @@
 //! types or status codes an endpoint shows); what a full set turns away is
 //! counted in `dropped_values`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -101,7 +102,7 @@ impl EndpointRecord {
         let response_type = media_type(&exchange.response.headers);
         dropped += self.count_status(exchange.response.status, response_type);
         if let Some(kind) = media_type(&exchange.request.headers) {
-            dropped += insert_capped(&mut self.request_content_types, kind, MAX_CONTENT_TYPES);
+            dropped += insert_str_capped(&mut self.request_content_types, kind, MAX_CONTENT_TYPES);
         }
         for credential in credentials_in(&exchange.request) {
             dropped += insert_capped(&mut self.credentials, credential, MAX_CREDENTIALS);
@@ -155,7 +156,7 @@ impl EndpointRecord {
     }
 
     /// Counts a status and its media type; returns values turned away.
-    fn count_status(&mut self, status: u16, media_type: Option<String>) -> u64 {
+    fn count_status(&mut self, status: u16, media_type: Option<Cow<'_, str>>) -> u64 {
         let at = match self.statuses.binary_search_by_key(&status, |s| s.status) {
             Ok(at) => at,
             Err(_) if self.statuses.len() >= MAX_STATUSES => return 1,
@@ -174,7 +175,7 @@ impl EndpointRecord {
         let seen = &mut self.statuses[at];
         seen.count += 1;
         match media_type {
-            Some(kind) => insert_capped(&mut seen.content_types, kind, MAX_CONTENT_TYPES),
+            Some(kind) => insert_str_capped(&mut seen.content_types, kind, MAX_CONTENT_TYPES),
             None => 0,
         }
     }
@@ -198,6 +199,15 @@ fn is_content_finding(finding: &Finding) -> bool {
 }
 
 /// Inserts unless the set is full; returns 1 when the value was turned away.
+/// `insert_capped` for text seen on every exchange: copied only when new.
+fn insert_str_capped(set: &mut BTreeSet<String>, value: Cow<'_, str>, cap: usize) -> u64 {
+    if set.contains(value.as_ref()) {
+        0
+    } else {
+        insert_capped(set, value.into_owned(), cap)
+    }
+}
+
 fn insert_capped<T: Ord>(set: &mut BTreeSet<T>, value: T, cap: usize) -> u64 {
     if set.len() < cap || set.contains(&value) {
         set.insert(value);

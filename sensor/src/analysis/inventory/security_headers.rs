@@ -43,12 +43,17 @@ impl HeaderIssue {
 
 /// What the response of `exchange` lacks or gets wrong.
 /// `sensitive_response`: a detector found sensitive data or a secret in it.
-pub fn issues(exchange: &HttpExchange, sensitive_response: bool) -> Vec<HeaderIssue> {
+pub fn issues(
+    exchange: &HttpExchange,
+    sensitive_response: bool,
+) -> impl Iterator<Item = HeaderIssue> {
     let response = &exchange.response.headers;
     let text = |name| {
         header(response, name).map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase())
     };
-    let mut found = Vec::new();
+    // At most one of each: held on the stack, nothing allocated per
+    // exchange.
+    let mut found = Found::default();
 
     let forwarded_https = header(&exchange.request.headers, "x-forwarded-proto")
         .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"https"));
@@ -85,7 +90,19 @@ pub fn issues(exchange: &HttpExchange, sensitive_response: bool) -> Vec<HeaderIs
     {
         found.push(HeaderIssue::CorsWildcardWithCredentials);
     }
-    found
+    found.0.into_iter().flatten()
+}
+
+/// The issues found so far, in the order found.
+#[derive(Default)]
+struct Found([Option<HeaderIssue>; 6]);
+
+impl Found {
+    fn push(&mut self, issue: HeaderIssue) {
+        if let Some(slot) = self.0.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(issue);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +135,7 @@ mod tests {
         let mut conn = (*x.connection).clone();
         conn.tls = tls;
         x.connection = Arc::new(conn);
-        issues(&x, sensitive)
+        issues(&x, sensitive).collect()
     }
 
     #[test]

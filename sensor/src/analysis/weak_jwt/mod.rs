@@ -169,7 +169,7 @@ impl WeakJwtChecker {
                     let location = Location {
                         message: Message::Request,
                         part: Part::Header,
-                        name: Some(h.name.clone()),
+                        name: Some(h.name.to_string()),
                     };
                     self.consider(
                         value[7..].trim_ascii(),

@@ -194,7 +194,7 @@ fn add(out: &mut Block, name: &[u8], value: &[u8]) {
         // Unknown pseudo-headers (`:protocol` of extended CONNECT) are kept
         // as fields: they are what the peer sent.
         _ => out.fields.push(Header {
-            name: String::from_utf8_lossy(name).into_owned(),
+            name: String::from_utf8_lossy(name).into_owned().into(),
             value: Bytes::copy_from_slice(value),
         }),
     }

@@ -2,7 +2,7 @@
 //! the server sent back, each a head, a body and trailers, until both are
 //! complete and become a `MessagePair`.
 
-use crate::exchange::{Header, HttpRequest, HttpResponse, MessagePair, Timings};
+use crate::exchange::{Header, HeaderName, HttpRequest, HttpResponse, MessagePair, Timings};
 use crate::http::body::BodyAcc;
 use crate::http::HttpCounters;
 
@@ -148,7 +148,7 @@ fn with_host(mut fields: Vec<Header>, authority: Option<String>) -> Vec<Header> 
             fields.insert(
                 0,
                 Header {
-                    name: "host".to_owned(),
+                    name: HeaderName::from_static("host"),
                     value: authority.into(),
                 },
             );

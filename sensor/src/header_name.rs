@@ -1,0 +1,128 @@
+//! `HeaderName`: a header's name as it appeared on the wire (case kept),
+//! without an allocation of its own on the hot path. An HTTP/1 head is
+//! copied once and its header values already point into that copy; the
+//! names now do too, instead of one `String` each (8 of the 42 allocations
+//! of a clean exchange). Names made elsewhere (HTTP/2, tests) own theirs.
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::Bytes;
+
+/// A header name: UTF-8 text held in shared `Bytes`. Reads as a `&str`
+/// (`Deref`), compares by its bytes (case-sensitive, as `String` did).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct HeaderName(Bytes);
+
+impl HeaderName {
+    /// A name that costs nothing to make (`"host"`).
+    pub const fn from_static(name: &'static str) -> Self {
+        Self(Bytes::from_static(name.as_bytes()))
+    }
+
+    /// `name`, shared with `owner` when it lies inside it (a slice of the
+    /// head's copy: no allocation), copied otherwise.
+    pub fn shared(owner: &Bytes, name: &str) -> Self {
+        match slice_within(owner, name.as_bytes()) {
+            Some(bytes) => Self(bytes),
+            None => Self::from(name),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // SAFETY: every constructor takes its bytes from a `&str` or a
+        // `String` (or a slice of `owner` equal to one), so they are UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    }
+}
+
+/// `part` as a slice of `owner` (no copy) when it lies inside it.
+pub fn slice_within(owner: &Bytes, part: &[u8]) -> Option<Bytes> {
+    let at = (part.as_ptr() as usize).wrapping_sub(owner.as_ptr() as usize);
+    (at <= owner.len() && part.len() <= owner.len() - at).then(|| owner.slice(at..at + part.len()))
+}
+
+impl Deref for HeaderName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for HeaderName {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for HeaderName {
+    fn from(name: &str) -> Self {
+        Self(Bytes::copy_from_slice(name.as_bytes()))
+    }
+}
+
+impl From<String> for HeaderName {
+    fn from(name: String) -> Self {
+        Self(Bytes::from(name.into_bytes()))
+    }
+}
+
+impl From<HeaderName> for String {
+    fn from(name: HeaderName) -> Self {
+        name.as_str().to_owned()
+    }
+}
+
+impl PartialEq<str> for HeaderName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for HeaderName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for HeaderName {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl fmt::Debug for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_a_name_inside_its_owner_and_copies_one_outside() {
+        let head = Bytes::from_static(b"GET / HTTP/1.1\r\nX-Api-Key: v\r\n\r\n");
+        let text = std::str::from_utf8(&head).unwrap();
+        let name = HeaderName::shared(&head, &text[16..25]);
+        assert_eq!(name, "X-Api-Key");
+        assert_eq!(name.as_ptr(), head[16..].as_ptr(), "a slice, not a copy");
+        let elsewhere = String::from("Host");
+        let copied = HeaderName::shared(&head, &elsewhere);
+        assert_eq!(copied, "Host");
+        assert_ne!(copied.as_ptr(), elsewhere.as_ptr());
+        // Right past the end of the owner is outside it.
+        let whole = std::str::from_utf8(&head[..]).unwrap();
+        let after = HeaderName::shared(&head.slice(..4), &whole[4..8]);
+        assert_eq!(after, "/ HT");
+        assert_eq!(format!("{name:?} {name}"), "\"X-Api-Key\" X-Api-Key");
+    }
+}
