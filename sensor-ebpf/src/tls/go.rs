@@ -148,116 +148,107 @@ fn regs(ctx: &ProbeContext) -> GoRegs {
 
 #[uprobe]
 pub fn go_tls_write(ctx: ProbeContext) {
-    let id = bpf_get_current_pid_tgid();
-    let pid = (id >> 32) as u32;
-    if !conn::process_wanted(id) {
-        return;
-    }
     let r = regs(&ctx);
-    let len = r.rcx as i64;
-    if len <= 0 {
-        return;
-    }
-    capture_plaintext(&ctx, r.rip, pid, r.rax, OP_WRITE, r.rbx, len as u64);
+    on_write(&ctx, r.rip, || Some((r.rax, r.rbx, r.rcx as i64)));
 }
 
 #[uprobe]
 pub fn go_tls_read(ctx: ProbeContext) {
-    let id = bpf_get_current_pid_tgid();
-    let pid = (id >> 32) as u32;
-    if !conn::process_wanted(id) {
-        return;
-    }
     let r = regs(&ctx);
-    let key = GoReadKey {
-        pid,
-        _pad: 0,
-        goroutine: r.r14,
-    };
-    let read = GoRead {
-        conn: r.rax,
-        buf: r.rbx,
-    };
-    let _ = GO_TLS_READS.insert(&key, &read, 0);
+    on_read(|| {
+        Some((
+            r.r14,
+            GoRead {
+                conn: r.rax,
+                buf: r.rbx,
+            },
+        ))
+    });
 }
 
 /// Attached at every `RET` of `(*Conn).Read`.
 #[uprobe]
 pub fn go_tls_read_return(ctx: ProbeContext) {
-    let id = bpf_get_current_pid_tgid();
-    let pid = (id >> 32) as u32;
     let r = regs(&ctx);
-    let key = GoReadKey {
-        pid,
-        _pad: 0,
-        goroutine: r.r14,
-    };
-    // SAFETY: copy out of the map value before removing it.
-    let Some(read) = (unsafe { GO_TLS_READS.get(&key) }).copied() else {
-        return;
-    };
-    let _ = GO_TLS_READS.remove(&key);
-    let n = r.rax as i64;
-    if n <= 0 {
-        return;
-    }
-    capture_plaintext(&ctx, r.rip, pid, read.conn, OP_READ, read.buf, n as u64);
+    on_read_return(&ctx, r.rip, r.r14, || Some(r.rax as i64));
 }
 
 #[uprobe]
 pub fn go_tls_write_stack(ctx: ProbeContext) {
-    let id = bpf_get_current_pid_tgid();
-    let pid = (id >> 32) as u32;
-    if !conn::process_wanted(id) {
-        return;
-    }
     let r = regs(&ctx);
-    let (Some(conn), Some(buf), Some(len)) = (
-        user::<u64>(r.rsp + STACK_RECEIVER),
-        user::<u64>(r.rsp + STACK_BUF),
-        user::<i64>(r.rsp + STACK_LEN),
-    ) else {
-        return;
-    };
-    if len <= 0 {
-        return;
-    }
-    capture_plaintext(&ctx, r.rip, pid, conn, OP_WRITE, buf, len as u64);
+    on_write(&ctx, r.rip, || {
+        Some((
+            user::<u64>(r.rsp + STACK_RECEIVER)?,
+            user::<u64>(r.rsp + STACK_BUF)?,
+            user::<i64>(r.rsp + STACK_LEN)?,
+        ))
+    });
 }
 
 #[uprobe]
 pub fn go_tls_read_stack(ctx: ProbeContext) {
-    let id = bpf_get_current_pid_tgid();
-    let pid = (id >> 32) as u32;
-    if !conn::process_wanted(id) {
-        return;
-    }
     let r = regs(&ctx);
-    let Some(goroutine) = stack_abi_goroutine() else {
-        return;
-    };
-    let (Some(conn), Some(buf)) = (
-        user::<u64>(r.rsp + STACK_RECEIVER),
-        user::<u64>(r.rsp + STACK_BUF),
-    ) else {
-        return;
-    };
-    let key = GoReadKey {
-        pid,
-        _pad: 0,
-        goroutine,
-    };
-    let _ = GO_TLS_READS.insert(&key, &GoRead { conn, buf }, 0);
+    on_read(|| {
+        let goroutine = stack_abi_goroutine()?;
+        let conn = user::<u64>(r.rsp + STACK_RECEIVER)?;
+        let buf = user::<u64>(r.rsp + STACK_BUF)?;
+        Some((goroutine, GoRead { conn, buf }))
+    });
 }
 
 /// Attached at every `RET` of `(*Conn).Read` in a stack-ABI program.
 #[uprobe]
 pub fn go_tls_read_return_stack(ctx: ProbeContext) {
-    let id = bpf_get_current_pid_tgid();
-    let pid = (id >> 32) as u32;
     let Some(goroutine) = stack_abi_goroutine() else {
         return;
     };
+    let r = regs(&ctx);
+    on_read_return(&ctx, r.rip, goroutine, || user::<i64>(r.rsp + STACK_N));
+}
+
+/// `(*Conn).Write`'s entry: `ip` is the probed instruction; `arguments`
+/// (the `*tls.Conn`, the buffer and its length, as the ABI passes them)
+/// are read only in a followed process.
+#[inline(always)]
+fn on_write(ctx: &ProbeContext, ip: u64, arguments: impl FnOnce() -> Option<(u64, u64, i64)>) {
+    let id = bpf_get_current_pid_tgid();
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let Some((conn, buf, len)) = arguments() else {
+        return;
+    };
+    if len <= 0 {
+        return;
+    }
+    capture_plaintext(ctx, ip, (id >> 32) as u32, conn, OP_WRITE, buf, len as u64);
+}
+
+/// `(*Conn).Read`'s entry: the call kept for its `RET`, by goroutine;
+/// `call` (the goroutine and the arguments) is read only in a followed
+/// process.
+#[inline(always)]
+fn on_read(call: impl FnOnce() -> Option<(u64, GoRead)>) {
+    let id = bpf_get_current_pid_tgid();
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let Some((goroutine, read)) = call() else {
+        return;
+    };
+    let key = GoReadKey {
+        pid: (id >> 32) as u32,
+        _pad: 0,
+        goroutine,
+    };
+    let _ = GO_TLS_READS.insert(&key, &read, 0);
+}
+
+/// A `RET` of `(*Conn).Read`: the goroutine's call taken out, and the
+/// bytes it filled captured (`n` read only when there was a call).
+#[inline(always)]
+fn on_read_return(ctx: &ProbeContext, ip: u64, goroutine: u64, n: impl FnOnce() -> Option<i64>) {
+    let pid = (bpf_get_current_pid_tgid() >> 32) as u32;
     let key = GoReadKey {
         pid,
         _pad: 0,
@@ -268,14 +259,10 @@ pub fn go_tls_read_return_stack(ctx: ProbeContext) {
         return;
     };
     let _ = GO_TLS_READS.remove(&key);
-    let r = regs(&ctx);
-    let Some(n) = user::<i64>(r.rsp + STACK_N) else {
-        return;
-    };
-    if n <= 0 {
-        return;
+    match n() {
+        Some(n) if n > 0 => capture_plaintext(ctx, ip, pid, read.conn, OP_READ, read.buf, n as u64),
+        _ => {}
     }
-    capture_plaintext(&ctx, r.rip, pid, read.conn, OP_READ, read.buf, n as u64);
 }
 
 /// The running goroutine of a stack-ABI program: the word below the

@@ -17,7 +17,7 @@
 
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, generated::bpf_get_attach_cookie},
-    programs::{ProbeContext, RetProbeContext},
+    programs::ProbeContext,
     EbpfContext,
 };
 use sensor_common::{counter, ConnKey, FLAG_TLS, STATE_IGNORED};
@@ -31,16 +31,7 @@ use crate::maps::{self, TlsSessionKey, CONNS, SOCKS, TLS_SESSIONS};
 #[unsafe(no_mangle)]
 #[unsafe(link_section = "uprobe")]
 pub fn tls_read(ctx: *mut core::ffi::c_void) -> u32 {
-    let probe = ProbeContext::new(ctx);
-    if session::at_return(&probe) {
-        calls::finish(&RetProbeContext::new(ctx));
-        return session::KEEP_RETURN;
-    }
-    if enter(&probe) {
-        session::SKIP_RETURN
-    } else {
-        session::KEEP_RETURN
-    }
+    session::run(ctx, enter)
 }
 
 /// The read's entry: true when its return has nothing to do (a process

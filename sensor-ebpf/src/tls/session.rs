@@ -4,13 +4,35 @@
 //! spares the calls that need no return its trap and trampoline.
 
 use aya_ebpf::{
-    bindings::pt_regs, helpers::generated::bpf_get_func_ip, programs::ProbeContext, EbpfContext,
+    bindings::pt_regs,
+    helpers::generated::bpf_get_func_ip,
+    programs::{ProbeContext, RetProbeContext},
+    EbpfContext,
 };
+
+use super::calls;
 
 /// Entry result: the kernel skips the function's return.
 pub const SKIP_RETURN: u32 = 1;
 /// Entry result: the return runs the program again.
 pub const KEEP_RETURN: u32 = 0;
+
+/// One run of a session program: at the return, the call is finished
+/// (`calls::finish`); at the entry, `enter` says whether the return has
+/// nothing left to do (true: the kernel skips it).
+#[inline(always)]
+pub fn run(ctx: *mut core::ffi::c_void, enter: impl FnOnce(&ProbeContext) -> bool) -> u32 {
+    let probe = ProbeContext::new(ctx);
+    if at_return(&probe) {
+        calls::finish(&RetProbeContext::new(ctx));
+        return KEEP_RETURN;
+    }
+    if enter(&probe) {
+        SKIP_RETURN
+    } else {
+        KEEP_RETURN
+    }
+}
 
 /// True at the function's return. The kernel points the registers'
 /// instruction pointer at the probed instruction for the entry's run and

@@ -21,7 +21,7 @@
 
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, generated::bpf_get_attach_cookie},
-    programs::{ProbeContext, RetProbeContext},
+    programs::ProbeContext,
     EbpfContext,
 };
 use sensor_common::{counter, tls, ConnKey, ConnState, SockState};
@@ -39,16 +39,7 @@ const EINTR: i64 = 4;
 #[unsafe(no_mangle)]
 #[unsafe(link_section = "uprobe")]
 pub fn tls_write(ctx: *mut core::ffi::c_void) -> u32 {
-    let probe = ProbeContext::new(ctx);
-    if session::at_return(&probe) {
-        calls::finish(&RetProbeContext::new(ctx));
-        return session::KEEP_RETURN;
-    }
-    if enter(&probe) {
-        session::SKIP_RETURN
-    } else {
-        session::KEEP_RETURN
-    }
+    session::run(ctx, enter)
 }
 
 /// The write's entry: true when it is done with (captured, or nothing to

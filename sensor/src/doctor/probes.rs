@@ -171,11 +171,7 @@ fn tls_library(
     capabilities: Option<u64>,
     required: bool,
 ) -> Check {
-    let file = library.path.file_name().map_or_else(
-        || library.path.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
-    let name = format!("HTTPS {file}");
+    let name = https_check_name(&library.path);
     let shown = library.path.display();
     let functions = match &library.functions {
         Ok(functions) => functions.join(", "),
@@ -204,11 +200,7 @@ fn tls_program(
     capabilities: Option<u64>,
     required: bool,
 ) -> Check {
-    let file = program.path.file_name().map_or_else(
-        || program.path.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
-    let name = format!("HTTPS {file}");
+    let name = https_check_name(&program.path);
     let shown = format!("{} (pid {})", program.path.display(), program.pid);
     let found = match &program.found {
         Ok(found) => found,
@@ -283,6 +275,15 @@ fn attach_check(
             "exclude the file ([capture.tls] exclude) if it is not used, or report it",
         ),
     }
+}
+
+/// `HTTPS libssl.so.3`: a probed file's check, by its file name.
+fn https_check_name(path: &std::path::Path) -> String {
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    format!("HTTPS {file}")
 }
 
 /// ` (needs CAP_X, CAP_Y)` for the ones this process lacks, or nothing.
