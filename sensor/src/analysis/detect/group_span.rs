@@ -133,8 +133,8 @@ fn fits(shape: &[[bool; 256]], bytes: &[u8]) -> bool {
     shape.iter().zip(bytes).all(|(set, &b)| set[usize::from(b)])
 }
 
-/// `[lead] (value) [trail]` with contexts of a few short alternatives.
-fn read(hir: &Hir) -> Option<GroupSpan> {
+/// The pattern's top-level parts and where group 1 is among them.
+fn group_one(hir: &Hir) -> Option<(&[Hir], usize)> {
     let parts: &[Hir] = match hir.kind() {
         HirKind::Concat(parts) => parts,
         _ => std::slice::from_ref(hir),
@@ -142,6 +142,12 @@ fn read(hir: &Hir) -> Option<GroupSpan> {
     let at = parts
         .iter()
         .position(|p| matches!(p.kind(), HirKind::Capture(c) if c.index == 1))?;
+    Some((parts, at))
+}
+
+/// `[lead] (value) [trail]` with contexts of a few short alternatives.
+fn read(hir: &Hir) -> Option<GroupSpan> {
+    let (parts, at) = group_one(hir)?;
     let HirKind::Capture(group) = parts[at].kind() else {
         return None;
     };
@@ -235,13 +241,7 @@ fn inner_bytes(hir: &Hir, set: &mut [bool; 256]) -> Option<()> {
 /// `[lead] (value) [trail]`, each context zero-width or one byte of a
 /// class disjoint from the value's first (last) bytes.
 fn trim(hir: &Hir) -> Option<GroupSpan> {
-    let parts: &[Hir] = match hir.kind() {
-        HirKind::Concat(parts) => parts,
-        _ => std::slice::from_ref(hir),
-    };
-    let at = parts
-        .iter()
-        .position(|p| matches!(p.kind(), HirKind::Capture(c) if c.index == 1))?;
+    let (parts, at) = group_one(hir)?;
     if at > 1 || parts.len() - at > 2 {
         return None;
     }
