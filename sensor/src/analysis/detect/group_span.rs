@@ -58,12 +58,7 @@ const MAX_CONTEXT_LEN: usize = 16;
 impl GroupSpan {
     /// The plan for `pattern`, parsed as `rules::compile` builds it.
     pub fn of(pattern: &str) -> GroupSpan {
-        let parsed = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(pattern);
-        parsed
+        regex_automata::util::syntax::parse_with(pattern, &super::rules::syntax())
             .ok()
             .and_then(|hir| trim(&hir).or_else(|| read(&hir)))
             .unwrap_or(GroupSpan::Captures)

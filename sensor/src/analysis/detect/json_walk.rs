@@ -43,38 +43,49 @@ impl JsonPath<'_> {
 
     /// `$.users[3].ssn`; with `wildcard`, indices become `[*]` so the
     /// same field of every element renders alike.
+    #[cfg(test)]
     pub fn render(&self, wildcard: bool) -> String {
-        let mut out = String::from("$");
+        let mut out = String::new();
+        self.render_into(wildcard, &mut out);
+        out
+    }
+
+    /// `render`, appended to `out` (the merge index renders into one
+    /// buffer per exchange, not a new string per value).
+    pub fn render_into(&self, wildcard: bool, out: &mut String) {
+        out.push('$');
         for frame in self.frames {
             match frame {
                 Frame::Object { key: Some((s, e)) } => {
-                    let key = String::from_utf8_lossy(&self.body[*s..*e]);
+                    let key = &self.body[*s..*e];
                     let plain = !key.is_empty()
                         && key
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                            .iter()
+                            .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
                     if plain {
                         out.push('.');
-                        out.push_str(&key);
+                        // Plain keys are ASCII.
+                        out.extend(key.iter().map(|&c| char::from(c)));
                     } else {
                         out.push_str("[\"");
-                        out.push_str(&key.replace('"', "\\\""));
+                        out.push_str(&String::from_utf8_lossy(key).replace('"', "\\\""));
                         out.push_str("\"]");
                     }
                 }
                 Frame::Object { key: None } => out.push_str(".?"),
-                Frame::Array { index } if wildcard => {
-                    let _ = index;
-                    out.push_str("[*]");
-                }
+                Frame::Array { .. } if wildcard => out.push_str("[*]"),
                 Frame::Array { index } => {
-                    out.push('[');
-                    out.push_str(&index.to_string());
-                    out.push(']');
+                    use std::fmt::Write as _;
+                    let _ = write!(out, "[{index}]");
                 }
             }
         }
-        out
+    }
+
+    /// Whether an array index is on the path (`render(true)` and
+    /// `render(false)` then differ).
+    pub fn has_index(&self) -> bool {
+        self.frames.iter().any(|f| matches!(f, Frame::Array { .. }))
     }
 }
 

@@ -1,25 +1,30 @@
-//! One pass over a long text that tells which rules of a group can match
-//! it at all. The digit rules (phone, SSN, card, IBAN) are triggered
-//! together by any long digit run, and in a long text (a log served as
-//! text) usually none of them matches: one multi-pattern scan rules them
-//! out instead of one scan per rule. A rule the set says matches runs as
-//! before; one it rules out has no match (the set reports exactly the
-//! patterns with a match somewhere in the text), so nothing changes but
-//! the cost.
+//! One pass over a text that tells which rules of a group can match it
+//! at all. The digit rules (phone, SSN, card, IBAN) are triggered
+//! together by any long digit run, and usually one of them matches (a
+//! JSON value holding an SSN) or none (a log served as text): one
+//! multi-pattern scan rules the others out instead of one scan per rule.
+//! A rule the set says matches runs as before; one it rules out has no
+//! match (the set reports exactly the patterns with a match somewhere in
+//! the text), so nothing changes but the cost.
 
-use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex_automata::meta::{self, Regex};
+use regex_automata::{Input, MatchKind, PatternID, PatternSet};
 
 use super::rule_set::RuleSet;
-use super::rules::Rule;
-
-/// Texts shorter than this run each rule alone: the set's own start-up
-/// cost is more than the scans it saves.
-pub const MIN_TEXT: usize = 512;
+use super::rules::{self, Rule};
 
 pub struct MatchSet {
-    set: RegexSet,
+    set: Regex,
     /// The rule of each pattern of the set.
     rules: Vec<usize>,
+}
+
+/// The patterns a search found, kept per exchange. (`regex`'s own set
+/// allocates its answer on every search; on an 11-byte value that cost
+/// more than the scans the set saves. The lazy DFA's cache is the set's
+/// own, kept from one exchange to the next.)
+pub struct Scratch {
+    found: PatternSet,
 }
 
 impl MatchSet {
@@ -35,16 +40,22 @@ impl MatchSet {
         if members.len() < 2 {
             return None;
         }
-        let patterns = members
+        let patterns: Vec<&str> = members
             .iter()
-            .map(|&i| rules[i].regex.as_ref().map_or("", |re| re.as_str()));
-        // The syntax options of `rules::compile`, so each pattern means
-        // what its rule's regex means; the size bounds scaled to the set.
-        let set = RegexSetBuilder::new(patterns)
-            .unicode(false)
-            .size_limit(members.len() * (4 << 20))
-            .dfa_size_limit(8 << 20)
-            .build()
+            .map(|&i| rules[i].regex.as_ref().map_or("", |re| re.as_str()))
+            .collect();
+        // Each pattern read as its rule's regex reads it; every match of
+        // every pattern (`All`), the size bounds scaled to the set.
+        let config = meta::Config::new()
+            .match_kind(MatchKind::All)
+            .utf8_empty(false)
+            .which_captures(regex_automata::nfa::thompson::WhichCaptures::None)
+            .nfa_size_limit(Some(members.len() * rules::SIZE_LIMIT))
+            .hybrid_cache_capacity(rules::DFA_SIZE_LIMIT);
+        let set = meta::Builder::new()
+            .configure(config)
+            .syntax(rules::syntax())
+            .build_many(&patterns)
             .ok()?;
         Some(MatchSet {
             set,
@@ -57,11 +68,19 @@ impl MatchSet {
         &self.rules
     }
 
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            found: PatternSet::new(self.set.pattern_len()),
+        }
+    }
+
     /// Adds to `out` the members with no match anywhere in `text`.
-    pub fn misses(&self, text: &[u8], out: &mut RuleSet) {
-        let found = self.set.matches(text);
+    pub fn misses(&self, text: &[u8], scratch: &mut Scratch, out: &mut RuleSet) {
+        scratch.found.clear();
+        self.set
+            .which_overlapping_matches(&Input::new(text), &mut scratch.found);
         for (p, &rule) in self.rules.iter().enumerate() {
-            if !found.matched(p) {
+            if !scratch.found.contains(PatternID::must(p)) {
                 out.insert(rule);
             }
         }
@@ -81,9 +100,10 @@ mod tests {
         let digit: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].digits).collect();
         let set = MatchSet::new(&rules, &digit).expect("digit rules form a set");
         assert!(set.rules().len() >= 4);
-        let check = |text: &[u8]| {
+        let mut scratch = set.scratch();
+        let mut check = |text: &[u8]| {
             let mut missed = RuleSet::new(rules.len());
-            set.misses(text, &mut missed);
+            set.misses(text, &mut scratch, &mut missed);
             for &r in set.rules() {
                 let matches = rules[r].regex.as_ref().unwrap().is_match(text);
                 assert_eq!(

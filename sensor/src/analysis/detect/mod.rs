@@ -13,8 +13,9 @@
 //!
 //! Layout: `pii`, `secrets`, `jwt`, `errors` and `headers` hold the rule
 //! tables; `rules` and `custom` compile them; `prefilter`, `body`,
-//! `keyword_dfa`, `json_walk`, `scan`, `group_span`, `match_set` and `memo` (header findings by value) are the
-//! engine; `validators`, `checks`, `redact` and `fingerprint` the
+//! `keyword_dfa`, `json_walk`, `scan`, `place`, `merge_index`, `group_span`,
+//! `match_set` and `memo` (header findings by value) are the engine;
+//! `validators`, `checks`, `redact` and `fingerprint` the
 //! per-value work.
 
 mod body;
@@ -33,7 +34,9 @@ mod json_walk;
 pub mod jwt;
 mod keyword_dfa;
 mod memo;
+mod merge_index;
 mod pii;
+mod place;
 mod prefilter;
 pub mod protobuf;
 mod protocol;

@@ -79,7 +79,15 @@ impl Prefilter {
                     out.push((start, end, p));
                 }
             });
-            out.sort_unstable();
+            // Reported by end: a hit is out of place only behind the
+            // shorter keywords that end inside it, a few swaps back.
+            for i in 1..out.len() {
+                let mut j = i;
+                while j > 0 && out[j - 1] > out[j] {
+                    out.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
         }
     }
 

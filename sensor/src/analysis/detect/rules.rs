@@ -186,13 +186,29 @@ pub struct Rule {
     pub enabled: bool,
 }
 
-/// Byte regexes without Unicode classes (`\d`, `\w` and `\b` are ASCII),
-/// with a bounded compiled size so no rule can exhaust memory.
+/// How every rule pattern is read: bytes, not text, and no Unicode
+/// classes (`\d`, `\w` and `\b` are ASCII). The rules' regexes
+/// (`compile`), the digit rules' set (`match_set`) and the reading of a
+/// pattern's groups (`group_span`) all take it from here, so a pattern
+/// means the same to each.
+pub fn syntax() -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+}
+
+/// The compiled size of one pattern, and its lazy DFA's cache: bounded so
+/// that no rule can exhaust memory.
+pub const SIZE_LIMIT: usize = 4 << 20;
+pub const DFA_SIZE_LIMIT: usize = 8 << 20;
+
+/// A rule's regex, read as `syntax` says (`regex::bytes` reads patterns
+/// as bytes, `utf8(false)`), within the size bounds.
 pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
     RegexBuilder::new(pattern)
-        .unicode(false)
-        .size_limit(4 << 20)
-        .dfa_size_limit(8 << 20)
+        .unicode(syntax().get_unicode())
+        .size_limit(SIZE_LIMIT)
+        .dfa_size_limit(DFA_SIZE_LIMIT)
         .build()
 }
 

@@ -1,8 +1,6 @@
 //! The engine: walks the parts of one exchange, runs the rules the
 //! prefilter lets through, and merges findings by rule and location.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use regex::bytes::CaptureLocations;
 
@@ -17,26 +15,20 @@ use super::json_walk;
 use super::jwt;
 use super::match_set;
 use super::memo::{Found, HeaderKey};
+use super::merge_index::MergeIndex;
+use super::place::{Name, Place};
 use super::prefilter;
 use super::protocol;
 use super::redact::redact;
 use super::rule_set::RuleSet;
 use super::rules::{normalise_field, Check, Scope};
-use super::types::{Finding, Location, Message, Part};
+use super::types::{Finding, Message, Part};
 use super::{Allow, ContentDetector};
-
-struct Merged {
-    finding: Finding,
-    exact: Location,
-    differs: bool,
-    rule: usize,
-}
 
 pub struct Scan<'d> {
     det: &'d ContentDetector,
     allow: Vec<&'d Allow>,
-    merged: Vec<Merged>,
-    index: HashMap<(usize, Location), usize>,
+    merged: MergeIndex,
     active: RuleSet,
     /// Findings worded by their detector (protocol), not by the engine.
     worded: Vec<Finding>,
@@ -53,9 +45,10 @@ pub struct Scan<'d> {
     /// The match spans of the rule being run, kept between values so a
     /// findings-heavy document does not allocate them per value.
     spans: Vec<(usize, usize)>,
-    /// The rules the digit set ruled out for the value being read (made
-    /// when first needed: most exchanges have no long text).
-    missed: Option<RuleSet>,
+    /// The rules the digit set ruled out for the value being read, and
+    /// the set's search state (made when first needed: most exchanges
+    /// have no digit run).
+    missed: Option<(RuleSet, match_set::Scratch)>,
 }
 
 impl<'d> Scan<'d> {
@@ -69,8 +62,7 @@ impl<'d> Scan<'d> {
                 .iter()
                 .filter(|a| a.endpoint_matches(method, path))
                 .collect(),
-            merged: Vec::new(),
-            index: HashMap::new(),
+            merged: MergeIndex::default(),
             active: RuleSet::new(det.rules.len()),
             worded: Vec::new(),
             host: exchange
@@ -152,15 +144,12 @@ impl<'d> Scan<'d> {
         self.det.prefilter.run(text, &mut self.active)
     }
 
-    fn text_part(&mut self, message: Message, part: Part, name: Option<String>, text: &[u8]) {
+    fn text_part(&mut self, message: Message, part: Part, name: Option<&str>, text: &[u8]) {
         if text.is_empty() || !self.prefilter(text) {
             return;
         }
-        self.value(message, part, None, text, &|_| Location {
-            message,
-            part,
-            name: name.clone(),
-        });
+        let name = name.map_or(Name::None, Name::Text);
+        self.value(Place::new(message, part, name), None, text);
     }
 
     fn pairs(&mut self, message: Message, part: Part, text: &[u8]) {
@@ -168,12 +157,9 @@ impl<'d> Scan<'d> {
             return;
         }
         for (key, value) in form_pairs(text) {
-            let name = String::from_utf8_lossy(&key[..key.len().min(100)]).into_owned();
-            self.value(message, part, Some(&key), &value, &|_| Location {
-                message,
-                part,
-                name: Some(name.clone()),
-            });
+            let name = String::from_utf8_lossy(&key[..key.len().min(100)]);
+            let place = Place::new(message, part, Name::Text(&name));
+            self.value(place, Some(&key), &value);
         }
     }
 
@@ -213,15 +199,11 @@ impl<'d> Scan<'d> {
             if found.is_empty() {
                 continue;
             }
-            let location = Location {
-                message,
-                part: Part::Header,
-                name: Some(h.name.to_string()),
-            };
+            let place = Place::new(message, Part::Header, Name::Text(&h.name));
             for f in found.iter() {
                 self.merge(
                     f.rule,
-                    &|_| location.clone(),
+                    &place,
                     || f.fingerprint.clone(),
                     || f.evidence.clone(),
                 );
@@ -241,29 +223,19 @@ impl<'d> Scan<'d> {
         let det = self.det;
         self.capture = Some(Vec::new());
         self.read_host = false;
-        let location = || Location {
-            message,
-            part: Part::Header,
-            name: Some(h.name.to_string()),
-        };
+        let place = Place::new(message, Part::Header, Name::Text(&h.name));
         if let Some(rule) = det.basic_rule.filter(|_| basic) {
             if headers::basic_credentials(&h.name, &h.value) {
-                self.record(rule, &|_| location(), &h.value);
+                self.record(rule, &place, &h.value);
             }
         }
         if let Some(rule) = det.banner_rule.filter(|_| banner) {
             if headers::version_banner(&h.name, &h.value) {
-                self.record(rule, &|_| location(), &h.value);
+                self.record(rule, &place, &h.value);
             }
         }
         if triggered {
-            self.value(
-                message,
-                Part::Header,
-                Some(h.name.as_bytes()),
-                &h.value,
-                &|_| location(),
-            );
+            self.value(place, Some(h.name.as_bytes()), &h.value);
         }
         self.capture.take().unwrap_or_default()
     }
@@ -277,11 +249,8 @@ impl<'d> Scan<'d> {
         if !body.tail.is_empty() && self.prefilter(&body.tail) {
             // The end of a body longer than the kept prefix (or seen after
             // a gap): not parseable on its own, so read as text.
-            self.value(message, Part::Body, None, &body.tail, &|_| Location {
-                message,
-                part: Part::Body,
-                name: None,
-            });
+            let place = Place::new(message, Part::Body, Name::None);
+            self.value(place, None, &body.tail);
         }
         let kind = body_kind(header(headers, "content-type"), content);
         if kind == BodyKind::Json {
@@ -294,19 +263,15 @@ impl<'d> Scan<'d> {
             BodyKind::Json => self.json(message, content),
             BodyKind::Form => {
                 for (key, value) in form_pairs(content) {
-                    let name = String::from_utf8_lossy(&key[..key.len().min(100)]).into_owned();
-                    self.value(message, Part::Body, Some(&key), &value, &|_| Location {
-                        message,
-                        part: Part::Body,
-                        name: Some(name.clone()),
-                    });
+                    let name = String::from_utf8_lossy(&key[..key.len().min(100)]);
+                    let place = Place::new(message, Part::Body, Name::Text(&name));
+                    self.value(place, Some(&key), &value);
                 }
             }
-            BodyKind::Text => self.value(message, Part::Body, None, content, &|_| Location {
-                message,
-                part: Part::Body,
-                name: None,
-            }),
+            BodyKind::Text => {
+                let place = Place::new(message, Part::Body, Name::None);
+                self.value(place, None, content);
+            }
             BodyKind::Binary => {}
         }
     }
@@ -327,11 +292,8 @@ impl<'d> Scan<'d> {
                 } else {
                     format!("{method} {}", path.render())
                 };
-                self.value(message, Part::Body, None, text, &|_| Location {
-                    message,
-                    part: Part::Body,
-                    name: Some(name.clone()),
-                });
+                let place = Place::new(message, Part::Body, Name::Text(&name));
+                self.value(place, None, text);
             }
         });
     }
@@ -348,12 +310,7 @@ impl<'d> Scan<'d> {
             .or_else(|| header(&r.headers, "grpc-message"))
             .map(grpc::decode_message)
             .unwrap_or_default();
-        self.text_part(
-            Message::Response,
-            Part::Body,
-            Some("grpc-message".to_owned()),
-            &text,
-        );
+        self.text_part(Message::Response, Part::Body, Some("grpc-message"), &text);
     }
 
     /// JSON: keyword hits and digit runs of the whole body are mapped
@@ -421,13 +378,8 @@ impl<'d> Scan<'d> {
             }
             if any {
                 dirty = true;
-                self.value(message, Part::Body, path.key(), value, &|wildcard| {
-                    Location {
-                        message,
-                        part: Part::Body,
-                        name: Some(path.render(wildcard)),
-                    }
-                });
+                let place = Place::new(message, Part::Body, Name::Path(path));
+                self.value(place, path.key(), value);
             }
             end < horizon
         });
@@ -451,20 +403,14 @@ impl<'d> Scan<'d> {
     }
 
     /// Runs the active rules on one value (a JSON value, a parameter, a
-    /// header, a whole text body). `key` is its field name, if any;
-    /// `location(wildcard)` builds where it is. Kept out of line: the walk
+    /// header, a whole text body) at `place`. `key` is its field name, if
+    /// any. Kept out of line: the walk
     /// that calls it for the few values the prefilter lets through stays
     /// small.
     #[inline(never)]
-    fn value(
-        &mut self,
-        message: Message,
-        part: Part,
-        key: Option<&[u8]>,
-        text: &[u8],
-        location: &dyn Fn(bool) -> Location,
-    ) {
+    fn value(&mut self, place: Place<'_>, key: Option<&[u8]>, text: &[u8]) {
         let det = self.det;
+        let (message, part) = (place.message, place.part);
         let mut norm_key: Option<String> = None;
         let mut fired = false;
         // Taken out while the rules run, and put back (nothing marks rules
@@ -493,7 +439,7 @@ impl<'d> Scan<'d> {
                             };
                             if let Some(value) = value {
                                 if let Some(r) = det.judge(i, value, text) {
-                                    self.record(r, location, value);
+                                    self.record(r, &place, value);
                                     fired = true;
                                 }
                             }
@@ -501,7 +447,7 @@ impl<'d> Scan<'d> {
                     }
                 }
                 let Some(re) = &rule.regex else { continue };
-                if ruled_out && self.missed.as_ref().is_some_and(|m| m.contains(i)) {
+                if ruled_out && self.missed.as_ref().is_some_and(|(m, _)| m.contains(i)) {
                     continue;
                 }
                 let mut found = std::mem::take(&mut self.spans);
@@ -580,7 +526,7 @@ impl<'d> Scan<'d> {
                         if problems.is_empty() && exposed && jwt::decodes(value) {
                             if let Some(&r) = det.by_id.get(jwt::EXPOSED) {
                                 if det.rules[r].enabled {
-                                    self.record(r, location, value);
+                                    self.record(r, &place, value);
                                     fired = true;
                                 }
                             }
@@ -588,13 +534,13 @@ impl<'d> Scan<'d> {
                         for id in problems {
                             if let Some(&r) = det.by_id.get(id) {
                                 if det.rules[r].enabled {
-                                    self.record(r, location, value);
+                                    self.record(r, &place, value);
                                     fired = true;
                                 }
                             }
                         }
                     } else if let Some(r) = det.judge(i, value, text) {
-                        self.record(r, location, value);
+                        self.record(r, &place, value);
                         fired = true;
                     }
                 }
@@ -604,17 +550,13 @@ impl<'d> Scan<'d> {
         self.active = active;
     }
 
-    /// In a long text where two or more digit rules are to run, one pass
-    /// of their set finds those with no match (into `missed`); true when
-    /// it ran.
+    /// Where two or more digit rules are to run, one pass of their set
+    /// finds those with no match (into `missed`); true when it ran.
     fn rule_out(&mut self, active: &RuleSet, message: Message, part: Part, text: &[u8]) -> bool {
         let det = self.det;
         let Some(set) = &det.digit_set else {
             return false;
         };
-        if text.len() < match_set::MIN_TEXT {
-            return false;
-        }
         let running = set
             .rules()
             .iter()
@@ -623,16 +565,16 @@ impl<'d> Scan<'d> {
         if running < 2 {
             return false;
         }
-        let missed = self
+        let (missed, scratch) = self
             .missed
-            .get_or_insert_with(|| RuleSet::new(det.rules.len()));
+            .get_or_insert_with(|| (RuleSet::new(det.rules.len()), set.scratch()));
         missed.clear();
-        set.misses(text, missed);
+        set.misses(text, scratch, missed);
         true
     }
 
     /// A finding of rule `rule` on `value` at `location(wildcard)`.
-    fn record(&mut self, rule: usize, location: &dyn Fn(bool) -> Location, value: &[u8]) {
+    fn record(&mut self, rule: usize, place: &Place<'_>, value: &[u8]) {
         let det = self.det;
         let r = &det.rules[rule];
         let fingerprint = || det.key.fingerprint(&checks::normalise(r.check, value));
@@ -644,7 +586,7 @@ impl<'d> Scan<'d> {
             });
             return;
         }
-        self.merge(rule, location, fingerprint, || redact(r.mask, value));
+        self.merge(rule, place, fingerprint, || redact(r.mask, value));
     }
 
     /// Adds a finding unless an allowlist drops it; the same rule at the
@@ -654,7 +596,7 @@ impl<'d> Scan<'d> {
     fn merge(
         &mut self,
         rule: usize,
-        location: &dyn Fn(bool) -> Location,
+        place: &Place<'_>,
         fingerprint: impl FnOnce() -> String,
         evidence: impl FnOnce() -> String,
     ) {
@@ -673,34 +615,19 @@ impl<'d> Scan<'d> {
                 return;
             }
         }
-        let key = (rule, location(true));
-        if let Some(&at) = self.index.get(&key) {
-            let m = &mut self.merged[at];
-            m.finding.count = m.finding.count.saturating_add(1);
-            if !m.differs {
-                m.differs = m.exact != location(false);
-            }
-            return;
-        }
-        let fingerprint = match made {
+        let fingerprint = move || match made {
             Some(f) => f,
             None => (make.take().expect("made once"))(),
         };
-        self.index.insert(key.clone(), self.merged.len());
-        self.merged.push(Merged {
-            finding: Finding {
-                rule: r.id.clone(),
-                category: r.category,
-                severity: r.severity,
-                location: key.1,
-                evidence: evidence(),
-                fingerprint,
-                count: 1,
-                summary: String::new(),
-            },
-            exact: location(false),
-            differs: false,
-            rule,
+        self.merged.add(rule, place, |location| Finding {
+            rule: r.id.clone(),
+            category: r.category,
+            severity: r.severity,
+            location,
+            evidence: evidence(),
+            fingerprint: fingerprint(),
+            count: 1,
+            summary: String::new(),
         });
     }
 
@@ -708,6 +635,7 @@ impl<'d> Scan<'d> {
         let det = self.det;
         let worded = self.worded;
         self.merged
+            .into_merged()
             .into_iter()
             .map(|m| {
                 let mut f = m.finding;

@@ -1,0 +1,115 @@
+//! The findings of one exchange, merged by rule and (wildcard) location:
+//! the same rule on `$.users[*].email` is one finding counted once per
+//! element. Looked up by a keyed hash of the rule and the rendered
+//! location, written into a buffer kept for the exchange, so counting one
+//! more occurrence allocates nothing.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use super::place::Place;
+use super::types::{Finding, Location};
+
+pub struct Merged {
+    pub finding: Finding,
+    /// Where the first occurrence was, indices kept.
+    pub exact: Location,
+    /// A later occurrence was somewhere else (another index).
+    pub differs: bool,
+    pub rule: usize,
+    /// The next entry whose key has the same hash.
+    next: Option<usize>,
+}
+
+#[derive(Default)]
+pub struct MergeIndex {
+    merged: Vec<Merged>,
+    /// The first entry of each key hash.
+    heads: HashMap<u64, usize, BuildHasherDefault<KeyHash>>,
+    /// Keys the hash (SipHash): a peer cannot choose paths that collide.
+    state: RandomState,
+    name: String,
+    exact: String,
+}
+
+impl MergeIndex {
+    /// Counts one more occurrence of `rule` at `place`; when it is the
+    /// first, adds the finding `new(wildcard location)` makes.
+    pub fn add(&mut self, rule: usize, place: &Place<'_>, new: impl FnOnce(Location) -> Finding) {
+        self.name.clear();
+        let named = place.write_name(true, &mut self.name);
+        let mut h = self.state.build_hasher();
+        // One write for the rest of the key, one for the name: each
+        // write costs SipHash a buffering step.
+        let rest = (rule as u64) << 16
+            | (place.message as u64) << 8
+            | (place.part as u64) << 1
+            | u64::from(named);
+        h.write_u64(rest);
+        h.write(self.name.as_bytes());
+        let hash = h.finish();
+        let mut at = self.heads.get(&hash).copied();
+        while let Some(i) = at {
+            let m = &mut self.merged[i];
+            let l = &m.finding.location;
+            let same = m.rule == rule
+                && l.message == place.message
+                && l.part == place.part
+                && l.name.as_deref() == named.then_some(self.name.as_str());
+            if !same {
+                at = m.next;
+                continue;
+            }
+            m.finding.count = m.finding.count.saturating_add(1);
+            if !m.differs && place.has_index() {
+                self.exact.clear();
+                place.write_name(false, &mut self.exact);
+                m.differs = m.exact.name.as_deref() != Some(self.exact.as_str());
+            }
+            return;
+        }
+        let location = Location {
+            message: place.message,
+            part: place.part,
+            name: named.then(|| self.name.clone()),
+        };
+        let exact = if place.has_index() {
+            place.location(false)
+        } else {
+            location.clone()
+        };
+        let next = self.heads.insert(hash, self.merged.len());
+        self.merged.push(Merged {
+            finding: new(location),
+            exact,
+            differs: false,
+            rule,
+            next,
+        });
+    }
+
+    pub fn into_merged(self) -> Vec<Merged> {
+        self.merged
+    }
+}
+
+/// The map's keys are hashes already: used as they are.
+#[derive(Default)]
+struct KeyHash(u64);
+
+impl Hasher for KeyHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
