@@ -147,6 +147,18 @@ pub struct Location {
 
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (message, part) = self.words();
+        write!(f, "{message} {part}")?;
+        if let Some(name) = &self.name {
+            write!(f, " {name}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Location {
+    /// The message and the part as Display names them.
+    fn words(&self) -> (&'static str, &'static str) {
         let message = match self.message {
             Message::Request => "request",
             Message::Response => "response",
@@ -157,11 +169,20 @@ impl std::fmt::Display for Location {
             Part::Query => "query parameter",
             Part::Body => "body",
         };
-        write!(f, "{message} {part}")?;
+        (message, part)
+    }
+
+    /// What Display shows, appended to `out` without the formatting
+    /// machinery (summaries are built for every finding).
+    pub fn write_to(&self, out: &mut String) {
+        let (message, part) = self.words();
+        out.push_str(message);
+        out.push(' ');
+        out.push_str(part);
         if let Some(name) = &self.name {
-            write!(f, " {name}")?;
+            out.push(' ');
+            out.push_str(name);
         }
-        Ok(())
     }
 }
 

@@ -113,3 +113,92 @@ impl Hasher for KeyHash {
         self.0 = n;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::detect::json_walk;
+    use crate::analysis::detect::place::Name;
+    use crate::analysis::detect::types::{Category, Message, Part, Severity};
+
+    fn finding(location: Location) -> Finding {
+        Finding {
+            rule: "r".into(),
+            category: Category::SensitiveData,
+            severity: Severity::High,
+            location,
+            evidence: String::new(),
+            fingerprint: String::new(),
+            count: 1,
+            summary: String::new(),
+        }
+    }
+
+    /// Each JSON value of `body` added as a finding of rule 0.
+    fn add_values(index: &mut MergeIndex, body: &[u8]) {
+        json_walk::walk(body, &mut |path, _, _| {
+            let place = Place::new(Message::Response, Part::Body, Name::Path(path));
+            index.add(0, &place, finding);
+            true
+        });
+    }
+
+    #[test]
+    fn merges_by_rule_and_wildcard_location() {
+        let mut index = MergeIndex::default();
+        add_values(
+            &mut index,
+            br#"{"u":[{"e":"a"},{"e":"b"}],"x":"c","y":[{"e":"d"}]}"#,
+        );
+        let header = Place::new(Message::Response, Part::Header, Name::Text("Server"));
+        index.add(1, &header, finding);
+        index.add(1, &header, finding);
+        index.add(2, &header, finding);
+        let request = Place::new(Message::Request, Part::Header, Name::Text("Server"));
+        index.add(1, &request, finding);
+        let got: Vec<(usize, String, u32, bool, String)> = index
+            .into_merged()
+            .into_iter()
+            .map(|m| {
+                let f = m.finding;
+                let exact = m.exact.name.unwrap_or_default();
+                (m.rule, f.location.to_string(), f.count, m.differs, exact)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    0,
+                    "response body $.u[*].e".into(),
+                    2,
+                    true,
+                    "$.u[0].e".into()
+                ),
+                (0, "response body $.x".into(), 1, false, "$.x".into()),
+                (
+                    0,
+                    "response body $.y[*].e".into(),
+                    1,
+                    false,
+                    "$.y[0].e".into()
+                ),
+                (
+                    1,
+                    "response header Server".into(),
+                    2,
+                    false,
+                    "Server".into()
+                ),
+                (
+                    2,
+                    "response header Server".into(),
+                    1,
+                    false,
+                    "Server".into()
+                ),
+                (1, "request header Server".into(), 1, false, "Server".into()),
+            ]
+        );
+    }
+}

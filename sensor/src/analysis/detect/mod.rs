@@ -76,6 +76,10 @@ pub struct ContentDetector {
     rules: Vec<Rule>,
     /// Per rule, how its value (group 1) is cut from a match.
     group_span: Vec<group_span::GroupSpan>,
+    /// Per rule, whether its pattern has a group 1.
+    grouped: Vec<bool>,
+    /// Per rule, its description up to the details, as summaries say it.
+    short_descriptions: Vec<String>,
     /// The digit rules' patterns as one set, for long texts.
     digit_set: Option<match_set::MatchSet>,
     by_id: HashMap<String, usize>,
@@ -154,6 +158,14 @@ impl ContentDetector {
                 None => group_span::GroupSpan::Captures,
             })
             .collect();
+        let grouped = rules
+            .iter()
+            .map(|r| r.regex.as_ref().is_some_and(|re| re.captures_len() > 1))
+            .collect();
+        let short_descriptions = rules
+            .iter()
+            .map(|r| scan::short(&r.description).to_owned())
+            .collect();
         let digit_rules: Vec<usize> = (0..rules.len())
             .filter(|&i| rules[i].enabled && rules[i].digits)
             .collect();
@@ -161,6 +173,8 @@ impl ContentDetector {
         let allow = config.allow.iter().map(Allow::new).collect();
         Ok(ContentDetector {
             group_span,
+            grouped,
+            short_descriptions,
             digit_set,
             example_rule,
             by_id,

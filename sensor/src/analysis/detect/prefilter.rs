@@ -167,6 +167,12 @@ impl Prefilter {
 /// True when `text` holds at least `MIN_DIGITS` digits with at most two
 /// separator characters between neighbours.
 pub fn has_digit_run(text: &[u8]) -> bool {
+    // Header values and parameters are short and most hold a few digits
+    // at most: counting them (vectorised) rules a run out before the
+    // block masks, which pad a short text to 64 bytes first.
+    if text.len() < 64 && text.iter().filter(|b| b.is_ascii_digit()).count() < MIN_DIGITS {
+        return false;
+    }
     let mut found = false;
     digit_runs(text, &mut |_, _| {
         found = true;
