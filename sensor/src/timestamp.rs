@@ -22,7 +22,7 @@ thread_local! {
 /// Decimal trailing zeros of `n` (not zero).
 fn decimal_trailing_zeros(mut n: u32) -> usize {
     let mut zeros = 0;
-    while n % 10 == 0 {
+    while n.is_multiple_of(10) {
         n /= 10;
         zeros += 1;
     }

@@ -27,8 +27,10 @@ fn process(i: usize, pod: &PodMeta) -> ProcessRef<'_> {
     ProcessRef {
         pid: [0, 1, 4_294_967_295][i % 3],
         comm: STRINGS[i % STRINGS.len()],
-        exe: (i % 2 == 0).then_some(STRINGS[(i + 3) % STRINGS.len()]),
-        uid: (i % 3 != 0).then_some([0, 1000, u32::MAX][i % 3]),
+        exe: i
+            .is_multiple_of(2)
+            .then_some(STRINGS[(i + 3) % STRINGS.len()]),
+        uid: (!i.is_multiple_of(3)).then_some([0, 1000, u32::MAX][i % 3]),
         container_id: (i % 4 == 1).then_some(STRINGS[(i + 5) % STRINGS.len()]),
         kubernetes: (i % 5 == 2).then_some(pod),
     }

@@ -90,6 +90,7 @@ impl Count {
     }
 
     /// One structural byte outside strings: `[`, `{`, `]`, `}` or `,`.
+    #[inline]
     fn structural(&mut self, b: u8) {
         match b {
             b'[' | b'{' => {
