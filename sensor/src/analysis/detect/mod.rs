@@ -15,8 +15,8 @@
 //! tables; `rules` and `custom` compile them; `prefilter`, `body`,
 //! `keyword_dfa`, `json_walk`, `scan`, `place`, `merge_index`, `group_span`,
 //! `match_set` and `memo` (header findings by value) are the engine;
-//! `validators`, `checks`, `redact` and `fingerprint` the
-//! per-value work.
+//! `validators`, `checks`, `provider_formats`, `redact` and `fingerprint`
+//! the per-value work.
 
 mod body;
 mod checks;
@@ -40,6 +40,7 @@ mod place;
 mod prefilter;
 pub mod protobuf;
 mod protocol;
+mod provider_formats;
 pub mod redact;
 mod rule_set;
 mod rules;
