@@ -1,0 +1,267 @@
+//! rustls, the Rust TLS library, linked into the program that uses it:
+//! uprobes on `<rustls::conn::Writer as std::io::Write>::write` (at its
+//! entry, where the plaintext is already in the buffer) and
+//! `<rustls::conn::Reader as std::io::Read>::read` (its entry notes the
+//! buffer, a return probe captures what it filled; Rust stacks never
+//! move, so uretprobes are safe). The agent finds them by name in the
+//! program's symbol table (`capture::tls::rustls`).
+//!
+//! rustls is sans-IO: `Writer::write` only encrypts into the connection's
+//! buffer, and the ciphertext leaves through `write_tls` on a socket,
+//! normally on the same thread right after; a read is `read_tls` (a
+//! receive) then `Reader::read`. So the plaintext is tied to a socket
+//! through the thread's own socket I/O on sockets that carry TLS records
+//! (`conn::FLAG_TLS_RECORDS`, set when their first bytes are a TLS record
+//! header): a read to the socket the thread received from last, when it
+//! did so since its previous read; a write to the socket of the thread's
+//! next send or receive. Each tie is remembered per session (the object
+//! the `Writer` or `Reader` borrows, which lives as long as the
+//! connection), so that later calls are captured at once: a write at its
+//! entry, a read from the buffer without a receive since.
+//!
+//! The Rust ABI (x86-64): `&mut self` in RDI, the slice's pointer and
+//! length in RSI and RDX; `io::Result<usize>` comes back in RAX (0 for
+//! `Ok`) and RDX (the count). Both structs start with the pointer the
+//! session is keyed by: the `Writer`'s `&mut dyn PlaintextSink` (the
+//! connection), the `Reader`'s `&mut ChunkVecBuffer` (its received
+//! plaintext).
+
+use aya_ebpf::{
+    bindings::pt_regs,
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user},
+    macros::{map, uprobe, uretprobe},
+    maps::LruHashMap,
+    programs::{ProbeContext, RetProbeContext},
+};
+use sensor_common::{
+    counter,
+    tls::{OP_READ, OP_WRITE},
+    DIR_INGRESS,
+};
+
+use super::calls;
+use crate::conn;
+use crate::maps::{self, TlsSessionKey, TlsSocket, TLS_SESSIONS};
+
+/// The socket a thread last received from on a TLS socket outside a
+/// library call, and the write waiting for the thread's next send or
+/// receive on one.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct RustlsThread {
+    /// Socket cookie (socket mode), 0 otherwise.
+    pub sock: u64,
+    pub fd: i32,
+    /// No read has used the receive since it happened.
+    pub received: u8,
+    pub _pad: [u8; 3],
+    /// The write waiting to be tied (`write_len` 0: none): its session,
+    /// and the caller's buffer, which outlives the write's sends.
+    pub write_session: u64,
+    pub write_buf: u64,
+    pub write_len: u64,
+}
+
+/// A `Reader::read` in flight, from its entry to its return.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct RustlsRead {
+    pub session: u64,
+    pub buf: u64,
+}
+
+/// By pid_tgid. LRU: threads that exited age out.
+#[map]
+static RUSTLS_THREADS: LruHashMap<u64, RustlsThread> = LruHashMap::with_max_entries(16384, 0);
+
+/// By pid_tgid. LRU: a return never reported (the thread died) ages out.
+#[map]
+static RUSTLS_READS: LruHashMap<u64, RustlsRead> = LruHashMap::with_max_entries(16384, 0);
+
+#[cfg(bpf_target_arch = "x86_64")]
+#[uprobe]
+pub fn rustls_write(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let len: u64 = ctx.arg(2).unwrap_or(0);
+    if len == 0 {
+        return;
+    }
+    let (Some(session), Some(buf)) = (session_of(&ctx), ctx.arg::<u64>(1)) else {
+        return;
+    };
+    let pid = (id >> 32) as u32;
+    // SAFETY: copy of the map value.
+    if let Some(socket) = unsafe { TLS_SESSIONS.get(&key(pid, session)) }.copied() {
+        if calls::capture_on(pid, socket, OP_WRITE, buf, len) {
+            return;
+        }
+    }
+    // Not tied yet (the session's first write), or its socket is gone:
+    // the thread's next send or receive on a TLS socket ties it.
+    let waiting = RustlsThread {
+        sock: 0,
+        fd: -1,
+        received: 0,
+        _pad: [0; 3],
+        write_session: session,
+        write_buf: buf,
+        write_len: len,
+    };
+    match RUSTLS_THREADS.get_ptr_mut(&id) {
+        Some(t) => {
+            // SAFETY: pointer into the map value, valid for this run.
+            let t = unsafe { &mut *t };
+            if t.write_len != 0 {
+                // Two writes before any I/O: the first is not tied.
+                lost(t.write_len);
+            }
+            t.write_session = session;
+            t.write_buf = buf;
+            t.write_len = len;
+        }
+        None => {
+            let _ = RUSTLS_THREADS.insert(&id, &waiting, 0);
+        }
+    }
+}
+
+#[cfg(bpf_target_arch = "x86_64")]
+#[uprobe]
+pub fn rustls_read(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let (Some(session), Some(buf)) = (session_of(&ctx), ctx.arg::<u64>(1)) else {
+        return;
+    };
+    let _ = RUSTLS_READS.insert(&id, &RustlsRead { session, buf }, 0);
+}
+
+#[cfg(bpf_target_arch = "x86_64")]
+#[uretprobe]
+pub fn rustls_read_return(ctx: RetProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    // SAFETY: copy out of the map value before removing it.
+    let Some(read) = (unsafe { RUSTLS_READS.get(&id) }).copied() else {
+        return;
+    };
+    let _ = RUSTLS_READS.remove(&id);
+    let regs: *const pt_regs = ctx.regs;
+    // SAFETY: `regs` is the program's context, readable for its whole run.
+    let (tag, count) = unsafe { ((*regs).rax, (*regs).rdx) };
+    // The tag is a byte: the register's upper bits are not part of it.
+    if tag & 0xff != 0 || count == 0 {
+        // An error (WouldBlock while no plaintext is in), or end of stream.
+        return;
+    }
+    let pid = (id >> 32) as u32;
+    let session = key(pid, read.session);
+    let received = match RUSTLS_THREADS.get_ptr_mut(&id) {
+        // SAFETY: pointer into the map value, valid for this run.
+        Some(t) if unsafe { (*t).received } != 0 => {
+            // SAFETY: as above.
+            let t = unsafe { &mut *t };
+            t.received = 0;
+            Some(TlsSocket {
+                fd: t.fd,
+                _pad: 0,
+                sock: t.sock,
+            })
+        }
+        _ => None,
+    };
+    let socket = match received {
+        Some(socket) => {
+            let _ = TLS_SESSIONS.insert(&session, &socket, 0);
+            socket
+        }
+        // No receive since the last read: plaintext rustls already held.
+        // SAFETY: copy of the map value.
+        None => match unsafe { TLS_SESSIONS.get(&session) }.copied() {
+            Some(socket) => socket,
+            None => {
+                maps::count(counter::TLS_CALLS, 1);
+                lost(count);
+                return;
+            }
+        },
+    };
+    calls::capture_on(pid, socket, OP_READ, read.buf, count);
+}
+
+/// Called by the socket (or syscall) hooks for a send or receive, in
+/// `direction`, on a socket that carries TLS records, outside any library
+/// call: remembers a receive as the thread's last, and hands back the
+/// write that was waiting for the thread's next I/O (its buffer and
+/// length), now tied to this socket. Threads are kept from their first
+/// such receive (a read's receive comes before the thread's first probe)
+/// or their first untied write.
+#[inline(always)]
+pub fn socket_io(id: u64, direction: u8, fd: i32, sock: u64) -> Option<(u64, u64)> {
+    let received = u8::from(direction == DIR_INGRESS);
+    let Some(t) = RUSTLS_THREADS.get_ptr_mut(&id) else {
+        if received != 0 {
+            let fresh = RustlsThread {
+                sock,
+                fd,
+                received,
+                _pad: [0; 3],
+                write_session: 0,
+                write_buf: 0,
+                write_len: 0,
+            };
+            let _ = RUSTLS_THREADS.insert(&id, &fresh, 0);
+        }
+        return None;
+    };
+    // SAFETY: pointer into the map value, valid for this run.
+    let t = unsafe { &mut *t };
+    if received != 0 {
+        // Sends leave it: a server sends its session tickets between the
+        // receive that completes the handshake (often with the request's
+        // first record) and the first read.
+        t.sock = sock;
+        t.fd = fd;
+        t.received = received;
+    }
+    if t.write_len == 0 {
+        return None;
+    }
+    let write = (t.write_buf, t.write_len);
+    t.write_len = 0;
+    let socket = TlsSocket { fd, _pad: 0, sock };
+    let session = key((id >> 32) as u32, t.write_session);
+    let _ = TLS_SESSIONS.insert(&session, &socket, 0);
+    Some(write)
+}
+
+/// The pointer the session is keyed by: the first word of the `Writer`
+/// or `Reader` the first argument points at.
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn session_of(ctx: &ProbeContext) -> Option<u64> {
+    let this: u64 = ctx.arg(0)?;
+    // SAFETY: user pointer read through the fault-safe helper.
+    let session = unsafe { bpf_probe_read_user(this as *const u64) }.ok()?;
+    (session != 0).then_some(session)
+}
+
+#[inline(always)]
+fn key(pid: u32, session: u64) -> TlsSessionKey {
+    TlsSessionKey {
+        pid,
+        _pad: 0,
+        session,
+    }
+}
+
+/// Plaintext that could not be tied to a socket.
+#[inline(always)]
+fn lost(len: u64) {
+    maps::count(counter::TLS_CALLS_WITHOUT_FD, 1);
+    maps::count(counter::TLS_BYTES_WITHOUT_FD, len);
+}

@@ -1,0 +1,181 @@
+//! HTTPS server and client for the rustls end-to-end test
+//! (tests/e2e/rustls_tls.rs): rustls over std's TCP, HTTP/1.1, JSON with a
+//! planted key. Usage:
+//!   rustls-https server ADDR CERT KEY   prints `listening`, serves until killed
+//!   rustls-https client URL             waits for a line on stdin, POSTs,
+//!                                       prints `STATUS BODY_LENGTH`
+
+use std::io::{BufRead, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme, StreamOwned};
+
+const PATH: &str = "/v1/accounts/42";
+/// The planted secret: an AWS access key id the sensor must alert on.
+const RESPONSE: &str = r#"{"id":42,"owner":"rustls","aws_key_id":"AKIAZ7QW3RTLXJ5RUSTL"}"#;
+const REQUEST: &str = r#"{"note":"rotate the key","requested_by":"rustls-client"}"#;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("server") => server(&args[2], &args[3], &args[4]),
+        Some("client") => client(&args[2]),
+        _ => {
+            eprintln!("usage: rustls-https server ADDR CERT KEY | client URL");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn server(addr: &str, cert: &str, key: &str) {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .expect("certificate file")
+        .map(|c| c.expect("certificate"))
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).expect("key file");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate");
+    let config = Arc::new(config);
+    let listener = TcpListener::bind(addr).expect("bind");
+    println!("listening");
+    std::io::stdout().flush().unwrap();
+    for sock in listener.incoming() {
+        let Ok(sock) = sock else { continue };
+        let config = config.clone();
+        std::thread::spawn(move || {
+            let conn = rustls::ServerConnection::new(config).unwrap();
+            let mut stream = StreamOwned::new(conn, sock);
+            if let Err(e) = serve(&mut stream) {
+                eprintln!("connection: {e}");
+            }
+        });
+    }
+}
+
+/// One request, one response, then close_notify.
+fn serve(stream: &mut StreamOwned<rustls::ServerConnection, TcpStream>) -> std::io::Result<()> {
+    let (head, body) = read_message(stream)?;
+    let status = if head.starts_with(&format!("POST {PATH} ")) {
+        "200 OK"
+    } else {
+        "404 Not Found"
+    };
+    let _ = body;
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{RESPONSE}",
+        RESPONSE.len()
+    );
+    stream.write_all(response.as_bytes())?;
+    stream.conn.send_close_notify();
+    stream.flush()
+}
+
+fn client(url: &str) {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).unwrap();
+    let rest = url.strip_prefix("https://").expect("https URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.split(':').next().unwrap().to_owned();
+    let provider = Arc::new(ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        // The test's certificate is self-signed.
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.clone()).unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(authority).expect("connect");
+    let mut stream = StreamOwned::new(conn, sock);
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{REQUEST}",
+        REQUEST.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    stream.flush().expect("flush");
+    let (head, body) = read_message(&mut stream).expect("response");
+    let status = head.split(' ').nth(1).unwrap_or("?").to_owned();
+    println!("{status} {}", body.len());
+}
+
+/// Reads one HTTP/1.1 message with a Content-Length body.
+fn read_message(stream: &mut impl Read) -> std::io::Result<(String, Vec<u8>)> {
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        got.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&got[..end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = got[end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Ok((head, body))
+}
+
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
