@@ -47,7 +47,11 @@ pub struct RustlsServer {
 
 impl RustlsServer {
     pub fn start(binary: &Path, dir: &Path) -> Self {
-        let dir = dir.join(binary.file_name().unwrap());
+        // Its certificate in a directory of its own, named after it (the
+        // binary may be in `dir` itself).
+        let mut name = binary.file_name().unwrap().to_owned();
+        name.push(".files");
+        let dir = dir.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         let (cert, key) = self_signed_certificate(&dir);
         let port = free_port();

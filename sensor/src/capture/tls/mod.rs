@@ -1,6 +1,7 @@
 //! HTTPS plaintext: finds the files that define the TLS library functions
 //! (OpenSSL 1.1 and 3, BoringSSL, GnuTLS; shared or linked statically into
-//! a binary) and Go programs' crypto/tls (`go`), and attaches the uprobes
+//! a binary), Go programs' crypto/tls (`go`) and rustls in Rust programs
+//! (`rustls`), and attaches the uprobes
 //! of `sensor-ebpf/src/tls` to each file once. Files are found at start-up (every process's mappings, the system
 //! library directories, `capture.tls.include`) and after every exec (the
 //! new program's mappings, looked at a few times while it loads).

@@ -1,7 +1,7 @@
 //! For `sensor doctor`: the system's TLS libraries, the hooked functions
 //! each defines, and whether the kernel accepts the probes on them (each
 //! attached, then detached at once); and the same for the running
-//! programs that carry their own TLS (Go's crypto/tls, or an OpenSSL-style
+//! programs that carry their own TLS (Go's crypto/tls, rustls, or an OpenSSL-style
 //! library linked in statically), found as discovery finds them.
 
 use std::collections::HashSet;
