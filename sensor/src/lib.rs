@@ -3,6 +3,7 @@
 //! `session` (the import order is checked by `cargo xtask layers`).
 
 pub mod alert;
+pub mod allocations;
 pub mod analysis;
 pub mod capture;
 pub mod clock;

@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 
 use sensor::config::Config;
 
+// Counted, for the allocations per exchange in --stats and the metrics.
+#[global_allocator]
+static ALLOCATOR: sensor::allocations::Counting = sensor::allocations::Counting;
+
 #[derive(Parser)]
 #[command(
     name = "sensor",

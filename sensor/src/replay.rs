@@ -58,6 +58,7 @@ pub fn replay(config: Config, file: &Path, stats_path: Option<PathBuf>) -> anyho
     let mut unknown_links = BTreeSet::new();
     let mut last_ts_ns = 0;
     let mut next_expire_ns = 0;
+    crate::allocations::mark_ready();
     let failure = loop {
         let packet = match reader.next_packet() {
             Ok(Some(packet)) => packet,

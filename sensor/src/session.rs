@@ -236,6 +236,7 @@ impl Session {
             tls: None,
             alerts: self.analysis.aggregate_counters().clone(),
             analysis: self.analysis.counters(),
+            heap: crate::allocations::counters(),
         }
     }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::allocations::HeapCounters;
 use crate::analysis::{AggregateCounters, AnalysisCounters};
 use crate::capture::replay::ReplayCounters;
 use crate::capture::tls::TlsStats;
@@ -88,6 +89,9 @@ pub struct Stats {
     pub alerts: AggregateCounters,
     /// Behavioural detectors and the inventory.
     pub analysis: AnalysisCounters,
+    /// The agent's heap allocations (the `sensor` binary counts them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heap: Option<HeapCounters>,
 }
 
 impl Stats {

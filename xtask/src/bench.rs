@@ -193,6 +193,12 @@ fn measure_h2_scenario(
         client as f64 / with.requests.max(1) as f64,
         server as f64 / with.requests.max(1) as f64
     );
+    if let Some(allocations) = stats["heap"]["allocations_after_ready"].as_u64() {
+        println!(
+            "  allocations after ready: {:.1} per request",
+            allocations as f64 / with.requests.max(1) as f64
+        );
+    }
     println!("  http.h2 counters: {}", stats["http"]["h2"]);
     println!("  kernel counters: {}", stats["kernel"]);
     Ok(())
@@ -222,6 +228,9 @@ struct Measured {
     /// Records the kernel dropped or cut (ring full, truncated, unreadable,
     /// TLS calls whose socket was not found).
     kernel_drops: u64,
+    /// The agent's heap allocations after its ready line, per server-side
+    /// exchange (None for a binary that does not count them).
+    allocations_per_exchange: Option<f64>,
 }
 
 fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
@@ -286,7 +295,7 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     println!("\nsummary, every detector on (without -> with sensor)");
     for (protocol, scenario, mode, m) in &table {
         println!(
-            "  {protocol:<10} {scenario:<36} {mode:<8} {}req/s {:>8.0} -> {:>8.0} ({:.3})  p99 {:.2} -> {:.2} ms  CPU {:.3} s/10k req  RSS {:.1} MiB  complete {}/{}  kernel drops {}",
+            "  {protocol:<10} {scenario:<36} {mode:<8} {}req/s {:>8.0} -> {:>8.0} ({:.3})  p99 {:.2} -> {:.2} ms  CPU {:.3} s/10k req  RSS {:.1} MiB  allocs {}/exchange  complete {}/{}  kernel drops {}",
             m.sensor,
             m.baseline.rps,
             m.with.rps,
@@ -295,6 +304,8 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
             m.with.p99_ms,
             m.cpu_per_10k,
             m.peak_rss_mib,
+            m.allocations_per_exchange
+                .map_or_else(|| "-".to_owned(), |a| format!("{a:.1}")),
             m.recorded,
             m.with.requests,
             m.kernel_drops,
@@ -455,6 +466,15 @@ fn measure_with(
         recorded as f64 / with.requests as f64,
         connections
     );
+    // Everything the agent allocated once ready, over the exchanges of
+    // the run: start-up's parsing and loading is left out, the steady
+    // state's timers, maps and outputs are in.
+    let allocations_per_exchange = stats["heap"]["allocations_after_ready"]
+        .as_u64()
+        .map(|n| n as f64 / recorded.max(1) as f64);
+    if let Some(per) = allocations_per_exchange {
+        println!("  allocations after ready: {per:.1} per server-side exchange");
+    }
     println!("  kernel counters: {}", stats["kernel"]);
     println!("  pipeline counters: {}", stats["pipeline"]);
     Ok(Measured {
@@ -465,5 +485,6 @@ fn measure_with(
         peak_rss_mib,
         recorded,
         kernel_drops,
+        allocations_per_exchange,
     })
 }

@@ -54,6 +54,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         &[
             "session",
             "stats",
+            "allocations",
             "clock",
             "run",
             "replay",

@@ -86,6 +86,7 @@ pub(super) fn announce_ready(
     let exchanges = exchanges.map(|p| format!(", exchanges to {}", p.display()));
     // What start-up parsed and scanned since capture began is freed now.
     crate::capture::heap::give_back_freed_memory();
+    crate::allocations::mark_ready();
     let degraded = https_refused(&capture.tls_stats());
     let https_note = degraded.as_ref().map(|what| format!(" (degraded: {what})"));
     tracing::info!(
