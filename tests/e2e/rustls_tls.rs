@@ -4,7 +4,9 @@
 //! rustls 0.23 over std's TCP, exchange JSON with a planted key over TLS
 //! on loopback. The sensor must report the exchange from both sides,
 //! exactly, marked `tls: true`, and alert on the key without writing it,
-//! in each capture mode. A stripped copy of the program is reported as
+//! in each capture mode. The client writes its request with one vectored
+//! write (`Writer::write_vectored`), the server its response with `write`;
+//! both read with `Reader::read`. A stripped copy of the program is reported as
 //! not covered, with the reason.
 
 use std::io::Write;

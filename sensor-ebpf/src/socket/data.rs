@@ -77,13 +77,13 @@ fn on_io(ctx: &BtfTracePointContext, direction: u8) {
         if flags & conn::FLAG_TLS_RECORDS != 0 && !tls::calls::in_call(id) {
             // TLS records outside a library call: ciphertext, maybe of
             // rustls, whose plaintext this send or receive ties.
-            if let Some((buf, len)) = tls::rustls::socket_io(id, direction, -1, cookie) {
+            if let Some((source, len)) = tls::rustls::socket_io(id, direction, -1, cookie) {
                 let socket = TlsSocket {
                     fd: -1,
                     _pad: 0,
                     sock: cookie,
                 };
-                tls::calls::capture_on(pid, socket, OP_WRITE, buf, len);
+                tls::calls::capture_on(pid, socket, OP_WRITE, source, len);
             }
             return;
         }

@@ -56,13 +56,13 @@ fn exit(ctx: &TracePointContext) {
     if moved > 0 && tls_records(&key) {
         // TLS records outside a library call: ciphertext, maybe of
         // rustls, whose plaintext this syscall ties.
-        if let Some((buf, len)) = tls::rustls::socket_io(id, pending.direction, key.fd, 0) {
+        if let Some((source, len)) = tls::rustls::socket_io(id, pending.direction, key.fd, 0) {
             let socket = TlsSocket {
                 fd: key.fd,
                 _pad: 0,
                 sock: 0,
             };
-            tls::calls::capture_on(key.pid, socket, OP_WRITE, buf, len);
+            tls::calls::capture_on(key.pid, socket, OP_WRITE, source, len);
         }
         return;
     }

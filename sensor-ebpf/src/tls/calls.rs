@@ -147,15 +147,15 @@ pub fn finish(ctx: &RetProbeContext) {
     if moved <= 0 {
         return;
     }
-    capture_on(pid, socket, call.op, call.buf, moved as u64);
+    capture_on(pid, socket, call.op, Source::Buffer(call.buf), moved as u64);
 }
 
-/// Captures `moved` plaintext bytes at `buf`, moved in direction `op`, on
+/// Captures `moved` plaintext bytes at `source`, moved in direction `op`, on
 /// the session's socket `socket`. False when the socket is not known or
 /// no longer followed (the bytes are counted as without a socket when it
 /// is not known).
 #[inline(always)]
-pub fn capture_on(pid: u32, socket: TlsSocket, op: u8, buf: u64, moved: u64) -> bool {
+pub fn capture_on(pid: u32, socket: TlsSocket, op: u8, source: Source, moved: u64) -> bool {
     maps::count(counter::TLS_CALLS, 1);
     let socket_mode = crate::socket::enabled();
     if (socket_mode && socket.sock == 0) || (!socket_mode && socket.fd < 0) {
@@ -163,7 +163,6 @@ pub fn capture_on(pid: u32, socket: TlsSocket, op: u8, buf: u64, moved: u64) -> 
         maps::count(counter::TLS_BYTES_WITHOUT_FD, moved);
         return false;
     }
-    let source = Source::Buffer(buf);
     if socket_mode {
         let Some(state) = crate::socket::state::plaintext_state(socket.sock) else {
             return false;

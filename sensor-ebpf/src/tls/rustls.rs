@@ -1,6 +1,7 @@
 //! rustls, the Rust TLS library, linked into the program that uses it:
-//! uprobes on `<rustls::conn::Writer as std::io::Write>::write` (at its
-//! entry, where the plaintext is already in the buffer) and
+//! uprobes on `<rustls::conn::Writer as std::io::Write>::write` and
+//! `write_vectored` (at their entry, where the plaintext is already in
+//! the buffers) and
 //! `<rustls::conn::Reader as std::io::Read>::read` (its entry notes the
 //! buffer, a return probe captures what it filled; Rust stacks never
 //! move, so uretprobes are safe). The agent finds them by name in the
@@ -40,6 +41,7 @@ use sensor_common::{
 };
 
 use super::calls;
+use crate::capture::Source;
 use crate::conn;
 use crate::maps::{self, TlsSessionKey, TlsSocket, TLS_SESSIONS};
 
@@ -56,11 +58,17 @@ pub struct RustlsThread {
     pub received: u8,
     pub _pad: [u8; 3],
     /// The write waiting to be tied (`write_len` 0: none): its session,
-    /// and the caller's buffer, which outlives the write's sends.
+    /// and the caller's buffer (or iovec array, of `write_iovecs`), which
+    /// outlives the write's sends.
     pub write_session: u64,
     pub write_buf: u64,
+    pub write_iovecs: u64,
     pub write_len: u64,
 }
+
+/// `IoSlice`s of one `write_vectored` captured at most; the rest of its
+/// bytes are not seen.
+const MAX_IOVECS: u64 = 16;
 
 /// A `Reader::read` in flight, from its entry to its return.
 #[repr(C)]
@@ -86,30 +94,56 @@ pub fn rustls_write(ctx: ProbeContext) {
         return;
     }
     let len: u64 = ctx.arg(2).unwrap_or(0);
-    if len == 0 {
-        return;
-    }
     let (Some(session), Some(buf)) = (session_of(&ctx), ctx.arg::<u64>(1)) else {
         return;
     };
+    write(id, session, buf, 0, len);
+}
+
+#[cfg(bpf_target_arch = "x86_64")]
+#[uprobe]
+pub fn rustls_write_vectored(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let count: u64 = ctx.arg(2).unwrap_or(0);
+    let (Some(session), Some(iov)) = (session_of(&ctx), ctx.arg::<u64>(1)) else {
+        return;
+    };
+    let count = count.min(MAX_IOVECS);
+    let mut len = 0u64;
+    for i in 0..MAX_IOVECS {
+        if i >= count {
+            break;
+        }
+        // SAFETY: user pointer read through the fault-safe helper.
+        match unsafe { bpf_probe_read_user((iov + 16 * i + 8) as *const u64) } {
+            Ok(n) if n <= u64::from(u32::MAX) => len += n,
+            _ => return,
+        }
+    }
+    write(id, session, iov, count, len);
+}
+
+/// A write of `len` bytes at `buf` (an iovec array of `iovecs` when not
+/// 0): captured now when its session is tied, else when the thread next
+/// sends or receives on a TLS socket.
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn write(id: u64, session: u64, buf: u64, iovecs: u64, len: u64) {
+    if len == 0 {
+        return;
+    }
     let pid = (id >> 32) as u32;
     // SAFETY: copy of the map value.
     if let Some(socket) = unsafe { TLS_SESSIONS.get(&key(pid, session)) }.copied() {
-        if calls::capture_on(pid, socket, OP_WRITE, buf, len) {
+        if calls::capture_on(pid, socket, OP_WRITE, source(buf, iovecs), len) {
             return;
         }
     }
     // Not tied yet (the session's first write), or its socket is gone:
     // the thread's next send or receive on a TLS socket ties it.
-    let waiting = RustlsThread {
-        sock: 0,
-        fd: -1,
-        received: 0,
-        _pad: [0; 3],
-        write_session: session,
-        write_buf: buf,
-        write_len: len,
-    };
     match RUSTLS_THREADS.get_ptr_mut(&id) {
         Some(t) => {
             // SAFETY: pointer into the map value, valid for this run.
@@ -120,11 +154,32 @@ pub fn rustls_write(ctx: ProbeContext) {
             }
             t.write_session = session;
             t.write_buf = buf;
+            t.write_iovecs = iovecs;
             t.write_len = len;
         }
         None => {
+            let waiting = RustlsThread {
+                sock: 0,
+                fd: -1,
+                received: 0,
+                _pad: [0; 3],
+                write_session: session,
+                write_buf: buf,
+                write_iovecs: iovecs,
+                write_len: len,
+            };
             let _ = RUSTLS_THREADS.insert(&id, &waiting, 0);
         }
+    }
+}
+
+/// Where a write's bytes are: one buffer, or `iovecs` iovecs at `buf`.
+#[inline(always)]
+pub fn source(buf: u64, iovecs: u64) -> Source {
+    if iovecs == 0 {
+        Source::Buffer(buf)
+    } else {
+        Source::Iovec(buf, iovecs)
     }
 }
 
@@ -190,18 +245,18 @@ pub fn rustls_read_return(ctx: RetProbeContext) {
             }
         },
     };
-    calls::capture_on(pid, socket, OP_READ, read.buf, count);
+    calls::capture_on(pid, socket, OP_READ, Source::Buffer(read.buf), count);
 }
 
 /// Called by the socket (or syscall) hooks for a send or receive, in
 /// `direction`, on a socket that carries TLS records, outside any library
 /// call: remembers a receive as the thread's last, and hands back the
-/// write that was waiting for the thread's next I/O (its buffer and
-/// length), now tied to this socket. Threads are kept from their first
+/// write that was waiting for the thread's next I/O (where its bytes are,
+/// and how many), now tied to this socket. Threads are kept from their first
 /// such receive (a read's receive comes before the thread's first probe)
 /// or their first untied write.
 #[inline(always)]
-pub fn socket_io(id: u64, direction: u8, fd: i32, sock: u64) -> Option<(u64, u64)> {
+pub fn socket_io(id: u64, direction: u8, fd: i32, sock: u64) -> Option<(Source, u64)> {
     let received = u8::from(direction == DIR_INGRESS);
     let Some(t) = RUSTLS_THREADS.get_ptr_mut(&id) else {
         if received != 0 {
@@ -212,6 +267,7 @@ pub fn socket_io(id: u64, direction: u8, fd: i32, sock: u64) -> Option<(u64, u64
                 _pad: [0; 3],
                 write_session: 0,
                 write_buf: 0,
+                write_iovecs: 0,
                 write_len: 0,
             };
             let _ = RUSTLS_THREADS.insert(&id, &fresh, 0);
@@ -231,7 +287,7 @@ pub fn socket_io(id: u64, direction: u8, fd: i32, sock: u64) -> Option<(u64, u64
     if t.write_len == 0 {
         return None;
     }
-    let write = (t.write_buf, t.write_len);
+    let write = (source(t.write_buf, t.write_iovecs), t.write_len);
     t.write_len = 0;
     let socket = TlsSocket { fd, _pad: 0, sock };
     let session = key((id >> 32) as u32, t.write_session);

@@ -49,13 +49,15 @@ pub const GO_READ_RETURN_PROGRAM: &str = "go_tls_read_return";
 pub const GO_STACK_WRITE_PROGRAM: &str = "go_tls_write_stack";
 pub const GO_STACK_READ_PROGRAM: &str = "go_tls_read_stack";
 pub const GO_STACK_READ_RETURN_PROGRAM: &str = "go_tls_read_return_stack";
-/// rustls's `Writer::write`, at its entry.
+/// rustls's `Writer::write`, and `write_vectored`, at their entry.
 pub const RUSTLS_WRITE_PROGRAM: &str = "rustls_write";
+pub const RUSTLS_WRITE_VECTORED_PROGRAM: &str = "rustls_write_vectored";
 /// rustls's `Reader::read`, at its entry and at its return.
 pub const RUSTLS_READ_PROGRAM: &str = "rustls_read";
 pub const RUSTLS_READ_RETURN_PROGRAM: &str = "rustls_read_return";
-const RUSTLS_PROGRAMS: [&str; 3] = [
+const RUSTLS_PROGRAMS: [&str; 4] = [
     RUSTLS_WRITE_PROGRAM,
+    RUSTLS_WRITE_VECTORED_PROGRAM,
     RUSTLS_READ_PROGRAM,
     RUSTLS_READ_RETURN_PROGRAM,
 ];
@@ -179,7 +181,7 @@ pub fn load_rustls(ebpf: &mut Ebpf) -> Result<(), AttachError> {
 }
 
 /// Attaches the rustls programs to a program linking rustls: every copy
-/// of `Writer::write` at its entry, of `Reader::read` at its entry and its
+/// of `Writer::write` and `write_vectored` at its entry, of `Reader::read` at its entry and its
 /// return. All or nothing, as `attach_file`.
 pub fn attach_rustls(
     ebpf: &mut Ebpf,
@@ -194,7 +196,7 @@ pub fn attach_rustls(
         cookies: vec![0; offsets.len()],
         kind,
     };
-    let groups = [
+    let mut groups = vec![
         group(
             RUSTLS_WRITE_PROGRAM,
             "<rustls::conn::Writer as std::io::Write>::write",
@@ -214,6 +216,14 @@ pub fn attach_rustls(
             LinkKind::Return,
         ),
     ];
+    if !rustls.vectored_writes.is_empty() {
+        groups.push(group(
+            RUSTLS_WRITE_VECTORED_PROGRAM,
+            "<rustls::conn::Writer as std::io::Write>::write_vectored",
+            &rustls.vectored_writes,
+            LinkKind::Entry,
+        ));
+    }
     attach_groups(ebpf, multi, path, &groups)
 }
 

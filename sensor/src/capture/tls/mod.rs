@@ -319,9 +319,10 @@ impl TlsProbes {
             Ok(links) => {
                 self.links.extend(links);
                 tracing::info!(
-                    "TLS probes attached to the rustls program {} (Writer::write at {} and Reader::read at {} places, their plaintext tied to the socket the thread sends or receives on next to them)",
+                    "TLS probes attached to the rustls program {} (Writer::write at {}, Writer::write_vectored at {} and Reader::read at {} places, their plaintext tied to the socket the thread sends or receives on next to them)",
                     path.display(),
                     rustls.writes.len(),
+                    rustls.vectored_writes.len(),
                     rustls.reads.len()
                 );
                 self.stats.rustls_programs_attached += 1;

@@ -2,7 +2,8 @@
 //! (Rust services on tokio-rustls, hyper-rustls, reqwest with rustls,
 //! linkerd2-proxy): its plaintext goes in through
 //! `<rustls::conn::Writer as std::io::Write>::write` and comes out through
-//! `<rustls::conn::Reader as std::io::Read>::read` (`rustls::conn::connection::…`
+//! `<rustls::conn::Reader as std::io::Read>::read`, and through the
+//! writer's `write_vectored` (tokio-rustls under hyper) (`rustls::conn::connection::…`
 //! since rustls 0.23). Both are found by name in the program's symbol
 //! table, demangled (Rust's legacy and v0 manglings), every copy of each.
 //! A program stripped of its symbol table cannot be probed: it is
@@ -32,12 +33,24 @@ pub enum RustlsExamined {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RustlsProbes {
     pub writes: Vec<u64>,
+    /// `Writer::write_vectored` (none when the program never calls it: the
+    /// linker leaves it out).
+    pub vectored_writes: Vec<u64>,
     pub reads: Vec<u64>,
+}
+
+/// The plaintext functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Function {
+    Write,
+    WriteVectored,
+    Read,
 }
 
 /// The plaintext functions, as their demangled names (without the hash)
 /// end, after `<rustls::` and the module path.
 const WRITE_SUFFIX: &str = "::Writer as std::io::Write>::write";
+const WRITE_VECTORED_SUFFIX: &str = "::Writer as std::io::Write>::write_vectored";
 const READ_SUFFIX: &str = "::Reader as std::io::Read>::read";
 
 /// What the string tables of a program linking rustls hold: its crate
@@ -47,8 +60,8 @@ const SYMBOL_MARK: &[u8] = b"rustls";
 /// paths (`.../rustls-0.23.5/src/...`) in its panic locations.
 const SOURCE_MARK: &[u8] = b"/rustls-0.";
 
-/// Which of the two functions a symbol is, if either.
-fn function_of(mangled: &str) -> Option<bool> {
+/// Which of the functions a symbol is, if any.
+fn function_of(mangled: &str) -> Option<Function> {
     if !mangled.contains("rustls") {
         return None;
     }
@@ -57,9 +70,11 @@ fn function_of(mangled: &str) -> Option<bool> {
         return None;
     }
     if demangled.ends_with(WRITE_SUFFIX) {
-        Some(true)
+        Some(Function::Write)
+    } else if demangled.ends_with(WRITE_VECTORED_SUFFIX) {
+        Some(Function::WriteVectored)
     } else if demangled.ends_with(READ_SUFFIX) {
-        Some(false)
+        Some(Function::Read)
     } else {
         None
     }
@@ -85,22 +100,23 @@ pub fn examine(path: &Path) -> Result<RustlsExamined, SymbolError> {
     }
     let mut probes = RustlsProbes {
         writes: Vec::new(),
+        vectored_writes: Vec::new(),
         reads: Vec::new(),
     };
     for symbol in elf.symbols() {
         if !symbol.is_definition() || symbol.kind() != SymbolKind::Text {
             continue;
         }
-        let Some(write) = symbol.name().ok().and_then(function_of) else {
+        let Some(function) = symbol.name().ok().and_then(function_of) else {
             continue;
         };
         let Some(offset) = symbols::file_offset(&elf, &symbol) else {
             continue;
         };
-        let list = if write {
-            &mut probes.writes
-        } else {
-            &mut probes.reads
+        let list = match function {
+            Function::Write => &mut probes.writes,
+            Function::WriteVectored => &mut probes.vectored_writes,
+            Function::Read => &mut probes.reads,
         };
         if !list.contains(&offset) {
             list.push(offset);
@@ -188,25 +204,30 @@ mod tests {
 
     #[test]
     fn the_plaintext_functions_are_found_in_each_mangling_and_module_path() {
-        let cases: [(&str, Option<bool>); 7] = [
+        use Function::*;
+        let cases: [(&str, Option<Function>); 8] = [
             // rustls 0.23, legacy mangling (rustc's default).
             (
                 "_ZN67_$LT$rustls..conn..connection..Writer$u20$as$u20$std..io..Write$GT$5write17h5207486757e8f94fE",
-                Some(true),
+                Some(Write),
             ),
             (
                 "_ZN66_$LT$rustls..conn..connection..Reader$u20$as$u20$std..io..Read$GT$4read17h9b24dfe9be2505ccE",
-                Some(false),
+                Some(Read),
             ),
             // rustls 0.21 and 0.22: `rustls::conn::Writer`.
             (
                 "_ZN55_$LT$rustls..conn..Writer$u20$as$u20$std..io..Write$GT$5write17h0123456789abcdefE",
-                Some(true),
+                Some(Write),
             ),
             // The same function, v0 mangling (`-C symbol-mangling-version=v0`).
             (
                 "_RNvXNtNtCsabc_6rustls4conn10connectionNtNtNtCsabc_6rustls4conn10connection6WriterNtNtCsdef_3std2io5Write5write",
-                Some(true),
+                Some(Write),
+            ),
+            (
+                "_ZN67_$LT$rustls..conn..connection..Writer$u20$as$u20$std..io..Write$GT$14write_vectored17h0123456789abcdefE",
+                Some(WriteVectored),
             ),
             // Its flush, and a Writer of another crate.
             (

@@ -267,9 +267,10 @@ fn try_program(
         Examined::RustlsNotCovered(why) => (Err(format!("it is {why}")), None),
         Examined::Rustls(probes) => {
             let found = format!(
-                "rustls: Writer::write and Reader::read ({} and {} copies)",
+                "rustls: Writer::write and Reader::read ({} and {} copies; write_vectored: {})",
                 probes.writes.len(),
-                probes.reads.len()
+                probes.reads.len(),
+                probes.vectored_writes.len()
             );
             let attach = loaded
                 .filter(|l| l.rustls && !excluded)

@@ -5,7 +5,7 @@
 //!   rustls-https client URL             waits for a line on stdin, POSTs,
 //!                                       prints `STATUS BODY_LENGTH`
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
@@ -97,11 +97,25 @@ fn client(url: &str) {
     let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
     let sock = TcpStream::connect(authority).expect("connect");
     let mut stream = StreamOwned::new(conn, sock);
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{REQUEST}",
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         REQUEST.len()
     );
-    stream.write_all(request.as_bytes()).expect("write");
+    // Head and body in one vectored write (`Writer::write_vectored`, as
+    // hyper writes through tokio-rustls); the server answers with `write`.
+    let slices = [
+        IoSlice::new(head.as_bytes()),
+        IoSlice::new(REQUEST.as_bytes()),
+    ];
+    // `StreamOwned` writes only the first slice; `Stream` forwards them all.
+    let written = rustls::Stream::new(&mut stream.conn, &mut stream.sock)
+        .write_vectored(&slices)
+        .expect("write");
+    assert_eq!(
+        written,
+        head.len() + REQUEST.len(),
+        "a short vectored write"
+    );
     stream.flush().expect("flush");
     let (head, body) = read_message(&mut stream).expect("response");
     let status = head.split(' ').nth(1).unwrap_or("?").to_owned();
