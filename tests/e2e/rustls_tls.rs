@@ -20,7 +20,12 @@ use serde_json::Value;
 const PATH: &str = "/v1/accounts/42";
 /// What tests/servers/rustls sends and answers.
 const REQUEST: &str = r#"{"note":"rotate the key","requested_by":"rustls-client"}"#;
-const RESPONSE: &str = r#"{"id":42,"owner":"rustls","aws_key_id":"AKIAZ7QW3RTLXJ5RUSTL"}"#;
+/// The response's body: this, then 100,000 bytes of history and `"}`
+/// (longer than rustls's 64 KiB outgoing limit: its write is taken in
+/// parts, and each part must be captured once).
+const RESPONSE_START: &str =
+    r#"{"id":42,"owner":"rustls","aws_key_id":"AKIAZ7QW3RTLXJ5RUSTL","history":""#;
+const RESPONSE_BYTES: usize = RESPONSE_START.len() + 100_000 + 2;
 const PLANTED_KEY: &str = "AKIAZ7QW3RTLXJ5RUSTL";
 
 fn attached(binary: &Path) -> String {
@@ -57,7 +62,7 @@ fn run_client(binary: &Path, port: u16, sensor_log: &Path) -> u32 {
         "the rustls client failed: {printed}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(printed.trim(), format!("200 {}", RESPONSE.len()));
+    assert_eq!(printed.trim(), format!("200 {RESPONSE_BYTES}"));
     pid
 }
 
@@ -122,7 +127,7 @@ fn case(server_bin: &Path, client_bin: &Path, stripped: &Path, mode: &str) {
         assert_eq!(e["path"], PATH, "{e}");
         assert_eq!(e["status"], 200, "{e}");
         assert_eq!(e["request_bytes"], REQUEST.len() as u64, "{e}");
-        assert_eq!(e["response_bytes"], RESPONSE.len() as u64, "{e}");
+        assert_eq!(e["response_bytes"], RESPONSE_BYTES as u64, "{e}");
         assert_eq!(e["truncated"], false, "{e}");
     }
     assert_eq!(

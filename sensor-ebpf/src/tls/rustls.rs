@@ -1,10 +1,13 @@
 //! rustls, the Rust TLS library, linked into the program that uses it:
 //! uprobes on `<rustls::conn::Writer as std::io::Write>::write` and
-//! `write_vectored` (at their entry, where the plaintext is already in
-//! the buffers) and
-//! `<rustls::conn::Reader as std::io::Read>::read` (its entry notes the
-//! buffer, a return probe captures what it filled; Rust stacks never
-//! move, so uretprobes are safe). The agent finds them by name in the
+//! `write_vectored`, and `<rustls::conn::Reader as std::io::Read>::read`:
+//! each entry notes the buffers, a return probe captures what the call
+//! moved (Rust stacks never move, so uretprobes are safe). A write is
+//! captured at its return too, though its plaintext is in the buffers at
+//! the entry: rustls takes only what fits under its outgoing buffer's
+//! limit (64 KiB by default), so a write longer than that, or any write
+//! while the peer is slow, is accepted in part or not at all, and the
+//! caller writes the rest again; only the return says how much was taken. The agent finds them by name in the
 //! program's symbol table (`capture::tls::rustls`).
 //!
 //! rustls is sans-IO: `Writer::write` only encrypts into the connection's
@@ -18,7 +21,7 @@
 //! next send or receive. Each tie is remembered per session (the object
 //! the `Writer` or `Reader` borrows, which lives as long as the
 //! connection), so that later calls are captured at once: a write at its
-//! entry, a read from the buffer without a receive since.
+//! return, a read from the buffer without a receive since.
 //!
 //! The Rust ABI (x86-64): `&mut self` in RDI, the slice's pointer and
 //! length in RSI and RDX; `io::Result<usize>` comes back in RAX (0 for
@@ -66,69 +69,99 @@ pub struct RustlsThread {
     pub write_len: u64,
 }
 
-/// `IoSlice`s of one `write_vectored` captured at most; the rest of its
-/// bytes are not seen.
-const MAX_IOVECS: u64 = 16;
-
-/// A `Reader::read` in flight, from its entry to its return.
+/// A call in flight, from its entry to its return.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct RustlsRead {
+pub struct RustlsCall {
     pub session: u64,
+    /// The buffer, or the iovec array of a vectored write.
     pub buf: u64,
+    /// The iovecs of a vectored write, 0 otherwise.
+    pub iovecs: u64,
 }
 
 /// By pid_tgid. LRU: threads that exited age out.
 #[map]
 static RUSTLS_THREADS: LruHashMap<u64, RustlsThread> = LruHashMap::with_max_entries(16384, 0);
 
-/// By pid_tgid. LRU: a return never reported (the thread died) ages out.
+/// Reads in flight, by pid_tgid. LRU: a return never reported (the
+/// thread died) ages out.
 #[map]
-static RUSTLS_READS: LruHashMap<u64, RustlsRead> = LruHashMap::with_max_entries(16384, 0);
+static RUSTLS_READS: LruHashMap<u64, RustlsCall> = LruHashMap::with_max_entries(16384, 0);
+
+/// Writes in flight, as the reads.
+#[map]
+static RUSTLS_WRITES: LruHashMap<u64, RustlsCall> = LruHashMap::with_max_entries(16384, 0);
 
 #[cfg(bpf_target_arch = "x86_64")]
 #[uprobe]
 pub fn rustls_write(ctx: ProbeContext) {
-    let id = bpf_get_current_pid_tgid();
-    if !conn::process_wanted(id) {
-        return;
-    }
-    let len: u64 = ctx.arg(2).unwrap_or(0);
-    let (Some(session), Some(buf)) = (session_of(&ctx), ctx.arg::<u64>(1)) else {
-        return;
-    };
-    write(id, session, buf, 0, len);
+    enter(&ctx, &RUSTLS_WRITES, 0);
 }
 
 #[cfg(bpf_target_arch = "x86_64")]
 #[uprobe]
 pub fn rustls_write_vectored(ctx: ProbeContext) {
+    let iovecs: u64 = ctx.arg(2).unwrap_or(0);
+    if iovecs != 0 {
+        enter(&ctx, &RUSTLS_WRITES, iovecs);
+    }
+}
+
+/// Attached at the return of both write functions: the bytes rustls took.
+#[cfg(bpf_target_arch = "x86_64")]
+#[uretprobe]
+pub fn rustls_write_return(ctx: RetProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    let Some((call, taken)) = returned(&ctx, &RUSTLS_WRITES, id) else {
+        return;
+    };
+    write(id, call.session, call.buf, call.iovecs, taken);
+}
+
+/// A call's entry: kept for its return, in a followed process.
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn enter(ctx: &ProbeContext, calls: &LruHashMap<u64, RustlsCall>, iovecs: u64) {
     let id = bpf_get_current_pid_tgid();
     if !conn::process_wanted(id) {
         return;
     }
-    let count: u64 = ctx.arg(2).unwrap_or(0);
-    let (Some(session), Some(iov)) = (session_of(&ctx), ctx.arg::<u64>(1)) else {
+    let (Some(session), Some(buf)) = (session_of(ctx), ctx.arg::<u64>(1)) else {
         return;
     };
-    let count = count.min(MAX_IOVECS);
-    let mut len = 0u64;
-    for i in 0..MAX_IOVECS {
-        if i >= count {
-            break;
-        }
-        // SAFETY: user pointer read through the fault-safe helper.
-        match unsafe { bpf_probe_read_user((iov + 16 * i + 8) as *const u64) } {
-            Ok(n) if n <= u64::from(u32::MAX) => len += n,
-            _ => return,
-        }
-    }
-    write(id, session, iov, count, len);
+    let call = RustlsCall {
+        session,
+        buf,
+        iovecs,
+    };
+    let _ = calls.insert(&id, &call, 0);
 }
 
-/// A write of `len` bytes at `buf` (an iovec array of `iovecs` when not
-/// 0): captured now when its session is tied, else when the thread next
-/// sends or receives on a TLS socket.
+/// A call's return: the call kept at its entry, and the count it
+/// returned, when it moved bytes (`Ok(n)`, n > 0).
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn returned(
+    ctx: &RetProbeContext,
+    calls: &LruHashMap<u64, RustlsCall>,
+    id: u64,
+) -> Option<(RustlsCall, u64)> {
+    // SAFETY: copy out of the map value before removing it.
+    let call = (unsafe { calls.get(&id) }).copied()?;
+    let _ = calls.remove(&id);
+    let regs: *const pt_regs = ctx.regs;
+    // SAFETY: `regs` is the program's context, readable for its whole run.
+    let (tag, count) = unsafe { ((*regs).rax, (*regs).rdx) };
+    // The tag is a byte: the register's upper bits are not part of it.
+    // An error (WouldBlock), end of stream or nothing taken: no bytes.
+    (tag & 0xff == 0 && count != 0).then_some((call, count))
+}
+
+/// A write that rustls took `len` bytes of, at `buf` (an iovec array of
+/// `iovecs` when not 0), at its return: captured now when its session is
+/// tied, else when the thread next sends or receives on a TLS socket
+/// (the caller's buffers outlive the sends that follow the write).
 #[cfg(bpf_target_arch = "x86_64")]
 #[inline(always)]
 fn write(id: u64, session: u64, buf: u64, iovecs: u64, len: u64) {
@@ -186,33 +219,16 @@ pub fn source(buf: u64, iovecs: u64) -> Source {
 #[cfg(bpf_target_arch = "x86_64")]
 #[uprobe]
 pub fn rustls_read(ctx: ProbeContext) {
-    let id = bpf_get_current_pid_tgid();
-    if !conn::process_wanted(id) {
-        return;
-    }
-    let (Some(session), Some(buf)) = (session_of(&ctx), ctx.arg::<u64>(1)) else {
-        return;
-    };
-    let _ = RUSTLS_READS.insert(&id, &RustlsRead { session, buf }, 0);
+    enter(&ctx, &RUSTLS_READS, 0);
 }
 
 #[cfg(bpf_target_arch = "x86_64")]
 #[uretprobe]
 pub fn rustls_read_return(ctx: RetProbeContext) {
     let id = bpf_get_current_pid_tgid();
-    // SAFETY: copy out of the map value before removing it.
-    let Some(read) = (unsafe { RUSTLS_READS.get(&id) }).copied() else {
+    let Some((read, count)) = returned(&ctx, &RUSTLS_READS, id) else {
         return;
     };
-    let _ = RUSTLS_READS.remove(&id);
-    let regs: *const pt_regs = ctx.regs;
-    // SAFETY: `regs` is the program's context, readable for its whole run.
-    let (tag, count) = unsafe { ((*regs).rax, (*regs).rdx) };
-    // The tag is a byte: the register's upper bits are not part of it.
-    if tag & 0xff != 0 || count == 0 {
-        // An error (WouldBlock while no plaintext is in), or end of stream.
-        return;
-    }
     let pid = (id >> 32) as u32;
     let session = key(pid, read.session);
     let received = match RUSTLS_THREADS.get_ptr_mut(&id) {

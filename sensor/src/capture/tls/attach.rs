@@ -49,15 +49,18 @@ pub const GO_READ_RETURN_PROGRAM: &str = "go_tls_read_return";
 pub const GO_STACK_WRITE_PROGRAM: &str = "go_tls_write_stack";
 pub const GO_STACK_READ_PROGRAM: &str = "go_tls_read_stack";
 pub const GO_STACK_READ_RETURN_PROGRAM: &str = "go_tls_read_return_stack";
-/// rustls's `Writer::write`, and `write_vectored`, at their entry.
+/// rustls's `Writer::write` and `write_vectored`, at their entry.
 pub const RUSTLS_WRITE_PROGRAM: &str = "rustls_write";
 pub const RUSTLS_WRITE_VECTORED_PROGRAM: &str = "rustls_write_vectored";
+/// Their return: the bytes rustls took.
+pub const RUSTLS_WRITE_RETURN_PROGRAM: &str = "rustls_write_return";
 /// rustls's `Reader::read`, at its entry and at its return.
 pub const RUSTLS_READ_PROGRAM: &str = "rustls_read";
 pub const RUSTLS_READ_RETURN_PROGRAM: &str = "rustls_read_return";
-const RUSTLS_PROGRAMS: [&str; 4] = [
+const RUSTLS_PROGRAMS: [&str; 5] = [
     RUSTLS_WRITE_PROGRAM,
     RUSTLS_WRITE_VECTORED_PROGRAM,
+    RUSTLS_WRITE_RETURN_PROGRAM,
     RUSTLS_READ_PROGRAM,
     RUSTLS_READ_RETURN_PROGRAM,
 ];
@@ -181,8 +184,8 @@ pub fn load_rustls(ebpf: &mut Ebpf) -> Result<(), AttachError> {
 }
 
 /// Attaches the rustls programs to a program linking rustls: every copy
-/// of `Writer::write` and `write_vectored` at its entry, of `Reader::read` at its entry and its
-/// return. All or nothing, as `attach_file`.
+/// of `Writer::write`, `write_vectored` and `Reader::read` at its entry
+/// and its return. All or nothing, as `attach_file`.
 pub fn attach_rustls(
     ebpf: &mut Ebpf,
     multi: Option<&MultiPrograms>,
@@ -216,12 +219,24 @@ pub fn attach_rustls(
             LinkKind::Return,
         ),
     ];
+    groups.push(group(
+        RUSTLS_WRITE_RETURN_PROGRAM,
+        "<rustls::conn::Writer as std::io::Write>::write (return)",
+        &rustls.writes,
+        LinkKind::Return,
+    ));
     if !rustls.vectored_writes.is_empty() {
         groups.push(group(
             RUSTLS_WRITE_VECTORED_PROGRAM,
             "<rustls::conn::Writer as std::io::Write>::write_vectored",
             &rustls.vectored_writes,
             LinkKind::Entry,
+        ));
+        groups.push(group(
+            RUSTLS_WRITE_RETURN_PROGRAM,
+            "<rustls::conn::Writer as std::io::Write>::write_vectored (return)",
+            &rustls.vectored_writes,
+            LinkKind::Return,
         ));
     }
     attach_groups(ebpf, multi, path, &groups)

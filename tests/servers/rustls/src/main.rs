@@ -16,8 +16,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme, StreamOwned};
 
 const PATH: &str = "/v1/accounts/42";
-/// The planted secret: an AWS access key id the sensor must alert on.
-const RESPONSE: &str = r#"{"id":42,"owner":"rustls","aws_key_id":"AKIAZ7QW3RTLXJ5RUSTL"}"#;
+/// The response, with the planted secret (an AWS access key id the sensor
+/// must alert on) and `HISTORY` bytes of history: longer than rustls's
+/// outgoing buffer limit (64 KiB), so its write is taken in parts.
+const RESPONSE_START: &str =
+    r#"{"id":42,"owner":"rustls","aws_key_id":"AKIAZ7QW3RTLXJ5RUSTL","history":""#;
+const HISTORY: usize = 100_000;
 const REQUEST: &str = r#"{"note":"rotate the key","requested_by":"rustls-client"}"#;
 
 fn main() {
@@ -70,9 +74,10 @@ fn serve(stream: &mut StreamOwned<rustls::ServerConnection, TcpStream>) -> std::
         "404 Not Found"
     };
     let _ = body;
+    let body = format!("{RESPONSE_START}{}\"}}", "x".repeat(HISTORY));
     let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{RESPONSE}",
-        RESPONSE.len()
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     stream.write_all(response.as_bytes())?;
     stream.conn.send_close_notify();
