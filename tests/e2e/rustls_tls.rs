@@ -4,7 +4,10 @@
 //! rustls 0.23 over std's TCP, exchange JSON with a planted key over TLS
 //! on loopback. The sensor must report the exchange from both sides,
 //! exactly, marked `tls: true`, and alert on the key without writing it,
-//! in each capture mode. The client writes its request with one vectored
+//! in each capture mode. The same client then posts to a server on
+//! tokio-rustls (0.26) and tokio's multi-threaded runtime, whose reads go
+//! through `Reader::into_first_chunk` and `consume` and whose tasks move
+//! between worker threads. The client writes its request with one vectored
 //! write (`Writer::write_vectored`), the server its response with `write`;
 //! both read with `Reader::read`. A stripped copy of the program is reported as
 //! not covered, with the reason.
@@ -71,46 +74,20 @@ fn rustls_https_is_captured_from_both_sides_in_each_capture_mode() {
     let built = build();
     let dir = scratch_dir("rustls_tls_build");
     let server = copy(&built, &dir, "rustls-server");
+    let tokio_server = copy(&built, &dir, "rustls-tokio-server");
     let client = copy(&built, &dir, "rustls-client");
     let stripped = copy(&built, &dir, "rustls-stripped");
     let out = Command::new("strip").arg(&stripped).output().unwrap();
     assert!(out.status.success(), "strip: {out:?}");
     for mode in ["socket", "syscalls"] {
-        case(&server, &client, &stripped, mode);
+        case(&server, &tokio_server, &client, &stripped, mode);
     }
 }
 
-fn case(server_bin: &Path, client_bin: &Path, stripped: &Path, mode: &str) {
-    let dir = scratch_dir(&format!("rustls_tls_{mode}"));
-    let config = dir.join("sensor.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[capture]\nmode = {mode:?}\n# Each end's own view is what this test checks.\npair_local_ends = false\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
-            dir.join("state").display().to_string()
-        ),
-    )
-    .unwrap();
-    let server = RustlsServer::start(server_bin, &dir);
-    // Running while the sensor starts: the start-up scan looks at it.
-    let stripped_server = RustlsServer::start(stripped, &dir);
-    let config = config.display().to_string();
-    let sensor = Sensor::start(&dir, &["--config", &config]);
-    let log = dir.join("sensor.log");
-    let line = attached(server_bin);
-    wait_until(
-        &format!("the sensor to log `{line}`"),
-        20,
-        || std::fs::read_to_string(&log).is_ok_and(|log| log.contains(&line)),
-        || std::fs::read_to_string(&log).unwrap_or_default(),
-    );
-    let client_pid = run_client(client_bin, server.port, &log);
-    sensor.wait_for("both sides of the rustls request", |e| {
-        on_port(e, server.port).len() >= 2
-    });
-    drop(stripped_server);
-    let out = sensor.stop();
-    let seen = on_port(&out.exchanges, server.port);
+/// The two views of the exchange between the client `client_pid` and
+/// `server`, exact and marked TLS.
+fn check_pair(exchanges: &[Value], server: &RustlsServer, client_pid: u32, mode: &str) {
+    let seen = on_port(exchanges, server.port);
     assert_eq!(seen.len(), 2, "{mode}: {}", dump(&seen));
     let client = seen
         .iter()
@@ -135,7 +112,10 @@ fn case(server_bin: &Path, client_bin: &Path, stripped: &Path, mode: &str) {
         format!("127.0.0.1:{}", server.port),
         "{client}"
     );
-    let alerts = read_jsonl(&out.alerts_file);
+}
+
+/// The key in `server`'s response alerted once per side.
+fn check_alert(alerts: &[Value], server: &RustlsServer, mode: &str) {
     let host = format!("127.0.0.1:{}", server.port);
     let key_alerts: Vec<&Value> = alerts
         .iter()
@@ -143,21 +123,66 @@ fn case(server_bin: &Path, client_bin: &Path, stripped: &Path, mode: &str) {
             a["rule"] == "secret.aws_access_key_id" && a["endpoint"]["host"] == host.as_str()
         })
         .collect();
-    assert!(!key_alerts.is_empty(), "{mode}: {}", dump(&alerts));
+    assert!(!key_alerts.is_empty(), "{mode}: {}", dump(alerts));
     assert!(
         key_alerts.iter().all(|a| a["tls"] == true),
         "{}",
-        dump(&alerts)
+        dump(alerts)
     );
     // Both responses (each side's view) carried the key.
     let count = key_alerts
         .iter()
         .map(|a| a["count"].as_u64().unwrap())
         .max();
-    assert_eq!(count, Some(2), "{mode}: {}", dump(&alerts));
+    assert_eq!(count, Some(2), "{mode}: {}", dump(alerts));
+}
+
+fn case(server_bin: &Path, tokio_bin: &Path, client_bin: &Path, stripped: &Path, mode: &str) {
+    let dir = scratch_dir(&format!("rustls_tls_{mode}"));
+    let config = dir.join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[capture]\nmode = {mode:?}\n# Each end's own view is what this test checks.\npair_local_ends = false\n\n[output]\nstate_dir = {:?}\n\n[metrics]\nenabled = false\n",
+            dir.join("state").display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = RustlsServer::start(server_bin, &dir);
+    let tokio_server = RustlsServer::start_as(tokio_bin, &dir, "tokio-server");
+    // Running while the sensor starts: the start-up scan looks at it.
+    let stripped_server = RustlsServer::start(stripped, &dir);
+    let config = config.display().to_string();
+    let sensor = Sensor::start(&dir, &["--config", &config]);
+    let log = dir.join("sensor.log");
+    for binary in [server_bin, tokio_bin] {
+        let line = attached(binary);
+        wait_until(
+            &format!("the sensor to log `{line}`"),
+            20,
+            || std::fs::read_to_string(&log).is_ok_and(|log| log.contains(&line)),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
+    }
+    let client_pid = run_client(client_bin, server.port, &log);
+    sensor.wait_for("both sides of the rustls request", |e| {
+        on_port(e, server.port).len() >= 2
+    });
+    let tokio_client_pid = run_client(client_bin, tokio_server.port, &log);
+    sensor.wait_for("both sides of the tokio-rustls request", |e| {
+        on_port(e, tokio_server.port).len() >= 2
+    });
+    drop(stripped_server);
+    let out = sensor.stop();
+    check_pair(&out.exchanges, &server, client_pid, mode);
+    check_pair(&out.exchanges, &tokio_server, tokio_client_pid, mode);
+    let alerts = read_jsonl(&out.alerts_file);
+    for server in [&server, &tokio_server] {
+        check_alert(&alerts, server, mode);
+    }
     let tls = &out.stats["tls"];
     assert!(
-        tls["rustls_programs_attached"].as_u64().unwrap() >= 2,
+        tls["rustls_programs_attached"].as_u64().unwrap() >= 3,
         "{tls}"
     );
     assert!(

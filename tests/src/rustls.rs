@@ -47,6 +47,13 @@ pub struct RustlsServer {
 
 impl RustlsServer {
     pub fn start(binary: &Path, dir: &Path) -> Self {
+        Self::start_as(binary, dir, "server")
+    }
+
+    /// `command`: `server` (rustls's blocking stream, a thread per
+    /// connection) or `tokio-server` (tokio-rustls on tokio's
+    /// multi-threaded runtime).
+    pub fn start_as(binary: &Path, dir: &Path, command: &str) -> Self {
         // Its certificate in a directory of its own, named after it (the
         // binary may be in `dir` itself).
         let mut name = binary.file_name().unwrap().to_owned();
@@ -56,7 +63,7 @@ impl RustlsServer {
         let (cert, key) = self_signed_certificate(&dir);
         let port = free_port();
         let mut child = Command::new(binary)
-            .arg("server")
+            .arg(command)
             .arg(format!("127.0.0.1:{port}"))
             .arg(cert)
             .arg(key)

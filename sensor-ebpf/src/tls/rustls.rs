@@ -89,6 +89,11 @@ static RUSTLS_THREADS: LruHashMap<u64, RustlsThread> = LruHashMap::with_max_entr
 #[map]
 static RUSTLS_READS: LruHashMap<u64, RustlsCall> = LruHashMap::with_max_entries(16384, 0);
 
+/// The chunk each thread's `into_first_chunk` last returned (`buf`, and
+/// its length in `iovecs`), until its `consume`.
+#[map]
+static RUSTLS_CHUNKS: LruHashMap<u64, RustlsCall> = LruHashMap::with_max_entries(16384, 0);
+
 /// Writes in flight, as the reads.
 #[map]
 static RUSTLS_WRITES: LruHashMap<u64, RustlsCall> = LruHashMap::with_max_entries(16384, 0);
@@ -229,8 +234,68 @@ pub fn rustls_read_return(ctx: RetProbeContext) {
     let Some((read, count)) = returned(&ctx, &RUSTLS_READS, id) else {
         return;
     };
+    plaintext_read(id, read.session, read.buf, count);
+}
+
+/// Attached at the return of `Reader::into_first_chunk`, which
+/// tokio-rustls (0.26) reads through: the chunk of plaintext it hands
+/// back (written through the return slot RAX points at: the slice's
+/// pointer and length), kept for the thread's `consume`.
+#[cfg(bpf_target_arch = "x86_64")]
+#[uretprobe]
+pub fn rustls_chunk_return(ctx: RetProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let regs: *const pt_regs = ctx.regs;
+    // SAFETY: `regs` is the program's context, readable for its whole run.
+    let slot = unsafe { (*regs).rax };
+    // SAFETY: user pointer read through the fault-safe helper.
+    let Ok([ptr, len]) = (unsafe { bpf_probe_read_user(slot as *const [u64; 2]) }) else {
+        return;
+    };
+    // An error, or no plaintext (a dangling pointer with length 0).
+    if ptr <= 1 || len == 0 {
+        return;
+    }
+    let chunk = RustlsCall {
+        session: 0,
+        buf: ptr,
+        iovecs: len,
+    };
+    let _ = RUSTLS_CHUNKS.insert(&id, &chunk, 0);
+}
+
+/// `<Reader as BufRead>::consume`'s entry: the caller took `amt` bytes
+/// from the front of the chunk the thread's `into_first_chunk` returned.
+#[cfg(bpf_target_arch = "x86_64")]
+#[uprobe]
+pub fn rustls_consume(ctx: ProbeContext) {
+    let id = bpf_get_current_pid_tgid();
+    // SAFETY: copy out of the map value before removing it.
+    let Some(chunk) = (unsafe { RUSTLS_CHUNKS.get(&id) }).copied() else {
+        return;
+    };
+    let _ = RUSTLS_CHUNKS.remove(&id);
+    let amount: u64 = ctx.arg(1).unwrap_or(0);
+    let Some(session) = session_of(&ctx) else {
+        return;
+    };
+    let count = amount.min(chunk.iovecs);
+    if count > 0 {
+        plaintext_read(id, session, chunk.buf, count);
+    }
+}
+
+/// `count` bytes of plaintext read at `buf` from `session`: tied to the
+/// socket the thread received from since its last read, else to the
+/// session's.
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn plaintext_read(id: u64, session: u64, buf: u64, count: u64) {
     let pid = (id >> 32) as u32;
-    let session = key(pid, read.session);
+    let session = key(pid, session);
     let received = match RUSTLS_THREADS.get_ptr_mut(&id) {
         // SAFETY: pointer into the map value, valid for this run.
         Some(t) if unsafe { (*t).received } != 0 => {
@@ -261,7 +326,7 @@ pub fn rustls_read_return(ctx: RetProbeContext) {
             }
         },
     };
-    calls::capture_on(pid, socket, OP_READ, Source::Buffer(read.buf), count);
+    calls::capture_on(pid, socket, OP_READ, Source::Buffer(buf), count);
 }
 
 /// Called by the socket (or syscall) hooks for a send or receive, in

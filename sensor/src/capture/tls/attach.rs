@@ -57,7 +57,13 @@ pub const RUSTLS_WRITE_RETURN_PROGRAM: &str = "rustls_write_return";
 /// rustls's `Reader::read`, at its entry and at its return.
 pub const RUSTLS_READ_PROGRAM: &str = "rustls_read";
 pub const RUSTLS_READ_RETURN_PROGRAM: &str = "rustls_read_return";
-const RUSTLS_PROGRAMS: [&str; 5] = [
+/// tokio-rustls's reads: `Reader::into_first_chunk`'s return, and
+/// `<Reader as BufRead>::consume`'s entry.
+pub const RUSTLS_CHUNK_RETURN_PROGRAM: &str = "rustls_chunk_return";
+pub const RUSTLS_CONSUME_PROGRAM: &str = "rustls_consume";
+const RUSTLS_PROGRAMS: [&str; 7] = [
+    RUSTLS_CHUNK_RETURN_PROGRAM,
+    RUSTLS_CONSUME_PROGRAM,
     RUSTLS_WRITE_PROGRAM,
     RUSTLS_WRITE_VECTORED_PROGRAM,
     RUSTLS_WRITE_RETURN_PROGRAM,
@@ -185,7 +191,9 @@ pub fn load_rustls(ebpf: &mut Ebpf) -> Result<(), AttachError> {
 
 /// Attaches the rustls programs to a program linking rustls: every copy
 /// of `Writer::write`, `write_vectored` and `Reader::read` at its entry
-/// and its return. All or nothing, as `attach_file`.
+/// and its return, of `Reader::into_first_chunk` at its return and of
+/// `<Reader as BufRead>::consume` at its entry. All or nothing, as
+/// `attach_file`.
 pub fn attach_rustls(
     ebpf: &mut Ebpf,
     multi: Option<&MultiPrograms>,
@@ -225,6 +233,21 @@ pub fn attach_rustls(
         &rustls.writes,
         LinkKind::Return,
     ));
+    if !rustls.chunks.is_empty() && !rustls.consumes.is_empty() {
+        groups.push(group(
+            RUSTLS_CHUNK_RETURN_PROGRAM,
+            "rustls::conn::Reader::into_first_chunk (return)",
+            &rustls.chunks,
+            LinkKind::Return,
+        ));
+        groups.push(group(
+            RUSTLS_CONSUME_PROGRAM,
+            "<rustls::conn::Reader as std::io::BufRead>::consume",
+            &rustls.consumes,
+            LinkKind::Entry,
+        ));
+    }
+    groups.retain(|g| !g.offsets.is_empty());
     if !rustls.vectored_writes.is_empty() {
         groups.push(group(
             RUSTLS_WRITE_VECTORED_PROGRAM,

@@ -319,11 +319,12 @@ impl TlsProbes {
             Ok(links) => {
                 self.links.extend(links);
                 tracing::info!(
-                    "TLS probes attached to the rustls program {} (Writer::write at {}, Writer::write_vectored at {} and Reader::read at {} places, their plaintext tied to the socket the thread sends or receives on next to them)",
+                    "TLS probes attached to the rustls program {} (Writer::write at {}, Writer::write_vectored at {}, Reader::read at {} and Reader::into_first_chunk with consume at {} places, their plaintext tied to the socket the thread sends or receives on next to them)",
                     path.display(),
                     rustls.writes.len(),
                     rustls.vectored_writes.len(),
-                    rustls.reads.len()
+                    rustls.reads.len(),
+                    rustls.chunks.len().min(rustls.consumes.len())
                 );
                 self.stats.rustls_programs_attached += 1;
                 self.stats.files_attached += 1;

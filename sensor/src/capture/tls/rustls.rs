@@ -37,6 +37,10 @@ pub struct RustlsProbes {
     /// linker leaves it out).
     pub vectored_writes: Vec<u64>,
     pub reads: Vec<u64>,
+    /// `Reader::into_first_chunk` and `<Reader as BufRead>::consume`,
+    /// which tokio-rustls 0.26 reads through instead of `Reader::read`.
+    pub chunks: Vec<u64>,
+    pub consumes: Vec<u64>,
 }
 
 /// The plaintext functions.
@@ -45,6 +49,8 @@ enum Function {
     Write,
     WriteVectored,
     Read,
+    FirstChunk,
+    Consume,
 }
 
 /// The plaintext functions, as their demangled names (without the hash)
@@ -52,6 +58,9 @@ enum Function {
 const WRITE_SUFFIX: &str = "::Writer as std::io::Write>::write";
 const WRITE_VECTORED_SUFFIX: &str = "::Writer as std::io::Write>::write_vectored";
 const READ_SUFFIX: &str = "::Reader as std::io::Read>::read";
+const CONSUME_SUFFIX: &str = "::Reader as std::io::BufRead>::consume";
+/// An inherent method: its demangled name starts `rustls::`.
+const FIRST_CHUNK_SUFFIX: &str = "::Reader::into_first_chunk";
 
 /// What the string tables of a program linking rustls hold: its crate
 /// name in the mangled symbols (legacy `rustls..conn`, v0 `6rustls`).
@@ -66,6 +75,9 @@ fn function_of(mangled: &str) -> Option<Function> {
         return None;
     }
     let demangled = format!("{:#}", rustc_demangle::try_demangle(mangled).ok()?);
+    if demangled.starts_with("rustls::") && demangled.ends_with(FIRST_CHUNK_SUFFIX) {
+        return Some(Function::FirstChunk);
+    }
     if !demangled.starts_with("<rustls::") {
         return None;
     }
@@ -75,6 +87,8 @@ fn function_of(mangled: &str) -> Option<Function> {
         Some(Function::WriteVectored)
     } else if demangled.ends_with(READ_SUFFIX) {
         Some(Function::Read)
+    } else if demangled.ends_with(CONSUME_SUFFIX) {
+        Some(Function::Consume)
     } else {
         None
     }
@@ -102,6 +116,8 @@ pub fn examine(path: &Path) -> Result<RustlsExamined, SymbolError> {
         writes: Vec::new(),
         vectored_writes: Vec::new(),
         reads: Vec::new(),
+        chunks: Vec::new(),
+        consumes: Vec::new(),
     };
     for symbol in elf.symbols() {
         if !symbol.is_definition() || symbol.kind() != SymbolKind::Text {
@@ -117,12 +133,15 @@ pub fn examine(path: &Path) -> Result<RustlsExamined, SymbolError> {
             Function::Write => &mut probes.writes,
             Function::WriteVectored => &mut probes.vectored_writes,
             Function::Read => &mut probes.reads,
+            Function::FirstChunk => &mut probes.chunks,
+            Function::Consume => &mut probes.consumes,
         };
         if !list.contains(&offset) {
             list.push(offset);
         }
     }
-    if probes.writes.is_empty() && probes.reads.is_empty() {
+    let chunked = !probes.chunks.is_empty() && !probes.consumes.is_empty();
+    if probes.writes.is_empty() && probes.reads.is_empty() && !chunked {
         return Ok(RustlsExamined::NotRustls);
     }
     if elf.architecture() != Architecture::X86_64 {
@@ -130,7 +149,7 @@ pub fn examine(path: &Path) -> Result<RustlsExamined, SymbolError> {
             "a program linking rustls built for another architecture than x86-64".to_owned(),
         ));
     }
-    if probes.writes.is_empty() || probes.reads.is_empty() {
+    if probes.writes.is_empty() || (probes.reads.is_empty() && !chunked) {
         // One of the two was inlined into its callers (link-time
         // optimisation): half a conversation would mislead.
         return Ok(RustlsExamined::Unsupported(format!(
@@ -205,7 +224,16 @@ mod tests {
     #[test]
     fn the_plaintext_functions_are_found_in_each_mangling_and_module_path() {
         use Function::*;
-        let cases: [(&str, Option<Function>); 8] = [
+        let cases: [(&str, Option<Function>); 10] = [
+            // tokio-rustls 0.26 reads through these two.
+            (
+                "_ZN6rustls4conn10connection6Reader16into_first_chunk17h15f927f24848a5d8E",
+                Some(FirstChunk),
+            ),
+            (
+                "_ZN69_$LT$rustls..conn..connection..Reader$u20$as$u20$std..io..BufRead$GT$7consume17h0123456789abcdefE",
+                Some(Consume),
+            ),
             // rustls 0.23, legacy mangling (rustc's default).
             (
                 "_ZN67_$LT$rustls..conn..connection..Writer$u20$as$u20$std..io..Write$GT$5write17h5207486757e8f94fE",

@@ -267,10 +267,11 @@ fn try_program(
         Examined::RustlsNotCovered(why) => (Err(format!("it is {why}")), None),
         Examined::Rustls(probes) => {
             let found = format!(
-                "rustls: Writer::write and Reader::read ({} and {} copies; write_vectored: {})",
+                "rustls: Writer::write and Reader::read ({} and {} copies; write_vectored: {}; into_first_chunk with consume: {})",
                 probes.writes.len(),
                 probes.reads.len(),
-                probes.vectored_writes.len()
+                probes.vectored_writes.len(),
+                probes.chunks.len().min(probes.consumes.len())
             );
             let attach = loaded
                 .filter(|l| l.rustls && !excluded)

@@ -2,8 +2,12 @@
 //! (tests/e2e/rustls_tls.rs): rustls over std's TCP, HTTP/1.1, JSON with a
 //! planted key. Usage:
 //!   rustls-https server ADDR CERT KEY   prints `listening`, serves until killed
+//!   rustls-https tokio-server ADDR CERT KEY   the same on tokio-rustls
 //!   rustls-https client URL             waits for a line on stdin, POSTs,
 //!                                       prints `STATUS BODY_LENGTH`
+
+// ring's provider without post-quantum key exchange is all the test needs.
+#![allow(deprecated)]
 
 use std::io::{BufRead, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -28,27 +32,31 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("server") => server(&args[2], &args[3], &args[4]),
+        Some("tokio-server") => tokio_server(&args[2], &args[3], &args[4]),
         Some("client") => client(&args[2]),
         _ => {
-            eprintln!("usage: rustls-https server ADDR CERT KEY | client URL");
+            eprintln!("usage: rustls-https server|tokio-server ADDR CERT KEY | client URL");
             std::process::exit(2);
         }
     }
 }
 
-fn server(addr: &str, cert: &str, key: &str) {
+fn server_config(cert: &str, key: &str) -> rustls::ServerConfig {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .expect("certificate file")
         .map(|c| c.expect("certificate"))
         .collect();
     let key = PrivateKeyDer::from_pem_file(key).expect("key file");
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+    rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .expect("server certificate");
-    let config = Arc::new(config);
+        .expect("server certificate")
+}
+
+fn server(addr: &str, cert: &str, key: &str) {
+    let config = Arc::new(server_config(cert, key));
     let listener = TcpListener::bind(addr).expect("bind");
     println!("listening");
     std::io::stdout().flush().unwrap();
@@ -67,21 +75,95 @@ fn server(addr: &str, cert: &str, key: &str) {
 
 /// One request, one response, then close_notify.
 fn serve(stream: &mut StreamOwned<rustls::ServerConnection, TcpStream>) -> std::io::Result<()> {
-    let (head, body) = read_message(stream)?;
+    let (head, _) = read_message(stream)?;
+    let (response_head, body) = response(&head);
+    stream.write_all(response_head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
+    stream.conn.send_close_notify();
+    stream.flush()
+}
+
+/// The response to a request whose head is `head`: its head and body.
+fn response(head: &str) -> (String, String) {
     let status = if head.starts_with(&format!("POST {PATH} ")) {
         "200 OK"
     } else {
         "404 Not Found"
     };
-    let _ = body;
     let body = format!("{RESPONSE_START}{}\"}}", "x".repeat(HISTORY));
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(response.as_bytes())?;
-    stream.conn.send_close_notify();
-    stream.flush()
+    (head, body)
+}
+
+/// `server` on tokio-rustls (0.26, which reads through
+/// `Reader::into_first_chunk` and `consume`) and tokio's multi-threaded
+/// runtime: tasks move between worker threads. The response goes out in
+/// one vectored write, then what it did not take, as hyper writes.
+fn tokio_server(addr: &str, cert: &str, key: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = Arc::new(server_config(cert, key));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_io()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        println!("listening");
+        std::io::stdout().flush().unwrap();
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let mut got = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let head = loop {
+                    if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break String::from_utf8_lossy(&got[..at]).into_owned();
+                    }
+                    match tls.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                while got.len() < head.len() + 4 + length {
+                    match tls.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let (response_head, body) = response(&head);
+                let slices = [
+                    IoSlice::new(response_head.as_bytes()),
+                    IoSlice::new(body.as_bytes()),
+                ];
+                let Ok(taken) = tls.write_vectored(&slices).await else {
+                    return;
+                };
+                let all = [response_head.as_bytes(), body.as_bytes()].concat();
+                if tls.write_all(&all[taken..]).await.is_ok() {
+                    let _ = tls.shutdown().await;
+                }
+            });
+        }
+    });
 }
 
 fn client(url: &str) {
