@@ -3,8 +3,10 @@
 //! linkerd2-proxy): its plaintext goes in through
 //! `<rustls::conn::Writer as std::io::Write>::write` and comes out through
 //! `<rustls::conn::Reader as std::io::Read>::read`, and through the
-//! writer's `write_vectored` (tokio-rustls under hyper) (`rustls::conn::connection::…`
-//! since rustls 0.23). Both are found by name in the program's symbol
+//! writer's `write_vectored` (tokio-rustls under hyper); tokio-rustls 0.26
+//! reads through `Reader::into_first_chunk` then `<Reader as
+//! BufRead>::consume` instead of `read` (`rustls::conn::connection::…`
+//! since rustls 0.23). All are found by name in the program's symbol
 //! table, demangled (Rust's legacy and v0 manglings), every copy of each.
 //! A program stripped of its symbol table cannot be probed: it is
 //! recognised by rustls's source paths in its read-only data (panic
