@@ -10,6 +10,25 @@ pub fn rfc3339(unix_ns: i128) -> String {
     Rfc3339Text::of(unix_ns).as_str().to_owned()
 }
 
+/// `YYYY-MM-DDTHH:MM:SS`: the part of the text shared by one second.
+const PREFIX: usize = 19;
+
+thread_local! {
+    /// The last second formatted on this thread, and its prefix.
+    static LAST_SECOND: std::cell::Cell<(Option<i128>, [u8; PREFIX])> =
+        const { std::cell::Cell::new((None, [0; PREFIX])) };
+}
+
+/// Decimal trailing zeros of `n` (not zero).
+fn decimal_trailing_zeros(mut n: u32) -> usize {
+    let mut zeros = 0;
+    while n.is_multiple_of(10) {
+        n /= 10;
+        zeros += 1;
+    }
+    zeros
+}
+
 /// RFC 3339 text held on the stack: what an exchange record writes for
 /// every exchange, formatted without a heap allocation (`rfc3339` is the
 /// same text as a `String`).
@@ -23,6 +42,55 @@ pub struct Rfc3339Text {
 impl Rfc3339Text {
     /// Unix nanoseconds as RFC 3339 (empty when out of range).
     pub fn of(unix_ns: i128) -> Self {
+        let seconds = unix_ns.div_euclid(1_000_000_000);
+        let nanos = unix_ns.rem_euclid(1_000_000_000) as u32;
+        // Exchanges come by the thousand per second: the date and time of
+        // day are the last one's, and only the fraction is new.
+        let hit = LAST_SECOND.with(|last| {
+            let (second, prefix) = last.get();
+            (second == Some(seconds)).then_some(prefix)
+        });
+        if let Some(prefix) = hit {
+            return Self::with_fraction(&prefix, nanos);
+        }
+        let text = Self::formatted(unix_ns);
+        if let Some(prefix) = text.buf.first_chunk::<PREFIX>() {
+            if text.len as usize > PREFIX && matches!(text.buf[PREFIX], b'.' | b'Z') {
+                LAST_SECOND.with(|last| last.set((Some(seconds), *prefix)));
+            }
+        }
+        text
+    }
+
+    /// `prefix` (`YYYY-MM-DDTHH:MM:SS`) and then the fraction as the time
+    /// crate writes it: none when zero, else up to nine digits without
+    /// trailing zeros.
+    fn with_fraction(prefix: &[u8; PREFIX], nanos: u32) -> Self {
+        let mut buf = [0u8; 32];
+        buf[..PREFIX].copy_from_slice(prefix);
+        let mut len = PREFIX;
+        if nanos != 0 {
+            buf[len] = b'.';
+            len += 1;
+            let mut digits = [0u8; 9];
+            let mut n = nanos;
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            let kept = 9 - decimal_trailing_zeros(nanos);
+            buf[len..len + kept].copy_from_slice(&digits[..kept]);
+            len += kept;
+        }
+        buf[len] = b'Z';
+        Self {
+            buf,
+            len: (len + 1) as u8,
+        }
+    }
+
+    /// Formatted whole by the time crate.
+    fn formatted(unix_ns: i128) -> Self {
         let mut buf = [0u8; 32];
         let mut out = &mut buf[..];
         let written = OffsetDateTime::from_unix_timestamp_nanos(unix_ns)
@@ -120,13 +188,27 @@ mod tests {
             let digits = 10i128.pow((x % 10) as u32);
             cases.push(ns / digits * digits);
         }
-        for ns in cases {
-            let want = time::OffsetDateTime::from_unix_timestamp_nanos(ns)
-                .ok()
-                .and_then(|t| t.format(&Rfc3339).ok())
-                .unwrap_or_default();
-            assert_eq!(super::Rfc3339Text::of(ns).as_str(), want, "{ns}");
-            assert_eq!(rfc3339(ns), want, "{ns}");
+        // Each case then the same second again with other fractions, so
+        // the text built from the last second's prefix is checked too.
+        let same_second = |ns: i128, x: u64| {
+            let second = ns.div_euclid(1_000_000_000) * 1_000_000_000;
+            let digits = 10i128.pow((x % 10) as u32);
+            [
+                second,
+                second + 1,
+                second + 999_999_999,
+                second + i128::from(x % 1_000_000_000) / digits * digits,
+            ]
+        };
+        for (i, ns) in cases.into_iter().enumerate() {
+            for ns in std::iter::once(ns).chain(same_second(ns, i as u64 * 7_919)) {
+                let want = time::OffsetDateTime::from_unix_timestamp_nanos(ns)
+                    .ok()
+                    .and_then(|t| t.format(&Rfc3339).ok())
+                    .unwrap_or_default();
+                assert_eq!(super::Rfc3339Text::of(ns).as_str(), want, "{ns}");
+                assert_eq!(rfc3339(ns), want, "{ns}");
+            }
         }
     }
 }

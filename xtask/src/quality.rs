@@ -66,6 +66,12 @@ pub struct QualityArgs {
     /// Also write the table as Markdown here.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Also write every exchange's outcome here, one JSON object a line
+    /// (case number, kind, type, label, field, sample, the sensor's rules
+    /// and whether detect-secrets reported it): what a false alarm or a
+    /// miss was, to read or to count with `jq`.
+    #[arg(long)]
+    per_sample: Option<PathBuf>,
 }
 
 /// One evaluation sample as extract.py writes it.
@@ -118,6 +124,39 @@ pub fn quality(args: &QualityArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.markdown {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &args.per_sample {
+        write_per_sample(path, &cases, &ours, &theirs)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One line per exchange: the case, which framing it was sent in, and what
+/// each scanner said.
+fn write_per_sample(
+    path: &Path,
+    cases: &[Case],
+    ours: &[Vec<String>],
+    theirs: &BTreeMap<usize, bool>,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for (n, rules) in ours.iter().enumerate() {
+        let case = &cases[n / 2];
+        let line = serde_json::json!({
+            "exchange": n,
+            "kind": case.kind,
+            "type": case.kind_type,
+            "label": if case.positive { "pos" } else { "neg" },
+            "framing": if n % 2 == 0 { "neutral" } else { "telling" },
+            "field": if n % 2 == 0 { "data" } else { case.field.as_str() },
+            "sample": case.sample,
+            "sensor": rules,
+            "detect_secrets": theirs.get(&n),
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
     Ok(())
 }
 

@@ -139,6 +139,18 @@ impl JsonLines {
         self.write_line()
     }
 
+    /// Writes one line that `fill` writes as JSON (a value with a writer
+    /// of its own, such as an exchange record).
+    pub fn write_with(
+        &mut self,
+        fill: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+    ) -> io::Result<()> {
+        self.line.clear();
+        fill(&mut self.line).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.write_line()
+    }
+
     /// Writes `self.line`, rotating first when it would not fit.
     fn write_line(&mut self) -> io::Result<()> {
         if let Some(rotation) = self.rotation {

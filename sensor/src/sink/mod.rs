@@ -5,6 +5,7 @@ pub mod alerts_file;
 pub mod body;
 pub mod chain;
 pub mod config;
+pub mod exchange_json;
 pub mod exchange_record;
 pub mod jsonl;
 mod metrics;

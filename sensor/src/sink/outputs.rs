@@ -17,6 +17,7 @@ use crate::exchange::HttpExchange;
 use crate::origin::Origin;
 use crate::sink::alerts_file::AlertsFile;
 use crate::sink::chain::ChainKey;
+use crate::sink::exchange_json::RecordHead;
 use crate::sink::worker::{AlertLine, SinkFilter, SinkHandle, SinkSnapshot};
 use crate::sink::{ExchangeRecord, JsonLines};
 
@@ -42,6 +43,8 @@ pub struct Outputs {
     format: RecordFormat,
     /// The host and sensor exchange records name.
     origin: Origin,
+    /// The start every native exchange record shares (`origin`'s).
+    record_head: RecordHead,
     /// Remote sinks, each on its own thread behind a bounded queue.
     sinks: Vec<SinkHandle>,
 }
@@ -65,6 +68,7 @@ impl Outputs {
             SinkFilter::default(),
             config.format,
         );
+        let origin = Origin::detect(None);
         Ok(Self {
             alerts,
             exchanges: config
@@ -73,7 +77,8 @@ impl Outputs {
                 .map(|path| open("exchanges", path))
                 .transpose()?,
             format: config.format,
-            origin: Origin::detect(None),
+            record_head: RecordHead::of(&origin),
+            origin,
             sinks: Vec::new(),
         })
     }
@@ -96,6 +101,7 @@ impl Outputs {
 
     /// The host and sensor exchange records name.
     pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.record_head = RecordHead::of(&origin);
         self.origin = origin;
         self
     }
@@ -136,7 +142,9 @@ impl Outputs {
             let record =
                 ExchangeRecord::new(exchange, endpoint, &self.origin, tags).with_peer(peer);
             let written = match self.format {
-                RecordFormat::Native => out.write(&record),
+                RecordFormat::Native => {
+                    out.write_with(|line| record.write_json(&self.record_head, line))
+                }
                 RecordFormat::Ocsf => out.write(&super::ocsf::http_activity(&record)),
             };
             written.map_err(|source| write_error(out, source))?;

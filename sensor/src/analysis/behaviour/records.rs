@@ -4,13 +4,14 @@
 //! what is there (a lower bound).
 //!
 //! Every JSON response is counted, so the count reads 64 bytes at a time:
-//! bit masks of the quotes and of the structural bytes (`[ ] { } ,`), with
+//! bit masks of the quotes, the brackets (`[ ] { }`) and the commas, with
 //! SSE2 on x86_64, a prefix XOR of the quotes for which bytes are inside
-//! strings, and then only the structural bytes outside strings one by one
-//! (about five per record of a typical API answer, where reading byte by
-//! byte looked at all forty). A block holding a backslash (an escape, rare
-//! in API data) is read byte by byte, as is one that starts right after
-//! one, so escaped quotes never need the masks.
+//! strings, and then only the brackets outside strings one by one (two per
+//! record of a typical API answer, where reading byte by byte looked at
+//! all forty): the depth only changes at a bracket, so the commas between
+//! two brackets are counted at once (a popcount). A block holding a
+//! backslash (an escape, rare in API data) is read byte by byte, as is one
+//! that starts right after one, so escaped quotes never need the masks.
 
 /// Records in `body`, or None when it is not a JSON array or object.
 pub(crate) fn json_records(body: &[u8]) -> Option<u64> {
@@ -89,6 +90,7 @@ impl Count {
     }
 
     /// One structural byte outside strings: `[`, `{`, `]`, `}` or `,`.
+    #[inline]
     fn structural(&mut self, b: u8) {
         match b {
             b'[' | b'{' => {
@@ -122,22 +124,34 @@ impl Count {
         // is outside).
         let inside = prefix_xor(masks.quote) ^ if self.in_string { !0 } else { 0 };
         self.in_string = inside >> (BLOCK - 1) == 1;
-        let mut structural = masks.structural & !inside;
-        // The state only changes at a structural byte, so whether a byte
-        // is the counted array's first element is decided once per stretch
-        // between two of them.
+        let commas = masks.commas & !inside;
+        let mut brackets = masks.brackets & !inside;
+        // Only a bracket changes the state: between two, the commas are
+        // counted at once, and whether a byte is the counted array's first
+        // element is decided once per stretch (an element only needs to be
+        // seen, not placed).
         let mut from = 0;
-        while structural != 0 {
-            let at = structural.trailing_zeros() as usize;
-            structural &= structural - 1;
-            if self.wants_element() {
-                self.has_element = element_byte_in(&block[from..=at], inside >> from);
+        loop {
+            let end = if brackets == 0 {
+                BLOCK
+            } else {
+                brackets.trailing_zeros() as usize + 1
+            };
+            if self.counting && self.depth == self.element_depth {
+                self.commas += u64::from((commas & span(from, end)).count_ones());
+                if !self.has_element {
+                    self.has_element = element_byte_in(&block[from..end], inside >> from);
+                }
             }
-            from = at + 1;
-            self.structural(block[at]);
-        }
-        if from < BLOCK && self.wants_element() {
-            self.has_element = element_byte_in(&block[from..], inside >> from);
+            if brackets == 0 {
+                break;
+            }
+            brackets &= brackets - 1;
+            self.structural(block[end - 1]);
+            from = end;
+            if from == BLOCK {
+                break;
+            }
         }
     }
 
@@ -191,13 +205,20 @@ fn prefix_xor(mut x: u64) -> u64 {
     x
 }
 
-/// Which bytes of a block are quotes, backslashes and structural bytes
+/// Bits `from..end` of a block's mask (`end` at most `BLOCK`).
+fn span(from: usize, end: usize) -> u64 {
+    let below_end = if end >= BLOCK { !0 } else { (1u64 << end) - 1 };
+    below_end & (!0u64 << from)
+}
+
+/// Which bytes of a block are quotes, backslashes, brackets and commas
 /// (bit i for byte i).
 #[derive(Debug, PartialEq)]
 struct Masks {
     quote: u64,
     backslash: u64,
-    structural: u64,
+    brackets: u64,
+    commas: u64,
 }
 
 impl Masks {
@@ -211,28 +232,31 @@ impl Masks {
         let mut masks = Self {
             quote: 0,
             backslash: 0,
-            structural: 0,
+            brackets: 0,
+            commas: 0,
         };
         for (i, chunk) in block.chunks_exact(16).enumerate() {
             // SAFETY: SSE2 is part of the x86_64 baseline; the unaligned
             // load reads exactly the 16 bytes of `chunk`.
-            let (quote, backslash, structural) = unsafe {
+            let (quote, backslash, brackets, commas) = unsafe {
                 let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
                 let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-                let structural = _mm_or_si128(
+                let brackets = _mm_or_si128(
                     _mm_or_si128(eq(b'['), eq(b']')),
-                    _mm_or_si128(_mm_or_si128(eq(b'{'), eq(b'}')), eq(b',')),
+                    _mm_or_si128(eq(b'{'), eq(b'}')),
                 );
                 (
                     _mm_movemask_epi8(eq(b'"')),
                     _mm_movemask_epi8(eq(b'\\')),
-                    _mm_movemask_epi8(structural),
+                    _mm_movemask_epi8(brackets),
+                    _mm_movemask_epi8(eq(b',')),
                 )
             };
             let shift = 16 * i;
             masks.quote |= u64::from(quote as u16) << shift;
             masks.backslash |= u64::from(backslash as u16) << shift;
-            masks.structural |= u64::from(structural as u16) << shift;
+            masks.brackets |= u64::from(brackets as u16) << shift;
+            masks.commas |= u64::from(commas as u16) << shift;
         }
         masks
     }
@@ -247,12 +271,14 @@ impl Masks {
         let mut masks = Self {
             quote: 0,
             backslash: 0,
-            structural: 0,
+            brackets: 0,
+            commas: 0,
         };
         for (i, &b) in block.iter().enumerate() {
             masks.quote |= u64::from(b == b'"') << i;
             masks.backslash |= u64::from(b == b'\\') << i;
-            masks.structural |= u64::from(matches!(b, b'[' | b']' | b'{' | b'}' | b',')) << i;
+            masks.brackets |= u64::from(matches!(b, b'[' | b']' | b'{' | b'}')) << i;
+            masks.commas |= u64::from(b == b',') << i;
         }
         masks
     }

@@ -2,6 +2,7 @@
 
 use base64::Engine as _;
 
+use super::provider_formats;
 use super::rules::Check;
 use super::validators as v;
 
@@ -131,9 +132,12 @@ fn passes(check: Check, value: &[u8], segment: &[u8], report_examples: bool) -> 
                 || !value.starts_with(b"xox")
                 || value[4] != b'-'
                 || v::slack_token(value);
+            // A value with a provider's prefix is that provider's key, and
+            // only in its format (`provider_formats`).
             !jwt && !firebase
                 && (report_examples
                     || slack_shaped
+                        && !provider_formats::off_format(value)
                         && v::generic_secret(value)
                         && (v::token_alphabet(value) || password_named(segment, value))
                         && !names_a_location(segment, value)

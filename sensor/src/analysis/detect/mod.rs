@@ -14,8 +14,8 @@
 //! Layout: `pii`, `secrets`, `jwt`, `errors` and `headers` hold the rule
 //! tables; `rules` and `custom` compile them; `prefilter`, `body`,
 //! `keyword_dfa`, `json_walk`, `scan`, `group_span`, `match_set` and `memo` (header findings by value) are the
-//! engine; `validators`, `checks`, `redact` and `fingerprint` the
-//! per-value work.
+//! engine; `validators`, `checks`, `provider_formats`, `redact` and
+//! `fingerprint` the per-value work.
 
 mod body;
 mod checks;
@@ -37,6 +37,7 @@ mod pii;
 mod prefilter;
 pub mod protobuf;
 mod protocol;
+mod provider_formats;
 pub mod redact;
 mod rule_set;
 mod rules;

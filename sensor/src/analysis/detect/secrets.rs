@@ -416,8 +416,11 @@ pub const SPECS: &[Spec] = &[
         description:
             "PEM or PGP private key (RSA, EC, DSA, OpenSSH, PKCS#8, PGP) with key material",
         keywords: &["-----begin"],
+        // Between the armor and the key material: line breaks, written out
+        // (`\r\n` in a quoted string) or real, and the joins of a key
+        // split across string concatenation (`"-----" +\n"MIIE...`).
         regex: Some(
-            r"(-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----\s*(?:[A-Za-z-]{1,32}: [^\r\n]{0,200}\r?\n\s*)*[A-Za-z0-9+/=]{40})",
+            r#"(-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[rn]|["']\s*\+\s*["'])*(?:[A-Za-z-]{1,32}: [^\r\n]{0,200}\r?\n\s*)*[A-Za-z0-9+/=]{40})"#,
         ),
         check: Check::NotPlaceholder,
         mask: Mask::Pem,

@@ -592,17 +592,21 @@ pub fn generic_secret(s: &[u8]) -> bool {
         (true, false) => s.iter().filter(|b| b.is_ascii_digit()).count() >= 16 && entropy >= 2.3,
         (false, false) => false,
     };
-    shape && !is_placeholder_word(s) && !has_replacement_mark(s) && !counts_up_in_pairs(s)
+    shape
+        && !is_placeholder_word(s)
+        && !has_replacement_mark(s)
+        && !counts_in_pairs(s)
+        && !is_reference(s)
 }
 
-/// Four or more letter-digit pairs counting up together (`a1b2c3d4`,
-/// `1a2b3c4d`, `A1B2C3D4`): the stand-in people type for a key, never
-/// the output of a generator (a random value repeats this by chance
-/// about once in 10^11 positions).
-fn counts_up_in_pairs(s: &[u8]) -> bool {
+/// Four or more letter-digit pairs counting up or down together
+/// (`a1b2c3d4`, `1a2b3c4d`, `A1B2C3D4`, `d4c3b2a1`): the stand-in people
+/// type for a key, never the output of a generator (a random value
+/// repeats this by chance about once in 10^11 positions).
+fn counts_in_pairs(s: &[u8]) -> bool {
     let lower = s.to_ascii_lowercase();
     // (letter, digit) and (digit, letter) pairs: the next pair's letter
-    // and digit are each one more (the digit wraps 9 -> 0).
+    // and digit are each one more (or each one less; the digit wraps).
     let pair = |w: &[u8], letter_first: bool| -> Option<(u8, u8)> {
         let (l, d) = if letter_first {
             (w[0], w[1])
@@ -611,26 +615,68 @@ fn counts_up_in_pairs(s: &[u8]) -> bool {
         };
         (l.is_ascii_lowercase() && d.is_ascii_digit()).then(|| (l, d - b'0'))
     };
-    [true, false].into_iter().any(|letter_first| {
-        (0..lower.len().saturating_sub(1)).any(|start| {
-            let mut prev: Option<(u8, u8)> = None;
-            let mut run = 0;
-            for w in lower[start..].chunks_exact(2) {
-                let Some((l, d)) = pair(w, letter_first) else {
-                    break;
-                };
-                if prev.is_some_and(|(pl, pd)| l != pl + 1 || d != (pd + 1) % 10) {
-                    break;
+    let next = |(l, d): (u8, u8), up: bool| {
+        if up {
+            (l.wrapping_add(1), (d + 1) % 10)
+        } else {
+            (l.wrapping_sub(1), (d + 9) % 10)
+        }
+    };
+    [(true, true), (true, false), (false, true), (false, false)]
+        .into_iter()
+        .any(|(letter_first, up)| {
+            (0..lower.len().saturating_sub(1)).any(|start| {
+                let mut prev: Option<(u8, u8)> = None;
+                let mut run = 0;
+                for w in lower[start..].chunks_exact(2) {
+                    let Some(p) = pair(w, letter_first) else {
+                        break;
+                    };
+                    if prev.is_some_and(|q| next(q, up) != p) {
+                        break;
+                    }
+                    prev = Some(p);
+                    run += 1;
+                    if run >= 4 {
+                        return true;
+                    }
                 }
-                prev = Some((l, d));
-                run += 1;
-                if run >= 4 {
-                    return true;
-                }
-            }
-            false
+                false
+            })
         })
-    })
+}
+
+/// A reference to where the value is kept, not the value: a shell or
+/// build variable (`$DB_PASSWORD`, `$REACT_APP_BASE_URL/reset`), an
+/// environment lookup in code (`process.env.API_KEY`,
+/// `os.environ["TOKEN"]`), or a path of lowercase words
+/// (`/en/enterprise-server@3.0/auth`; generated values starting with `/`,
+/// base64 ones, mix cases).
+fn is_reference(s: &[u8]) -> bool {
+    let variable = s.first() == Some(&b'$')
+        && s[1..]
+            .iter()
+            .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_')
+            .count()
+            >= 3
+        && s.get(1)
+            .is_some_and(|b| b.is_ascii_uppercase() || *b == b'_');
+    let lookup = [
+        &b"process.env."[..],
+        b"os.environ",
+        b"System.getenv",
+        b"ENV[",
+    ]
+    .iter()
+    .any(|p| s.starts_with(p));
+    let path = s.first() == Some(&b'/')
+        && s.iter().filter(|&&b| b == b'/').count() >= 3
+        && s.iter().all(|&b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'/' | b'-' | b'_' | b'.' | b'@')
+        });
+    variable || lookup || path
 }
 
 /// Whether `s` is written in the alphabet of generated tokens: letters,
@@ -782,6 +828,12 @@ mod tests {
         "1a2b3C4d-5E6f-7g8H-9i0J-k1l2M3n4o5p6" => false,
         "y8z9a0b1Kq7vP2xR9sT4" => true,
         "d1f2e3c4b5a6Kq7vP2xR9sT4" => true,
+        "px-dep-d4c3b2a1-f6e5-h8g7-j1i8-p5o0n5m3l2k1" => false,
+        "$REACT_APP_MATRIX_BASE_URL/classroom/#/forgot_password" => false,
+        "$2y$10$Kq7vP2xR9sT4uW6yZ8aB1O" => true,
+        "process.env.REACT_APP_FIREBASE_DEV_PASSWORD" => false,
+        "/en/enterprise-server@3.0/auth" => false,
+        "/9j/4AAQSkZJRgABAQ/Kq7vP2xR9sT4" => true,
     );
 
     table!(token_alphabets, token_alphabet,

@@ -71,6 +71,9 @@ fn providers() {
         ("sk-proj-Kq7vP2xR9sT4uW6yZ8aB1cD3T3BlbkFJeF5gH7jK9mN2pQ4rS6tU8".into(), "secret.openai_key", "sk-proj-****"),
         (format!("sk-ant-api03-{}AA", "Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6tU8vW0xY2zA4bC6dE8fG1hJ3kL5mN7pQ9rS2tU4vW6xY8zA0b"), "secret.anthropic_key", "sk-ant-api03-****"),
         ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n".into(), "secret.private_key", "-----BEGIN OPENSSH PRIVATE KEY-----"),
+        // Split across string concatenation, and with written-out line breaks.
+        ("key = \"-----BEGIN RSA PRIVATE KEY-----\" +\n  \"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAlw\" +".into(), "secret.private_key", "-----BEGIN RSA PRIVATE KEY-----"),
+        ("\"-----BEGIN RSA PRIVATE KEY-----\\r\\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAlw\\r\\n".into(), "secret.private_key", "-----BEGIN RSA PRIVATE KEY-----"),
         ("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObG".into(), "secret.password_hash", "$argon2id$v=19$****"),
         ("pbkdf2_sha256$600000$Kq7vP2xR9sT4$Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6t=".into(), "secret.password_hash", "pbkdf2_sha256$****"),
         ("mongodb+srv://svc:Zq8vT3xK@cluster0.mongo.internal/db".into(), "secret.database_uri", "mongodb+srv://****:****@cluster0.mongo.internal"),
@@ -82,6 +85,7 @@ fn providers() {
         ("apiVersion: v1\nkind: Secret\ndata:\n  extra: YWRtaW46cGFzc3dvcmQ=\n".into(), "secret.kubernetes_secret_data", "****"),
         ("apiVersion: v1\nkind: 'Secret'\ndata:\n  .dockercfg: |\n    eyJhdXRocyI6eyJyZWdpc3RyeSI6e319fQ==\n".into(), "secret.kubernetes_secret_data", "****"),
         ("deploy_token - 'Kq7vP2xR9sT4uW6yZ8aB1cD3'".into(), "secret.generic_credential", "****"),
+        ("ADAFRUIT_IO_KEY=aio_Kq7vP2xR9sT4uW6yZ8aB1cD3eF5g".into(), "secret.generic_credential", "****"),
         ("acmeToken := \"Bearer Kq7vP2xR9sT4uW6yZ8aB1cD3\"".into(), "secret.generic_credential", "****"),
         ("curl -s --user 'deploy:pRf7vG2h1L8nQkW9' https://api.internal".into(), "secret.curl_user_password", "****"),
         ("api:\n  acme_api_key: \"Kq7vP2xR9sT4uW6yZ8aB1cD3\"".into(), "secret.generic_credential", "****"),
@@ -150,6 +154,15 @@ fn near_misses() {
         "BUNDLE_GEMS__CONTRIBSYS__COM: 00000000:00000000",
         "sumObj = suGyI5imvADdvU",
         "export SUMOLOGIC_ACCESSID=XXXXXXXXXXXXXX",
+        // A provider's prefix with the wrong length (truncated, extra
+        // characters): not that provider's key, so not a generic one.
+        "token := \"cfut_ZE4CrcFhEIDXk9vL2sTLe\"",
+        "nonMatchingToken := \"sm_pat_v76d26b57f\"",
+        "DATABRICKS_TOKEN=dapi123456789012345678a9bc01234defg5",
+        // References to where a value is kept, and a count-down stand-in.
+        "REACT_APP_FORGOT_PASSWORD=$REACT_APP_MATRIX_BASE_URL/classroom/#/forgot_password",
+        "  const password = process.env.REACT_APP_FIREBASE_DEV_PASSWORD || \"not-set\"",
+        " --set pixie-chart.deployKey=px-dep-d4c3b2a1-f6e5-h8g7-j1i8-p5o0n5m3l2k1 `",
     ] {
         assert_eq!(found(text), vec![], "{text}");
     }
