@@ -284,8 +284,19 @@ mod tests {
             discovery.consider(system_libssl()).is_none(),
             "attached once"
         );
+        // A program with no TLS of its own (this test binary links rustls,
+        // through the sinks, and would be handed over as such).
+        let shell = candidates::configured(std::path::Path::new("/bin/sh")).unwrap();
+        assert!(discovery.consider(shell).is_none());
         let own = candidates::configured(&std::env::current_exe().unwrap()).unwrap();
-        assert!(discovery.consider(own).is_none());
+        let probed = matches!(
+            rustls::examine(&own.open_path),
+            Ok(RustlsExamined::Probes(_))
+        );
+        match discovery.consider(own) {
+            Some(found) => assert!(probed && found.rustls.is_some() && found.hooks.is_empty()),
+            None => assert!(!probed),
+        }
         assert_eq!(counters.files_excluded.load(Ordering::Relaxed), 0);
     }
 
