@@ -68,7 +68,7 @@ pub fn header(kind: u8, key: &ConnKey, state: &ConnState, direction: u8) -> Even
         kind,
         direction,
         role: state.role,
-        flags: state.flags,
+        flags: state.flags & !FLAG_TLS_RECORDS,
         pid: key.pid,
         fd: key.fd,
         _pad: 0,
@@ -76,6 +76,19 @@ pub fn header(kind: u8, key: &ConnKey, state: &ConnState, direction: u8) -> Even
         generation: state.generation,
         comm: bpf_get_current_comm().unwrap_or([0; 16]),
     }
+}
+
+/// Kernel-only flag (masked out of events): the stream starts with a TLS
+/// record, so its bytes are ciphertext whose plaintext a library linked
+/// into the program may handle (`tls::rustls` ties it through the
+/// thread's I/O on such sockets).
+pub const FLAG_TLS_RECORDS: u8 = 0x40;
+
+/// True when `first` (a stream's first bytes) is a TLS handshake record's
+/// header: content type 22, protocol version 3.x.
+#[inline(always)]
+pub fn tls_records(first: &[u8; 8]) -> bool {
+    first[0] == 0x16 && first[1] == 0x03
 }
 
 /// What the first bytes of a stream say.
@@ -128,6 +141,9 @@ pub fn capturing_state(
             }
             Outcome::NotHttp => {
                 s.state = STATE_IGNORED;
+                if tls_records(&s.sniff.bytes) {
+                    s.flags |= FLAG_TLS_RECORDS;
+                }
                 maps::count(counter::NOT_HTTP, 1);
                 return None;
             }
@@ -160,7 +176,12 @@ pub fn discover(
     flags: u8,
 ) -> Option<*mut ConnState> {
     let role = match (sniff(first, len), direction) {
-        (Sniff::Other, _) => return None,
+        (Sniff::Other, _) => {
+            if flags == 0 && tls_records(first) {
+                tls_found(key, direction);
+            }
+            return None;
+        }
         (Sniff::Request, DIR_INGRESS) | (Sniff::Response, DIR_EGRESS) => ROLE_SERVER,
         _ => ROLE_CLIENT,
     };
@@ -187,6 +208,38 @@ pub fn discover(
     let ptr = CONNS.get_ptr_mut(key)?;
     emit_open(key, &state, direction);
     Some(ptr)
+}
+
+/// A handshake record on an fd never seen opened (its accept began before
+/// the sensor): kept, ignored but marked `FLAG_TLS_RECORDS`, so that a
+/// TLS library linked into the program (rustls) can tie its plaintext to
+/// it. The end that receives the first record is the server. The agent
+/// hears of it only once plaintext turns it into a TLS stream.
+#[inline(always)]
+fn tls_found(key: &ConnKey, direction: u8) {
+    let state = ConnState {
+        generation: unsafe { bpf_ktime_get_ns() },
+        offsets: [0, 0],
+        role: if direction == DIR_INGRESS {
+            ROLE_SERVER
+        } else {
+            ROLE_CLIENT
+        },
+        state: STATE_IGNORED,
+        flags: FLAG_DISCOVERED | FLAG_TLS_RECORDS,
+        _pad: 0,
+        family: 0,
+        port: 0,
+        addr: [0; 16],
+        sniff: sensor_common::SniffStart::default(),
+        tls_write: 0,
+        run: sensor_common::DirectionRun::default(),
+        listener_fd: -1,
+        _pad3: 0,
+    };
+    if CONNS.insert(key, &state, 0).is_err() {
+        maps::count(counter::CONN_TABLE_FULL, 1);
+    }
 }
 
 /// Starts tracking a socket seen at accept (server) or connect (client).

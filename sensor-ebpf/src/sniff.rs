@@ -77,6 +77,8 @@ pub fn step(start: &mut SniffStart, direction: u8, source: Source, moved: u64) -
             kept: kept as u64,
         },
         _ => {
+            // Kept for `conn::tls_records`, though no longer counted.
+            start.bytes = bytes;
             start.len = 0;
             Outcome::NotHttp
         }

@@ -324,3 +324,44 @@ fn running_go_programs_are_tried_each_with_its_abi() {
     );
     assert!(!out.table.contains("doctor-go-server"), "{}", out.table);
 }
+
+#[test]
+fn running_rustls_programs_are_tried_and_a_stripped_one_is_not_covered() {
+    let built = sensor_e2e::rustls::build();
+    let dir = scratch_dir("doctor_rustls");
+    let server = sensor_e2e::rustls::copy(&built, &dir, "doctor-rustls");
+    let stripped = sensor_e2e::rustls::copy(&built, &dir, "doctor-rustls-stripped");
+    let out = std::process::Command::new("strip")
+        .arg(&stripped)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "strip: {out:?}");
+    for path in [&dir, &server, &stripped] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let _running = [
+        sensor_e2e::rustls::RustlsServer::start(&server, &dir),
+        sensor_e2e::rustls::RustlsServer::start(&stripped, &dir),
+    ];
+    let config = config_in(&dir);
+    for (who, launcher) in [
+        ("root", Vec::new()),
+        ("the unit's capabilities", as_nobody_with(UNIT_CAPABILITIES)),
+    ] {
+        let out = doctor(&config, &launcher);
+        assert!(out.status.success(), "{who}:\n{}\n{}", out.table, out.log);
+        let line = out.line("HTTPS doctor-rustls");
+        assert!(
+            line.starts_with("ok")
+                && line.contains("probes attach to rustls: Writer::write and Reader::read"),
+            "{who}:\n{}",
+            out.table
+        );
+        let line = out.line("HTTPS doctor-rustls-stripped");
+        assert!(
+            line.starts_with("warn") && line.contains("without a symbol table (stripped)"),
+            "{who}:\n{}",
+            out.table
+        );
+    }
+}

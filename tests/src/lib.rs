@@ -13,6 +13,7 @@ use serde_json::Value;
 pub mod go;
 pub mod nginx;
 pub mod postgres;
+pub mod rustls;
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

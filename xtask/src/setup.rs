@@ -51,6 +51,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("perf", "linux-perf"),
     // Go TLS test: builds a Go HTTPS server and client (Go 1.19 in Debian 12).
     ("go", "golang-go"),
+    // rustls test: strips a copy of its program (built by cargo from
+    // crates.io into target/rustls-e2e).
+    ("strip", "binutils"),
 ];
 
 /// What building and running the sensor needs: all `cargo xtask run`

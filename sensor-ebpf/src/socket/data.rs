@@ -9,12 +9,14 @@ use aya_ebpf::{
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
-use sensor_common::{counter, DIR_EGRESS, DIR_INGRESS, FLAG_TLS, STATE_CAPTURING, STATE_IGNORED};
+use sensor_common::{
+    counter, tls::OP_WRITE, DIR_EGRESS, DIR_INGRESS, FLAG_TLS, STATE_CAPTURING, STATE_IGNORED,
+};
 
 use super::{layout, state, syscall};
 use crate::capture::Source;
 use crate::conn;
-use crate::maps::{self, SOCKS};
+use crate::maps::{self, TlsSocket, SOCKS};
 use crate::tls;
 
 /// `recvmsg` flag: the bytes stay queued and will be received again.
@@ -72,6 +74,19 @@ fn on_io(ctx: &BtfTracePointContext, direction: u8) {
     if let Some(s) = known {
         // SAFETY: pointer into the map value, valid for this run.
         let (now, flags) = unsafe { ((*s).state, (*s).flags) };
+        if flags & conn::FLAG_TLS_RECORDS != 0 && !tls::calls::in_call(id) {
+            // TLS records outside a library call: ciphertext, maybe of
+            // rustls, whose plaintext this send or receive ties.
+            if let Some((source, len)) = tls::rustls::socket_io(id, direction, -1, cookie) {
+                let socket = TlsSocket {
+                    fd: -1,
+                    _pad: 0,
+                    sock: cookie,
+                };
+                tls::calls::capture_on(pid, socket, OP_WRITE, source, len);
+            }
+            return;
+        }
         if flags & state::FLAG_PORT_FILTERED != 0
             || (now == STATE_IGNORED && flags & FLAG_TLS == 0 && !tls::calls::in_call(id))
         {

@@ -111,7 +111,7 @@ pub fn header(kind: u8, state: &SockState, direction: u8) -> EventHeader {
         kind,
         direction,
         role: state.role,
-        flags: state.flags & !FLAG_PORT_FILTERED,
+        flags: state.flags & !(FLAG_PORT_FILTERED | crate::conn::FLAG_TLS_RECORDS),
         pid: state.pid,
         fd: state.fd,
         _pad: 0,
@@ -183,6 +183,9 @@ fn not_http(s: &mut SockState) {
         return;
     }
     s.state = STATE_IGNORED;
+    if crate::conn::tls_records(&s.sniff.bytes) {
+        s.flags |= crate::conn::FLAG_TLS_RECORDS;
+    }
     maps::count(counter::NOT_HTTP, 1);
 }
 

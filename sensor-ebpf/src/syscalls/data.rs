@@ -5,14 +5,14 @@ use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
 };
 use sensor_common::{
-    counter, ConnKey, ConnState, PendingIo, BUF_IOVEC, BUF_MSGHDR, BUF_NONE, BUF_PLAIN, DIR_EGRESS,
-    DIR_INGRESS, EVENT_DATA, FLAG_TLS, STATE_CAPTURING,
+    counter, tls::OP_WRITE, ConnKey, ConnState, PendingIo, BUF_IOVEC, BUF_MSGHDR, BUF_NONE,
+    BUF_PLAIN, DIR_EGRESS, DIR_INGRESS, EVENT_DATA, FLAG_TLS, STATE_CAPTURING,
 };
 
 use super::{arg, ret};
 use crate::capture::{self, Source};
 use crate::conn;
-use crate::maps::{self, CONNS, PENDING_IO};
+use crate::maps::{self, TlsSocket, CONNS, PENDING_IO};
 use crate::tls;
 
 #[inline(always)]
@@ -53,6 +53,19 @@ fn exit(ctx: &TracePointContext) {
         pid: (id >> 32) as u32,
         fd: pending.fd,
     };
+    if moved > 0 && tls_records(&key) {
+        // TLS records outside a library call: ciphertext, maybe of
+        // rustls, whose plaintext this syscall ties.
+        if let Some((source, len)) = tls::rustls::socket_io(id, pending.direction, key.fd, 0) {
+            let socket = TlsSocket {
+                fd: key.fd,
+                _pad: 0,
+                sock: 0,
+            };
+            tls::calls::capture_on(key.pid, socket, OP_WRITE, source, len);
+        }
+        return;
+    }
     if moved <= 0 {
         if pending.direction == DIR_EGRESS && tls::write::retry_error(moved) {
             tls::write::note_failed_send_conn(&key);
@@ -90,6 +103,13 @@ fn exit(ctx: &TracePointContext) {
         return;
     }
     capture_conn(&key, state, pending.direction, source, moved as u64);
+}
+
+/// True when the connection `key` carries TLS records (`conn::FLAG_TLS_RECORDS`).
+#[inline(always)]
+fn tls_records(key: &ConnKey) -> bool {
+    // SAFETY: copy of the map value's flags.
+    unsafe { CONNS.get(key) }.is_some_and(|s| s.flags & conn::FLAG_TLS_RECORDS != 0)
 }
 
 /// Captures a syscall's bytes on the connection `key` (state `state`).

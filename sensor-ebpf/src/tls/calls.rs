@@ -147,27 +147,37 @@ pub fn finish(ctx: &RetProbeContext) {
     if moved <= 0 {
         return;
     }
+    capture_on(pid, socket, call.op, Source::Buffer(call.buf), moved as u64);
+}
+
+/// Captures `moved` plaintext bytes at `source`, moved in direction `op`, on
+/// the session's socket `socket`. False when the socket is not known or
+/// no longer followed (the bytes are counted as without a socket when it
+/// is not known).
+#[inline(always)]
+pub fn capture_on(pid: u32, socket: TlsSocket, op: u8, source: Source, moved: u64) -> bool {
     maps::count(counter::TLS_CALLS, 1);
     let socket_mode = crate::socket::enabled();
     if (socket_mode && socket.sock == 0) || (!socket_mode && socket.fd < 0) {
         maps::count(counter::TLS_CALLS_WITHOUT_FD, 1);
-        maps::count(counter::TLS_BYTES_WITHOUT_FD, moved as u64);
-        return;
+        maps::count(counter::TLS_BYTES_WITHOUT_FD, moved);
+        return false;
     }
-    let source = Source::Buffer(call.buf);
     if socket_mode {
         let Some(state) = crate::socket::state::plaintext_state(socket.sock) else {
-            return;
+            return false;
         };
-        crate::socket::state::step(state, call.op, source, moved as u64);
-        return;
+        crate::socket::state::step(state, op, source, moved);
+        return true;
     }
     let key = ConnKey { pid, fd: socket.fd };
     let first = capture::first_bytes(source);
-    let Some(state) = stream::plaintext_state(&key, call.op, &first, moved as u64) else {
-        return;
+    // None: a stream that is not HTTP, or no room to follow it.
+    let Some(state) = stream::plaintext_state(&key, op, &first, moved) else {
+        return true;
     };
-    crate::syscalls::capture_conn(&key, state, call.op, source, moved as u64);
+    crate::syscalls::capture_conn(&key, state, op, source, moved);
+    true
 }
 
 /// The plaintext bytes the call moved, as its kind of function reports them.

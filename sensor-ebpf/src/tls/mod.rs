@@ -7,13 +7,15 @@
 //! sessions (`write`), reads at their return (`calls`), which a read on
 //! a socket that is not captured skips (`read`).
 //! `exec` tells the agent about new processes, whose libraries it attaches.
-//! Go programs link their own TLS: `go` hooks `crypto/tls` in them.
+//! Go programs link their own TLS: `go` hooks `crypto/tls` in them; Rust
+//! programs link rustls: `rustls` hooks its plaintext reader and writer.
 
 pub mod calls;
 mod exec;
 #[cfg(bpf_target_arch = "x86_64")]
 mod go;
 mod read;
+pub mod rustls;
 mod session;
 mod stream;
 pub mod write;

@@ -58,9 +58,9 @@ pub fn checks(config: &Config, capabilities: Option<u64>) -> Vec<Check> {
 /// What the running programs with TLS of their own came to.
 fn programs_summary(trial: &Trial, go: bool) -> Check {
     let what = if go {
-        "Go's crypto/tls or an OpenSSL-style library linked in statically"
+        "Go's crypto/tls, rustls, or an OpenSSL-style library linked in statically"
     } else {
-        "an OpenSSL-style library linked in statically; Go programs are not looked at ([capture.tls] go = false)"
+        "rustls or an OpenSSL-style library linked in statically; Go programs are not looked at ([capture.tls] go = false)"
     };
     let shown = trial.tls.programs.len();
     let not_shown = trial.tls.programs_not_shown;
@@ -208,7 +208,7 @@ fn tls_program(
             return Check::warn(
                 name,
                 format!("{shown}: HTTPS through it will not be captured: {why}"),
-                "see the README's Go crypto/tls section for the programs covered",
+                "see the README's Go crypto/tls and rustls sections for the programs covered",
             )
         }
     };

@@ -26,6 +26,7 @@ use sensor_common::tls::OP_READ;
 
 use super::go::{GoAbi, GoProbes};
 use super::multi::{LinkKind, MultiError, MultiLink, MultiPrograms};
+use super::rustls::RustlsProbes;
 use super::symbols::FoundHook;
 
 /// The uprobe at a function's start: records the call.
@@ -48,6 +49,27 @@ pub const GO_READ_RETURN_PROGRAM: &str = "go_tls_read_return";
 pub const GO_STACK_WRITE_PROGRAM: &str = "go_tls_write_stack";
 pub const GO_STACK_READ_PROGRAM: &str = "go_tls_read_stack";
 pub const GO_STACK_READ_RETURN_PROGRAM: &str = "go_tls_read_return_stack";
+/// rustls's `Writer::write` and `write_vectored`, at their entry.
+pub const RUSTLS_WRITE_PROGRAM: &str = "rustls_write";
+pub const RUSTLS_WRITE_VECTORED_PROGRAM: &str = "rustls_write_vectored";
+/// Their return: the bytes rustls took.
+pub const RUSTLS_WRITE_RETURN_PROGRAM: &str = "rustls_write_return";
+/// rustls's `Reader::read`, at its entry and at its return.
+pub const RUSTLS_READ_PROGRAM: &str = "rustls_read";
+pub const RUSTLS_READ_RETURN_PROGRAM: &str = "rustls_read_return";
+/// tokio-rustls's reads: `Reader::into_first_chunk`'s return, and
+/// `<Reader as BufRead>::consume`'s entry.
+pub const RUSTLS_CHUNK_RETURN_PROGRAM: &str = "rustls_chunk_return";
+pub const RUSTLS_CONSUME_PROGRAM: &str = "rustls_consume";
+const RUSTLS_PROGRAMS: [&str; 7] = [
+    RUSTLS_CHUNK_RETURN_PROGRAM,
+    RUSTLS_CONSUME_PROGRAM,
+    RUSTLS_WRITE_PROGRAM,
+    RUSTLS_WRITE_VECTORED_PROGRAM,
+    RUSTLS_WRITE_RETURN_PROGRAM,
+    RUSTLS_READ_PROGRAM,
+    RUSTLS_READ_RETURN_PROGRAM,
+];
 const GO_PROGRAMS: [&str; 6] = [
     GO_WRITE_PROGRAM,
     GO_READ_PROGRAM,
@@ -133,10 +155,14 @@ pub fn load_multi(
     ebpf: &Ebpf,
     object: &[u8],
     go: bool,
+    rustls: bool,
 ) -> Result<(MultiPrograms, Option<MultiError>), MultiError> {
     let mut names = vec![ENTRY_PROGRAM, RETURN_PROGRAM];
     if go {
         names.extend(GO_PROGRAMS);
+    }
+    if rustls {
+        names.extend(RUSTLS_PROGRAMS);
     }
     MultiPrograms::load(ebpf, object, &names, &[WRITE_PROGRAM, READ_PROGRAM])
 }
@@ -150,6 +176,93 @@ pub fn load_go(ebpf: &mut Ebpf) -> Result<(), AttachError> {
             .map_err(|source| AttachError::Program { program, source })?;
     }
     Ok(())
+}
+
+/// Loads the rustls programs (once, before any rustls attachment), apart
+/// from the others as the Go ones are.
+pub fn load_rustls(ebpf: &mut Ebpf) -> Result<(), AttachError> {
+    for program in RUSTLS_PROGRAMS {
+        uprobe(ebpf, program)?
+            .load()
+            .map_err(|source| AttachError::Program { program, source })?;
+    }
+    Ok(())
+}
+
+/// Attaches the rustls programs to a program linking rustls: every copy
+/// of `Writer::write`, `write_vectored` and `Reader::read` at its entry
+/// and its return, of `Reader::into_first_chunk` at its return and of
+/// `<Reader as BufRead>::consume` at its entry. All or nothing, as
+/// `attach_file`.
+pub fn attach_rustls(
+    ebpf: &mut Ebpf,
+    multi: Option<&MultiPrograms>,
+    path: &Path,
+    rustls: &RustlsProbes,
+) -> Result<Vec<TlsLink>, AttachError> {
+    let group = |program, symbol, offsets: &[u64], kind| Group {
+        program,
+        symbols: vec![symbol; offsets.len()],
+        offsets: offsets.to_vec(),
+        cookies: vec![0; offsets.len()],
+        kind,
+    };
+    let mut groups = vec![
+        group(
+            RUSTLS_WRITE_PROGRAM,
+            "<rustls::conn::Writer as std::io::Write>::write",
+            &rustls.writes,
+            LinkKind::Entry,
+        ),
+        group(
+            RUSTLS_READ_PROGRAM,
+            "<rustls::conn::Reader as std::io::Read>::read",
+            &rustls.reads,
+            LinkKind::Entry,
+        ),
+        group(
+            RUSTLS_READ_RETURN_PROGRAM,
+            "<rustls::conn::Reader as std::io::Read>::read (return)",
+            &rustls.reads,
+            LinkKind::Return,
+        ),
+    ];
+    groups.push(group(
+        RUSTLS_WRITE_RETURN_PROGRAM,
+        "<rustls::conn::Writer as std::io::Write>::write (return)",
+        &rustls.writes,
+        LinkKind::Return,
+    ));
+    if !rustls.chunks.is_empty() && !rustls.consumes.is_empty() {
+        groups.push(group(
+            RUSTLS_CHUNK_RETURN_PROGRAM,
+            "rustls::conn::Reader::into_first_chunk (return)",
+            &rustls.chunks,
+            LinkKind::Return,
+        ));
+        groups.push(group(
+            RUSTLS_CONSUME_PROGRAM,
+            "<rustls::conn::Reader as std::io::BufRead>::consume",
+            &rustls.consumes,
+            LinkKind::Entry,
+        ));
+    }
+    groups.retain(|g| !g.offsets.is_empty());
+    if !rustls.vectored_writes.is_empty() {
+        groups.push(group(
+            RUSTLS_WRITE_VECTORED_PROGRAM,
+            "<rustls::conn::Writer as std::io::Write>::write_vectored",
+            &rustls.vectored_writes,
+            LinkKind::Entry,
+        ));
+        groups.push(group(
+            RUSTLS_WRITE_RETURN_PROGRAM,
+            "<rustls::conn::Writer as std::io::Write>::write_vectored (return)",
+            &rustls.vectored_writes,
+            LinkKind::Return,
+        ));
+    }
+    attach_groups(ebpf, multi, path, &groups)
 }
 
 /// Attaches the Go programs to a Go program's file: Write's entry, Read's

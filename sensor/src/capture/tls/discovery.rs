@@ -16,6 +16,7 @@ use super::config::TlsConfig;
 use super::go::{self, GoExamined, GoProbes};
 use super::proc_maps::FileId;
 use super::rescan::RescanQueue;
+use super::rustls::{self, RustlsExamined, RustlsProbes};
 use super::symbols::{self, FoundHook};
 
 /// Files handed over for attachment at most: each costs two kernel probes
@@ -36,6 +37,8 @@ pub struct Found {
     pub candidate: Candidate,
     pub hooks: Vec<FoundHook>,
     pub go: Option<GoProbes>,
+    /// A program linking rustls: its plaintext functions.
+    pub rustls: Option<RustlsProbes>,
 }
 
 /// What discovery counted, read by the capture side for the stats.
@@ -47,6 +50,9 @@ pub struct DiscoveryCounters {
     /// Go programs using crypto/tls that cannot be probed (Go before 1.13,
     /// a thread-local layout other than Go's own, not x86-64).
     pub go_unsupported: AtomicU64,
+    /// Programs linking rustls that cannot be probed (stripped, a function
+    /// inlined, not x86-64).
+    pub rustls_unsupported: AtomicU64,
 }
 
 pub struct Discovery {
@@ -145,22 +151,24 @@ impl Discovery {
             candidate.open_path.display(),
             started.elapsed()
         );
-        let (hooks, go) = match examined {
-            Ok(hooks) if hooks.iter().any(|h| h.hook.moves_data()) => (hooks, None),
-            Ok(_) if !self.config.go => return self.pass_over(candidate.id),
+        let (hooks, go, rustls) = match examined {
+            Ok(hooks) if hooks.iter().any(|h| h.hook.moves_data()) => (hooks, None, None),
+            Ok(_) if !self.config.go => match self.rustls(&candidate) {
+                Some(probes) => (Vec::new(), None, Some(probes)),
+                None => return self.pass_over(candidate.id),
+            },
             Ok(_) => match go::examine(&candidate.open_path) {
-                Ok(GoExamined::Probes(probes)) => (Vec::new(), Some(probes)),
-                Ok(GoExamined::NotGoTls) => return self.pass_over(candidate.id),
+                Ok(GoExamined::Probes(probes)) => (Vec::new(), Some(probes), None),
+                Ok(GoExamined::NotGoTls) | Err(_) => match self.rustls(&candidate) {
+                    Some(probes) => (Vec::new(), None, Some(probes)),
+                    None => return self.pass_over(candidate.id),
+                },
                 Ok(GoExamined::Unsupported(why)) => {
                     tracing::info!(
                         "HTTPS of {} will not be captured: it is {why}",
                         candidate.path.display()
                     );
                     self.counters.go_unsupported.fetch_add(1, Ordering::Relaxed);
-                    return self.pass_over(candidate.id);
-                }
-                Err(err) => {
-                    tracing::debug!("not a Go program: {err}");
                     return self.pass_over(candidate.id);
                 }
             },
@@ -196,7 +204,32 @@ impl Discovery {
             candidate,
             hooks,
             go,
+            rustls,
         })
+    }
+
+    /// The rustls functions of a program that is neither a TLS library
+    /// nor a Go program, if it links rustls and can be probed (else why
+    /// not is logged and counted).
+    fn rustls(&self, candidate: &Candidate) -> Option<RustlsProbes> {
+        match rustls::examine(&candidate.open_path) {
+            Ok(RustlsExamined::Probes(probes)) => Some(probes),
+            Ok(RustlsExamined::NotRustls) => None,
+            Ok(RustlsExamined::Unsupported(why)) => {
+                tracing::info!(
+                    "HTTPS of {} will not be captured: it is {why}",
+                    candidate.path.display()
+                );
+                self.counters
+                    .rustls_unsupported
+                    .fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Err(err) => {
+                tracing::debug!("not a program linking rustls: {err}");
+                None
+            }
+        }
     }
 
     /// Remembers a file as examined and not attached.
@@ -251,8 +284,19 @@ mod tests {
             discovery.consider(system_libssl()).is_none(),
             "attached once"
         );
+        // A program with no TLS of its own (this test binary links rustls,
+        // through the sinks, and would be handed over as such).
+        let shell = candidates::configured(std::path::Path::new("/bin/sh")).unwrap();
+        assert!(discovery.consider(shell).is_none());
         let own = candidates::configured(&std::env::current_exe().unwrap()).unwrap();
-        assert!(discovery.consider(own).is_none());
+        let probed = matches!(
+            rustls::examine(&own.open_path),
+            Ok(RustlsExamined::Probes(_))
+        );
+        match discovery.consider(own) {
+            Some(found) => assert!(probed && found.rustls.is_some() && found.hooks.is_empty()),
+            None => assert!(!probed),
+        }
         assert_eq!(counters.files_excluded.load(Ordering::Relaxed), 0);
     }
 

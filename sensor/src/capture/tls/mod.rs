@@ -1,6 +1,7 @@
 //! HTTPS plaintext: finds the files that define the TLS library functions
 //! (OpenSSL 1.1 and 3, BoringSSL, GnuTLS; shared or linked statically into
-//! a binary) and Go programs' crypto/tls (`go`), and attaches the uprobes
+//! a binary), Go programs' crypto/tls (`go`) and rustls in Rust programs
+//! (`rustls`), and attaches the uprobes
 //! of `sensor-ebpf/src/tls` to each file once. Files are found at start-up (every process's mappings, the system
 //! library directories, `capture.tls.include`) and after every exec (the
 //! new program's mappings, looked at a few times while it loads).
@@ -25,6 +26,7 @@ mod multi;
 mod placement;
 mod proc_maps;
 mod rescan;
+mod rustls;
 mod symbols;
 pub mod trial;
 
@@ -71,6 +73,12 @@ pub struct TlsStats {
     /// 1.13, another architecture, a damaged function table (each is
     /// logged).
     pub go_programs_not_covered: u64,
+    /// Programs linking rustls whose plaintext functions the probes are
+    /// attached to (also counted in `files_attached`).
+    pub rustls_programs_attached: u64,
+    /// Programs linking rustls that cannot be probed: stripped of their
+    /// symbol table, a function inlined, not x86-64 (each is logged).
+    pub rustls_programs_not_covered: u64,
     /// Programs started (exec) handed to discovery.
     pub execs_seen: u64,
     /// Execs not looked at because a queue of new processes was full.
@@ -106,6 +114,8 @@ pub struct TlsProbes {
     stats: TlsStats,
     /// The Go programs loaded (a kernel may refuse them and keep the rest).
     go_loaded: bool,
+    /// The rustls programs loaded, as the Go ones.
+    rustls_loaded: bool,
     /// When the last program started: discovery may still be examining it.
     last_exec: Option<Instant>,
 }
@@ -126,9 +136,16 @@ impl TlsProbes {
                 false
             }
         };
+        let rustls_loaded = match attach::load_rustls(ebpf) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!("HTTPS of programs linking rustls will not be captured: {err}");
+                false
+            }
+        };
         let multi = match config
             .uprobe_multi
-            .then(|| attach::load_multi(ebpf, super::live::EBPF_OBJECT, go_loaded))
+            .then(|| attach::load_multi(ebpf, super::live::EBPF_OBJECT, go_loaded, rustls_loaded))
         {
             None => None,
             Some(Ok((programs, sessions_refused))) => {
@@ -159,6 +176,7 @@ impl TlsProbes {
             counters,
             stats: TlsStats::default(),
             go_loaded,
+            rustls_loaded,
             last_exec: None,
         };
         for found in discovery.at_start() {
@@ -210,12 +228,17 @@ impl TlsProbes {
             files_over_limit: counted(&self.counters.files_over_limit),
             execs_dropped: self.stats.execs_dropped + counted(&self.counters.rescans_dropped),
             go_programs_not_covered: counted(&self.counters.go_unsupported),
+            rustls_programs_not_covered: counted(&self.counters.rustls_unsupported),
             ..self.stats.clone()
         }
     }
 
     fn attach(&mut self, ebpf: &mut Ebpf, found: &Found) {
         let path = &found.candidate.path;
+        if let Some(rustls) = &found.rustls {
+            self.attach_rustls(ebpf, found, rustls);
+            return;
+        }
         let attached = match &found.go {
             Some(_) if !self.go_loaded => {
                 // Their load failure was logged once.
@@ -277,7 +300,42 @@ impl TlsProbes {
                 }
                 self.stats.files_attached += 1;
             }
-            Err(err) if err.is_permission_denied() => {
+            Err(err) => self.attach_failed(path, &err),
+        }
+    }
+
+    fn attach_rustls(&mut self, ebpf: &mut Ebpf, found: &Found, rustls: &rustls::RustlsProbes) {
+        let path = &found.candidate.path;
+        if !self.rustls_loaded {
+            self.stats.files_not_attached.other += 1;
+            return;
+        }
+        match attach::attach_rustls(
+            ebpf,
+            self.multi.as_ref(),
+            &found.candidate.open_path,
+            rustls,
+        ) {
+            Ok(links) => {
+                self.links.extend(links);
+                tracing::info!(
+                    "TLS probes attached to the rustls program {} (Writer::write at {}, Writer::write_vectored at {}, Reader::read at {} and Reader::into_first_chunk with consume at {} places, their plaintext tied to the socket the thread sends or receives on next to them)",
+                    path.display(),
+                    rustls.writes.len(),
+                    rustls.vectored_writes.len(),
+                    rustls.reads.len(),
+                    rustls.chunks.len().min(rustls.consumes.len())
+                );
+                self.stats.rustls_programs_attached += 1;
+                self.stats.files_attached += 1;
+            }
+            Err(err) => self.attach_failed(path, &err),
+        }
+    }
+
+    fn attach_failed(&mut self, path: &std::path::Path, err: &AttachError) {
+        match err {
+            err if err.is_permission_denied() => {
                 tracing::warn!(
                     "HTTPS through {} will not be captured: the kernel refused the uprobe \
                      ({err}, permission denied); without uprobe_multi links (Linux 6.6 and \
@@ -288,7 +346,7 @@ impl TlsProbes {
                 self.stats.attach_failures += 1;
                 self.stats.files_not_attached.permission += 1;
             }
-            Err(err) => {
+            err => {
                 tracing::warn!(
                     "HTTPS through {} will not be captured: {err}",
                     path.display()

@@ -209,7 +209,7 @@ fn unversioned(name: &[u8]) -> &[u8] {
 
 /// A function's offset in the file: uprobes are placed by file offset,
 /// symbols give virtual addresses (as aya itself translates them).
-fn file_offset<'data, R: ReadRef<'data>>(
+pub(super) fn file_offset<'data, R: ReadRef<'data>>(
     elf: &object::File<'data, R>,
     symbol: &object::Symbol<'data, '_, R>,
 ) -> Option<u64> {

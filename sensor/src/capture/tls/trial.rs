@@ -1,7 +1,7 @@
 //! For `sensor doctor`: the system's TLS libraries, the hooked functions
 //! each defines, and whether the kernel accepts the probes on them (each
 //! attached, then detached at once); and the same for the running
-//! programs that carry their own TLS (Go's crypto/tls, or an OpenSSL-style
+//! programs that carry their own TLS (Go's crypto/tls, rustls, or an OpenSSL-style
 //! library linked in statically), found as discovery finds them.
 
 use std::collections::HashSet;
@@ -15,6 +15,7 @@ use super::config::TlsConfig;
 use super::go::{self, GoExamined};
 use super::multi::MultiPrograms;
 use super::proc_maps::FileId;
+use super::rustls::{self, RustlsExamined, RustlsProbes};
 use super::symbols;
 
 /// Running programs shown one by one; more are summed up.
@@ -62,6 +63,7 @@ struct Loaded<'a> {
     ebpf: &'a mut Ebpf,
     multi: Option<MultiPrograms>,
     go: bool,
+    rustls: bool,
 }
 
 /// Every TLS library in the system directories that defines a hooked
@@ -95,15 +97,23 @@ fn load<'a>(ebpf: &'a mut Ebpf, config: &TlsConfig) -> Option<Loaded<'a>> {
         && attach::load_go(ebpf)
             .map_err(|err| tracing::debug!("Go TLS programs did not load: {err}"))
             .is_ok();
+    let rustls = attach::load_rustls(ebpf)
+        .map_err(|err| tracing::debug!("rustls programs did not load: {err}"))
+        .is_ok();
     let multi = if config.uprobe_multi {
-        attach::load_multi(ebpf, crate::capture::live::EBPF_OBJECT, go)
+        attach::load_multi(ebpf, crate::capture::live::EBPF_OBJECT, go, rustls)
             .map(|(programs, _)| programs)
             .map_err(|err| tracing::debug!("no uprobe_multi links: {err}"))
             .ok()
     } else {
         None
     };
-    Some(Loaded { ebpf, multi, go })
+    Some(Loaded {
+        ebpf,
+        multi,
+        go,
+        rustls,
+    })
 }
 
 fn libraries(mut loaded: Option<&mut Loaded<'_>>) -> Vec<LibraryTrial> {
@@ -204,6 +214,8 @@ enum Examined {
     Static(Vec<symbols::FoundHook>),
     Go(go::GoProbes),
     GoNotCovered(String),
+    Rustls(RustlsProbes),
+    RustlsNotCovered(String),
 }
 
 fn examine(candidate: &Candidate, config: &TlsConfig) -> Option<Examined> {
@@ -212,9 +224,18 @@ fn examine(candidate: &Candidate, config: &TlsConfig) -> Option<Examined> {
         Ok(_) if config.go => match go::examine(&candidate.open_path) {
             Ok(GoExamined::Probes(probes)) => Some(Examined::Go(probes)),
             Ok(GoExamined::Unsupported(why)) => Some(Examined::GoNotCovered(why)),
-            Ok(GoExamined::NotGoTls) | Err(_) => None,
+            Ok(GoExamined::NotGoTls) | Err(_) => examine_rustls(candidate),
         },
+        Ok(_) => examine_rustls(candidate),
         _ => None,
+    }
+}
+
+fn examine_rustls(candidate: &Candidate) -> Option<Examined> {
+    match rustls::examine(&candidate.open_path) {
+        Ok(RustlsExamined::Probes(probes)) => Some(Examined::Rustls(probes)),
+        Ok(RustlsExamined::Unsupported(why)) => Some(Examined::RustlsNotCovered(why)),
+        Ok(RustlsExamined::NotRustls) | Err(_) => None,
     }
 }
 
@@ -241,6 +262,20 @@ fn try_program(
             let attach = loaded
                 .filter(|l| l.go && !excluded)
                 .map(|l| attach::attach_go(l.ebpf, l.multi.as_ref(), &open, &probes).map(drop));
+            (Ok(found), attach)
+        }
+        Examined::RustlsNotCovered(why) => (Err(format!("it is {why}")), None),
+        Examined::Rustls(probes) => {
+            let found = format!(
+                "rustls: Writer::write and Reader::read ({} and {} copies; write_vectored: {}; into_first_chunk with consume: {})",
+                probes.writes.len(),
+                probes.reads.len(),
+                probes.vectored_writes.len(),
+                probes.chunks.len().min(probes.consumes.len())
+            );
+            let attach = loaded
+                .filter(|l| l.rustls && !excluded)
+                .map(|l| attach::attach_rustls(l.ebpf, l.multi.as_ref(), &open, &probes).map(drop));
             (Ok(found), attach)
         }
         Examined::Static(hooks) => {

@@ -1,0 +1,87 @@
+//! The rustls programs for the tests of rustls capture: tests/servers/rustls
+//! built here by cargo (crates from crates.io, pinned by its Cargo.lock)
+//! into target/rustls-e2e, which later runs reuse.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::{free_port, self_signed_certificate, workspace_root};
+
+/// `cargo build --release` of tests/servers/rustls; the binary's path.
+pub fn build() -> PathBuf {
+    let root = workspace_root();
+    let target = root.join("target/rustls-e2e");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--release", "--locked", "--manifest-path"])
+        .arg(root.join("tests/servers/rustls/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        // The sensor's own build settings are not this program's.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building tests/servers/rustls: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target.join("release/rustls-https")
+}
+
+/// A copy of `binary` at `dir`/`name`: a file of its own (its own inode),
+/// so that the sensor finds and attaches it on its own.
+pub fn copy(binary: &Path, dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::copy(binary, &to).unwrap();
+    to
+}
+
+/// The rustls server running on loopback; killed when dropped.
+pub struct RustlsServer {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl RustlsServer {
+    pub fn start(binary: &Path, dir: &Path) -> Self {
+        Self::start_as(binary, dir, "server")
+    }
+
+    /// `command`: `server` (rustls's blocking stream, a thread per
+    /// connection) or `tokio-server` (tokio-rustls on tokio's
+    /// multi-threaded runtime).
+    pub fn start_as(binary: &Path, dir: &Path, command: &str) -> Self {
+        // Its certificate in a directory of its own, named after it (the
+        // binary may be in `dir` itself).
+        let mut name = binary.file_name().unwrap().to_owned();
+        name.push(".files");
+        let dir = dir.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = self_signed_certificate(&dir);
+        let port = free_port();
+        let mut child = Command::new(binary)
+            .arg(command)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg(cert)
+            .arg(key)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "listening", "the rustls server did not start");
+        Self { child, port }
+    }
+}
+
+impl Drop for RustlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
