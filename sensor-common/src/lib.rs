@@ -214,11 +214,22 @@ pub struct CloseEvent {
     pub header: EventHeader,
 }
 
-/// A process called execve: the agent looks for TLS libraries it maps.
+/// Bytes of an exec's program path kept (longer paths are cut).
+pub const EXEC_FILENAME_MAX: usize = 128;
+
+/// A process called execve: the agent looks for TLS libraries it maps,
+/// and keeps the program's path and user for the process's records (a
+/// short-lived client may be gone before the agent can read /proc).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ExecEvent {
     pub header: EventHeader,
+    /// The real uid of the process.
+    pub uid: u32,
+    /// Bytes of `filename` used (without the NUL); 0 when unreadable.
+    pub filename_len: u32,
+    /// The program's path as given to execve (`bprm->filename`).
+    pub filename: [u8; EXEC_FILENAME_MAX],
 }
 
 /// Per-(pid, fd) state in the kernel's connection table.

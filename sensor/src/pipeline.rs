@@ -227,6 +227,9 @@ impl Pipeline {
                     self.finish_connection(c, ts_ns, out);
                 }
             }
+            CaptureEvent::Exec { pid, exe, uid, .. } => {
+                self.resolver.program_started(pid, exe, uid);
+            }
             CaptureEvent::ProcessExit { pid, ts_ns } => {
                 self.resolver.process_exited(pid);
                 let gone: Vec<ConnId> = self

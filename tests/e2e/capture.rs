@@ -487,3 +487,51 @@ fn metrics_and_health_endpoints() {
         );
     }
 }
+
+/// A client that is gone before the agent looks it up is still named:
+/// the kernel's exec record carries its program and user. The agent is
+/// stopped while curl starts, asks and exits, so /proc has nothing left
+/// of it when the agent reads the connection.
+#[test]
+fn a_client_gone_before_the_agent_looks_is_named_by_its_exec() {
+    let dir = scratch_dir("gone-client");
+    let server = PyServer::start("127.0.0.1");
+    let sensor = Sensor::start(&dir, &[]);
+    let pid = sensor.pid() as i32;
+    // SAFETY: signalling the sensor child this test owns.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    curl(&[
+        "-o",
+        "/dev/null",
+        &format!("http://127.0.0.1:{}/gone", server.port),
+    ]);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    // Socket mode pairs the two views (curl is the server's `peer`); in
+    // syscall mode a connection closed before the agent read its socket
+    // is not paired, and curl's view is a record of its own.
+    let curl_view = |r: &Value| {
+        if r["comm"] == "curl" {
+            Some(r.clone())
+        } else {
+            (r["peer"]["comm"] == "curl").then(|| r["peer"].clone())
+        }
+    };
+    sensor.wait_for("curl's view", |e| {
+        on_port(e, server.port)
+            .iter()
+            .any(|r| curl_view(r).is_some())
+    });
+    let out = sensor.stop();
+    let records = on_port(&out.exchanges, server.port);
+    let curls: Vec<Value> = records.iter().filter_map(curl_view).collect();
+    assert!(!curls.is_empty(), "{records:?}");
+    for curl in &curls {
+        let exe = curl["exe"].as_str().unwrap_or_default();
+        assert!(
+            exe.ends_with("/curl"),
+            "curl's program not named: {records:?}"
+        );
+        assert_eq!(curl["uid"], 0, "{records:?}");
+    }
+}

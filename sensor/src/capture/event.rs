@@ -4,9 +4,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
 use sensor_common::{
-    CloseEvent, DataEvent, EventHeader, OpenEvent, AF_INET, AF_INET6, DATA_HEADER_LEN, DIR_EGRESS,
-    EVENT_CLOSE, EVENT_DATA, EVENT_EXEC, EVENT_OPEN, EVENT_PROCESS_EXIT, FLAG_DISCOVERED, FLAG_TLS,
-    ROLE_CLIENT, ROLE_SERVER,
+    CloseEvent, DataEvent, EventHeader, ExecEvent, OpenEvent, AF_INET, AF_INET6, DATA_HEADER_LEN,
+    DIR_EGRESS, EVENT_CLOSE, EVENT_DATA, EVENT_EXEC, EVENT_OPEN, EVENT_PROCESS_EXIT,
+    FLAG_DISCOVERED, FLAG_TLS, ROLE_CLIENT, ROLE_SERVER,
 };
 
 /// Which end of the connection the observed process is.
@@ -86,6 +86,15 @@ pub enum CaptureEvent {
         pid: u32,
         ts_ns: u64,
     },
+    /// A process started a new program (execve).
+    Exec {
+        pid: u32,
+        ts_ns: u64,
+        /// The program's path as given to execve; None when unreadable.
+        exe: Option<String>,
+        /// The process's real uid.
+        uid: u32,
+    },
 }
 
 impl CaptureEvent {
@@ -94,7 +103,8 @@ impl CaptureEvent {
             CaptureEvent::Open { ts_ns, .. }
             | CaptureEvent::Data { ts_ns, .. }
             | CaptureEvent::Close { ts_ns, .. }
-            | CaptureEvent::ProcessExit { ts_ns, .. } => *ts_ns,
+            | CaptureEvent::ProcessExit { ts_ns, .. }
+            | CaptureEvent::Exec { ts_ns, .. } => *ts_ns,
         }
     }
 }
@@ -215,6 +225,16 @@ pub fn decode(record: &[u8]) -> Result<CaptureEvent, DecodeError> {
             pid: header.pid,
             ts_ns,
         }),
+        EVENT_EXEC => {
+            let exec: ExecEvent = read(record)?;
+            let len = (exec.filename_len as usize).min(exec.filename.len());
+            Ok(CaptureEvent::Exec {
+                pid: header.pid,
+                ts_ns,
+                exe: (len > 0).then(|| String::from_utf8_lossy(&exec.filename[..len]).into_owned()),
+                uid: exec.uid,
+            })
+        }
         other => Err(DecodeError::UnknownKind(other)),
     }
 }
@@ -314,6 +334,47 @@ mod tests {
         rec[0] = EVENT_EXEC;
         assert_eq!(exec_pid(&rec), Some(7));
         assert_eq!(exec_pid(&rec[..8]), None);
+    }
+
+    #[test]
+    fn exec_records_carry_the_program_and_user() {
+        let mut filename = [0u8; sensor_common::EXEC_FILENAME_MAX];
+        filename[..13].copy_from_slice(b"/usr/bin/curl");
+        let exec = ExecEvent {
+            header: EventHeader {
+                kind: EVENT_EXEC,
+                direction: 0,
+                role: 0,
+                flags: 0,
+                pid: 42,
+                fd: -1,
+                _pad: 0,
+                ts_ns: 5,
+                generation: 0,
+                comm: [0; 16],
+            },
+            uid: 1000,
+            filename_len: 13,
+            filename,
+        };
+        // SAFETY: a #[repr(C)] plain-old-data struct viewed as its bytes.
+        let rec = unsafe {
+            std::slice::from_raw_parts(
+                (&exec as *const ExecEvent).cast::<u8>(),
+                std::mem::size_of::<ExecEvent>(),
+            )
+        };
+        assert_eq!(
+            decode(rec),
+            Ok(CaptureEvent::Exec {
+                pid: 42,
+                ts_ns: 5,
+                exe: Some("/usr/bin/curl".into()),
+                uid: 1000
+            })
+        );
+        assert_eq!(exec_pid(rec), Some(42));
+        assert!(matches!(decode(&rec[..60]), Err(DecodeError::Short(60))));
     }
 
     #[test]

@@ -267,9 +267,7 @@ impl LiveCapture {
             };
             drained += 1;
             bytes += record.len();
-            if hand_exec_to_tls(&mut self.tls, &record, now) {
-                continue;
-            }
+            hand_exec_to_tls(&mut self.tls, &record, now);
             match decode(&record) {
                 Ok(event) => route(&mut self.closes, event, now, out),
                 Err(err) => {
@@ -324,9 +322,7 @@ impl LiveCapture {
             };
             drained += 1;
             bytes += record.len();
-            if hand_exec_to_tls(&mut self.tls, &record, now) {
-                continue;
-            }
+            hand_exec_to_tls(&mut self.tls, &record, now);
             match decode(&record) {
                 Ok(event) => route(&mut self.closes, event, now, out),
                 Err(_) => self.decode_errors += 1,
@@ -406,16 +402,12 @@ fn route(
 }
 
 /// Exec records are for the TLS probes (a new program may map a TLS
-/// library not attached yet), not for the pipeline. True when `record`
-/// was one.
-fn hand_exec_to_tls(tls: &mut Option<TlsProbes>, record: &[u8], now: Instant) -> bool {
-    let Some(pid) = exec_pid(record) else {
-        return false;
-    };
-    if let Some(tls) = tls {
+/// library not attached yet) and, decoded, for the pipeline (the
+/// program's path and user, kept for the process's records).
+fn hand_exec_to_tls(tls: &mut Option<TlsProbes>, record: &[u8], now: Instant) {
+    if let (Some(pid), Some(tls)) = (exec_pid(record), tls) {
         tls.process_started(pid, now);
     }
-    true
 }
 
 /// Entries of the tables the running mode does not use.

@@ -72,6 +72,11 @@ pub trait ResolveConnection: Send {
 
     /// The process is gone: what was learnt of its pid no longer holds.
     fn process_exited(&mut self, _pid: u32) {}
+
+    /// The process started a new program: what was read of it before no
+    /// longer holds, and the kernel's `exe` and `uid` stand in for /proc
+    /// when the process is gone before it is looked up.
+    fn program_started(&mut self, _pid: u32, _exe: Option<String>, _uid: u32) {}
 }
 
 impl<F> ResolveConnection for F
@@ -130,6 +135,10 @@ impl ResolveConnection for LiveResolver {
 
     fn process_exited(&mut self, pid: u32) {
         self.processes.forget(pid);
+    }
+
+    fn program_started(&mut self, pid: u32, exe: Option<String>, uid: u32) {
+        self.processes.program_started(pid, exe, uid);
     }
 }
 

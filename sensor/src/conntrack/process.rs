@@ -1,6 +1,9 @@
 //! Who a captured process is, beyond its pid and name: the executable, the
 //! user it runs as, and the container it runs in (from its cgroup), read
-//! once per process from /proc and kept until the process exits.
+//! once per process from /proc and kept until the process exits or starts
+//! a new program. A short-lived process (a curl) may be gone from /proc
+//! before its first connection is looked up: then the program path and
+//! user the kernel reported at its exec stand in.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +78,8 @@ pub fn container_id(cgroup: &str) -> Option<String> {
 pub struct ProcessCache {
     proc_root: PathBuf,
     entries: HashMap<u32, ProcessInfo>,
+    /// What the kernel said at each process's last exec: path and uid.
+    execs: HashMap<u32, (Option<String>, u32)>,
     capacity: usize,
     pub evictions: u64,
 }
@@ -84,6 +89,7 @@ impl ProcessCache {
         Self {
             proc_root: proc_root.into(),
             entries: HashMap::new(),
+            execs: HashMap::new(),
             capacity: capacity.max(1),
             evictions: 0,
         }
@@ -97,14 +103,31 @@ impl ProcessCache {
             self.evictions += self.entries.len() as u64;
             self.entries.clear();
         }
-        let info = ProcessInfo::read(&self.proc_root, pid);
+        let mut info = ProcessInfo::read(&self.proc_root, pid);
+        if let Some((exe, uid)) = self.execs.get(&pid) {
+            // /proc's link is the resolved path, so it wins when there.
+            info.exe = info.exe.or_else(|| exe.clone());
+            info.uid = info.uid.or(Some(*uid));
+        }
         self.entries.insert(pid, info.clone());
         info
+    }
+
+    /// The process started a new program: read it again, and remember
+    /// what the kernel saw in case the process is gone by then.
+    pub fn program_started(&mut self, pid: u32, exe: Option<String>, uid: u32) {
+        self.entries.remove(&pid);
+        if self.execs.len() >= self.capacity && !self.execs.contains_key(&pid) {
+            self.evictions += self.execs.len() as u64;
+            self.execs.clear();
+        }
+        self.execs.insert(pid, (exe, uid));
     }
 
     /// The pid may be reused by another process from now on.
     pub fn forget(&mut self, pid: u32) {
         self.entries.remove(&pid);
+        self.execs.remove(&pid);
     }
 }
 
@@ -158,5 +181,25 @@ mod tests {
         cache.get(u32::MAX);
         assert_eq!(cache.evictions, 2);
         assert_eq!(cache.get(u32::MAX - 1), ProcessInfo::default());
+    }
+
+    #[test]
+    fn a_process_gone_from_proc_is_named_by_its_exec() {
+        let gone = u32::MAX - 2;
+        let mut cache = ProcessCache::new("/proc", 8);
+        cache.program_started(gone, Some("/usr/bin/curl".into()), 1000);
+        let info = cache.get(gone);
+        assert_eq!(info.exe.as_deref(), Some("/usr/bin/curl"));
+        assert_eq!(info.uid, Some(1000));
+        // A process still in /proc is named by /proc (the resolved path).
+        let me = std::process::id();
+        cache.program_started(me, Some("./relative".into()), 4242);
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(cache.get(me).exe.as_deref(), exe.to_str());
+        // An exec makes what was read stale; an exit forgets the pid.
+        cache.program_started(gone, Some("/usr/bin/wget".into()), 1000);
+        assert_eq!(cache.get(gone).exe.as_deref(), Some("/usr/bin/wget"));
+        cache.forget(gone);
+        assert_eq!(cache.get(gone), ProcessInfo::default());
     }
 }

@@ -121,6 +121,7 @@ fn a_connection_becomes_open_data_close_seen_from_the_server() {
             } => format!("{direction:?} {stream_offset} {}", data.len()),
             CaptureEvent::Close { .. } => "close".into(),
             CaptureEvent::ProcessExit { .. } => "exit".into(),
+            CaptureEvent::Exec { .. } => "exec".into(),
         })
         .collect();
     assert_eq!(
