@@ -259,6 +259,31 @@ pub struct ConnState {
     pub _pad3: u32,
 }
 
+impl ConnState {
+    /// A new entry: offsets at zero, nothing sniffed or written yet, no
+    /// address (set `family`, `port`, `addr` on the result when known) and
+    /// no listening socket.
+    #[inline(always)]
+    pub fn new(generation: u64, role: u8, state: u8, flags: u8) -> Self {
+        Self {
+            generation,
+            offsets: [0, 0],
+            role,
+            state,
+            flags,
+            _pad: 0,
+            family: 0,
+            port: 0,
+            addr: [0; 16],
+            sniff: SniffStart::default(),
+            tls_write: 0,
+            run: DirectionRun::default(),
+            listener_fd: -1,
+            _pad3: 0,
+        }
+    }
+}
+
 /// Socket mode: per-socket state, keyed by the socket cookie (unique for
 /// the socket's life, so a reused fd or a socket passed between processes
 /// cannot mix two connections).

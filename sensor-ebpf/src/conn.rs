@@ -185,22 +185,8 @@ pub fn discover(
         (Sniff::Request, DIR_INGRESS) | (Sniff::Response, DIR_EGRESS) => ROLE_SERVER,
         _ => ROLE_CLIENT,
     };
-    let state = ConnState {
-        generation: unsafe { bpf_ktime_get_ns() },
-        offsets: [0, 0],
-        role,
-        state: STATE_CAPTURING,
-        flags: FLAG_DISCOVERED | flags,
-        _pad: 0,
-        family: 0,
-        port: 0,
-        addr: [0; 16],
-        sniff: sensor_common::SniffStart::default(),
-        tls_write: 0,
-        run: sensor_common::DirectionRun::default(),
-        listener_fd: -1,
-        _pad3: 0,
-    };
+    let generation = unsafe { bpf_ktime_get_ns() };
+    let state = ConnState::new(generation, role, STATE_CAPTURING, FLAG_DISCOVERED | flags);
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);
         return None;
@@ -217,26 +203,14 @@ pub fn discover(
 /// hears of it only once plaintext turns it into a TLS stream.
 #[inline(always)]
 fn tls_found(key: &ConnKey, direction: u8) {
-    let state = ConnState {
-        generation: unsafe { bpf_ktime_get_ns() },
-        offsets: [0, 0],
-        role: if direction == DIR_INGRESS {
-            ROLE_SERVER
-        } else {
-            ROLE_CLIENT
-        },
-        state: STATE_IGNORED,
-        flags: FLAG_DISCOVERED | FLAG_TLS_RECORDS,
-        _pad: 0,
-        family: 0,
-        port: 0,
-        addr: [0; 16],
-        sniff: sensor_common::SniffStart::default(),
-        tls_write: 0,
-        run: sensor_common::DirectionRun::default(),
-        listener_fd: -1,
-        _pad3: 0,
+    let role = if direction == DIR_INGRESS {
+        ROLE_SERVER
+    } else {
+        ROLE_CLIENT
     };
+    let generation = unsafe { bpf_ktime_get_ns() };
+    let flags = FLAG_DISCOVERED | FLAG_TLS_RECORDS;
+    let state = ConnState::new(generation, role, STATE_IGNORED, flags);
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);
     }
@@ -245,21 +219,13 @@ fn tls_found(key: &ConnKey, direction: u8) {
 /// Starts tracking a socket seen at accept (server) or connect (client).
 #[inline(always)]
 pub fn track(key: &ConnKey, role: u8, family: u16, port: u16, addr: [u8; 16], listener_fd: i32) {
+    let generation = unsafe { bpf_ktime_get_ns() };
     let state = ConnState {
-        generation: unsafe { bpf_ktime_get_ns() },
-        offsets: [0, 0],
-        role,
-        state: STATE_SNIFFING,
-        flags: 0,
-        _pad: 0,
         family,
         port,
         addr,
-        sniff: sensor_common::SniffStart::default(),
-        tls_write: 0,
-        run: sensor_common::DirectionRun::default(),
         listener_fd,
-        _pad3: 0,
+        ..ConnState::new(generation, role, STATE_SNIFFING, 0)
     };
     if CONNS.insert(key, &state, 0).is_err() {
         maps::count(counter::CONN_TABLE_FULL, 1);

@@ -3,11 +3,10 @@
 //! Go 1.15 (Debian 11's golang-1.15, for the stack ABI before Go 1.17),
 //! both installed by `cargo xtask setup`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::{free_port, self_signed_certificate, workspace_root};
+use crate::{await_listening, free_port, self_signed_certificate, workspace_root};
 
 /// Go 1.15 (Debian 11's package).
 pub const OLD_GO: &str = "/usr/lib/go-1.15/bin/go";
@@ -99,11 +98,7 @@ impl GoServer {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "listening", "the Go server did not start");
+        await_listening(&mut child, "the Go server");
         Self { child, port }
     }
 }

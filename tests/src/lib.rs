@@ -362,6 +362,16 @@ pub struct PyServer {
     pub port: u16,
 }
 
+/// Waits for a test server's first line, `listening` (its socket is
+/// bound); panics naming `what` when it says anything else or exits.
+pub fn await_listening(child: &mut Child, what: &str) {
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "listening", "{what} did not start");
+}
+
 impl PyServer {
     pub fn start(bind: &str) -> PyServer {
         Self::script("http_server.py", &["--bind", bind])
@@ -382,11 +392,7 @@ impl PyServer {
             .stdout(Stdio::piped())
             .spawn()
             .expect("starting python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "listening", "test server did not start");
+        await_listening(&mut child, "test server");
         PyServer { child, port }
     }
 

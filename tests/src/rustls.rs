@@ -2,11 +2,10 @@
 //! built here by cargo (crates from crates.io, pinned by its Cargo.lock)
 //! into target/rustls-e2e, which later runs reuse.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::{free_port, self_signed_certificate, workspace_root};
+use crate::{await_listening, free_port, self_signed_certificate, workspace_root};
 
 /// `cargo build --release` of tests/servers/rustls; the binary's path.
 pub fn build() -> PathBuf {
@@ -70,11 +69,7 @@ impl RustlsServer {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "listening", "the rustls server did not start");
+        await_listening(&mut child, "the rustls server");
         Self { child, port }
     }
 }

@@ -144,22 +144,7 @@ pub fn sched_process_exit(_ctx: TracePointContext) {
     if (id >> 32) as u32 != id as u32 {
         return;
     }
-    let state = ConnState {
-        generation: 0,
-        offsets: [0, 0],
-        role: ROLE_UNKNOWN,
-        state: STATE_CAPTURING,
-        flags: 0,
-        _pad: 0,
-        family: 0,
-        port: 0,
-        addr: [0; 16],
-        sniff: sensor_common::SniffStart::default(),
-        tls_write: 0,
-        run: sensor_common::DirectionRun::default(),
-        listener_fd: -1,
-        _pad3: 0,
-    };
+    let state = ConnState::new(0, ROLE_UNKNOWN, STATE_CAPTURING, 0);
     let key = ConnKey {
         pid: (id >> 32) as u32,
         fd: -1,

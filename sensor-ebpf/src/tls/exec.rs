@@ -26,22 +26,7 @@ pub fn sched_process_exec(ctx: TracePointContext) {
     if !conn::process_wanted(id) {
         return;
     }
-    let state = ConnState {
-        generation: 0,
-        offsets: [0, 0],
-        role: 0,
-        state: 0,
-        flags: 0,
-        _pad: 0,
-        family: 0,
-        port: 0,
-        addr: [0; 16],
-        sniff: sensor_common::SniffStart::default(),
-        tls_write: 0,
-        run: sensor_common::DirectionRun::default(),
-        listener_fd: -1,
-        _pad3: 0,
-    };
+    let state = ConnState::new(0, 0, 0, 0);
     let mut event = ExecEvent {
         header: conn::header(EVENT_EXEC, &ConnKey { pid, fd: -1 }, &state, DIR_INGRESS),
         uid: bpf_get_current_uid_gid() as u32,
