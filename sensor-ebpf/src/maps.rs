@@ -98,9 +98,10 @@ pub static PID_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(1024, 0);
 pub static COMM_FILTER: HashMap<[u8; 16], u8> = HashMap::with_max_entries(256, 0);
 
 /// TLS library calls in flight, keyed by pid_tgid, kept from the function's
-/// entry to its return (a read's plaintext only exists at return). The
-/// syscalls the call makes on this thread record its socket here. LRU: a
-/// return the kernel never reported (the thread died in the call) ages out.
+/// entry to its return (a read's plaintext only exists at return), then
+/// marked done in place for the thread's next call. The syscalls the call
+/// makes on this thread record its socket here. LRU: the slot of a thread
+/// gone quiet (or that died in a call) ages out.
 #[map]
 pub static TLS_CALLS: LruHashMap<u64, TlsCall> = LruHashMap::with_max_entries(16384, 0);
 

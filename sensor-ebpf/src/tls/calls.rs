@@ -6,6 +6,10 @@
 //! (GnuTLS's OpenSSL compatibility layer, a tail call): only the outermost
 //! call is reported. The stack pointer tells them apart, since a nested
 //! call runs deeper in the stack and returns before the outer one.
+//!
+//! Each thread keeps one slot in `TLS_CALLS`, marked `DONE` at the
+//! return rather than removed, so that a call costs no map update
+//! (which allocates an element) beyond the thread's first.
 
 use aya_ebpf::{
     bindings::pt_regs,
@@ -28,6 +32,10 @@ use crate::maps::{self, TlsCall, TlsSessionKey, TlsSocket, TLS_CALLS, TLS_SESSIO
 const RETURN_ADDRESS_BYTES: u64 = 8;
 #[cfg(bpf_target_arch = "aarch64")]
 const RETURN_ADDRESS_BYTES: u64 = 0;
+
+/// A thread's slot whose call has returned: no stack pointer is 0, so no
+/// call in flight has it.
+const DONE: u64 = 0;
 
 #[cfg(bpf_target_arch = "x86_64")]
 #[inline(always)]
@@ -53,20 +61,31 @@ pub fn tls_enter(ctx: ProbeContext) {
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     let session: u64 = ctx.arg(0).unwrap_or(0);
     let sp = stack_pointer(ctx.regs);
-    if nested(id, session, sp) {
+    let slot = slot(id);
+    if nested(slot, session, sp) {
         return;
     }
-    record(&ctx, id, cookie, session, sp);
+    record(&ctx, slot, id, cookie, session, sp);
+}
+
+/// The thread's slot in `TLS_CALLS`, if it has made a hooked call before.
+#[inline(always)]
+pub fn slot(id: u64) -> Option<*mut TlsCall> {
+    TLS_CALLS.get_ptr_mut(&id)
 }
 
 /// True when the thread is already inside a hooked call that this one is
-/// part of: its return reports the bytes.
+/// part of: its return reports the bytes. `slot` is the thread's.
 #[inline(always)]
-pub fn nested(id: u64, session: u64, sp: u64) -> bool {
-    // SAFETY: read-only look at the map value.
-    let Some(outer) = (unsafe { TLS_CALLS.get(&id) }) else {
+pub fn nested(slot: Option<*mut TlsCall>, session: u64, sp: u64) -> bool {
+    let Some(outer) = slot else {
         return false;
     };
+    // SAFETY: pointer into the map value, valid for this program run.
+    let outer = unsafe { &*outer };
+    if outer.sp == DONE {
+        return false;
+    }
     // Deeper in the stack: a call nested in the outer one. At the same
     // depth on the same session: a tail call, or the same function
     // reached through a second attachment. Otherwise the entry is a
@@ -74,9 +93,17 @@ pub fn nested(id: u64, session: u64, sp: u64) -> bool {
     outer.sp > sp || (outer.sp == sp && outer.session == session)
 }
 
-/// Keeps the call for its return, which captures its bytes.
+/// Keeps the call for its return, which captures its bytes, in the
+/// thread's `slot` (or a new one).
 #[inline(always)]
-pub fn record(ctx: &ProbeContext, id: u64, cookie: u64, session: u64, sp: u64) {
+pub fn record(
+    ctx: &ProbeContext,
+    slot: Option<*mut TlsCall>,
+    id: u64,
+    cookie: u64,
+    session: u64,
+    sp: u64,
+) {
     let ret_kind = tls::ret(cookie);
     let call = TlsCall {
         session,
@@ -93,7 +120,16 @@ pub fn record(ctx: &ProbeContext, id: u64, cookie: u64, session: u64, sp: u64) {
         ret_kind,
         _pad: 0,
     };
-    // LRU: never full, the oldest entry (a lost return) makes room.
+    // The thread's slot from its last call is rewritten in place: an
+    // update of a hash map entry allocates a new element and frees the old.
+    if let Some(slot) = slot {
+        // SAFETY: pointer into the map value, valid for this program run;
+        // only this thread's programs use its slot.
+        unsafe { *slot = call };
+        return;
+    }
+    // LRU: never full, the oldest entry (a thread gone quiet, a lost
+    // return) makes room.
     let _ = TLS_CALLS.insert(&id, &call, 0);
 }
 
@@ -107,15 +143,20 @@ pub fn tls_return(ctx: RetProbeContext) {
 #[inline(always)]
 pub fn finish(ctx: &RetProbeContext) {
     let id = bpf_get_current_pid_tgid();
-    // SAFETY: copy out of the map value before removing it.
-    let Some(call) = (unsafe { TLS_CALLS.get(&id) }).copied() else {
+    let Some(slot) = TLS_CALLS.get_ptr_mut(&id) else {
         return;
     };
+    // SAFETY: pointer into the map value, valid for this program run.
+    let call = unsafe { *slot };
+    if call.sp == DONE {
+        return;
+    }
     if stack_pointer(ctx.regs) < call.sp + RETURN_ADDRESS_BYTES {
         // A nested hooked call returned; the outer one is still running.
         return;
     }
-    let _ = TLS_CALLS.remove(&id);
+    // SAFETY: as above. The slot stays for the thread's next call.
+    unsafe { (*slot).sp = DONE };
     let pid = (id >> 32) as u32;
     let session = TlsSessionKey {
         pid,
@@ -128,7 +169,7 @@ pub fn finish(ctx: &RetProbeContext) {
             _pad: 0,
             sock: call.sock,
         };
-        let _ = TLS_SESSIONS.insert(&session, &socket, 0);
+        tie(&session, socket);
         socket
     } else {
         // SAFETY: read-only look at the map value.
@@ -180,6 +221,20 @@ pub fn capture_on(pid: u32, socket: TlsSocket, op: u8, source: Source, moved: u6
     true
 }
 
+/// Records `socket` as the session's. Almost every call finds the session
+/// on the socket it was on, and an update of a hash map entry allocates a
+/// new element even when the value is the same, so only a change is written.
+#[inline(always)]
+fn tie(session: &TlsSessionKey, socket: TlsSocket) {
+    // SAFETY: read-only look at the map value.
+    if let Some(known) = unsafe { TLS_SESSIONS.get(session) } {
+        if known.fd == socket.fd && known.sock == socket.sock {
+            return;
+        }
+    }
+    let _ = TLS_SESSIONS.insert(session, &socket, 0);
+}
+
 /// The plaintext bytes the call moved, as its kind of function reports them.
 #[inline(always)]
 fn bytes_moved(ctx: &RetProbeContext, call: &TlsCall) -> i64 {
@@ -210,7 +265,12 @@ pub fn note_syscall_fd(pid_tgid: u64, fd: i32) -> bool {
         return false;
     };
     // SAFETY: pointer into the map value, valid for this program run.
-    unsafe { (*call).fd = fd };
+    unsafe {
+        if (*call).sp == DONE {
+            return false;
+        }
+        (*call).fd = fd;
+    }
     true
 }
 
@@ -220,8 +280,8 @@ pub fn in_call(pid_tgid: u64) -> bool {
     if !maps::settings().is_some_and(|s| s.tls != 0) {
         return false;
     }
-    // SAFETY: presence only.
-    unsafe { TLS_CALLS.get(&pid_tgid) }.is_some()
+    // SAFETY: read-only look at the map value.
+    unsafe { TLS_CALLS.get(&pid_tgid) }.is_some_and(|call| call.sp != DONE)
 }
 
 /// Socket mode: records the socket a send or receive inside a TLS library
@@ -233,6 +293,9 @@ pub fn note_socket(pid_tgid: u64, fd: i32, sock: u64) {
     };
     // SAFETY: pointer into the map value, valid for this program run.
     unsafe {
+        if (*call).sp == DONE {
+            return;
+        }
         (*call).fd = fd;
         (*call).sock = sock;
     }

@@ -45,7 +45,8 @@ fn enter(ctx: &ProbeContext) -> bool {
     }
     let session: u64 = ctx.arg(0).unwrap_or(0);
     let sp = calls::stack_pointer(ctx.regs);
-    if calls::nested(id, session, sp) {
+    let slot = calls::slot(id);
+    if calls::nested(slot, session, sp) {
         // The outer call's return reports the bytes.
         return true;
     }
@@ -56,7 +57,7 @@ fn enter(ctx: &ProbeContext) -> bool {
     }
     // SAFETY: the helper reads the cookie of the attachment that fired.
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
-    calls::record(ctx, id, cookie, session, sp);
+    calls::record(ctx, slot, id, cookie, session, sp);
     false
 }
 
