@@ -13,6 +13,7 @@
 mod flamegraph;
 mod h2;
 mod idle;
+mod kernel_time;
 mod nginx;
 pub(crate) mod sensor;
 mod wrk;
@@ -66,6 +67,12 @@ pub struct BenchArgs {
     /// over plain HTTP in socket mode into this SVG file.
     #[arg(long)]
     flamegraph: Option<std::path::PathBuf>,
+    /// Also report, for every run with the sensor, each of its eBPF
+    /// programs' run time per request (the kernel's statistics, which
+    /// cost the traced processes two clock reads per program run, so they
+    /// are off by default) and its threads' wake-ups and preemptions.
+    #[arg(long)]
+    kernel_time: bool,
     /// Port nghttpd serves h2c on (loopback only).
     #[arg(long, default_value_t = 18082)]
     h2_port: u16,
@@ -384,7 +391,7 @@ fn measure_scenario(
             sensor,
             dir,
             url,
-            (mode, scenario.connections),
+            (mode, scenario.connections, args.kernel_time),
             &baseline,
             &load,
         )?);
@@ -398,7 +405,7 @@ fn measure_with(
     sensor: String,
     dir: &Path,
     url: &str,
-    (mode, connections): (&str, u32),
+    (mode, connections, kernel_time): (&str, u32, bool),
     baseline: &WrkResult,
     load: &dyn Fn(&Path) -> anyhow::Result<WrkResult>,
 ) -> anyhow::Result<Measured> {
@@ -408,9 +415,16 @@ fn measure_with(
     let _ = std::fs::remove_file(dir.join("alerts.jsonl"));
     let mut running =
         sensor::Running::start_binary(bin, dir, &exchanges, &stats, &format!("mode = {mode:?}\n"))?;
+    let recording = kernel_time
+        .then(|| kernel_time::Recording::start(running.pid()))
+        .transpose()?;
+    let started = std::time::Instant::now();
     let cpu_before = running.cpu_seconds()?;
     let with = load(dir)?;
     let cpu = running.cpu_seconds()? - cpu_before;
+    let kernel_time = recording
+        .map(|r| r.finish(started.elapsed().as_secs_f64()))
+        .transpose()?;
     let peak_rss_kib = running.peak_rss_kib()?;
     running.stop()?;
 
@@ -457,6 +471,9 @@ fn measure_with(
     );
     let peak_rss_mib = peak_rss_kib as f64 / 1024.0;
     println!("  sensor peak RSS: {peak_rss_mib:.1} MiB");
+    if let Some(kernel_time) = kernel_time {
+        kernel_time.report(with.requests);
+    }
     // wrk does not count the requests still in flight when it stops
     // (at most one per connection), which nginx did answer.
     println!(
