@@ -100,7 +100,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             idle::measure(&url, args, &dir, &server)?;
         }
         if ["all", "full", "https"].contains(&args.case.as_str()) {
-            measure(args, &dir)?;
+            measure(args, &dir, &server)?;
         }
     }
     server.stop();
@@ -240,7 +240,7 @@ struct Measured {
     allocations_per_exchange: Option<f64>,
 }
 
-fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
+fn measure(args: &BenchArgs, dir: &Path, server: &nginx::Nginx) -> anyhow::Result<()> {
     let paced_delay_ms = 2;
     let scenarios = [
         Scenario {
@@ -290,7 +290,9 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         for scenario in &scenarios {
             for mode in MODES {
                 println!("{protocol}, {}, {mode} mode", scenario.name);
-                for measured in measure_scenario(args, dir, url, scenario, mode, &sensors)? {
+                for measured in
+                    measure_scenario(args, dir, (url, server), scenario, mode, &sensors)?
+                {
                     table.push((*protocol, scenario.name.as_str(), mode, measured));
                 }
             }
@@ -359,23 +361,29 @@ fn draw_flamegraph(
 fn measure_scenario(
     args: &BenchArgs,
     dir: &Path,
-    url: &str,
+    (url, server): (&str, &nginx::Nginx),
     scenario: &Scenario,
     mode: &str,
     sensors: &[std::path::PathBuf],
 ) -> anyhow::Result<Vec<Measured>> {
+    // wrk's run and the CPU microseconds nginx and wrk spent per request
+    // (the sensor's eBPF programs run in their time).
     let load = |dir: &Path| {
-        wrk::run(
+        let (wrk0, nginx0) = (idle::children_cpu_seconds(), server.cpu_seconds());
+        let r = wrk::run(
             url,
             args.duration,
             scenario.connections,
             scenario.delay_ms,
             dir,
-        )
+        )?;
+        let cpu = idle::children_cpu_seconds() - wrk0 + server.cpu_seconds() - nginx0;
+        let per_request = cpu * 1e6 / r.requests.max(1) as f64;
+        Ok((r, per_request))
     };
-    let baseline = load(dir)?;
+    let (baseline, host_cpu) = load(dir)?;
     println!(
-        "  without sensor: {:>10.0} req/s  p99 {:>7.3} ms",
+        "  without sensor: {:>10.0} req/s  p99 {:>7.3} ms  nginx + wrk {host_cpu:.2} µs CPU per request",
         baseline.rps, baseline.p99_ms
     );
     let mut out = Vec::new();
@@ -407,7 +415,7 @@ fn measure_with(
     url: &str,
     (mode, connections, kernel_time): (&str, u32, bool),
     baseline: &WrkResult,
-    load: &dyn Fn(&Path) -> anyhow::Result<WrkResult>,
+    load: &dyn Fn(&Path) -> anyhow::Result<(WrkResult, f64)>,
 ) -> anyhow::Result<Measured> {
     let exchanges = dir.join("exchanges.jsonl");
     let stats = dir.join("stats.json");
@@ -420,7 +428,7 @@ fn measure_with(
         .transpose()?;
     let started = std::time::Instant::now();
     let cpu_before = running.cpu_seconds()?;
-    let with = load(dir)?;
+    let (with, host_cpu) = load(dir)?;
     let cpu = running.cpu_seconds()? - cpu_before;
     let kernel_time = recording
         .map(|r| r.finish(started.elapsed().as_secs_f64()))
@@ -453,7 +461,7 @@ fn measure_with(
     .sum();
 
     println!(
-        "  with sensor:    {:>10.0} req/s  p99 {:>7.3} ms",
+        "  with sensor:    {:>10.0} req/s  p99 {:>7.3} ms  nginx + wrk {host_cpu:.2} µs CPU per request",
         with.rps, with.p99_ms
     );
     println!(
