@@ -621,7 +621,8 @@ def main():
     stats = {"gitleaks_unevaluable_statements": 0, "presidio_unevaluable_rows": 0,
              "noseyparker_fixme": 0, "noseyparker_not_secret_rule": 0,
              "noseyparker_negative_another_rule_matches": 0, "trufflehog_unevaluable_cases": 0,
-             "trufflehog_negative_holds_a_wanted_secret": 0, "empty_samples": 0, "duplicates": 0, "both_positive_and_negative": 0}
+             "trufflehog_negative_holds_a_wanted_secret": 0, "empty_samples": 0, "duplicates": 0,
+             "both_positive_and_negative": 0}
     raw = gitleaks(gl_dir, stats) + presidio(pr_dir, stats) + noseyparker(np_dir, stats)
     if th_dir:
         raw += trufflehog(th_dir, stats)

@@ -10,8 +10,8 @@
 //! two HTTP JSON responses, one under a neutral field (`{"data": ...}`) and
 //! one under a field named for its type, written to a pcap and run through
 //! `sensor replay` as a user would. A secret exchange with any `secret`
-//! alert counts as detected, a PII one with any `sensitive_data` alert. Not part of CI: it needs the
-//! sources and takes minutes.
+//! alert counts as detected, a PII one with any `sensitive_data` alert.
+//! Not part of CI: it needs the sources and takes minutes.
 
 mod pcap;
 mod score;

@@ -684,8 +684,9 @@ pub const SPECS: &[Spec] = &[
         gitleaks: &["maxmind-license-key"],
         description: "MaxMind license key (6 characters, _, 29 characters, _mmk)",
         keywords: &["_mmk"],
-        // The format of the keys MaxMind has issued since 2024 (gitleaks
-        // maxmind-license-key, trufflehog maxmindlicense v2).
+        // MaxMind's current license key format (gitleaks
+        // maxmind-license-key, trufflehog maxmindlicense v2); older
+        // 16-character keys have no marker and are left to the generic rule.
         regex: Some(r"\b([A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)\b"),
         check: Check::Secret,
         mask: Mask::Prefix(0),
