@@ -29,22 +29,17 @@ const STRIPPED: &[&str] = &["-ldflags=-s -w"];
 /// Position-independent and stripped.
 const PIE_STRIPPED: &[&str] = &["-buildmode=pie", "-ldflags=-s -w"];
 
-/// Runs the client against the server once the sensor's log says `seen`
-/// about it (the start-up of a program races its discovery, which runs at
-/// the lowest priority); returns its pid and the response body's length.
-fn run_client(binary: &Path, port: u16, sensor_log: &Path, seen: &str) -> (u32, u64) {
-    run_client_speaking(binary, port, sensor_log, seen, "HTTP/1.1")
+/// Runs the client against the server once the sensor has attached its
+/// probes to it (the start-up of a program races its discovery, which
+/// runs at the lowest priority); returns its pid and the response body's
+/// length.
+fn run_client(binary: &Path, port: u16, sensor: &Sensor) -> (u32, u64) {
+    run_client_speaking(binary, port, sensor, "HTTP/1.1")
 }
 
 /// `run_client`, the client asking for `protocol` ("HTTP/2.0": ALPN h2),
 /// which the response must have come over.
-fn run_client_speaking(
-    binary: &Path,
-    port: u16,
-    sensor_log: &Path,
-    seen: &str,
-    protocol: &str,
-) -> (u32, u64) {
+fn run_client_speaking(binary: &Path, port: u16, sensor: &Sensor, protocol: &str) -> (u32, u64) {
     let mut child = Command::new(binary)
         .arg(format!("https://127.0.0.1:{port}{PATH}"))
         .args((protocol == "HTTP/2.0").then_some("h2"))
@@ -54,12 +49,7 @@ fn run_client_speaking(
         .spawn()
         .unwrap();
     let pid = child.id();
-    wait_until(
-        &format!("the sensor to log `{seen}`"),
-        20,
-        || std::fs::read_to_string(sensor_log).is_ok_and(|log| log.contains(seen)),
-        || std::fs::read_to_string(sensor_log).unwrap_or_default(),
-    );
+    sensor.wait_for_log(&attached(binary));
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let out = child.wait_with_output().unwrap();
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -72,6 +62,19 @@ fn run_client_speaking(
     assert_eq!(fields[0], "200", "{printed}");
     assert_eq!(fields[2], protocol, "{printed}");
     (pid, fields[1].parse().unwrap())
+}
+
+/// The client's POST of `REQUEST` over TLS, answered with
+/// `response_bytes`.
+fn posted(response_bytes: u64) -> ExpectedExchange<'static> {
+    ExpectedExchange {
+        method: "POST",
+        path: PATH,
+        status: 200,
+        request_bytes: REQUEST.len() as u64,
+        response_bytes,
+        tls: true,
+    }
 }
 
 fn seen_by(exchanges: &[Value], pid: u32) -> &Value {
@@ -133,20 +136,13 @@ fn case(programs: &Programs, mode: &str) {
     let old_server = GoServer::start(&programs.old_server, &dir);
     let config = config.display().to_string();
     let sensor = Sensor::start(&dir, &["--config", &config]);
-    let log = dir.join("sensor.log");
     // The servers ran before the sensor: the start-up scan finds them.
     for binary in [
         &programs.server,
         &programs.stripped_server,
         &programs.old_server,
     ] {
-        let line = attached(binary);
-        wait_until(
-            &format!("the sensor to log `{line}`"),
-            20,
-            || std::fs::read_to_string(&log).is_ok_and(|log| log.contains(&line)),
-            || std::fs::read_to_string(&log).unwrap_or_default(),
-        );
+        sensor.wait_for_log(&attached(binary));
     }
     // Each client is found through its exec. Each pair: the client, the
     // server it talks to, and how many exchanges are seen once it is done.
@@ -172,7 +168,7 @@ fn case(programs: &Programs, mode: &str) {
     };
     let mut clients = Vec::new();
     for (client, to, comm, seen) in pairs {
-        let (pid, response_bytes) = run_client(client, to.port, &log, &attached(client));
+        let (pid, response_bytes) = run_client(client, to.port, &sensor);
         sensor.wait_for(&format!("both sides of {comm}'s request"), |e| {
             seen_on_ports(e).len() >= seen
         });
@@ -204,16 +200,9 @@ fn case(programs: &Programs, mode: &str) {
             })
             .collect();
         assert_eq!(served.len(), 1, "{mode} {comm}: {}", dump(&seen));
-        for (role, e) in [("client", client), ("server", served[0])] {
-            assert_eq!(e["tls"], true, "{mode}: {e}");
-            assert_eq!(e["role"], role, "{e}");
-            assert_eq!(e["method"], "POST", "{e}");
-            assert_eq!(e["path"], PATH, "{e}");
-            assert_eq!(e["status"], 200, "{e}");
-            assert_eq!(e["request_bytes"], REQUEST.len() as u64, "{e}");
-            assert_eq!(e["response_bytes"], *response_bytes, "{e}");
-            assert_eq!(e["truncated"], false, "{e}");
-        }
+        let expected = posted(*response_bytes);
+        expected.assert_seen_by(client, "client", mode);
+        expected.assert_seen_by(served[0], "server", mode);
         assert_eq!(client["comm"], *comm, "{client}");
         assert_eq!(
             client["remote"],
@@ -296,13 +285,7 @@ fn case(programs: &Programs, mode: &str) {
             out.log
         );
     }
-    let written = std::fs::read_to_string(&out.alerts_file).unwrap()
-        + &std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap()
-        + &out.log;
-    assert!(
-        !written.contains(PLANTED_KEY),
-        "the planted key appears in the sensor's output"
-    );
+    out.assert_never_wrote(&[PLANTED_KEY]);
 }
 
 /// Go's net/http speaks HTTP/2 over TLS when both ends offer it (ALPN):
@@ -327,16 +310,8 @@ fn go_http2_over_tls_is_captured_from_both_sides() {
         let running = GoServer::start_with(&server, &dir, &["h2"]);
         let config = config.display().to_string();
         let sensor = Sensor::start(&dir, &["--config", &config]);
-        let log = dir.join("sensor.log");
-        let line = attached(&server);
-        wait_until(
-            &format!("the sensor to log `{line}`"),
-            20,
-            || std::fs::read_to_string(&log).is_ok_and(|log| log.contains(&line)),
-            || std::fs::read_to_string(&log).unwrap_or_default(),
-        );
-        let (pid, response_bytes) =
-            run_client_speaking(&client, running.port, &log, &attached(&client), "HTTP/2.0");
+        sensor.wait_for_log(&attached(&server));
+        let (pid, response_bytes) = run_client_speaking(&client, running.port, &sensor, "HTTP/2.0");
         sensor.wait_for("both sides of the HTTP/2 request", |e| {
             on_port(e, running.port).len() >= 2
         });
@@ -347,14 +322,8 @@ fn go_http2_over_tls_is_captured_from_both_sides() {
             ("client", seen_by(&seen, pid)),
             ("server", seen_by(&seen, running.child.id())),
         ] {
-            assert_eq!(e["role"], role, "{mode}: {e}");
-            assert_eq!(e["tls"], true, "{mode}: {e}");
+            posted(response_bytes).assert_seen_by(e, role, mode);
             assert_eq!(e["http_version"], "2", "{mode}: {e}");
-            assert_eq!(e["method"], "POST", "{mode}: {e}");
-            assert_eq!(e["path"], PATH, "{mode}: {e}");
-            assert_eq!(e["status"], 200, "{mode}: {e}");
-            assert_eq!(e["request_bytes"], REQUEST.len() as u64, "{mode}: {e}");
-            assert_eq!(e["response_bytes"], response_bytes, "{mode}: {e}");
         }
         let alerts = read_jsonl(&out.alerts_file);
         assert!(
@@ -366,12 +335,6 @@ fn go_http2_over_tls_is_captured_from_both_sides() {
             "{mode}: {}",
             dump(&alerts)
         );
-        let written = std::fs::read_to_string(&out.alerts_file).unwrap()
-            + &std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap()
-            + &out.log;
-        assert!(
-            !written.contains(PLANTED_KEY),
-            "{mode}: the key was written"
-        );
+        out.assert_never_wrote(&[PLANTED_KEY]);
     }
 }

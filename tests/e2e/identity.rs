@@ -196,14 +196,11 @@ fn brute_force_enumeration_weak_secret_and_bola_each_raise_one_alert() {
             "unexpected: {a}"
         );
     }
-    // No raw credential or token anywhere in the alerts.
-    let text = std::fs::read_to_string(&out.alerts_file).unwrap();
-    for raw in [
+    // No raw credential or token anywhere the sensor wrote.
+    out.assert_never_wrote(&[
         "Winter2024!",
         "alice-pw",
         "mallory@acme.test",
         "supersecret",
-    ] {
-        assert!(!text.contains(raw), "{raw} in the alerts file");
-    }
+    ]);
 }

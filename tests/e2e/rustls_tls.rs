@@ -38,9 +38,9 @@ fn attached(binary: &Path) -> String {
     )
 }
 
-/// Runs the client against the server once the sensor's log says it
-/// attached the client (its discovery races its start); returns its pid.
-fn run_client(binary: &Path, port: u16, sensor_log: &Path) -> u32 {
+/// Runs the client against the server once the sensor has attached its
+/// probes to the client (its discovery races its start); returns its pid.
+fn run_client(binary: &Path, port: u16, sensor: &Sensor) -> u32 {
     let mut child = Command::new(binary)
         .arg("client")
         .arg(format!("https://127.0.0.1:{port}{PATH}"))
@@ -50,13 +50,7 @@ fn run_client(binary: &Path, port: u16, sensor_log: &Path) -> u32 {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let seen = attached(binary);
-    wait_until(
-        &format!("the sensor to log `{seen}`"),
-        20,
-        || std::fs::read_to_string(sensor_log).is_ok_and(|log| log.contains(&seen)),
-        || std::fs::read_to_string(sensor_log).unwrap_or_default(),
-    );
+    sensor.wait_for_log(&attached(binary));
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let out = child.wait_with_output().unwrap();
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -97,16 +91,16 @@ fn check_pair(exchanges: &[Value], server: &RustlsServer, client_pid: u32, mode:
         .iter()
         .find(|e| e["pid"] == server.child.id())
         .unwrap_or_else(|| panic!("{mode}: no server side: {}", dump(&seen)));
-    for (role, e) in [("client", client), ("server", served)] {
-        assert_eq!(e["tls"], true, "{mode}: {e}");
-        assert_eq!(e["role"], role, "{mode}: {e}");
-        assert_eq!(e["method"], "POST", "{e}");
-        assert_eq!(e["path"], PATH, "{e}");
-        assert_eq!(e["status"], 200, "{e}");
-        assert_eq!(e["request_bytes"], REQUEST.len() as u64, "{e}");
-        assert_eq!(e["response_bytes"], RESPONSE_BYTES as u64, "{e}");
-        assert_eq!(e["truncated"], false, "{e}");
-    }
+    let expected = ExpectedExchange {
+        method: "POST",
+        path: PATH,
+        status: 200,
+        request_bytes: REQUEST.len() as u64,
+        response_bytes: RESPONSE_BYTES as u64,
+        tls: true,
+    };
+    expected.assert_seen_by(client, "client", mode);
+    expected.assert_seen_by(served, "server", mode);
     assert_eq!(
         client["remote"],
         format!("127.0.0.1:{}", server.port),
@@ -154,21 +148,14 @@ fn case(server_bin: &Path, tokio_bin: &Path, client_bin: &Path, stripped: &Path,
     let stripped_server = RustlsServer::start(stripped, &dir);
     let config = config.display().to_string();
     let sensor = Sensor::start(&dir, &["--config", &config]);
-    let log = dir.join("sensor.log");
     for binary in [server_bin, tokio_bin] {
-        let line = attached(binary);
-        wait_until(
-            &format!("the sensor to log `{line}`"),
-            20,
-            || std::fs::read_to_string(&log).is_ok_and(|log| log.contains(&line)),
-            || std::fs::read_to_string(&log).unwrap_or_default(),
-        );
+        sensor.wait_for_log(&attached(binary));
     }
-    let client_pid = run_client(client_bin, server.port, &log);
+    let client_pid = run_client(client_bin, server.port, &sensor);
     sensor.wait_for("both sides of the rustls request", |e| {
         on_port(e, server.port).len() >= 2
     });
-    let tokio_client_pid = run_client(client_bin, tokio_server.port, &log);
+    let tokio_client_pid = run_client(client_bin, tokio_server.port, &sensor);
     sensor.wait_for("both sides of the tokio-rustls request", |e| {
         on_port(e, tokio_server.port).len() >= 2
     });
@@ -197,11 +184,5 @@ fn case(server_bin: &Path, tokio_bin: &Path, client_bin: &Path, stripped: &Path,
         "{}",
         out.log
     );
-    let written = std::fs::read_to_string(&out.alerts_file).unwrap()
-        + &std::fs::read_to_string(dir.join("exchanges.jsonl")).unwrap()
-        + &out.log;
-    assert!(
-        !written.contains(PLANTED_KEY),
-        "the planted key appears in the sensor's output"
-    );
+    out.assert_never_wrote(&[PLANTED_KEY]);
 }

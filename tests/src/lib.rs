@@ -78,6 +78,65 @@ pub struct SensorOutput {
     pub stats: Value,
     pub log: String,
     pub alerts_file: PathBuf,
+    pub exchanges_file: PathBuf,
+}
+
+impl SensorOutput {
+    /// Everything the sensor wrote where a user or a SIEM reads it: its
+    /// alerts, exchange records, log and stats.
+    pub fn written(&self) -> String {
+        let mut written = String::new();
+        for file in [&self.alerts_file, &self.exchanges_file] {
+            written.push_str(&std::fs::read_to_string(file).unwrap_or_default());
+        }
+        written.push_str(&self.log);
+        written.push_str(&self.stats.to_string());
+        written
+    }
+
+    /// Fails the test if any of `raws` appears in what the sensor wrote:
+    /// the sensor must never become the leak.
+    pub fn assert_never_wrote(&self, raws: &[&str]) {
+        let written = self.written();
+        for raw in raws {
+            assert!(
+                !written.contains(raw),
+                "{raw} appears in the sensor's output"
+            );
+        }
+    }
+}
+
+/// What one exchange record must say of a request seen end to end.
+pub struct ExpectedExchange<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u64,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    pub tls: bool,
+}
+
+impl ExpectedExchange<'_> {
+    /// Fails the test unless `record` says exactly this, whole (not
+    /// truncated); `context` prefixes the failure.
+    pub fn assert_matches(&self, record: &Value, context: &str) {
+        let e = record;
+        assert_eq!(e["method"], self.method, "{context}: {e}");
+        assert_eq!(e["path"], self.path, "{context}: {e}");
+        assert_eq!(e["status"], self.status, "{context}: {e}");
+        assert_eq!(e["request_bytes"], self.request_bytes, "{context}: {e}");
+        assert_eq!(e["response_bytes"], self.response_bytes, "{context}: {e}");
+        assert_eq!(e["truncated"], false, "{context}: {e}");
+        assert_eq!(e["tls"], self.tls, "{context}: {e}");
+    }
+
+    /// `assert_matches`, the record being `role`'s view (`client` or
+    /// `server`).
+    pub fn assert_seen_by(&self, record: &Value, role: &str, context: &str) {
+        assert_eq!(record["role"], role, "{context}: {record}");
+        self.assert_matches(record, context);
+    }
 }
 
 impl Sensor {
@@ -257,6 +316,17 @@ impl Sensor {
         }
     }
 
+    /// Waits until the sensor's log has a line containing `line`.
+    pub fn wait_for_log(&self, line: &str) {
+        let log = self.dir.join("sensor.log");
+        wait_until(
+            &format!("the sensor to log `{line}`"),
+            20,
+            || std::fs::read_to_string(&log).is_ok_and(|text| text.contains(line)),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
+    }
+
     /// SIGTERM, then what the sensor wrote. Asserts it exited cleanly.
     pub fn stop(mut self) -> SensorOutput {
         // SAFETY: signalling our own child.
@@ -277,6 +347,7 @@ impl Sensor {
             stats,
             log,
             alerts_file: self.dir.join("alerts.jsonl"),
+            exchanges_file: self.dir.join("exchanges.jsonl"),
         }
     }
 }

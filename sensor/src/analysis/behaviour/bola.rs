@@ -20,12 +20,11 @@
 //! Not seen: ids outside the path (query, body), callers without a
 //! principal, walks slower than the thresholds per window.
 
-use serde_json::Value;
-
 use crate::analysis::detect::{Location, Message, Part, RuleInfo};
 use crate::endpoint::path_params;
 use crate::exchange::HttpExchange;
 
+use super::bola_ids;
 use super::bounded::BoundedMap;
 use super::client::Keys;
 use super::config::BolaConfig;
@@ -41,8 +40,6 @@ const BLOOM_WORDS: usize = 256;
 const BLOOM_BITS: u64 = (BLOOM_WORDS * 64) as u64;
 /// Response bodies read for ids.
 const MAX_BODY: usize = 64 * 1024;
-/// Ids taken from one response.
-const MAX_IDS_PER_RESPONSE: usize = 256;
 
 /// What one principal has been given.
 #[derive(Debug, Clone)]
@@ -239,8 +236,7 @@ fn id_hash(keys: &Keys, value: &str) -> u64 {
     keys.hash(&("bola id", value))
 }
 
-/// The id values of a JSON response (`id`, `*_id`, `*Id`, `*ID` fields,
-/// strings or integers), hashed.
+/// The hashed id values of a JSON response (see `bola_ids`).
 fn response_ids(exchange: &HttpExchange, keys: &Keys) -> Vec<u64> {
     let body = exchange.response.body.content();
     if body.is_empty() || body.len() > MAX_BODY {
@@ -252,51 +248,7 @@ fn response_ids(exchange: &HttpExchange, keys: &Keys) -> Vec<u64> {
     ) {
         return Vec::new();
     }
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    collect_ids(&value, keys, 6, &mut out);
-    out
-}
-
-fn is_id_field(name: &str) -> bool {
-    name.eq_ignore_ascii_case("id")
-        || name.ends_with("_id")
-        || name.ends_with("Id")
-        || name.ends_with("ID")
-        || name.ends_with("-id")
-}
-
-fn collect_ids(value: &Value, keys: &Keys, depth: u32, out: &mut Vec<u64>) {
-    if out.len() >= MAX_IDS_PER_RESPONSE || depth == 0 {
-        return;
-    }
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                if is_id_field(k) {
-                    match v {
-                        Value::String(s) if !s.is_empty() && s.len() <= 128 => {
-                            out.push(id_hash(keys, s))
-                        }
-                        Value::Number(n) if n.is_u64() || n.is_i64() => {
-                            out.push(id_hash(keys, &n.to_string()))
-                        }
-                        _ => collect_ids(v, keys, depth - 1, out),
-                    }
-                } else {
-                    collect_ids(v, keys, depth - 1, out);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for v in items {
-                collect_ids(v, keys, depth - 1, out);
-            }
-        }
-        _ => {}
-    }
+    bola_ids::ids(body, &|id| id_hash(keys, id))
 }
 
 /// A principal reading ids that are not its own.

@@ -50,6 +50,7 @@ mod account_brute_force;
 mod account_enumeration;
 mod baseline;
 mod bola;
+mod bola_ids;
 pub(crate) mod bounded;
 mod brute_force;
 mod bulk;
