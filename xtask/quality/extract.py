@@ -31,6 +31,13 @@ Exclusion rules (each reported as a count, never a per-sample choice):
   `FIXME` comment (the maintainers say its label is wrong), and a negative
   example that some noseyparker rule's own pattern matches (a negative of
   one pattern can be another's secret) are skipped;
+- trufflehog: a negative case whose input holds a value that a positive
+  case of the same detector `want`s (the whole value, or a part of a
+  composite `want` such as `host:id:secret` that is not a host name or
+  URL) is skipped: the suite itself calls that value a secret, and the
+  case is negative only because the detector wants a companion id or its
+  keyword within a window (`valid pattern - key out of prefix range`,
+  `only skey`);
 - duplicates within one type and label are kept once.
 
 Usage: extract.py GITLEAKS_GIT_DIR PRESIDIO_GIT_DIR NOSEYPARKER_GIT_DIR [TRUFFLEHOG_GIT_DIR] > cases.jsonl
@@ -502,6 +509,21 @@ def go_expr(src, env):
     return Evaluator(toks, env).expr()
 
 
+def wanted_parts(wanted):
+    """The values a trufflehog test `want`s, and the credential-looking
+    parts of composite ones (`host:id:secret`, `key|secret`): each is a
+    value the suite itself calls a secret. Host names and URLs are not
+    (`api-123456.duosecurity.com`)."""
+    out = set()
+    for w in wanted:
+        out.add(w)
+        for part in re.split(r"[:|;,\s]", w):
+            host = re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", part)
+            if len(part) >= 10 and not host and "/" not in part:
+                out.add(part)
+    return out
+
+
 def trufflehog(git_dir, stats):
     out = subprocess.run(["git", "--git-dir", git_dir, "ls-tree", "-r", "--name-only", "HEAD",
                           TH_DETECTORS + "/"], check=True, capture_output=True, text=True).stdout
@@ -536,8 +558,21 @@ def trufflehog(git_dir, stats):
                 continue
             cases.append(dict(source="trufflehog", kind="secret (trufflehog)", type="th." + detector,
                               label="pos" if wanted else "neg", sample=sample,
-                              field=detector + "_key"))
-    return cases
+                              field=detector + "_key", wanted=wanted))
+    # A negative that holds a value a positive of the same detector wants
+    # is negative only for that detector's design (its companion id
+    # missing, its keyword out of range): the text holds a secret by the
+    # suite's own word.
+    secrets = {}
+    for c in cases:
+        secrets.setdefault(c["type"], set()).update(wanted_parts(c.pop("wanted")))
+    kept = []
+    for c in cases:
+        if c["label"] == "neg" and any(v in c["sample"] for v in secrets[c["type"]]):
+            stats["trufflehog_negative_holds_a_wanted_secret"] += 1
+        else:
+            kept.append(c)
+    return kept
 
 
 # --- Presidio ------------------------------------------------------------------
@@ -586,7 +621,8 @@ def main():
     stats = {"gitleaks_unevaluable_statements": 0, "presidio_unevaluable_rows": 0,
              "noseyparker_fixme": 0, "noseyparker_not_secret_rule": 0,
              "noseyparker_negative_another_rule_matches": 0, "trufflehog_unevaluable_cases": 0,
-             "empty_samples": 0, "duplicates": 0, "both_positive_and_negative": 0}
+             "trufflehog_negative_holds_a_wanted_secret": 0, "empty_samples": 0, "duplicates": 0,
+             "both_positive_and_negative": 0}
     raw = gitleaks(gl_dir, stats) + presidio(pr_dir, stats) + noseyparker(np_dir, stats)
     if th_dir:
         raw += trufflehog(th_dir, stats)

@@ -13,6 +13,7 @@
 mod flamegraph;
 mod h2;
 mod idle;
+mod kernel_time;
 mod nginx;
 pub(crate) mod sensor;
 mod wrk;
@@ -66,6 +67,12 @@ pub struct BenchArgs {
     /// over plain HTTP in socket mode into this SVG file.
     #[arg(long)]
     flamegraph: Option<std::path::PathBuf>,
+    /// Also report, for every run with the sensor, each of its eBPF
+    /// programs' run time per request (the kernel's statistics, which
+    /// cost the traced processes two clock reads per program run, so they
+    /// are off by default) and its threads' wake-ups and preemptions.
+    #[arg(long)]
+    kernel_time: bool,
     /// Port nghttpd serves h2c on (loopback only).
     #[arg(long, default_value_t = 18082)]
     h2_port: u16,
@@ -93,7 +100,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             idle::measure(&url, args, &dir, &server)?;
         }
         if ["all", "full", "https"].contains(&args.case.as_str()) {
-            measure(args, &dir)?;
+            measure(args, &dir, &server)?;
         }
     }
     server.stop();
@@ -233,7 +240,7 @@ struct Measured {
     allocations_per_exchange: Option<f64>,
 }
 
-fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
+fn measure(args: &BenchArgs, dir: &Path, server: &nginx::Nginx) -> anyhow::Result<()> {
     let paced_delay_ms = 2;
     let scenarios = [
         Scenario {
@@ -283,7 +290,9 @@ fn measure(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         for scenario in &scenarios {
             for mode in MODES {
                 println!("{protocol}, {}, {mode} mode", scenario.name);
-                for measured in measure_scenario(args, dir, url, scenario, mode, &sensors)? {
+                for measured in
+                    measure_scenario(args, dir, (url, server), scenario, mode, &sensors)?
+                {
                     table.push((*protocol, scenario.name.as_str(), mode, measured));
                 }
             }
@@ -352,23 +361,29 @@ fn draw_flamegraph(
 fn measure_scenario(
     args: &BenchArgs,
     dir: &Path,
-    url: &str,
+    (url, server): (&str, &nginx::Nginx),
     scenario: &Scenario,
     mode: &str,
     sensors: &[std::path::PathBuf],
 ) -> anyhow::Result<Vec<Measured>> {
+    // wrk's run and the CPU microseconds nginx and wrk spent per request
+    // (the sensor's eBPF programs run in their time).
     let load = |dir: &Path| {
-        wrk::run(
+        let (wrk0, nginx0) = (idle::children_cpu_seconds(), server.cpu_seconds());
+        let r = wrk::run(
             url,
             args.duration,
             scenario.connections,
             scenario.delay_ms,
             dir,
-        )
+        )?;
+        let cpu = idle::children_cpu_seconds() - wrk0 + server.cpu_seconds() - nginx0;
+        let per_request = cpu * 1e6 / r.requests.max(1) as f64;
+        Ok((r, per_request))
     };
-    let baseline = load(dir)?;
+    let (baseline, host_cpu) = load(dir)?;
     println!(
-        "  without sensor: {:>10.0} req/s  p99 {:>7.3} ms",
+        "  without sensor: {:>10.0} req/s  p99 {:>7.3} ms  nginx + wrk {host_cpu:.2} µs CPU per request",
         baseline.rps, baseline.p99_ms
     );
     let mut out = Vec::new();
@@ -384,7 +399,7 @@ fn measure_scenario(
             sensor,
             dir,
             url,
-            (mode, scenario.connections),
+            (mode, scenario.connections, args.kernel_time),
             &baseline,
             &load,
         )?);
@@ -398,9 +413,9 @@ fn measure_with(
     sensor: String,
     dir: &Path,
     url: &str,
-    (mode, connections): (&str, u32),
+    (mode, connections, kernel_time): (&str, u32, bool),
     baseline: &WrkResult,
-    load: &dyn Fn(&Path) -> anyhow::Result<WrkResult>,
+    load: &dyn Fn(&Path) -> anyhow::Result<(WrkResult, f64)>,
 ) -> anyhow::Result<Measured> {
     let exchanges = dir.join("exchanges.jsonl");
     let stats = dir.join("stats.json");
@@ -408,9 +423,16 @@ fn measure_with(
     let _ = std::fs::remove_file(dir.join("alerts.jsonl"));
     let mut running =
         sensor::Running::start_binary(bin, dir, &exchanges, &stats, &format!("mode = {mode:?}\n"))?;
+    let recording = kernel_time
+        .then(|| kernel_time::Recording::start(running.pid()))
+        .transpose()?;
+    let started = std::time::Instant::now();
     let cpu_before = running.cpu_seconds()?;
-    let with = load(dir)?;
+    let (with, host_cpu) = load(dir)?;
     let cpu = running.cpu_seconds()? - cpu_before;
+    let kernel_time = recording
+        .map(|r| r.finish(started.elapsed().as_secs_f64()))
+        .transpose()?;
     let peak_rss_kib = running.peak_rss_kib()?;
     running.stop()?;
 
@@ -439,7 +461,7 @@ fn measure_with(
     .sum();
 
     println!(
-        "  with sensor:    {:>10.0} req/s  p99 {:>7.3} ms",
+        "  with sensor:    {:>10.0} req/s  p99 {:>7.3} ms  nginx + wrk {host_cpu:.2} µs CPU per request",
         with.rps, with.p99_ms
     );
     println!(
@@ -457,6 +479,9 @@ fn measure_with(
     );
     let peak_rss_mib = peak_rss_kib as f64 / 1024.0;
     println!("  sensor peak RSS: {peak_rss_mib:.1} MiB");
+    if let Some(kernel_time) = kernel_time {
+        kernel_time.report(with.requests);
+    }
     // wrk does not count the requests still in flight when it stops
     // (at most one per connection), which nginx did answer.
     println!(

@@ -9,9 +9,9 @@
 //! rules); nothing fetched is stored in this repository. Each sample becomes
 //! two HTTP JSON responses, one under a neutral field (`{"data": ...}`) and
 //! one under a field named for its type, written to a pcap and run through
-//! `sensor replay` as a user would. An exchange with any `secret` or
-//! `sensitive_data` alert counts as detected. Not part of CI: it needs the
-//! sources and takes minutes.
+//! `sensor replay` as a user would. A secret exchange with any `secret`
+//! alert counts as detected, a PII one with any `sensitive_data` alert.
+//! Not part of CI: it needs the sources and takes minutes.
 
 mod pcap;
 mod score;
@@ -108,7 +108,7 @@ pub fn quality(args: &QualityArgs) -> anyhow::Result<()> {
         .map(|v| serde_json::to_vec(&v).expect("JSON values serialise"))
         .collect();
 
-    let ours = run_sensor(&work, &bodies, args.report_examples)?;
+    let ours = run_sensor(&work, &cases, &bodies, args.report_examples)?;
     let theirs = run_detect_secrets(&work, &detect_secrets, &cases, &bodies)?;
     let commits: Vec<(String, String)> = SOURCES
         .iter()
@@ -261,9 +261,13 @@ fn extract(detect_secrets: &Path, dirs: &[PathBuf]) -> anyhow::Result<(Vec<Case>
     ))
 }
 
-/// Replays the exchanges; for each, the rules of its content alerts.
+/// Replays the exchanges; for each, the rules of its alerts in the
+/// category its case is scored on: a secret sample on `secret` alerts, a
+/// PII sample on `sensitive_data` ones. An email address next to a key is
+/// a PII finding, not the key found, nor a false secret.
 fn run_sensor(
     work: &Path,
+    cases: &[Case],
     bodies: &[Vec<u8>],
     report_examples: bool,
 ) -> anyhow::Result<Vec<Vec<String>>> {
@@ -307,14 +311,19 @@ fn run_sensor(
     for line in std::fs::read_to_string(&alerts)?.lines() {
         let alert: Value = serde_json::from_str(line)?;
         let category = alert["category"].as_str().unwrap_or_default();
-        if category != "secret" && category != "sensitive_data" {
-            continue;
-        }
         // Paths are templated in alerts; the client address names the case.
         let n = alert["connection"]["remote"]
             .as_str()
             .and_then(pcap::case_of_client);
         if let Some(n) = n.filter(|&n| n < found.len()) {
+            let scored_on = if cases[n / 2].kind == "pii" {
+                "sensitive_data"
+            } else {
+                "secret"
+            };
+            if category != scored_on {
+                continue;
+            }
             let rule = alert["rule"].as_str().unwrap_or_default().to_owned();
             let severity = alert["severity"].as_str().unwrap_or_default();
             found[n].push(format!("{rule}:{severity}"));

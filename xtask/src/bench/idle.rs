@@ -15,7 +15,7 @@ use super::nginx::Nginx;
 use super::{load_average, sensor, wrk, BenchArgs, MODES};
 
 /// CPU seconds of the children this process has reaped (wrk's runs).
-fn children_cpu_seconds() -> f64 {
+pub(super) fn children_cpu_seconds() -> f64 {
     // SAFETY: getrusage writes into the struct we own.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };

@@ -580,13 +580,17 @@ pub const SPECS: &[Spec] = &[
     },
     Spec {
         id: "secret.password_hash",
-        description: "Password hash (bcrypt, argon2, scrypt, sha-crypt, md5-crypt, PBKDF2, Cisco type 8/9)",
+        description: "Password hash (bcrypt, argon2, scrypt, sha-crypt, md5-crypt, PBKDF2, Cisco type 8/9, Kerberos AS-REP)",
         keywords: &[
             "$2a$", "$2b$", "$2y$", "$2x$", "$argon2", "$scrypt$", "$7$", "$5$", "$6$", "pbkdf2",
-            "$1$", "$8$", "$9$",
+            "$1$", "$8$", "$9$", "$krb5asrep$",
         ],
+        // Kerberos AS-REP (etype 23, RC4) as roasting tools print it for
+        // cracking (hashcat mode 18200, noseyparker np.krb5.asrep.23.1):
+        // `$krb5asrep$23$[user@realm:]` 32 hex digits of checksum, `$`, the
+        // encrypted part in hex; it yields the account's password offline.
         regex: Some(
-            r"(\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,8},t=[0-9]{1,4},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$scrypt\$ln=[0-9]{1,2},r=[0-9]{1,3},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$7\$[./A-Za-z0-9]{14,64}\$[./A-Za-z0-9]{43}|\$[56]\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}|\$1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}|\$[89]\$[./A-Za-z0-9]{14}\$[./A-Za-z0-9]{43}|pbkdf2_sha(?:1|256|512)\$[0-9]{1,9}\$[A-Za-z0-9+/=]{1,128}\$[A-Za-z0-9+/=]{20,256}|\$pbkdf2(?:-sha(?:1|256|512))?\$[0-9]{1,9}\$[./A-Za-z0-9+=]{1,128}\$[./A-Za-z0-9+=]{20,256})",
+            r"(\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,8},t=[0-9]{1,4},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$scrypt\$ln=[0-9]{1,2},r=[0-9]{1,3},p=[0-9]{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,256}|\$7\$[./A-Za-z0-9]{14,64}\$[./A-Za-z0-9]{43}|\$[56]\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}|\$1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}|\$[89]\$[./A-Za-z0-9]{14}\$[./A-Za-z0-9]{43}|pbkdf2_sha(?:1|256|512)\$[0-9]{1,9}\$[A-Za-z0-9+/=]{1,128}\$[A-Za-z0-9+/=]{20,256}|\$pbkdf2(?:-sha(?:1|256|512))?\$[0-9]{1,9}\$[./A-Za-z0-9+=]{1,128}\$[./A-Za-z0-9+=]{20,256}|\$krb5asrep\$23\$(?:[^$:\s]{1,256}:)?[0-9a-f]{32}\$[0-9a-f]{64,8192})",
         ),
         check: Check::None,
         mask: Mask::Prefix(15),
@@ -673,6 +677,33 @@ pub const SPECS: &[Spec] = &[
         regex: Some(r"\b(sntrys_eyJpYXQiO[A-Za-z0-9+/=]{10,400}_[A-Za-z0-9+/]{43}|sntryu_[a-f0-9]{64})(?:[^A-Za-z0-9+/]|$)"),
         check: Check::NotPlaceholder,
         mask: Mask::Prefix(7),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.maxmind_license_key",
+        gitleaks: &["maxmind-license-key"],
+        description: "MaxMind license key (6 characters, _, 29 characters, _mmk)",
+        keywords: &["_mmk"],
+        // MaxMind's current license key format (gitleaks
+        // maxmind-license-key, trufflehog maxmindlicense v2); older
+        // 16-character keys have no marker and are left to the generic rule.
+        regex: Some(r"\b([A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)\b"),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
+        ..Spec::BASE
+    },
+    Spec {
+        id: "secret.truenas_api_key",
+        severity: Critical,
+        description: "TrueNAS API key (id, -, 64 letters and digits) in an auth.login_with_api_key call",
+        keywords: &["login_with_api_key"],
+        // TrueNAS keys are `<id>-<64 alphanumerics>`; the JSON-RPC login
+        // call names them (noseyparker np.truenas.1).
+        regex: Some(
+            r#"auth\.login_with_api_key"\s*,\s*"params"\s*:\s*\[\s*"([0-9]{1,6}-[A-Za-z0-9]{64})""#,
+        ),
+        check: Check::Secret,
+        mask: Mask::Prefix(0),
         ..Spec::BASE
     },
     Spec {

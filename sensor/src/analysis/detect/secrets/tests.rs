@@ -76,6 +76,9 @@ fn providers() {
         ("\"-----BEGIN RSA PRIVATE KEY-----\\r\\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAlw\\r\\n".into(), "secret.private_key", "-----BEGIN RSA PRIVATE KEY-----"),
         ("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObG".into(), "secret.password_hash", "$argon2id$v=19$****"),
         ("pbkdf2_sha256$600000$Kq7vP2xR9sT4$Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6t=".into(), "secret.password_hash", "pbkdf2_sha256$****"),
+        (format!("$krb5asrep$23$svc_sql@CORP.EXAMPLE:{hex32}${hex32}{hex32}"), "secret.password_hash", "$krb5asrep$23$****"),
+        ("geoip license_key=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".into(), "secret.maxmind_license_key", "****"),
+        ("{\"msg\": \"method\", \"method\": \"auth.login_with_api_key\", \"params\": [\"3-Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6tU8vW0xY2zA4bC6dE8fG1h\"]}".into(), "secret.truenas_api_key", "****"),
         ("mongodb+srv://svc:Zq8vT3xK@cluster0.mongo.internal/db".into(), "secret.database_uri", "mongodb+srv://****:****@cluster0.mongo.internal"),
         ("https://deploy:Zq8vT3xK@git.internal.io/repo.git".into(), "secret.url_credentials", "https://****:****@git.internal.io"),
         ("https://hooks.slack.com/triggers/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".into(), "secret.slack_webhook", "https://hooks.slack.com/****"),
@@ -163,6 +166,9 @@ fn near_misses() {
         "REACT_APP_FORGOT_PASSWORD=$REACT_APP_MATRIX_BASE_URL/classroom/#/forgot_password",
         "  const password = process.env.REACT_APP_FIREBASE_DEV_PASSWORD || \"not-set\"",
         " --set pixie-chart.deployKey=px-dep-d4c3b2a1-f6e5-h8g7-j1i8-p5o0n5m3l2k1 `",
+        // One character short of a MaxMind key; a TrueNAS key of 63.
+        "LicenseKey Kq7vP2_xR9sT4uW6yZ8aB1cD3eF5gH7jK9m_mmk",
+        "{\"method\": \"auth.login_with_api_key\", \"params\": [\"3-Kq7vP2xR9sT4uW6yZ8aB1cD3eF5gH7jK9mN2pQ4rS6tU8vW0xY2zA4bC6dE8fG1\"]}",
     ] {
         assert_eq!(found(text), vec![], "{text}");
     }
