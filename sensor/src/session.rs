@@ -13,7 +13,7 @@ use crate::analysis::Analysis;
 use crate::capture::CaptureEvent;
 use crate::config::Config;
 use crate::conntrack::Resolver;
-use crate::endpoint::EndpointKey;
+use crate::endpoint::EndpointCache;
 use crate::exchange::HttpExchange;
 use crate::metrics::Page;
 use crate::pairing::{Paired, Pairing};
@@ -45,6 +45,8 @@ pub struct Session {
     done_bytes: usize,
     /// Scratch for the alerts the analysis lets through.
     ready: Vec<Alert>,
+    /// Endpoint keys of recent exchanges, by what they are made of.
+    endpoints: EndpointCache,
 }
 
 impl Session {
@@ -88,6 +90,7 @@ impl Session {
             done: Vec::new(),
             done_bytes: 0,
             ready: Vec::new(),
+            endpoints: EndpointCache::default(),
         }
     }
 
@@ -178,7 +181,7 @@ impl Session {
         peer: Option<&std::sync::Arc<crate::conntrack::ConnectionInfo>>,
     ) -> Result<(), OutputError> {
         // Every stage names the endpoint the same way, worked out once.
-        let endpoint = EndpointKey::of(exchange);
+        let endpoint = self.endpoints.key_of(exchange);
         let tags = self
             .analysis
             .alerts_on(exchange, peer, &endpoint, &mut self.ready);

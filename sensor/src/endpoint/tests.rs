@@ -403,3 +403,41 @@ fn masked_paths_keep_short_ids_and_hide_sensitive_segments() {
         assert_eq!(masked_path(target), want, "{target}");
     }
 }
+
+#[test]
+fn the_cache_gives_the_key_built_from_scratch() {
+    // More distinct inputs than slots, each met several times in a
+    // scrambled order, so slots are hit, missed and overwritten; the
+    // inputs differ by one part at a time (host, its absence, method,
+    // target, the side seen from).
+    let mut inputs = Vec::new();
+    for i in 0..200 {
+        let mut x = with_host(
+            &format!("/users/{}/orders{}", i % 7, i % 3),
+            match i % 4 {
+                0 => None,
+                1 => Some("API.acme.io"),
+                2 => Some(""),
+                _ => Some("api.acme.io:8443"),
+            },
+        );
+        if i % 5 == 0 {
+            x.request.method = "POST".into();
+        }
+        if i % 6 == 0 {
+            let mut conn = (*x.connection).clone();
+            conn.role = Role::Client;
+            x.connection = std::sync::Arc::new(conn);
+        }
+        inputs.push(x);
+    }
+    let long = with_host(&format!("/{}", "a".repeat(600)), Some("h"));
+    let mut cache = EndpointCache::default();
+    for round in 0..5 {
+        for i in 0..inputs.len() {
+            let x = &inputs[(i * 37 + round * 11) % inputs.len()];
+            assert_eq!(*cache.key_of(x), EndpointKey::of(x), "{round} {i}");
+        }
+        assert_eq!(*cache.key_of(&long), EndpointKey::of(&long));
+    }
+}
