@@ -170,18 +170,17 @@ pub fn load_multi(
 /// Loads the Go programs (once, before any Go attachment). Apart from the
 /// library programs: a kernel that refuses these still gets the others.
 pub fn load_go(ebpf: &mut Ebpf) -> Result<(), AttachError> {
-    for program in GO_PROGRAMS {
-        uprobe(ebpf, program)?
-            .load()
-            .map_err(|source| AttachError::Program { program, source })?;
-    }
-    Ok(())
+    load_each(ebpf, &GO_PROGRAMS)
 }
 
 /// Loads the rustls programs (once, before any rustls attachment), apart
 /// from the others as the Go ones are.
 pub fn load_rustls(ebpf: &mut Ebpf) -> Result<(), AttachError> {
-    for program in RUSTLS_PROGRAMS {
+    load_each(ebpf, &RUSTLS_PROGRAMS)
+}
+
+fn load_each(ebpf: &mut Ebpf, programs: &[&'static str]) -> Result<(), AttachError> {
+    for &program in programs {
         uprobe(ebpf, program)?
             .load()
             .map_err(|source| AttachError::Program { program, source })?;

@@ -27,6 +27,7 @@ mod placement;
 mod proc_maps;
 mod rescan;
 mod rustls;
+mod section_scan;
 mod symbols;
 pub mod trial;
 

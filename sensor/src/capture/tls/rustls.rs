@@ -13,12 +13,11 @@
 //! locations) and reported as not covered. The kernel side is
 //! `sensor-ebpf/src/tls/rustls.rs`.
 
-use std::fs::File;
-use std::io::{Read, Seek as _, SeekFrom};
 use std::path::Path;
 
 use object::{Architecture, Object as _, ObjectSection as _, ObjectSymbol as _, SymbolKind};
 
+use super::section_scan;
 use super::symbols::{self, SymbolError};
 
 /// What a file is to the rustls probes.
@@ -183,40 +182,16 @@ fn stripped_with_rustls<'data, R: object::ReadRef<'data>>(
         .is_some_and(|(offset, size)| section_contains(path, offset, size, SOURCE_MARK))
 }
 
-/// Bytes read at a time from a section.
-const PIECE: usize = 1 << 20;
-
 /// True when the `size` bytes at `offset` of the file contain `needle`,
 /// read a piece at a time (a large program is never read whole).
 fn section_contains(path: &Path, offset: u64, size: u64, needle: &[u8]) -> bool {
-    let Ok(mut file) = File::open(path) else {
-        return false;
-    };
-    if file.seek(SeekFrom::Start(offset)).is_err() {
-        return false;
-    }
-    stream_contains(file.take(size), needle).unwrap_or(false)
+    section_scan::section_any(path, (offset, size), needle.len(), |piece| {
+        contains(piece, needle)
+    })
 }
 
-/// `needle` in `bytes`, read a piece at a time; each piece starts with
-/// the previous one's tail, so a needle across two pieces is found too.
-fn stream_contains(mut bytes: impl Read, needle: &[u8]) -> std::io::Result<bool> {
-    let overlap = needle.len();
-    let mut buf = vec![0u8; PIECE + overlap];
-    let mut kept = 0;
-    loop {
-        let n = bytes.read(&mut buf[kept..kept + PIECE])?;
-        if n == 0 {
-            return Ok(false);
-        }
-        let end = kept + n;
-        if buf[..end].windows(needle.len()).any(|w| w == needle) {
-            return Ok(true);
-        }
-        let keep = overlap.min(end);
-        buf.copy_within(end - keep..end, 0);
-        kept = keep;
-    }
+fn contains(bytes: &[u8], needle: &[u8]) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -277,6 +252,10 @@ mod tests {
 
     #[test]
     fn a_mark_across_two_pieces_is_found() {
+        use section_scan::PIECE;
+        let stream_contains = |bytes: &[u8], needle: &[u8]| {
+            section_scan::stream_any(bytes, needle.len(), |piece| contains(piece, needle))
+        };
         let mut bytes = vec![b'x'; PIECE - 3];
         bytes.extend_from_slice(b"/rustls-0.23.5/src/conn.rs");
         assert!(stream_contains(bytes.as_slice(), SOURCE_MARK).unwrap());

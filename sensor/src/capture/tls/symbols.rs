@@ -6,7 +6,6 @@
 //! some with hundreds of thousands of symbols.
 
 use std::fs::File;
-use std::io::{Read, Seek as _, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -20,6 +19,7 @@ use object::{
 
 use super::hooks::{self, Hook};
 use super::placement;
+use super::section_scan;
 
 /// A hooked function defined in a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,43 +163,21 @@ fn names_a_hook<'data, R: ReadRef<'data>>(
     path: &Path,
     section: &str,
 ) -> bool {
-    let Some((offset, size)) = elf.section_by_name(section).and_then(|s| s.file_range()) else {
+    let Some(range) = elf.section_by_name(section).and_then(|s| s.file_range()) else {
         return false;
     };
-    File::open(path)
-        .and_then(|mut file| {
-            file.seek(SeekFrom::Start(offset))?;
-            stream_names_a_hook(file.take(size))
-        })
-        .unwrap_or(false)
+    section_scan::section_any(path, range, longest_hook_name(), |piece| {
+        HOOK_NAMES.is_match(piece)
+    })
 }
 
-/// Bytes read at a time from a string table.
-const PIECE: usize = 1 << 20;
-
-/// `HOOK_NAMES` over `strings`, a piece at a time; each piece starts with
-/// the previous one's tail, so a name across two pieces is found too.
-fn stream_names_a_hook(mut strings: impl Read) -> std::io::Result<bool> {
-    let overlap = hooks::HOOKS
+/// The longest hooked name with the NUL that ends it in a string table.
+fn longest_hook_name() -> usize {
+    hooks::HOOKS
         .iter()
         .map(|h| h.symbol.len() + 1)
         .max()
-        .unwrap_or(0);
-    let mut buf = vec![0u8; PIECE + overlap];
-    let mut kept = 0;
-    loop {
-        let n = strings.read(&mut buf[kept..kept + PIECE])?;
-        if n == 0 {
-            return Ok(false);
-        }
-        let end = kept + n;
-        if HOOK_NAMES.is_match(&buf[..end]) {
-            return Ok(true);
-        }
-        let keep = overlap.min(end);
-        buf.copy_within(end - keep..end, 0);
-        kept = keep;
-    }
+        .unwrap_or(0)
 }
 
 /// Symbol tables of static builds may spell versioned names `name@@VER`.
@@ -231,6 +209,12 @@ mod tests {
 
     #[test]
     fn a_name_across_two_pieces_is_found() {
+        use section_scan::PIECE;
+        let stream_names_a_hook = |strings: &[u8]| {
+            section_scan::stream_any(strings, longest_hook_name(), |piece| {
+                HOOK_NAMES.is_match(piece)
+            })
+        };
         let mut strings = vec![b'x'; PIECE - 4];
         strings.extend_from_slice(b"\0SSL_write\0");
         assert!(stream_names_a_hook(strings.as_slice()).unwrap());
