@@ -330,12 +330,7 @@ fn running_rustls_programs_are_tried_and_a_stripped_one_is_not_covered() {
     let built = sensor_e2e::rustls::build();
     let dir = scratch_dir("doctor_rustls");
     let server = sensor_e2e::rustls::copy(&built, &dir, "doctor-rustls");
-    let stripped = sensor_e2e::rustls::copy(&built, &dir, "doctor-rustls-stripped");
-    let out = std::process::Command::new("strip")
-        .arg(&stripped)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "strip: {out:?}");
+    let stripped = sensor_e2e::rustls::stripped_copy(&built, &dir, "doctor-rustls-stripped");
     for path in [&dir, &server, &stripped] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }

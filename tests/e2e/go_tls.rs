@@ -10,9 +10,8 @@
 //! server with its symbol table and DWARF, a stripped client whose
 //! functions are in the Go 1.2–1.15 function table layout).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use sensor_e2e::go::{build, build_old, GoServer};
 use sensor_e2e::*;
@@ -40,24 +39,11 @@ fn run_client(binary: &Path, port: u16, sensor: &Sensor) -> (u32, u64) {
 /// `run_client`, the client asking for `protocol` ("HTTP/2.0": ALPN h2),
 /// which the response must have come over.
 fn run_client_speaking(binary: &Path, port: u16, sensor: &Sensor, protocol: &str) -> (u32, u64) {
-    let mut child = Command::new(binary)
+    let mut client = Command::new(binary);
+    client
         .arg(format!("https://127.0.0.1:{port}{PATH}"))
-        .args((protocol == "HTTP/2.0").then_some("h2"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    sensor.wait_for_log(&attached(binary));
-    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "the Go client failed: {printed}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args((protocol == "HTTP/2.0").then_some("h2"));
+    let (pid, printed) = run_held_client(&mut client, sensor, &attached(binary));
     let fields: Vec<&str> = printed.split_whitespace().collect();
     assert_eq!(fields[0], "200", "{printed}");
     assert_eq!(fields[2], protocol, "{printed}");

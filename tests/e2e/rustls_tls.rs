@@ -12,11 +12,10 @@
 //! both read with `Reader::read`. A stripped copy of the program is reported as
 //! not covered, with the reason.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use sensor_e2e::rustls::{build, copy, RustlsServer};
+use sensor_e2e::rustls::{build, copy, stripped_copy, RustlsServer};
 use sensor_e2e::*;
 use serde_json::Value;
 
@@ -41,24 +40,11 @@ fn attached(binary: &Path) -> String {
 /// Runs the client against the server once the sensor has attached its
 /// probes to the client (its discovery races its start); returns its pid.
 fn run_client(binary: &Path, port: u16, sensor: &Sensor) -> u32 {
-    let mut child = Command::new(binary)
+    let mut client = Command::new(binary);
+    client
         .arg("client")
-        .arg(format!("https://127.0.0.1:{port}{PATH}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    sensor.wait_for_log(&attached(binary));
-    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "the rustls client failed: {printed}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(format!("https://127.0.0.1:{port}{PATH}"));
+    let (pid, printed) = run_held_client(&mut client, sensor, &attached(binary));
     assert_eq!(printed.trim(), format!("200 {RESPONSE_BYTES}"));
     pid
 }
@@ -70,9 +56,7 @@ fn rustls_https_is_captured_from_both_sides_in_each_capture_mode() {
     let server = copy(&built, &dir, "rustls-server");
     let tokio_server = copy(&built, &dir, "rustls-tokio-server");
     let client = copy(&built, &dir, "rustls-client");
-    let stripped = copy(&built, &dir, "rustls-stripped");
-    let out = Command::new("strip").arg(&stripped).output().unwrap();
-    assert!(out.status.success(), "strip: {out:?}");
+    let stripped = stripped_copy(&built, &dir, "rustls-stripped");
     for mode in ["socket", "syscalls"] {
         case(&server, &tokio_server, &client, &stripped, mode);
     }

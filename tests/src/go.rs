@@ -4,9 +4,9 @@
 //! both installed by `cargo xtask setup`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
-use crate::{await_listening, free_port, self_signed_certificate, workspace_root};
+use crate::{start_https_program, workspace_root};
 
 /// Go 1.15 (Debian 11's package).
 pub const OLD_GO: &str = "/usr/lib/go-1.15/bin/go";
@@ -87,18 +87,7 @@ impl GoServer {
         // Each server its own certificate: two servers sharing one file
         // would race its rewriting.
         let dir = dir.join(binary.file_name().unwrap());
-        std::fs::create_dir_all(&dir).unwrap();
-        let (cert, key) = self_signed_certificate(&dir);
-        let port = free_port();
-        let mut child = Command::new(binary)
-            .arg(format!("127.0.0.1:{port}"))
-            .arg(cert)
-            .arg(key)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        await_listening(&mut child, "the Go server");
+        let (child, port) = start_https_program(binary, &[], &dir, extra, "the Go server");
         Self { child, port }
     }
 }

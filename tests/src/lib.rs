@@ -2,7 +2,7 @@
 //! loads the real eBPF programs), real servers and real clients, and reads
 //! back what the sensor wrote, as a user would.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -431,6 +431,56 @@ pub fn free_port() -> u16 {
 pub struct PyServer {
     child: Child,
     pub port: u16,
+}
+
+/// Starts an HTTPS test program on a free loopback port as `binary
+/// before.. 127.0.0.1:PORT CERT KEY after..`, with a self-signed
+/// certificate made in `cert_dir`, and waits until it listens.
+pub fn start_https_program(
+    binary: &Path,
+    before: &[&str],
+    cert_dir: &Path,
+    after: &[&str],
+    what: &str,
+) -> (Child, u16) {
+    std::fs::create_dir_all(cert_dir).unwrap();
+    let (cert, key) = self_signed_certificate(cert_dir);
+    let port = free_port();
+    let mut child = Command::new(binary)
+        .args(before)
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(cert)
+        .arg(key)
+        .args(after)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    await_listening(&mut child, what);
+    (child, port)
+}
+
+/// Runs `client`, a test program that waits for a line on its stdin
+/// before it connects, and lets it go once the sensor's log has a line
+/// containing `seen` (a program's start races its discovery); returns
+/// its pid and what it printed. Fails the test if it fails.
+pub fn run_held_client(client: &mut Command, sensor: &Sensor, seen: &str) -> (u32, String) {
+    let mut child = client
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    sensor.wait_for_log(seen);
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{client:?} failed: {printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (pid, printed)
 }
 
 /// Waits for a test server's first line, `listening` (its socket is

@@ -3,9 +3,9 @@
 //! into target/rustls-e2e, which later runs reuse.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
-use crate::{await_listening, free_port, self_signed_certificate, workspace_root};
+use crate::{start_https_program, workspace_root};
 
 /// `cargo build --release` of tests/servers/rustls; the binary's path.
 pub fn build() -> PathBuf {
@@ -38,6 +38,14 @@ pub fn copy(binary: &Path, dir: &Path, name: &str) -> PathBuf {
     to
 }
 
+/// `copy`, then stripped of its symbol table (`strip`).
+pub fn stripped_copy(binary: &Path, dir: &Path, name: &str) -> PathBuf {
+    let to = copy(binary, dir, name);
+    let out = Command::new("strip").arg(&to).output().unwrap();
+    assert!(out.status.success(), "strip: {out:?}");
+    to
+}
+
 /// The rustls server running on loopback; killed when dropped.
 pub struct RustlsServer {
     pub child: Child,
@@ -57,19 +65,13 @@ impl RustlsServer {
         // binary may be in `dir` itself).
         let mut name = binary.file_name().unwrap().to_owned();
         name.push(".files");
-        let dir = dir.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let (cert, key) = self_signed_certificate(&dir);
-        let port = free_port();
-        let mut child = Command::new(binary)
-            .arg(command)
-            .arg(format!("127.0.0.1:{port}"))
-            .arg(cert)
-            .arg(key)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        await_listening(&mut child, "the rustls server");
+        let (child, port) = start_https_program(
+            binary,
+            &[command],
+            &dir.join(name),
+            &[],
+            "the rustls server",
+        );
         Self { child, port }
     }
 }
