@@ -232,10 +232,21 @@ impl Analysis {
             .principals
             .as_ref()
             .and_then(|p| p.of(exchange, &endpoint.host));
-        let mut findings = self.content.inspect(exchange);
-        if let Some(noise) = &mut self.noise {
-            noise.drop_repeated_banners(&endpoint.host, &mut findings);
-        }
+        let mut findings = match &mut self.noise {
+            Some(noise) => {
+                let host = endpoint.host.as_str();
+                let mut findings = self
+                    .content
+                    .inspect_quieting(exchange, &mut |fingerprint| {
+                        noise.is_repeated_banner(host, fingerprint)
+                    });
+                // Banners new to the host (and the second of two in one
+                // exchange) are told here.
+                noise.drop_repeated_banners(host, &mut findings);
+                findings
+            }
+            None => self.content.inspect(exchange),
+        };
         let ts = exchange.completed_unix_ns;
         let content = findings.len();
         if exchange.request.method.is_empty() {

@@ -95,18 +95,26 @@ impl Noise {
         own
     }
 
+    /// True (and counted) when the version banner with `fingerprint` was
+    /// reported for `host` already.
+    pub fn is_repeated_banner(&mut self, host: &str, fingerprint: &str) -> bool {
+        let repeated = self
+            .banners
+            .get(host)
+            .is_some_and(|seen| seen.contains(fingerprint));
+        if repeated {
+            self.counters.banner_repeats += 1;
+        }
+        repeated
+    }
+
     /// Drops version banner findings already reported for this host.
     pub fn drop_repeated_banners(&mut self, host: &str, findings: &mut Vec<Finding>) {
         findings.retain(|f| {
             if f.rule != VERSION_BANNER {
                 return true;
             }
-            if self
-                .banners
-                .get(host)
-                .is_some_and(|seen| seen.contains(f.fingerprint.as_str()))
-            {
-                self.counters.banner_repeats += 1;
+            if self.is_repeated_banner(host, &f.fingerprint) {
                 return false;
             }
             if self.banners_kept >= MAX_BANNERS {

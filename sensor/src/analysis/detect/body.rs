@@ -14,7 +14,13 @@ pub enum BodyKind {
 /// From the declared content type, else from the first bytes.
 pub fn body_kind(content_type: Option<&[u8]>, content: &[u8]) -> BodyKind {
     if let Some(ct) = content_type {
-        let ct = String::from_utf8_lossy(ct).to_ascii_lowercase();
+        let ct = String::from_utf8_lossy(ct);
+        // Lowercase already in nearly every exchange: copied only when not.
+        let ct = if ct.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(ct.to_ascii_lowercase())
+        } else {
+            ct
+        };
         let mime = ct.split(';').next().unwrap_or("").trim();
         if mime == "application/json"
             || mime.ends_with("+json")

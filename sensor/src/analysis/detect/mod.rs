@@ -251,6 +251,19 @@ impl ContentDetector {
     pub fn inspect(&self, exchange: &HttpExchange) -> Vec<Finding> {
         scan::Scan::new(self, exchange).run(exchange)
     }
+
+    /// `inspect`, where `reported` tells a version banner (by fingerprint)
+    /// already reported for the exchange's host: it is dropped before its
+    /// finding is built, so a repeated banner costs no allocation.
+    pub fn inspect_quieting(
+        &self,
+        exchange: &HttpExchange,
+        reported: &mut dyn FnMut(&str) -> bool,
+    ) -> Vec<Finding> {
+        scan::Scan::new(self, exchange)
+            .with_reported_banners(reported)
+            .run(exchange)
+    }
 }
 
 /// A compiled allowlist entry.

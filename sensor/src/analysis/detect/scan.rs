@@ -49,6 +49,10 @@ pub struct Scan<'d> {
     /// the set's search state (made when first needed: most exchanges
     /// have no digit run).
     missed: Option<(RuleSet, match_set::Scratch)>,
+    /// Whether a version banner (by fingerprint) was already reported for
+    /// the exchange's host: such a banner is dropped before its finding
+    /// is built, as the analysis would drop it after.
+    reported_banner: Option<&'d mut dyn FnMut(&str) -> bool>,
 }
 
 impl<'d> Scan<'d> {
@@ -76,7 +80,14 @@ impl<'d> Scan<'d> {
             locs: Vec::new(),
             spans: Vec::new(),
             missed: None,
+            reported_banner: None,
         }
+    }
+
+    /// Drops version banners `reported` says were reported already.
+    pub fn with_reported_banners(mut self, reported: &'d mut dyn FnMut(&str) -> bool) -> Self {
+        self.reported_banner = Some(reported);
+        self
     }
 
     pub fn run(mut self, exchange: &HttpExchange) -> Vec<Finding> {
@@ -201,6 +212,9 @@ impl<'d> Scan<'d> {
             }
             let place = Place::new(message, Part::Header, Name::Text(&h.name));
             for f in found.iter() {
+                if Some(f.rule) == det.banner_rule && self.reported_banner(f) {
+                    continue;
+                }
                 self.merge(
                     f.rule,
                     &place,
@@ -209,6 +223,21 @@ impl<'d> Scan<'d> {
                 );
             }
         }
+    }
+
+    /// A banner finding an allowlist does not drop, already reported for
+    /// this host (the allowlist first, so a banner it drops is not counted
+    /// as a repeat).
+    fn reported_banner(&mut self, f: &Found) -> bool {
+        let id = &self.det.rules[f.rule].id;
+        let allowed = self.allow.iter().any(|a| {
+            a.covers(id) && (a.fingerprints.is_empty() || a.fingerprints.contains(&f.fingerprint))
+        });
+        !allowed
+            && self
+                .reported_banner
+                .as_mut()
+                .is_some_and(|reported| reported(&f.fingerprint))
     }
 
     /// What one header yields, before allowlists.

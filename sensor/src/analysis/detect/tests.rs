@@ -474,3 +474,53 @@ fn header_findings_are_remembered_by_value_and_allowlists_still_apply() {
     assert_ne!(other[0].fingerprint, first[0].fingerprint);
     assert!(at("/x", "nginx").is_empty());
 }
+
+#[test]
+fn banners_reported_already_are_dropped_before_they_are_built() {
+    let config: DetectConfig = toml::from_str(
+        r#"
+        [[allow]]
+        rules = ["error.version_banner"]
+        endpoints = ["GET /health"]
+        "#,
+    )
+    .unwrap();
+    let d = detector(&config);
+    let x = |target: &str| {
+        exchange(
+            "GET",
+            target,
+            &[],
+            "",
+            &[("Server", "nginx/1.24.0"), ("X-Powered-By", "PHP/7.4.3")],
+            r#"{"card":"4539 5787 6362 1486"}"#,
+        )
+    };
+    let all = d.inspect(&x("/x"));
+    let nginx = all
+        .iter()
+        .find(|f| f.evidence == "nginx/1.24.0")
+        .unwrap()
+        .fingerprint
+        .clone();
+    let mut asked = Vec::new();
+    let quiet = d.inspect_quieting(&x("/x"), &mut |fingerprint| {
+        asked.push(fingerprint.to_owned());
+        fingerprint == nginx
+    });
+    // Both banners asked about, the reported one dropped, the rest kept
+    // as `inspect` makes them.
+    assert_eq!(asked.len(), 2);
+    assert_eq!(rules_of(&quiet), ["error.version_banner", "pii.card"]);
+    assert_eq!(quiet[0].evidence, "PHP/7.4.3");
+    let kept: Vec<_> = all.iter().filter(|f| f.fingerprint != nginx).collect();
+    assert_eq!(format!("{kept:?}"), format!("{:?}", quiet.iter().collect::<Vec<_>>()));
+    // What an allowlist drops is not asked about (not a repeat).
+    asked.clear();
+    let allowed = d.inspect_quieting(&x("/health"), &mut |fingerprint| {
+        asked.push(fingerprint.to_owned());
+        true
+    });
+    assert!(asked.is_empty());
+    assert_eq!(rules_of(&allowed), ["pii.card"]);
+}

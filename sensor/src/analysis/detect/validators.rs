@@ -390,35 +390,47 @@ pub fn email_shape(s: &[u8]) -> bool {
     let Some(at) = s.iter().rposition(|&b| b == b'@') else {
         return false;
     };
-    let domain = s[at + 1..].to_ascii_lowercase();
+    let domain = &s[at + 1..];
     let Some(dot) = domain.iter().rposition(|&b| b == b'.') else {
         return false;
     };
     let tld = &domain[dot + 1..];
     // Internationalised TLDs travel in punycode (`xn--p1ai`).
-    let punycode =
-        tld.len() > 4 && tld.starts_with(b"xn--") && tld[4..].iter().all(u8::is_ascii_alphanumeric);
+    let punycode = tld.len() > 4
+        && tld[..4].eq_ignore_ascii_case(b"xn--")
+        && tld[4..].iter().all(u8::is_ascii_alphanumeric);
     if tld.len() < 2 || !(punycode || tld.iter().all(u8::is_ascii_alphabetic)) {
         return false;
     }
     // File names such as `logo@2x.png` match the shape.
-    !matches!(
-        tld,
-        b"png" | b"jpg" | b"jpeg" | b"gif" | b"svg" | b"webp" | b"js" | b"css"
-    )
+    ![
+        &b"png"[..],
+        b"jpg",
+        b"jpeg",
+        b"gif",
+        b"svg",
+        b"webp",
+        b"js",
+        b"css",
+    ]
+    .iter()
+    .any(|ext| tld.eq_ignore_ascii_case(ext))
 }
 
 /// The address's domain is reserved for documentation (RFC 2606/6761).
 fn is_example_domain(s: &[u8]) -> bool {
     let at = s.iter().rposition(|&b| b == b'@').map_or(0, |at| at + 1);
-    let domain = s[at..].to_ascii_lowercase();
+    let domain = &s[at..];
+    let ends_with = |suffix: &[u8]| {
+        domain.len() >= suffix.len()
+            && domain[domain.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
     let reserved = [&b"example.com"[..], b"example.org", b"example.net"];
-    reserved
+    reserved.iter().any(|r| {
+        ends_with(r) && (domain.len() == r.len() || domain[domain.len() - r.len() - 1] == b'.')
+    }) || [&b".example"[..], b".test", b".invalid", b".localhost"]
         .iter()
-        .any(|r| domain == *r || domain.ends_with(&[b".", *r].concat()))
-        || [&b".example"[..], b".test", b".invalid", b".localhost"]
-            .iter()
-            .any(|t| domain.ends_with(t))
+        .any(|t| ends_with(t))
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -910,6 +922,18 @@ mod tests {
         "a@b.c1" => false,
         "a@xn--d1acufc.xn--p1ai" => true,
         "a@b.xn--" => false,
+        // Case does not matter, and no copy is made to ignore it.
+        "Jane@ACME.IO" => true,
+        "a@XN--D1ACUFC.XN--P1AI" => true,
+        "someone@EXAMPLE.Com" => false,
+        "a@Sub.Example.ORG" => false,
+        "user@host.TEST" => false,
+        "logo@2x.PNG" => false,
+        // A reserved name is a domain or its suffix, not any tail.
+        "a@myexample.com" => true,
+        "a@example.com.evil.io" => true,
+        "a@notlocalhost.io" => true,
+        "a@my.localhost" => false,
     );
 
     table!(slack_tokens, slack_token,
