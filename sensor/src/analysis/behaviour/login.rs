@@ -4,6 +4,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
+use crate::analysis::detect::checks::contains_ignore_case;
 use crate::exchange::{header, HttpExchange};
 use crate::glob;
 
@@ -17,8 +18,7 @@ use super::query::pairs;
 /// segment that is `auth`, `session(s)`, `token(s)` or `oauth`.
 pub(crate) fn is_login_template(template: &str) -> bool {
     template.split('/').any(|segment| {
-        let segment = segment.to_ascii_lowercase();
-        let stem = segment.split('.').next().unwrap_or("");
+        let stem = segment.split('.').next().unwrap_or("").as_bytes();
         const CONTAINS: &[&str] = &[
             "login",
             "log-in",
@@ -30,7 +30,10 @@ pub(crate) fn is_login_template(template: &str) -> bool {
             "authenticate",
         ];
         const IS: &[&str] = &["auth", "session", "sessions", "token", "tokens", "oauth"];
-        CONTAINS.iter().any(|w| stem.contains(w)) || IS.contains(&stem)
+        CONTAINS
+            .iter()
+            .any(|w| contains_ignore_case(stem, w.as_bytes()))
+            || IS.iter().any(|w| stem.eq_ignore_ascii_case(w.as_bytes()))
     })
 }
 

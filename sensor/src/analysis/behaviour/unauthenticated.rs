@@ -8,6 +8,7 @@
 //! 5xx). Credentials the sensor cannot see (mutual TLS, network
 //! allowlists) make an endpoint look unauthenticated.
 
+use crate::analysis::detect::checks::contains_ignore_case;
 use crate::analysis::detect::{Category, Finding, Location, Message, Part, RuleInfo};
 use crate::exchange::HttpRequest;
 
@@ -92,13 +93,17 @@ const SESSION_COOKIE_PARTS: &[&str] = &[
 /// Whether the request carries anything that looks like a credential.
 pub(crate) fn has_credentials(request: &HttpRequest) -> bool {
     let header_says = request.headers.iter().any(|h| {
-        let name = h.name.to_ascii_lowercase();
-        if name == "cookie" {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"cookie") {
             return has_session_cookie(&h.value);
         }
         !h.value.trim_ascii().is_empty()
-            && (CREDENTIAL_HEADERS.contains(&name.as_str())
-                || CREDENTIAL_HEADER_PARTS.iter().any(|p| name.contains(p)))
+            && (CREDENTIAL_HEADERS
+                .iter()
+                .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+                || CREDENTIAL_HEADER_PARTS
+                    .iter()
+                    .any(|p| contains_ignore_case(name, p.as_bytes())))
     });
     header_says
         || pairs(query_of(&request.target).as_bytes())

@@ -245,7 +245,9 @@ fn assigned_name<'a>(segment: &'a [u8], value: &[u8]) -> &'a [u8] {
     &line[start..]
 }
 
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+/// Whether `haystack` holds `needle` (lowercase, not empty), whatever the
+/// case of its letters, without a lowercase copy.
+pub(crate) fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))

@@ -19,7 +19,7 @@
 //! the per-value work.
 
 mod body;
-mod checks;
+pub(crate) mod checks;
 pub mod config;
 mod custom;
 mod errors;
