@@ -52,6 +52,8 @@ use weak_jwt::{WeakJwtChecker, WeakJwtCounters};
 
 pub struct Analysis {
     content: ContentDetector,
+    /// The content detectors' buffers, kept between exchanges.
+    scratch: detect::Scratch,
     behaviour: Option<BehaviourDetector>,
     inventory: Option<Inventory>,
     credentials: Option<CredentialDetector>,
@@ -92,6 +94,7 @@ impl Analysis {
     pub fn new(content: ContentDetector) -> Self {
         Self {
             content,
+            scratch: detect::Scratch::default(),
             behaviour: None,
             inventory: None,
             credentials: None,
@@ -235,11 +238,11 @@ impl Analysis {
         let mut findings = match &mut self.noise {
             Some(noise) => {
                 let host = endpoint.host.as_str();
-                let mut findings = self
-                    .content
-                    .inspect_quieting(exchange, &mut |fingerprint| {
-                        noise.is_repeated_banner(host, fingerprint)
-                    });
+                let mut findings = self.content.inspect_quieting(
+                    exchange,
+                    &mut self.scratch,
+                    &mut |fingerprint| noise.is_repeated_banner(host, fingerprint),
+                );
                 // Banners new to the host (and the second of two in one
                 // exchange) are told here.
                 noise.drop_repeated_banners(host, &mut findings);

@@ -89,8 +89,23 @@ impl MergeIndex {
         });
     }
 
-    pub fn into_merged(self) -> Vec<Merged> {
-        self.merged
+    /// The merged findings, in the order they were first added; the
+    /// index is left empty, its buffers kept.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Merged> {
+        self.heads.clear();
+        self.merged.drain(..)
+    }
+
+    /// Empty, its buffers kept unless they hold room for more than `max`
+    /// entries (then let go).
+    pub fn clear(&mut self, max: usize) {
+        if self.merged.capacity() > max {
+            self.heads = HashMap::default();
+            self.merged = Vec::new();
+        } else {
+            self.heads.clear();
+            self.merged.clear();
+        }
     }
 }
 
@@ -157,8 +172,7 @@ mod tests {
         let request = Place::new(Message::Request, Part::Header, Name::Text("Server"));
         index.add(1, &request, finding);
         let got: Vec<(usize, String, u32, bool, String)> = index
-            .into_merged()
-            .into_iter()
+            .drain()
             .map(|m| {
                 let f = m.finding;
                 let exact = m.exact.name.unwrap_or_default();
@@ -200,5 +214,11 @@ mod tests {
                 (1, "request header Server".into(), 1, false, "Server".into()),
             ]
         );
+        // Drained, the index starts over: nothing merges with what it held.
+        index.add(1, &header, finding);
+        let again: Vec<(usize, u32)> = index.drain().map(|m| (m.rule, m.finding.count)).collect();
+        assert_eq!(again, [(1, 1)]);
+        index.clear(0);
+        assert_eq!(index.drain().count(), 0);
     }
 }

@@ -45,6 +45,9 @@ pub mod redact;
 mod rule_set;
 mod rules;
 mod scan;
+mod scratch;
+
+pub use scratch::Scratch;
 mod secrets;
 pub mod validators;
 
@@ -249,18 +252,22 @@ impl ContentDetector {
 
     /// Every finding in one exchange, merged by rule and location.
     pub fn inspect(&self, exchange: &HttpExchange) -> Vec<Finding> {
-        scan::Scan::new(self, exchange).run(exchange)
+        let mut scratch = Scratch::default();
+        scan::Scan::new(self, exchange, &mut scratch).run(exchange)
     }
 
-    /// `inspect`, where `reported` tells a version banner (by fingerprint)
-    /// already reported for the exchange's host: it is dropped before its
-    /// finding is built, so a repeated banner costs no allocation.
+    /// `inspect` as the analysis runs it: with `scratch`, the buffers it
+    /// keeps between exchanges, and where `reported` tells a version
+    /// banner (by fingerprint) already reported for the exchange's host:
+    /// it is dropped before its finding is built, so a repeated banner
+    /// costs no allocation.
     pub fn inspect_quieting(
         &self,
         exchange: &HttpExchange,
+        scratch: &mut Scratch,
         reported: &mut dyn FnMut(&str) -> bool,
     ) -> Vec<Finding> {
-        scan::Scan::new(self, exchange)
+        scan::Scan::new(self, exchange, scratch)
             .with_reported_banners(reported)
             .run(exchange)
     }

@@ -15,20 +15,22 @@ use super::json_walk;
 use super::jwt;
 use super::match_set;
 use super::memo::{Found, HeaderKey};
-use super::merge_index::MergeIndex;
 use super::place::{Name, Place};
 use super::prefilter;
 use super::protocol;
 use super::redact::redact;
 use super::rule_set::RuleSet;
 use super::rules::{normalise_field, Check, Scope};
+use super::scratch::Scratch;
 use super::types::{Finding, Message, Part};
 use super::{Allow, ContentDetector};
 
 pub struct Scan<'d> {
     det: &'d ContentDetector,
     allow: Vec<&'d Allow>,
-    merged: MergeIndex,
+    /// Buffers kept by the caller between exchanges: the merge index,
+    /// keyword hits, digit runs and match spans.
+    scratch: &'d mut Scratch,
     active: RuleSet,
     /// Findings worded by their detector (protocol), not by the engine.
     worded: Vec<Finding>,
@@ -42,9 +44,6 @@ pub struct Scan<'d> {
     /// Capture slots per rule, made when a grouped rule first runs in the
     /// exchange (none in the clean path).
     locs: Vec<Option<CaptureLocations>>,
-    /// The match spans of the rule being run, kept between values so a
-    /// findings-heavy document does not allocate them per value.
-    spans: Vec<(usize, usize)>,
     /// The rules the digit set ruled out for the value being read, and
     /// the set's search state (made when first needed: most exchanges
     /// have no digit run).
@@ -56,7 +55,11 @@ pub struct Scan<'d> {
 }
 
 impl<'d> Scan<'d> {
-    pub fn new(det: &'d ContentDetector, exchange: &HttpExchange) -> Self {
+    pub fn new(
+        det: &'d ContentDetector,
+        exchange: &HttpExchange,
+        scratch: &'d mut Scratch,
+    ) -> Self {
         let method = exchange.request.method.as_str();
         let path = crate::endpoint::path_of(&exchange.request.target);
         Scan {
@@ -66,7 +69,7 @@ impl<'d> Scan<'d> {
                 .iter()
                 .filter(|a| a.endpoint_matches(method, path))
                 .collect(),
-            merged: MergeIndex::default(),
+            scratch,
             active: RuleSet::new(det.rules.len()),
             worded: Vec::new(),
             host: exchange
@@ -78,7 +81,6 @@ impl<'d> Scan<'d> {
             capture: None,
             read_host: false,
             locs: Vec::new(),
-            spans: Vec::new(),
             missed: None,
             reported_banner: None,
         }
@@ -346,11 +348,25 @@ impl<'d> Scan<'d> {
     /// onto the values (and keys) they fall in, so a rule runs only on
     /// values that can match it, and most values run none.
     fn json(&mut self, message: Message, content: &[u8]) {
+        let mut hits = std::mem::take(&mut self.scratch.hits);
+        let mut runs = std::mem::take(&mut self.scratch.runs);
+        runs.clear();
+        self.json_with(message, content, &mut hits, &mut runs);
+        self.scratch.hits = hits;
+        self.scratch.runs = runs;
+    }
+
+    /// `json`, with the buffers for the body's hits and runs.
+    fn json_with(
+        &mut self,
+        message: Message,
+        content: &[u8],
+        hits: &mut Vec<(usize, usize, usize)>,
+        runs: &mut Vec<(usize, usize)>,
+    ) {
         let det = self.det;
         let pre = &det.prefilter;
-        let mut hits = Vec::new();
-        pre.hits(content, &mut hits);
-        let mut runs: Vec<(usize, usize)> = Vec::new();
+        pre.hits(content, hits);
         if pre.wants_digits() {
             prefilter::digit_runs(content, &mut |s, e| {
                 runs.push((s, e));
@@ -402,7 +418,7 @@ impl<'d> Scan<'d> {
                 i += 1;
             }
             any |= pre.mark_always(&mut self.active);
-            if pre.wants_digits() && digits_in(value, (start, end), &runs, &mut next_run) {
+            if pre.wants_digits() && digits_in(value, (start, end), runs, &mut next_run) {
                 any |= pre.mark_digits(&mut self.active);
             }
             if any {
@@ -479,7 +495,7 @@ impl<'d> Scan<'d> {
                 if ruled_out && self.missed.as_ref().is_some_and(|(m, _)| m.contains(i)) {
                     continue;
                 }
-                let mut found = std::mem::take(&mut self.spans);
+                let mut found = std::mem::take(&mut self.scratch.spans);
                 found.clear();
                 let plan = &det.group_span[i];
                 // Asked of the regex, the group count is a call and two
@@ -492,7 +508,7 @@ impl<'d> Scan<'d> {
                     // into slots kept for the exchange: no `Captures` per
                     // match.
                     if !re.is_match(text) {
-                        self.spans = found;
+                        self.scratch.spans = found;
                         continue;
                     }
                     if self.locs.is_empty() {
@@ -576,7 +592,7 @@ impl<'d> Scan<'d> {
                         fired = true;
                     }
                 }
-                self.spans = found;
+                self.scratch.spans = found;
             }
         }
         self.active = active;
@@ -651,7 +667,7 @@ impl<'d> Scan<'d> {
             Some(f) => f,
             None => (make.take().expect("made once"))(),
         };
-        self.merged.add(rule, place, |location| Finding {
+        self.scratch.merged.add(rule, place, |location| Finding {
             rule: r.id.clone(),
             category: r.category,
             severity: r.severity,
@@ -666,9 +682,10 @@ impl<'d> Scan<'d> {
     fn finish(self) -> Vec<Finding> {
         let det = self.det;
         let worded = self.worded;
-        self.merged
-            .into_merged()
-            .into_iter()
+        let findings = self
+            .scratch
+            .merged
+            .drain()
             .map(|m| {
                 let mut f = m.finding;
                 if !m.differs {
@@ -691,7 +708,9 @@ impl<'d> Scan<'d> {
                 f
             })
             .chain(worded)
-            .collect()
+            .collect();
+        self.scratch.reset();
+        findings
     }
 }
 

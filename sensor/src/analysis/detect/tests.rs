@@ -504,7 +504,7 @@ fn banners_reported_already_are_dropped_before_they_are_built() {
         .fingerprint
         .clone();
     let mut asked = Vec::new();
-    let quiet = d.inspect_quieting(&x("/x"), &mut |fingerprint| {
+    let quiet = d.inspect_quieting(&x("/x"), &mut Scratch::default(), &mut |fingerprint| {
         asked.push(fingerprint.to_owned());
         fingerprint == nginx
     });
@@ -514,13 +514,46 @@ fn banners_reported_already_are_dropped_before_they_are_built() {
     assert_eq!(rules_of(&quiet), ["error.version_banner", "pii.card"]);
     assert_eq!(quiet[0].evidence, "PHP/7.4.3");
     let kept: Vec<_> = all.iter().filter(|f| f.fingerprint != nginx).collect();
-    assert_eq!(format!("{kept:?}"), format!("{:?}", quiet.iter().collect::<Vec<_>>()));
+    assert_eq!(
+        format!("{kept:?}"),
+        format!("{:?}", quiet.iter().collect::<Vec<_>>())
+    );
     // What an allowlist drops is not asked about (not a repeat).
     asked.clear();
-    let allowed = d.inspect_quieting(&x("/health"), &mut |fingerprint| {
+    let allowed = d.inspect_quieting(&x("/health"), &mut Scratch::default(), &mut |fingerprint| {
         asked.push(fingerprint.to_owned());
         true
     });
     assert!(asked.is_empty());
     assert_eq!(rules_of(&allowed), ["pii.card"]);
+}
+
+#[test]
+fn buffers_kept_between_exchanges_change_no_finding() {
+    let d = detector(&DetectConfig::default());
+    let bodies = [
+        r#"{"users":[{"email":"ann.lee@acme-mail.io","card":"4539 5787 6362 1486"},{"email":"bo.ek@acme-mail.io"}]}"#,
+        r#"{"ok":true}"#,
+        r#"{"ssn":"536-22-8726","notes":"call 415-555-0142","token":"ghp_8Yq3kz0aVb1cD2eF3gH4iJ5kL6mN7oP8qR9s"}"#,
+        r#"{"users":[{"email":"ann.lee@acme-mail.io"}]}"#,
+    ];
+    let mut scratch = Scratch::default();
+    for round in 0..2 {
+        for body in bodies {
+            let x = exchange(
+                "GET",
+                "/u",
+                &[],
+                "",
+                &[("Content-Type", "application/json")],
+                body,
+            );
+            let kept = d.inspect_quieting(&x, &mut scratch, &mut |_| false);
+            assert_eq!(
+                format!("{kept:?}"),
+                format!("{:?}", d.inspect(&x)),
+                "round {round}: {body}"
+            );
+        }
+    }
 }
