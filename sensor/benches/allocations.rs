@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use sensor::analysis::Analysis;
+use sensor::capture::payloads::Payloads;
 use sensor::capture::{CaptureEvent, ConnId, Direction, Role};
 use sensor::config::Config;
 use sensor::conntrack::{OpenFacts, ResolveError};
@@ -124,7 +125,13 @@ impl Side {
         }
     }
 
-    fn data(&mut self, ts_ns: u64, direction: Direction, data: &Bytes) -> CaptureEvent {
+    fn data(
+        &mut self,
+        payloads: &mut Payloads,
+        ts_ns: u64,
+        direction: Direction,
+        data: &Bytes,
+    ) -> CaptureEvent {
         let offset = match direction {
             Direction::Egress => &mut self.sent,
             Direction::Ingress => &mut self.received,
@@ -139,7 +146,7 @@ impl Side {
             syscall_offset: stream_offset,
             syscall_len: data.len() as u32,
             // What decoding a ring buffer record costs is counted too.
-            data: Bytes::copy_from_slice(data),
+            data: payloads.copy(data),
             tls: false,
         }
     }
@@ -208,6 +215,7 @@ fn run(name: &str, body: &str, both_sides: bool) -> (f64, f64) {
     let response = response(body);
     let mut server = Side::new(1000, Role::Server);
     let mut client = Side::new(2000, Role::Client);
+    let mut payloads = Payloads::new();
     let mut ts = 1_000_000_000u64;
     if both_sides {
         session.handle(client.open(ts));
@@ -223,15 +231,15 @@ fn run(name: &str, body: &str, both_sides: bool) -> (f64, f64) {
         }
         ts += GAP_NS;
         if both_sides {
-            let event = client.data(ts, Direction::Egress, &request);
+            let event = client.data(&mut payloads, ts, Direction::Egress, &request);
             session.handle(event);
         }
-        let event = server.data(ts + 10_000, Direction::Ingress, &request);
+        let event = server.data(&mut payloads, ts + 10_000, Direction::Ingress, &request);
         session.handle(event);
-        let event = server.data(ts + 20_000, Direction::Egress, &response);
+        let event = server.data(&mut payloads, ts + 20_000, Direction::Egress, &response);
         session.handle(event);
         if both_sides {
-            let event = client.data(ts + 30_000, Direction::Ingress, &response);
+            let event = client.data(&mut payloads, ts + 30_000, Direction::Ingress, &response);
             session.handle(event);
         }
         session.deliver_done().expect("deliver");
@@ -253,7 +261,13 @@ fn main() {
     println!(
         "heap allocations per exchange (after {WARM_UP} warm-up exchanges, {MEASURED} measured):"
     );
+    // `cargo bench -p sensor --bench allocations -- leak` runs only the
+    // case named `leak` (for a profiler's view of one case).
+    let only = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
     for (name, body, both) in cases {
+        if only.as_ref().is_some_and(|only| name != only) {
+            continue;
+        }
         let (allocs, bytes) = run(name, &body, both);
         println!("  {name:<18} {allocs:>8.1} allocations  {bytes:>10.0} bytes");
     }

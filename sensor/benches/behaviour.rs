@@ -131,7 +131,7 @@ fn exchange(i: usize, bodies: &Bodies, jwt: bool) -> HttpExchange {
         }),
         request: HttpRequest {
             method: method.into(),
-            target,
+            target: target.into(),
             version: 1,
             headers: vec![
                 header("Host", "api.acme.io"),

@@ -11,7 +11,7 @@ use bytes::Bytes;
 pub use crate::capture::Role;
 pub use crate::conntrack::ConnectionInfo;
 
-pub use crate::header_name::HeaderName;
+pub use crate::wire_str::{HeaderName, WireStr};
 
 /// A header as it appeared on the wire (name case preserved, value raw bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,9 +51,9 @@ impl Body {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
-    pub method: String,
+    pub method: WireStr,
     /// The request target as sent: path plus query string.
-    pub target: String,
+    pub target: WireStr,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version: u8,
     pub headers: Vec<Header>,
@@ -64,7 +64,7 @@ pub struct HttpRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
-    pub reason: String,
+    pub reason: WireStr,
     pub version: u8,
     pub headers: Vec<Header>,
     pub trailers: Vec<Header>,

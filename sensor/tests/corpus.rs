@@ -71,7 +71,7 @@ fn exchange(case: &Case) -> HttpExchange {
         }),
         request: HttpRequest {
             method: if request_side { "POST" } else { "GET" }.into(),
-            target: case.target.clone(),
+            target: case.target.as_str().into(),
             version: 1,
             headers: req_headers,
             trailers: Vec::new(),

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use super::payloads::Payloads;
 use bytes::Bytes;
 use sensor_common::{
     CloseEvent, DataEvent, EventHeader, ExecEvent, OpenEvent, AF_INET, AF_INET6, DATA_HEADER_LEN,
@@ -159,8 +160,9 @@ fn socket_addr(family: u16, port: u16, addr: &[u8; 16]) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
-/// Decodes one ring buffer record.
-pub fn decode(record: &[u8]) -> Result<CaptureEvent, DecodeError> {
+/// Decodes one ring buffer record; a data record's bytes are copied into
+/// `payloads`.
+pub fn decode(record: &[u8], payloads: &mut Payloads) -> Result<CaptureEvent, DecodeError> {
     let header: EventHeader = read(record)?;
     let conn = conn_id(&header);
     let ts_ns = header.ts_ns;
@@ -194,7 +196,7 @@ pub fn decode(record: &[u8]) -> Result<CaptureEvent, DecodeError> {
                 stream_offset,
                 syscall_offset,
                 syscall_len,
-                data: Bytes::copy_from_slice(&payload[..chunk_len]),
+                data: payloads.copy(&payload[..chunk_len]),
                 tls: header.flags & FLAG_TLS != 0,
             })
         }
@@ -294,7 +296,7 @@ mod tests {
             generation: 99,
         };
         let rec = encode_data(conn, DIR_EGRESS, 10, 4, 100, b"HTTP/1.1 200 OK\r\n");
-        match decode(&rec).unwrap() {
+        match decode(&rec, &mut Payloads::new()).unwrap() {
             CaptureEvent::Data {
                 conn: c,
                 direction,
@@ -322,13 +324,13 @@ mod tests {
         };
         let mut rec = encode_data(conn, DIR_EGRESS, 0, 0, 4, b"GET ");
         assert!(matches!(
-            decode(&rec),
+            decode(&rec, &mut Payloads::new()),
             Ok(CaptureEvent::Data { tls: false, .. })
         ));
         assert_eq!(exec_pid(&rec), None);
         rec[3] = FLAG_TLS;
         assert!(matches!(
-            decode(&rec),
+            decode(&rec, &mut Payloads::new()),
             Ok(CaptureEvent::Data { tls: true, .. })
         ));
         rec[0] = EVENT_EXEC;
@@ -365,7 +367,7 @@ mod tests {
             )
         };
         assert_eq!(
-            decode(rec),
+            decode(rec, &mut Payloads::new()),
             Ok(CaptureEvent::Exec {
                 pid: 42,
                 ts_ns: 5,
@@ -374,7 +376,10 @@ mod tests {
             })
         );
         assert_eq!(exec_pid(rec), Some(42));
-        assert!(matches!(decode(&rec[..60]), Err(DecodeError::Short(60))));
+        assert!(matches!(
+            decode(&rec[..60], &mut Payloads::new()),
+            Err(DecodeError::Short(60))
+        ));
     }
 
     #[test]
@@ -387,12 +392,15 @@ mod tests {
         let rec = encode_data(conn, 0, 0, 0, 5, b"hello");
         for len in 0..rec.len() {
             assert!(
-                decode(&rec[..len]).is_err(),
+                decode(&rec[..len], &mut Payloads::new()).is_err(),
                 "prefix of {len} bytes decoded"
             );
         }
         let mut bad = rec.clone();
         bad[0] = 42;
-        assert_eq!(decode(&bad), Err(DecodeError::UnknownKind(42)));
+        assert_eq!(
+            decode(&bad, &mut Payloads::new()),
+            Err(DecodeError::UnknownKind(42))
+        );
     }
 }

@@ -19,6 +19,7 @@ use tokio::io::{unix::AsyncFd, Interest};
 use super::event::{decode, exec_pid, CaptureEvent, ConnId};
 use super::inflight;
 use super::mode::{CaptureMode, Mode};
+use super::payloads::Payloads;
 use super::ring::{Ring, RingError};
 use super::socket;
 use super::tls::{TlsConfig, TlsProbes, TlsStats};
@@ -133,6 +134,8 @@ pub struct LiveCapture {
     ebpf: Ebpf,
     tls: Option<TlsProbes>,
     ring: AsyncFd<Ring>,
+    /// Where data records' bytes are copied before the record goes back.
+    payloads: Payloads,
     counters: PerCpuArray<MapData, u64>,
     conns: ConnTable,
     /// The mode running.
@@ -240,6 +243,7 @@ impl LiveCapture {
             ebpf,
             tls,
             ring,
+            payloads: Payloads::new(),
             counters,
             conns,
             mode,
@@ -268,7 +272,7 @@ impl LiveCapture {
             drained += 1;
             bytes += record.len();
             hand_exec_to_tls(&mut self.tls, &record, now);
-            match decode(&record) {
+            match decode(&record, &mut self.payloads) {
                 Ok(event) => route(&mut self.closes, event, now, out),
                 Err(err) => {
                     self.decode_errors += 1;
@@ -323,7 +327,7 @@ impl LiveCapture {
             drained += 1;
             bytes += record.len();
             hand_exec_to_tls(&mut self.tls, &record, now);
-            match decode(&record) {
+            match decode(&record, &mut self.payloads) {
                 Ok(event) => route(&mut self.closes, event, now, out),
                 Err(_) => self.decode_errors += 1,
             }

@@ -8,6 +8,7 @@ pub mod heap;
 pub mod inflight;
 pub mod live;
 pub mod mode;
+pub mod payloads;
 pub mod privileges;
 pub mod replay;
 pub mod ring;

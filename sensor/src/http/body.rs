@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::{HttpCounters, HttpError};
 use crate::exchange::{header, Body, Header};
-use crate::header_name::slice_within;
+use crate::wire_str::slice_within;
 
 /// How the body of a message ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

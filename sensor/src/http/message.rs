@@ -1,20 +1,21 @@
 //! Heads: the start line and headers of one message. httparse parses them
-//! once the blank line that ends them has arrived; header names and values
-//! are kept as slices of one shared copy of the head.
+//! once the blank line that ends them has arrived; the start line's texts
+//! and the header names and values are kept as slices of one shared copy
+//! of the head.
 
 use bytes::Bytes;
 
 use super::HttpError;
-use crate::exchange::{Header, HeaderName};
-use crate::header_name::slice_within;
+use crate::exchange::{Header, WireStr};
+use crate::wire_str::slice_within;
 
 /// Headers httparse accepts per head or trailer section; more is a limit drop.
 const MAX_HEADERS: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StartLine {
-    Request { method: String, target: String },
-    Response { status: u16, reason: String },
+    Request { method: WireStr, target: WireStr },
+    Response { status: u16, reason: WireStr },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,10 +31,11 @@ pub(crate) struct Head {
 }
 
 impl Head {
-    pub(crate) fn method(&self) -> &str {
+    pub(crate) fn method(&self) -> &WireStr {
+        static NONE: WireStr = WireStr::from_static("");
         match &self.start {
             StartLine::Request { method, .. } => method,
-            StartLine::Response { .. } => "",
+            StartLine::Response { .. } => &NONE,
         }
     }
 
@@ -73,14 +75,15 @@ pub(crate) fn parse_request(buf: &[u8], owner: Option<&Bytes>) -> Result<Head, H
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     let n = complete(req.parse(buf))?;
+    let copy = HeadCopy::new(buf, n, owner);
     let start = StartLine::Request {
-        method: req.method.unwrap_or_default().to_owned(),
-        target: req.path.unwrap_or_default().to_owned(),
+        method: copy.text(req.method.unwrap_or_default()),
+        target: copy.text(req.path.unwrap_or_default()),
     };
     Ok(Head {
         start,
         version: req.version.unwrap_or(1),
-        headers: owned_headers(buf, n, req.headers, owner),
+        headers: copy.headers(req.headers),
         wire_len: n,
         malformed: None,
     })
@@ -92,14 +95,15 @@ pub(crate) fn parse_response(buf: &[u8], owner: Option<&Bytes>) -> Result<Head, 
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut slots);
     let n = complete(res.parse(buf))?;
+    let copy = HeadCopy::new(buf, n, owner);
     let start = StartLine::Response {
         status: res.code.unwrap_or_default(),
-        reason: res.reason.unwrap_or_default().to_owned(),
+        reason: copy.text(res.reason.unwrap_or_default()),
     };
     Ok(Head {
         start,
         version: res.version.unwrap_or(1),
-        headers: owned_headers(buf, n, res.headers, owner),
+        headers: copy.headers(res.headers),
         wire_len: n,
         malformed: None,
     })
@@ -111,7 +115,7 @@ pub(crate) fn parse_trailers(buf: &[u8]) -> Result<(usize, Vec<Header>), HttpErr
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     match httparse::parse_headers(buf, &mut slots) {
         Ok(httparse::Status::Complete((n, headers))) => {
-            Ok((n, owned_headers(buf, n, headers, None)))
+            Ok((n, HeadCopy::new(buf, n, None).headers(headers)))
         }
         Ok(httparse::Status::Partial) => Err(HttpError::Head(httparse::Error::NewLine)),
         Err(httparse::Error::TooManyHeaders) => Err(HttpError::TooLarge),
@@ -130,41 +134,51 @@ fn complete(r: httparse::Result<usize>) -> Result<usize, HttpError> {
     }
 }
 
-/// Copies the head once and points every header name and value into that
-/// copy.
-/// The head is a slice of `owner` instead when it lies inside it.
-fn owned_headers(
-    buf: &[u8],
-    len: usize,
-    headers: &[httparse::Header<'_>],
-    owner: Option<&Bytes>,
-) -> Vec<Header> {
-    let head = &buf[..len.min(buf.len())];
-    let copy = owner
-        .and_then(|o| slice_within(o, head))
-        .unwrap_or_else(|| Bytes::copy_from_slice(head));
-    let base = buf.as_ptr() as usize;
-    headers
-        .iter()
-        .map(|h| {
-            // httparse hands out subslices of `buf`, so the offset is in
-            // range; `get` keeps this panic-free should that ever change.
-            let at = (h.value.as_ptr() as usize).wrapping_sub(base);
-            let value = copy
-                .get(at..at.saturating_add(h.value.len()))
-                .map_or_else(|| Bytes::copy_from_slice(h.value), |s| copy.slice_ref(s));
-            // The name's bytes in the copy are the name's (a `&str`).
-            let at = (h.name.as_ptr() as usize).wrapping_sub(base);
-            let name = copy
-                .get(at..at.saturating_add(h.name.len()))
-                .and_then(|s| std::str::from_utf8(s).ok())
-                .map_or_else(
-                    || HeaderName::from(h.name),
-                    |s| HeaderName::shared(&copy, s),
-                );
-            Header { name, value }
-        })
-        .collect()
+/// The head copied once (or a slice of `owner` when it lies inside it):
+/// the start line's texts and every header name and value point into it.
+struct HeadCopy<'a> {
+    buf: &'a [u8],
+    copy: Bytes,
+}
+
+impl<'a> HeadCopy<'a> {
+    fn new(buf: &'a [u8], len: usize, owner: Option<&Bytes>) -> Self {
+        let head = &buf[..len.min(buf.len())];
+        let copy = owner
+            .and_then(|o| slice_within(o, head))
+            .unwrap_or_else(|| Bytes::copy_from_slice(head));
+        Self { buf, copy }
+    }
+
+    /// The bytes of `part` (a slice of `buf`) in the copy; `None` when it
+    /// is not inside the head.
+    fn of(&self, part: &[u8]) -> Option<&[u8]> {
+        // httparse hands out subslices of `buf`, so the offset is in
+        // range; `get` keeps this panic-free should that ever change.
+        let at = (part.as_ptr() as usize).wrapping_sub(self.buf.as_ptr() as usize);
+        self.copy.get(at..at.saturating_add(part.len()))
+    }
+
+    /// A text of the head (method, target, reason, header name).
+    fn text(&self, part: &str) -> WireStr {
+        // The part's bytes in the copy are the part's (a `&str`).
+        self.of(part.as_bytes())
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .map_or_else(|| WireStr::from(part), |s| WireStr::shared(&self.copy, s))
+    }
+
+    fn headers(&self, headers: &[httparse::Header<'_>]) -> Vec<Header> {
+        headers
+            .iter()
+            .map(|h| Header {
+                name: self.text(h.name),
+                value: self.of(h.value).map_or_else(
+                    || Bytes::copy_from_slice(h.value),
+                    |s| self.copy.slice_ref(s),
+                ),
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -243,6 +257,25 @@ mod tests {
         assert!(
             matches!(head.start, StartLine::Response { ref reason, .. } if reason == "Not Found")
         );
+    }
+
+    #[test]
+    fn start_line_texts_are_static_or_share_the_head() {
+        let owner = Bytes::from_static(b"GET /users/7?x=1 HTTP/1.1\r\n\r\n");
+        let head = parse_request(&owner, Some(&owner)).expect("valid head");
+        let StartLine::Request { method, target } = &head.start else {
+            panic!("request parser made a response");
+        };
+        assert_eq!((method.as_str(), target.as_str()), ("GET", "/users/7?x=1"));
+        assert!(slice_within(&owner, method.as_bytes()).is_none(), "static");
+        assert_eq!(target.as_ptr(), owner[4..].as_ptr(), "a slice, not a copy");
+        let buf = b"HTTP/1.1 499 Client Went Away\r\n\r\n";
+        let head = parse_response(buf, None).expect("valid head");
+        let StartLine::Response { status, reason } = &head.start else {
+            panic!("response parser made a request");
+        };
+        assert_eq!((*status, reason.as_str()), (499, "Client Went Away"));
+        assert_ne!(reason.as_ptr(), buf[13..].as_ptr(), "copied with the head");
     }
 
     #[test]

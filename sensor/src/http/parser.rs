@@ -28,6 +28,7 @@ use super::stream::{Action, Done, Event, HalfStream, Side};
 use super::{HttpCounters, HttpError, HttpLimits};
 use crate::exchange::{
     Anomaly, Body, Header, HttpRequest, HttpResponse, MessageKind, MessagePair, Reading, Timings,
+    WireStr,
 };
 use crate::reassembly::Segment;
 
@@ -163,7 +164,7 @@ impl HttpConnectionParser {
 #[derive(Debug)]
 struct Pending {
     id: u64,
-    method: String,
+    method: WireStr,
     /// The head while the body is still arriving.
     head: Option<Head>,
     request: Option<HttpRequest>,
@@ -325,7 +326,7 @@ impl Pairing {
     ) -> Action {
         match ev {
             Event::Head(head, start_ns) => {
-                let mut p = self.enqueue(head.method().to_owned(), start_ns, c);
+                let mut p = self.enqueue(head.method().clone(), start_ns, c);
                 let strict = request_framing(&head.headers);
                 let d = decide(
                     MessageKind::Request,
@@ -388,7 +389,7 @@ impl Pairing {
                         p.head = None;
                     }
                     None => {
-                        let mut p = self.enqueue(String::new(), 0, c);
+                        let mut p = self.enqueue(WireStr::default(), 0, c);
                         p.lost = true;
                         self.pending.push_back(p);
                     }
@@ -534,7 +535,7 @@ impl Pairing {
     }
 
     /// A new queue entry, after making room for it.
-    fn enqueue(&mut self, method: String, start_ns: u64, c: &mut HttpCounters) -> Pending {
+    fn enqueue(&mut self, method: WireStr, start_ns: u64, c: &mut HttpCounters) -> Pending {
         while self.pending.len() >= self.max_pending {
             let Some(old) = self.pending.pop_front() else {
                 break;
@@ -614,7 +615,7 @@ impl Pairing {
 fn build_request(head: Head, done: Done) -> HttpRequest {
     let (method, target) = match head.start {
         StartLine::Request { method, target } => (method, target),
-        StartLine::Response { .. } => (String::new(), String::new()),
+        StartLine::Response { .. } => (WireStr::default(), WireStr::default()),
     };
     HttpRequest {
         method,
@@ -629,7 +630,7 @@ fn build_request(head: Head, done: Done) -> HttpRequest {
 fn build_response(head: Head, done: Done) -> HttpResponse {
     let (status, reason) = match head.start {
         StartLine::Response { status, reason } => (status, reason),
-        StartLine::Request { .. } => (0, String::new()),
+        StartLine::Request { .. } => (0, WireStr::default()),
     };
     HttpResponse {
         status,

@@ -84,8 +84,10 @@ fn request_line(line: &[u8]) -> Option<(StartLine, u8)> {
         _ => (rest, 1),
     };
     let start = StartLine::Request {
-        method: String::from_utf8_lossy(method).into_owned(),
-        target: String::from_utf8_lossy(target.trim_ascii()).into_owned(),
+        method: String::from_utf8_lossy(method).into_owned().into(),
+        target: String::from_utf8_lossy(target.trim_ascii())
+            .into_owned()
+            .into(),
     };
     Some((start, version))
 }
@@ -108,7 +110,7 @@ fn status_line(line: &[u8]) -> Option<(StartLine, u8)> {
     let reason = rest.get(3..).unwrap_or_default().trim_ascii();
     let start = StartLine::Response {
         status,
-        reason: String::from_utf8_lossy(reason).into_owned(),
+        reason: String::from_utf8_lossy(reason).into_owned().into(),
     };
     Some((start, version))
 }

@@ -170,8 +170,8 @@ impl H2ConnectionParser {
         counters.h2.streams += 1;
         let mut s = H2Stream::new(p.limits.max_body_kept, start_ns);
         let block = hpack::Block {
-            method: Some(request.method),
-            path: Some(request.target),
+            method: Some(request.method.into()),
+            path: Some(request.target.into()),
             fields: request.headers,
             ..hpack::Block::default()
         };

@@ -2,7 +2,9 @@
 //! the server sent back, each a head, a body and trailers, until both are
 //! complete and become a `MessagePair`.
 
-use crate::exchange::{Header, HeaderName, HttpRequest, HttpResponse, MessagePair, Timings};
+use crate::exchange::{
+    Header, HeaderName, HttpRequest, HttpResponse, MessagePair, Timings, WireStr,
+};
 use crate::http::body::BodyAcc;
 use crate::http::HttpCounters;
 
@@ -101,8 +103,8 @@ impl H2Stream {
         let req = block(req_head);
         let res = block(res_head);
         let request = HttpRequest {
-            method: req.method.unwrap_or_default(),
-            target: target(&req.path, &req.authority),
+            method: req.method.unwrap_or_default().into(),
+            target: target(&req.path, &req.authority).into(),
             version: VERSION,
             headers: with_host(req.fields, req.authority),
             trailers: self.request.trailers,
@@ -110,7 +112,7 @@ impl H2Stream {
         };
         let response = HttpResponse {
             status: res.status.unwrap_or(0),
-            reason: String::new(),
+            reason: WireStr::default(),
             version: VERSION,
             headers: res.fields,
             trailers: self.response.trailers,

@@ -98,8 +98,8 @@ impl Conn {
 
 fn summary(p: &MessagePair) -> (String, String, u16, Vec<u8>, u64) {
     (
-        p.request.method.clone(),
-        p.request.target.clone(),
+        p.request.method.to_string(),
+        p.request.target.to_string(),
         p.response.status,
         p.response.body.raw.to_vec(),
         p.response.body.wire_len,
@@ -243,7 +243,7 @@ fn interleaved_streams_pair_by_id() {
     let got: Vec<(String, Vec<u8>)> = conn
         .out
         .iter()
-        .map(|p| (p.request.target.clone(), p.response.body.raw.to_vec()))
+        .map(|p| (p.request.target.to_string(), p.response.body.raw.to_vec()))
         .collect();
     assert_eq!(
         got,

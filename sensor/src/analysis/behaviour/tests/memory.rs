@@ -15,7 +15,7 @@ fn a_million_distinct_clients_stay_within_the_caps() {
     let mut x = get("/users/1", "10.0.0.1");
     let mut findings = 0usize;
     for i in 0..CLIENTS {
-        x.request.target = format!("/users/{i}");
+        x.request.target = format!("/users/{i}").into();
         let mut conn = (*x.connection).clone();
         conn.remote = Some(std::net::SocketAddr::from((i.to_be_bytes(), 50000)));
         x.connection = Arc::new(conn);

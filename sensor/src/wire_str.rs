@@ -1,35 +1,39 @@
-//! `HeaderName`: a header's name as it appeared on the wire (case kept),
-//! without an allocation of its own on the hot path. An HTTP/1 head is
-//! copied once and its header values already point into that copy; the
-//! names now do too, instead of one `String` each (8 of the 42 allocations
-//! of a clean exchange). Names made elsewhere (HTTP/2, tests) own theirs.
+//! `WireStr`: text as it appeared on the wire (case kept) without an
+//! allocation of its own on the hot path: a header's name, a request's
+//! method and target, a response's reason. An HTTP/1 head is copied once
+//! (or is a slice of its capture record) and its header values point into
+//! it; these texts do too, or are static when they are common ones.
+//! Texts made elsewhere (HTTP/2, tests) own theirs.
 
 use std::fmt;
 use std::ops::Deref;
 
 use bytes::Bytes;
 
-/// A header name: UTF-8 text held in shared `Bytes`. Reads as a `&str`
-/// (`Deref`), compares by its bytes (case-sensitive, as `String` did).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct HeaderName(Bytes);
+/// A header's name: the most common `WireStr`.
+pub type HeaderName = WireStr;
 
-impl HeaderName {
-    /// A name that costs nothing to make (`"host"`).
-    pub const fn from_static(name: &'static str) -> Self {
-        Self(Bytes::from_static(name.as_bytes()))
+/// UTF-8 text held in shared `Bytes`. Reads as a `&str` (`Deref`),
+/// compares by its bytes (case-sensitive, as `String` did).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct WireStr(Bytes);
+
+impl WireStr {
+    /// A text that costs nothing to make (`"host"`).
+    pub const fn from_static(text: &'static str) -> Self {
+        Self(Bytes::from_static(text.as_bytes()))
     }
 
-    /// `name`: static when it is a common one, else shared with `owner`
+    /// `text`: static when it is a common one, else shared with `owner`
     /// when it lies inside it (a slice of the head's copy: no allocation),
     /// copied otherwise.
-    pub fn shared(owner: &Bytes, name: &str) -> Self {
-        if let Some(known) = common(name) {
+    pub fn shared(owner: &Bytes, text: &str) -> Self {
+        if let Some(known) = common(text) {
             return Self::from_static(known);
         }
-        match slice_within(owner, name.as_bytes()) {
+        match slice_within(owner, text.as_bytes()) {
             Some(bytes) => Self(bytes),
-            None => Self::from(name),
+            None => Self::from(text),
         }
     }
 
@@ -40,22 +44,24 @@ impl HeaderName {
     }
 }
 
-/// The names `common` knows, by length.
+/// The texts `common` knows, by length: header names, methods, reasons.
 const COMMON_BY_LENGTH: [&[&str]; 18] = [
     &[],
     &[],
-    &[],
-    &[],
+    &["OK"],
+    &["GET", "PUT"],
     &[
-        "Host", "host", "Date", "date", "ETag", "etag", "Vary", "vary",
+        "Host", "host", "Date", "date", "ETag", "etag", "Vary", "vary", "POST", "HEAD",
     ],
-    &[],
+    &["PATCH", "Found"],
     &[
-        "Server", "server", "Accept", "accept", "Cookie", "cookie", "Origin", "Pragma",
+        "Server", "server", "Accept", "accept", "Cookie", "cookie", "Origin", "Pragma", "DELETE",
     ],
-    &["Referer", "referer", "Expires", "Upgrade"],
-    &["Location", "location"],
-    &[],
+    &[
+        "Referer", "referer", "Expires", "Upgrade", "OPTIONS", "CONNECT", "Created",
+    ],
+    &["Location", "location", "Accepted"],
+    &["Not Found", "Forbidden"],
     &[
         "User-Agent",
         "user-agent",
@@ -63,13 +69,16 @@ const COMMON_BY_LENGTH: [&[&str]; 18] = [
         "connection",
         "Keep-Alive",
         "Set-Cookie",
+        "No Content",
     ],
-    &[],
+    &["Bad Request"],
     &[
         "Content-Type",
         "content-type",
         "X-Powered-By",
         "X-Request-Id",
+        "Unauthorized",
+        "Not Modified",
     ],
     &[
         "Last-Modified",
@@ -91,15 +100,16 @@ const COMMON_BY_LENGTH: [&[&str]; 18] = [
     &["Transfer-Encoding", "transfer-encoding"],
 ];
 
-/// `name` as a static string when it is one of the names most heads
-/// carry, spelled as servers and clients send them: such a name costs no
-/// reference count to keep and drop (two atomic operations per header on
-/// every exchange). Exact bytes only, so the case seen on the wire stays.
-fn common(name: &str) -> Option<&'static str> {
+/// `text` as a static string when it is one of the names, methods and
+/// reasons most heads carry, spelled as servers and clients send them:
+/// such a text costs no reference count to keep and drop (two atomic
+/// operations per text on every exchange). Exact bytes only, so the case
+/// seen on the wire stays.
+fn common(text: &str) -> Option<&'static str> {
     COMMON_BY_LENGTH
-        .get(name.len())?
+        .get(text.len())?
         .iter()
-        .find(|known| **known == name)
+        .find(|known| **known == text)
         .copied()
 }
 
@@ -109,7 +119,7 @@ pub fn slice_within(owner: &Bytes, part: &[u8]) -> Option<Bytes> {
     (at <= owner.len() && part.len() <= owner.len() - at).then(|| owner.slice(at..at + part.len()))
 }
 
-impl Deref for HeaderName {
+impl Deref for WireStr {
     type Target = str;
 
     fn deref(&self) -> &str {
@@ -117,55 +127,55 @@ impl Deref for HeaderName {
     }
 }
 
-impl AsRef<str> for HeaderName {
+impl AsRef<str> for WireStr {
     fn as_ref(&self) -> &str {
         self.as_str()
     }
 }
 
-impl From<&str> for HeaderName {
-    fn from(name: &str) -> Self {
-        Self(Bytes::copy_from_slice(name.as_bytes()))
+impl From<&str> for WireStr {
+    fn from(text: &str) -> Self {
+        Self(Bytes::copy_from_slice(text.as_bytes()))
     }
 }
 
-impl From<String> for HeaderName {
-    fn from(name: String) -> Self {
-        Self(Bytes::from(name.into_bytes()))
+impl From<String> for WireStr {
+    fn from(text: String) -> Self {
+        Self(Bytes::from(text.into_bytes()))
     }
 }
 
-impl From<HeaderName> for String {
-    fn from(name: HeaderName) -> Self {
-        name.as_str().to_owned()
+impl From<WireStr> for String {
+    fn from(text: WireStr) -> Self {
+        text.as_str().to_owned()
     }
 }
 
-impl PartialEq<str> for HeaderName {
+impl PartialEq<str> for WireStr {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other
     }
 }
 
-impl PartialEq<&str> for HeaderName {
+impl PartialEq<&str> for WireStr {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
     }
 }
 
-impl PartialEq<String> for HeaderName {
+impl PartialEq<String> for WireStr {
     fn eq(&self, other: &String) -> bool {
         self.as_str() == other
     }
 }
 
-impl fmt::Debug for HeaderName {
+impl fmt::Debug for WireStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
-impl fmt::Display for HeaderName {
+impl fmt::Display for WireStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
