@@ -5,12 +5,14 @@
 //! matter: throughput, p99 latency, sensor CPU and memory, and how many
 //! exchanges the sensor recorded of those wrk completed. Over HTTPS the
 //! sensor reads the plaintext through its OpenSSL probes (nginx and wrk
-//! both link libssl). The idle case (`idle`) measures what an attached
+//! both link libssl); the Go case runs a Go server and a Go client, read
+//! through the Go probes. The idle case (`idle`) measures what an attached
 //! sensor that captures nothing costs the host. Then the HTTP/2 case:
 //! nghttpd serving the same document over h2c, h2load with many streams
 //! per connection.
 
 mod flamegraph;
+mod go_https;
 mod h2;
 mod idle;
 mod kernel_time;
@@ -50,7 +52,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     idle_seconds: u32,
     /// Which cases to run: all, idle (the idle case only), full (every
-    /// detector on, both modes) or https (the full case over HTTPS only).
+    /// detector on, both modes), https (the full case over HTTPS only) or
+    /// go (a Go HTTPS server and client, Go's own crypto/tls).
     #[arg(long, default_value = "all")]
     case: String,
     /// Also run every scenario of the full (or https) case with this
@@ -84,6 +87,9 @@ pub struct BenchArgs {
     /// Only the HTTP/2 case (nghttpd and h2load).
     #[arg(long)]
     h2_only: bool,
+    /// Port the Go HTTPS case's server listens on (loopback only).
+    #[arg(long, default_value_t = 18543)]
+    go_port: u16,
 }
 
 /// The capture modes compared, as `[capture] mode` values.
@@ -104,6 +110,9 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         }
     }
     server.stop();
+    if !args.h2_only && (args.case == "all" || args.case == "go") {
+        go_https::measure(args, &dir)?;
+    }
     if args.h2_only || args.case == "all" || args.case == "full" {
         measure_h2(args, &dir)?;
     }

@@ -6,6 +6,19 @@
 //! kernel's return probe rewrites the return address on the stack, and Go
 //! copies goroutine stacks when they grow, which breaks them.
 //!
+//! Where the agent finds `(*Conn).Read`'s one call of `runtime.memmove`
+//! (the inlined `bytes.Reader.Read` of the decrypted record into the
+//! caller's buffer), the plaintext is captured at that call instead of at
+//! the `RET`s: a call is emulated by the kernel, a `RET` single-stepped,
+//! and the debug exception after the step cost Go servers about 40% of
+//! their CPU.
+//!
+//! The entry probes sit on the `jbe` of the function's stack check (the
+//! agent's `go_stack_check` found it and checked that nothing before it
+//! changes what these programs read). A hit whose jump is taken is
+//! ignored: the call grows its stack or yields to the scheduler and then
+//! starts over, and the hit of that restart is the call's.
+//!
 //! Go's register ABI (Go 1.17 and later, x86-64): the receiver in RAX, the
 //! slice's pointer and length in RBX and RCX; the results (`n`, `err`) in
 //! RAX, RBX and RCX; the running goroutine (`g`) in R14. A Read is keyed
@@ -109,10 +122,13 @@ pub struct GoRead {
     pub buf: u64,
 }
 
-/// Reads in flight, from entry to a `RET`. LRU: a Read whose return was
+/// Reads in flight, from entry to the copy or a `RET`. LRU: a Read whose end was
 /// never seen (the program died) ages out.
 #[map]
 static GO_TLS_READS: LruHashMap<GoReadKey, GoRead> = LruHashMap::with_max_entries(16384, 0);
+
+/// `jbe`'s condition in RFLAGS: carry or zero.
+const BELOW_OR_EQUAL: u64 = 1 | 1 << 6;
 
 /// The registers the Go ABI passes what the probes need in.
 struct GoRegs {
@@ -128,6 +144,17 @@ struct GoRegs {
     rip: u64,
     /// The stack pointer (stack ABI).
     rsp: u64,
+    /// The flags, at an entry probe those of the stack check.
+    flags: u64,
+}
+
+impl GoRegs {
+    /// At an entry probe: whether the stack check's jump is taken, so this
+    /// hit is not the call's (it restarts).
+    #[inline(always)]
+    fn restarts(&self) -> bool {
+        self.flags & BELOW_OR_EQUAL != 0
+    }
 }
 
 #[inline(always)]
@@ -142,6 +169,7 @@ fn regs(ctx: &ProbeContext) -> GoRegs {
             r14: (*regs).r14,
             rip: (*regs).rip,
             rsp: (*regs).rsp,
+            flags: (*regs).eflags,
         }
     }
 }
@@ -149,12 +177,18 @@ fn regs(ctx: &ProbeContext) -> GoRegs {
 #[uprobe]
 pub fn go_tls_write(ctx: ProbeContext) {
     let r = regs(&ctx);
+    if r.restarts() {
+        return;
+    }
     on_write(&ctx, r.rip, || Some((r.rax, r.rbx, r.rcx as i64)));
 }
 
 #[uprobe]
 pub fn go_tls_read(ctx: ProbeContext) {
     let r = regs(&ctx);
+    if r.restarts() {
+        return;
+    }
     on_read(|| {
         Some((
             r.r14,
@@ -176,6 +210,9 @@ pub fn go_tls_read_return(ctx: ProbeContext) {
 #[uprobe]
 pub fn go_tls_write_stack(ctx: ProbeContext) {
     let r = regs(&ctx);
+    if r.restarts() {
+        return;
+    }
     on_write(&ctx, r.rip, || {
         Some((
             user::<u64>(r.rsp + STACK_RECEIVER)?,
@@ -188,11 +225,35 @@ pub fn go_tls_write_stack(ctx: ProbeContext) {
 #[uprobe]
 pub fn go_tls_read_stack(ctx: ProbeContext) {
     let r = regs(&ctx);
+    if r.restarts() {
+        return;
+    }
     on_read(|| {
         let goroutine = stack_abi_goroutine()?;
         let conn = user::<u64>(r.rsp + STACK_RECEIVER)?;
         let buf = user::<u64>(r.rsp + STACK_BUF)?;
         Some((goroutine, GoRead { conn, buf }))
+    });
+}
+
+/// Attached at `(*Conn).Read`'s call of `runtime.memmove`, which copies
+/// the plaintext out to the caller: its source and length in RBX and RCX.
+#[uprobe]
+pub fn go_tls_read_copy(ctx: ProbeContext) {
+    let r = regs(&ctx);
+    on_read_copy(&ctx, r.rip, r.r14, || Some((r.rbx, r.rcx as i64)));
+}
+
+/// The same in a stack-ABI program: `memmove`'s arguments (destination,
+/// source, length) are at the stack pointer, as the call will find them.
+#[uprobe]
+pub fn go_tls_read_copy_stack(ctx: ProbeContext) {
+    let Some(goroutine) = stack_abi_goroutine() else {
+        return;
+    };
+    let r = regs(&ctx);
+    on_read_copy(&ctx, r.rip, goroutine, || {
+        Some((user::<u64>(r.rsp + 8)?, user::<i64>(r.rsp + 16)?))
     });
 }
 
@@ -261,6 +322,40 @@ fn on_read_return(ctx: &ProbeContext, ip: u64, goroutine: u64, n: impl FnOnce() 
     let _ = GO_TLS_READS.remove(&key);
     match n() {
         Some(n) if n > 0 => capture_plaintext(ctx, ip, pid, read.conn, OP_READ, read.buf, n as u64),
+        _ => {}
+    }
+}
+
+/// `(*Conn).Read`'s copy of `len` plaintext bytes from `source` out to its
+/// caller (`copy` reads both from the arguments): the goroutine's call
+/// taken out, and the bytes captured from the source, which holds them
+/// before the copy as after it.
+#[inline(always)]
+fn on_read_copy(
+    ctx: &ProbeContext,
+    ip: u64,
+    goroutine: u64,
+    copy: impl FnOnce() -> Option<(u64, i64)>,
+) {
+    let id = bpf_get_current_pid_tgid();
+    if !conn::process_wanted(id) {
+        return;
+    }
+    let pid = (id >> 32) as u32;
+    let key = GoReadKey {
+        pid,
+        _pad: 0,
+        goroutine,
+    };
+    // SAFETY: copy out of the map value before removing it.
+    let Some(read) = (unsafe { GO_TLS_READS.get(&key) }).copied() else {
+        return;
+    };
+    let _ = GO_TLS_READS.remove(&key);
+    match copy() {
+        Some((source, len)) if len > 0 => {
+            capture_plaintext(ctx, ip, pid, read.conn, OP_READ, source, len as u64)
+        }
         _ => {}
     }
 }

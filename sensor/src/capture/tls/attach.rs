@@ -24,7 +24,7 @@ use aya::programs::{ProgramError, UProbe};
 use aya::Ebpf;
 use sensor_common::tls::OP_READ;
 
-use super::go::{GoAbi, GoProbes};
+use super::go::{GoAbi, GoProbes, ReadCapture};
 use super::multi::{LinkKind, MultiError, MultiLink, MultiPrograms};
 use super::rustls::RustlsProbes;
 use super::symbols::FoundHook;
@@ -45,10 +45,13 @@ pub const GO_WRITE_PROGRAM: &str = "go_tls_write";
 pub const GO_READ_PROGRAM: &str = "go_tls_read";
 /// Go's `(*tls.Conn).Read`, at each of its `RET` instructions.
 pub const GO_READ_RETURN_PROGRAM: &str = "go_tls_read_return";
-/// The same three for programs built before Go 1.17 (the stack ABI).
+/// Go's `(*tls.Conn).Read`, at its call of `runtime.memmove`.
+pub const GO_READ_COPY_PROGRAM: &str = "go_tls_read_copy";
+/// The same four for programs built before Go 1.17 (the stack ABI).
 pub const GO_STACK_WRITE_PROGRAM: &str = "go_tls_write_stack";
 pub const GO_STACK_READ_PROGRAM: &str = "go_tls_read_stack";
 pub const GO_STACK_READ_RETURN_PROGRAM: &str = "go_tls_read_return_stack";
+pub const GO_STACK_READ_COPY_PROGRAM: &str = "go_tls_read_copy_stack";
 /// rustls's `Writer::write` and `write_vectored`, at their entry.
 pub const RUSTLS_WRITE_PROGRAM: &str = "rustls_write";
 pub const RUSTLS_WRITE_VECTORED_PROGRAM: &str = "rustls_write_vectored";
@@ -70,13 +73,15 @@ const RUSTLS_PROGRAMS: [&str; 7] = [
     RUSTLS_READ_PROGRAM,
     RUSTLS_READ_RETURN_PROGRAM,
 ];
-const GO_PROGRAMS: [&str; 6] = [
+const GO_PROGRAMS: [&str; 8] = [
     GO_WRITE_PROGRAM,
     GO_READ_PROGRAM,
     GO_READ_RETURN_PROGRAM,
+    GO_READ_COPY_PROGRAM,
     GO_STACK_WRITE_PROGRAM,
     GO_STACK_READ_PROGRAM,
     GO_STACK_READ_RETURN_PROGRAM,
+    GO_STACK_READ_COPY_PROGRAM,
 ];
 
 /// One attachment: dropping it detaches its probes.
@@ -265,23 +270,38 @@ pub fn attach_rustls(
 }
 
 /// Attaches the Go programs to a Go program's file: Write's entry, Read's
-/// entry and every `RET` of Read, each carrying its distance to the
-/// `*net.TCPConn` interface table. All or nothing, as `attach_file`.
+/// entry and Read's copy to its caller (or every `RET` of Read), each
+/// carrying its distance to the `*net.TCPConn` interface table. All or
+/// nothing, as `attach_file`.
 pub fn attach_go(
     ebpf: &mut Ebpf,
     multi: Option<&MultiPrograms>,
     path: &Path,
     go: &GoProbes,
 ) -> Result<Vec<TlsLink>, AttachError> {
-    let returns: Vec<u64> = go.read_returns.iter().map(|p| p.offset).collect();
-    let return_cookies: Vec<u64> = go.read_returns.iter().map(|p| p.cookie).collect();
-    let (write, read, read_return) = match go.abi {
-        GoAbi::Registers => (GO_WRITE_PROGRAM, GO_READ_PROGRAM, GO_READ_RETURN_PROGRAM),
+    let (write, read, read_return, read_copy) = match go.abi {
+        GoAbi::Registers => (
+            GO_WRITE_PROGRAM,
+            GO_READ_PROGRAM,
+            GO_READ_RETURN_PROGRAM,
+            GO_READ_COPY_PROGRAM,
+        ),
         GoAbi::Stack => (
             GO_STACK_WRITE_PROGRAM,
             GO_STACK_READ_PROGRAM,
             GO_STACK_READ_RETURN_PROGRAM,
+            GO_STACK_READ_COPY_PROGRAM,
         ),
+    };
+    let (capture, capture_symbol, points) = match &go.read_capture {
+        ReadCapture::Copy(copy) => (
+            read_copy,
+            "crypto/tls.(*Conn).Read (memmove)",
+            std::slice::from_ref(copy),
+        ),
+        ReadCapture::Returns(returns) => {
+            (read_return, "crypto/tls.(*Conn).Read (RET)", &returns[..])
+        }
     };
     let groups: [(&'static str, &'static str, Vec<u64>, Vec<u64>); 3] = [
         (
@@ -297,10 +317,10 @@ pub fn attach_go(
             vec![go.read.cookie],
         ),
         (
-            read_return,
-            "crypto/tls.(*Conn).Read (RET)",
-            returns,
-            return_cookies,
+            capture,
+            capture_symbol,
+            points.iter().map(|p| p.offset).collect(),
+            points.iter().map(|p| p.cookie).collect(),
         ),
     ];
     // Go's returns are probed at their RET instructions, never with

@@ -3,7 +3,9 @@
 //! `.go.buildinfo` section, which also names the Go version that built it.
 //! The probes go on `crypto/tls.(*Conn).Write` (entry) and
 //! `crypto/tls.(*Conn).Read` (entry, and each `RET` instruction found by
-//! decoding the function: no uretprobes on Go, whose stacks move), found
+//! decoding the function: no uretprobes on Go, whose stacks move); an
+//! entry probe goes on the jump of the function's stack check
+//! (`go_stack_check`), not on its first byte. The functions are found
 //! in the symbol table or, in a stripped build (`-ldflags=-s`), in Go's
 //! own function table (`go_pclntab`); the kernel side checks each
 //! connection's type against the `*net.TCPConn` interface table, found in
@@ -29,7 +31,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
+use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind};
 use object::read::ReadRef;
 use object::{
     Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _, SectionFlags,
@@ -38,10 +40,14 @@ use object::{
 use super::go_itab;
 use super::go_layout::{self, Layout};
 use super::go_pclntab::FuncTable;
+use super::go_stack_check;
 use super::symbols::{self, SymbolError};
 
 const WRITE: &[u8] = b"crypto/tls.(*Conn).Write";
 const READ: &[u8] = b"crypto/tls.(*Conn).Read";
+/// What `copy` compiles to: `(*Conn).Read` calls it once, to copy the
+/// plaintext out to its caller.
+const MEMMOVE: &[u8] = b"runtime.memmove";
 /// The interface table of `*net.TCPConn` as a `net.Conn` (Go 1.20 and
 /// later name it `go:itab.`, earlier ones `go.itab.`).
 const TCP_CONN_TYPES: [&[u8]; 2] = [
@@ -100,8 +106,28 @@ pub struct GoProbes {
     pub layout: Layout,
     pub write: ProbePoint,
     pub read: ProbePoint,
-    /// Every `RET` instruction of `(*Conn).Read`.
-    pub read_returns: Vec<ProbePoint>,
+    pub read_capture: ReadCapture,
+}
+
+/// Where `(*Conn).Read`'s plaintext is captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadCapture {
+    /// Its one call of `runtime.memmove`, which copies the plaintext out
+    /// to the caller (emulated by the kernel).
+    Copy(ProbePoint),
+    /// Every `RET` instruction (each single-stepped), where Read does not
+    /// have that one call.
+    Returns(Vec<ProbePoint>),
+}
+
+impl ReadCapture {
+    /// "its copy to the caller", "its 7 returns".
+    pub fn describe(&self) -> String {
+        match self {
+            ReadCapture::Copy(_) => "its copy to the caller".to_owned(),
+            ReadCapture::Returns(returns) => format!("its {} returns", returns.len()),
+        }
+    }
 }
 
 /// What examining a file found.
@@ -118,6 +144,8 @@ pub enum GoExamined {
 struct Functions {
     write: u64,
     read: Range<u64>,
+    /// `runtime.memmove`, when the program has it under that name.
+    memmove: Option<u64>,
     tcp_conn_type: u64,
 }
 
@@ -193,15 +221,15 @@ fn probes<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>, version: Strin
         Ok(layout) => layout,
         Err(why) => return GoExamined::Unsupported(format!("a Go program ({version}): {why}")),
     };
-    match functions.and_then(|functions| locate(elf, &functions)) {
-        Ok((write, read, read_returns)) => GoExamined::Probes(GoProbes {
+    match functions.and_then(|functions| locate(elf, &functions, abi)) {
+        Ok((write, read, read_capture)) => GoExamined::Probes(GoProbes {
             version,
             abi,
             found_in,
             layout,
             write,
             read,
-            read_returns,
+            read_capture,
         }),
         Err(why) => GoExamined::Unsupported(format!(
             "a Go program ({version}, functions read from its {found_in}): {why}"
@@ -232,7 +260,7 @@ fn goroutine_in_tls<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>) -> R
 fn from_symbols<'data, R: ReadRef<'data>>(
     elf: &object::File<'data, R>,
 ) -> Result<Functions, String> {
-    let (mut write, mut read, mut tcp_conn_type) = (None, None, None);
+    let (mut write, mut read, mut memmove, mut tcp_conn_type) = (None, None, None, None);
     for symbol in elf.symbols() {
         let Ok(name) = symbol.name_bytes() else {
             continue;
@@ -241,6 +269,8 @@ fn from_symbols<'data, R: ReadRef<'data>>(
             write = Some(symbol);
         } else if name == READ {
             read = Some(symbol);
+        } else if name == MEMMOVE {
+            memmove = Some(symbol.address());
         } else if TCP_CONN_TYPES.contains(&name) {
             tcp_conn_type = Some(symbol.address());
         }
@@ -259,6 +289,7 @@ fn from_symbols<'data, R: ReadRef<'data>>(
     Ok(Functions {
         write: write.address(),
         read: read.address()..read.address() + read_size,
+        memmove,
         tcp_conn_type,
     })
 }
@@ -270,13 +301,16 @@ fn from_pclntab<'data, R: ReadRef<'data>>(
     table: &[u8],
 ) -> Result<Functions, String> {
     let table = FuncTable::parse(table).map_err(|err| err.to_string())?;
-    let found = table.find(&[WRITE, READ]).map_err(|err| err.to_string())?;
+    let found = table
+        .find(&[WRITE, READ, MEMMOVE])
+        .map_err(|err| err.to_string())?;
     let (Some(write), Some(read)) = (&found[0], &found[1]) else {
         return Err("(*tls.Conn).Write or (*tls.Conn).Read is not in its .gopclntab".to_owned());
     };
     Ok(Functions {
         write: write.start,
         read: read.clone(),
+        memmove: found[2].as_ref().map(|memmove| memmove.start),
         tcp_conn_type: go_itab::tcp_conn_itab(elf, &table)?,
     })
 }
@@ -289,28 +323,46 @@ fn next_symbol_after<'data, R: ReadRef<'data>>(
     elf.symbols().map(|s| s.address()).filter(|&a| a > at).min()
 }
 
-/// The probe points of Write, Read and each of Read's `RET`s.
+/// The probe points of Write and Read (their stack checks' jumps, see
+/// `go_stack_check`) and where Read's plaintext is captured.
 fn locate<'data, R: ReadRef<'data>>(
     elf: &object::File<'data, R>,
     functions: &Functions,
-) -> Result<(ProbePoint, ProbePoint, Vec<ProbePoint>), String> {
+    abi: GoAbi,
+) -> Result<(ProbePoint, ProbePoint, ReadCapture), String> {
     let point = |at: u64| -> Result<ProbePoint, String> {
         Ok(ProbePoint {
             offset: file_offset(elf, at)?,
             cookie: functions.tcp_conn_type.wrapping_sub(at),
         })
     };
+    let code_at = |at: u64, len: u64| read_virtual_up_to(elf, at, len);
+    let entry = |name: &str, start: u64| -> Result<u64, String> {
+        let prologue = code_at(start, go_stack_check::PROLOGUE_BYTES)
+            .ok_or_else(|| format!("{name} is outside the file's sections"))?;
+        go_stack_check::jump_of(abi, start, prologue, code_at)
+            .map_err(|why| format!("{name} is not probed: {why}"))
+    };
+    let write = entry("(*tls.Conn).Write", functions.write)?;
+    let read_entry = entry("(*tls.Conn).Read", functions.read.start)?;
     let read = &functions.read;
     let code = code(elf, read.start, read.end - read.start)?;
-    let returns = returns(code, read.start)
-        .map_err(|at| format!("(*tls.Conn).Read does not decode at {at:#x}"))?
-        .into_iter()
-        .map(point)
-        .collect::<Result<Vec<ProbePoint>, String>>()?;
-    if returns.is_empty() {
-        return Err("(*tls.Conn).Read has no RET instruction".to_owned());
-    }
-    Ok((point(functions.write)?, point(read.start)?, returns))
+    let exits = exits(code, read.start, functions.memmove)
+        .map_err(|at| format!("(*tls.Conn).Read does not decode at {at:#x}"))?;
+    let capture = match exits.copies[..] {
+        [copy] => ReadCapture::Copy(point(copy)?),
+        _ if exits.returns.is_empty() => {
+            return Err("(*tls.Conn).Read has no RET instruction".to_owned())
+        }
+        _ => ReadCapture::Returns(
+            exits
+                .returns
+                .into_iter()
+                .map(point)
+                .collect::<Result<Vec<ProbePoint>, String>>()?,
+        ),
+    };
+    Ok((point(write)?, point(read_entry)?, capture))
 }
 
 /// `runtime.buildVersion` as `.go.buildinfo` holds it: inline (Go 1.18
@@ -378,6 +430,20 @@ pub(super) fn read_virtual<'data, R: ReadRef<'data>>(
     data.get(start..start.checked_add(usize::try_from(len).ok()?)?)
 }
 
+/// Up to `len` bytes at virtual address `at`, fewer where its section
+/// ends.
+fn read_virtual_up_to<'data, R: ReadRef<'data>>(
+    elf: &object::File<'data, R>,
+    at: u64,
+    len: u64,
+) -> Option<&'data [u8]> {
+    let section = elf
+        .sections()
+        .find(|s| s.address() <= at && at < s.address() + s.size())?;
+    let len = len.min(section.address() + section.size() - at);
+    read_virtual(elf, at, len)
+}
+
 fn code<'data, R: ReadRef<'data>>(
     elf: &object::File<'data, R>,
     at: u64,
@@ -392,19 +458,36 @@ fn code<'data, R: ReadRef<'data>>(
         .ok_or_else(|| "(*tls.Conn).Read is outside the file's sections".to_owned())
 }
 
-/// The addresses of the `RET` instructions of the x86-64 code `code`,
-/// which starts at address `at`; Err(address) of an undecodable byte.
-fn returns(code: &[u8], at: u64) -> Result<Vec<u64>, u64> {
+/// Where a function's plaintext can be taken on its way out.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Exits {
+    /// The addresses of its `RET` instructions.
+    returns: Vec<u64>,
+    /// The addresses of its calls of `runtime.memmove`.
+    copies: Vec<u64>,
+}
+
+/// The exits of the x86-64 code `code`, which starts at address `at`;
+/// `memmove` is `runtime.memmove`'s address. Err(address) of an
+/// undecodable byte.
+fn exits(code: &[u8], at: u64, memmove: Option<u64>) -> Result<Exits, u64> {
     let mut decoder = Decoder::with_ip(64, code, at, DecoderOptions::NONE);
     let mut instruction = Instruction::default();
-    let mut out = Vec::new();
+    let mut out = Exits::default();
     while decoder.can_decode() {
         decoder.decode_out(&mut instruction);
         if instruction.is_invalid() {
             return Err(instruction.ip());
         }
-        if instruction.mnemonic() == Mnemonic::Ret {
-            out.push(instruction.ip());
+        match instruction.mnemonic() {
+            Mnemonic::Ret => out.returns.push(instruction.ip()),
+            Mnemonic::Call
+                if instruction.op0_kind() == OpKind::NearBranch64
+                    && Some(instruction.near_branch_target()) == memmove =>
+            {
+                out.copies.push(instruction.ip())
+            }
+            _ => {}
         }
     }
     Ok(out)
@@ -451,9 +534,30 @@ mod tests {
         let code = [
             0xb8, 0xc3, 0xc3, 0xc3, 0xc3, 0xc3, 0x48, 0x83, 0xc4, 0x18, 0xc2, 0x08, 0x00,
         ];
-        assert_eq!(returns(&code, 0x1000), Ok(vec![0x1005, 0x100a]));
+        let found = exits(&code, 0x1000, None).unwrap();
+        assert_eq!(found.returns, vec![0x1005, 0x100a]);
         // A truncated instruction is an error, not a guess.
-        assert_eq!(returns(&[0x48, 0x83], 0x2000), Err(0x2000));
+        assert_eq!(exits(&[0x48, 0x83], 0x2000, None), Err(0x2000));
+    }
+
+    #[test]
+    fn copies_are_the_calls_of_memmove_only() {
+        // call 0x2000 (rel32 from 0x1005); call 0x3000 (from 0x100a);
+        // call *%rax; mov $0x2000,%eax; ret.
+        let mut code = vec![0xe8];
+        code.extend((0x2000i32 - 0x1005).to_le_bytes());
+        code.push(0xe8);
+        code.extend((0x3000i32 - 0x100a).to_le_bytes());
+        code.extend([0xff, 0xd0, 0xb8, 0x00, 0x20, 0x00, 0x00, 0xc3]);
+        let found = exits(&code, 0x1000, Some(0x2000)).unwrap();
+        assert_eq!(found.copies, vec![0x1000]);
+        assert_eq!(found.returns, vec![0x1011]);
+        assert_eq!(
+            exits(&code, 0x1000, Some(0x3000)).unwrap().copies,
+            vec![0x1005]
+        );
+        // Without memmove's address no call is a copy.
+        assert!(exits(&code, 0x1000, None).unwrap().copies.is_empty());
     }
 
     /// Go 1.15 (cargo xtask setup installs Debian 11's package).
@@ -495,21 +599,24 @@ mod tests {
         }
     }
 
-    /// Each probe point is an instruction of the file: a RET byte (C3, or
-    /// C2 with an immediate) for the returns.
+    /// Each probe point is an instruction of the file: a `jbe` for the
+    /// entries, a relative call for Read's copy (as Go 1.15 and 1.19
+    /// compile it).
     fn assert_points_in(path: &Path, probes: &GoProbes) {
         let bytes = std::fs::read(path).unwrap();
         assert!(probes.version.starts_with("go1."), "{probes:?}");
-        assert!(!probes.read_returns.is_empty());
-        for point in &probes.read_returns {
+        let ReadCapture::Copy(copy) = probes.read_capture else {
+            panic!("{probes:?}");
+        };
+        assert_eq!(bytes[copy.offset as usize], 0xe8, "{copy:?}");
+        // The entries are the stack checks' jumps: `jbe` rel32 or rel8.
+        for entry in [probes.write, probes.read] {
+            let at = entry.offset as usize;
             assert!(
-                matches!(bytes[point.offset as usize], 0xc3 | 0xc2),
-                "{point:?}"
+                matches!(bytes[at..at + 2], [0x0f, 0x86] | [0x76, _]),
+                "{entry:?}"
             );
         }
-        assert!(
-            probes.write.offset < bytes.len() as u64 && probes.read.offset < bytes.len() as u64
-        );
         // Each cookie is the distance to the same interface table.
         assert_ne!(probes.write.cookie, probes.read.cookie);
     }

@@ -21,6 +21,7 @@ mod go;
 mod go_itab;
 mod go_layout;
 mod go_pclntab;
+mod go_stack_check;
 mod hooks;
 mod multi;
 mod placement;
@@ -262,11 +263,11 @@ impl TlsProbes {
                 match &found.go {
                     Some(go) => {
                         tracing::info!(
-                            "TLS probes attached to the Go program {} ({}, {}: crypto/tls Write, Read and its {} returns, found in its {}; {})",
+                            "TLS probes attached to the Go program {} ({}, {}: crypto/tls Write, Read and {}, found in its {}; {})",
                             path.display(),
                             go.version,
                             go.abi.describe(),
-                            go.read_returns.len(),
+                            go.read_capture.describe(),
                             go.found_in,
                             go.layout.describe()
                         );

@@ -253,10 +253,10 @@ fn try_program(
         Examined::GoNotCovered(why) => (Err(format!("it is {why}")), None),
         Examined::Go(probes) => {
             let found = format!(
-                "Go's crypto/tls, {}, {}: Write, Read and its {} returns, found in its {}",
+                "Go's crypto/tls, {}, {}: Write, Read and {}, found in its {}",
                 probes.version,
                 probes.abi.describe(),
-                probes.read_returns.len(),
+                probes.read_capture.describe(),
                 probes.found_in
             );
             let attach = loaded
