@@ -7,6 +7,10 @@
 //! (`sensor_common::sniff`).
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+// `tls::in_flight` needs an atomic add, which `core`'s atomic types do not
+// offer on BPF.
+#![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
+#![cfg_attr(target_arch = "bpf", allow(internal_features))]
 
 #[cfg(target_arch = "bpf")]
 mod capture;

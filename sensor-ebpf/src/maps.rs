@@ -105,6 +105,11 @@ pub static COMM_FILTER: HashMap<[u8; 16], u8> = HashMap::with_max_entries(256, 0
 #[map]
 pub static TLS_CALLS: LruHashMap<u64, TlsCall> = LruHashMap::with_max_entries(16384, 0);
 
+/// How many threads may be in a TLS library call, per slot of thread ids
+/// (see `tls::in_flight`).
+#[map]
+pub static TLS_IN_FLIGHT: Array<u64> = Array::with_max_entries(crate::tls::in_flight::SLOTS, 0);
+
 /// The socket under each TLS session, as last seen: a read the library
 /// serves from its own buffer makes no syscall.
 #[map]

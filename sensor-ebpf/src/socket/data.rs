@@ -10,7 +10,8 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use sensor_common::{
-    counter, tls::OP_WRITE, DIR_EGRESS, DIR_INGRESS, FLAG_TLS, STATE_CAPTURING, STATE_IGNORED,
+    counter, tls::OP_WRITE, SockState, DIR_EGRESS, DIR_INGRESS, FLAG_TLS, STATE_CAPTURING,
+    STATE_IGNORED,
 };
 
 use super::{layout, state, syscall};
@@ -70,11 +71,55 @@ fn on_io(ctx: &BtfTracePointContext, direction: u8) {
     // SAFETY: `sk` is the tracepoint's `struct sock *`.
     let cookie = unsafe { bpf_get_socket_cookie(sk) };
     let moved = moved as u64;
-    let known = SOCKS.get_ptr_mut(&cookie);
-    if let Some(s) = known {
-        // SAFETY: pointer into the map value, valid for this run.
-        let (now, flags) = unsafe { ((*s).state, (*s).flags) };
-        if flags & conn::FLAG_TLS_RECORDS != 0 && !tls::calls::in_call(id) {
+    let ptr = match SOCKS.get_ptr_mut(&cookie) {
+        Some(s) => {
+            if !known(id, pid, s, direction, cookie) {
+                return;
+            }
+            s
+        }
+        None => {
+            let call = syscall::current(direction, moved, layout.task_flags);
+            // Looked up once: a socket's first bytes are rare.
+            let tls_call = tls::calls::current(id);
+            if tls_call.is_none() && state::late(cookie, direction, call.source, moved) {
+                return;
+            }
+            let Some(s) = state::create(sk, cookie, family, pid, call.fd, &layout) else {
+                return;
+            };
+            if let Some(tls_call) = tls_call {
+                tls::calls::note_socket(tls_call, call.fd, cookie);
+                return;
+            }
+            // SAFETY: pointer into the map value, valid for this run.
+            if unsafe { (*s).state } == STATE_IGNORED {
+                // Left out by the port filter.
+                return;
+            }
+            return capture(s, direction, call, moved);
+        }
+    };
+    let call = syscall::current(direction, moved, layout.task_flags);
+    capture(ptr, direction, call, moved);
+}
+
+/// The send or receive on a socket already followed: true when its bytes
+/// are to be captured (plaintext of a socket sniffing or captured). The
+/// thread's TLS call is looked up once, and before the registers are
+/// read, which only a capture needs: most sends and receives on TLS or
+/// muted sockets end here.
+#[inline(always)]
+fn known(id: u64, pid: u32, s: *mut SockState, direction: u8, cookie: u64) -> bool {
+    // SAFETY: pointer into the map value, valid for this run.
+    let (now, flags, fd) = unsafe { ((*s).state, (*s).flags, (*s).fd) };
+    if flags & state::FLAG_PORT_FILTERED != 0 {
+        return false;
+    }
+    let plaintext = flags & FLAG_TLS == 0 && now != STATE_IGNORED;
+    let tls_call = tls::calls::current(id);
+    let Some(tls_call) = tls_call else {
+        if flags & conn::FLAG_TLS_RECORDS != 0 {
             // TLS records outside a library call: ciphertext, maybe of
             // rustls, whose plaintext this send or receive ties.
             if let Some((source, len)) = tls::rustls::socket_io(id, direction, -1, cookie) {
@@ -85,40 +130,25 @@ fn on_io(ctx: &BtfTracePointContext, direction: u8) {
                 };
                 tls::calls::capture_on(pid, socket, OP_WRITE, source, len);
             }
-            return;
+            return false;
         }
-        if flags & state::FLAG_PORT_FILTERED != 0
-            || (now == STATE_IGNORED && flags & FLAG_TLS == 0 && !tls::calls::in_call(id))
-        {
-            return;
-        }
-    }
-    let call = syscall::current(direction, moved, layout.task_flags);
-    let in_tls = tls::calls::in_call(id);
-    if known.is_none() && !in_tls && state::late(cookie, direction, call.source, moved) {
-        return;
-    }
-    let ptr = match known {
-        Some(s) => s,
-        None => match state::create(sk, cookie, family, pid, call.fd, &layout) {
-            Some(s) => s,
-            None => return,
-        },
+        return plaintext;
     };
-    if in_tls {
-        // Inside SSL_read/SSL_write and the like the socket carries
-        // ciphertext: the library's probes capture the plaintext, this
-        // only tells them which socket the session uses.
-        tls::calls::note_socket(id, call.fd, cookie);
-        return;
-    }
-    // SAFETY: pointer into the map value, valid for this run.
-    let s = unsafe { &*ptr };
-    if s.flags & FLAG_TLS != 0 || s.state == STATE_IGNORED {
-        return;
-    }
+    // Inside SSL_read/SSL_write and the like the socket carries
+    // ciphertext: the library's probes capture the plaintext, this only
+    // tells them which socket the session uses (the fd is the one the
+    // agent names the connection by; socket mode ties by cookie).
+    tls::calls::note_socket(tls_call, fd, cookie);
+    false
+}
+
+/// Copies (or judges) the bytes `call` moved on a socket that is
+/// sniffing or captured.
+#[inline(always)]
+fn capture(ptr: *mut SockState, direction: u8, call: syscall::Call, moved: u64) {
     if let Source::Uncopyable = call.source {
-        if s.state == STATE_CAPTURING {
+        // SAFETY: pointer into the map value, valid for this run.
+        if unsafe { (*ptr).state } == STATE_CAPTURING {
             let which = if call.sendfile {
                 counter::SENDFILE_BYTES
             } else {

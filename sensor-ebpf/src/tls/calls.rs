@@ -20,7 +20,7 @@ use aya_ebpf::{
 };
 use sensor_common::{counter, tls, ConnKey};
 
-use super::stream;
+use super::{in_flight, stream};
 use crate::capture::{self, Source};
 use crate::conn;
 use crate::maps::{self, TlsCall, TlsSessionKey, TlsSocket, TLS_CALLS, TLS_SESSIONS};
@@ -61,31 +61,23 @@ pub fn tls_enter(ctx: ProbeContext) {
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     let session: u64 = ctx.arg(0).unwrap_or(0);
     let sp = stack_pointer(ctx.regs);
-    let slot = slot(id);
-    if nested(slot, session, sp) {
+    let outer = current(id);
+    if nested(outer, session, sp) {
         return;
     }
-    record(&ctx, slot, id, cookie, session, sp);
-}
-
-/// The thread's slot in `TLS_CALLS`, if it has made a hooked call before.
-#[inline(always)]
-pub fn slot(id: u64) -> Option<*mut TlsCall> {
-    TLS_CALLS.get_ptr_mut(&id)
+    record(&ctx, outer, id, cookie, session, sp);
 }
 
 /// True when the thread is already inside a hooked call that this one is
-/// part of: its return reports the bytes. `slot` is the thread's.
+/// part of: its return reports the bytes. `outer` is the thread's call in
+/// flight (`current`).
 #[inline(always)]
-pub fn nested(slot: Option<*mut TlsCall>, session: u64, sp: u64) -> bool {
-    let Some(outer) = slot else {
+pub fn nested(outer: Option<*mut TlsCall>, session: u64, sp: u64) -> bool {
+    let Some(outer) = outer else {
         return false;
     };
     // SAFETY: pointer into the map value, valid for this program run.
     let outer = unsafe { &*outer };
-    if outer.sp == DONE {
-        return false;
-    }
     // Deeper in the stack: a call nested in the outer one. At the same
     // depth on the same session: a tail call, or the same function
     // reached through a second attachment. Otherwise the entry is a
@@ -94,11 +86,12 @@ pub fn nested(slot: Option<*mut TlsCall>, session: u64, sp: u64) -> bool {
 }
 
 /// Keeps the call for its return, which captures its bytes, in the
-/// thread's `slot` (or a new one).
+/// thread's slot: `outer` (a leftover call this one replaces), its slot
+/// from an earlier call, or a new one.
 #[inline(always)]
 pub fn record(
     ctx: &ProbeContext,
-    slot: Option<*mut TlsCall>,
+    outer: Option<*mut TlsCall>,
     id: u64,
     cookie: u64,
     session: u64,
@@ -122,15 +115,23 @@ pub fn record(
     };
     // The thread's slot from its last call is rewritten in place: an
     // update of a hash map entry allocates a new element and frees the old.
-    if let Some(slot) = slot {
+    if let Some(slot) = outer.or_else(|| TLS_CALLS.get_ptr_mut(&id)) {
         // SAFETY: pointer into the map value, valid for this program run;
         // only this thread's programs use its slot.
+        let replaced = unsafe { (*slot).sp } != DONE;
+        // SAFETY: as above.
         unsafe { *slot = call };
+        // A leftover call whose return never came was counted already.
+        if !replaced {
+            in_flight::started(id);
+        }
         return;
     }
     // LRU: never full, the oldest entry (a thread gone quiet, a lost
     // return) makes room.
-    let _ = TLS_CALLS.insert(&id, &call, 0);
+    if TLS_CALLS.insert(&id, &call, 0).is_ok() {
+        in_flight::started(id);
+    }
 }
 
 #[uretprobe]
@@ -157,6 +158,7 @@ pub fn finish(ctx: &RetProbeContext) {
     }
     // SAFETY: as above. The slot stays for the thread's next call.
     unsafe { (*slot).sp = DONE };
+    in_flight::ended(id);
     let pid = (id >> 32) as u32;
     let session = TlsSessionKey {
         pid,
@@ -258,44 +260,39 @@ fn bytes_moved(ctx: &RetProbeContext, call: &TlsCall) -> i64 {
 /// socket and returns true (its bytes are ciphertext, not to be captured).
 #[inline(always)]
 pub fn note_syscall_fd(pid_tgid: u64, fd: i32) -> bool {
-    if !maps::settings().is_some_and(|s| s.tls != 0) {
-        return false;
-    }
-    let Some(call) = TLS_CALLS.get_ptr_mut(&pid_tgid) else {
+    let Some(call) = current(pid_tgid) else {
         return false;
     };
     // SAFETY: pointer into the map value, valid for this program run.
-    unsafe {
-        if (*call).sp == DONE {
-            return false;
-        }
-        (*call).fd = fd;
-    }
+    unsafe { (*call).fd = fd };
     true
 }
 
 /// True when the thread is inside a TLS library call (and the probes are on).
 #[inline(always)]
 pub fn in_call(pid_tgid: u64) -> bool {
-    if !maps::settings().is_some_and(|s| s.tls != 0) {
-        return false;
-    }
-    // SAFETY: read-only look at the map value.
-    unsafe { TLS_CALLS.get(&pid_tgid) }.is_some_and(|call| call.sp != DONE)
+    current(pid_tgid).is_some()
 }
 
-/// Socket mode: records the socket a send or receive inside a TLS library
-/// call used as the session's (its bytes are ciphertext, not captured).
+/// The thread's TLS library call in flight, if any (and the probes are on).
 #[inline(always)]
-pub fn note_socket(pid_tgid: u64, fd: i32, sock: u64) {
-    let Some(call) = TLS_CALLS.get_ptr_mut(&pid_tgid) else {
-        return;
-    };
+pub fn current(pid_tgid: u64) -> Option<*mut TlsCall> {
+    if !maps::settings().is_some_and(|s| s.tls != 0) || !in_flight::maybe(pid_tgid) {
+        return None;
+    }
+    let call = TLS_CALLS.get_ptr_mut(&pid_tgid)?;
     // SAFETY: pointer into the map value, valid for this program run.
+    (unsafe { (*call).sp } != DONE).then_some(call)
+}
+
+/// Socket mode: records the socket a send or receive inside the TLS
+/// library call `call` (from `current`) used as the session's (its bytes
+/// are ciphertext, not captured).
+#[inline(always)]
+pub fn note_socket(call: *mut TlsCall, fd: i32, sock: u64) {
+    // SAFETY: pointer into the map value, valid for this program run;
+    // only this thread's programs use its slot.
     unsafe {
-        if (*call).sp == DONE {
-            return;
-        }
         (*call).fd = fd;
         (*call).sock = sock;
     }
@@ -304,5 +301,8 @@ pub fn note_socket(pid_tgid: u64, fd: i32, sock: u64) {
 /// A thread exited: a call it was inside of will never return.
 #[inline(always)]
 pub fn forget_thread(pid_tgid: u64) {
+    if current(pid_tgid).is_some() {
+        in_flight::ended(pid_tgid);
+    }
     let _ = TLS_CALLS.remove(&pid_tgid);
 }

@@ -14,6 +14,7 @@ pub mod calls;
 mod exec;
 #[cfg(bpf_target_arch = "x86_64")]
 mod go;
+pub mod in_flight;
 mod read;
 pub mod rustls;
 mod session;

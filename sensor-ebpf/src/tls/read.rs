@@ -45,8 +45,8 @@ fn enter(ctx: &ProbeContext) -> bool {
     }
     let session: u64 = ctx.arg(0).unwrap_or(0);
     let sp = calls::stack_pointer(ctx.regs);
-    let slot = calls::slot(id);
-    if calls::nested(slot, session, sp) {
+    let outer = calls::current(id);
+    if calls::nested(outer, session, sp) {
         // The outer call's return reports the bytes.
         return true;
     }
@@ -57,7 +57,7 @@ fn enter(ctx: &ProbeContext) -> bool {
     }
     // SAFETY: the helper reads the cookie of the attachment that fired.
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
-    calls::record(ctx, slot, id, cookie, session, sp);
+    calls::record(ctx, outer, id, cookie, session, sp);
     false
 }
 

@@ -55,8 +55,8 @@ fn enter(ctx: &ProbeContext) -> bool {
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     let session: u64 = ctx.arg(0).unwrap_or(0);
     let sp = calls::stack_pointer(ctx.regs);
-    let slot = calls::slot(id);
-    if calls::nested(slot, session, sp) {
+    let outer = calls::current(id);
+    if calls::nested(outer, session, sp) {
         // The outer call's return reports the bytes.
         return true;
     }
@@ -80,7 +80,7 @@ fn enter(ctx: &ProbeContext) -> bool {
         _ => false,
     };
     if !captured {
-        calls::record(ctx, slot, id, cookie, session, sp);
+        calls::record(ctx, outer, id, cookie, session, sp);
     }
     captured
 }
