@@ -56,10 +56,11 @@ pub struct BenchArgs {
     /// go (a Go HTTPS server and client, Go's own crypto/tls).
     #[arg(long, default_value = "all")]
     case: String,
-    /// Also run every scenario of the full (or https) case with this
-    /// sensor binary (a build of main, say), right after the one built
-    /// here and against the same baseline: a side-by-side comparison
-    /// within one run, whatever else loads the machine.
+    /// Also run every scenario of the full (or https) case and of the
+    /// HTTP/2 case with this sensor binary (a build of main, say), right
+    /// after the one built here and against the same baseline: a
+    /// side-by-side comparison within one run, whatever else loads the
+    /// machine.
     #[arg(long)]
     compare_with: Option<std::path::PathBuf>,
     /// Port nginx serves plain HTTP on with its `Server: nginx/<version>`
@@ -156,11 +157,33 @@ fn measure_h2_scenario(
 ) -> anyhow::Result<()> {
     let load = || h2::run(url, args.duration, args.h2_clients, args.h2_streams, rps);
     let baseline = load()?;
+    println!(
+        "  without sensor: {:>10.0} req/s  mean {:.3} ms",
+        baseline.rps, baseline.mean_ms
+    );
+    let mut sensors = vec![crate::sensor_binary()];
+    sensors.extend(args.compare_with.iter().cloned());
+    for bin in &sensors {
+        if sensors.len() > 1 {
+            println!("  sensor {}", bin.display());
+        }
+        measure_h2_with(bin, dir, &baseline, &load)?;
+    }
+    Ok(())
+}
+
+/// One h2load run with the sensor `bin`, its figures against `baseline`.
+fn measure_h2_with(
+    bin: &Path,
+    dir: &Path,
+    baseline: &h2::H2loadResult,
+    load: &dyn Fn() -> anyhow::Result<h2::H2loadResult>,
+) -> anyhow::Result<()> {
     let exchanges = dir.join("exchanges.jsonl");
     let stats = dir.join("stats.json");
     let _ = std::fs::remove_file(&exchanges);
     let _ = std::fs::remove_file(dir.join("alerts.jsonl"));
-    let mut running = sensor::Running::start(dir, &exchanges, &stats, "")?;
+    let mut running = sensor::Running::start_binary(bin, dir, &exchanges, &stats, "")?;
     let cpu_before = running.cpu_seconds()?;
     let with = load()?;
     let cpu = running.cpu_seconds()? - cpu_before;
@@ -184,10 +207,6 @@ fn measure_h2_scenario(
     let stats_text =
         std::fs::read_to_string(&stats).with_context(|| format!("reading {}", stats.display()))?;
     let stats: serde_json::Value = serde_json::from_str(&stats_text).unwrap_or_default();
-    println!(
-        "  without sensor: {:>10.0} req/s  mean {:.3} ms",
-        baseline.rps, baseline.mean_ms
-    );
     println!(
         "  with sensor:    {:>10.0} req/s  mean {:.3} ms  (ratio {:.3})",
         with.rps,

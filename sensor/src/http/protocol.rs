@@ -135,11 +135,13 @@ impl ConnectionParser {
     }
 
     /// The capture record the next segments are slices of (`None` once
-    /// they are not): HTTP/1 heads and bodies that lie whole inside it are
-    /// kept as slices of it instead of copies.
+    /// they are not): HTTP/1 heads and bodies, and HTTP/2 bodies, that lie
+    /// whole inside it are kept as slices of it instead of copies.
     pub fn share_input(&mut self, owner: Option<&Bytes>) {
-        if let Parser::Http1(p) = &mut self.parser {
-            p.share_input(owner);
+        match &mut self.parser {
+            Parser::Http1(p) => p.share_input(owner),
+            Parser::Http2(p) => p.share_input(owner),
+            Parser::Undecided { .. } => {}
         }
     }
 

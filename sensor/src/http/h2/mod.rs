@@ -31,6 +31,8 @@ mod tests;
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
+
 pub use frame::{FrameHeader, PREFACE};
 pub use stream::VERSION;
 
@@ -94,16 +96,20 @@ pub struct H2Counters {
     pub goaways: u64,
 }
 
-/// A header block being assembled from HEADERS/PUSH_PROMISE + CONTINUATION.
+/// A header block being assembled from HEADERS/PUSH_PROMISE + CONTINUATION
+/// (its bytes in its half's `block_buf`).
 #[derive(Debug)]
 struct PendingBlock {
     stream: u32,
     /// The stream a PUSH_PROMISE announces (0 for HEADERS).
     promised: u32,
     end_stream: bool,
-    buf: Vec<u8>,
     too_large: bool,
 }
+
+/// Largest `block_buf` kept between blocks (most blocks are decoded where
+/// they lie, without it).
+const BLOCK_BUF_KEPT: usize = 4096;
 
 /// One direction of the connection.
 #[derive(Debug)]
@@ -111,6 +117,8 @@ struct Half {
     reader: FrameReader,
     hpack: HpackDirection,
     block: Option<PendingBlock>,
+    /// The fragments of a block that spans frames, reused.
+    block_buf: Vec<u8>,
 }
 
 impl Half {
@@ -119,11 +127,28 @@ impl Half {
             reader: FrameReader::new(preface, limits.max_header_bytes),
             hpack: HpackDirection::new(limits.max_header_bytes),
             block: None,
+            block_buf: Vec::new(),
         }
     }
 
     fn held(&self) -> usize {
-        self.reader.held() + self.block.as_ref().map_or(0, |b| b.buf.capacity())
+        self.reader.held() + self.block_buf.capacity()
+    }
+
+    /// Adds a fragment to the pending block, within `max` bytes.
+    fn append(&mut self, fragment: &[u8], max: usize) {
+        let Some(block) = self.block.as_mut() else {
+            return;
+        };
+        if block.too_large {
+            return;
+        }
+        if self.block_buf.len() + fragment.len() > max {
+            block.too_large = true;
+            self.block_buf = Vec::new();
+            return;
+        }
+        self.block_buf.extend_from_slice(fragment);
     }
 }
 
@@ -141,6 +166,9 @@ pub struct H2ConnectionParser {
     client: Half,
     server: Half,
     streams: HashMap<u32, H2Stream>,
+    /// The capture record the segments being fed are slices of: a body
+    /// that arrives whole in one is kept as a slice of it, not a copy.
+    input_owner: Option<Bytes>,
 }
 
 impl H2ConnectionParser {
@@ -153,6 +181,7 @@ impl H2ConnectionParser {
             limits,
             max_streams: max_streams.max(1),
             streams: HashMap::new(),
+            input_owner: None,
         }
     }
 
@@ -220,6 +249,12 @@ impl H2ConnectionParser {
                 c.incomplete_at_close += 1;
             }
         }
+    }
+
+    /// The capture record the next segments are slices of (`None` once
+    /// they are not).
+    pub fn share_input(&mut self, owner: Option<&Bytes>) {
+        self.input_owner = owner.cloned();
     }
 
     /// Memory held: incomplete frames and blocks, kept heads and bodies.
@@ -292,7 +327,9 @@ impl H2ConnectionParser {
                 }
             }
             FrameEvent::Data { stream, data } => match self.streams.get_mut(&stream) {
-                Some(s) => message(s, side).body.data(data, c),
+                Some(s) => message(s, side)
+                    .body
+                    .data_in(data, self.input_owner.as_ref(), c),
                 None => c.h2.frames_without_stream += 1,
             },
             FrameEvent::DataGap { stream, len } => {
@@ -360,15 +397,15 @@ impl H2ConnectionParser {
             frame::CONTINUATION => {
                 let max = self.limits.max_header_bytes;
                 let half = self.half(side);
-                let Some(block) = half.block.as_mut().filter(|b| b.stream == h.stream) else {
+                if half.block.as_ref().is_none_or(|b| b.stream != h.stream) {
                     c.h2.protocol_errors += 1;
                     half.block = None;
                     half.hpack.lose();
                     return;
-                };
-                append(block, payload, max);
+                }
+                half.append(payload, max);
                 if h.has(frame::FLAG_END_HEADERS) {
-                    self.finish_block(side, ts, c, out);
+                    self.finish_block(side, ts, None, c, out);
                 }
             }
             frame::RST_STREAM => {
@@ -399,24 +436,29 @@ impl H2ConnectionParser {
         out: &mut Vec<MessagePair>,
     ) {
         let max = self.limits.max_header_bytes;
-        let mut block = PendingBlock {
+        let half = self.half(side);
+        half.block = Some(PendingBlock {
             stream: h.stream,
             promised,
             end_stream: h.kind == frame::HEADERS && h.has(frame::FLAG_END_STREAM),
-            buf: Vec::new(),
-            too_large: false,
-        };
-        append(&mut block, fragment, max);
-        self.half(side).block = Some(block);
+            too_large: fragment.len() > max,
+        });
         if h.has(frame::FLAG_END_HEADERS) {
-            self.finish_block(side, ts, c, out);
+            // The whole block is in this frame: decoded where it lies.
+            self.finish_block(side, ts, Some(fragment), c, out);
+        } else {
+            half.block_buf.clear();
+            half.append(fragment, max);
         }
     }
 
+    /// The pending block ended: its bytes are `whole` when it was one
+    /// frame, else the half's `block_buf`.
     fn finish_block(
         &mut self,
         side: Side,
         ts: u64,
+        whole: Option<&[u8]>,
         c: &mut HttpCounters,
         out: &mut Vec<MessagePair>,
     ) {
@@ -430,8 +472,14 @@ impl H2ConnectionParser {
             half.hpack.lose();
             Decoded::Undecodable
         } else {
-            half.hpack.decode(&block.buf)
+            half.hpack.decode(whole.unwrap_or(&half.block_buf))
         };
+        if whole.is_none() {
+            half.block_buf.clear();
+            if half.block_buf.capacity() > BLOCK_BUF_KEPT {
+                half.block_buf = Vec::new();
+            }
+        }
         match &decoded {
             Decoded::Undecodable => c.h2.header_blocks_undecodable += 1,
             Decoded::Block(b) if b.capped => c.h2.header_lists_capped += 1,
@@ -566,18 +614,6 @@ fn message(s: &mut H2Stream, side: Side) -> &mut stream::Message {
         Side::Client => &mut s.request,
         Side::Server => &mut s.response,
     }
-}
-
-fn append(block: &mut PendingBlock, fragment: &[u8], max: usize) {
-    if block.too_large {
-        return;
-    }
-    if block.buf.len() + fragment.len() > max {
-        block.too_large = true;
-        block.buf = Vec::new();
-        return;
-    }
-    block.buf.extend_from_slice(fragment);
 }
 
 /// The header block fragment of a HEADERS frame: padding and priority

@@ -2,6 +2,8 @@
 //! the server sent back, each a head, a body and trailers, until both are
 //! complete and become a `MessagePair`.
 
+use bytes::Bytes;
+
 use crate::exchange::{
     Header, HeaderName, HttpRequest, HttpResponse, MessagePair, Timings, WireStr,
 };
@@ -102,11 +104,12 @@ impl H2Stream {
         }
         let req = block(req_head);
         let res = block(res_head);
+        let authority = req.authority.map(text_bytes);
         let request = HttpRequest {
             method: req.method.unwrap_or_default().into(),
-            target: target(&req.path, &req.authority).into(),
+            target: target(req.path, authority.as_ref()).into(),
             version: VERSION,
-            headers: with_host(req.fields, req.authority),
+            headers: with_host(req.fields, authority),
             trailers: self.request.trailers,
             body: self.request.body.into_body(),
         };
@@ -136,22 +139,30 @@ fn block(d: Decoded) -> Block {
 }
 
 /// `:path`, or `:authority` for CONNECT (which has no path).
-fn target(path: &Option<String>, authority: &Option<String>) -> String {
-    path.clone()
-        .or_else(|| authority.clone())
+fn target(path: Option<String>, authority: Option<&Bytes>) -> String {
+    path.or_else(|| authority.map(|a| String::from_utf8_lossy(a).into_owned()))
         .unwrap_or_default()
+}
+
+/// `:authority` as text: bytes that are not UTF-8 replaced, as every
+/// value made into a `String` is (it becomes `Host` and the target).
+fn text_bytes(b: Bytes) -> Bytes {
+    match std::str::from_utf8(&b) {
+        Ok(_) => b,
+        Err(_) => Bytes::from(String::from_utf8_lossy(&b).into_owned()),
+    }
 }
 
 /// HTTP/2 carries the host as `:authority`; later stages read `Host`, so
 /// it is added as one when the request has none.
-fn with_host(mut fields: Vec<Header>, authority: Option<String>) -> Vec<Header> {
+fn with_host(mut fields: Vec<Header>, authority: Option<Bytes>) -> Vec<Header> {
     if let Some(authority) = authority {
         if !fields.iter().any(|h| h.name.eq_ignore_ascii_case("host")) {
             fields.insert(
                 0,
                 Header {
                     name: HeaderName::from_static("host"),
-                    value: authority.into(),
+                    value: authority,
                 },
             );
         }
