@@ -36,8 +36,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("conntrack", &["conntrack"]),
     ("reassembly", &["reassembly"]),
     // `HttpExchange` (exchange.rs) is what http builds; its header names
-    // (header_name.rs) share the head's bytes.
-    ("http", &["http", "exchange", "header_name"]),
+    // and start-line texts (wire_str.rs) share the head's bytes.
+    ("http", &["http", "exchange", "wire_str"]),
     // The pipeline that turns capture events into exchanges, the pairing
     // that keeps one view of an exchange between two local processes, and
     // the endpoint every later stage names an exchange by.
