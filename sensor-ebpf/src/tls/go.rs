@@ -310,16 +310,9 @@ fn on_read(call: impl FnOnce() -> Option<(u64, GoRead)>) {
 #[inline(always)]
 fn on_read_return(ctx: &ProbeContext, ip: u64, goroutine: u64, n: impl FnOnce() -> Option<i64>) {
     let pid = (bpf_get_current_pid_tgid() >> 32) as u32;
-    let key = GoReadKey {
-        pid,
-        _pad: 0,
-        goroutine,
-    };
-    // SAFETY: copy out of the map value before removing it.
-    let Some(read) = (unsafe { GO_TLS_READS.get(&key) }).copied() else {
+    let Some(read) = take_read(pid, goroutine) else {
         return;
     };
-    let _ = GO_TLS_READS.remove(&key);
     match n() {
         Some(n) if n > 0 => capture_plaintext(ctx, ip, pid, read.conn, OP_READ, read.buf, n as u64),
         _ => {}
@@ -342,22 +335,29 @@ fn on_read_copy(
         return;
     }
     let pid = (id >> 32) as u32;
-    let key = GoReadKey {
-        pid,
-        _pad: 0,
-        goroutine,
-    };
-    // SAFETY: copy out of the map value before removing it.
-    let Some(read) = (unsafe { GO_TLS_READS.get(&key) }).copied() else {
+    let Some(read) = take_read(pid, goroutine) else {
         return;
     };
-    let _ = GO_TLS_READS.remove(&key);
     match copy() {
         Some((source, len)) if len > 0 => {
             capture_plaintext(ctx, ip, pid, read.conn, OP_READ, source, len as u64)
         }
         _ => {}
     }
+}
+
+/// The goroutine's Read in flight, taken out of `GO_TLS_READS`.
+#[inline(always)]
+fn take_read(pid: u32, goroutine: u64) -> Option<GoRead> {
+    let key = GoReadKey {
+        pid,
+        _pad: 0,
+        goroutine,
+    };
+    // SAFETY: copy out of the map value before removing it.
+    let read = (unsafe { GO_TLS_READS.get(&key) }).copied()?;
+    let _ = GO_TLS_READS.remove(&key);
+    Some(read)
 }
 
 /// The running goroutine of a stack-ABI program: the word below the

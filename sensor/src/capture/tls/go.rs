@@ -416,18 +416,13 @@ fn go_version(version: &str) -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-/// The bytes at virtual address `at`, from the section holding them.
+/// The `len` bytes at virtual address `at`, from the section holding them.
 pub(super) fn read_virtual<'data, R: ReadRef<'data>>(
     elf: &object::File<'data, R>,
     at: u64,
     len: u64,
 ) -> Option<&'data [u8]> {
-    let section = elf
-        .sections()
-        .find(|s| s.address() <= at && at < s.address() + s.size())?;
-    let data = section.data().ok()?;
-    let start = usize::try_from(at - section.address()).ok()?;
-    data.get(start..start.checked_add(usize::try_from(len).ok()?)?)
+    read_virtual_up_to(elf, at, len).filter(|bytes| bytes.len() as u64 == len)
 }
 
 /// Up to `len` bytes at virtual address `at`, fewer where its section
@@ -440,8 +435,10 @@ fn read_virtual_up_to<'data, R: ReadRef<'data>>(
     let section = elf
         .sections()
         .find(|s| s.address() <= at && at < s.address() + s.size())?;
-    let len = len.min(section.address() + section.size() - at);
-    read_virtual(elf, at, len)
+    let data = section.data().ok()?;
+    let start = usize::try_from(at - section.address()).ok()?;
+    let len = usize::try_from(len.min(section.address() + section.size() - at)).ok()?;
+    data.get(start..start.checked_add(len)?)
 }
 
 fn code<'data, R: ReadRef<'data>>(
