@@ -117,8 +117,7 @@ fn known(id: u64, pid: u32, s: *mut SockState, direction: u8, cookie: u64) -> bo
         return false;
     }
     let plaintext = flags & FLAG_TLS == 0 && now != STATE_IGNORED;
-    let tls_call = tls::calls::current(id);
-    let Some(tls_call) = tls_call else {
+    let Some(tls_call) = tls::calls::current(id) else {
         if flags & conn::FLAG_TLS_RECORDS != 0 {
             // TLS records outside a library call: ciphertext, maybe of
             // rustls, whose plaintext this send or receive ties.

@@ -443,17 +443,21 @@ fn the_end_of_a_long_body_is_inspected() {
     );
 }
 
-#[test]
-fn header_findings_are_remembered_by_value_and_allowlists_still_apply() {
-    let config: DetectConfig = toml::from_str(
+/// Banners allowed on `GET /health` only.
+fn banner_allowed_on_health() -> DetectConfig {
+    toml::from_str(
         r#"
         [[allow]]
         rules = ["error.version_banner"]
         endpoints = ["GET /health"]
         "#,
     )
-    .unwrap();
-    let d = detector(&config);
+    .unwrap()
+}
+
+#[test]
+fn header_findings_are_remembered_by_value_and_allowlists_still_apply() {
+    let d = detector(&banner_allowed_on_health());
     let at = |target: &str, server: &str| {
         d.inspect(&exchange("GET", target, &[], "", &[("Server", server)], ""))
     };
@@ -477,15 +481,7 @@ fn header_findings_are_remembered_by_value_and_allowlists_still_apply() {
 
 #[test]
 fn banners_reported_already_are_dropped_before_they_are_built() {
-    let config: DetectConfig = toml::from_str(
-        r#"
-        [[allow]]
-        rules = ["error.version_banner"]
-        endpoints = ["GET /health"]
-        "#,
-    )
-    .unwrap();
-    let d = detector(&config);
+    let d = detector(&banner_allowed_on_health());
     let x = |target: &str| {
         exchange(
             "GET",

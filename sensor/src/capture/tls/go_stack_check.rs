@@ -39,7 +39,7 @@ pub const PROLOGUE_BYTES: u64 = 48;
 /// (nine in Go's register ABI), the call, the jump back.
 const STUB_INSTRUCTIONS: usize = 24;
 /// Bytes decoded for the stub (instructions of up to 8 bytes).
-pub const STUB_BYTES: u64 = 8 * STUB_INSTRUCTIONS as u64;
+const STUB_BYTES: u64 = 8 * STUB_INSTRUCTIONS as u64;
 
 /// The registers the entry programs read, as the function received them,
 /// with their 32-, 16- and 8-bit parts.
