@@ -201,6 +201,12 @@ pub struct Finding {
     /// Occurrences of this rule at this location in the exchange.
     pub count: u32,
     pub summary: String,
+    /// Already counted in an open deduplication window, decided before
+    /// its words were built: `evidence`, `fingerprint` and `summary` are
+    /// empty and no alert is built for it. The other detectors still read
+    /// it (rule, category, location, count).
+    #[serde(skip)]
+    pub folded: bool,
 }
 
 /// A built-in rule as `sensor rules` lists it.

@@ -215,16 +215,20 @@ impl Analysis {
     /// All findings on one exchange, content findings first. `endpoint`
     /// is the exchange's.
     pub fn inspect(&mut self, exchange: &HttpExchange, endpoint: &EndpointKey) -> Vec<Finding> {
-        self.inspect_as(exchange, None, endpoint).0
+        self.inspect_as(exchange, None, endpoint, None).0
     }
 
     /// `inspect`, with the principal the exchange's request carries.
-    /// `peer` is the other end when both ends are captured.
+    /// `peer` is the other end when both ends are captured. With `out`,
+    /// a new content finding that repeats an open deduplication window is
+    /// folded into it as it is found (summaries of windows closed by then
+    /// go to `out`), and comes back `folded`, its words never built.
     fn inspect_as(
         &mut self,
         exchange: &HttpExchange,
-        peer: Option<&ConnectionInfo>,
+        peer: Option<&Arc<ConnectionInfo>>,
         endpoint: &EndpointKey,
+        out: Option<&mut Vec<Alert>>,
     ) -> (Vec<Finding>, Option<Principal>) {
         if let Some(noise) = &mut self.noise {
             if noise.is_own_delivery(exchange, endpoint) {
@@ -238,10 +242,30 @@ impl Analysis {
         let mut findings = match &mut self.noise {
             Some(noise) => {
                 let host = endpoint.host.as_str();
+                let aggregator = &mut self.aggregator;
+                let mut fold = out.map(|out| {
+                    move |rule: &str, fingerprint: &str| {
+                        let key = DedupKey {
+                            rule,
+                            method: &endpoint.method,
+                            host,
+                            path: &endpoint.template,
+                            fingerprint,
+                        };
+                        let ends = || LatestEnds {
+                            seen: Arc::clone(&exchange.connection),
+                            peer: peer.cloned(),
+                            status: exchange.response.status,
+                        };
+                        aggregator.fold(key, exchange.completed_unix_ns, ends, out)
+                    }
+                });
                 let mut findings = self.content.inspect_quieting(
                     exchange,
                     &mut self.scratch,
                     &mut |fingerprint| noise.is_repeated_banner(host, fingerprint),
+                    fold.as_mut()
+                        .map(|f| f as &mut dyn FnMut(&str, &str) -> bool),
                 );
                 // Banners new to the host (and the second of two in one
                 // exchange) are told here.
@@ -308,7 +332,8 @@ impl Analysis {
     ///
     /// A finding that repeats an open deduplication window is folded
     /// before any alert is built for it: a repeat costs no alert and no
-    /// JSON.
+    /// JSON; a content finding is folded as the scan finds it, before its
+    /// evidence and summary are written.
     pub fn alerts_on(
         &mut self,
         exchange: &HttpExchange,
@@ -319,10 +344,13 @@ impl Analysis {
         let ts = exchange.completed_unix_ns;
         let from = out.len();
         let mut tags = Vec::new();
-        let (findings, principal) = self.inspect_as(exchange, peer.map(|p| &**p), endpoint);
+        let (findings, principal) = self.inspect_as(exchange, peer, endpoint, Some(out));
         let mut principal_name: Option<Option<String>> = None;
         for finding in findings {
             tags.extend_from_slice(crate::tags::tags_of(&finding.rule, finding.category));
+            if finding.folded {
+                continue;
+            }
             let key = DedupKey {
                 rule: &finding.rule,
                 method: &endpoint.method,

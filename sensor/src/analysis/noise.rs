@@ -229,6 +229,7 @@ mod tests {
             evidence: "nginx/1.18.0".into(),
             fingerprint: fingerprint.into(),
             count: 1,
+            folded: false,
             summary: String::new(),
         };
         let mut kept = 0;

@@ -99,6 +99,7 @@ pub(crate) fn finding<C: Condition>(
         evidence: report.evidence,
         fingerprint: key.fingerprint(identity.as_bytes()),
         count: u32::try_from(condition.observed()).unwrap_or(u32::MAX),
+        folded: false,
         summary,
     }
 }

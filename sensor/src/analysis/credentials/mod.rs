@@ -542,6 +542,7 @@ impl CredentialDetector {
             evidence,
             fingerprint: self.key.fingerprint(identity.as_bytes()),
             count: 1,
+            folded: false,
             summary,
         }
     }

@@ -364,21 +364,33 @@ pub fn uri_password(uri: &[u8]) -> Option<&[u8]> {
 }
 
 /// What is hashed for the fingerprint: formatting removed where a value
-/// is written several ways (cards, phones, SSNs, IBANs).
-pub fn normalise(check: Check, value: &[u8]) -> Vec<u8> {
+/// is written several ways (cards, phones, SSNs, IBANs), handed to `out`
+/// in pieces.
+pub fn normalise(check: Check, value: &[u8], out: &mut dyn FnMut(&[u8])) {
+    // Pieces through a buffer on the stack: a fingerprint is made for
+    // every new finding, and a copy of its value would be thrown away.
+    let mapped = |keep: fn(&u8) -> bool, map: fn(u8) -> u8, out: &mut dyn FnMut(&[u8])| {
+        let mut buf = [0u8; 64];
+        let mut n = 0;
+        for &b in value.iter().filter(|b| keep(b)) {
+            buf[n] = map(b);
+            n += 1;
+            if n == buf.len() {
+                out(&buf);
+                n = 0;
+            }
+        }
+        out(&buf[..n]);
+    };
     match check {
         Check::Card
         | Check::Luhn
         | Check::Phone
         | Check::NationalPhone
         | Check::Ssn
-        | Check::Iban => value
-            .iter()
-            .filter(|b| b.is_ascii_alphanumeric())
-            .map(u8::to_ascii_uppercase)
-            .collect(),
-        Check::Email => value.to_ascii_lowercase(),
-        _ => value.trim_ascii().to_vec(),
+        | Check::Iban => mapped(u8::is_ascii_alphanumeric, |b| b.to_ascii_uppercase(), out),
+        Check::Email => mapped(|_| true, |b| b.to_ascii_lowercase(), out),
+        _ => out(value.trim_ascii()),
     }
 }
 

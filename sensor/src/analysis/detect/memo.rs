@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher as _;
 use std::sync::{Arc, Mutex};
 
+use super::fingerprint::Hex;
 use super::types::Message;
 
 /// Longest header value kept.
@@ -31,7 +32,7 @@ const MAX_ENTRIES: usize = 1024;
 #[derive(Debug)]
 pub struct Found {
     pub rule: usize,
-    pub fingerprint: String,
+    pub fingerprint: Hex,
     pub evidence: String,
 }
 
@@ -105,7 +106,8 @@ mod tests {
     fn found(rule: usize) -> Vec<Found> {
         vec![Found {
             rule,
-            fingerprint: "f".into(),
+            fingerprint: crate::analysis::detect::FingerprintKey::from_bytes([1; 32])
+                .fingerprint_of(|f| f(b"f")),
             evidence: "e".into(),
         }]
     }

@@ -13,8 +13,9 @@ use super::types::{Finding, Location};
 
 pub struct Merged {
     pub finding: Finding,
-    /// Where the first occurrence was, indices kept.
-    pub exact: Location,
+    /// Where the first occurrence was, indices kept; `None` when that is
+    /// `finding.location` (no index in it).
+    pub exact: Option<Location>,
     /// A later occurrence was somewhere else (another index).
     pub differs: bool,
     pub rule: usize,
@@ -65,7 +66,8 @@ impl MergeIndex {
             if !m.differs && place.has_index() {
                 self.exact.clear();
                 place.write_name(false, &mut self.exact);
-                m.differs = m.exact.name.as_deref() != Some(self.exact.as_str());
+                let first = m.exact.as_ref().unwrap_or(&m.finding.location);
+                m.differs = first.name.as_deref() != Some(self.exact.as_str());
             }
             return;
         }
@@ -74,11 +76,7 @@ impl MergeIndex {
             part: place.part,
             name: named.then(|| self.name.clone()),
         };
-        let exact = if place.has_index() {
-            place.location(false)
-        } else {
-            location.clone()
-        };
+        let exact = place.has_index().then(|| place.location(false));
         let next = self.heads.insert(hash, self.merged.len());
         self.merged.push(Merged {
             finding: new(location),
@@ -146,6 +144,7 @@ mod tests {
             fingerprint: String::new(),
             count: 1,
             summary: String::new(),
+            folded: false,
         }
     }
 
@@ -175,7 +174,11 @@ mod tests {
             .drain()
             .map(|m| {
                 let f = m.finding;
-                let exact = m.exact.name.unwrap_or_default();
+                let exact = m
+                    .exact
+                    .unwrap_or(f.location.clone())
+                    .name
+                    .unwrap_or_default();
                 (m.rule, f.location.to_string(), f.count, m.differs, exact)
             })
             .collect();

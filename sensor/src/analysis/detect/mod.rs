@@ -260,16 +260,22 @@ impl ContentDetector {
     /// keeps between exchanges, and where `reported` tells a version
     /// banner (by fingerprint) already reported for the exchange's host:
     /// it is dropped before its finding is built, so a repeated banner
-    /// costs no allocation.
+    /// costs no allocation. `fold`, when given, is asked with each new
+    /// finding's rule id and fingerprint whether it folds into an open
+    /// deduplication window (and counts it there): such a finding comes
+    /// back `folded`, its words not built.
     pub fn inspect_quieting(
         &self,
         exchange: &HttpExchange,
         scratch: &mut Scratch,
         reported: &mut dyn FnMut(&str) -> bool,
+        fold: Option<&mut dyn FnMut(&str, &str) -> bool>,
     ) -> Vec<Finding> {
-        scan::Scan::new(self, exchange, scratch)
-            .with_reported_banners(reported)
-            .run(exchange)
+        let scan = scan::Scan::new(self, exchange, scratch).with_reported_banners(reported);
+        match fold {
+            Some(fold) => scan.with_folding(fold).run(exchange),
+            None => scan.run(exchange),
+        }
     }
 }
 

@@ -40,12 +40,24 @@ pub fn redact(mask: Mask, value: &[u8]) -> String {
             let (local, domain) = text.rsplit_once('@').unwrap_or(("", &text));
             let first = local.chars().next().unwrap_or('*');
             let tld = domain.rsplit_once('.').map_or("", |(_, t)| t);
-            format!("{first}***@***.{tld}")
+            // Sized once: the evidence of every new finding is built.
+            let mut out = String::with_capacity(first.len_utf8() + 8 + tld.len());
+            out.push(first);
+            out.push_str("***@***.");
+            out.push_str(tld);
+            out
         }
         Mask::Card => {
-            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-            let last = &digits[digits.len().saturating_sub(4)..];
-            format!("**** **** **** {last}")
+            let mut last = [0u8; 4];
+            let mut n = 0;
+            for &b in value.iter().rev().filter(|b| b.is_ascii_digit()).take(4) {
+                n += 1;
+                last[4 - n] = b;
+            }
+            let mut out = String::with_capacity(19);
+            out.push_str("**** **** **** ");
+            out.extend(last[4 - n..].iter().map(|&b| char::from(b)));
+            out
         }
         Mask::Ssn => "***-**-****".to_owned(),
         Mask::Phone => {

@@ -8,6 +8,7 @@ use crate::exchange::{header, Body, Header, HttpExchange};
 
 use super::body::{body_kind, form_pairs, BodyKind};
 use super::checks;
+use super::fingerprint::Hex;
 use super::group_span::GroupSpan;
 use super::grpc;
 use super::headers;
@@ -52,6 +53,10 @@ pub struct Scan<'d> {
     /// the exchange's host: such a banner is dropped before its finding
     /// is built, as the analysis would drop it after.
     reported_banner: Option<&'d mut dyn FnMut(&str) -> bool>,
+    /// Folds a new finding (rule id, fingerprint) into an open
+    /// deduplication window, true when it did: the finding is then kept
+    /// for the other detectors without its words (`Finding::folded`).
+    fold: Option<&'d mut dyn FnMut(&str, &str) -> bool>,
 }
 
 impl<'d> Scan<'d> {
@@ -83,12 +88,20 @@ impl<'d> Scan<'d> {
             locs: Vec::new(),
             missed: None,
             reported_banner: None,
+            fold: None,
         }
     }
 
     /// Drops version banners `reported` says were reported already.
     pub fn with_reported_banners(mut self, reported: &'d mut dyn FnMut(&str) -> bool) -> Self {
         self.reported_banner = Some(reported);
+        self
+    }
+
+    /// Decides deduplication before a finding's words are built: `fold`
+    /// is asked with each new finding's rule id and fingerprint.
+    pub fn with_folding(mut self, fold: &'d mut dyn FnMut(&str, &str) -> bool) -> Self {
+        self.fold = Some(fold);
         self
     }
 
@@ -147,6 +160,7 @@ impl<'d> Scan<'d> {
                 fingerprint,
                 count: 1,
                 summary: f.summary,
+                folded: false,
             });
         }
     }
@@ -217,12 +231,7 @@ impl<'d> Scan<'d> {
                 if Some(f.rule) == det.banner_rule && self.reported_banner(f) {
                     continue;
                 }
-                self.merge(
-                    f.rule,
-                    &place,
-                    || f.fingerprint.clone(),
-                    || f.evidence.clone(),
-                );
+                self.merge(f.rule, &place, || f.fingerprint, || f.evidence.clone());
             }
         }
     }
@@ -233,13 +242,15 @@ impl<'d> Scan<'d> {
     fn reported_banner(&mut self, f: &Found) -> bool {
         let id = &self.det.rules[f.rule].id;
         let allowed = self.allow.iter().any(|a| {
-            a.covers(id) && (a.fingerprints.is_empty() || a.fingerprints.contains(&f.fingerprint))
+            a.covers(id)
+                && (a.fingerprints.is_empty()
+                    || a.fingerprints.iter().any(|x| x == f.fingerprint.as_str()))
         });
         !allowed
             && self
                 .reported_banner
                 .as_mut()
-                .is_some_and(|reported| reported(&f.fingerprint))
+                .is_some_and(|reported| reported(f.fingerprint.as_str()))
     }
 
     /// What one header yields, before allowlists.
@@ -625,7 +636,10 @@ impl<'d> Scan<'d> {
     fn record(&mut self, rule: usize, place: &Place<'_>, value: &[u8]) {
         let det = self.det;
         let r = &det.rules[rule];
-        let fingerprint = || det.key.fingerprint(&checks::normalise(r.check, value));
+        let fingerprint = || {
+            det.key
+                .fingerprint_of(|update| checks::normalise(r.check, value, update))
+        };
         if let Some(found) = &mut self.capture {
             found.push(Found {
                 rule,
@@ -639,18 +653,19 @@ impl<'d> Scan<'d> {
 
     /// Adds a finding unless an allowlist drops it; the same rule at the
     /// same (wildcard) location counts once more instead. The fingerprint
-    /// (a keyed hash) and the evidence are made only when needed: for a
-    /// new finding, or for an allowlist entry that lists fingerprints.
+    /// (a keyed hash) is made only when needed: for a new finding, or for
+    /// an allowlist entry that lists fingerprints; the evidence only for a
+    /// new finding that does not fold into an open deduplication window.
     fn merge(
         &mut self,
         rule: usize,
         place: &Place<'_>,
-        fingerprint: impl FnOnce() -> String,
+        fingerprint: impl FnOnce() -> Hex,
         evidence: impl FnOnce() -> String,
     ) {
         let r = &self.det.rules[rule];
         let mut make = Some(fingerprint);
-        let mut made: Option<String> = None;
+        let mut made: Option<Hex> = None;
         for a in &self.allow {
             if !a.covers(&r.id) {
                 continue;
@@ -659,23 +674,38 @@ impl<'d> Scan<'d> {
                 return;
             }
             let f = made.get_or_insert_with(|| (make.take().expect("made once"))());
-            if a.fingerprints.iter().any(|x| x == f) {
+            if a.fingerprints.iter().any(|x| x == f.as_str()) {
                 return;
             }
         }
-        let fingerprint = move || match made {
+        let mut fingerprint = move || match made {
             Some(f) => f,
             None => (make.take().expect("made once"))(),
         };
-        self.scratch.merged.add(rule, place, |location| Finding {
-            rule: r.id.clone(),
-            category: r.category,
-            severity: r.severity,
-            location,
-            evidence: evidence(),
-            fingerprint: fingerprint(),
-            count: 1,
-            summary: String::new(),
+        // A banner may still be dropped as a repeat after the scan
+        // (`noise`): it is folded, if at all, after that.
+        let fold = self
+            .fold
+            .as_mut()
+            .filter(|_| Some(rule) != self.det.banner_rule);
+        self.scratch.merged.add(rule, place, |location| {
+            let fingerprint = fingerprint();
+            let folded = fold.is_some_and(|fold| fold(&r.id, fingerprint.as_str()));
+            let (evidence, fingerprint) = match folded {
+                true => (String::new(), String::new()),
+                false => (evidence(), fingerprint.as_str().to_owned()),
+            };
+            Finding {
+                rule: r.id.clone(),
+                category: r.category,
+                severity: r.severity,
+                location,
+                evidence,
+                fingerprint,
+                count: 1,
+                summary: String::new(),
+                folded,
+            }
         });
     }
 
@@ -689,7 +719,12 @@ impl<'d> Scan<'d> {
             .map(|m| {
                 let mut f = m.finding;
                 if !m.differs {
-                    f.location = m.exact;
+                    if let Some(exact) = m.exact {
+                        f.location = exact;
+                    }
+                }
+                if f.folded {
+                    return f;
                 }
                 // Built piece by piece: `format!` took a tenth of a small
                 // exchange's time.

@@ -500,10 +500,15 @@ fn banners_reported_already_are_dropped_before_they_are_built() {
         .fingerprint
         .clone();
     let mut asked = Vec::new();
-    let quiet = d.inspect_quieting(&x("/x"), &mut Scratch::default(), &mut |fingerprint| {
-        asked.push(fingerprint.to_owned());
-        fingerprint == nginx
-    });
+    let quiet = d.inspect_quieting(
+        &x("/x"),
+        &mut Scratch::default(),
+        &mut |fingerprint| {
+            asked.push(fingerprint.to_owned());
+            fingerprint == nginx
+        },
+        None,
+    );
     // Both banners asked about, the reported one dropped, the rest kept
     // as `inspect` makes them.
     assert_eq!(asked.len(), 2);
@@ -516,10 +521,15 @@ fn banners_reported_already_are_dropped_before_they_are_built() {
     );
     // What an allowlist drops is not asked about (not a repeat).
     asked.clear();
-    let allowed = d.inspect_quieting(&x("/health"), &mut Scratch::default(), &mut |fingerprint| {
-        asked.push(fingerprint.to_owned());
-        true
-    });
+    let allowed = d.inspect_quieting(
+        &x("/health"),
+        &mut Scratch::default(),
+        &mut |fingerprint| {
+            asked.push(fingerprint.to_owned());
+            true
+        },
+        None,
+    );
     assert!(asked.is_empty());
     assert_eq!(rules_of(&allowed), ["pii.card"]);
 }
@@ -544,12 +554,54 @@ fn buffers_kept_between_exchanges_change_no_finding() {
                 &[("Content-Type", "application/json")],
                 body,
             );
-            let kept = d.inspect_quieting(&x, &mut scratch, &mut |_| false);
+            let kept = d.inspect_quieting(&x, &mut scratch, &mut |_| false, None);
             assert_eq!(
                 format!("{kept:?}"),
                 format!("{:?}", d.inspect(&x)),
                 "round {round}: {body}"
             );
+        }
+    }
+}
+
+#[test]
+fn a_finding_that_folds_keeps_no_words() {
+    let d = detector(&DetectConfig::default());
+    let x = exchange(
+        "GET",
+        "/u",
+        &[],
+        "",
+        &[
+            ("Content-Type", "application/json"),
+            ("Server", "nginx/1.24.0"),
+        ],
+        r#"{"users":[{"email":"ann.lee@acme-mail.io","card":"4539 5787 6362 1486"},{"email":"bo.ek@acme-mail.io","card":"4539 5787 6362 1486"}]}"#,
+    );
+    let all = d.inspect(&x);
+    let mut asked = Vec::new();
+    let mut fold = |rule: &str, fingerprint: &str| {
+        asked.push((rule.to_owned(), fingerprint.to_owned()));
+        rule == "pii.card"
+    };
+    let folded = d.inspect_quieting(&x, &mut Scratch::default(), &mut |_| false, Some(&mut fold));
+    // Asked once per new finding with the fingerprint it would carry;
+    // never for a banner (the noise filter may still drop it).
+    let want: Vec<_> = all
+        .iter()
+        .filter(|f| f.rule != "error.version_banner")
+        .map(|f| (f.rule.clone(), f.fingerprint.clone()))
+        .collect();
+    assert_eq!(asked, want);
+    assert_eq!(all.len(), folded.len());
+    for (a, f) in all.iter().zip(&folded) {
+        if a.rule == "pii.card" {
+            assert!(f.folded);
+            assert_eq!((f.evidence.as_str(), f.fingerprint.as_str()), ("", ""));
+            assert_eq!(f.summary, "");
+            assert_eq!((&f.location, f.count), (&a.location, a.count));
+        } else {
+            assert_eq!(a, f);
         }
     }
 }

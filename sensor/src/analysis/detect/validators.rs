@@ -138,12 +138,16 @@ pub fn is_test_card(s: &[u8]) -> bool {
         "38520000023237",
         "6200000000000005",
     ];
-    let d: String = s
-        .iter()
-        .filter(|b| b.is_ascii_digit())
-        .map(|&b| b as char)
-        .collect();
-    TEST.contains(&d.as_str())
+    TEST.iter().any(|t| digits_are(s, t))
+}
+
+/// Whether the digits of `s`, separators left out, are `want`: compared
+/// as they are read, with no copy (judged for every valid match).
+fn digits_are(s: &[u8], want: &str) -> bool {
+    s.iter()
+        .copied()
+        .filter(u8::is_ascii_digit)
+        .eq(want.bytes())
 }
 
 /// A US social security number in `AAA-GG-SSSS` or `AAA GG SSSS` form
@@ -164,12 +168,9 @@ pub fn ssn(s: &[u8]) -> bool {
 /// the 1962 SSA pamphlet (219-09-9999), and the number every form example
 /// uses (123-45-6789).
 pub fn is_example_ssn(s: &[u8]) -> bool {
-    let d: String = s
+    ["078051120", "219099999", "123456789"]
         .iter()
-        .filter(|b| b.is_ascii_digit())
-        .map(|&b| b as char)
-        .collect();
-    matches!(d.as_str(), "078051120" | "219099999" | "123456789")
+        .any(|t| digits_are(s, t))
 }
 
 /// A phone number: international `+CC ...` with 8 to 15 digits, or a North
@@ -217,13 +218,17 @@ fn nanp(d: &[u8]) -> bool {
 /// A North American number in the 555-0100..0199 block, reserved for
 /// fiction and documentation (an example value).
 pub fn is_fictional_phone(s: &[u8]) -> bool {
-    let d: Vec<u8> = s
-        .iter()
-        .filter(|b| b.is_ascii_digit())
-        .map(|b| b - b'0')
-        .collect();
-    let local = match d.len() {
-        10 => &d[..],
+    let mut d = [0u8; 11];
+    let mut n = 0;
+    for b in s.iter().filter(|b| b.is_ascii_digit()) {
+        if n == d.len() {
+            return false;
+        }
+        d[n] = b - b'0';
+        n += 1;
+    }
+    let local = match n {
+        10 => &d[..10],
         11 if d[0] == 1 => &d[1..],
         _ => return false,
     };
@@ -395,11 +400,13 @@ fn iban_length(country: &[u8]) -> Option<usize> {
 
 /// IBANs that appear in every banking API's documentation.
 pub fn is_example_iban(s: &[u8]) -> bool {
-    let compact: Vec<u8> = s.iter().copied().filter(|&b| b != b' ').collect();
-    matches!(
-        &compact[..],
-        b"GB82WEST12345698765432" | b"DE89370400440532013000" | b"FR1420041010050500013M02606"
-    )
+    [
+        "GB82WEST12345698765432",
+        "DE89370400440532013000",
+        "FR1420041010050500013M02606",
+    ]
+    .iter()
+    .any(|t| s.iter().copied().filter(|&b| b != b' ').eq(t.bytes()))
 }
 
 /// An email address whose domain is not reserved for documentation

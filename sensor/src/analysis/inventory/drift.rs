@@ -148,6 +148,7 @@ pub fn finding(drift: Drift, key: &EndpointKey, fingerprint_key: &FingerprintKey
         fingerprint: fingerprint_key.fingerprint(endpoint.as_bytes()),
         evidence: endpoint,
         count: 1,
+        folded: false,
         summary,
     }
 }

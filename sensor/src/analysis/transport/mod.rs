@@ -136,6 +136,7 @@ impl CleartextDetector {
             evidence: format!("cleartext {direction}: {listed}"),
             fingerprint: self.key.fingerprint(identity.as_bytes()),
             count: 1,
+            folded: false,
         }
     }
 }

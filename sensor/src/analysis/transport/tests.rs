@@ -146,6 +146,7 @@ fn passwords_handed_out_tokens_and_sensitive_findings_count_and_plain_traffic_do
         evidence: "***-**-1234".into(),
         fingerprint: "f".into(),
         count: 1,
+        folded: false,
         summary: String::new(),
     };
     let found = check(&mut d, &page, std::slice::from_ref(&leak));

@@ -321,6 +321,7 @@ impl WeakJwtChecker {
             fingerprint: self.key.fingerprint(&[b"jwt weak secret\0".as_slice(), &job.identity].concat()),
             location: job.location,
             count: 1,
+            folded: false,
         };
         WeakToken {
             finding,
