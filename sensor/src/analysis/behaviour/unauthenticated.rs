@@ -23,27 +23,40 @@ use super::signal::{Condition, Report, Scope};
 const RULES_NAMED: usize = 3;
 
 /// The exchange's sensitive response findings when its request carried no
-/// credentials.
-pub(crate) fn check(obs: &Observation<'_>, findings: &[Finding]) -> Option<Exposure> {
-    let sensitive = findings.iter().filter(|f| {
-        f.location.message == Message::Response
-            && matches!(f.category, Category::SensitiveData | Category::Secret)
-    });
-    let mut rules: Vec<&str> = Vec::new();
-    let mut occurrences = 0u64;
-    for finding in sensitive {
-        occurrences += u64::from(finding.count.max(1));
-        if !rules.contains(&finding.rule.as_str()) {
-            rules.push(&finding.rule);
-        }
-    }
+/// credentials. Their rules are named only when the report is written
+/// (most exposures repeat an episode already reported).
+pub(crate) fn check<'f>(obs: &Observation<'_>, findings: &'f [Finding]) -> Option<Exposure<'f>> {
+    let occurrences: u64 = sensitive(findings).map(|f| u64::from(f.count.max(1))).sum();
     // Cheapest first: most exchanges have no sensitive finding at all.
-    if rules.is_empty()
+    if occurrences == 0
         || obs.status() >= 400
         || is_login_template(&obs.endpoint.template)
         || has_credentials(&obs.exchange.request)
     {
         return None;
+    }
+    Some(Exposure {
+        findings,
+        occurrences,
+    })
+}
+
+/// The findings of sensitive data or secrets in the response.
+fn sensitive(findings: &[Finding]) -> impl Iterator<Item = &Finding> {
+    findings.iter().filter(|f| {
+        f.location.message == Message::Response
+            && matches!(f.category, Category::SensitiveData | Category::Secret)
+    })
+}
+
+/// The content rules of `findings` that found sensitive data in the
+/// response, sorted, the first `RULES_NAMED` named.
+fn rules_named(findings: &[Finding]) -> String {
+    let mut rules: Vec<&str> = Vec::new();
+    for finding in sensitive(findings) {
+        if !rules.contains(&finding.rule.as_str()) {
+            rules.push(&finding.rule);
+        }
     }
     rules.sort_unstable();
     let more = rules.len().saturating_sub(RULES_NAMED);
@@ -51,10 +64,7 @@ pub(crate) fn check(obs: &Observation<'_>, findings: &[Finding]) -> Option<Expos
     if more > 0 {
         named.push_str(&format!(" and {more} more"));
     }
-    Some(Exposure {
-        rules: named,
-        occurrences,
-    })
+    named
 }
 
 /// Header names (lowercase) that carry credentials.
@@ -122,13 +132,14 @@ fn has_session_cookie(cookie: &[u8]) -> bool {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Exposure {
-    /// Content rule ids that fired in the response (not sensitive).
-    rules: String,
+pub(crate) struct Exposure<'f> {
+    /// The exchange's content findings (their rule ids are named, not
+    /// their values).
+    findings: &'f [Finding],
     occurrences: u64,
 }
 
-impl Condition for Exposure {
+impl Condition for Exposure<'_> {
     fn rule(&self) -> &'static RuleInfo {
         &rules::UNAUTHENTICATED_SENSITIVE
     }
@@ -142,6 +153,7 @@ impl Condition for Exposure {
     }
 
     fn report(&self, obs: &Observation<'_>) -> Report {
+        let rules = rules_named(self.findings);
         Report {
             location: Location {
                 message: Message::Response,
@@ -152,10 +164,10 @@ impl Condition for Exposure {
                 "Sensitive data answered without credentials: {} returned {} finding(s) ({}) to {}, whose request carried no Authorization header, session cookie or API key; expected credentials on an endpoint returning such data.",
                 obs.endpoint,
                 thousands(self.occurrences),
-                self.rules,
+                rules,
                 obs.client
             ),
-            evidence: format!("no credentials; response: {}", self.rules),
+            evidence: format!("no credentials; response: {rules}"),
         }
     }
 }
