@@ -251,7 +251,9 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
     // banner is dropped before its finding is built.
     let mut scratch = Scratch::default();
     group.bench_function("api_exchange_1k_banner_reported", |b| {
-        b.iter(|| std::hint::black_box(detector.inspect_quieting(&x, &mut scratch, &mut |_| true)))
+        b.iter(|| {
+            std::hint::black_box(detector.inspect_quieting(&x, &mut scratch, &mut |_| true, None))
+        })
     });
     group.finish();
 }

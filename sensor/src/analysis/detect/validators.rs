@@ -138,16 +138,20 @@ pub fn is_test_card(s: &[u8]) -> bool {
         "38520000023237",
         "6200000000000005",
     ];
-    TEST.iter().any(|t| digits_are(s, t))
+    ascii_digits::<19>(s).is_some_and(|(d, n)| TEST.iter().any(|t| t.as_bytes() == &d[..n]))
 }
 
-/// Whether the digits of `s`, separators left out, are `want`: compared
-/// as they are read, with no copy (judged for every valid match).
-fn digits_are(s: &[u8], want: &str) -> bool {
-    s.iter()
-        .copied()
-        .filter(u8::is_ascii_digit)
-        .eq(want.bytes())
+/// The ASCII digits of `s`, separators left out, on the stack; `None`
+/// when there are more than `N` (judged for every valid match: no copy
+/// on the heap).
+fn ascii_digits<const N: usize>(s: &[u8]) -> Option<([u8; N], usize)> {
+    let mut d = [0u8; N];
+    let mut n = 0;
+    for &b in s.iter().filter(|b| b.is_ascii_digit()) {
+        *d.get_mut(n)? = b;
+        n += 1;
+    }
+    Some((d, n))
 }
 
 /// A US social security number in `AAA-GG-SSSS` or `AAA GG SSSS` form
@@ -168,9 +172,11 @@ pub fn ssn(s: &[u8]) -> bool {
 /// the 1962 SSA pamphlet (219-09-9999), and the number every form example
 /// uses (123-45-6789).
 pub fn is_example_ssn(s: &[u8]) -> bool {
-    ["078051120", "219099999", "123456789"]
-        .iter()
-        .any(|t| digits_are(s, t))
+    ascii_digits::<9>(s).is_some_and(|(d, n)| {
+        ["078051120", "219099999", "123456789"]
+            .iter()
+            .any(|t| t.as_bytes() == &d[..n])
+    })
 }
 
 /// A phone number: international `+CC ...` with 8 to 15 digits, or a North
@@ -218,21 +224,15 @@ fn nanp(d: &[u8]) -> bool {
 /// A North American number in the 555-0100..0199 block, reserved for
 /// fiction and documentation (an example value).
 pub fn is_fictional_phone(s: &[u8]) -> bool {
-    let mut d = [0u8; 11];
-    let mut n = 0;
-    for b in s.iter().filter(|b| b.is_ascii_digit()) {
-        if n == d.len() {
-            return false;
-        }
-        d[n] = b - b'0';
-        n += 1;
-    }
+    let Some((d, n)) = ascii_digits::<11>(s) else {
+        return false;
+    };
     let local = match n {
         10 => &d[..10],
-        11 if d[0] == 1 => &d[1..],
+        11 if d[0] == b'1' => &d[1..],
         _ => return false,
     };
-    local[3..6] == [5, 5, 5] && local[6] == 0 && local[7] == 1
+    &local[3..8] == b"55501"
 }
 
 /// A national phone number without a country code, for values a phone
