@@ -48,6 +48,10 @@ mod scan;
 mod scratch;
 
 pub use scratch::Scratch;
+
+/// Asked with a new finding's rule id and fingerprint: true when it
+/// folded into an open deduplication window (and was counted there).
+pub type Fold<'a> = dyn FnMut(&str, &str) -> bool + 'a;
 mod secrets;
 pub mod validators;
 
@@ -269,7 +273,7 @@ impl ContentDetector {
         exchange: &HttpExchange,
         scratch: &mut Scratch,
         reported: &mut dyn FnMut(&str) -> bool,
-        fold: Option<&mut dyn FnMut(&str, &str) -> bool>,
+        fold: Option<&mut Fold<'_>>,
     ) -> Vec<Finding> {
         let scan = scan::Scan::new(self, exchange, scratch).with_reported_banners(reported);
         match fold {

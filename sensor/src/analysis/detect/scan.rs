@@ -24,7 +24,7 @@ use super::rule_set::RuleSet;
 use super::rules::{normalise_field, Check, Scope};
 use super::scratch::Scratch;
 use super::types::{Finding, Message, Part};
-use super::{Allow, ContentDetector};
+use super::{Allow, ContentDetector, Fold};
 
 pub struct Scan<'d> {
     det: &'d ContentDetector,
@@ -56,7 +56,7 @@ pub struct Scan<'d> {
     /// Folds a new finding (rule id, fingerprint) into an open
     /// deduplication window, true when it did: the finding is then kept
     /// for the other detectors without its words (`Finding::folded`).
-    fold: Option<&'d mut dyn FnMut(&str, &str) -> bool>,
+    fold: Option<&'d mut Fold<'d>>,
 }
 
 impl<'d> Scan<'d> {
@@ -100,7 +100,7 @@ impl<'d> Scan<'d> {
 
     /// Decides deduplication before a finding's words are built: `fold`
     /// is asked with each new finding's rule id and fingerprint.
-    pub fn with_folding(mut self, fold: &'d mut dyn FnMut(&str, &str) -> bool) -> Self {
+    pub fn with_folding(mut self, fold: &'d mut Fold<'d>) -> Self {
         self.fold = Some(fold);
         self
     }
