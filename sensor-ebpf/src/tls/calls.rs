@@ -59,6 +59,9 @@ pub fn tls_enter(ctx: ProbeContext) {
     }
     // SAFETY: the helper reads the cookie of the attachment that fired.
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    if not_application_data(&ctx, cookie) {
+        return;
+    }
     let session: u64 = ctx.arg(0).unwrap_or(0);
     let sp = stack_pointer(ctx.regs);
     let outer = current(id);
@@ -66,6 +69,15 @@ pub fn tls_enter(ctx: ProbeContext) {
         return;
     }
     record(&ctx, outer, id, cookie, session, sp);
+}
+
+/// True for a call of a function that reads every record content type
+/// (`tls::TYPED_READ`) for another type than application data: the
+/// handshake's, alerts, which carry no plaintext.
+#[inline(always)]
+pub fn not_application_data(ctx: &ProbeContext, cookie: u64) -> bool {
+    // The type is an `int`: only the low 32 bits of the register are it.
+    tls::typed_read(cookie) && ctx.arg::<u64>(1).map(|t| t as u32) != Some(tls::APPLICATION_DATA)
 }
 
 /// True when the thread is already inside a hooked call that this one is
@@ -100,7 +112,9 @@ pub fn record(
     let ret_kind = tls::ret(cookie);
     let call = TlsCall {
         session,
-        buf: ctx.arg(1).unwrap_or(0),
+        buf: ctx
+            .arg(if tls::typed_read(cookie) { 2 } else { 1 })
+            .unwrap_or(0),
         out_len: if ret_kind == tls::RET_EX {
             ctx.arg(3).unwrap_or(0)
         } else {
