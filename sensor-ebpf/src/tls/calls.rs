@@ -110,11 +110,17 @@ pub fn record(
     sp: u64,
 ) {
     let ret_kind = tls::ret(cookie);
+    // Both read at fixed offsets: the verifier refuses a context read at
+    // a computed one.
+    let (second, third): (Option<u64>, Option<u64>) = (ctx.arg(1), ctx.arg(2));
     let call = TlsCall {
         session,
-        buf: ctx
-            .arg(if tls::typed_read(cookie) { 2 } else { 1 })
-            .unwrap_or(0),
+        buf: if tls::typed_read(cookie) {
+            third
+        } else {
+            second
+        }
+        .unwrap_or(0),
         out_len: if ret_kind == tls::RET_EX {
             ctx.arg(3).unwrap_or(0)
         } else {

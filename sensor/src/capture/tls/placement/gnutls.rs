@@ -226,7 +226,7 @@ impl State {
 /// Where `_gnutls_recv_int` is probed: the one function that
 /// `gnutls_record_recv` at `recv` tail-calls with its arguments and the
 /// application data record type, when its first instruction is emulated.
-pub fn recv_int(code: &dyn CodeReader, layout: &Layout, recv: u64) -> Result<u64, &'static str> {
+fn recv_int(code: &dyn CodeReader, layout: &Layout, recv: u64) -> Result<u64, &'static str> {
     let bytes = code
         .read(recv, RECV_BYTES)
         .ok_or("its code is unreadable")?;
