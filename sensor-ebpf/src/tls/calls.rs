@@ -51,6 +51,25 @@ pub fn stack_pointer(regs: *mut pt_regs) -> u64 {
     unsafe { (*(regs as *const aya_ebpf::bindings::user_pt_regs)).sp }
 }
 
+/// The third argument, read volatile: LLVM would otherwise merge it with
+/// the read of the second into one read at a computed offset of the
+/// context, which the verifier refuses.
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn third_argument(regs: *mut pt_regs) -> u64 {
+    // SAFETY: `regs` is the program's context, readable for its whole run.
+    unsafe { core::ptr::read_volatile(&(*regs).rdx) }
+}
+
+#[cfg(bpf_target_arch = "aarch64")]
+#[inline(always)]
+fn third_argument(regs: *mut pt_regs) -> u64 {
+    // SAFETY: on arm64 the context starts with `user_pt_regs`.
+    unsafe {
+        core::ptr::read_volatile(&(*(regs as *const aya_ebpf::bindings::user_pt_regs)).regs[2])
+    }
+}
+
 #[uprobe]
 pub fn tls_enter(ctx: ProbeContext) {
     let id = bpf_get_current_pid_tgid();
@@ -110,17 +129,13 @@ pub fn record(
     sp: u64,
 ) {
     let ret_kind = tls::ret(cookie);
-    // Both read at fixed offsets: the verifier refuses a context read at
-    // a computed one.
-    let (second, third): (Option<u64>, Option<u64>) = (ctx.arg(1), ctx.arg(2));
     let call = TlsCall {
         session,
         buf: if tls::typed_read(cookie) {
-            third
+            third_argument(ctx.regs)
         } else {
-            second
-        }
-        .unwrap_or(0),
+            ctx.arg(1).unwrap_or(0)
+        },
         out_len: if ret_kind == tls::RET_EX {
             ctx.arg(3).unwrap_or(0)
         } else {
