@@ -380,7 +380,7 @@ fn https_from_openssl_and_gnutls_clients_started_before_and_after_the_sensor() {
 fn https_from_a_gnutls_client_is_exact_both_ways() {
     let dir = scratch_dir("tls_gnutls_exact");
     let server = https_server(&dir, None);
-    let sensor = Sensor::start(&dir, &[]);
+    let sensor = Sensor::start_each_end(&dir, &[]);
     let mut client = InteractiveClient::gnutls(server.port);
     assert_eq!(client.post("/upload", &[b'g'; 40_000]), (200, 19));
     assert_eq!(client.get("/bytes/50000"), (200, 50_000));
