@@ -7,8 +7,8 @@
 //! sensor reads the plaintext through its OpenSSL probes (nginx and wrk
 //! both link libssl). Next to wrk's paced case (a closed loop) runs an
 //! open-loop client of our own (`open_loop`) at a fixed offered rate,
-//! over plain HTTP and HTTPS (`--case paced` runs only it); the Go case runs a Go server and a Go client, read
-//! through the Go probes. The idle case (`idle`) measures what an attached
+//! over plain HTTP and HTTPS (`--case paced` runs only it). The Go case
+//! runs a Go server and a Go client, read through the Go probes. The idle case (`idle`) measures what an attached
 //! sensor that captures nothing costs the host. Then the HTTP/2 case:
 //! nghttpd serving the same document over h2c, h2load with many streams
 //! per connection.
@@ -65,7 +65,7 @@ pub struct BenchArgs {
     /// HTTPS) or go (a Go HTTPS server and client, Go's own crypto/tls).
     #[arg(long, default_value = "all")]
     case: String,
-    /// Also run every scenario of the full (or https) case and of the
+    /// Also run every scenario of the full (https, paced) case and of the
     /// HTTP/2 case with this sensor binary (a build of main, say), right
     /// after the one built here and against the same baseline: a
     /// side-by-side comparison within one run, whatever else loads the
