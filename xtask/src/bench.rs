@@ -8,8 +8,9 @@
 //! both link libssl). Next to wrk's paced case (a closed loop) runs an
 //! open-loop client of our own (`open_loop`) at a fixed offered rate,
 //! over plain HTTP and HTTPS (`--case paced` runs only it). The Go case
-//! runs a Go server and a Go client, read through the Go probes. The idle case (`idle`) measures what an attached
-//! sensor that captures nothing costs the host. Then the HTTP/2 case:
+//! runs a Go server and a Go client, read through the Go probes. The idle
+//! case (`idle`) measures what an attached sensor that captures nothing
+//! costs the host. Then the HTTP/2 case:
 //! nghttpd serving the same document over h2c, h2load with many streams
 //! per connection.
 
