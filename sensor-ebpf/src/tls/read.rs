@@ -35,8 +35,9 @@ pub fn tls_read(ctx: *mut core::ffi::c_void) -> u32 {
 }
 
 /// The read's entry: true when its return has nothing to do (a process
-/// left out, a read of no application data, a call nested in a followed one, a socket not captured),
-/// false when the call is kept for its return.
+/// left out, a read of no application data, a call nested in a followed
+/// one, a socket not captured), false when the call is kept for its
+/// return.
 #[inline(always)]
 fn enter(ctx: &ProbeContext) -> bool {
     let id = bpf_get_current_pid_tgid();
