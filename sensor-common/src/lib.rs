@@ -433,6 +433,17 @@ pub mod tls {
     /// the function calls no other hooked function. Set by the agent.
     pub const AT_ENTRY: u64 = 1 << 16;
 
+    /// Cookie bit of a read function called for every TLS record content
+    /// type, GnuTLS's `_gnutls_recv_int(session, type, data, size, ...)`
+    /// (probed in place of `gnutls_record_recv`): its second argument is
+    /// the content type, its third the buffer, and only a call for
+    /// application data (`APPLICATION_DATA`) moves plaintext. Set by the
+    /// agent.
+    pub const TYPED_READ: u64 = 1 << 17;
+
+    /// The TLS record content type of application data.
+    pub const APPLICATION_DATA: u32 = 23;
+
     /// Longest write captured at entry: one TLS record's plaintext. A
     /// longer write may be sent in part (partial-write mode, GnuTLS), so
     /// only its return says how much went out.
@@ -450,6 +461,10 @@ pub mod tls {
 
     pub const fn at_entry(cookie: u64) -> bool {
         cookie & AT_ENTRY != 0
+    }
+
+    pub const fn typed_read(cookie: u64) -> bool {
+        cookie & TYPED_READ != 0
     }
 
     pub const fn op(cookie: u64) -> u8 {

@@ -5,9 +5,12 @@
 //! matter: throughput, p99 latency, sensor CPU and memory, and how many
 //! exchanges the sensor recorded of those wrk completed. Over HTTPS the
 //! sensor reads the plaintext through its OpenSSL probes (nginx and wrk
-//! both link libssl); the Go case runs a Go server and a Go client, read
-//! through the Go probes. The idle case (`idle`) measures what an attached
-//! sensor that captures nothing costs the host. Then the HTTP/2 case:
+//! both link libssl). Next to wrk's paced case (a closed loop) runs an
+//! open-loop client of our own (`open_loop`) at a fixed offered rate,
+//! over plain HTTP and HTTPS (`--case paced` runs only it). The Go case
+//! runs a Go server and a Go client, read through the Go probes. The idle
+//! case (`idle`) measures what an attached sensor that captures nothing
+//! costs the host. Then the HTTP/2 case:
 //! nghttpd serving the same document over h2c, h2load with many streams
 //! per connection.
 
@@ -17,6 +20,7 @@ mod h2;
 mod idle;
 mod kernel_time;
 mod nginx;
+mod open_loop;
 pub(crate) mod sensor;
 mod wrk;
 
@@ -35,9 +39,14 @@ pub struct BenchArgs {
     /// wrk connections.
     #[arg(long, default_value_t = 16)]
     connections: u32,
-    /// Request rate of the paced run (the design point).
+    /// Request rate of the paced runs (the design point): wrk's
+    /// closed loop at up to this rate, and the open loop offering exactly
+    /// this rate.
     #[arg(long, default_value_t = 10_000)]
     rate: u32,
+    /// Keep-alive connections of the open-loop paced run.
+    #[arg(long, default_value_t = 32)]
+    paced_connections: u32,
     /// Port nginx serves plain HTTP on (loopback only).
     #[arg(long, default_value_t = 18080)]
     port: u16,
@@ -52,11 +61,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     idle_seconds: u32,
     /// Which cases to run: all, idle (the idle case only), full (every
-    /// detector on, both modes), https (the full case over HTTPS only) or
-    /// go (a Go HTTPS server and client, Go's own crypto/tls).
+    /// detector on, both modes), https (the full case over HTTPS only),
+    /// paced (the full case's open-loop paced runs only, plain HTTP and
+    /// HTTPS) or go (a Go HTTPS server and client, Go's own crypto/tls).
     #[arg(long, default_value = "all")]
     case: String,
-    /// Also run every scenario of the full (or https) case and of the
+    /// Also run every scenario of the full (https, paced) case and of the
     /// HTTP/2 case with this sensor binary (a build of main, say), right
     /// after the one built here and against the same baseline: a
     /// side-by-side comparison within one run, whatever else loads the
@@ -106,7 +116,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             nginx::wait_until_serving(&url)?;
             idle::measure(&url, args, &dir, &server)?;
         }
-        if ["all", "full", "https"].contains(&args.case.as_str()) {
+        if ["all", "full", "https", "paced"].contains(&args.case.as_str()) {
             measure(args, &dir, &server)?;
         }
     }
@@ -242,10 +252,74 @@ fn measure_h2_with(
 /// One load shape, measured without and then with the sensor.
 struct Scenario {
     name: String,
-    connections: u32,
-    /// Milliseconds each connection waits before its next request (wrk's
-    /// `delay` hook): caps the rate at connections * 1000 / delay.
-    delay_ms: Option<u32>,
+    load: Load,
+}
+
+/// What loads the server.
+#[derive(Clone, Copy)]
+enum Load {
+    /// wrk, each connection waiting `delay_ms` (wrk's `delay` hook) after
+    /// an answer before its next request: a closed loop, which caps the
+    /// rate at connections * 1000 / (delay + latency).
+    Wrk {
+        connections: u32,
+        delay_ms: Option<u32>,
+    },
+    /// The open loop: `rate` requests/s over `connections`, each due at a
+    /// fixed time whatever the answers do.
+    OpenLoop { connections: u32, rate: u32 },
+}
+
+impl Load {
+    fn connections(&self) -> u32 {
+        match *self {
+            Load::Wrk { connections, .. } | Load::OpenLoop { connections, .. } => connections,
+        }
+    }
+}
+
+/// One load run: what it measured, the CPU microseconds nginx and the
+/// client spent per request (the sensor's eBPF programs run in their
+/// time), and the open loop's own figures.
+struct Run {
+    result: WrkResult,
+    host_cpu_us: f64,
+    open_loop: Option<open_loop::Report>,
+}
+
+impl Run {
+    fn client(&self) -> &'static str {
+        match self.open_loop {
+            Some(_) => "paced-load",
+            None => "wrk",
+        }
+    }
+
+    /// The figure line (`without sensor:` or `with sensor:`), and the
+    /// open loop's own line under it.
+    fn print(&self, label: &str) {
+        println!(
+            "  {label:<15} {:>10.0} req/s  p99 {:>7.3} ms  nginx + {} {:.2} µs CPU per request",
+            self.result.rps,
+            self.result.p99_ms,
+            self.client(),
+            self.host_cpu_us
+        );
+        if let Some(r) = &self.open_loop {
+            println!(
+                "    open loop: offered {:.0} req/s, sustained {:.0} ({:.4} of offered), latency from due time p50 {:.3} p99 {:.3} p99.9 {:.3} ms, errors {}, unanswered {}, client {:.2} µs CPU per request",
+                r.offered_rate,
+                r.sustained_rate,
+                r.sustained_rate / r.offered_rate,
+                r.p50_ms,
+                r.p99_ms,
+                r.p999_ms,
+                r.errors,
+                r.unanswered,
+                r.cpu_us_per_request
+            );
+        }
+    }
 }
 
 /// What one scenario measured on one protocol in one capture mode with
@@ -256,6 +330,8 @@ struct Measured {
     sensor: String,
     baseline: WrkResult,
     with: WrkResult,
+    /// The open loop's offered rate (None for wrk).
+    offered: Option<f64>,
     cpu_per_10k: f64,
     peak_rss_mib: f64,
     /// Server-side exchanges the sensor wrote.
@@ -273,17 +349,35 @@ fn measure(args: &BenchArgs, dir: &Path, server: &nginx::Nginx) -> anyhow::Resul
     let scenarios = [
         Scenario {
             name: format!("saturation, wrk {} connections", args.connections),
-            connections: args.connections,
-            delay_ms: None,
+            load: Load::Wrk {
+                connections: args.connections,
+                delay_ms: None,
+            },
         },
         Scenario {
             name: format!("paced at up to {} requests/s", args.rate),
-            // wrk's timer and the response time add about a millisecond
-            // to each connection's cycle.
-            connections: (args.rate * (paced_delay_ms + 1) / 1000).max(1),
-            delay_ms: Some(paced_delay_ms),
+            load: Load::Wrk {
+                // wrk's timer and the response time add about a
+                // millisecond to each connection's cycle.
+                connections: (args.rate * (paced_delay_ms + 1) / 1000).max(1),
+                delay_ms: Some(paced_delay_ms),
+            },
+        },
+        Scenario {
+            name: format!(
+                "open loop offering {} requests/s, {} connections",
+                args.rate, args.paced_connections
+            ),
+            load: Load::OpenLoop {
+                connections: args.paced_connections,
+                rate: args.rate,
+            },
         },
     ];
+    let scenarios: Vec<&Scenario> = scenarios
+        .iter()
+        .filter(|s| args.case != "paced" || matches!(s.load, Load::OpenLoop { .. }))
+        .collect();
     let protocols = [
         (
             "plain HTTP",
@@ -308,7 +402,8 @@ fn measure(args: &BenchArgs, dir: &Path, server: &nginx::Nginx) -> anyhow::Resul
     let https_only = args.case == "https";
     let protocols = protocols
         .iter()
-        .filter(|(protocol, _)| !https_only || *protocol == "HTTPS");
+        .filter(|(protocol, _)| !https_only || *protocol == "HTTPS")
+        .filter(|(protocol, _)| args.case != "paced" || *protocol != "HTTP+banner");
     let mut sensors = vec![crate::sensor_binary()];
     sensors.extend(args.compare_with.iter().cloned());
     for (protocol, url) in protocols {
@@ -316,6 +411,11 @@ fn measure(args: &BenchArgs, dir: &Path, server: &nginx::Nginx) -> anyhow::Resul
         // Warm-up so both runs start from the same state.
         wrk::run(url, 2, args.connections, None, dir)?;
         for scenario in &scenarios {
+            // The banner listener shows what deduplication does, which
+            // the open loop would not add to.
+            if *protocol == "HTTP+banner" && matches!(scenario.load, Load::OpenLoop { .. }) {
+                continue;
+            }
             for mode in MODES {
                 println!("{protocol}, {}, {mode} mode", scenario.name);
                 for measured in
@@ -327,16 +427,21 @@ fn measure(args: &BenchArgs, dir: &Path, server: &nginx::Nginx) -> anyhow::Resul
         }
     }
     if let Some(svg) = &args.flamegraph {
-        draw_flamegraph(args, dir, svg, &scenarios[0])?;
+        draw_flamegraph(args, dir, svg, args.connections)?;
     }
     println!("\nsummary, every detector on (without -> with sensor)");
     for (protocol, scenario, mode, m) in &table {
         println!(
-            "  {protocol:<10} {scenario:<36} {mode:<8} {}req/s {:>8.0} -> {:>8.0} ({:.3})  p99 {:.2} -> {:.2} ms  CPU {:.3} s/10k req  RSS {:.1} MiB  allocs {}/exchange  complete {}/{}  kernel drops {}",
+            "  {protocol:<10} {scenario:<36} {mode:<8} {}req/s {:>8.0} -> {:>8.0} ({:.3}){}  p99 {:.2} -> {:.2} ms  CPU {:.3} s/10k req  RSS {:.1} MiB  allocs {}/exchange  complete {}/{}  kernel drops {}",
             m.sensor,
             m.baseline.rps,
             m.with.rps,
             m.with.rps / m.baseline.rps,
+            m.offered.map_or_else(String::new, |o| format!(
+                "  sustained/offered {:.3} -> {:.3}",
+                m.baseline.rps / o,
+                m.with.rps / o
+            )),
             m.baseline.p99_ms,
             m.with.p99_ms,
             m.cpu_per_10k,
@@ -357,10 +462,10 @@ fn draw_flamegraph(
     args: &BenchArgs,
     dir: &Path,
     svg: &Path,
-    scenario: &Scenario,
+    connections: u32,
 ) -> anyhow::Result<()> {
     let url = format!("http://127.0.0.1:{}/data.json", args.port);
-    println!("flame graph: plain HTTP, {}, socket mode", scenario.name);
+    println!("flame graph: plain HTTP, saturation, wrk {connections} connections, socket mode");
     let exchanges = dir.join("exchanges.jsonl");
     let _ = std::fs::remove_file(&exchanges);
     let mut running = sensor::Running::start(
@@ -370,16 +475,9 @@ fn draw_flamegraph(
         "mode = \"socket\"\n",
     )?;
     let recording = flamegraph::Recording::start(running.pid(), dir)?;
-    wrk::run(
-        &url,
-        args.duration,
-        scenario.connections,
-        scenario.delay_ms,
-        dir,
-    )?;
+    wrk::run(&url, args.duration, connections, None, dir)?;
     let title = format!(
-        "sensor, socket mode, wrk saturation ({} connections) on nginx 1 KiB JSON, every detector on",
-        scenario.connections
+        "sensor, socket mode, wrk saturation ({connections} connections) on nginx 1 KiB JSON, every detector on"
     );
     recording.finish(svg, &title)?;
     running.stop()
@@ -394,26 +492,38 @@ fn measure_scenario(
     mode: &str,
     sensors: &[std::path::PathBuf],
 ) -> anyhow::Result<Vec<Measured>> {
-    // wrk's run and the CPU microseconds nginx and wrk spent per request
-    // (the sensor's eBPF programs run in their time).
-    let load = |dir: &Path| {
-        let (wrk0, nginx0) = (idle::children_cpu_seconds(), server.cpu_seconds());
-        let r = wrk::run(
-            url,
-            args.duration,
-            scenario.connections,
-            scenario.delay_ms,
-            dir,
-        )?;
-        let cpu = idle::children_cpu_seconds() - wrk0 + server.cpu_seconds() - nginx0;
-        let per_request = cpu * 1e6 / r.requests.max(1) as f64;
-        Ok((r, per_request))
+    let load = |dir: &Path| match scenario.load {
+        Load::Wrk {
+            connections,
+            delay_ms,
+        } => {
+            let (wrk0, nginx0) = (idle::children_cpu_seconds(), server.cpu_seconds());
+            let r = wrk::run(url, args.duration, connections, delay_ms, dir)?;
+            let cpu = idle::children_cpu_seconds() - wrk0 + server.cpu_seconds() - nginx0;
+            Ok(Run {
+                host_cpu_us: cpu * 1e6 / r.requests.max(1) as f64,
+                result: r,
+                open_loop: None,
+            })
+        }
+        Load::OpenLoop { connections, rate } => {
+            let nginx0 = server.cpu_seconds();
+            let r = open_loop::run(url, rate, connections as usize, args.duration)?;
+            let nginx_cpu = server.cpu_seconds() - nginx0;
+            Ok(Run {
+                result: WrkResult {
+                    requests: r.answers,
+                    rps: r.sustained_rate,
+                    p99_ms: r.p99_ms,
+                },
+                host_cpu_us: nginx_cpu * 1e6 / r.answers.max(1) as f64 + r.cpu_us_per_request,
+                open_loop: Some(r),
+            })
+        }
     };
-    let (baseline, host_cpu) = load(dir)?;
-    println!(
-        "  without sensor: {:>10.0} req/s  p99 {:>7.3} ms  nginx + wrk {host_cpu:.2} µs CPU per request",
-        baseline.rps, baseline.p99_ms
-    );
+    let baseline = load(dir)?;
+    baseline.print("without sensor:");
+    let baseline = (baseline.result, baseline.open_loop.map(|r| r.offered_rate));
     let mut out = Vec::new();
     for bin in sensors {
         let sensor = if sensors.len() > 1 {
@@ -427,7 +537,7 @@ fn measure_scenario(
             sensor,
             dir,
             url,
-            (mode, scenario.connections, args.kernel_time),
+            (mode, scenario.load.connections(), args.kernel_time),
             &baseline,
             &load,
         )?);
@@ -442,8 +552,8 @@ fn measure_with(
     dir: &Path,
     url: &str,
     (mode, connections, kernel_time): (&str, u32, bool),
-    baseline: &WrkResult,
-    load: &dyn Fn(&Path) -> anyhow::Result<(WrkResult, f64)>,
+    (baseline, offered): &(WrkResult, Option<f64>),
+    load: &dyn Fn(&Path) -> anyhow::Result<Run>,
 ) -> anyhow::Result<Measured> {
     let exchanges = dir.join("exchanges.jsonl");
     let stats = dir.join("stats.json");
@@ -456,7 +566,7 @@ fn measure_with(
         .transpose()?;
     let started = std::time::Instant::now();
     let cpu_before = running.cpu_seconds()?;
-    let (with, host_cpu) = load(dir)?;
+    let run = load(dir)?;
     let cpu = running.cpu_seconds()? - cpu_before;
     let kernel_time = recording
         .map(|r| r.finish(started.elapsed().as_secs_f64()))
@@ -488,10 +598,8 @@ fn measure_with(
     .map(|n| kernel(n))
     .sum();
 
-    println!(
-        "  with sensor:    {:>10.0} req/s  p99 {:>7.3} ms  nginx + wrk {host_cpu:.2} µs CPU per request",
-        with.rps, with.p99_ms
-    );
+    run.print("with sensor:");
+    let with = run.result.clone();
     println!(
         "  requests/s ratio (with/without): {:.3}",
         with.rps / baseline.rps
@@ -511,13 +619,18 @@ fn measure_with(
         kernel_time.report(with.requests);
     }
     // wrk does not count the requests still in flight when it stops
-    // (at most one per connection), which nginx did answer.
+    // (at most one per connection), which nginx did answer. The open loop
+    // waits for its answers.
+    let in_flight = match &run.open_loop {
+        Some(r) => format!("{} unanswered when the client stopped", r.unanswered),
+        None => format!("up to {connections} more were in flight when wrk stopped"),
+    };
     println!(
-        "  completeness: {} server-side exchanges / {} requests completed by wrk = {:.4} (up to {} more were in flight when wrk stopped)",
+        "  completeness: {} server-side exchanges / {} requests completed by {} = {:.4} ({in_flight})",
         recorded,
         with.requests,
+        run.client(),
         recorded as f64 / with.requests as f64,
-        connections
     );
     // Everything the agent allocated once ready, over the exchanges of
     // the run: start-up's parsing and loading is left out, the steady
@@ -534,6 +647,7 @@ fn measure_with(
         sensor,
         baseline: baseline.clone(),
         with,
+        offered: *offered,
         cpu_per_10k,
         peak_rss_mib,
         recorded,

@@ -51,6 +51,25 @@ pub fn stack_pointer(regs: *mut pt_regs) -> u64 {
     unsafe { (*(regs as *const aya_ebpf::bindings::user_pt_regs)).sp }
 }
 
+/// The third argument, read volatile: LLVM would otherwise merge it with
+/// the read of the second into one read at a computed offset of the
+/// context, which the verifier refuses.
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn third_argument(regs: *mut pt_regs) -> u64 {
+    // SAFETY: `regs` is the program's context, readable for its whole run.
+    unsafe { core::ptr::read_volatile(&(*regs).rdx) }
+}
+
+#[cfg(bpf_target_arch = "aarch64")]
+#[inline(always)]
+fn third_argument(regs: *mut pt_regs) -> u64 {
+    // SAFETY: on arm64 the context starts with `user_pt_regs`.
+    unsafe {
+        core::ptr::read_volatile(&(*(regs as *const aya_ebpf::bindings::user_pt_regs)).regs[2])
+    }
+}
+
 #[uprobe]
 pub fn tls_enter(ctx: ProbeContext) {
     let id = bpf_get_current_pid_tgid();
@@ -59,6 +78,9 @@ pub fn tls_enter(ctx: ProbeContext) {
     }
     // SAFETY: the helper reads the cookie of the attachment that fired.
     let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    if not_application_data(&ctx, cookie) {
+        return;
+    }
     let session: u64 = ctx.arg(0).unwrap_or(0);
     let sp = stack_pointer(ctx.regs);
     let outer = current(id);
@@ -66,6 +88,15 @@ pub fn tls_enter(ctx: ProbeContext) {
         return;
     }
     record(&ctx, outer, id, cookie, session, sp);
+}
+
+/// True for a call of a function that reads every record content type
+/// (`tls::TYPED_READ`) for another type than application data: the
+/// handshake's, alerts, which carry no plaintext.
+#[inline(always)]
+pub fn not_application_data(ctx: &ProbeContext, cookie: u64) -> bool {
+    // The type is an `int`: only the low 32 bits of the register are it.
+    tls::typed_read(cookie) && ctx.arg::<u64>(1).map(|t| t as u32) != Some(tls::APPLICATION_DATA)
 }
 
 /// True when the thread is already inside a hooked call that this one is
@@ -100,7 +131,11 @@ pub fn record(
     let ret_kind = tls::ret(cookie);
     let call = TlsCall {
         session,
-        buf: ctx.arg(1).unwrap_or(0),
+        buf: if tls::typed_read(cookie) {
+            third_argument(ctx.regs)
+        } else {
+            ctx.arg(1).unwrap_or(0)
+        },
         out_len: if ret_kind == tls::RET_EX {
             ctx.arg(3).unwrap_or(0)
         } else {

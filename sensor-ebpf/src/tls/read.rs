@@ -35,12 +35,18 @@ pub fn tls_read(ctx: *mut core::ffi::c_void) -> u32 {
 }
 
 /// The read's entry: true when its return has nothing to do (a process
-/// left out, a call nested in a followed one, a socket not captured),
-/// false when the call is kept for its return.
+/// left out, a read of no application data, a call nested in a followed
+/// one, a socket not captured), false when the call is kept for its
+/// return.
 #[inline(always)]
 fn enter(ctx: &ProbeContext) -> bool {
     let id = bpf_get_current_pid_tgid();
     if !conn::process_wanted(id) {
+        return true;
+    }
+    // SAFETY: the helper reads the cookie of the attachment that fired.
+    let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    if calls::not_application_data(ctx, cookie) {
         return true;
     }
     let session: u64 = ctx.arg(0).unwrap_or(0);
@@ -55,8 +61,6 @@ fn enter(ctx: &ProbeContext) -> bool {
         maps::count(counter::TLS_READS_NOT_FOLLOWED, 1);
         return true;
     }
-    // SAFETY: the helper reads the cookie of the attachment that fired.
-    let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     calls::record(ctx, outer, id, cookie, session, sp);
     false
 }

@@ -1,7 +1,9 @@
 //! The library functions the probes hook, and what the kernel side needs
 //! to know about each (passed as the attachment's cookie).
 
-use sensor_common::tls::{cookie, OP_HANDSHAKE, OP_READ, OP_WRITE, RET_EX, RET_INT, RET_SSIZE};
+use sensor_common::tls::{
+    cookie, OP_HANDSHAKE, OP_READ, OP_WRITE, RET_EX, RET_INT, RET_SSIZE, TYPED_READ,
+};
 
 /// One hooked function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,11 +13,13 @@ pub struct Hook {
     pub op: u8,
     /// `sensor_common::tls::RET_*`.
     pub ret: u8,
+    /// `sensor_common::tls::TYPED_READ` or 0.
+    pub flags: u64,
 }
 
 impl Hook {
     pub fn cookie(&self) -> u64 {
-        cookie(self.op, self.ret)
+        cookie(self.op, self.ret) | self.flags
     }
 
     /// True for the functions that move plaintext (not the handshake).
@@ -25,7 +29,12 @@ impl Hook {
 }
 
 const fn hook(symbol: &'static str, op: u8, ret: u8) -> Hook {
-    Hook { symbol, op, ret }
+    Hook {
+        symbol,
+        op,
+        ret,
+        flags: 0,
+    }
 }
 
 /// OpenSSL 1.1 and 3 (BoringSSL exports the same names), then GnuTLS.
@@ -53,6 +62,16 @@ pub const HOOKS: &[Hook] = &[
 /// kernel emulates their first instruction.
 pub const OPENSSL_READ_INTERNAL: Hook = hook("ssl_read_internal", OP_READ, RET_EX);
 pub const OPENSSL_WRITE_INTERNAL: Hook = hook("ssl_write_internal", OP_WRITE, RET_EX);
+
+/// GnuTLS's internal function behind `gnutls_record_recv` (a tail call,
+/// with the record type `GNUTLS_APPLICATION_DATA` added as its second
+/// argument), which reads every record type: `_gnutls_recv_int(session,
+/// type, data, size, seq, ms)`, returning what `gnutls_record_recv`
+/// returns. Found as `placement` says.
+pub const GNUTLS_RECV_INTERNAL: Hook = Hook {
+    flags: TYPED_READ,
+    ..hook("_gnutls_recv_int", OP_READ, RET_SSIZE)
+};
 
 /// Hooked functions that call another one of the same library, which is
 /// then hooked too: (caller, callee). `gnutls_record_send` jumps to

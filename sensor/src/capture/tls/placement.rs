@@ -19,6 +19,11 @@
 //! BoringSSL, OpenSSL 1.1, another compiler's code), the exported
 //! functions stay probed as before.
 //!
+//! GnuTLS 3.7's `gnutls_record_send` and `gnutls_record_recv` are tail
+//! calls (`gnutls`): the first into `gnutls_record_send2`, probed too, so
+//! its own probe goes; the second into `_gnutls_recv_int`, which begins
+//! with `push` and is probed instead, for application data only.
+//!
 //! A function that starts with `endbr64` (builds with control-flow
 //! protection) is probed at the next instruction when that one is
 //! emulated: `endbr64` changes no register and no stack, so the entry and
@@ -60,13 +65,45 @@ impl CodeReader for File {
     }
 }
 
+/// What `place` knows of a file besides its code.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// The file's executable segments: a call is followed only within
+    /// one of them, where a target computed from file offsets is the
+    /// target's file offset.
+    pub text: Vec<Segment>,
+    /// The address of each GOT entry that the dynamic linker fills with
+    /// a hooked function's address, and that function (what a PLT stub
+    /// jumping through the entry reaches).
+    pub slots: Vec<(u64, &'static str)>,
+}
+
+/// One executable segment: its file range, and the address it is loaded at
+/// (relative to the file's load base).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub file: Range<u64>,
+    pub address: u64,
+}
+
+impl Layout {
+    fn same_segment(&self, a: u64, b: u64) -> bool {
+        self.text
+            .iter()
+            .any(|s| s.file.contains(&a) && s.file.contains(&b))
+    }
+
+    /// The address of the code at file offset `at`.
+    fn address(&self, at: u64) -> Option<u64> {
+        let s = self.text.iter().find(|s| s.file.contains(&at))?;
+        Some(s.address + (at - s.file.start))
+    }
+}
+
 /// `found`'s hooks placed on the instructions the kernel emulates where
-/// the code allows it; x86-64 code only. `text` holds the file ranges of
-/// the file's executable sections: a call is followed only within one of
-/// them, where a target computed from file offsets is the target's file
-/// offset (one section lies in one segment).
-pub fn place(code: &dyn CodeReader, text: &[Range<u64>], found: Vec<FoundHook>) -> Vec<FoundHook> {
-    let mut placed = found;
+/// the code allows it; x86-64 code only.
+pub fn place(code: &dyn CodeReader, layout: &Layout, found: Vec<FoundHook>) -> Vec<FoundHook> {
+    let mut placed = gnutls::place(code, layout, found);
     for (exported, also, internal) in INTERNALS {
         let Some(ex) = placed.iter().find(|f| f.hook.symbol == exported).copied() else {
             continue;
@@ -74,7 +111,7 @@ pub fn place(code: &dyn CodeReader, text: &[Range<u64>], found: Vec<FoundHook>) 
         let Some(target) = code
             .read(ex.offset, PROLOGUE_BYTES)
             .and_then(|bytes| call_passing_arguments(&bytes, ex.offset))
-            .filter(|&t| same_range(text, ex.offset, t))
+            .filter(|&t| layout.same_segment(ex.offset, t))
         else {
             continue;
         };
@@ -110,10 +147,6 @@ pub fn place(code: &dyn CodeReader, text: &[Range<u64>], found: Vec<FoundHook>) 
         }
     }
     placed
-}
-
-fn same_range(text: &[Range<u64>], a: u64, b: u64) -> bool {
-    text.iter().any(|r| r.contains(&a) && r.contains(&b))
 }
 
 /// Where to probe a function starting with `code` so that the kernel
@@ -210,5 +243,8 @@ fn ends_the_path(mnemonic: Mnemonic) -> bool {
     )
 }
 
+mod gnutls;
+#[cfg(test)]
+mod gnutls_tests;
 #[cfg(test)]
 mod tests;

@@ -6,19 +6,19 @@
 //! some with hundreds of thousands of symbols.
 
 use std::fs::File;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 use object::read::{ReadCache, ReadRef};
 use object::{
-    Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSymbol as _, SectionKind,
+    Architecture, Object as _, ObjectKind, ObjectSection as _, ObjectSegment as _,
+    ObjectSymbol as _, ObjectSymbolTable as _, RelocationFlags, RelocationTarget, SegmentFlags,
     SymbolKind,
 };
 
 use super::hooks::{self, Hook};
-use super::placement;
+use super::placement::{self, Layout, Segment};
 use super::section_scan;
 
 /// A hooked function defined in a file.
@@ -49,8 +49,8 @@ pub enum SymbolError {
     },
 }
 
-/// Hooks found by symbol, and the executable ranges of x86-64 code.
-type ExportedHooks = (Vec<FoundHook>, Option<Vec<Range<u64>>>, bool);
+/// Hooks found by symbol, and the layout of x86-64 code.
+type ExportedHooks = (Vec<FoundHook>, Option<Layout>, bool);
 
 /// `path` opened for reading its ELF structures on demand (a large
 /// program is never read whole).
@@ -76,15 +76,16 @@ pub(super) fn parse_elf<'a>(
 /// The hooked functions `path` defines, each once, each probed where
 /// `placement` says.
 pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
-    let (found, text, wraps) = exported_hooks(path)?;
-    let mut found = match text.filter(|_| !found.is_empty()) {
+    let (found, layout, wraps) = exported_hooks(path)?;
+    let mut found = match layout.filter(|_| !found.is_empty()) {
         None => found,
-        Some(text) => {
+        Some(layout) => {
             let file = File::open(path).map_err(|source| SymbolError::Open {
                 path: path.to_owned(),
                 source,
             })?;
-            placement::place(&file, &text, found)
+            let _file = tracing::info_span!("placement", file = %path.display()).entered();
+            placement::place(&file, &layout, found)
         }
     };
     let file_hooks: Vec<&'static Hook> = found.iter().map(|f| f.hook).collect();
@@ -94,9 +95,9 @@ pub fn find_hooks(path: &Path) -> Result<Vec<FoundHook>, SymbolError> {
     Ok(found)
 }
 
-/// The hooked functions `path` defines, each at its start, the file
-/// ranges of its executable sections when it is x86-64 code (the only
-/// code `placement` decodes), and whether it imports a hooked function
+/// The hooked functions `path` defines, each at its start, its
+/// executable segments and GOT entries of hooked functions when it is
+/// x86-64 code (the only code `placement` decodes), and whether it imports a hooked function
 /// that moves data (it wraps another TLS library).
 fn exported_hooks(path: &Path) -> Result<ExportedHooks, SymbolError> {
     let cache = open_elf(path)?;
@@ -135,14 +136,54 @@ fn exported_hooks(path: &Path) -> Result<ExportedHooks, SymbolError> {
             });
         }
     }
-    let text = (elf.architecture() == Architecture::X86_64).then(|| {
-        elf.sections()
-            .filter(|s| s.kind() == SectionKind::Text)
-            .filter_map(|s| s.file_range())
-            .map(|(offset, size)| offset..offset + size)
-            .collect()
-    });
-    Ok((found, text, wraps))
+    let layout =
+        (elf.architecture() == Architecture::X86_64 && !found.is_empty()).then(|| Layout {
+            text: executable_segments(&elf),
+            slots: hooked_slots(&elf),
+        });
+    Ok((found, layout, wraps))
+}
+
+fn executable_segments<'data, R: ReadRef<'data>>(elf: &object::File<'data, R>) -> Vec<Segment> {
+    elf.segments()
+        .filter(|s| matches!(s.flags(), SegmentFlags::Elf { p_flags } if p_flags & object::elf::PF_X != 0))
+        .map(|s| {
+            let (offset, size) = s.file_range();
+            Segment {
+                file: offset..offset + size,
+                address: s.address(),
+            }
+        })
+        .collect()
+}
+
+/// The GOT entries the dynamic linker fills with a hooked function's
+/// address (`R_X86_64_JUMP_SLOT`, `R_X86_64_GLOB_DAT`), with its name.
+fn hooked_slots<'data, R: ReadRef<'data>>(
+    elf: &object::File<'data, R>,
+) -> Vec<(u64, &'static str)> {
+    let (Some(relocations), Some(symbols)) =
+        (elf.dynamic_relocations(), elf.dynamic_symbol_table())
+    else {
+        return Vec::new();
+    };
+    relocations
+        .filter(|(_, r)| {
+            matches!(
+                r.flags(),
+                RelocationFlags::Elf {
+                    r_type: object::elf::R_X86_64_JUMP_SLOT | object::elf::R_X86_64_GLOB_DAT
+                }
+            )
+        })
+        .filter_map(|(entry, r)| {
+            let RelocationTarget::Symbol(index) = r.target() else {
+                return None;
+            };
+            let name = symbols.symbol_by_index(index).ok()?.name_bytes().ok()?;
+            Some((entry, hooks::by_symbol(unversioned(name))?.symbol))
+        })
+        .collect()
 }
 
 /// The hooked names as a string table holds them: NUL before, and NUL or
@@ -317,8 +358,7 @@ mod tests {
             ("libssl.so.3", "ssl_read_internal", false),
             ("libssl.so.3", "SSL_do_handshake", false),
             ("libgnutls.so.30", "gnutls_record_send2", true),
-            ("libgnutls.so.30", "gnutls_record_send", false),
-            ("libgnutls.so.30", "gnutls_record_recv", false),
+            ("libgnutls.so.30", "_gnutls_recv_int", false),
             // GnuTLS's OpenSSL layer calls gnutls_record_send.
             ("libgnutls-openssl.so.27", "SSL_write", false),
         ] {
@@ -327,9 +367,9 @@ mod tests {
             };
             let found = find_hooks(&path).unwrap();
             let Some(hook) = found.iter().find(|f| f.hook.symbol == symbol) else {
-                // ssl_read_internal where placement found OpenSSL 3's shape.
+                // The internal functions where placement found their shape.
                 assert!(
-                    symbol.ends_with("_internal"),
+                    symbol.ends_with("_internal") || symbol == "_gnutls_recv_int",
                     "{symbol} in {}",
                     path.display()
                 );

@@ -2,14 +2,18 @@ use super::*;
 use crate::capture::tls::symbols::{self, FoundHook};
 
 /// A file of synthetic code: bytes placed at offsets.
-struct Bytes(Vec<u8>);
+pub(super) struct Bytes(Vec<u8>);
 
 impl Bytes {
     fn new() -> Self {
-        Self(vec![0xcc; 0x1000])
+        Self::of_size(0x1000)
     }
 
-    fn put(mut self, at: u64, code: &[u8]) -> Self {
+    pub(super) fn of_size(size: usize) -> Self {
+        Self(vec![0xcc; size])
+    }
+
+    pub(super) fn put(mut self, at: u64, code: &[u8]) -> Self {
         let at = at as usize;
         self.0[at..at + code.len()].copy_from_slice(code);
         self
@@ -56,7 +60,7 @@ fn plain_calling(at: u64, target: u64) -> Vec<u8> {
     code
 }
 
-fn hook(symbol: &str, offset: u64) -> FoundHook {
+pub(super) fn hook(symbol: &str, offset: u64) -> FoundHook {
     FoundHook {
         hook: hooks::by_symbol(symbol.as_bytes()).unwrap(),
         offset,
@@ -65,7 +69,7 @@ fn hook(symbol: &str, offset: u64) -> FoundHook {
     }
 }
 
-fn names(placed: &[FoundHook]) -> Vec<(&'static str, u64, bool)> {
+pub(super) fn names(placed: &[FoundHook]) -> Vec<(&'static str, u64, bool)> {
     let mut out: Vec<_> = placed
         .iter()
         .map(|f| (f.hook.symbol, f.offset, f.emulated))
@@ -74,8 +78,23 @@ fn names(placed: &[FoundHook]) -> Vec<(&'static str, u64, bool)> {
     out
 }
 
-/// The executable sections of the synthetic file.
-const TEXT: &[Range<u64>] = &[0x100..0x800, 0x900..0xa00];
+/// The executable segments of the synthetic file.
+fn text(ranges: &[Range<u64>]) -> Layout {
+    Layout {
+        text: ranges
+            .iter()
+            .map(|r| Segment {
+                file: r.clone(),
+                address: r.start,
+            })
+            .collect(),
+        slots: Vec::new(),
+    }
+}
+
+fn openssl_text() -> Layout {
+    text(&[0x100..0x800, 0x900..0xa00])
+}
 
 fn openssl_like(internal: &[u8]) -> (Bytes, Vec<FoundHook>) {
     let code = Bytes::new()
@@ -95,7 +114,7 @@ fn openssl_like(internal: &[u8]) -> (Bytes, Vec<FoundHook>) {
 fn the_internal_function_replaces_both_exported_ones_when_its_entry_is_emulated() {
     let (code, found) = openssl_like(&PUSH_R13);
     assert_eq!(
-        names(&place(&code, TEXT, found)),
+        names(&place(&code, &openssl_text(), found)),
         [
             ("SSL_do_handshake", 0x600, true),
             ("ssl_read_internal", 0x400, true)
@@ -107,7 +126,7 @@ fn the_internal_function_replaces_both_exported_ones_when_its_entry_is_emulated(
 fn an_internal_function_after_endbr64_is_probed_past_it() {
     let (code, found) = openssl_like(&[&ENDBR64[..], &PUSH_R13].concat());
     assert_eq!(
-        names(&place(&code, TEXT, found)),
+        names(&place(&code, &openssl_text(), found)),
         [
             ("SSL_do_handshake", 0x600, true),
             ("ssl_read_internal", 0x404, true)
@@ -124,7 +143,7 @@ fn the_exported_functions_stay_where_the_shape_is_not_found() {
     ];
     // The internal function's entry is single-stepped too.
     let (code, found) = openssl_like(&SUB_RSP_18);
-    assert_eq!(names(&place(&code, TEXT, found)), unchanged);
+    assert_eq!(names(&place(&code, &openssl_text(), found)), unchanged);
     // SSL_read_ex changes an argument before the call (OpenSSL 1.1's
     // SSL_read_ex is not a plain call either).
     let (code, found) = openssl_like(&PUSH_R13);
@@ -132,18 +151,18 @@ fn the_exported_functions_stay_where_the_shape_is_not_found() {
     bytes.extend([0x48, 0x63, 0xd2]); // movslq %edx,%rdx
     bytes.extend(call(0x107, 0x400));
     let code = code.put(0x100, &bytes);
-    assert_eq!(names(&place(&code, TEXT, found)), unchanged);
+    assert_eq!(names(&place(&code, &openssl_text(), found)), unchanged);
     // The callee is outside the executable sections.
     let (code, found) = openssl_like(&PUSH_R13);
     assert_eq!(
-        names(&place(&code, &[0x100..0x200, 0x900..0xa00], found)),
+        names(&place(&code, &text(&[0x100..0x200, 0x900..0xa00]), found)),
         unchanged
     );
     // SSL_read_ex jumps before any call.
     let (code, found) = openssl_like(&PUSH_R13);
     let code = code.put(0x100, &[0xeb, 0x10]);
     assert_eq!(
-        names(&place(&code, TEXT, found)),
+        names(&place(&code, &openssl_text(), found)),
         [
             ("SSL_do_handshake", 0x600, true),
             ("SSL_read", 0x140, false),
@@ -159,7 +178,7 @@ fn an_exported_function_calling_something_else_keeps_its_probe() {
         .put(0x140, &plain_calling(0x140, 0x500))
         .put(0x500, &PUSH_R13);
     assert_eq!(
-        names(&place(&code, TEXT, found)),
+        names(&place(&code, &openssl_text(), found)),
         [
             ("SSL_do_handshake", 0x600, true),
             ("SSL_read", 0x140, false),
@@ -220,8 +239,9 @@ fn calls_are_followed_only_when_the_arguments_pass_untouched() {
 
 /// Debian's OpenSSL 3 and GnuTLS, when installed: OpenSSL's read and
 /// write are probed at their internal functions, at emulated
-/// instructions that the exported functions call; GnuTLS keeps its
-/// exported functions.
+/// instructions that the exported functions call; GnuTLS's send goes
+/// (its calls are `gnutls_record_send2`'s) and its recv is probed at
+/// `_gnutls_recv_int`: no probe of either library is single-stepped.
 #[test]
 fn system_libraries_get_emulated_probes_where_their_code_allows() {
     let library = |name: &str| {
@@ -230,29 +250,36 @@ fn system_libraries_get_emulated_probes_where_their_code_allows() {
             .map(|dir| dir.join(name))
             .find(|p| p.exists())
     };
+    let all_emulated = |placed: &[FoundHook], file: &File| {
+        for f in placed {
+            assert!(f.emulated, "{f:?}");
+            let first = file.read(f.offset, 16).unwrap();
+            assert!(is_emulated(&first), "{f:?}: {first:02x?}");
+        }
+    };
     if let Some(path) = library("libssl.so.3") {
         let placed = symbols::find_hooks(&path).unwrap();
-        let file = File::open(&path).unwrap();
         let found: Vec<&str> = placed.iter().map(|f| f.hook.symbol).collect();
         for exported in ["SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex"] {
             assert!(!found.contains(&exported), "{found:?}");
         }
         for internal in ["ssl_read_internal", "ssl_write_internal"] {
-            let f = placed.iter().find(|f| f.hook.symbol == internal).unwrap();
-            assert!(f.emulated, "{f:?}");
-            let first = file.read(f.offset, 16).unwrap();
-            assert!(is_emulated(&first), "{first:02x?}");
+            assert!(found.contains(&internal), "{found:?}");
         }
+        all_emulated(&placed, &File::open(&path).unwrap());
     }
     if let Some(path) = library("libgnutls.so.30") {
         let placed = symbols::find_hooks(&path).unwrap();
-        let found: Vec<&str> = placed.iter().map(|f| f.hook.symbol).collect();
-        for exported in [
-            "gnutls_record_recv",
-            "gnutls_record_send",
-            "gnutls_record_send2",
-        ] {
-            assert!(found.contains(&exported), "{found:?}");
-        }
+        let mut found: Vec<&str> = placed.iter().map(|f| f.hook.symbol).collect();
+        found.sort_unstable();
+        assert_eq!(
+            found,
+            [
+                "_gnutls_recv_int",
+                "gnutls_handshake",
+                "gnutls_record_send2"
+            ]
+        );
+        all_emulated(&placed, &File::open(&path).unwrap());
     }
 }
