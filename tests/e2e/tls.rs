@@ -145,13 +145,7 @@ impl InteractiveClient {
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
             self.port
         );
-        self.stdin.write_all(request.as_bytes()).unwrap();
-        self.stdin.flush().unwrap();
-        self.wait_for("a response", |out| complete_response(out).is_some());
-        let out = self.output.lock().unwrap().clone();
-        let (status, body, end) = complete_response(&out[self.read_up_to..]).unwrap();
-        self.read_up_to += end;
-        (status, body)
+        self.send(request.as_bytes(), b"")
     }
 
     /// Sends `POST path` with `body` and waits for the whole response;
@@ -162,7 +156,13 @@ impl InteractiveClient {
             self.port,
             body.len()
         );
-        self.stdin.write_all(head.as_bytes()).unwrap();
+        self.send(head.as_bytes(), body)
+    }
+
+    /// Writes a request's head and body and waits for the whole
+    /// response; returns its status and body length.
+    fn send(&mut self, head: &[u8], body: &[u8]) -> (u16, usize) {
+        self.stdin.write_all(head).unwrap();
         self.stdin.write_all(body).unwrap();
         self.stdin.flush().unwrap();
         self.wait_for("a response", |out| complete_response(out).is_some());
