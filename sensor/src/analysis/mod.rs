@@ -245,19 +245,7 @@ impl Analysis {
                 let aggregator = &mut self.aggregator;
                 let mut fold = out.map(|out| {
                     move |rule: &str, fingerprint: &str| {
-                        let key = DedupKey {
-                            rule,
-                            method: &endpoint.method,
-                            host,
-                            path: &endpoint.template,
-                            fingerprint,
-                        };
-                        let ends = || LatestEnds {
-                            seen: Arc::clone(&exchange.connection),
-                            peer: peer.cloned(),
-                            status: exchange.response.status,
-                        };
-                        aggregator.fold(key, exchange.completed_unix_ns, ends, out)
+                        fold_repeat(aggregator, exchange, peer, endpoint, rule, fingerprint, out)
                     }
                 });
                 let mut findings = self.content.inspect_quieting(
@@ -351,19 +339,16 @@ impl Analysis {
             if finding.folded {
                 continue;
             }
-            let key = DedupKey {
-                rule: &finding.rule,
-                method: &endpoint.method,
-                host: &endpoint.host,
-                path: &endpoint.template,
-                fingerprint: &finding.fingerprint,
-            };
-            let ends = || LatestEnds {
-                seen: Arc::clone(&exchange.connection),
-                peer: peer.cloned(),
-                status: exchange.response.status,
-            };
-            if self.aggregator.fold(key, ts, ends, out) {
+            let (rule, fingerprint) = (&finding.rule, &finding.fingerprint);
+            if fold_repeat(
+                &mut self.aggregator,
+                exchange,
+                peer,
+                endpoint,
+                rule,
+                fingerprint,
+                out,
+            ) {
                 continue;
             }
             let principal = principal_name
@@ -478,6 +463,33 @@ pub fn fingerprint_key(config: &Config) -> anyhow::Result<detect::FingerprintKey
         ),
     };
     result.map_err(|err| crate::config::InvalidKey::new(key, err.to_string()).into())
+}
+
+/// Folds an occurrence of `rule` with `fingerprint` on `exchange` into
+/// the open deduplication window it repeats, if there is one (windows
+/// closed by then go to `out` as summaries). True when it was folded.
+fn fold_repeat(
+    aggregator: &mut Aggregator,
+    exchange: &HttpExchange,
+    peer: Option<&Arc<ConnectionInfo>>,
+    endpoint: &EndpointKey,
+    rule: &str,
+    fingerprint: &str,
+    out: &mut Vec<Alert>,
+) -> bool {
+    let key = DedupKey {
+        rule,
+        method: &endpoint.method,
+        host: &endpoint.host,
+        path: &endpoint.template,
+        fingerprint,
+    };
+    let ends = || LatestEnds {
+        seen: Arc::clone(&exchange.connection),
+        peer: peer.cloned(),
+        status: exchange.response.status,
+    };
+    aggregator.fold(key, exchange.completed_unix_ns, ends, out)
 }
 
 #[cfg(test)]
